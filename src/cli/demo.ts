@@ -1,0 +1,86 @@
+import type { Kysely } from "kysely";
+import type { LeadRequestBody } from "../domain/lead.js";
+import { createLead, updateLead } from "../services/leads.js";
+import { createNote } from "../services/notes.js";
+import { getConversationForLead } from "../store/leads-repo.js";
+import { type CreatedOrganization, createOrganization } from "../store/orgs-repo.js";
+import type { Database } from "../store/schema.js";
+
+// A small, realistic demo organization: leads from a few sources, their conversations, notes and
+// lead updates, so a new user sees a populated timeline on the first request.
+
+const PEOPLE: Array<[string, string, string, string, string]> = [
+  ["Maria", "Gonzalez", "(415) 555-0142", "maria.gonzalez@example.com", "America/Los_Angeles"],
+  ["James", "Carter", "(212) 555-0187", "jcarter@example.net", "America/New_York"],
+  ["Aisha", "Khan", "(312) 555-0163", "aisha.khan@example.org", "America/Chicago"],
+  ["Tom", "Nguyen", "(206) 555-0119", "tom.nguyen@example.com", "America/Los_Angeles"],
+  ["Priya", "Patel", "(512) 555-0175", "priya.p@example.com", "America/Chicago"],
+  ["Daniel", "Okafor", "(617) 555-0131", "d.okafor@example.net", "America/New_York"],
+  ["Sofia", "Rossi", "(303) 555-0148", "sofia.rossi@example.org", "America/Denver"],
+  ["Ethan", "Brooks", "(602) 555-0190", "ethan.brooks@example.com", "America/Phoenix"],
+];
+
+const SOURCES = ["facebook-ads", "google-search", "partner-feed", "website-form"];
+const PRODUCTS = ["auto-insurance", "home-insurance", "solar", "refinance"];
+const NOTES = [
+  "Called, no answer. Will text in the morning.",
+  "Prefers contact after 5pm. Interested in bundling home + auto.",
+  "Asked for a quote by email; sent the comparison sheet.",
+  "Spouse is the decision maker — follow up Thursday.",
+];
+
+function leadRequest(i: number): LeadRequestBody {
+  const [firstName, lastName, phone, email, timeZoneId] = PEOPLE[i % PEOPLE.length]!;
+  return {
+    contact: { firstName, lastName, email, phone: { number: phone, type: "mobile" }, timeZoneId },
+    metadata: {
+      utmSource: SOURCES[i % SOURCES.length],
+      utmCampaign: `spring-${PRODUCTS[i % PRODUCTS.length]}`,
+      product: PRODUCTS[i % PRODUCTS.length],
+      price: 12 + (i % 5) * 3.5,
+      trustedFormUrl: `https://cert.trustedform.com/demo${1000 + i}`,
+    },
+    customer: { isHomeowner: i % 2 === 0, creditScore: 640 + i * 17 },
+    tagIds: [],
+    tagNames: i % 3 === 0 ? ["hot"] : ["new"],
+  };
+}
+
+export async function seedDemo(
+  db: Kysely<Database>,
+  name = "Demo Insurance Co",
+): Promise<CreatedOrganization> {
+  const org = await createOrganization(db, name, "Demo Owner");
+  const actor = { organizationId: org.organizationId, userId: org.userId };
+  for (let i = 0; i < PEOPLE.length; i++) {
+    const request = leadRequest(i);
+    const lead = await createLead(db, actor, request);
+    const conversation = await getConversationForLead(db, org.organizationId, lead.id);
+    if (conversation && i % 2 === 0) await createNote(db, actor, conversation.id, NOTES[i % NOTES.length]!);
+    if (i % 3 === 1) {
+      await updateLead(db, actor, lead.id, {
+        ...request,
+        tagNames: ["qualified"],
+        metadata: { ...request.metadata, price: 25 },
+      });
+    }
+  }
+  return org;
+}
+
+export function demoInstructions(org: CreatedOrganization, baseUrl: string): string {
+  const auth = `-H 'Authorization: Bearer ${org.apiKey}'`;
+  return [
+    "Demo organization ready.",
+    `  organizationId: ${org.organizationId}`,
+    `  API key:        ${org.apiKey}   (shown once; stored only as a hash)`,
+    "",
+    "Try it:",
+    `  curl -s -X POST ${baseUrl}/events/all/my ${auth} -H 'Content-Type: application/json' -d '{"pageSize":5}'`,
+    `  curl -s -X POST ${baseUrl}/leads/all/my ${auth} -H 'Content-Type: application/json' -d '{}'`,
+    `  curl -s -X POST ${baseUrl}/conversations/my ${auth} -H 'Content-Type: application/json' -d '{}'`,
+    `  curl -s -X POST ${baseUrl}/leads ${auth} -H 'Content-Type: application/json' \\`,
+    `       -d '{"contact":{"firstName":"Ada","phone":{"number":"(415) 555-0100"}}}'`,
+    `  open ${baseUrl}/docs for the API reference`,
+  ].join("\n");
+}

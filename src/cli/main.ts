@@ -1,0 +1,102 @@
+import { Command } from "commander";
+import { loadConfig } from "../config.js";
+import { buildApp } from "../http/app.js";
+import { countOrganizations, createOrganization } from "../store/orgs-repo.js";
+import { benchSeed } from "./bench-seed.js";
+import { demoInstructions, seedDemo } from "./demo.js";
+import { openStore } from "./open-store.js";
+
+const program = new Command();
+program
+  .name("leadtrail")
+  .description("Lead activity timeline and SMS event service (Leadping v1 compatible)");
+
+program
+  .command("serve")
+  .description("serve the HTTP API (SQLite at LEADTRAIL_DB, or PostgreSQL with DATABASE_URL)")
+  .option("--demo-if-empty", "create the demo organization when the database has none")
+  .action(async (options: { demoIfEmpty?: boolean }) => {
+    const config = loadConfig();
+    const store = await openStore(config);
+    const baseUrl = `http://${config.host}:${config.port}`;
+    if (options.demoIfEmpty && (await countOrganizations(store.db)) === 0) {
+      console.log(demoInstructions(await seedDemo(store.db), baseUrl));
+    }
+    const app = await buildApp({
+      store,
+      rateLimitPerMinute: config.rateLimitPerMinute,
+      logLevel: config.logLevel,
+    });
+    const shutdown = async () => {
+      await app.close();
+      await store.close();
+      process.exit(0);
+    };
+    process.once("SIGINT", shutdown);
+    process.once("SIGTERM", shutdown);
+    await app.listen({ host: config.host, port: config.port });
+    console.log(`leadtrail listening on ${baseUrl} (${store.engine}); API reference at ${baseUrl}/docs`);
+  });
+
+program
+  .command("migrate")
+  .description("apply pending database migrations")
+  .action(async () => {
+    const store = await openStore(loadConfig());
+    console.log(`migrated ${store.engine} database to ${await store.migrationVersion()}`);
+    await store.close();
+  });
+
+const org = program.command("org").description("manage organizations");
+org
+  .command("create")
+  .description("create an organization with its first user and API key")
+  .requiredOption("--name <name>", "organization name")
+  .option("--json", "print only {organizationId,userId,apiKey} as JSON")
+  .action(async (options: { name: string; json?: boolean }) => {
+    const store = await openStore(loadConfig());
+    const created = await createOrganization(store.db, options.name);
+    await store.close();
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(created)}\n`);
+    } else {
+      console.log(`organization ${created.organizationId} created`);
+      console.log(`user         ${created.userId}`);
+      console.log(`API key      ${created.apiKey}   (shown once)`);
+    }
+  });
+
+program
+  .command("demo")
+  .description("create a demo organization with realistic leads, conversations, notes and updates")
+  .action(async () => {
+    const config = loadConfig();
+    const store = await openStore(config);
+    const created = await seedDemo(store.db);
+    await store.close();
+    console.log(demoInstructions(created, `http://${config.host}:${config.port}`));
+  });
+
+program
+  .command("bench-seed")
+  .description("create an organization and bulk-write N realistic events into it (for benchmarks)")
+  .requiredOption("--events <n>", "number of events to write")
+  .option("--json", "print {organizationId,apiKey} as the last line")
+  .action(async (options: { events: string; json?: boolean }) => {
+    const n = Number(options.events);
+    if (!Number.isInteger(n) || n < 1) throw new Error("--events must be a positive integer");
+    const store = await openStore(loadConfig());
+    const result = await benchSeed(store, n, { progress: process.stderr.isTTY === true });
+    await store.close();
+    const line = JSON.stringify({ organizationId: result.organizationId, apiKey: result.apiKey });
+    if (options.json) process.stdout.write(`${line}\n`);
+    else
+      console.log(
+        `wrote ${n} events in ${result.seconds.toFixed(2)} s (${Math.round(n / result.seconds)}/s)\n${line}`,
+      );
+  });
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  console.error(`leadtrail: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,141 @@
+import type { CountryCode } from "libphonenumber-js";
+import { isValidEmail, toE164 } from "./phone.js";
+
+// A lead as the API stores it: the LeadRequest document with its phone normalized to E.164.
+// Only the parts the system reads are typed; everything else a client sends is kept as sent.
+
+export interface LeadPhone {
+  number: string;
+  type?: string | null;
+  phoneIdentityId?: string | null;
+  [key: string]: unknown;
+}
+
+export interface LeadContact {
+  firstName?: string | null;
+  lastName?: string | null;
+  email?: string | null;
+  phone?: LeadPhone | null;
+  timeZoneId?: string | null;
+  streetAddress?: { country?: string | null; [key: string]: unknown } | null;
+  [key: string]: unknown;
+}
+
+export interface LeadDocument {
+  metadata: Record<string, unknown>;
+  contact: LeadContact;
+  customer: Record<string, unknown>;
+  enabled: boolean;
+  tagIds: string[];
+  tagNames: string[];
+}
+
+export class LeadValidationError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface LeadRequestBody {
+  metadata?: Record<string, unknown> | null;
+  contact?: LeadContact | null;
+  customer?: Record<string, unknown> | null;
+  enabled?: boolean | null;
+  tagIds?: string[] | null;
+  tagNames?: string[] | null;
+}
+
+function regionOf(contact: LeadContact): CountryCode {
+  const country = contact.streetAddress?.country;
+  return typeof country === "string" && /^[A-Za-z]{2}$/.test(country)
+    ? (country.toUpperCase() as CountryCode)
+    : "US";
+}
+
+function isUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === "http:" || url.protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+/** Validates and normalizes a LeadRequest; throws LeadValidationError naming the first bad field. */
+export function normalizeLeadRequest(body: LeadRequestBody): LeadDocument {
+  const contact: LeadContact = { ...(body.contact ?? {}) };
+  if (contact.phone?.number !== undefined && contact.phone?.number !== null) {
+    const e164 = toE164(String(contact.phone.number), regionOf(contact));
+    if (!e164) {
+      throw new LeadValidationError(
+        "contact.phone.number",
+        `contact.phone.number '${String(contact.phone.number).slice(0, 40)}' is not a valid phone number.`,
+      );
+    }
+    contact.phone = { ...contact.phone, number: e164 };
+  }
+  if (typeof contact.email === "string") {
+    const email = contact.email.trim();
+    if (email === "") contact.email = null;
+    else if (!isValidEmail(email))
+      throw new LeadValidationError(
+        "contact.email",
+        `contact.email '${email.slice(0, 80)}' is not a valid email address.`,
+      );
+    else contact.email = email.toLowerCase();
+  }
+  if (typeof contact.timeZoneId === "string" && contact.timeZoneId !== "") {
+    try {
+      new Intl.DateTimeFormat("en-US", { timeZone: contact.timeZoneId });
+    } catch {
+      throw new LeadValidationError(
+        "contact.timeZoneId",
+        `contact.timeZoneId '${contact.timeZoneId.slice(0, 60)}' is not an IANA time zone.`,
+      );
+    }
+  }
+  const metadata = { ...(body.metadata ?? {}) };
+  const trustedFormUrl = metadata.trustedFormUrl;
+  if (typeof trustedFormUrl === "string" && trustedFormUrl !== "" && !isUrl(trustedFormUrl)) {
+    throw new LeadValidationError(
+      "metadata.trustedFormUrl",
+      "metadata.trustedFormUrl must be an http(s) URL.",
+    );
+  }
+  return {
+    metadata,
+    contact,
+    customer: { ...(body.customer ?? {}) },
+    enabled: body.enabled ?? true,
+    tagIds: [...(body.tagIds ?? [])],
+    tagNames: [...(body.tagNames ?? [])],
+  };
+}
+
+function flatten(value: unknown, prefix: string, out: Map<string, string>): void {
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  } else if (value !== undefined && value !== null) {
+    out.set(prefix, JSON.stringify(value));
+  }
+}
+
+/** Dotted paths of every field whose value differs (null and absent count as the same). */
+export function changedLeadFields(before: LeadDocument, after: LeadDocument): string[] {
+  const a = new Map<string, string>();
+  const b = new Map<string, string>();
+  flatten(before, "", a);
+  flatten(after, "", b);
+  const paths = new Set([...a.keys(), ...b.keys()]);
+  return [...paths].filter((p) => a.get(p) !== b.get(p)).sort();
+}
+
+export function leadDisplayName(doc: LeadDocument): string {
+  const name = [doc.contact.firstName, doc.contact.lastName]
+    .filter((p) => typeof p === "string" && p.trim())
+    .join(" ");
+  return name || doc.contact.phone?.number || doc.contact.email || "Unnamed lead";
+}

@@ -1,0 +1,96 @@
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import Fastify, { type FastifyInstance } from "fastify";
+import type { Store } from "../store/store.js";
+import { ApiKeyAuthenticator } from "./auth.js";
+import { installErrorHandlers } from "./errors.js";
+import { RateLimiter } from "./rate-limit.js";
+import { conversationRoutes } from "./routes/conversations.js";
+import { eventRoutes } from "./routes/events.js";
+import { healthRoutes } from "./routes/health.js";
+import { leadRoutes } from "./routes/leads.js";
+import { ProblemDetailsSchema, RequestDataOptionsSchema } from "./schemas/common.js";
+import { EventDetailSchema, EventRecordSchema, PagedEventsSchema } from "./schemas/event.js";
+import {
+  ConversationSchema,
+  LeadResponseSchema,
+  LeadTableRowSchema,
+  PagedConversationsSchema,
+  PagedLeadsSchema,
+} from "./schemas/lead.js";
+
+export interface AppOptions {
+  store: Store;
+  rateLimitPerMinute: number;
+  logLevel?: string;
+}
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logLevel && options.logLevel !== "silent" ? { level: options.logLevel } : false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Ids travel in paths; anything longer than this is not ours.
+    routerOptions: { maxParamLength: 200 },
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, allowUnionTypes: true } },
+  });
+
+  // Leadping clients also send application/*+json and text/json bodies.
+  const jsonParser = app.getDefaultJsonParser("error", "error");
+  app.addContentTypeParser("text/json", { parseAs: "string" }, jsonParser);
+  app.addContentTypeParser(/^application\/[\w.+-]+\+json$/, { parseAs: "string" }, jsonParser);
+
+  for (const schema of [
+    ProblemDetailsSchema,
+    RequestDataOptionsSchema,
+    EventRecordSchema,
+    PagedEventsSchema,
+    EventDetailSchema,
+    LeadResponseSchema,
+    LeadTableRowSchema,
+    PagedLeadsSchema,
+    ConversationSchema,
+    PagedConversationsSchema,
+  ]) {
+    app.addSchema(schema);
+  }
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "leadtrail",
+        version: "1.0.0",
+        description: "Lead activity events and SMS, wire-compatible with the Leadping v1 API.",
+      },
+      components: {
+        securitySchemes: {
+          Bearer: { type: "http", scheme: "bearer", description: "An organization API key, sk_…" },
+        },
+      },
+      security: [{ Bearer: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { validatorUrl: null }, staticCSP: true });
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+
+  installErrorHandlers(app);
+
+  const authenticator = new ApiKeyAuthenticator((hash) => options.store.findApiKeyOwner(hash));
+  const limiter = new RateLimiter(options.rateLimitPerMinute);
+  const deps = { store: options.store };
+  await app.register(healthRoutes, deps);
+  // Every API route lives in this scope: authenticated, then counted against its organization's limit.
+  await app.register(async (api) => {
+    api.addHook("onRequest", async (request) => {
+      request.auth = await authenticator.authenticate(request.headers.authorization);
+      limiter.hit(request.auth.organizationId);
+    });
+    await api.register(eventRoutes, deps);
+    await api.register(leadRoutes, deps);
+    await api.register(conversationRoutes, deps);
+  });
+  return app;
+}

@@ -1,0 +1,95 @@
+import type { LeadDocument } from "../domain/lead.js";
+import { microsToUsd } from "../domain/money.js";
+import { toIso } from "../domain/time.js";
+import { leadDocument } from "../services/leads.js";
+import type { ConversationRow, LeadRow } from "../store/schema.js";
+
+// Wire shapes of leads and conversations (LeadResponse, LeadTableRow, ConversationResponse).
+
+function tags(doc: LeadDocument) {
+  return doc.tagNames.map((name) => {
+    const normalizedName = name.trim().toLowerCase();
+    return { id: `tag_${normalizedName.replace(/[^a-z0-9]+/g, "-")}`, name, normalizedName, color: null };
+  });
+}
+
+export function toLeadResponse(row: LeadRow) {
+  const doc = leadDocument(row);
+  return {
+    id: row.id,
+    metadata: { ...doc.metadata, organizationId: row.organization_id, userId: row.created_by },
+    contact: doc.contact,
+    phoneIdentity: null,
+    customer: doc.customer,
+    enabled: row.enabled === 1,
+    deletedAt: null,
+    deletedByUserId: null,
+    archivedAt: null,
+    archivedByUserId: null,
+    archiveReason: null,
+    archiveNote: null,
+    isArchived: false,
+    currentLeadStatus: null,
+    processingStatus: "Ready",
+    processingStatusReason: null,
+    processingStatusChangedAt: null,
+    tags: tags(doc),
+    createdAt: toIso(row.created_at),
+    modifiedAt: row.updated_at === row.created_at ? null : toIso(row.updated_at),
+  };
+}
+
+export function toLeadTableRow(row: LeadRow) {
+  const doc = leadDocument(row);
+  return {
+    id: row.id,
+    firstName: row.first_name,
+    lastName: row.last_name,
+    phone: row.phone ?? "",
+    email: row.email ?? "",
+    createdAt: toIso(row.created_at),
+    updatedAt: toIso(row.updated_at),
+    status: "New",
+    statusTone: "neutral",
+    enabled: row.enabled === 1,
+    archivedAt: null,
+    archivedByUserId: null,
+    archiveReason: null,
+    isArchived: false,
+    currentLeadStatus: null,
+    processingStatus: "Ready",
+    processingStatusReason: null,
+    processingStatusChangedAt: null,
+    price: microsToUsd(row.price_micros),
+    organization: null,
+    source: row.source_id ? { id: row.source_id, name: row.source_id } : null,
+    tags: tags(doc),
+  };
+}
+
+export function toConversationResponse(row: ConversationRow, lead: LeadRow | undefined) {
+  const contact = lead ? leadDocument(lead).contact : undefined;
+  return {
+    id: row.id,
+    leadId: row.lead_id,
+    firstName: lead?.first_name ?? null,
+    lastName: lead?.last_name ?? null,
+    email: lead?.email ?? null,
+    avatarUrl: typeof contact?.avatarUrl === "string" ? contact.avatarUrl : null,
+    lastSnippet: row.last_snippet,
+    lastEventAt: toIso(row.last_event_at),
+    lastEventIsInternalNote: row.last_event_is_internal_note === 1,
+    status: "open",
+    statusReason: null,
+    archivedAt: null,
+    archiveReason: null,
+    isArchived: false,
+    currentLeadStatus: null,
+    nextStep: null,
+    isUnread: false,
+    phoneNumber: null,
+    leadPhoneNumber: row.lead_phone,
+    outboundPhoneNumberOverrideId: null,
+    activeOutboundPhoneNumberId: null,
+  };
+}

@@ -1,0 +1,62 @@
+import type { FastifyPluginAsync } from "fastify";
+import { CONVERSATION_LIST_SPEC, getLead, getLeadsByIds } from "../../store/leads-repo.js";
+import { parseListOptions, runList } from "../../store/list-query.js";
+import type { ConversationRow } from "../../store/schema.js";
+import type { Store } from "../../store/store.js";
+import { toConversationResponse } from "../lead-record.js";
+import { notFound } from "../problem.js";
+import { listBody, problemResponses } from "../schemas/common.js";
+
+const response = { 200: { $ref: "PagedResultOfConversationResponse#" }, ...problemResponses };
+
+export const conversationRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { store }) => {
+  const list = async (organizationId: string, scope: Record<string, string>, body: unknown) => {
+    const scopeKey = Object.entries(scope)
+      .map(([k, v]) => `${k}=${v}`)
+      .join("&");
+    const parsed = parseListOptions(CONVERSATION_LIST_SPEC, body, store.cursors, scopeKey);
+    const page = await runList<ConversationRow>(
+      store.db,
+      CONVERSATION_LIST_SPEC,
+      { organization_id: organizationId, ...scope },
+      parsed,
+      store.cursors,
+    );
+    // One query for the page's leads, not one per conversation.
+    const leads = await getLeadsByIds(
+      store.db,
+      organizationId,
+      page.rows.map((r) => r.lead_id),
+    );
+    return { ...page, items: page.rows.map((r) => toConversationResponse(r, leads.get(r.lead_id))) };
+  };
+
+  app.post<{ Params: { leadId: string } }>(
+    "/conversations/lead/:leadId",
+    {
+      schema: {
+        tags: ["Conversations"],
+        params: {
+          type: "object",
+          required: ["leadId"],
+          properties: { leadId: { type: "string", minLength: 1, maxLength: 200 } },
+        },
+        body: listBody,
+        response,
+      },
+    },
+    async (request) => {
+      const { organizationId } = request.auth;
+      if (!(await getLead(store.db, organizationId, request.params.leadId))) {
+        throw notFound(`Lead '${request.params.leadId}'`);
+      }
+      return list(organizationId, { lead_id: request.params.leadId }, request.body);
+    },
+  );
+
+  app.post(
+    "/conversations/my",
+    { schema: { tags: ["Conversations"], body: listBody, response } },
+    async (request) => list(request.auth.organizationId, {}, request.body),
+  );
+};

@@ -1,0 +1,166 @@
+import type { FastifyPluginAsync } from "fastify";
+import { DETAIL_STATUS, type EventStatus } from "../../domain/event-vocabulary.js";
+import { toIso } from "../../domain/time.js";
+import { createNote, NOTE_MAX_LENGTH } from "../../services/notes.js";
+import { EVENT_LIST_SPEC } from "../../store/event-list-spec.js";
+import { getTransitions } from "../../store/events-repo.js";
+import { getConversation, getLead } from "../../store/leads-repo.js";
+import { parseListOptions, runList } from "../../store/list-query.js";
+import type { EventRow } from "../../store/schema.js";
+import type { Store } from "../../store/store.js";
+import { toEventRecord } from "../event-record.js";
+import { badRequest, notFound } from "../problem.js";
+import { listBody, problemResponses } from "../schemas/common.js";
+import { CreateNoteRequestSchema } from "../schemas/event.js";
+
+const idParam = (name: string) => ({
+  type: "object",
+  required: [name],
+  properties: { [name]: { type: "string", minLength: 1, maxLength: 200 } },
+});
+
+const listSchema = (param: string | null, summary: string) => ({
+  tags: ["Events"],
+  summary,
+  ...(param ? { params: idParam(param) } : {}),
+  body: listBody,
+  response: { 200: { $ref: "PagedResultOfEventTableRow#" }, ...problemResponses },
+});
+
+export const eventRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { store }) => {
+  const listEvents = async (organizationId: string, scope: Record<string, string>, body: unknown) => {
+    const scopeKey = Object.entries(scope)
+      .map(([k, v]) => `${k}=${v}`)
+      .join("&");
+    const parsed = parseListOptions(EVENT_LIST_SPEC, body, store.cursors, scopeKey);
+    const page = await runList<EventRow>(
+      store.db,
+      EVENT_LIST_SPEC,
+      { organization_id: organizationId, ...scope },
+      parsed,
+      store.cursors,
+    );
+    return { ...page, rows: undefined, items: page.rows.map(toEventRecord) };
+  };
+
+  app.get<{ Params: { eventId: string } }>(
+    "/events/:eventId",
+    {
+      schema: {
+        tags: ["Events"],
+        summary: "Get lead activity event details by ID",
+        params: idParam("eventId"),
+        response: { 200: { $ref: "EventRecord#" }, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const row = await store.getEventById(request.auth.organizationId, request.params.eventId);
+      if (!row) throw notFound(`Event '${request.params.eventId}'`);
+      return toEventRecord(row);
+    },
+  );
+
+  app.get<{ Params: { eventId: string } }>(
+    "/events/detail/:eventId",
+    {
+      schema: {
+        tags: ["Events"],
+        summary: "Get an event's detail and its ordered transition log",
+        params: idParam("eventId"),
+        response: { 200: { $ref: "EventDetailResponse#" }, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const { organizationId } = request.auth;
+      const row = await store.getEventById(organizationId, request.params.eventId);
+      if (!row) throw notFound(`Event '${request.params.eventId}'`);
+      const transitions = await getTransitions(store.db, organizationId, row.id);
+      const record = toEventRecord(row);
+      return {
+        ...record,
+        secondaryEventType: row.event_category,
+        status: row.status ? (DETAIL_STATUS[row.status as EventStatus] ?? null) : null,
+        eventStatus: row.status,
+        user: row.created_by.startsWith("usr_") ? { id: row.created_by, name: row.created_by } : null,
+        userEmail: null,
+        userId: row.created_by,
+        modifiedAt: toIso(row.modified_at),
+        transitions: transitions.map((t) => ({
+          seq: t.seq,
+          occurredAt: toIso(t.at),
+          fromStatus: t.from_status,
+          toStatus: t.to_status,
+          applied: t.applied === 1,
+          stage: t.stage,
+          message: t.message,
+        })),
+      };
+    },
+  );
+
+  app.post<{ Params: { leadId: string } }>(
+    "/events/leads/:leadId",
+    { schema: listSchema("leadId", "List a lead's events") },
+    async (request) => {
+      const { organizationId } = request.auth;
+      if (!(await getLead(store.db, organizationId, request.params.leadId))) {
+        throw notFound(`Lead '${request.params.leadId}'`);
+      }
+      return listEvents(organizationId, { lead_id: request.params.leadId }, request.body);
+    },
+  );
+
+  app.post<{ Params: { conversationId: string } }>(
+    "/events/conversations/:conversationId",
+    { schema: listSchema("conversationId", "List a conversation's events") },
+    async (request) => {
+      const { organizationId } = request.auth;
+      if (!(await getConversation(store.db, organizationId, request.params.conversationId))) {
+        throw notFound(`Conversation '${request.params.conversationId}'`);
+      }
+      return listEvents(organizationId, { conversation_id: request.params.conversationId }, request.body);
+    },
+  );
+
+  app.post<{ Params: { organizationId: string } }>(
+    "/events/organizations/:organizationId",
+    { schema: listSchema("organizationId", "List an organization's events") },
+    async (request) => {
+      if (request.params.organizationId !== request.auth.organizationId) {
+        throw notFound(`Organization '${request.params.organizationId}'`);
+      }
+      return listEvents(request.auth.organizationId, {}, request.body);
+    },
+  );
+
+  app.post(
+    "/events/all/my",
+    { schema: listSchema(null, "List the caller's organization's events") },
+    async (request) => listEvents(request.auth.organizationId, {}, request.body),
+  );
+
+  app.post<{ Params: { conversationId: string }; Body: { text: string } }>(
+    "/events/conversations/:conversationId/notes",
+    {
+      schema: {
+        tags: ["Events"],
+        summary: "Add an internal note to a conversation",
+        params: idParam("conversationId"),
+        body: CreateNoteRequestSchema,
+        response: { 200: { $ref: "EventRecord#" }, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const text = request.body.text.trim();
+      if (text.length < 1 || text.length > NOTE_MAX_LENGTH) {
+        throw badRequest(
+          `text must be 1 to ${NOTE_MAX_LENGTH} characters after trimming (got ${text.length}).`,
+          "text",
+        );
+      }
+      const row = await createNote(store.db, request.auth, request.params.conversationId, text);
+      if (!row) throw notFound(`Conversation '${request.params.conversationId}'`);
+      return toEventRecord(row);
+    },
+  );
+};

@@ -1,0 +1,98 @@
+import type { FastifyPluginAsync } from "fastify";
+import { type LeadRequestBody, LeadValidationError } from "../../domain/lead.js";
+import { createLead, updateLead } from "../../services/leads.js";
+import { getLead, LEAD_LIST_SPEC } from "../../store/leads-repo.js";
+import { parseListOptions, runList } from "../../store/list-query.js";
+import type { LeadRow } from "../../store/schema.js";
+import type { Store } from "../../store/store.js";
+import { toLeadResponse, toLeadTableRow } from "../lead-record.js";
+import { badRequest, notFound } from "../problem.js";
+import { listBody, problemResponses } from "../schemas/common.js";
+import { LeadRequestSchema } from "../schemas/lead.js";
+
+const params = {
+  type: "object",
+  required: ["id"],
+  properties: { id: { type: "string", minLength: 1, maxLength: 200 } },
+};
+
+async function validated<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof LeadValidationError) throw badRequest(error.message, error.field);
+    throw error;
+  }
+}
+
+export const leadRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { store }) => {
+  app.post<{ Body: LeadRequestBody }>(
+    "/leads",
+    {
+      schema: {
+        tags: ["Leads"],
+        summary: "Create a lead (writes a LeadCreated event and opens its conversation)",
+        body: LeadRequestSchema,
+        response: { 201: { $ref: "LeadResponse#" }, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const lead = await validated(() => createLead(store.db, request.auth, request.body));
+      return reply.code(201).send(toLeadResponse(lead));
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    "/leads/:id",
+    {
+      schema: { tags: ["Leads"], params, response: { 200: { $ref: "LeadResponse#" }, ...problemResponses } },
+    },
+    async (request) => {
+      const lead = await getLead(store.db, request.auth.organizationId, request.params.id);
+      if (!lead) throw notFound(`Lead '${request.params.id}'`);
+      return toLeadResponse(lead);
+    },
+  );
+
+  app.put<{ Params: { id: string }; Body: LeadRequestBody }>(
+    "/leads/:id",
+    {
+      schema: {
+        tags: ["Leads"],
+        summary: "Replace a lead (writes a LeadUpdated event naming the changed fields; none for a no-op)",
+        params,
+        body: LeadRequestSchema,
+        response: { 200: { $ref: "LeadResponse#" }, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const result = await validated(() =>
+        updateLead(store.db, request.auth, request.params.id, request.body),
+      );
+      if (!result) throw notFound(`Lead '${request.params.id}'`);
+      return toLeadResponse(result.lead);
+    },
+  );
+
+  app.post(
+    "/leads/all/my",
+    {
+      schema: {
+        tags: ["Leads"],
+        body: listBody,
+        response: { 200: { $ref: "PagedResultOfLeadTableRow#" }, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const parsed = parseListOptions(LEAD_LIST_SPEC, request.body, store.cursors, "");
+      const page = await runList<LeadRow>(
+        store.db,
+        LEAD_LIST_SPEC,
+        { organization_id: request.auth.organizationId },
+        parsed,
+        store.cursors,
+      );
+      return { ...page, items: page.rows.map(toLeadTableRow) };
+    },
+  );
+};

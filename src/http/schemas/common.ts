@@ -1,0 +1,88 @@
+// JSON Schemas shared by routes: they validate requests, document /openapi.json and drive the fast
+// response serializer. Registered once with app.addSchema and referenced by $id.
+
+export const nullable = (type: string, extra: Record<string, unknown> = {}) => ({
+  type: [type, "null"],
+  ...extra,
+});
+export const dateTime = { type: "string", format: "date-time" };
+export const nullableDateTime = { type: ["string", "null"], format: "date-time" };
+
+export const ProblemDetailsSchema = {
+  $id: "ProblemDetails",
+  type: "object",
+  description: "RFC 9457 problem details.",
+  properties: {
+    type: { type: "string" },
+    title: { type: "string" },
+    status: { type: "integer" },
+    detail: { type: "string" },
+    instance: { type: "string" },
+    errors: { type: "object", additionalProperties: { type: "array", items: { type: "string" } } },
+  },
+};
+
+export const RequestDataOptionsSchema = {
+  $id: "RequestDataOptions",
+  type: "object",
+  description:
+    "Cursor pagination, sorting, search, exact-match filters and range filters. Field names are checked per resource; an unsupported one is a 400 that lists the supported names.",
+  properties: {
+    pageSize: { type: ["integer", "string", "null"], description: "1–500, default 50." },
+    continuationToken: { type: ["string", "null"] },
+    orderBy: {
+      type: ["array", "null"],
+      items: {
+        type: "object",
+        properties: {
+          field: { type: "string" },
+          direction: { type: ["string", "null"], enum: ["asc", "desc", null] },
+        },
+      },
+    },
+    includeCount: { type: ["boolean", "null"] },
+    search: { type: ["string", "null"] },
+    searchFields: { type: ["array", "null"], items: { type: "string" } },
+    filters: {
+      type: ["array", "null"],
+      items: { type: "object", properties: { field: { type: "string" }, value: {} } },
+    },
+    rangeFilters: {
+      type: ["array", "null"],
+      items: {
+        type: "object",
+        properties: {
+          field: { type: "string" },
+          greaterThan: {},
+          greaterThanOrEqual: {},
+          lessThan: {},
+          lessThanOrEqual: {},
+        },
+      },
+    },
+  },
+};
+
+export function pagedResultSchema(id: string, itemRef: string) {
+  return {
+    $id: id,
+    type: "object",
+    properties: {
+      items: { type: "array", items: { $ref: `${itemRef}#` } },
+      pageSize: { type: "integer" },
+      totalCount: { type: ["integer", "null"] },
+      continuationToken: { type: ["string", "null"] },
+    },
+  };
+}
+
+export const problemResponses = {
+  400: { $ref: "ProblemDetails#" },
+  401: { $ref: "ProblemDetails#" },
+  404: { $ref: "ProblemDetails#" },
+  429: { $ref: "ProblemDetails#" },
+};
+
+export const listBody = {
+  $ref: "RequestDataOptions#",
+};

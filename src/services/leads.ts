@@ -1,0 +1,173 @@
+import type { Kysely } from "kysely";
+import { ACTIVITY_CATEGORY } from "../domain/event-vocabulary.js";
+import { newId } from "../domain/ids.js";
+import {
+  changedLeadFields,
+  type LeadDocument,
+  type LeadRequestBody,
+  leadDisplayName,
+  normalizeLeadRequest,
+} from "../domain/lead.js";
+import { usdToMicros } from "../domain/money.js";
+import { getConversationForLead, getLead } from "../store/leads-repo.js";
+import type { ConversationRow, Database, LeadRow } from "../store/schema.js";
+import { recordEvent } from "./timeline.js";
+
+export interface Actor {
+  organizationId: string;
+  userId: string;
+}
+
+function leadColumns(doc: LeadDocument) {
+  const price = doc.metadata.price;
+  const sourceId = doc.metadata.sourceId ?? doc.metadata.origin;
+  return {
+    first_name: doc.contact.firstName ?? null,
+    last_name: doc.contact.lastName ?? null,
+    phone: doc.contact.phone?.number ?? null,
+    email: doc.contact.email ?? null,
+    enabled: doc.enabled ? 1 : 0,
+    source_id: typeof sourceId === "string" ? sourceId : null,
+    price_micros: typeof price === "number" && Number.isFinite(price) ? usdToMicros(price) : null,
+    document: JSON.stringify(doc),
+  };
+}
+
+export function leadDocument(row: LeadRow): LeadDocument {
+  return JSON.parse(row.document) as LeadDocument;
+}
+
+/** The conversation a lead with a phone gets, created with it (one per lead). */
+async function ensureConversation(
+  db: Kysely<Database>,
+  lead: LeadRow,
+  now: number,
+): Promise<ConversationRow | undefined> {
+  const existing = await getConversationForLead(db, lead.organization_id, lead.id);
+  if (existing) {
+    if (lead.phone && existing.lead_phone !== lead.phone) {
+      await db
+        .updateTable("conversations")
+        .set({ lead_phone: lead.phone })
+        .where("organization_id", "=", lead.organization_id)
+        .where("id", "=", existing.id)
+        .execute();
+      return { ...existing, lead_phone: lead.phone };
+    }
+    return existing;
+  }
+  if (!lead.phone) return undefined;
+  const conversation: ConversationRow = {
+    organization_id: lead.organization_id,
+    id: newId("conv", now),
+    lead_id: lead.id,
+    lead_phone: lead.phone,
+    last_snippet: null,
+    last_event_at: now,
+    last_event_is_internal_note: 0,
+    created_at: now,
+  };
+  await db.insertInto("conversations").values(conversation).execute();
+  return conversation;
+}
+
+/** Creates a lead (and its conversation when it has a phone) and writes its LeadCreated event. */
+export async function createLead(
+  db: Kysely<Database>,
+  actor: Actor,
+  body: LeadRequestBody,
+  now: number = Date.now(),
+): Promise<LeadRow> {
+  const doc = normalizeLeadRequest(body);
+  return db.transaction().execute(async (trx) => {
+    const lead: LeadRow = {
+      organization_id: actor.organizationId,
+      id: newId("lead", now),
+      ...leadColumns(doc),
+      created_at: now,
+      updated_at: now,
+      created_by: actor.userId,
+    };
+    await trx.insertInto("leads").values(lead).execute();
+    const conversation = await ensureConversation(trx, lead, now);
+    await recordEvent(
+      trx,
+      {
+        organization_id: actor.organizationId,
+        event_type: "LeadCreated",
+        event_category: "Lead",
+        activity_type: "LeadCreated",
+        activity_category: ACTIVITY_CATEGORY.LeadCreated,
+        description: `Lead ${leadDisplayName(doc)} was created.`,
+        summary: `Lead created: ${leadDisplayName(doc)}`,
+        lead_id: lead.id,
+        conversation_id: conversation?.id ?? null,
+        related_entity_type: "Lead",
+        related_entity_id: lead.id,
+        status: "Completed",
+        source_id: lead.source_id,
+        campaign_id: typeof doc.metadata.utmCampaign === "string" ? doc.metadata.utmCampaign : null,
+        to_phone_number: lead.phone,
+        created_by: actor.userId,
+      },
+      now,
+    );
+    return lead;
+  });
+}
+
+export interface LeadUpdateResult {
+  lead: LeadRow;
+  changedFields: string[];
+}
+
+/**
+ * Replaces a lead's document. Writes a LeadUpdated event naming the changed fields, or nothing at
+ * all when the update changes nothing. Returns undefined when the lead is not in this organization.
+ */
+export async function updateLead(
+  db: Kysely<Database>,
+  actor: Actor,
+  leadId: string,
+  body: LeadRequestBody,
+  now: number = Date.now(),
+): Promise<LeadUpdateResult | undefined> {
+  const doc = normalizeLeadRequest(body);
+  return db.transaction().execute(async (trx) => {
+    const existing = await getLead(trx, actor.organizationId, leadId);
+    if (!existing) return undefined;
+    const changedFields = changedLeadFields(leadDocument(existing), doc);
+    if (changedFields.length === 0) return { lead: existing, changedFields };
+    const lead: LeadRow = { ...existing, ...leadColumns(doc), updated_at: now };
+    await trx
+      .updateTable("leads")
+      .set({ ...leadColumns(doc), updated_at: now })
+      .where("organization_id", "=", actor.organizationId)
+      .where("id", "=", leadId)
+      .execute();
+    const conversation = await ensureConversation(trx, lead, now);
+    const shown = changedFields.slice(0, 12).join(", ") + (changedFields.length > 12 ? ", …" : "");
+    await recordEvent(
+      trx,
+      {
+        organization_id: actor.organizationId,
+        event_type: "LeadUpdated",
+        event_category: "Lead",
+        activity_type: "LeadUpdated",
+        activity_category: ACTIVITY_CATEGORY.LeadUpdated,
+        description: `Lead ${leadDisplayName(doc)} was updated (${changedFields.length} field${changedFields.length === 1 ? "" : "s"}).`,
+        summary: `Lead updated: ${shown}`,
+        lead_id: lead.id,
+        conversation_id: conversation?.id ?? null,
+        related_entity_type: "Lead",
+        related_entity_id: lead.id,
+        status: "Completed",
+        source_id: lead.source_id,
+        to_phone_number: lead.phone,
+        created_by: actor.userId,
+      },
+      now,
+    );
+    return { lead, changedFields };
+  });
+}

@@ -1,0 +1,27 @@
+import type { Kysely, Transaction } from "kysely";
+import { insertEvent, type NewEvent, newEventRow } from "../store/events-repo.js";
+import { touchConversation } from "../store/leads-repo.js";
+import type { Database, EventRow } from "../store/schema.js";
+
+/**
+ * Writes one event onto the timeline, in the caller's transaction: the event row, its first
+ * transition-log entry, and the conversation's lastEventAt / lastSnippet.
+ */
+export async function recordEvent(
+  db: Kysely<Database> | Transaction<Database>,
+  input: NewEvent,
+  now: number = Date.now(),
+): Promise<EventRow> {
+  const row = await insertEvent(db, newEventRow(input, now));
+  if (row.conversation_id) {
+    await touchConversation(
+      db,
+      row.organization_id,
+      row.conversation_id,
+      row.created_at,
+      row.summary ?? row.description,
+      row.activity_type === "Note",
+    );
+  }
+  return row;
+}

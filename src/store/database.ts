@@ -1,0 +1,59 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import SqliteDatabase from "better-sqlite3";
+import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import pg from "pg";
+import type { Database } from "./schema.js";
+
+export type Engine = "sqlite" | "postgresql";
+
+/**
+ * One open database: the Kysely handle every repository uses, plus the engine's raw handle for the
+ * few hot paths that use prepared statements directly (see hot-queries.ts).
+ */
+export type Connection =
+  | { engine: "sqlite"; db: Kysely<Database>; raw: SqliteDatabase.Database; close(): Promise<void> }
+  | { engine: "postgresql"; db: Kysely<Database>; raw: pg.Pool; close(): Promise<void> };
+
+export interface ConnectionOptions {
+  /** postgres://… selects PostgreSQL; otherwise SQLite at sqlitePath. */
+  databaseUrl?: string | undefined;
+  sqlitePath: string;
+  /** PostgreSQL pool size. */
+  poolSize?: number;
+  /** PostgreSQL schema to use (tests isolate themselves in one schema each). */
+  pgSchema?: string | undefined;
+}
+
+// BIGINT (int8) columns hold epoch milliseconds and micro-dollars, well inside 2^53: read them as numbers.
+const pgTypes = {
+  getTypeParser(oid: number, format?: "text" | "binary") {
+    if (oid === pg.types.builtins.INT8) return (value: string) => Number(value);
+    // biome-ignore lint/suspicious/noExplicitAny: pg's overloaded getTypeParser signature
+    return pg.types.getTypeParser(oid, format as any);
+  },
+};
+
+export function openConnection(options: ConnectionOptions): Connection {
+  if (options.databaseUrl && /^postgres(ql)?:\/\//.test(options.databaseUrl)) {
+    const pool = new pg.Pool({
+      connectionString: options.databaseUrl,
+      max: options.poolSize ?? 10,
+      types: pgTypes,
+      ...(options.pgSchema ? { options: `-c search_path=${options.pgSchema}` } : {}),
+    });
+    // An idle client losing its server must not crash the process; the next query reconnects.
+    pool.on("error", () => {});
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { engine: "postgresql", db, raw: pool, close: () => db.destroy() };
+  }
+  if (options.sqlitePath !== ":memory:") mkdirSync(dirname(options.sqlitePath), { recursive: true });
+  const raw = new SqliteDatabase(options.sqlitePath);
+  raw.pragma("journal_mode = WAL");
+  raw.pragma("synchronous = NORMAL");
+  // Other processes (a worker, `leadtrail org create`) may write to the same file: wait, don't fail.
+  raw.pragma("busy_timeout = 5000");
+  raw.pragma("foreign_keys = ON");
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  return { engine: "sqlite", db, raw, close: () => db.destroy() };
+}

@@ -1,0 +1,121 @@
+import type { Kysely, Transaction } from "kysely";
+import { newId } from "../domain/ids.js";
+import type { Connection } from "./database.js";
+import type { Database, EventRow, EventTransitionsTable } from "./schema.js";
+
+/** What a caller supplies to write an event; everything else takes the record's neutral default. */
+export type NewEvent = Pick<
+  EventRow,
+  "organization_id" | "event_type" | "activity_type" | "activity_category" | "description" | "created_by"
+> &
+  Partial<EventRow>;
+
+export function newEventRow(input: NewEvent, now: number = Date.now()): EventRow {
+  return {
+    id: input.id ?? newId("evt", now),
+    event_category: null,
+    conversation_id: null,
+    lead_id: null,
+    related_entity_type: null,
+    related_entity_id: null,
+    summary: null,
+    direction: null,
+    status: null,
+    status_reason: null,
+    is_warmup: 0,
+    traffic_type: null,
+    from_phone_number_id: null,
+    outbound_phone_number_id: null,
+    from_phone_number: null,
+    to_phone_number: null,
+    telnyx_id: null,
+    provider_message_id: null,
+    selection_reason: null,
+    was_manually_overridden: 0,
+    campaign_id: null,
+    source_id: null,
+    ten_dlc_campaign_id: null,
+    compliance_action: null,
+    billing_status: null,
+    billable_micros: null,
+    error_code: null,
+    retry_count: 0,
+    queued_at: null,
+    sending_started_at: null,
+    sent_at: null,
+    delivered_at: null,
+    received_at: null,
+    failed_at: null,
+    undeliverable_at: null,
+    blocked_at: null,
+    next_retry_at: null,
+    scheduled_for: null,
+    scheduled_reason: null,
+    canceled_at: null,
+    cancel_reason: null,
+    media: null,
+    modified_at: null,
+    ...input,
+    created_at: input.created_at ?? now,
+  };
+}
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** Inserts an event and the first entry of its transition log (creation), in the caller's transaction. */
+export async function insertEvent(
+  db: Db,
+  row: EventRow,
+  stage = "created",
+  message?: string,
+): Promise<EventRow> {
+  await db.insertInto("events").values(row).execute();
+  await db
+    .insertInto("event_transitions")
+    .values({
+      organization_id: row.organization_id,
+      event_id: row.id,
+      seq: 1,
+      at: row.created_at,
+      from_status: null,
+      to_status: row.status,
+      applied: 1,
+      stage,
+      message: message ?? `${row.activity_type} event created${row.status ? ` as ${row.status}` : ""}.`,
+    })
+    .execute();
+  return row;
+}
+
+export async function getTransitions(
+  db: Db,
+  organizationId: string,
+  eventId: string,
+): Promise<EventTransitionsTable[]> {
+  return db
+    .selectFrom("event_transitions")
+    .selectAll()
+    .where("organization_id", "=", organizationId)
+    .where("event_id", "=", eventId)
+    .orderBy("seq")
+    .execute();
+}
+
+/**
+ * The hottest read of the API (GET /events/{id}): a primary-key lookup through a statement prepared
+ * once per connection, not re-planned per request.
+ */
+export function eventByIdReader(
+  conn: Connection,
+): (organizationId: string, id: string) => Promise<EventRow | undefined> {
+  const text = "select * from events where organization_id = $1 and id = $2";
+  if (conn.engine === "sqlite") {
+    const statement = conn.raw.prepare(text.replace(/\$\d/g, "?"));
+    return async (organizationId, id) => statement.get(organizationId, id) as EventRow | undefined;
+  }
+  const pool = conn.raw;
+  return async (organizationId, id) => {
+    const result = await pool.query<EventRow>({ name: "event_by_id", text, values: [organizationId, id] });
+    return result.rows[0];
+  };
+}

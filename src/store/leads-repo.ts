@@ -1,0 +1,109 @@
+import type { Kysely, Transaction } from "kysely";
+import type { ListSpec } from "./list-query.js";
+import type { ConversationRow, Database, LeadRow } from "./schema.js";
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export const LEAD_LIST_SPEC: ListSpec = {
+  resource: "leads",
+  table: "leads",
+  fields: {
+    id: { column: "id", kind: "string", order: true, filter: true },
+    createdAt: { column: "created_at", kind: "timestamp", range: true, order: true },
+    updatedAt: { column: "updated_at", kind: "timestamp", range: true, order: true },
+    firstName: { column: "first_name", kind: "string", filter: true, search: true },
+    lastName: { column: "last_name", kind: "string", filter: true, search: true },
+    email: { column: "email", kind: "string", filter: true, search: true },
+    phone: { column: "phone", kind: "string", filter: true, search: true },
+    sourceId: { column: "source_id", kind: "string", filter: true },
+  },
+  defaultOrder: { field: "createdAt", direction: "desc" },
+  tieBreakers: ["id"],
+};
+
+export const CONVERSATION_LIST_SPEC: ListSpec = {
+  resource: "conversations",
+  table: "conversations",
+  fields: {
+    id: { column: "id", kind: "string", order: true, filter: true },
+    createdAt: { column: "created_at", kind: "timestamp", range: true, order: true },
+    lastEventAt: { column: "last_event_at", kind: "timestamp", range: true, order: true },
+    leadId: { column: "lead_id", kind: "string", filter: true },
+    leadPhoneNumber: { column: "lead_phone", kind: "string", filter: true, search: true },
+    lastSnippet: { column: "last_snippet", kind: "string", search: true },
+  },
+  defaultOrder: { field: "lastEventAt", direction: "desc" },
+  tieBreakers: ["id"],
+};
+
+export async function getLead(db: Db, organizationId: string, id: string): Promise<LeadRow | undefined> {
+  return db
+    .selectFrom("leads")
+    .selectAll()
+    .where("organization_id", "=", organizationId)
+    .where("id", "=", id)
+    .executeTakeFirst();
+}
+
+export async function getLeadsByIds(
+  db: Db,
+  organizationId: string,
+  ids: string[],
+): Promise<Map<string, LeadRow>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("leads")
+    .selectAll()
+    .where("organization_id", "=", organizationId)
+    .where("id", "in", [...new Set(ids)])
+    .execute();
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+export async function getConversation(
+  db: Db,
+  organizationId: string,
+  id: string,
+): Promise<ConversationRow | undefined> {
+  return db
+    .selectFrom("conversations")
+    .selectAll()
+    .where("organization_id", "=", organizationId)
+    .where("id", "=", id)
+    .executeTakeFirst();
+}
+
+export async function getConversationForLead(
+  db: Db,
+  organizationId: string,
+  leadId: string,
+): Promise<ConversationRow | undefined> {
+  return db
+    .selectFrom("conversations")
+    .selectAll()
+    .where("organization_id", "=", organizationId)
+    .where("lead_id", "=", leadId)
+    .orderBy("created_at")
+    .executeTakeFirst();
+}
+
+/** Keeps the inbox view current: the conversation's last event time and snippet. */
+export async function touchConversation(
+  db: Db,
+  organizationId: string,
+  id: string,
+  at: number,
+  snippet: string,
+  isInternalNote: boolean,
+): Promise<void> {
+  await db
+    .updateTable("conversations")
+    .set({
+      last_event_at: at,
+      last_snippet: snippet.slice(0, 160),
+      last_event_is_internal_note: isInternalNote ? 1 : 0,
+    })
+    .where("organization_id", "=", organizationId)
+    .where("id", "=", id)
+    .execute();
+}

@@ -1,0 +1,341 @@
+import { type Kysely, type RawBuilder, sql } from "kysely";
+import { parseRfc3339 } from "../domain/time.js";
+import { badRequest } from "../http/problem.js";
+import type { CursorCodec, CursorValue } from "./cursor.js";
+import type { Database } from "./schema.js";
+
+// The RequestDataOptions query language (CONTRACT.md "Lists"), shared by every paged resource:
+// exact filters, range filters, search and keyset ordering over whitelisted fields only. Field names
+// never reach SQL: each wire name maps to a column in the resource's ListSpec.
+
+export type FieldKind = "string" | "timestamp" | "integer";
+
+export interface ListField {
+  column: string;
+  kind: FieldKind;
+  filter?: boolean;
+  range?: boolean;
+  /** Only NOT NULL, indexed columns may order a list (keyset paging needs total order). */
+  order?: boolean;
+  search?: boolean;
+  /** Allowed values for an exact filter (enums), checked so a typo is a 400, not an empty page. */
+  values?: readonly string[];
+}
+
+export interface ListSpec {
+  resource: string;
+  table: keyof Database;
+  fields: Record<string, ListField>;
+  /** Wire names that mean the same field (e.g. timelineType for activityType). */
+  aliases?: Record<string, string>;
+  defaultOrder: { field: string; direction: Direction };
+  /** Appended after the requested order, in order, unless already present: makes the order total. */
+  tieBreakers: string[];
+}
+
+export type Direction = "asc" | "desc";
+
+export interface RequestDataOptions {
+  pageSize?: unknown;
+  continuationToken?: unknown;
+  orderBy?: unknown;
+  includeCount?: unknown;
+  search?: unknown;
+  searchFields?: unknown;
+  filters?: unknown;
+  rangeFilters?: unknown;
+}
+
+export const MAX_PAGE_SIZE = 500;
+export const DEFAULT_PAGE_SIZE = 50;
+
+interface OrderKey {
+  field: string;
+  column: string;
+  direction: Direction;
+}
+
+export interface ParsedList {
+  pageSize: number;
+  order: OrderKey[];
+  conditions: RawBuilder<unknown>[];
+  after: CursorValue[] | null;
+  includeCount: boolean;
+  fingerprint: string;
+}
+
+function listNames(names: Iterable<string>): string {
+  return [...names].sort().join(", ");
+}
+
+function resolveField(
+  spec: ListSpec,
+  name: unknown,
+  purpose: keyof ListField,
+  param: string,
+): [string, ListField] {
+  const supported = Object.entries(spec.fields)
+    .filter(([, f]) => f[purpose])
+    .map(([n]) => n);
+  if (typeof name !== "string" || name.length === 0) {
+    throw badRequest(`${param} needs a field name; supported: ${listNames(supported)}.`, param);
+  }
+  const canonical = spec.aliases?.[name] ?? name;
+  const field = Object.hasOwn(spec.fields, canonical) ? spec.fields[canonical] : undefined;
+  if (!field?.[purpose]) {
+    throw badRequest(
+      `${param}: '${name.slice(0, 100)}' is not a supported field for ${spec.resource}; supported: ${listNames(supported)}.`,
+      param,
+    );
+  }
+  return [canonical, field];
+}
+
+function asArray(value: unknown, param: string): unknown[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw badRequest(`${param} must be an array.`, param);
+  if (value.length > 20) throw badRequest(`${param} accepts at most 20 entries.`, param);
+  return value;
+}
+
+function asObject(value: unknown, param: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw badRequest(`${param} entries must be objects.`, param);
+  }
+  return value as Record<string, unknown>;
+}
+
+function parsePageSize(value: unknown): number {
+  if (value === undefined || value === null) return DEFAULT_PAGE_SIZE;
+  const n = typeof value === "string" && /^\d{1,6}$/.test(value) ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > MAX_PAGE_SIZE) {
+    throw badRequest(`pageSize must be an integer from 1 to ${MAX_PAGE_SIZE}.`, "pageSize");
+  }
+  return n;
+}
+
+/** Converts a wire value to the column's stored type, or throws a 400 naming the parameter. */
+function columnValue(field: ListField, value: unknown, param: string): string | number {
+  switch (field.kind) {
+    case "timestamp": {
+      const ms = typeof value === "string" ? parseRfc3339(value) : null;
+      if (ms === null)
+        throw badRequest(`${param} must be an RFC 3339 date-time such as 2024-01-31T12:00:00Z.`, param);
+      return ms;
+    }
+    case "integer": {
+      const n = typeof value === "string" && /^-?\d{1,15}$/.test(value) ? Number(value) : value;
+      if (typeof n !== "number" || !Number.isSafeInteger(n))
+        throw badRequest(`${param} must be an integer.`, param);
+      return n;
+    }
+    case "string": {
+      if (typeof value !== "string" || value.length > 500) {
+        throw badRequest(`${param} must be a string of at most 500 characters.`, param);
+      }
+      if (field.values && !field.values.includes(value)) {
+        throw badRequest(
+          `${param}: '${value.slice(0, 100)}' is not one of ${field.values.join(", ")}.`,
+          param,
+        );
+      }
+      return value;
+    }
+  }
+}
+
+function parseOrder(spec: ListSpec, value: unknown): OrderKey[] {
+  const requested = asArray(value, "orderBy").map((entry, i) => {
+    const o = asObject(entry, `orderBy[${i}]`);
+    const [field, def] = resolveField(spec, o.field, "order", `orderBy[${i}].field`);
+    const direction = o.direction ?? "asc";
+    if (direction !== "asc" && direction !== "desc") {
+      throw badRequest(`orderBy[${i}].direction must be 'asc' or 'desc'.`, `orderBy[${i}].direction`);
+    }
+    return { field, column: def.column, direction: direction as Direction };
+  });
+  const order = requested.length > 0 ? requested : [{ ...spec.defaultOrder, column: "" }];
+  const keys: OrderKey[] = [];
+  for (const key of order) {
+    if (keys.some((k) => k.field === key.field)) continue;
+    keys.push({ ...key, column: spec.fields[key.field]!.column });
+  }
+  const tieDirection = keys[0]!.direction;
+  for (const field of spec.tieBreakers) {
+    if (!keys.some((k) => k.field === field)) {
+      keys.push({ field, column: spec.fields[field]!.column, direction: tieDirection });
+    }
+  }
+  return keys;
+}
+
+function escapeLike(term: string): string {
+  return term.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+export function parseListOptions(
+  spec: ListSpec,
+  raw: unknown,
+  codec: CursorCodec,
+  scope: string,
+): ParsedList {
+  const options: RequestDataOptions = raw === undefined || raw === null ? {} : asObject(raw, "body");
+  const pageSize = parsePageSize(options.pageSize);
+  const order = parseOrder(spec, options.orderBy);
+  const conditions: RawBuilder<unknown>[] = [];
+
+  asArray(options.filters, "filters").forEach((entry, i) => {
+    const f = asObject(entry, `filters[${i}]`);
+    const [, def] = resolveField(spec, f.field, "filter", `filters[${i}].field`);
+    if (f.value === null) {
+      conditions.push(sql`${sql.ref(def.column)} is null`);
+    } else {
+      conditions.push(sql`${sql.ref(def.column)} = ${columnValue(def, f.value, `filters[${i}].value`)}`);
+    }
+  });
+
+  asArray(options.rangeFilters, "rangeFilters").forEach((entry, i) => {
+    const r = asObject(entry, `rangeFilters[${i}]`);
+    const [, def] = resolveField(spec, r.field, "range", `rangeFilters[${i}].field`);
+    const bounds = [
+      ["greaterThan", ">"],
+      ["greaterThanOrEqual", ">="],
+      ["lessThan", "<"],
+      ["lessThanOrEqual", "<="],
+    ] as const;
+    let count = 0;
+    for (const [name, op] of bounds) {
+      if (r[name] === undefined || r[name] === null) continue;
+      count++;
+      const value = columnValue(def, r[name], `rangeFilters[${i}].${name}`);
+      conditions.push(sql`${sql.ref(def.column)} ${sql.raw(op)} ${value}`);
+    }
+    if (count === 0) {
+      throw badRequest(
+        `rangeFilters[${i}] needs at least one of greaterThan, greaterThanOrEqual, lessThan, lessThanOrEqual.`,
+        `rangeFilters[${i}]`,
+      );
+    }
+  });
+
+  if (options.search !== undefined && options.search !== null) {
+    if (typeof options.search !== "string" || options.search.length > 200) {
+      throw badRequest("search must be a string of at most 200 characters.", "search");
+    }
+    const term = options.search.trim();
+    const searchable = Object.entries(spec.fields).filter(([, f]) => f.search);
+    const chosen =
+      options.searchFields === undefined || options.searchFields === null
+        ? searchable.map(([, f]) => f)
+        : asArray(options.searchFields, "searchFields").map(
+            (name, i) => resolveField(spec, name, "search", `searchFields[${i}]`)[1],
+          );
+    if (term.length > 0 && chosen.length > 0) {
+      const pattern = `%${escapeLike(term.toLowerCase())}%`;
+      const ors = chosen.map((f) => sql`lower(${sql.ref(f.column)}) like ${pattern} escape '\\'`);
+      conditions.push(sql`(${sql.join(ors, sql` or `)})`);
+    }
+  }
+
+  if (
+    options.includeCount !== undefined &&
+    options.includeCount !== null &&
+    typeof options.includeCount !== "boolean"
+  ) {
+    throw badRequest("includeCount must be a boolean.", "includeCount");
+  }
+
+  const fingerprint = `${spec.resource}|${scope}|${order.map((k) => `${k.field}:${k.direction}`).join(",")}`;
+  let after: CursorValue[] | null = null;
+  if (
+    options.continuationToken !== undefined &&
+    options.continuationToken !== null &&
+    options.continuationToken !== ""
+  ) {
+    if (typeof options.continuationToken !== "string") {
+      throw badRequest("continuationToken must be a string.", "continuationToken");
+    }
+    after = codec.decode(options.continuationToken, fingerprint, order.length);
+    if (after === null) {
+      throw badRequest(
+        "continuationToken is not valid for this query: pass back the token of the previous page unchanged, with the same orderBy.",
+        "continuationToken",
+      );
+    }
+  }
+
+  return { pageSize, order, conditions, after, includeCount: options.includeCount === true, fingerprint };
+}
+
+/**
+ * Keyset condition "strictly after the cursor row". One direction: a row-value comparison
+ * (c1, c2, …) > (v1, v2, …), which both engines answer with an index range scan. Mixed directions:
+ * (k1 > v1) or (k1 = v1 and k2 > v2) or …, plus the redundant bound k1 >= v1 so the planner can
+ * still seek into the index instead of walking it from the start.
+ */
+function keysetCondition(order: OrderKey[], values: CursorValue[]): RawBuilder<unknown> {
+  const first = order[0]!;
+  const op = (d: Direction, strict: boolean) =>
+    sql.raw(d === "asc" ? (strict ? ">" : ">=") : strict ? "<" : "<=");
+  if (order.every((k) => k.direction === first.direction)) {
+    const columns = sql.join(order.map((k) => sql.ref(k.column)));
+    return sql`(${columns}) ${op(first.direction, true)} (${sql.join(values)})`;
+  }
+  const ors = order.map((key, i) => {
+    const ands = order.slice(0, i).map((prev, j) => sql`${sql.ref(prev.column)} = ${values[j]}`);
+    ands.push(sql`${sql.ref(key.column)} ${op(key.direction, true)} ${values[i]}`);
+    return sql`(${sql.join(ands, sql` and `)})`;
+  });
+  return sql`(${sql.ref(first.column)} ${op(first.direction, false)} ${values[0]} and (${sql.join(ors, sql` or `)}))`;
+}
+
+export interface ListPage<Row> {
+  rows: Row[];
+  pageSize: number;
+  totalCount: number | null;
+  continuationToken: string | null;
+}
+
+/** Runs a parsed list query inside `scope` (organization and path-scope equalities). */
+export async function runList<Row>(
+  db: Kysely<Database>,
+  spec: ListSpec,
+  scope: Record<string, string>,
+  parsed: ParsedList,
+  codec: CursorCodec,
+): Promise<ListPage<Row>> {
+  const base = [
+    ...Object.entries(scope).map(([column, value]) => sql`${sql.ref(column)} = ${value}`),
+    ...parsed.conditions,
+  ];
+  const where = (extra: RawBuilder<unknown>[]) => sql.join([...base, ...extra], sql` and `);
+  const page = parsed.after ? [keysetCondition(parsed.order, parsed.after)] : [];
+  const orderSql = sql.join(
+    parsed.order.map((k) => sql`${sql.ref(k.column)} ${sql.raw(k.direction)}`),
+    sql`, `,
+  );
+  const rows = (
+    await sql<Row>`select * from ${sql.table(spec.table)} where ${where(page)} order by ${orderSql} limit ${parsed.pageSize + 1}`.execute(
+      db,
+    )
+  ).rows;
+
+  let continuationToken: string | null = null;
+  if (rows.length > parsed.pageSize) {
+    rows.length = parsed.pageSize;
+    const last = rows[rows.length - 1] as Record<string, CursorValue>;
+    continuationToken = codec.encode(
+      parsed.fingerprint,
+      parsed.order.map((k) => last[k.column] as CursorValue),
+    );
+  }
+
+  let totalCount: number | null = null;
+  if (parsed.includeCount) {
+    const counted = await sql<{
+      n: number | string;
+    }>`select count(*) as n from ${sql.table(spec.table)} where ${where([])}`.execute(db);
+    totalCount = Number(counted.rows[0]?.n ?? 0);
+  }
+  return { rows, pageSize: parsed.pageSize, totalCount, continuationToken };
+}

@@ -1,0 +1,59 @@
+import { sql } from "kysely";
+import { CursorCodec } from "./cursor.js";
+import { type Connection, type ConnectionOptions, openConnection } from "./database.js";
+import { eventByIdReader } from "./events-repo.js";
+import { LATEST_MIGRATION, migrateToLatest } from "./migrations.js";
+import { type ApiKeyOwner, findApiKeyOwner, getOrCreateSecret } from "./orgs-repo.js";
+import type { EventRow } from "./schema.js";
+
+/**
+ * The store: one open database (SQLite or PostgreSQL), migrated, with the hot-path readers and the
+ * continuation-token codec ready. Repositories take `store.db` (Kysely) for everything else.
+ */
+export class Store {
+  private constructor(
+    readonly conn: Connection,
+    readonly cursors: CursorCodec,
+    readonly getEventById: (organizationId: string, id: string) => Promise<EventRow | undefined>,
+  ) {}
+
+  static async open(options: ConnectionOptions): Promise<Store> {
+    const conn = openConnection(options);
+    try {
+      await migrateToLatest(conn.db as never);
+      const secret = await getOrCreateSecret(conn.db, "cursor_secret");
+      return new Store(conn, new CursorCodec(secret), eventByIdReader(conn));
+    } catch (error) {
+      await conn.close();
+      throw error;
+    }
+  }
+
+  get db() {
+    return this.conn.db;
+  }
+
+  get engine() {
+    return this.conn.engine;
+  }
+
+  findApiKeyOwner(keyHash: string): Promise<ApiKeyOwner | null> {
+    return findApiKeyOwner(this.db, keyHash);
+  }
+
+  /** The newest applied migration, read from the database itself (for /healthz). */
+  async migrationVersion(): Promise<string | null> {
+    const rows = await sql<{
+      name: string;
+    }>`select name from kysely_migration order by name desc limit 1`.execute(this.db);
+    return rows.rows[0]?.name ?? null;
+  }
+
+  get expectedMigration(): string {
+    return LATEST_MIGRATION;
+  }
+
+  close(): Promise<void> {
+    return this.conn.close();
+  }
+}

@@ -1,0 +1,56 @@
+import { readFileSync } from "node:fs";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
+import { buildApp } from "../../src/http/app.js";
+import type { Engine } from "../../src/store/database.js";
+import { type CreatedOrganization, createOrganization } from "../../src/store/orgs-repo.js";
+import { openTestDatabase, type TestDatabase } from "./engines.js";
+
+export interface TestApi {
+  app: FastifyInstance;
+  db: TestDatabase;
+  org: CreatedOrganization;
+  /** An authenticated request as `org` (or with `key`, or none when key is null). */
+  call(method: InjectOptions["method"], url: string, body?: unknown, key?: string | null): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+export async function startTestApi(engine: Engine, options: { rateLimitPerMinute?: number } = {}): Promise<TestApi> {
+  const db = await openTestDatabase(engine);
+  const app = await buildApp({ store: db.store, rateLimitPerMinute: options.rateLimitPerMinute ?? 100_000 });
+  const org = await createOrganization(db.store.db, "Test Org");
+  return {
+    app,
+    db,
+    org,
+    call: (method, url, body, key = org.apiKey) =>
+      app.inject({
+        method,
+        url,
+        headers: {
+          ...(key === null ? {} : { authorization: `Bearer ${key}` }),
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        ...(body === undefined ? {} : { payload: typeof body === "string" ? body : JSON.stringify(body) }),
+      }),
+    close: async () => {
+      await app.close();
+      await db.cleanup();
+    },
+  };
+}
+
+// The contract's event schema (a vendored copy; test/contract.test.ts checks it against ../shared).
+const ajv = new Ajv2020({ allErrors: true, strict: false });
+addFormats.default(ajv);
+const validateEvent = ajv.compile(
+  JSON.parse(readFileSync(new URL("../contract/event.schema.json", import.meta.url), "utf8")),
+);
+
+/** Asserts that a value is a valid event record per event.schema.json, with the errors in the message. */
+export function assertEventRecord(value: unknown): void {
+  if (!validateEvent(value)) {
+    throw new Error(`event record violates event.schema.json: ${ajv.errorsText(validateEvent.errors)}\n${JSON.stringify(value)}`);
+  }
+}
