@@ -16,7 +16,7 @@ export const EVENT_LIST_SPEC: ListSpec = {
   fields: {
     id: { column: "id", kind: "string", order: true },
     createdAt: { column: "created_at", kind: "timestamp", range: true, order: true },
-    activityType: text("activity_type", { values: ACTIVITY_TYPES, order: true }),
+    activityType: text("activity_type", { values: ACTIVITY_TYPES }),
     status: text("status", { values: EVENT_STATUSES }),
     direction: text("direction"),
     eventType: text("event_type"),

@@ -1,7 +1,16 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from "kysely";
+import { type Kysely, type Migration, type MigrationProvider, Migrator, SqliteAdapter, sql } from "kysely";
 
 // Migrations are plain functions kept in code (no files to find at run time), applied in name order.
 // Timestamps are BIGINT epoch milliseconds; booleans are 0/1 integers (see schema.ts).
+
+/**
+ * On SQLite the two big tables are WITHOUT ROWID, clustered on their (organization_id, …) primary
+ * key: one B-tree fewer to write per row, and a GET by id is a single B-tree lookup.
+ */
+function clusteredOnSqlite(db: Kysely<unknown>) {
+  const sqlite = db.getExecutor().adapter instanceof SqliteAdapter;
+  return sqlite ? sql`without rowid` : sql``;
+}
 
 const initial: Migration = {
   async up(db: Kysely<unknown>) {
@@ -159,6 +168,7 @@ const initial: Migration = {
       .addColumn("created_by", "text", (c) => c.notNull())
       .addColumn("modified_at", "bigint")
       .addPrimaryKeyConstraint("events_pk", ["organization_id", "id"])
+      .modifyEnd(clusteredOnSqlite(db))
       .execute();
     // One index per list order the API offers (see store/event-list-fields.ts).
     await db.schema
@@ -177,12 +187,6 @@ const initial: Migration = {
       .columns(["organization_id", "conversation_id", "created_at", "id"])
       .execute();
     await db.schema
-      .createIndex("events_by_activity")
-      .on("events")
-      .columns(["organization_id", "activity_type", "created_at", "id"])
-      .execute();
-
-    await db.schema
       .createTable("event_transitions")
       .addColumn("organization_id", "text", (c) => c.notNull())
       .addColumn("event_id", "text", (c) => c.notNull())
@@ -194,6 +198,7 @@ const initial: Migration = {
       .addColumn("stage", "text", (c) => c.notNull())
       .addColumn("message", "text", (c) => c.notNull())
       .addPrimaryKeyConstraint("event_transitions_pk", ["organization_id", "event_id", "seq"])
+      .modifyEnd(clusteredOnSqlite(db))
       .execute();
   },
   async down(db: Kysely<unknown>) {
