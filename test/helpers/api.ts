@@ -12,11 +12,19 @@ export interface TestApi {
   db: TestDatabase;
   org: CreatedOrganization;
   /** An authenticated request as `org` (or with `key`, or none when key is null). */
-  call(method: InjectOptions["method"], url: string, body?: unknown, key?: string | null): Promise<LightMyRequestResponse>;
+  call(
+    method: InjectOptions["method"],
+    url: string,
+    body?: unknown,
+    key?: string | null,
+  ): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
 }
 
-export async function startTestApi(engine: Engine, options: { rateLimitPerMinute?: number } = {}): Promise<TestApi> {
+export async function startTestApi(
+  engine: Engine,
+  options: { rateLimitPerMinute?: number } = {},
+): Promise<TestApi> {
   const db = await openTestDatabase(engine);
   const app = await buildApp({ store: db.store, rateLimitPerMinute: options.rateLimitPerMinute ?? 100_000 });
   const org = await createOrganization(db.store.db, "Test Org");
@@ -51,6 +59,8 @@ const validateEvent = ajv.compile(
 /** Asserts that a value is a valid event record per event.schema.json, with the errors in the message. */
 export function assertEventRecord(value: unknown): void {
   if (!validateEvent(value)) {
-    throw new Error(`event record violates event.schema.json: ${ajv.errorsText(validateEvent.errors)}\n${JSON.stringify(value)}`);
+    throw new Error(
+      `event record violates event.schema.json: ${ajv.errorsText(validateEvent.errors)}\n${JSON.stringify(value)}`,
+    );
   }
 }

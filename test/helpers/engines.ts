@@ -25,7 +25,8 @@ function checkPostgres(): Promise<boolean> {
       await client.query("select 1");
       return true;
     } catch (error) {
-      if (PG_REQUIRED) throw new Error(`PostgreSQL is required but unreachable at ${PG_URL}: ${String(error)}`);
+      if (PG_REQUIRED)
+        throw new Error(`PostgreSQL is required but unreachable at ${PG_URL}: ${String(error)}`);
       return false;
     } finally {
       await client.end().catch(() => {});

@@ -1,0 +1,227 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { ACTIVITY_CATEGORY } from "../src/domain/event-vocabulary.js";
+import { newEventRow } from "../src/store/events-repo.js";
+import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
+import { forEachEngine } from "./helpers/engines.js";
+
+type Item = Record<string, unknown> & { id: string; createdAt: string };
+
+forEachEngine("event lists", (engine) => {
+  let api: TestApi;
+  let leadId: string;
+  let conversationId: string;
+  const base = Date.parse("2025-03-01T12:00:00Z");
+
+  before(async () => {
+    api = await startTestApi(engine);
+    const lead = (
+      await api.call("POST", "/leads", {
+        contact: { firstName: "List", phone: { number: "+1 212 555 0187" } },
+      })
+    ).json();
+    leadId = lead.id;
+    conversationId = (await api.call("POST", `/conversations/lead/${leadId}`, {})).json().items[0].id;
+    // 60 events spread one minute apart, several sharing a timestamp, mixed types and statuses.
+    const rows = Array.from({ length: 60 }, (_, i) =>
+      newEventRow(
+        {
+          organization_id: api.org.organizationId,
+          event_type: i % 3 === 0 ? "SmsOutbound" : "NoteCreated",
+          activity_type: i % 3 === 0 ? "Sms" : "Note",
+          activity_category: i % 3 === 0 ? ACTIVITY_CATEGORY.Sms : ACTIVITY_CATEGORY.Note,
+          description: i % 3 === 0 ? "Outbound SMS." : "Internal note.",
+          summary: i === 7 ? "Customer asked about BUNDLING discounts" : `entry ${i}`,
+          status: i % 3 === 0 ? (i % 2 === 0 ? "Delivered" : "Failed") : "Completed",
+          direction: i % 3 === 0 ? "outbound" : null,
+          queued_at: i % 3 === 0 ? base + i * 60_000 : null,
+          lead_id: leadId,
+          conversation_id: conversationId,
+          created_by: api.org.userId,
+          created_at: base + Math.floor(i / 2) * 60_000,
+        },
+        base + Math.floor(i / 2) * 60_000,
+      ),
+    );
+    await api.db.store.db.insertInto("events").values(rows).execute();
+  });
+  after(() => api.close());
+
+  const list = async (url: string, body: unknown) => {
+    const res = await api.call("POST", url, body);
+    assert.equal(res.statusCode, 200, res.body);
+    const page = res.json() as {
+      items: Item[];
+      continuationToken: string | null;
+      totalCount: number | null;
+      pageSize: number;
+    };
+    page.items.forEach(assertEventRecord);
+    return page;
+  };
+
+  const pageAll = async (url: string, body: Record<string, unknown>) => {
+    const ids: string[] = [];
+    let token: string | null = null;
+    let pages = 0;
+    do {
+      const page = await list(url, { ...body, continuationToken: token });
+      ids.push(...page.items.map((i) => i.id));
+      token = page.continuationToken;
+      pages++;
+      assert.ok(pages < 200, "paging does not terminate");
+    } while (token);
+    return ids;
+  };
+
+  test("default order is createdAt desc with id as tie-breaker, default page size 50", async () => {
+    const page = await list(`/events/leads/${leadId}`, {});
+    assert.equal(page.pageSize, 50);
+    assert.equal(page.items.length, 50);
+    for (let i = 1; i < page.items.length; i++) {
+      const [a, b] = [page.items[i - 1]!, page.items[i]!];
+      assert.ok(
+        a.createdAt > b.createdAt || (a.createdAt === b.createdAt && a.id > b.id),
+        `${a.id} before ${b.id}`,
+      );
+    }
+    assert.equal(page.totalCount, null);
+  });
+
+  test("paging in any order visits every event exactly once", async () => {
+    const everything = new Set(
+      (await list(`/events/leads/${leadId}`, { pageSize: 500 })).items.map((i) => i.id),
+    );
+    assert.equal(everything.size, 61);
+    for (const orderBy of [
+      [{ field: "createdAt", direction: "asc" }],
+      [{ field: "createdAt", direction: "desc" }],
+      [{ field: "id", direction: "asc" }],
+      [
+        { field: "createdAt", direction: "asc" },
+        { field: "id", direction: "desc" },
+      ],
+    ]) {
+      const ids = await pageAll(`/events/leads/${leadId}`, { pageSize: 7, orderBy });
+      assert.equal(ids.length, 61, JSON.stringify(orderBy));
+      assert.deepEqual(new Set(ids), everything);
+    }
+  });
+
+  test("paging never repeats or skips while new events are written between pages", async () => {
+    const seen: string[] = [];
+    const expected = new Set(
+      (await list(`/events/conversations/${conversationId}`, { pageSize: 500 })).items.map((i) => i.id),
+    );
+    let token: string | null = null;
+    let n = 0;
+    do {
+      const page = await list(`/events/conversations/${conversationId}`, {
+        pageSize: 9,
+        continuationToken: token,
+      });
+      seen.push(...page.items.map((i) => i.id));
+      token = page.continuationToken;
+      // A note written between pages lands before page 1 (newest first) and must not disturb paging.
+      const note = await api.call("POST", `/events/conversations/${conversationId}/notes`, {
+        text: `between pages ${n++}`,
+      });
+      assert.equal(note.statusCode, 200, note.body);
+    } while (token);
+    assert.equal(new Set(seen).size, seen.length, "an event was repeated");
+    assert.deepEqual(new Set(seen), expected);
+  });
+
+  test("filters, range filters, search and includeCount", async () => {
+    const sms = await list(`/events/leads/${leadId}`, {
+      filters: [{ field: "activityType", value: "Sms" }],
+      includeCount: true,
+      pageSize: 500,
+    });
+    assert.equal(sms.totalCount, 20);
+    assert.ok(sms.items.every((i) => i.activityType === "Sms"));
+
+    const alias = await list(`/events/leads/${leadId}`, {
+      filters: [{ field: "timelineType", value: "Sms" }],
+      includeCount: true,
+    });
+    assert.equal(alias.totalCount, 20);
+
+    const failed = await list(`/events/leads/${leadId}`, {
+      filters: [
+        { field: "status", value: "Failed" },
+        { field: "direction", value: "outbound" },
+      ],
+      includeCount: true,
+    });
+    assert.equal(failed.totalCount, 10);
+
+    const window = await list(`/events/leads/${leadId}`, {
+      rangeFilters: [
+        {
+          field: "createdAt",
+          greaterThanOrEqual: new Date(base + 10 * 60_000).toISOString(),
+          lessThan: new Date(base + 20 * 60_000).toISOString(),
+        },
+      ],
+      includeCount: true,
+    });
+    assert.equal(window.totalCount, 20);
+
+    const queued = await list(`/events/leads/${leadId}`, {
+      rangeFilters: [{ field: "queuedAt", lessThanOrEqual: new Date(base + 30 * 60_000).toISOString() }],
+      includeCount: true,
+    });
+    assert.equal(queued.totalCount, 11);
+
+    const search = await list(`/events/all/my`, { search: "bundling", includeCount: true });
+    assert.equal(search.totalCount, 1);
+    assert.equal(search.items[0]!.summary, "Customer asked about BUNDLING discounts");
+    const inDescription = await list(`/events/all/my`, {
+      search: "bundling",
+      searchFields: ["description"],
+      includeCount: true,
+    });
+    assert.equal(inDescription.totalCount, 0);
+    const percent = await list(`/events/all/my`, { search: "%", includeCount: true });
+    assert.equal(percent.totalCount, 0, "LIKE wildcards are escaped");
+  });
+
+  test("organization list: own organization only, another one is 404", async () => {
+    const own = await list(`/events/organizations/${api.org.organizationId}`, {
+      pageSize: 1,
+      includeCount: true,
+    });
+    assert.ok((own.totalCount ?? 0) >= 61);
+    const other = await api.call("POST", "/events/organizations/org_01HZZZZZZZZZZZZZZZZZZZZZZZ", {});
+    assert.equal(other.statusCode, 404);
+  });
+
+  test("a changed continuation token is a 400 problem", async () => {
+    const page = await list(`/events/leads/${leadId}`, { pageSize: 5 });
+    const token = page.continuationToken!;
+    const flipped = `${token.slice(0, 3)}${token[3] === "A" ? "B" : "A"}${token.slice(4)}`;
+    const res = await api.call("POST", `/events/leads/${leadId}`, {
+      pageSize: 5,
+      continuationToken: flipped,
+    });
+    assert.equal(res.statusCode, 400);
+    assert.match(res.json().detail, /continuationToken/);
+    const otherOrder = await api.call("POST", `/events/leads/${leadId}`, {
+      continuationToken: token,
+      orderBy: [{ field: "createdAt", direction: "asc" }],
+    });
+    assert.equal(otherOrder.statusCode, 400, "a token only continues the query it came from");
+  });
+
+  test("an unsupported field is a 400 that lists the supported names", async () => {
+    const res = await api.call("POST", `/events/all/my`, { orderBy: [{ field: "summary" }] });
+    assert.equal(res.statusCode, 400);
+    assert.match(res.json().detail, /supported: createdAt, id/);
+    const filter = await api.call("POST", `/events/all/my`, {
+      filters: [{ field: "1=1; drop table events", value: "x" }],
+    });
+    assert.equal(filter.statusCode, 400);
+    assert.match(filter.json().detail, /activityType/);
+  });
+});

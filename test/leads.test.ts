@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
+import { forEachEngine } from "./helpers/engines.js";
+
+const leadBody = (overrides: Record<string, unknown> = {}) => ({
+  metadata: { utmSource: "facebook-ads", trustedFormUrl: "https://cert.trustedform.com/abc" },
+  contact: {
+    firstName: "Maria",
+    lastName: "Gonzalez",
+    email: "Maria.Gonzalez@Example.com",
+    phone: { number: "(415) 555-0142", type: "mobile" },
+  },
+  customer: { isHomeowner: true },
+  tagIds: [],
+  tagNames: ["hot"],
+  ...overrides,
+});
+
+forEachEngine("leads", (engine) => {
+  let api: TestApi;
+  before(async () => {
+    api = await startTestApi(engine);
+  });
+  after(() => api.close());
+
+  const eventsOf = async (leadId: string) => {
+    const res = await api.call("POST", `/events/leads/${leadId}`, {
+      orderBy: [{ field: "createdAt", direction: "asc" }],
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    const items = res.json().items as Array<Record<string, unknown>>;
+    items.forEach(assertEventRecord);
+    return items;
+  };
+
+  test("POST /leads normalizes phone and email, answers 201 LeadResponse, and GET reads it back", async () => {
+    const res = await api.call("POST", "/leads", leadBody());
+    assert.equal(res.statusCode, 201, res.body);
+    const lead = res.json();
+    assert.match(lead.id, /^lead_/);
+    assert.equal(lead.contact.phone.number, "+14155550142");
+    assert.equal(lead.contact.email, "maria.gonzalez@example.com");
+    assert.equal(lead.enabled, true);
+    assert.equal(lead.metadata.utmSource, "facebook-ads");
+    assert.deepEqual(
+      lead.tags.map((t: { name: string }) => t.name),
+      ["hot"],
+    );
+    assert.equal(lead.modifiedAt, null);
+
+    const read = await api.call("GET", `/leads/${lead.id}`);
+    assert.equal(read.statusCode, 200);
+    assert.deepEqual(read.json(), lead);
+  });
+
+  test("an invalid phone or email is a 400 naming the field, and nothing is written", async () => {
+    const before = await api.db.store.db
+      .selectFrom("leads")
+      .select((eb) => eb.fn.countAll().as("n"))
+      .executeTakeFirst();
+    const badPhone = await api.call("POST", "/leads", leadBody({ contact: { phone: { number: "555-01" } } }));
+    assert.equal(badPhone.statusCode, 400);
+    assert.equal(badPhone.headers["content-type"], "application/problem+json; charset=utf-8");
+    assert.match(badPhone.json().detail, /contact\.phone\.number/);
+    const badEmail = await api.call("POST", "/leads", leadBody({ contact: { email: "not-an-email" } }));
+    assert.equal(badEmail.statusCode, 400);
+    assert.match(badEmail.json().detail, /contact\.email/);
+    const afterCount = await api.db.store.db
+      .selectFrom("leads")
+      .select((eb) => eb.fn.countAll().as("n"))
+      .executeTakeFirst();
+    assert.equal(Number(afterCount?.n), Number(before?.n));
+  });
+
+  test("creating a lead writes LeadCreated and opens its conversation", async () => {
+    const lead = (await api.call("POST", "/leads", leadBody())).json();
+    const events = await eventsOf(lead.id);
+    assert.equal(events.length, 1);
+    assert.equal(events[0]!.activityType, "LeadCreated");
+    assert.equal(events[0]!.createdBy, api.org.userId);
+    const conversations = (await api.call("POST", `/conversations/lead/${lead.id}`, {})).json();
+    assert.equal(conversations.items.length, 1);
+    assert.equal(conversations.items[0].leadPhoneNumber, "+14155550142");
+    assert.equal(events[0]!.conversationId, conversations.items[0].id);
+  });
+
+  test("a lead without a phone has no conversation", async () => {
+    const lead = (await api.call("POST", "/leads", leadBody({ contact: { firstName: "Nophone" } }))).json();
+    const conversations = (await api.call("POST", `/conversations/lead/${lead.id}`, {})).json();
+    assert.equal(conversations.items.length, 0);
+    const [event] = await eventsOf(lead.id);
+    assert.equal(event!.conversationId, null);
+  });
+
+  test("PUT writes LeadUpdated naming the changed fields; a no-op update writes nothing", async () => {
+    const lead = (await api.call("POST", "/leads", leadBody())).json();
+    const noop = await api.call("PUT", `/leads/${lead.id}`, leadBody());
+    assert.equal(noop.statusCode, 200, noop.body);
+    assert.equal((await eventsOf(lead.id)).length, 1);
+
+    const changed = leadBody({
+      contact: {
+        ...leadBody().contact,
+        lastName: "Gonzales",
+        phone: { number: "415-555-0142", type: "mobile" },
+      },
+      metadata: { utmSource: "google-search", trustedFormUrl: "https://cert.trustedform.com/abc" },
+    });
+    const updated = await api.call("PUT", `/leads/${lead.id}`, changed);
+    assert.equal(updated.statusCode, 200, updated.body);
+    assert.equal(updated.json().contact.lastName, "Gonzales");
+    assert.notEqual(updated.json().modifiedAt, null);
+    const events = await eventsOf(lead.id);
+    assert.equal(events.length, 2);
+    const update = events[1]!;
+    assert.equal(update.activityType, "LeadUpdated");
+    // The phone was re-entered in another format but normalizes to the same number: not a change.
+    assert.equal(update.summary, "Lead updated: contact.lastName, metadata.utmSource");
+  });
+
+  test("PUT of an unknown lead is 404 and writes nothing", async () => {
+    const res = await api.call("PUT", "/leads/lead_01HZZZZZZZZZZZZZZZZZZZZZZZ", leadBody());
+    assert.equal(res.statusCode, 404);
+    assert.equal(res.json().status, 404);
+  });
+
+  test("POST /leads/all/my pages through leads newest first", async () => {
+    const created: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      created.push(
+        (await api.call("POST", "/leads", leadBody({ contact: { firstName: `Pager${i}` } }))).json().id,
+      );
+    }
+    const seen: string[] = [];
+    let token: string | null = null;
+    do {
+      const res = await api.call("POST", "/leads/all/my", {
+        pageSize: 2,
+        continuationToken: token,
+        includeCount: true,
+      });
+      assert.equal(res.statusCode, 200, res.body);
+      const page = res.json();
+      assert.ok(page.items.length <= 2);
+      assert.equal(typeof page.totalCount, "number");
+      seen.push(...page.items.map((i: { id: string }) => i.id));
+      token = page.continuationToken;
+    } while (token);
+    assert.equal(new Set(seen).size, seen.length);
+    const firstFive = seen.slice(0, 5);
+    assert.deepEqual(firstFive, [...created].reverse());
+    const search = await api.call("POST", "/leads/all/my", { search: "pager3" });
+    assert.deepEqual(
+      search.json().items.map((i: { firstName: string }) => i.firstName),
+      ["Pager3"],
+    );
+  });
+});

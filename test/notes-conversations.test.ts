@@ -1,0 +1,148 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
+import { forEachEngine } from "./helpers/engines.js";
+
+forEachEngine("notes, conversations and event detail", (engine) => {
+  let api: TestApi;
+  let leadId: string;
+  let conversationId: string;
+
+  before(async () => {
+    api = await startTestApi(engine);
+    leadId = (
+      await api.call("POST", "/leads", {
+        contact: {
+          firstName: "Grace",
+          lastName: "Kim",
+          email: "grace@example.com",
+          phone: { number: "(206) 555-0119" },
+        },
+      })
+    ).json().id;
+    conversationId = (await api.call("POST", `/conversations/lead/${leadId}`, {})).json().items[0].id;
+  });
+  after(() => api.close());
+
+  test("a note is a Note event answered as an event record, created by the acting user", async () => {
+    const res = await api.call("POST", `/events/conversations/${conversationId}/notes`, {
+      text: "  Call after 5pm.  ",
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    const note = res.json();
+    assertEventRecord(note);
+    assert.equal(note.activityType, "Note");
+    assert.equal(note.timelineType, "Note");
+    assert.equal(note.summary, "Call after 5pm.");
+    assert.equal(note.createdBy, api.org.userId);
+    assert.equal(note.conversationId, conversationId);
+    assert.equal(note.leadId, leadId);
+    assert.deepEqual((await api.call("GET", `/events/${note.id}`)).json(), note);
+  });
+
+  test("note text must be 1 to 5,000 characters after trimming", async () => {
+    for (const text of ["", "   \n\t ", "x".repeat(5001)]) {
+      const res = await api.call("POST", `/events/conversations/${conversationId}/notes`, { text });
+      assert.equal(res.statusCode, 400, `text of length ${text.length}`);
+      assert.match(res.json().detail, /text/);
+    }
+    const longest = await api.call("POST", `/events/conversations/${conversationId}/notes`, {
+      text: ` ${"y".repeat(5000)} `,
+    });
+    assert.equal(longest.statusCode, 200);
+    const missing = await api.call("POST", `/events/conversations/${conversationId}/notes`, {});
+    assert.equal(missing.statusCode, 400);
+    assert.match(missing.json().detail, /text/);
+    const unknown = await api.call("POST", "/events/conversations/conv_01HZZZZZZZZZZZZZZZZZZZZZZZ/notes", {
+      text: "hi",
+    });
+    assert.equal(unknown.statusCode, 404);
+  });
+
+  test("the conversation keeps lastSnippet and lastEventAt current, newest conversation first", async () => {
+    const note = (
+      await api.call("POST", `/events/conversations/${conversationId}/notes`, { text: "Spouse decides." })
+    ).json();
+    const mine = (await api.call("POST", "/conversations/my", {})).json();
+    const conversation = mine.items.find((c: { id: string }) => c.id === conversationId);
+    assert.equal(conversation.lastSnippet, "Spouse decides.");
+    assert.equal(conversation.lastEventAt, note.createdAt);
+    assert.equal(conversation.lastEventIsInternalNote, true);
+    assert.equal(conversation.firstName, "Grace");
+    assert.equal(conversation.email, "grace@example.com");
+    assert.equal(conversation.leadPhoneNumber, "+12065550119");
+
+    const other = (
+      await api.call("POST", "/leads", {
+        contact: { firstName: "Later", phone: { number: "(305) 555-0100" } },
+      })
+    ).json();
+    const after = (await api.call("POST", "/conversations/my", {})).json();
+    assert.equal(after.items[0].leadId, other.id, "the newest activity comes first");
+    assert.equal(after.items[1].id, conversationId);
+  });
+
+  test("event detail shows EventDetailResponse with the ordered transition log", async () => {
+    const note = (
+      await api.call("POST", `/events/conversations/${conversationId}/notes`, { text: "Detail me." })
+    ).json();
+    const res = await api.call("GET", `/events/detail/${note.id}`);
+    assert.equal(res.statusCode, 200, res.body);
+    const detail = res.json();
+    assert.equal(detail.id, note.id);
+    assert.equal(detail.eventType, "NoteCreated");
+    assert.equal(detail.timelineType, "Note");
+    assert.equal(detail.status, "Completed");
+    assert.equal(detail.userId, api.org.userId);
+    assert.equal(detail.createdAt, note.createdAt);
+    assert.deepEqual(
+      detail.transitions.map((t: { seq: number; toStatus: string; applied: boolean }) => [
+        t.seq,
+        t.toStatus,
+        t.applied,
+      ]),
+      [[1, "Completed", true]],
+    );
+    assert.equal((await api.call("GET", "/events/detail/evt_01HZZZZZZZZZZZZZZZZZZZZZZZ")).statusCode, 404);
+  });
+
+  test("another organization sees none of it: 404 exactly as for ids that do not exist", async () => {
+    const other = await api.call("POST", "/leads", { contact: { firstName: "x" } });
+    assert.equal(other.statusCode, 201);
+    const { createOrganization } = await import("../src/store/orgs-repo.js");
+    const stranger = await createOrganization(api.db.store.db, "Stranger");
+    const note = (
+      await api.call("POST", `/events/conversations/${conversationId}/notes`, { text: "private" })
+    ).json();
+    const probes: Array<[string, string, unknown]> = [
+      ["GET", `/events/${note.id}`, undefined],
+      ["GET", `/events/detail/${note.id}`, undefined],
+      ["GET", `/leads/${leadId}`, undefined],
+      ["POST", `/events/leads/${leadId}`, {}],
+      ["POST", `/events/conversations/${conversationId}`, {}],
+      ["POST", `/events/organizations/${api.org.organizationId}`, {}],
+      ["POST", `/conversations/lead/${leadId}`, {}],
+      ["POST", `/events/conversations/${conversationId}/notes`, { text: "intrusion" }],
+      ["PUT", `/leads/${leadId}`, { contact: { firstName: "hijack" } }],
+    ];
+    for (const [method, url, body] of probes) {
+      const theirs = await api.call(method as "GET", url, body, stranger.apiKey);
+      const missing = await api.call(
+        method as "GET",
+        url.replace(/(evt|lead|conv|org)_[0-9A-Z]{26}/, "$1_01HZZZZZZZZZZZZZZZZZZZZZZZ"),
+        body,
+        stranger.apiKey,
+      );
+      assert.equal(theirs.statusCode, 404, `${method} ${url}`);
+      assert.equal(missing.statusCode, 404);
+      const strip = (b: { instance: string; detail: string }) => ({
+        ...b,
+        instance: undefined,
+        detail: b.detail.replace(/'[^']+'/, "'…'"),
+      });
+      assert.deepEqual(strip(theirs.json()), strip(missing.json()), `${method} ${url} leaks existence`);
+    }
+    const lead = (await api.call("GET", `/leads/${leadId}`)).json();
+    assert.equal(lead.contact.firstName, "Grace", "the stranger's PUT changed nothing");
+  });
+});
