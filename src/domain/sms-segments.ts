@@ -1,0 +1,33 @@
+// SMS segment counting (GSM 03.38): a message that fits the GSM-7 alphabet is 160 characters in one
+// segment, 153 per segment when split (the user-data header takes 7); characters of the extension
+// table (^{}\[]~|€ and form feed) take two septets. Anything else forces UCS-2: 70 in one segment,
+// 67 per segment when split, counted in UTF-16 code units.
+
+const GSM_BASIC =
+  "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\u001bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+const GSM_EXTENSION = "^{}\\[~]|€\f";
+
+const basic = new Set(GSM_BASIC);
+const extension = new Set(GSM_EXTENSION);
+
+export type SmsEncoding = "GSM-7" | "UCS-2";
+
+export interface SegmentCount {
+  encoding: SmsEncoding;
+  /** Septets (GSM-7) or UTF-16 code units (UCS-2). */
+  units: number;
+  segments: number;
+}
+
+export function countSegments(text: string): SegmentCount {
+  let septets = 0;
+  for (const ch of text) {
+    if (basic.has(ch)) septets += 1;
+    else if (extension.has(ch)) septets += 2;
+    else {
+      const units = text.length;
+      return { encoding: "UCS-2", units, segments: units <= 70 ? 1 : Math.ceil(units / 67) };
+    }
+  }
+  return { encoding: "GSM-7", units: septets, segments: septets <= 160 ? 1 : Math.ceil(septets / 153) };
+}
