@@ -75,7 +75,24 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
-  await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { validatorUrl: null }, staticCSP: true });
+  await app.register(swaggerUi, {
+    routePrefix: "/docs",
+    uiConfig: { validatorUrl: null },
+    // The plugin's default CSP (staticCSP: true) with no foreign sources (https:, validator.swagger.io)
+    // and without upgrade-insecure-requests, which makes browsers fetch the assets over https from any
+    // host but localhost: a plain-http server at http://<ip>:3000/docs would render a blank page.
+    staticCSP: {
+      "default-src": "'self'",
+      "base-uri": "'self'",
+      "font-src": "'self' data:",
+      "frame-ancestors": "'self'",
+      "img-src": "'self' data:",
+      "object-src": "'none'",
+      "script-src": "'self'",
+      "script-src-attr": "'none'",
+      "style-src": "'self'",
+    },
+  });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
   installErrorHandlers(app);

@@ -235,8 +235,11 @@ export function migrator(db: Kysely<unknown>): Migrator {
 export async function migrateToLatest(db: Kysely<unknown>): Promise<string> {
   const { error, results } = await migrator(db).migrateToLatest();
   if (error) {
-    const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
-    throw new Error(`migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
+    const message = error instanceof Error ? error.message : String(error);
+    const failed = results?.find((r) => r.status === "Error")?.migrationName;
+    throw new Error(
+      failed ? `migration ${failed} failed: ${message}` : `cannot migrate the database: ${message}`,
+    );
   }
   return LATEST_MIGRATION;
 }

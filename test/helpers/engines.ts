@@ -16,24 +16,23 @@ export const PG_URL = process.env.LEADTRAIL_TEST_DATABASE_URL ?? "postgres://pos
 /** CI (and anyone who sets it) requires PostgreSQL: its suites fail instead of skipping. */
 const PG_REQUIRED = process.env.CI === "true" || process.env.LEADTRAIL_TEST_REQUIRE_PG === "1";
 
-let pgAvailable: Promise<boolean> | undefined;
-function checkPostgres(): Promise<boolean> {
-  pgAvailable ??= (async () => {
-    const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
-    try {
-      await client.connect();
-      await client.query("select 1");
-      return true;
-    } catch (error) {
-      if (PG_REQUIRED)
-        throw new Error(`PostgreSQL is required but unreachable at ${PG_URL}: ${String(error)}`);
-      return false;
-    } finally {
-      await client.end().catch(() => {});
-    }
-  })();
-  return pgAvailable;
+async function checkPostgres(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query("select 1");
+    return true;
+  } catch (error) {
+    if (PG_REQUIRED) throw new Error(`PostgreSQL is required but unreachable at ${PG_URL}: ${String(error)}`);
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
+
+// Checked once, before any suite is declared, so that declaring suites stays synchronous (an async
+// describe callback lets a later describe in the same file nest inside it).
+const POSTGRES_AVAILABLE = await checkPostgres();
 
 export interface TestDatabase {
   engine: Engine;
@@ -85,14 +84,10 @@ export async function openTestDatabase(engine: Engine): Promise<TestDatabase> {
  */
 export function forEachEngine(name: string, suite: (engine: Engine) => void): void {
   for (const engine of ENGINES) {
-    describe(`${name} [${engine}]`, async () => {
-      if (engine === "postgresql" && !(await checkPostgres())) {
-        describe("PostgreSQL unreachable: suite skipped (set LEADTRAIL_TEST_REQUIRE_PG=1 to fail instead)", {
-          skip: true,
-        }, () => {});
-        return;
-      }
-      suite(engine);
-    });
+    const skip =
+      engine === "postgresql" && !POSTGRES_AVAILABLE
+        ? `PostgreSQL unreachable at ${PG_URL} (set LEADTRAIL_TEST_REQUIRE_PG=1 to fail instead)`
+        : false;
+    describe(`${name} [${engine}]`, { skip }, () => suite(engine));
   }
 }

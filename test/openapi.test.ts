@@ -1,0 +1,265 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { ProblemDetailsSchema } from "../src/http/schemas/common.js";
+import { EventDetailSchema, EventRecordSchema, PagedEventsSchema } from "../src/http/schemas/event.js";
+import { LeadResponseSchema, PagedConversationsSchema, PagedLeadsSchema } from "../src/http/schemas/lead.js";
+import { startTestApi, type TestApi } from "./helpers/api.js";
+import { forEachEngine } from "./helpers/engines.js";
+
+// Every API route, as OpenAPI path and method. A route added without a schema (or hidden) fails here.
+const EXPECTED_OPERATIONS = [
+  "get /healthz",
+  "get /events/{eventId}",
+  "get /events/detail/{eventId}",
+  "post /events/leads/{leadId}",
+  "post /events/conversations/{conversationId}",
+  "post /events/organizations/{organizationId}",
+  "post /events/all/my",
+  "post /events/conversations/{conversationId}/notes",
+  "post /leads",
+  "get /leads/{id}",
+  "put /leads/{id}",
+  "post /leads/all/my",
+  "post /conversations/lead/{leadId}",
+  "post /conversations/my",
+].sort();
+
+const SHARED_SCHEMAS = [
+  ProblemDetailsSchema,
+  EventRecordSchema,
+  PagedEventsSchema,
+  EventDetailSchema,
+  LeadResponseSchema,
+  PagedLeadsSchema,
+  PagedConversationsSchema,
+];
+
+const HTTP_METHODS = new Set(["get", "put", "post", "delete", "options", "head", "patch", "trace"]);
+
+/** Every `$ref` value anywhere in a JSON value. */
+function collectRefs(value: unknown, out: string[] = []): string[] {
+  if (Array.isArray(value)) for (const item of value) collectRefs(item, out);
+  else if (value !== null && typeof value === "object") {
+    for (const [key, item] of Object.entries(value)) {
+      if (key === "$ref" && typeof item === "string") out.push(item);
+      else collectRefs(item, out);
+    }
+  }
+  return out;
+}
+
+/** Resolves a local JSON pointer ("#/a/b") in `doc`, or undefined. */
+function resolvePointer(doc: unknown, ref: string): unknown {
+  if (!ref.startsWith("#/")) return undefined;
+  let node: unknown = doc;
+  for (const raw of ref.slice(2).split("/")) {
+    const part = decodeURIComponent(raw).replaceAll("~1", "/").replaceAll("~0", "~");
+    if (node === null || typeof node !== "object" || !Object.hasOwn(node, part)) return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
+
+/** A URL the browser would fetch from somewhere other than the page's own origin. */
+function isForeign(url: string, pageUrl: string): boolean {
+  return new URL(url, pageUrl).origin !== new URL(pageUrl).origin;
+}
+
+const ABSOLUTE_URL = /\b(?:https?:)?\/\/[a-z0-9.-]+\.[a-z]{2,}[^\s"'`)]*/gi;
+
+describe("OpenAPI document and docs UI", () => {
+  let api: TestApi;
+  before(async () => {
+    api = await startTestApi("sqlite");
+  });
+  after(() => api.close());
+
+  test("GET /openapi.json validates as OpenAPI 3.1, without auth", async () => {
+    const res = await api.call("GET", "/openapi.json", undefined, null);
+    assert.equal(res.statusCode, 200, res.body);
+    assert.match(String(res.headers["content-type"]), /^application\/json/);
+    const doc = res.json();
+    assert.equal(doc.openapi, "3.1.0");
+
+    const validator = new Validator();
+    const result = await validator.validate(doc);
+    assert.equal(result.valid, true, JSON.stringify(result.errors, null, 2));
+    assert.equal(validator.version, "3.1");
+  });
+
+  test("every API route is documented, and nothing else", async () => {
+    const doc = (await api.call("GET", "/openapi.json", undefined, null)).json();
+    const operations = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
+      .flatMap(([path, item]) =>
+        Object.keys(item)
+          .filter((m) => HTTP_METHODS.has(m))
+          .map((m) => `${m} ${path}`),
+      )
+      .sort();
+    assert.deepEqual(operations, EXPECTED_OPERATIONS);
+    // The docs UI and the spec itself are not API routes.
+    for (const path of Object.keys(doc.paths)) assert.doesNotMatch(path, /^\/(docs|openapi)/);
+  });
+
+  test("every operation has a success response; API routes need the bearer key, /healthz does not", async () => {
+    const doc = (await api.call("GET", "/openapi.json", undefined, null)).json();
+    assert.deepEqual(doc.security, [{ Bearer: [] }]);
+    assert.equal(doc.components.securitySchemes.Bearer.scheme, "bearer");
+    const paths = doc.paths as Record<string, Record<string, { responses?: object; security?: unknown }>>;
+    for (const [path, item] of Object.entries(paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        if (!HTTP_METHODS.has(method)) continue;
+        const codes = Object.keys(op.responses ?? {});
+        assert.ok(
+          codes.some((c) => /^2\d\d$/.test(c)),
+          `${method} ${path} documents no 2xx response: ${codes}`,
+        );
+        if (path === "/healthz") assert.deepEqual(op.security, [], "/healthz must be documented as public");
+        else
+          assert.equal(op.security, undefined, `${method} ${path} must inherit the global Bearer security`);
+      }
+    }
+  });
+
+  test("every $ref resolves inside the document, to a named component schema", async () => {
+    const doc = (await api.call("GET", "/openapi.json", undefined, null)).json();
+    const refs = [...new Set(collectRefs(doc))];
+    assert.ok(refs.length > 0, "the shared schemas should be referenced, not inlined");
+    for (const ref of refs) {
+      assert.match(ref, /^#\/components\/schemas\/[A-Za-z]\w*$/, `unexpected $ref ${ref}`);
+      assert.notEqual(resolvePointer(doc, ref), undefined, `dangling $ref ${ref}`);
+    }
+    // Each shared schema the app registers is a component named by its $id.
+    for (const schema of SHARED_SCHEMAS) {
+      assert.ok(
+        Object.hasOwn(doc.components.schemas, schema.$id),
+        `components.schemas lacks ${schema.$id}: ${Object.keys(doc.components.schemas)}`,
+      );
+    }
+  });
+
+  for (const pagePath of ["/docs", "/docs/"]) {
+    test(`GET ${pagePath} serves Swagger UI from this server only`, async () => {
+      const pageUrl = `http://localhost${pagePath}`;
+      const page = await api.call("GET", pagePath, undefined, null);
+      assert.equal(page.statusCode, 200, page.body);
+      assert.match(String(page.headers["content-type"]), /^text\/html/);
+      assert.match(page.body, /id="swagger-ui"/);
+
+      const refs = [...page.body.matchAll(/\b(?:src|href)\s*=\s*["']([^"']+)["']/gi)].map((m) => m[1]!);
+      assert.ok(
+        refs.some((r) => r.endsWith("swagger-ui-bundle.js")),
+        `no swagger-ui bundle among ${refs}`,
+      );
+      assert.ok(
+        refs.some((r) => r.endsWith("swagger-initializer.js")),
+        `no initializer among ${refs}`,
+      );
+      assert.ok(
+        refs.some((r) => r.endsWith(".css")),
+        `no stylesheet among ${refs}`,
+      );
+      // Nothing else in the HTML points at another host either (preconnects, fonts, inline URLs).
+      for (const url of page.body.match(ABSOLUTE_URL) ?? []) {
+        assert.equal(isForeign(url, pageUrl), false, `${pagePath} mentions foreign URL ${url}`);
+      }
+
+      for (const ref of refs) {
+        assert.equal(isForeign(ref, pageUrl), false, `${pagePath} loads ${ref} from another host`);
+        const target = new URL(ref, pageUrl);
+        assert.ok(target.pathname.startsWith("/docs/"), `${ref} is not served under /docs/`);
+        const asset = await api.call("GET", target.pathname, undefined, null);
+        assert.equal(asset.statusCode, 200, `${target.pathname}: ${asset.statusCode}`);
+        if (target.pathname.endsWith(".css")) {
+          // Stylesheets load fonts and images through url(…): only inline data: URLs or our own files.
+          for (const [, raw] of asset.body.matchAll(/url\(\s*["']?([^"')]+)/g)) {
+            const url = raw!.trim();
+            if (url.startsWith("data:")) continue;
+            assert.equal(isForeign(url, target.href), false, `${target.pathname} loads ${url}`);
+          }
+          assert.doesNotMatch(asset.body, /@import\s+(?:url\()?\s*["']?(?:https?:)?\/\//, target.pathname);
+        }
+      }
+    });
+  }
+
+  test("the docs' Content-Security-Policy allows only this server, over whatever scheme it is served", async () => {
+    for (const path of [
+      "/docs",
+      "/docs/",
+      "/docs/static/swagger-initializer.js",
+      "/docs/static/swagger-ui.css",
+    ]) {
+      const res = await api.call("GET", path, undefined, null);
+      assert.equal(res.statusCode, 200, path);
+      const csp = String(res.headers["content-security-policy"] ?? "");
+      assert.match(csp, /default-src 'self'/, `${path}: ${csp}`);
+      // upgrade-insecure-requests makes browsers fetch the assets over https from any host but
+      // localhost: a self-hosted server on plain http://<ip>:3000 would render a blank page.
+      assert.doesNotMatch(csp, /upgrade-insecure-requests/, `${path}: ${csp}`);
+      // Sources are keywords, data: or 'self' only: no scheme-wide (https:) or host sources.
+      for (const directive of csp
+        .split(";")
+        .map((d) => d.trim())
+        .filter(Boolean)) {
+        const [name, ...sources] = directive.split(/\s+/);
+        for (const source of sources) {
+          assert.match(source, /^('[a-z-]+'|data:)$/, `${path}: ${name} allows ${source}`);
+        }
+      }
+    }
+  });
+
+  test("the Swagger UI initializer loads our own spec and disables the remote validator", async () => {
+    const res = await api.call("GET", "/docs/static/swagger-initializer.js", undefined, null);
+    assert.equal(res.statusCode, 200);
+    const js = res.body;
+    // The spec URL is relative to the docs page (./json), never a remote petstore or an absolute URL.
+    const specUrl = js.match(/\burl:\s*resolveUrl\(\s*['"]([^'"]+)['"]\s*\)/)?.[1];
+    assert.equal(specUrl, "./json", "the initializer's spec url");
+    assert.doesNotMatch(js, /petstore/i);
+    assert.match(js, /validatorUrl"?\s*:\s*null/);
+    assert.doesNotMatch(js, /validatorUrl"?\s*:\s*["']/);
+    // Absolute URLs the initializer mentions: comments aside, none may point at another host.
+    const code = js.replace(/^\s*\/\/.*$/gm, "").replace(/\/\*[\s\S]*?\*\//g, "");
+    for (const url of code.match(ABSOLUTE_URL) ?? []) {
+      assert.equal(isForeign(url, "http://localhost/docs/"), false, `initializer loads ${url}`);
+    }
+
+    // ./json resolved against /docs/ is the same document as /openapi.json.
+    const viaDocs = await api.call("GET", "/docs/json", undefined, null);
+    assert.equal(viaDocs.statusCode, 200);
+    const direct = await api.call("GET", "/openapi.json", undefined, null);
+    assert.deepEqual(viaDocs.json(), direct.json());
+  });
+});
+
+forEachEngine("GET /healthz", (engine) => {
+  let api: TestApi;
+  before(async () => {
+    api = await startTestApi(engine);
+  });
+  after(() => api.close());
+
+  test("answers 200 with status, engine and migration, without auth", async () => {
+    const res = await api.call("GET", "/healthz", undefined, null);
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(res.json(), {
+      status: "ok",
+      engine,
+      migration: api.db.store.expectedMigration,
+    });
+  });
+
+  test("ignores a bad Authorization header (it is public)", async () => {
+    const res = await api.call("GET", "/healthz", undefined, "sk_not_a_real_key");
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(res.json().engine, engine);
+  });
+
+  test("while an API route refuses the same request", async () => {
+    const res = await api.call("POST", "/events/all/my", {}, null);
+    assert.equal(res.statusCode, 401, res.body);
+  });
+});
