@@ -107,6 +107,8 @@ function makeLead(organizationId: string, userId: string, index: number, at: num
     last_event_at: at,
     last_event_is_internal_note: 0,
     created_at: at,
+    override_phone_number_id: null,
+    last_phone_number_id: null,
   };
   return { lead, conversation };
 }

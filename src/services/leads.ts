@@ -66,6 +66,8 @@ async function ensureConversation(
     last_event_at: now,
     last_event_is_internal_note: 0,
     created_at: now,
+    override_phone_number_id: null,
+    last_phone_number_id: null,
   };
   await db.insertInto("conversations").values(conversation).execute();
   return conversation;

@@ -1,4 +1,5 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator, SqliteAdapter, sql } from "kysely";
+import { messaging } from "./migration-0002-messaging.js";
 
 // Migrations are plain functions kept in code (no files to find at run time), applied in name order.
 // Timestamps are BIGINT epoch milliseconds; booleans are 0/1 integers (see schema.ts).
@@ -219,6 +220,7 @@ const initial: Migration = {
 
 export const MIGRATIONS: Record<string, Migration> = {
   "0001_initial": initial,
+  "0002_messaging": messaging,
 };
 
 export const LATEST_MIGRATION = Object.keys(MIGRATIONS).sort().at(-1) as string;

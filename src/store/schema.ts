@@ -1,10 +1,14 @@
 // Kysely table types. Timestamps are epoch milliseconds (BIGINT) and booleans 0/1 integers on
 // both engines, so every query and comparison reads the same on SQLite and PostgreSQL.
 
+import type { Generated } from "kysely";
+
 export interface OrganizationsTable {
   id: string;
   name: string;
   created_at: number;
+  price_segment_micros: Generated<number>;
+  price_mms_micros: Generated<number>;
 }
 
 export interface UsersTable {
@@ -56,6 +60,10 @@ export interface ConversationsTable {
   last_event_at: number | null;
   last_event_is_internal_note: number;
   created_at: number;
+  /** A user's choice of sender for this conversation (ManualOverride until cleared). */
+  override_phone_number_id: string | null;
+  /** The number this conversation last sent from (StickyConversation). */
+  last_phone_number_id: string | null;
 }
 
 export interface EventsTable {
@@ -110,6 +118,18 @@ export interface EventsTable {
   created_at: number;
   created_by: string;
   modified_at: number | null;
+  /** Message text of an SMS/MMS event. */
+  body: string | null;
+  segments: number | null;
+  encoding: string | null;
+  /** Price computed when the message was accepted; billed (billable_micros) once it is sent. */
+  price_micros: number | null;
+  /** When a worker should next act on this event (send, retry, reconcile); null when no work is due. */
+  next_attempt_at: number | null;
+  idempotency_key: string | null;
+  provider: string | null;
+  error_message: string | null;
+  outbound_source: string | null;
 }
 
 /** The append-only log of every status transition applied to (or refused by) an event. */
@@ -125,6 +145,77 @@ export interface EventTransitionsTable {
   message: string;
 }
 
+export interface PhoneNumbersTable {
+  organization_id: string;
+  id: string;
+  number: string;
+  name: string;
+  enabled: number;
+  sms_enabled: number;
+  source_id: string | null;
+  campaign_id: string | null;
+  ten_dlc_campaign_id: string | null;
+  is_preferred: number;
+  is_default: number;
+  warmup_enabled: number;
+  warmup_started_at: number | null;
+  last_used_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface PhoneNumberHealthDaysTable {
+  organization_id: string;
+  phone_number_id: string;
+  /** Days since the epoch (UTC). */
+  day: number;
+  sent: number;
+  failed: number;
+  carrier_blocked: number;
+}
+
+export interface SuppressionsTable {
+  organization_id: string;
+  id: string;
+  channel: string;
+  /** The normalized identifier: E.164 phone or lower-cased email. */
+  recipient: string;
+  phone_number: string | null;
+  email: string | null;
+  status: string;
+  source: string;
+  reason: string | null;
+  suppressed_at: number;
+  released_at: number | null;
+  /** JSON array of SuppressionEntryAudit. */
+  audit: string;
+}
+
+export interface WalletsTable {
+  organization_id: string;
+  id: string;
+  balance_micros: number;
+  purchased_micros: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface UsageLedgerTable {
+  organization_id: string;
+  id: string;
+  event_id: string | null;
+  channel: string;
+  billable_unit: string;
+  status: string;
+  quantity: number;
+  unit_price_micros: number;
+  amount_micros: number;
+  lead_id: string | null;
+  phone_number_id: string | null;
+  phone_number: string | null;
+  created_at: number;
+}
+
 export interface Database {
   organizations: OrganizationsTable;
   users: UsersTable;
@@ -134,8 +225,15 @@ export interface Database {
   conversations: ConversationsTable;
   events: EventsTable;
   event_transitions: EventTransitionsTable;
+  phone_numbers: PhoneNumbersTable;
+  phone_number_health_days: PhoneNumberHealthDaysTable;
+  suppressions: SuppressionsTable;
+  wallets: WalletsTable;
+  usage_ledger: UsageLedgerTable;
 }
 
 export type EventRow = EventsTable;
 export type LeadRow = LeadsTable;
 export type ConversationRow = ConversationsTable;
+export type PhoneNumberRow = PhoneNumbersTable;
+export type SuppressionRow = SuppressionsTable;
