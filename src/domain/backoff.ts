@@ -1,0 +1,11 @@
+// Exponential backoff with full jitter: attempt n (1-based) waits a random time in
+// [base·2^(n-1) / 2, base·2^(n-1)], so retries spread out instead of arriving together.
+
+export function retryDelayMs(
+  attempt: number,
+  baseSeconds: number,
+  random: () => number = Math.random,
+): number {
+  const ceiling = baseSeconds * 1000 * 2 ** Math.max(0, attempt - 1);
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}

@@ -1,0 +1,109 @@
+// The outbound message lifecycle (DESIGN.md "Transitions are monotonic and logged").
+//
+//   Scheduled → Queued → Sending → Sent → Delivered | Undeliverable | Failed
+//   (Scheduled | Queued) → Canceled · (Scheduled | Queued) → Blocked · Sending → Queued (retry)
+//
+// Provider receipts only ever move a message forward, by rank; ranks among the outcomes make the
+// end state independent of the order receipts arrive in: Delivered (proof of delivery) outranks
+// Undeliverable, which outranks Failed.
+
+export type OutboundStatus =
+  | "Scheduled"
+  | "Queued"
+  | "Sending"
+  | "Sent"
+  | "Delivered"
+  | "Undeliverable"
+  | "Failed"
+  | "Blocked"
+  | "Canceled";
+
+const RANK: Record<string, number> = {
+  Scheduled: 0,
+  Queued: 1,
+  Sending: 2,
+  Sent: 3,
+  Failed: 4,
+  Undeliverable: 5,
+  Delivered: 6,
+};
+
+/** States no worker acts on again (receipts may still upgrade Sent/Failed/Undeliverable by rank). */
+export const FINAL_STATUSES = new Set(["Delivered", "Undeliverable", "Failed", "Blocked", "Canceled"]);
+
+/** States a user may still cancel from. */
+export const CANCELABLE_STATUSES = new Set(["Scheduled", "Queued"]);
+
+export type ReceiptKind = "sent" | "delivered" | "undeliverable" | "failed";
+
+const RECEIPT_STATUS: Record<ReceiptKind, OutboundStatus> = {
+  sent: "Sent",
+  delivered: "Delivered",
+  undeliverable: "Undeliverable",
+  failed: "Failed",
+};
+
+export function receiptStatus(kind: ReceiptKind): OutboundStatus {
+  return RECEIPT_STATUS[kind];
+}
+
+/**
+ * Whether a receipt moves a message in `current` status forward. Blocked and Canceled messages were
+ * never handed to a provider, so no receipt can be theirs to apply.
+ */
+export function receiptMovesForward(current: string | null, kind: ReceiptKind): boolean {
+  if (current === null || current === "Blocked" || current === "Canceled") return false;
+  const from = RANK[current];
+  const to = RANK[RECEIPT_STATUS[kind]];
+  return from !== undefined && to !== undefined && to > from;
+}
+
+/** Statuses at which a provider has accepted the message: the moment it is billed, once. */
+export function isAcceptedByProvider(status: string): boolean {
+  return status === "Sent" || status === "Delivered" || status === "Undeliverable";
+}
+
+/** The lower-case lifecycle of SmsResponse / SmsEventTableRow, from an event's status and flags. */
+export type SmsLifecycleStatus =
+  | "draft"
+  | "scheduled"
+  | "queued"
+  | "sending"
+  | "sent"
+  | "received"
+  | "delivered"
+  | "failed"
+  | "undeliverable"
+  | "opted_out"
+  | "blocked_compliance"
+  | "blocked_billing"
+  | "blocked_missing_campaign"
+  | "canceled";
+
+const SMS_STATUS: Record<string, SmsLifecycleStatus> = {
+  Scheduled: "scheduled",
+  Queued: "queued",
+  Sending: "sending",
+  Sent: "sent",
+  Received: "received",
+  Delivered: "delivered",
+  Failed: "failed",
+  Undeliverable: "undeliverable",
+  "Opted out": "opted_out",
+  Canceled: "canceled",
+};
+
+/** The one mapping table between the seed's vocabulary and the SMS endpoints' (CONTRACT.md). */
+export function smsLifecycleStatus(
+  status: string | null,
+  complianceAction: string | null,
+  billingStatus: string | null,
+): SmsLifecycleStatus | null {
+  if (status === null) return null;
+  if (status === "Blocked") {
+    if (billingStatus === "InsufficientFunds") return "blocked_billing";
+    if (complianceAction === "MissingTenDlcCampaign") return "blocked_missing_campaign";
+    return "blocked_compliance";
+  }
+  return SMS_STATUS[status] ?? null;
+}

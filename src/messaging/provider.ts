@@ -1,0 +1,55 @@
+import type { ReceiptKind } from "../domain/message-status.js";
+
+// The boundary between the pipeline and an SMS provider (simulator or Telnyx). Adapters translate
+// the provider's protocol to these shapes; everything above them is provider-neutral.
+
+export interface OutboundMessage {
+  organizationId: string;
+  eventId: string;
+  from: string;
+  to: string;
+  text: string;
+  mediaUrls: string[];
+}
+
+export type SendResult =
+  | { kind: "accepted"; providerMessageId: string; telnyxId?: string }
+  /** 429, 5xx, timeouts: worth retrying later. */
+  | { kind: "transient"; errorCode: string; errorMessage: string }
+  /** Rejected for good (invalid number, bad request…): the message fails now. */
+  | { kind: "permanent"; errorCode: string; errorMessage: string };
+
+/** A delivery receipt: what the provider says happened to a message it accepted. */
+export interface Receipt {
+  /** Our event id when the provider echoes it back (webhook URL), else found by providerMessageId. */
+  eventId: string | null;
+  organizationId: string | null;
+  providerMessageId: string | null;
+  kind: ReceiptKind;
+  /** When the provider says it happened (not when we heard of it). */
+  occurredAt: number;
+  errorCode?: string | null;
+  errorMessage?: string | null;
+}
+
+export interface InboundMessage {
+  from: string;
+  to: string;
+  text: string;
+  mediaUrls: string[];
+  providerMessageId: string | null;
+  receivedAt: number;
+}
+
+/** Where adapters deliver what arrives asynchronously (receipts and inbound messages). */
+export interface ProviderEvents {
+  receipt(receipt: Receipt): Promise<void>;
+  inbound(message: InboundMessage): Promise<void>;
+}
+
+export interface Provider {
+  readonly name: "simulator" | "telnyx";
+  send(message: OutboundMessage): Promise<SendResult>;
+  /** Stops timers and connections (tests, shutdown). */
+  close(): Promise<void>;
+}
