@@ -4,7 +4,7 @@ import { monotonicFactory } from "ulid";
 // millisecond in creation order, so `id` is a valid tie-breaker after `createdAt`.
 const nextUlid = monotonicFactory();
 
-export type IdPrefix = "evt" | "lead" | "conv" | "org" | "usr" | "key" | "trn";
+export type IdPrefix = "evt" | "lead" | "conv" | "org" | "usr" | "key" | "trn" | "pn" | "sup" | "wal" | "use";
 
 export function newId(prefix: IdPrefix, now: number = Date.now()): string {
   return `${prefix}_${nextUlid(now)}`;

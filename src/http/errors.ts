@@ -49,16 +49,28 @@ export function installErrorHandlers(app: FastifyInstance): void {
       for (const issue of issues) {
         const field = fieldOf(issue);
         const allowed = issue.params?.allowedValues;
-        const message = `${field} ${issue.message ?? "is invalid"}${Array.isArray(allowed) ? `: ${allowed.join(", ")}` : ""}`;
+        const message = `${field} ${issue.message ?? "is invalid"}${Array.isArray(allowed) ? `: ${allowed.map((v) => JSON.stringify(v)).join(", ")}` : ""}`;
         errors[field] = [...(errors[field] ?? []), message];
       }
       const first = Object.values(errors)[0]?.[0] ?? "The request is invalid.";
       return send(reply, request, {
         type: problemType("validation-error"),
-        title: "Request validation failed",
+        // The same title as every other validation-error problem (RFC 9457: a type has one title).
+        title: titleFor(400),
         status: 400,
         detail: first,
         errors,
+      });
+    }
+    if (isUnstorableTextError(error)) {
+      // A last line of defence: list values are checked in list-query.ts, but a NUL in a path id or
+      // a request body is still the client's input, never a server fault. The transaction that hit
+      // it has rolled back, so nothing changed.
+      return send(reply, request, {
+        type: problemType("validation-error"),
+        title: titleFor(400),
+        status: 400,
+        detail: "The request contains the NUL character (U+0000), which cannot be stored or matched.",
       });
     }
     const status = fastifyError.statusCode ?? 500;
@@ -93,6 +105,47 @@ export function installErrorHandlers(app: FastifyInstance): void {
       detail: `No route ${request.method} ${request.url.split("?")[0]}.`,
     }),
   );
+}
+
+/**
+ * Errors Fastify raises before routing (a path that is not valid percent-encoding, a path parameter
+ * longer than routerOptions.maxParamLength) bypass setErrorHandler and answer plain JSON unless the
+ * app is built with `frameworkErrors: frameworkErrorHandler`.
+ */
+export function frameworkErrorHandler(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  if (error.code === "FST_ERR_BAD_URL") {
+    send(reply, request, {
+      type: problemType("bad-request"),
+      title: titleFor(400),
+      status: 400,
+      detail: "The request path is not valid percent-encoding.",
+    });
+  } else if (error.code === "FST_ERR_MAX_PARAM_LENGTH") {
+    send(reply, request, {
+      type: problemType("uri-too-long"),
+      title: "URI Too Long",
+      status: 414,
+      detail: "A path parameter is longer than any id this API issues.",
+    });
+  } else {
+    request.log.error({ err: error }, "framework error");
+    send(reply, request, {
+      type: problemType("internal"),
+      title: titleFor(500),
+      status: 500,
+      detail: "The server failed to process the request; it has been logged.",
+    });
+  }
+}
+
+/** PostgreSQL SQLSTATE 22021 / 22P05: text it cannot store, i.e. a NUL character from the client. */
+function isUnstorableTextError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "22021" || code === "22P05";
 }
 
 function slugFor(status: number): string {

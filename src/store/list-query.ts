@@ -80,7 +80,8 @@ function resolveField(
   if (typeof name !== "string" || name.length === 0) {
     throw badRequest(`${param} needs a field name; supported: ${listNames(supported)}.`, param);
   }
-  const canonical = spec.aliases?.[name] ?? name;
+  // Own properties only: "constructor" or "__proto__" must not resolve through the prototype chain.
+  const canonical = spec.aliases && Object.hasOwn(spec.aliases, name) ? spec.aliases[name]! : name;
   const field = Object.hasOwn(spec.fields, canonical) ? spec.fields[canonical] : undefined;
   if (!field?.[purpose]) {
     throw badRequest(
@@ -103,6 +104,32 @@ function asObject(value: unknown, param: string): Record<string, unknown> {
     throw badRequest(`${param} entries must be objects.`, param);
   }
   return value as Record<string, unknown>;
+}
+
+/**
+ * PostgreSQL text cannot hold U+0000 (the query fails with SQLSTATE 22021), so a NUL in a value is a
+ * 400 on both engines rather than a 500 on one and an empty page on the other.
+ */
+function assertStorableText(value: string, param: string): void {
+  if (value.includes("\u0000")) {
+    throw badRequest(`${param} must not contain the NUL character (U+0000).`, param);
+  }
+}
+
+/**
+ * Tokens are compared as issued: base64url in canonical form only. Node's decoder also takes the
+ * standard alphabet and ignores the unused low bits of the last character, so without this check a
+ * token with one character changed could still decode to the same bytes and be accepted.
+ */
+function isCanonicalToken(token: string): boolean {
+  const parts = token.split(".");
+  return (
+    parts.length === 2 &&
+    parts.every(
+      (part) =>
+        /^[A-Za-z0-9_-]+$/.test(part) && Buffer.from(part, "base64url").toString("base64url") === part,
+    )
+  );
 }
 
 function parsePageSize(value: unknown): number {
@@ -133,6 +160,7 @@ function columnValue(field: ListField, value: unknown, param: string): string | 
       if (typeof value !== "string" || value.length > 500) {
         throw badRequest(`${param} must be a string of at most 500 characters.`, param);
       }
+      assertStorableText(value, param);
       if (field.values && !field.values.includes(value)) {
         throw badRequest(
           `${param}: '${value.slice(0, 100)}' is not one of ${field.values.join(", ")}.`,
@@ -218,18 +246,19 @@ export function parseListOptions(
     }
   });
 
+  // searchFields is checked even without a search term: an unsupported name is always a 400.
+  const chosen =
+    options.searchFields === undefined || options.searchFields === null
+      ? Object.values(spec.fields).filter((f) => f.search)
+      : asArray(options.searchFields, "searchFields").map(
+          (name, i) => resolveField(spec, name, "search", `searchFields[${i}]`)[1],
+        );
   if (options.search !== undefined && options.search !== null) {
     if (typeof options.search !== "string" || options.search.length > 200) {
       throw badRequest("search must be a string of at most 200 characters.", "search");
     }
+    assertStorableText(options.search, "search");
     const term = options.search.trim();
-    const searchable = Object.entries(spec.fields).filter(([, f]) => f.search);
-    const chosen =
-      options.searchFields === undefined || options.searchFields === null
-        ? searchable.map(([, f]) => f)
-        : asArray(options.searchFields, "searchFields").map(
-            (name, i) => resolveField(spec, name, "search", `searchFields[${i}]`)[1],
-          );
     if (term.length > 0 && chosen.length > 0) {
       const pattern = `%${escapeLike(term.toLowerCase())}%`;
       const ors = chosen.map((f) => sql`lower(${sql.ref(f.column)}) like ${pattern} escape '\\'`);
@@ -255,7 +284,9 @@ export function parseListOptions(
     if (typeof options.continuationToken !== "string") {
       throw badRequest("continuationToken must be a string.", "continuationToken");
     }
-    after = codec.decode(options.continuationToken, fingerprint, order.length);
+    after = isCanonicalToken(options.continuationToken)
+      ? codec.decode(options.continuationToken, fingerprint, order.length)
+      : null;
     if (after === null) {
       throw badRequest(
         "continuationToken is not valid for this query: pass back the token of the previous page unchanged, with the same orderBy.",

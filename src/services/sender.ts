@@ -1,0 +1,71 @@
+import type { Kysely, Transaction } from "kysely";
+import { areaCode, regionOfNumber } from "../domain/number-geo.js";
+import { type Selection, type SenderCandidate, selectSender } from "../domain/sender-selection.js";
+import { healthByNumber, listPhoneNumbers } from "../store/phone-numbers-repo.js";
+import type { ConversationRow, Database, PhoneNumberRow } from "../store/schema.js";
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface SenderRequest {
+  organizationId: string;
+  conversation: ConversationRow | null;
+  leadAssignedPhoneNumberId: string | null;
+  /** fromPhoneNumberId of the request; a manual choice only with wasManuallyOverridden. */
+  fromPhoneNumberId: string | null;
+  wasManuallyOverridden: boolean;
+  campaignId: string | null;
+  sourceId: string | null;
+  recipient: string | null;
+}
+
+export interface SenderChoice {
+  selection: Selection | null;
+  candidates: SenderCandidate[];
+  rows: Map<string, PhoneNumberRow>;
+}
+
+export async function senderCandidates(db: Db, organizationId: string, now = Date.now()) {
+  const [rows, health] = await Promise.all([
+    listPhoneNumbers(db, organizationId),
+    healthByNumber(db, organizationId, now),
+  ]);
+  const candidates = await Promise.all(
+    rows.map(
+      async (r): Promise<SenderCandidate> => ({
+        id: r.id,
+        number: r.number,
+        enabled: r.enabled === 1,
+        smsEnabled: r.sms_enabled === 1,
+        health: health.get(r.id) ?? "Healthy",
+        sourceId: r.source_id,
+        campaignId: r.campaign_id,
+        isPreferred: r.is_preferred === 1,
+        isDefault: r.is_default === 1,
+        lastUsedAt: r.last_used_at,
+        areaCode: areaCode(r.number),
+        region: await regionOfNumber(r.number),
+      }),
+    ),
+  );
+  return { candidates, rows: new Map(rows.map((r) => [r.id, r])) };
+}
+
+/** Chooses the sender for one outbound message (see domain/sender-selection.ts for the precedence). */
+export async function chooseSender(db: Db, request: SenderRequest, now = Date.now()): Promise<SenderChoice> {
+  const { candidates, rows } = await senderCandidates(db, request.organizationId, now);
+  const manual =
+    (request.wasManuallyOverridden ? request.fromPhoneNumberId : null) ??
+    request.conversation?.override_phone_number_id ??
+    null;
+  const recipient = request.recipient;
+  const selection = selectSender(candidates, {
+    manualPhoneNumberId: manual,
+    stickyPhoneNumberId: request.conversation?.last_phone_number_id ?? null,
+    leadAssignedPhoneNumberId: request.leadAssignedPhoneNumberId,
+    campaignId: request.campaignId,
+    sourceId: request.sourceId,
+    recipientAreaCode: recipient ? areaCode(recipient) : null,
+    recipientRegion: recipient ? await regionOfNumber(recipient) : null,
+  });
+  return { selection, candidates, rows };
+}
