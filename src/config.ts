@@ -1,4 +1,20 @@
+import { parseQuietWindow, type QuietWindow } from "./domain/quiet-hours.js";
+
 // Every setting comes from the environment; these are its names and defaults (see README).
+
+export interface MessagingConfig {
+  /** Quiet hours in the recipient's local time (LEADTRAIL_QUIET_HOURS, default 21:00-08:00; off = none). */
+  quietHours: QuietWindow | null;
+  retryBaseSeconds: number;
+  retryMaxAttempts: number;
+  /** How long a message may stay Sending with no provider outcome before it ends ProviderOutcomeUnknown. */
+  reconcileSeconds: number;
+  startingCreditMicros: number;
+  provider: "simulator" | "telnyx";
+  telnyx: { apiKey: string | undefined; publicKey: string | undefined; apiBaseUrl: string };
+  /** Where providers reach our webhooks (LEADTRAIL_PUBLIC_URL). */
+  publicUrl: string;
+}
 
 export interface Config {
   databaseUrl: string | undefined;
@@ -7,6 +23,7 @@ export interface Config {
   port: number;
   rateLimitPerMinute: number;
   logLevel: string;
+  messaging: MessagingConfig;
 }
 
 function integer(name: string, fallback: number, env: NodeJS.ProcessEnv, min: number): number {
@@ -18,14 +35,45 @@ function integer(name: string, fallback: number, env: NodeJS.ProcessEnv, min: nu
   return n;
 }
 
+function decimal(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got '${raw}'`);
+  return n;
+}
+
+export function loadMessagingConfig(env: NodeJS.ProcessEnv = process.env, port = 3000): MessagingConfig {
+  const provider = env.LEADTRAIL_PROVIDER || "simulator";
+  if (provider !== "simulator" && provider !== "telnyx") {
+    throw new Error(`LEADTRAIL_PROVIDER must be 'simulator' or 'telnyx', got '${provider}'`);
+  }
+  return {
+    quietHours: parseQuietWindow(env.LEADTRAIL_QUIET_HOURS ?? "21:00-08:00"),
+    retryBaseSeconds: decimal("LEADTRAIL_RETRY_BASE_SECONDS", 30, env),
+    retryMaxAttempts: integer("LEADTRAIL_RETRY_MAX_ATTEMPTS", 5, env, 0),
+    reconcileSeconds: decimal("LEADTRAIL_RECONCILE_SECONDS", 300, env),
+    startingCreditMicros: Math.round(decimal("LEADTRAIL_STARTING_CREDIT", 10, env) * 1_000_000),
+    provider,
+    telnyx: {
+      apiKey: env.TELNYX_API_KEY || undefined,
+      publicKey: env.TELNYX_PUBLIC_KEY || undefined,
+      apiBaseUrl: env.TELNYX_API_BASE_URL || "https://api.telnyx.com/v2",
+    },
+    publicUrl: (env.LEADTRAIL_PUBLIC_URL || `http://127.0.0.1:${port}`).replace(/\/$/, ""),
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // PORT=0 asks the OS for a free port.
+  const port = integer("PORT", 3000, env, 0);
   return {
     databaseUrl: env.DATABASE_URL || undefined,
     sqlitePath: env.LEADTRAIL_DB || "./data/leadtrail.db",
     host: env.HOST || "127.0.0.1",
-    // PORT=0 asks the OS for a free port.
-    port: integer("PORT", 3000, env, 0),
+    port,
     rateLimitPerMinute: integer("LEADTRAIL_RATE_LIMIT_PER_MINUTE", 300, env, 1),
     logLevel: env.LOG_LEVEL || "info",
+    messaging: loadMessagingConfig(env, port),
   };
 }

@@ -1,6 +1,8 @@
 import { Command } from "commander";
 import { loadConfig } from "../config.js";
 import { buildApp } from "../http/app.js";
+import { Messaging } from "../messaging/messaging.js";
+import { createProvider } from "../messaging/providers/index.js";
 import { countOrganizations, createOrganization } from "../store/orgs-repo.js";
 import { benchSeed } from "./bench-seed.js";
 import { demoInstructions, seedDemo } from "./demo.js";
@@ -22,13 +24,18 @@ program
     if (options.demoIfEmpty && (await countOrganizations(store.db)) === 0) {
       console.log(demoInstructions(await seedDemo(store.db), baseUrl));
     }
+    const pipeline = new Messaging(store.db, store.engine, config.messaging);
+    pipeline.startWorker(createProvider(config.messaging, pipeline));
     const app = await buildApp({
       store,
       rateLimitPerMinute: config.rateLimitPerMinute,
       logLevel: config.logLevel,
+      messaging: config.messaging,
+      pipeline,
     });
     const shutdown = async () => {
       await app.close();
+      await pipeline.stop();
       await store.close();
       process.exit(0);
     };

@@ -1,14 +1,21 @@
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyInstance } from "fastify";
+import type { MessagingConfig } from "../config.js";
+import type { Messaging } from "../messaging/messaging.js";
 import type { Store } from "../store/store.js";
 import { ApiKeyAuthenticator } from "./auth.js";
+import type { RouteDeps } from "./deps.js";
 import { installErrorHandlers } from "./errors.js";
 import { RateLimiter } from "./rate-limit.js";
+import { billingRoutes } from "./routes/billing.js";
 import { conversationRoutes } from "./routes/conversations.js";
 import { eventRoutes } from "./routes/events.js";
 import { healthRoutes } from "./routes/health.js";
 import { leadRoutes } from "./routes/leads.js";
+import { phoneNumbersRoutes } from "./routes/phone-numbers.js";
+import { suppressionsRoutes } from "./routes/suppressions.js";
+import { telnyxWebhooksRoutes } from "./routes/telnyx-webhooks.js";
 import { ProblemDetailsSchema, RequestDataOptionsSchema } from "./schemas/common.js";
 import { EventDetailSchema, EventRecordSchema, PagedEventsSchema } from "./schemas/event.js";
 import {
@@ -23,6 +30,8 @@ export interface AppOptions {
   store: Store;
   rateLimitPerMinute: number;
   logLevel?: string;
+  messaging: MessagingConfig;
+  pipeline: Messaging;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -99,8 +108,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const authenticator = new ApiKeyAuthenticator((hash) => options.store.findApiKeyOwner(hash));
   const limiter = new RateLimiter(options.rateLimitPerMinute);
-  const deps = { store: options.store };
+  const deps: RouteDeps = {
+    store: options.store,
+    messaging: options.messaging,
+    pipeline: options.pipeline,
+  };
   await app.register(healthRoutes, deps);
+  // Provider webhooks authenticate by the provider's signature, not by an API key.
+  await app.register(telnyxWebhooksRoutes, deps);
   // Every API route lives in this scope: authenticated, then counted against its organization's limit.
   await app.register(async (api) => {
     api.addHook("onRequest", async (request) => {
@@ -110,6 +125,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await api.register(eventRoutes, deps);
     await api.register(leadRoutes, deps);
     await api.register(conversationRoutes, deps);
+    await api.register(phoneNumbersRoutes, deps);
+    await api.register(suppressionsRoutes, deps);
+    await api.register(billingRoutes, deps);
   });
   return app;
 }

@@ -229,13 +229,22 @@ const provider: MigrationProvider = {
   getMigrations: async () => MIGRATIONS,
 };
 
-export function migrator(db: Kysely<unknown>): Migrator {
-  return new Migrator({ db, provider });
+/**
+ * On PostgreSQL the migration tables are looked up in the connection's own schema: Kysely otherwise
+ * accepts a kysely_migration table in any schema of the database as "already there".
+ */
+export function migrator(db: Kysely<unknown>, schema?: string): Migrator {
+  return new Migrator({ db, provider, ...(schema ? { migrationTableSchema: schema } : {}) });
 }
 
 /** Applies every pending migration; throws with the failing migration's error. */
 export async function migrateToLatest(db: Kysely<unknown>): Promise<string> {
-  const { error, results } = await migrator(db).migrateToLatest();
+  let schema: string | undefined;
+  if (!(db.getExecutor().adapter instanceof SqliteAdapter)) {
+    const row = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+    schema = row.rows[0]?.schema;
+  }
+  const { error, results } = await migrator(db, schema).migrateToLatest();
   if (error) {
     const message = error instanceof Error ? error.message : String(error);
     const failed = results?.find((r) => r.status === "Error")?.migrationName;

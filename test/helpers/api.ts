@@ -2,13 +2,16 @@ import { readFileSync } from "node:fs";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
+import { loadMessagingConfig } from "../../src/config.js";
 import { buildApp } from "../../src/http/app.js";
+import { Messaging } from "../../src/messaging/messaging.js";
 import type { Engine } from "../../src/store/database.js";
 import { type CreatedOrganization, createOrganization } from "../../src/store/orgs-repo.js";
 import { openTestDatabase, type TestDatabase } from "./engines.js";
 
 export interface TestApi {
   app: FastifyInstance;
+  pipeline: Messaging;
   db: TestDatabase;
   org: CreatedOrganization;
   /** An authenticated request as `org` (or with `key`, or none when key is null). */
@@ -23,13 +26,21 @@ export interface TestApi {
 
 export async function startTestApi(
   engine: Engine,
-  options: { rateLimitPerMinute?: number } = {},
+  options: { rateLimitPerMinute?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<TestApi> {
   const db = await openTestDatabase(engine);
-  const app = await buildApp({ store: db.store, rateLimitPerMinute: options.rateLimitPerMinute ?? 100_000 });
+  const messaging = loadMessagingConfig({ LEADTRAIL_QUIET_HOURS: "off", ...options.env });
+  const pipeline = new Messaging(db.store.db, db.store.engine, messaging);
+  const app = await buildApp({
+    store: db.store,
+    rateLimitPerMinute: options.rateLimitPerMinute ?? 100_000,
+    messaging,
+    pipeline,
+  });
   const org = await createOrganization(db.store.db, "Test Org");
   return {
     app,
+    pipeline,
     db,
     org,
     call: (method, url, body, key = org.apiKey) =>
@@ -43,6 +54,7 @@ export async function startTestApi(
         ...(body === undefined ? {} : { payload: typeof body === "string" ? body : JSON.stringify(body) }),
       }),
     close: async () => {
+      await pipeline.stop();
       await app.close();
       await db.cleanup();
     },

@@ -1,0 +1,4 @@
+import type { FastifyPluginAsync } from "fastify";
+import type { RouteDeps } from "../deps.js";
+
+export const telnyxWebhooksRoutes: FastifyPluginAsync<RouteDeps> = async (_app, _deps) => {};

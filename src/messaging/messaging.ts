@@ -1,0 +1,69 @@
+import type { Kysely } from "kysely";
+import type { MessagingConfig } from "../config.js";
+import type { Engine } from "../store/database.js";
+import type { Database, EventRow } from "../store/schema.js";
+import type { Prices } from "./billing.js";
+import { handleInbound, type InboundOutcome } from "./inbound.js";
+import type { InboundMessage, Provider, ProviderEvents, Receipt } from "./provider.js";
+import { applyReceipt } from "./receipts.js";
+import { Worker } from "./worker.js";
+
+/**
+ * The messaging engine of one process: where provider receipts and inbound messages land, and
+ * (when started) the worker that sends. `leadtrail serve` starts one in-process; `leadtrail worker`
+ * runs one alone.
+ */
+export class Messaging implements ProviderEvents {
+  private worker: Worker | null = null;
+  provider: Provider | null = null;
+
+  constructor(
+    readonly db: Kysely<Database>,
+    readonly engine: Engine,
+    readonly config: MessagingConfig,
+  ) {}
+
+  async prices(organizationId: string): Promise<Prices> {
+    const org = await this.db
+      .selectFrom("organizations")
+      .select(["price_segment_micros", "price_mms_micros"])
+      .where("id", "=", organizationId)
+      .executeTakeFirst();
+    return { segmentMicros: org?.price_segment_micros ?? 7900, mmsMicros: org?.price_mms_micros ?? 20000 };
+  }
+
+  async receipt(receipt: Receipt): Promise<void> {
+    await applyReceipt(this.db, receipt);
+  }
+
+  async inbound(message: InboundMessage): Promise<void> {
+    const outcome = await this.handleInbound(message);
+    if (outcome?.reply) this.poke();
+  }
+
+  handleInbound(message: InboundMessage): Promise<InboundOutcome | undefined> {
+    return handleInbound(this.db, message, (org) => this.prices(org));
+  }
+
+  applyReceipt(receipt: Receipt): Promise<EventRow | undefined> {
+    return applyReceipt(this.db, receipt);
+  }
+
+  /** Starts sending through `provider` (omit to only accept receipts and inbound messages). */
+  startWorker(provider: Provider, options: { pollMs?: number; batchSize?: number } = {}): Worker {
+    this.provider = provider;
+    this.worker = new Worker(this.db, { engine: this.engine, config: this.config, provider, ...options });
+    this.worker.start();
+    return this.worker;
+  }
+
+  /** Wakes the local worker after new work was queued. */
+  poke(): void {
+    this.worker?.poke();
+  }
+
+  async stop(): Promise<void> {
+    await this.worker?.stop();
+    await this.provider?.close();
+  }
+}

@@ -1,0 +1,75 @@
+import { randomUUID } from "node:crypto";
+import type { OutboundMessage, Provider, ProviderEvents, SendResult } from "../provider.js";
+
+// A provider that needs no network: it decides by the recipient's last four digits (README), and
+// sends its receipts back through the same path a real provider's webhooks take.
+//   0400 undeliverable · 0500 two transient errors, then delivered · 0600 permanent failure
+//   0700 delivered receipt before the sent confirmation · 0800 delivered receipt twice
+//   anything else: delivered shortly after sending
+
+export class SimulatorProvider implements Provider {
+  readonly name = "simulator" as const;
+  private readonly attempts = new Map<string, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    private readonly events: ProviderEvents,
+    private readonly receiptDelayMs = 20,
+  ) {}
+
+  async send(message: OutboundMessage): Promise<SendResult> {
+    const scenario = message.to.slice(-4);
+    const providerMessageId = `sim_${randomUUID()}`;
+    const receipt = (kind: "sent" | "delivered" | "undeliverable", extra: { errorCode?: string } = {}) => ({
+      eventId: message.eventId,
+      organizationId: message.organizationId,
+      providerMessageId,
+      kind,
+      occurredAt: Date.now(),
+      ...extra,
+    });
+    switch (scenario) {
+      case "0500": {
+        const attempt = (this.attempts.get(message.eventId) ?? 0) + 1;
+        this.attempts.set(message.eventId, attempt);
+        if (attempt <= 2)
+          return { kind: "transient", errorCode: "503", errorMessage: "Simulated provider outage." };
+        this.attempts.delete(message.eventId);
+        this.later(() => this.events.receipt(receipt("delivered")));
+        return { kind: "accepted", providerMessageId };
+      }
+      case "0600":
+        return { kind: "permanent", errorCode: "40300", errorMessage: "Simulated permanent rejection." };
+      case "0400":
+        this.later(() => this.events.receipt(receipt("undeliverable", { errorCode: "30003" })));
+        return { kind: "accepted", providerMessageId };
+      case "0700":
+        // The delivery receipt overtakes the send confirmation.
+        await this.events.receipt(receipt("delivered"));
+        this.later(() => this.events.receipt(receipt("sent")));
+        return { kind: "accepted", providerMessageId };
+      case "0800":
+        this.later(async () => {
+          await this.events.receipt(receipt("delivered"));
+          await this.events.receipt(receipt("delivered"));
+        });
+        return { kind: "accepted", providerMessageId };
+      default:
+        this.later(() => this.events.receipt(receipt("delivered")));
+        return { kind: "accepted", providerMessageId };
+    }
+  }
+
+  private later(work: () => Promise<void>): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      work().catch((error) => console.error("simulator receipt:", error));
+    }, this.receiptDelayMs);
+    this.timers.add(timer);
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+}

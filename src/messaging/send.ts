@@ -1,0 +1,264 @@
+import type { Kysely, Transaction } from "kysely";
+import { ACTIVITY_CATEGORY, type SelectionReason, type TrafficType } from "../domain/event-vocabulary.js";
+import { parseRfc3339 } from "../domain/time.js";
+import { badRequest, notFound, ProblemError } from "../http/problem.js";
+import { type Actor, leadDocument } from "../services/leads.js";
+import { chooseSender } from "../services/sender.js";
+import { recordEvent } from "../services/timeline.js";
+import { getConversation, getLead } from "../store/leads-repo.js";
+import { touchLastUsed } from "../store/phone-numbers-repo.js";
+import type { ConversationRow, Database, EventRow, PhoneNumberRow } from "../store/schema.js";
+import { type Prices, priceMessage } from "./billing.js";
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export const MAX_TEXT = 1600;
+export const MAX_MEDIA = 10;
+
+export interface QueueOutbound {
+  organizationId: string;
+  createdBy: string;
+  conversation: ConversationRow;
+  to: string;
+  from: PhoneNumberRow;
+  selectionReason: SelectionReason | null;
+  wasManuallyOverridden: boolean;
+  text: string;
+  mediaUrls: string[];
+  campaignId: string | null;
+  sourceId: string | null;
+  trafficType: TrafficType;
+  scheduledFor: number | null;
+  idempotencyKey: string | null;
+  outboundSource: string;
+  prices: Prices;
+  isWarmup?: boolean;
+  summary?: string;
+}
+
+/**
+ * Writes an outbound message as its own job: a Sms/Mms (or Warmup) event, Queued (or Scheduled when
+ * asked for later) with the time a worker should pick it up. The compliance gate runs when a worker
+ * claims it (DESIGN.md "Compliance is a gate").
+ */
+export async function queueOutbound(db: Db, q: QueueOutbound, now: number): Promise<EventRow> {
+  const isMms = q.mediaUrls.length > 0;
+  const price = priceMessage(q.text, isMms, q.prices);
+  const later = q.scheduledFor !== null && q.scheduledFor > now;
+  const activity = q.isWarmup ? "Warmup" : isMms ? "Mms" : "Sms";
+  const event = await recordEvent(
+    db,
+    {
+      organization_id: q.organizationId,
+      event_type: isMms ? "MmsOutbound" : "SmsOutbound",
+      event_category: "Messaging",
+      activity_type: activity,
+      activity_category: ACTIVITY_CATEGORY[activity],
+      description: `Outbound ${isMms ? "MMS" : "SMS"} to ${q.to} from ${q.from.number}.`,
+      summary: q.summary ?? (q.text || `[${q.mediaUrls.length} media]`),
+      conversation_id: q.conversation.id,
+      lead_id: q.conversation.lead_id,
+      related_entity_type: "Conversation",
+      related_entity_id: q.conversation.id,
+      direction: "outbound",
+      status: later ? "Scheduled" : "Queued",
+      is_warmup: q.isWarmup ? 1 : 0,
+      traffic_type: q.trafficType,
+      from_phone_number_id: q.from.id,
+      outbound_phone_number_id: q.from.id,
+      from_phone_number: q.from.number,
+      to_phone_number: q.to,
+      selection_reason: q.selectionReason,
+      was_manually_overridden: q.wasManuallyOverridden ? 1 : 0,
+      campaign_id: q.campaignId,
+      source_id: q.sourceId,
+      ten_dlc_campaign_id: q.from.ten_dlc_campaign_id,
+      queued_at: now,
+      scheduled_for: later ? q.scheduledFor : null,
+      scheduled_reason: later ? "Requested" : null,
+      media: isMms
+        ? JSON.stringify(
+            q.mediaUrls.map((url) => ({ url, contentType: null, size: null, sha256: null, fileName: null })),
+          )
+        : null,
+      body: q.text,
+      segments: price.segments,
+      encoding: price.encoding,
+      price_micros: price.priceMicros,
+      next_attempt_at: later ? q.scheduledFor : now,
+      idempotency_key: q.idempotencyKey,
+      outbound_source: q.outboundSource,
+      created_by: q.createdBy,
+    },
+    now,
+  );
+  await db
+    .updateTable("conversations")
+    .set({ last_phone_number_id: q.from.id })
+    .where("organization_id", "=", q.organizationId)
+    .where("id", "=", q.conversation.id)
+    .execute();
+  await touchLastUsed(db, q.organizationId, q.from.id, now);
+  return event;
+}
+
+export interface SendSmsBody {
+  conversationId: string;
+  text?: string | null;
+  mediaUrls?: string[] | null;
+  scheduledFor?: string | null;
+  fromPhoneNumberId?: string | null;
+  wasManuallyOverridden?: boolean | null;
+  campaignId?: string | null;
+  sourceId?: string | null;
+  outboundIdempotencyKey?: string | null;
+}
+
+function validateMedia(urls: string[]): void {
+  if (urls.length > MAX_MEDIA) throw badRequest(`mediaUrls accepts 1 to ${MAX_MEDIA} URLs.`, "mediaUrls");
+  urls.forEach((raw, i) => {
+    let url: URL | null = null;
+    try {
+      url = new URL(raw);
+    } catch {
+      url = null;
+    }
+    if (url?.protocol !== "https:")
+      throw badRequest(`mediaUrls[${i}] must be an https URL.`, `mediaUrls[${i}]`);
+  });
+}
+
+async function findByIdempotencyKey(
+  db: Db,
+  organizationId: string,
+  key: string,
+): Promise<EventRow | undefined> {
+  return db
+    .selectFrom("events")
+    .selectAll()
+    .where("organization_id", "=", organizationId)
+    .where("idempotency_key", "=", key)
+    .executeTakeFirst();
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  return (
+    e.code === "23505" ||
+    e.code === "SQLITE_CONSTRAINT_UNIQUE" ||
+    /UNIQUE constraint failed/.test(e.message ?? "")
+  );
+}
+
+export interface SendOutcome {
+  event: EventRow;
+  /** false when an earlier request with the same idempotency key already created it. */
+  created: boolean;
+}
+
+/** POST /sms/send: validates, chooses the sender and queues the message (idempotent by key). */
+export async function sendSms(
+  db: Kysely<Database>,
+  actor: Actor,
+  body: SendSmsBody,
+  prices: Prices,
+  now = Date.now(),
+): Promise<SendOutcome> {
+  const text = body.text ?? "";
+  const mediaUrls = body.mediaUrls ?? [];
+  if (text.length > MAX_TEXT) throw badRequest(`text must be at most ${MAX_TEXT} characters.`, "text");
+  if (text.trim().length === 0 && mediaUrls.length === 0) {
+    throw badRequest("text (1 to 1,600 characters) or mediaUrls (1 to 10 https URLs) is required.", "text");
+  }
+  validateMedia(mediaUrls);
+  let scheduledFor: number | null = null;
+  if (body.scheduledFor) {
+    scheduledFor = parseRfc3339(body.scheduledFor);
+    if (scheduledFor === null)
+      throw badRequest("scheduledFor must be an RFC 3339 date-time.", "scheduledFor");
+  }
+  const key = body.outboundIdempotencyKey?.trim() || null;
+  if (key && key.length > 200)
+    throw badRequest("outboundIdempotencyKey must be at most 200 characters.", "outboundIdempotencyKey");
+  if (key) {
+    const existing = await findByIdempotencyKey(db, actor.organizationId, key);
+    if (existing) return { event: existing, created: false };
+  }
+
+  const conversation = await getConversation(db, actor.organizationId, body.conversationId);
+  if (!conversation) throw notFound(`Conversation '${body.conversationId}'`);
+  const lead = await getLead(db, actor.organizationId, conversation.lead_id);
+  const metadata = lead ? leadDocument(lead).metadata : {};
+  const assigned = typeof metadata.assignedPhoneNumberId === "string" ? metadata.assignedPhoneNumberId : null;
+  const manual = body.wasManuallyOverridden === true;
+  if (manual && !body.fromPhoneNumberId) {
+    throw badRequest(
+      "fromPhoneNumberId is required when wasManuallyOverridden is true.",
+      "fromPhoneNumberId",
+    );
+  }
+  const campaignId = body.campaignId ?? null;
+  const sourceId = body.sourceId ?? lead?.source_id ?? null;
+  const choice = await chooseSender(
+    db,
+    {
+      organizationId: actor.organizationId,
+      conversation,
+      leadAssignedPhoneNumberId: assigned,
+      fromPhoneNumberId: body.fromPhoneNumberId ?? null,
+      wasManuallyOverridden: manual,
+      campaignId,
+      sourceId,
+      recipient: conversation.lead_phone,
+    },
+    now,
+  );
+  if (manual && choice.selection?.reason !== "ManualOverride") {
+    throw badRequest(
+      `fromPhoneNumberId '${body.fromPhoneNumberId}' is not an enabled SMS number of this organization.`,
+      "fromPhoneNumberId",
+    );
+  }
+  if (!choice.selection) {
+    throw new ProblemError(
+      409,
+      "no-sender",
+      "The organization has no enabled, unblocked SMS number to send from: add one with POST /phone-numbers.",
+    );
+  }
+  const from = choice.rows.get(choice.selection.candidate.id)!;
+  try {
+    const event = await db.transaction().execute((trx) =>
+      queueOutbound(
+        trx,
+        {
+          organizationId: actor.organizationId,
+          createdBy: actor.userId,
+          conversation,
+          to: conversation.lead_phone,
+          from,
+          selectionReason: choice.selection!.reason,
+          wasManuallyOverridden: choice.selection!.reason === "ManualOverride",
+          text,
+          mediaUrls,
+          campaignId,
+          sourceId,
+          trafficType: "RealLead",
+          scheduledFor,
+          idempotencyKey: key,
+          outboundSource: "api",
+          prices,
+        },
+        now,
+      ),
+    );
+    return { event, created: true };
+  } catch (error) {
+    // A concurrent request with the same key won the insert: answer with its message.
+    if (key && isUniqueViolation(error)) {
+      const existing = await findByIdempotencyKey(db, actor.organizationId, key);
+      if (existing) return { event: existing, created: false };
+    }
+    throw error;
+  }
+}

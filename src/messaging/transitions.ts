@@ -1,0 +1,73 @@
+import { type Kysely, sql, type Transaction } from "kysely";
+import type { Database, EventRow } from "../store/schema.js";
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+// Every change to an event's status goes through here: the row update (guarded by the status the
+// caller saw, so two writers cannot both apply a transition) and the entry in its transition log.
+
+export interface TransitionLog {
+  stage: string;
+  message: string;
+}
+
+/**
+ * Applies `changes` to the event if its status is still `expectedStatus`; logs the transition.
+ * Returns the updated row, or undefined when another writer moved the event first.
+ */
+export async function transition(
+  db: Db,
+  event: EventRow,
+  changes: Partial<EventRow>,
+  log: TransitionLog,
+  at: number,
+): Promise<EventRow | undefined> {
+  const updated = await db
+    .updateTable("events")
+    .set({ ...changes, modified_at: at })
+    .where("organization_id", "=", event.organization_id)
+    .where("id", "=", event.id)
+    .where((eb) => (event.status === null ? eb("status", "is", null) : eb("status", "=", event.status)))
+    .where("retry_count", "=", event.retry_count)
+    .executeTakeFirst();
+  if (Number(updated.numUpdatedRows) === 0) return undefined;
+  await appendLog(db, event, changes.status ?? event.status, true, log, at);
+  return { ...event, ...changes, modified_at: at };
+}
+
+/** Logs a transition that was considered and not applied (a late or repeated receipt). */
+export async function logIgnored(
+  db: Db,
+  event: EventRow,
+  toStatus: string | null,
+  log: TransitionLog,
+  at: number,
+) {
+  await appendLog(db, event, toStatus, false, log, at);
+}
+
+async function appendLog(
+  db: Db,
+  event: EventRow,
+  toStatus: string | null,
+  applied: boolean,
+  log: TransitionLog,
+  at: number,
+): Promise<void> {
+  // seq = 1 + the highest so far, in the same statement: the event row's guarded update above
+  // serializes writers of one event, so two entries never race for a number.
+  await sql`insert into event_transitions (organization_id, event_id, seq, at, from_status, to_status, applied, stage, message)
+    select ${event.organization_id}, ${event.id}, coalesce(max(seq), 0) + 1, ${at}, ${event.status}, ${toStatus}, ${applied ? 1 : 0}, ${log.stage}, ${log.message}
+    from event_transitions where organization_id = ${event.organization_id} and event_id = ${event.id}`.execute(
+    db,
+  );
+}
+
+export async function loadEvent(db: Db, organizationId: string, id: string): Promise<EventRow | undefined> {
+  return db
+    .selectFrom("events")
+    .selectAll()
+    .where("organization_id", "=", organizationId)
+    .where("id", "=", id)
+    .executeTakeFirst();
+}

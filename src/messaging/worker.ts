@@ -1,0 +1,407 @@
+import { hostname } from "node:os";
+import { type Kysely, sql, type Transaction } from "kysely";
+import type { MessagingConfig } from "../config.js";
+import { retryDelayMs } from "../domain/backoff.js";
+import { isAcceptedByProvider } from "../domain/message-status.js";
+import { needsTenDlc, recipientZones } from "../domain/number-geo.js";
+import { nextAllowedTime } from "../domain/quiet-hours.js";
+import { leadDocument } from "../services/leads.js";
+import { getWallet } from "../store/billing-repo.js";
+import type { Engine } from "../store/database.js";
+import { getLead } from "../store/leads-repo.js";
+import { getPhoneNumber, recordOutcome } from "../store/phone-numbers-repo.js";
+import type { Database, EventRow } from "../store/schema.js";
+import { isSuppressed } from "../store/suppressions-repo.js";
+import { billAccepted, isBillableTraffic } from "./billing.js";
+import type { Provider, SendResult } from "./provider.js";
+import { loadEvent, transition } from "./transitions.js";
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+// The outbound pipeline. A worker claims due events (next_attempt_at <= now) in one transaction —
+// FOR UPDATE SKIP LOCKED on PostgreSQL, the single writer on SQLite — runs the compliance gate in
+// that same transaction and moves the survivors to Sending with a reconcile deadline. Only then,
+// outside any transaction, does it call the provider, and it records the outcome in a new one.
+//
+// Crash safety: a message is handed to the provider only while Sending, and Sending is never
+// re-sent: if the process dies during the call, the deadline passes and the reconcile step ends the
+// message Failed / ProviderOutcomeUnknown unless a receipt (which names the event) moved it first.
+
+export interface WorkerOptions {
+  engine: Engine;
+  config: MessagingConfig;
+  provider: Provider;
+  batchSize?: number;
+  /** Idle poll interval. */
+  pollMs?: number;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+export class Worker {
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  readonly id = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly options: WorkerOptions,
+  ) {}
+
+  private now(): number {
+    return this.options.now?.() ?? Date.now();
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Lets an idle worker look for work at once (after a send on the same process). */
+  poke(): void {
+    this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.poke();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let worked = 0;
+      try {
+        worked = await this.runOnce();
+      } catch (error) {
+        console.error("leadtrail worker:", error);
+      }
+      if (worked === 0 && this.running) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.options.pollMs ?? 100);
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.wake = null;
+      }
+    }
+  }
+
+  /** One round: claim due work, send what passed the gate, record outcomes. Returns rows handled. */
+  async runOnce(): Promise<number> {
+    const now = this.now();
+    const due = await this.peekDue(now);
+    if (due.length === 0) return 0;
+    // Time zones come from files read asynchronously: resolve them before the claim transaction.
+    const zones = new Map<string, string[]>();
+    for (const row of due) {
+      if (row.status === "Queued" || row.status === "Scheduled") zones.set(row.id, await this.zonesFor(row));
+    }
+    const toSend = await this.db.transaction().execute(async (trx) => {
+      const claimed = await this.claim(trx, now, due);
+      const sending: EventRow[] = [];
+      for (const row of claimed) {
+        const next = await this.gate(trx, row, zones.get(row.id) ?? [], now);
+        if (next) sending.push(next);
+      }
+      return sending;
+    });
+    await Promise.all(toSend.map((row) => this.deliver(row)));
+    return due.length;
+  }
+
+  private async peekDue(now: number): Promise<EventRow[]> {
+    return this.db
+      .selectFrom("events")
+      .selectAll()
+      .where("next_attempt_at", "<=", now)
+      .orderBy("next_attempt_at")
+      .limit(this.options.batchSize ?? 100)
+      .execute();
+  }
+
+  /** Locks the due rows this worker will handle; on PostgreSQL other workers skip them. */
+  private async claim(trx: Transaction<Database>, now: number, due: EventRow[]): Promise<EventRow[]> {
+    const lock = this.options.engine === "postgresql" ? sql` for update skip locked` : sql``;
+    const keys = sql.join(due.map((r) => sql`(${r.organization_id}, ${r.id})`));
+    const rows =
+      await sql<EventRow>`select * from events where (organization_id, id) in (values ${keys}) and next_attempt_at <= ${now}${lock}`.execute(
+        trx,
+      );
+    return rows.rows;
+  }
+
+  private async zonesFor(row: EventRow): Promise<string[]> {
+    if (!row.to_phone_number || row.traffic_type === "SystemInternal") return [];
+    const lead = row.lead_id ? await getLead(this.db, row.organization_id, row.lead_id) : undefined;
+    const tz = lead ? leadDocument(lead).contact.timeZoneId : null;
+    return recipientZones(typeof tz === "string" ? tz : null, row.to_phone_number);
+  }
+
+  /**
+   * The compliance gate, in the claim transaction: suppression, quiet hours, 10DLC, wallet. Returns
+   * the row moved to Sending, or null when the message was blocked, deferred or reconciled.
+   */
+  private async gate(
+    trx: Transaction<Database>,
+    row: EventRow,
+    zones: string[],
+    now: number,
+  ): Promise<EventRow | null> {
+    if (row.status === "Sending") {
+      // The reconcile deadline passed with no outcome: we cannot know whether the provider sent it,
+      // so it is never resent blindly.
+      await transition(
+        trx,
+        row,
+        {
+          status: "Failed",
+          failed_at: now,
+          error_code: "ProviderOutcomeUnknown",
+          error_message: "No provider outcome before the reconcile deadline.",
+          next_attempt_at: null,
+          billing_status: row.billing_status ?? "NotBilled",
+        },
+        { stage: "reconcile", message: "No outcome from the provider in time; not resent." },
+        now,
+      );
+      return null;
+    }
+    if (row.status !== "Queued" && row.status !== "Scheduled") {
+      await trx
+        .updateTable("events")
+        .set({ next_attempt_at: null })
+        .where("organization_id", "=", row.organization_id)
+        .where("id", "=", row.id)
+        .execute();
+      return null;
+    }
+    const system = row.traffic_type === "SystemInternal";
+    const to = row.to_phone_number!;
+    const block = (changes: Partial<EventRow>, message: string) =>
+      transition(
+        trx,
+        row,
+        {
+          status: "Blocked",
+          blocked_at: now,
+          next_attempt_at: null,
+          next_retry_at: null,
+          billing_status: "NotBilled",
+          ...changes,
+        },
+        { stage: "compliance", message },
+        now,
+      ).then(() => null);
+
+    if (!system && (await isSuppressed(trx, row.organization_id, "sms", to))) {
+      return block(
+        { compliance_action: "Suppressed", status_reason: "Recipient opted out or is suppressed." },
+        "Blocked: the recipient is suppressed.",
+      );
+    }
+    const allowedAt = system ? now : nextAllowedTime(now, zones, this.options.config.quietHours);
+    if (allowedAt > now) {
+      await transition(
+        trx,
+        row,
+        {
+          status: "Scheduled",
+          scheduled_for: allowedAt,
+          scheduled_reason: "QuietHours",
+          next_attempt_at: allowedAt,
+        },
+        {
+          stage: "compliance",
+          message: `Deferred to ${new Date(allowedAt).toISOString()}: quiet hours at the recipient.`,
+        },
+        now,
+      );
+      return null;
+    }
+    const sender = row.from_phone_number_id
+      ? await getPhoneNumber(trx, row.organization_id, row.from_phone_number_id)
+      : undefined;
+    if (!sender || sender.enabled !== 1) {
+      return block(
+        {
+          compliance_action: "SenderUnavailable",
+          status_reason: "The sender number was removed or disabled.",
+        },
+        "Blocked: the sender number is no longer available.",
+      );
+    }
+    if (needsTenDlc(to) && !sender.ten_dlc_campaign_id) {
+      return block(
+        {
+          compliance_action: "MissingTenDlcCampaign",
+          status_reason: "The sender number has no 10DLC campaign.",
+        },
+        "Blocked: US/Canada recipient and a sender without a 10DLC campaign.",
+      );
+    }
+    if (isBillableTraffic(row.traffic_type) && !row.is_warmup) {
+      const wallet = await getWallet(trx, row.organization_id);
+      if ((wallet?.balance_micros ?? 0) < (row.price_micros ?? 0)) {
+        return block(
+          {
+            billing_status: "InsufficientFunds",
+            status_reason: "The wallet balance is below the message price.",
+          },
+          "Blocked: insufficient funds.",
+        );
+      }
+    }
+    const sending = await transition(
+      trx,
+      row,
+      {
+        status: "Sending",
+        sending_started_at: now,
+        ten_dlc_campaign_id: sender.ten_dlc_campaign_id,
+        from_phone_number: sender.number,
+        next_attempt_at: now + Math.round(this.options.config.reconcileSeconds * 1000),
+        next_retry_at: null,
+      },
+      { stage: "sending", message: `Passed compliance; handing to ${this.options.provider.name}.` },
+      now,
+    );
+    return sending ?? null;
+  }
+
+  /** Calls the provider for one claimed message and records what it said. */
+  private async deliver(row: EventRow): Promise<void> {
+    let result: SendResult;
+    try {
+      result = await this.options.provider.send({
+        organizationId: row.organization_id,
+        eventId: row.id,
+        from: row.from_phone_number!,
+        to: row.to_phone_number!,
+        text: row.body ?? "",
+        mediaUrls: row.media ? (JSON.parse(row.media) as Array<{ url: string }>).map((m) => m.url) : [],
+      });
+    } catch (error) {
+      result = {
+        kind: "transient",
+        errorCode: "ProviderError",
+        errorMessage: error instanceof Error ? error.message : String(error),
+      };
+    }
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const done = await this.db
+        .transaction()
+        .execute((trx) => this.recordResult(trx, row.organization_id, row.id, result));
+      if (done) return;
+    }
+  }
+
+  private async recordResult(
+    trx: Transaction<Database>,
+    organizationId: string,
+    id: string,
+    result: SendResult,
+  ): Promise<boolean> {
+    const event = await loadEvent(trx, organizationId, id);
+    if (!event) return true;
+    const now = this.now();
+    if (result.kind === "accepted") {
+      const ids = {
+        provider_message_id: event.provider_message_id ?? result.providerMessageId,
+        telnyx_id: event.telnyx_id ?? result.telnyxId ?? null,
+        provider: this.options.provider.name,
+      };
+      if (event.status === "Sending" || event.status === "Failed") {
+        const changes: Partial<EventRow> = {
+          ...ids,
+          status: "Sent",
+          sent_at: event.sent_at ?? now,
+          next_attempt_at: null,
+          error_code: null,
+          error_message: null,
+          failed_at: null,
+        };
+        Object.assign(changes, await billAccepted(trx, event, now));
+        return (
+          (await transition(
+            trx,
+            event,
+            changes,
+            {
+              stage: "provider",
+              message: `Accepted by ${this.options.provider.name} as ${result.providerMessageId}.`,
+            },
+            now,
+          )) !== undefined
+        );
+      }
+      // A receipt got here first (e.g. delivered before the send call returned): fill in, never move back.
+      const fill: Partial<EventRow> = {
+        ...ids,
+        sent_at: event.sent_at ?? (isAcceptedByProvider(event.status ?? "") ? now : null),
+      };
+      await trx
+        .updateTable("events")
+        .set(fill)
+        .where("organization_id", "=", organizationId)
+        .where("id", "=", id)
+        .execute();
+      return true;
+    }
+    if (event.status !== "Sending") return true;
+    const attempts = event.retry_count + 1;
+    if (result.kind === "transient" && attempts <= this.options.config.retryMaxAttempts) {
+      const nextRetryAt = now + retryDelayMs(attempts, this.options.config.retryBaseSeconds);
+      return (
+        (await transition(
+          trx,
+          event,
+          {
+            status: "Queued",
+            retry_count: attempts,
+            next_retry_at: nextRetryAt,
+            next_attempt_at: nextRetryAt,
+            error_code: result.errorCode,
+            error_message: result.errorMessage,
+          },
+          {
+            stage: "retry",
+            message: `Transient provider error ${result.errorCode}; retry ${attempts} at ${new Date(nextRetryAt).toISOString()}.`,
+          },
+          now,
+        )) !== undefined
+      );
+    }
+    const updated = await transition(
+      trx,
+      event,
+      {
+        status: "Failed",
+        failed_at: now,
+        error_code: result.errorCode,
+        error_message: result.errorMessage,
+        next_attempt_at: null,
+        next_retry_at: null,
+        billing_status: "NotBilled",
+        ...(result.kind === "transient" ? { retry_count: event.retry_count } : {}),
+      },
+      {
+        stage: "provider",
+        message:
+          result.kind === "transient"
+            ? `Gave up after ${event.retry_count} retries: ${result.errorCode}.`
+            : `Rejected by the provider: ${result.errorCode}.`,
+      },
+      now,
+    );
+    if (updated && event.from_phone_number_id)
+      await recordOutcome(trx, organizationId, event.from_phone_number_id, "failed", now);
+    return updated !== undefined;
+  }
+}
+
+export type { Db };
