@@ -14,6 +14,7 @@ import { eventRoutes } from "./routes/events.js";
 import { healthRoutes } from "./routes/health.js";
 import { leadRoutes } from "./routes/leads.js";
 import { phoneNumbersRoutes } from "./routes/phone-numbers.js";
+import { simulatorRoutes, smsRoutes } from "./routes/sms.js";
 import { suppressionsRoutes } from "./routes/suppressions.js";
 import { telnyxWebhooksRoutes } from "./routes/telnyx-webhooks.js";
 import { ProblemDetailsSchema, RequestDataOptionsSchema } from "./schemas/common.js";
@@ -128,6 +129,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await api.register(phoneNumbersRoutes, deps);
     await api.register(suppressionsRoutes, deps);
     await api.register(billingRoutes, deps);
+    await api.register(smsRoutes, deps);
+    await api.register(simulatorRoutes, deps);
   });
   return app;
 }

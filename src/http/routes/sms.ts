@@ -1,0 +1,269 @@
+import type { FastifyPluginAsync } from "fastify";
+import { sql } from "kysely";
+import { toE164 } from "../../domain/phone.js";
+import { cancelMessage } from "../../messaging/cancel.js";
+import { type SendSmsBody, sendSms } from "../../messaging/send.js";
+import { EVENT_LIST_SPEC } from "../../store/event-list-spec.js";
+import { getLead, getLeadsByIds } from "../../store/leads-repo.js";
+import { type ListSpec, parseListOptions, runList } from "../../store/list-query.js";
+import { findPhoneNumberByNumber } from "../../store/phone-numbers-repo.js";
+import type { EventRow, EventTransitionsTable } from "../../store/schema.js";
+import type { RouteDeps } from "../deps.js";
+import { toEventRecord } from "../event-record.js";
+import { badRequest, notFound } from "../problem.js";
+import { listBody, problemResponses } from "../schemas/common.js";
+import { toSmsEventTableRow, toSmsResponse } from "../sms-record.js";
+
+const SMS_LIST_SPEC: ListSpec = {
+  ...EVENT_LIST_SPEC,
+  resource: "sms-events",
+  fields: {
+    ...EVENT_LIST_SPEC.fields,
+    fromPhoneNumberId: { column: "from_phone_number_id", kind: "string", filter: true },
+    toPhoneNumber: { column: "to_phone_number", kind: "string", filter: true },
+    text: { column: "body", kind: "string", search: true },
+  },
+};
+
+const MESSAGE_TYPES = sql`activity_type in ('Sms', 'Mms', 'Warmup')`;
+
+const idParams = (name: string) => ({
+  type: "object",
+  required: [name],
+  properties: { [name]: { type: "string", minLength: 1, maxLength: 200 } },
+});
+
+const SendSmsSchema = {
+  type: "object",
+  required: ["conversationId"],
+  properties: {
+    smsEventId: { type: ["string", "null"] },
+    scheduledFor: { type: ["string", "null"] },
+    conversationId: { type: "string", minLength: 1, maxLength: 200 },
+    fromPhoneNumberId: { type: ["string", "null"], maxLength: 200 },
+    wasManuallyOverridden: { type: ["boolean", "null"] },
+    campaignId: { type: ["string", "null"], maxLength: 200 },
+    sourceId: { type: ["string", "null"], maxLength: 200 },
+    text: { type: ["string", "null"] },
+    mediaUrls: { type: ["array", "null"], items: { type: "string", maxLength: 2000 } },
+    outboundIdempotencyKey: { type: ["string", "null"] },
+  },
+};
+
+const open = { type: "object", additionalProperties: true };
+
+export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pipeline }) => {
+  const transitionsOf = async (organizationId: string, ids: string[]) => {
+    const byEvent = new Map<string, EventTransitionsTable[]>();
+    if (ids.length === 0) return byEvent;
+    const rows = await store.db
+      .selectFrom("event_transitions")
+      .selectAll()
+      .where("organization_id", "=", organizationId)
+      .where("event_id", "in", ids)
+      .orderBy("event_id")
+      .orderBy("seq")
+      .execute();
+    for (const row of rows) byEvent.set(row.event_id, [...(byEvent.get(row.event_id) ?? []), row]);
+    return byEvent;
+  };
+
+  const smsResponse = async (row: EventRow) =>
+    toSmsResponse(row, (await transitionsOf(row.organization_id, [row.id])).get(row.id) ?? []);
+
+  app.post<{ Body: SendSmsBody }>(
+    "/sms/send",
+    {
+      schema: {
+        tags: ["SMS"],
+        summary: "Queue an SMS or MMS (idempotent by outboundIdempotencyKey)",
+        body: SendSmsSchema,
+        response: { 201: open, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const { organizationId } = request.auth;
+      const { event } = await sendSms(
+        store.db,
+        request.auth,
+        request.body,
+        await pipeline.prices(organizationId),
+      );
+      pipeline.poke();
+      return reply.code(201).send(await smsResponse(event));
+    },
+  );
+
+  app.post<{ Params: { smsEventId: string }; Body: { reason?: string | null } | undefined }>(
+    "/sms/:smsEventId/cancel",
+    {
+      schema: {
+        tags: ["SMS"],
+        summary: "Cancel a Scheduled or Queued message",
+        params: idParams("smsEventId"),
+        body: {
+          type: ["object", "null"],
+          properties: { reason: { type: ["string", "null"], maxLength: 500 } },
+        },
+        response: { 200: open, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const event = await cancelMessage(
+        store.db,
+        request.auth.organizationId,
+        request.params.smsEventId,
+        request.body?.reason?.trim() || null,
+      );
+      return smsResponse(event);
+    },
+  );
+
+  const listSms = async (
+    organizationId: string,
+    scope: Record<string, string>,
+    extra: ReturnType<typeof sql>[],
+    scopeKey: string,
+    body: unknown,
+  ) => {
+    const parsed = parseListOptions(SMS_LIST_SPEC, body, store.cursors, scopeKey);
+    parsed.conditions.push(MESSAGE_TYPES, ...extra);
+    const page = await runList<EventRow>(
+      store.db,
+      SMS_LIST_SPEC,
+      { organization_id: organizationId, ...scope },
+      parsed,
+      store.cursors,
+    );
+    const ids = page.rows.map((r) => r.id);
+    const [transitions, leads] = await Promise.all([
+      transitionsOf(organizationId, ids),
+      getLeadsByIds(
+        store.db,
+        organizationId,
+        page.rows.flatMap((r) => (r.lead_id ? [r.lead_id] : [])),
+      ),
+    ]);
+    return {
+      pageSize: page.pageSize,
+      totalCount: page.totalCount,
+      continuationToken: page.continuationToken,
+      items: page.rows.map((r) =>
+        toSmsEventTableRow(r, transitions.get(r.id) ?? [], r.lead_id ? leads.get(r.lead_id) : undefined),
+      ),
+    };
+  };
+
+  app.get<{ Params: { smsEventId: string } }>(
+    "/events/sms/:smsEventId",
+    {
+      schema: { tags: ["SMS"], params: idParams("smsEventId"), response: { 200: open, ...problemResponses } },
+    },
+    async (request) => {
+      const { organizationId } = request.auth;
+      const row = await store.getEventById(organizationId, request.params.smsEventId);
+      if (!row || !["Sms", "Mms", "Warmup"].includes(row.activity_type))
+        throw notFound(`SMS event '${request.params.smsEventId}'`);
+      const lead = row.lead_id ? await getLead(store.db, organizationId, row.lead_id) : undefined;
+      return toSmsEventTableRow(row, (await transitionsOf(organizationId, [row.id])).get(row.id) ?? [], lead);
+    },
+  );
+
+  app.post<{ Params: { leadId: string } }>(
+    "/events/sms/lead/:leadId",
+    {
+      schema: {
+        tags: ["SMS"],
+        params: idParams("leadId"),
+        body: listBody,
+        response: { 200: open, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const { organizationId } = request.auth;
+      if (!(await getLead(store.db, organizationId, request.params.leadId)))
+        throw notFound(`Lead '${request.params.leadId}'`);
+      return listSms(
+        organizationId,
+        { lead_id: request.params.leadId },
+        [],
+        `lead=${request.params.leadId}`,
+        request.body,
+      );
+    },
+  );
+
+  app.post<{ Params: { phoneNumber: string } }>(
+    "/events/sms/phone/:phoneNumber",
+    {
+      schema: {
+        tags: ["SMS"],
+        params: idParams("phoneNumber"),
+        body: listBody,
+        response: { 200: open, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const number = toE164(request.params.phoneNumber);
+      if (!number)
+        throw badRequest(
+          `phoneNumber '${request.params.phoneNumber.slice(0, 40)}' is not a valid phone number.`,
+          "phoneNumber",
+        );
+      const either = sql`(from_phone_number = ${number} or to_phone_number = ${number})`;
+      return listSms(request.auth.organizationId, {}, [either], `phone=${number}`, request.body);
+    },
+  );
+
+  app.post(
+    "/events/sms/all/my",
+    { schema: { tags: ["SMS"], body: listBody, response: { 200: open, ...problemResponses } } },
+    async (request) => listSms(request.auth.organizationId, {}, [], "", request.body),
+  );
+};
+
+/** POST /simulator/inbound: inject an inbound message (only with LEADTRAIL_PROVIDER=simulator). */
+export const simulatorRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, messaging, pipeline }) => {
+  app.post<{ Body: { from: string; to: string; text: string } }>(
+    "/simulator/inbound",
+    {
+      schema: {
+        tags: ["Simulator"],
+        summary: "Inject an inbound SMS as if the simulator provider had received it",
+        body: {
+          type: "object",
+          required: ["from", "to", "text"],
+          properties: {
+            from: { type: "string", maxLength: 40 },
+            to: { type: "string", maxLength: 40 },
+            text: { type: "string", maxLength: 1600 },
+          },
+        },
+        response: { 201: { $ref: "EventRecord#" }, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      if (messaging.provider !== "simulator") throw notFound("The simulator");
+      const from = toE164(request.body.from);
+      const to = toE164(request.body.to);
+      if (!from) throw badRequest("from is not a valid phone number.", "from");
+      if (!to) throw badRequest("to is not a valid phone number.", "to");
+      // Only numbers of the caller's organization: injecting into another tenant is not found.
+      const ours = await findPhoneNumberByNumber(store.db, to);
+      if (!ours || ours.organization_id !== request.auth.organizationId) {
+        throw notFound(`Phone number '${to}' of this organization`);
+      }
+      const outcome = await pipeline.handleInbound({
+        from,
+        to,
+        text: request.body.text,
+        mediaUrls: [],
+        providerMessageId: null,
+        receivedAt: Date.now(),
+      });
+      if (!outcome) throw notFound(`Phone number '${to}' of this organization`);
+      if (outcome.reply) pipeline.poke();
+      return reply.code(201).send(toEventRecord(outcome.event));
+    },
+  );
+};

@@ -1,0 +1,53 @@
+import type { Kysely } from "kysely";
+import { CANCELABLE_STATUSES } from "../domain/message-status.js";
+import { notFound, ProblemError } from "../http/problem.js";
+import type { Database, EventRow } from "../store/schema.js";
+import { loadEvent, transition } from "./transitions.js";
+
+/**
+ * Cancels an outbound message that no worker has handed to a provider yet: Scheduled, Queued, or
+ * Queued waiting for a retry. Later it is a 409: a message being sent or sent cannot be taken back.
+ */
+export async function cancelMessage(
+  db: Kysely<Database>,
+  organizationId: string,
+  eventId: string,
+  reason: string | null,
+  now = Date.now(),
+): Promise<EventRow> {
+  return db.transaction().execute(async (trx) => {
+    const event = await loadEvent(trx, organizationId, eventId);
+    if (!event || event.direction !== "outbound") throw notFound(`SMS event '${eventId}'`);
+    if (!CANCELABLE_STATUSES.has(event.status ?? "")) {
+      throw new ProblemError(
+        409,
+        "not-cancelable",
+        `The message is ${event.status}; only Scheduled or Queued messages can be canceled.`,
+      );
+    }
+    const canceled = await transition(
+      trx,
+      event,
+      {
+        status: "Canceled",
+        canceled_at: now,
+        cancel_reason: reason ?? "Canceled by user",
+        next_attempt_at: null,
+        next_retry_at: null,
+        billing_status: "NotBilled",
+      },
+      { stage: "cancel", message: `Canceled: ${reason ?? "by user"}.` },
+      now,
+    );
+    if (!canceled) {
+      // A worker claimed it in the meantime.
+      const current = await loadEvent(trx, organizationId, eventId);
+      throw new ProblemError(
+        409,
+        "not-cancelable",
+        `The message is ${current?.status ?? "gone"}; it can no longer be canceled.`,
+      );
+    }
+    return canceled;
+  });
+}

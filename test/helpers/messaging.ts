@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { newId } from "../../src/domain/ids.js";
+import { SimulatorProvider } from "../../src/messaging/providers/simulator.js";
+import type { PhoneNumberRow } from "../../src/store/schema.js";
+import { assertEventRecord, type TestApi } from "./api.js";
+
+// Helpers for messaging tests: sender numbers written straight to the store (the phone-number API
+// has its own tests), leads with conversations, and waiting for a message to reach a status.
+
+export async function addSenderNumber(
+  api: TestApi,
+  overrides: Partial<PhoneNumberRow> = {},
+): Promise<PhoneNumberRow> {
+  const now = Date.now();
+  const row: PhoneNumberRow = {
+    organization_id: api.org.organizationId,
+    id: newId("pn", now),
+    number: "+14155550100",
+    name: "Main line",
+    enabled: 1,
+    sms_enabled: 1,
+    source_id: null,
+    campaign_id: null,
+    ten_dlc_campaign_id: "CAMP123",
+    is_preferred: 0,
+    is_default: 1,
+    warmup_enabled: 0,
+    warmup_started_at: null,
+    last_used_at: null,
+    created_at: now,
+    updated_at: now,
+    ...overrides,
+  };
+  await api.db.store.db.insertInto("phone_numbers").values(row).execute();
+  return row;
+}
+
+export async function addLead(api: TestApi, phone: string, contact: Record<string, unknown> = {}) {
+  const res = await api.call("POST", "/leads", {
+    contact: { firstName: "Pat", phone: { number: phone }, ...contact },
+  });
+  assert.equal(res.statusCode, 201, res.body);
+  const lead = res.json();
+  const conversations = (await api.call("POST", `/conversations/lead/${lead.id}`, {})).json();
+  return { leadId: lead.id as string, conversationId: conversations.items[0].id as string };
+}
+
+export function startSimulator(api: TestApi, receiptDelayMs = 5) {
+  return api.pipeline.startWorker(new SimulatorProvider(api.pipeline, receiptDelayMs), { pollMs: 10 });
+}
+
+export type EventJson = Record<string, unknown> & { id: string; status: string };
+
+/** Polls GET /events/{id} until `done` holds (bounded: 10 s). */
+export async function waitForEvent(
+  api: TestApi,
+  id: string,
+  done: (e: EventJson) => boolean,
+): Promise<EventJson> {
+  const deadline = Date.now() + 10_000;
+  let last: EventJson | undefined;
+  while (Date.now() < deadline) {
+    const res = await api.call("GET", `/events/${id}`);
+    assert.equal(res.statusCode, 200, res.body);
+    last = res.json() as EventJson;
+    assertEventRecord(last);
+    if (done(last)) return last;
+    await new Promise((r) => setTimeout(r, 15));
+  }
+  throw new Error(`event ${id} did not settle: ${JSON.stringify(last)}`);
+}
+
+export const FINAL = new Set(["Delivered", "Undeliverable", "Failed", "Blocked", "Canceled"]);
+export const isFinal = (e: EventJson) => FINAL.has(e.status);
