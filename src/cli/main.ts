@@ -46,6 +46,24 @@ program
   });
 
 program
+  .command("worker")
+  .description("run only the outbound messaging worker (any number may run against one PostgreSQL)")
+  .action(async () => {
+    const config = loadConfig();
+    const store = await openStore(config);
+    const pipeline = new Messaging(store.db, store.engine, config.messaging);
+    pipeline.startWorker(createProvider(config.messaging, pipeline));
+    const shutdown = async () => {
+      await pipeline.stop();
+      await store.close();
+      process.exit(0);
+    };
+    process.once("SIGINT", shutdown);
+    process.once("SIGTERM", shutdown);
+    console.log(`leadtrail worker running on ${store.engine} with the ${config.messaging.provider} provider`);
+  });
+
+program
   .command("migrate")
   .description("apply pending database migrations")
   .action(async () => {

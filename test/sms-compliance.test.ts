@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { localMinutes } from "../src/domain/quiet-hours.js";
+import { createWallet } from "../src/store/billing-repo.js";
+import { startTestApi, type TestApi } from "./helpers/api.js";
+import { forEachEngine } from "./helpers/engines.js";
+import { addLead, addSenderNumber, isFinal, startSimulator, waitForEvent } from "./helpers/messaging.js";
+
+/** A fixed-offset zone where the local hour is now within [from, to]. */
+function zoneWithLocalHour(from: number, to: number): string {
+  const hour = new Date().getUTCHours();
+  for (let offset = -11; offset <= 12; offset++) {
+    const local = (hour + offset + 24) % 24;
+    if (local >= from && local <= to)
+      return offset === 0 ? "Etc/GMT" : offset > 0 ? `Etc/GMT-${offset}` : `Etc/GMT+${-offset}`;
+  }
+  throw new Error("unreachable");
+}
+/** Inside 21:00-08:00 quiet hours, far from either edge. */
+const zoneInTheNight = () => zoneWithLocalHour(2, 5);
+/** Outside quiet hours, far from either edge. */
+const DAYTIME = zoneWithLocalHour(11, 15);
+
+forEachEngine("SMS compliance gate", (engine) => {
+  let api: TestApi;
+  let main: { id: string };
+  before(async () => {
+    api = await startTestApi(engine, {
+      env: { LEADTRAIL_QUIET_HOURS: "21:00-08:00", LEADTRAIL_RETRY_BASE_SECONDS: "0.01" },
+    });
+    main = await addSenderNumber(api);
+    await createWallet(api.db.store.db, api.org.organizationId, 10_000_000);
+    startSimulator(api);
+  });
+  after(() => api.close());
+
+  const sendTo = async (
+    phone: string,
+    contact: Record<string, unknown> = {},
+    body: Record<string, unknown> = {},
+  ) => {
+    const { conversationId } = await addLead(api, phone, contact);
+    const res = await api.call("POST", "/sms/send", {
+      conversationId,
+      text: "Checking in about your quote.",
+      ...body,
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    return res.json();
+  };
+
+  test("a suppressed recipient is Blocked with complianceAction Suppressed, not billed", async () => {
+    await api.db.store.db
+      .insertInto("suppressions")
+      .values({
+        organization_id: api.org.organizationId,
+        id: "sup_01HZZZZZZZZZZZZZZZZZZZZZZ1",
+        channel: "sms",
+        recipient: "+13125550120",
+        phone_number: "+13125550120",
+        email: null,
+        status: "active",
+        source: "api",
+        reason: "test",
+        suppressed_at: Date.now(),
+        released_at: null,
+        audit: "[]",
+      })
+      .execute();
+    const sms = await sendTo("+13125550120", { timeZoneId: DAYTIME });
+    const done = await waitForEvent(api, sms.id, isFinal);
+    assert.equal(done.status, "Blocked");
+    assert.ok(done.blockedAt);
+    assert.equal(done.complianceAction, "Suppressed");
+    assert.equal(done.billingStatus, "NotBilled");
+    assert.equal(done.sendingStartedAt, null);
+    const smsView = (await api.call("GET", `/events/sms/${sms.id}`)).json();
+    assert.equal(smsView.status, "blocked_compliance");
+  });
+
+  test("quiet hours at the recipient (lead time zone): Scheduled for the next allowed minute", async () => {
+    const zone = zoneInTheNight();
+    const sms = await sendTo("+13125550121", { timeZoneId: zone });
+    const scheduled = await waitForEvent(api, sms.id, (e) => e.status === "Scheduled");
+    assert.equal(scheduled.scheduledReason, "QuietHours");
+    const at = Date.parse(String(scheduled.scheduledFor));
+    assert.ok(at > Date.now() && at - Date.now() < 24 * 3600_000);
+    assert.equal(localMinutes(at, zone), 8 * 60, "08:00 local");
+    assert.equal(new Date(at).getUTCSeconds(), 0);
+    // Still cancelable while it waits.
+    assert.equal((await api.call("POST", `/sms/${sms.id}/cancel`, {})).statusCode, 200);
+  });
+
+  test("a US recipient and a sender with no 10DLC campaign: Blocked MissingTenDlcCampaign", async () => {
+    const bare = await addSenderNumber(api, {
+      number: "+14155550199",
+      ten_dlc_campaign_id: null,
+      is_default: 0,
+    });
+    const sms = await sendTo(
+      "+13125550122",
+      { timeZoneId: DAYTIME },
+      { fromPhoneNumberId: bare.id, wasManuallyOverridden: true },
+    );
+    assert.equal(sms.selectionReason, "ManualOverride");
+    assert.equal(sms.wasManuallyOverridden, true);
+    const done = await waitForEvent(api, sms.id, isFinal);
+    assert.equal(done.status, "Blocked");
+    assert.equal(done.complianceAction, "MissingTenDlcCampaign");
+    assert.equal((await api.call("GET", `/events/sms/${sms.id}`)).json().status, "blocked_missing_campaign");
+    await api.db.store.db
+      .updateTable("phone_numbers")
+      .set({ enabled: 0 })
+      .where("id", "=", bare.id)
+      .execute();
+  });
+
+  test("a delivered message carries its sender's tenDlcCampaignId", async () => {
+    const sms = await sendTo(
+      "+13125550123",
+      { timeZoneId: DAYTIME },
+      { fromPhoneNumberId: main.id, wasManuallyOverridden: true },
+    );
+    const done = await waitForEvent(api, sms.id, isFinal);
+    assert.equal(done.status, "Delivered");
+    assert.equal(done.tenDlcCampaignId, "CAMP123");
+  });
+
+  test("a wallet below the price: Blocked with billingStatus InsufficientFunds", async () => {
+    await api.db.store.db
+      .updateTable("wallets")
+      .set({ balance_micros: 100 })
+      .where("organization_id", "=", api.org.organizationId)
+      .execute();
+    const sms = await sendTo("+13125550124", { timeZoneId: DAYTIME });
+    const done = await waitForEvent(api, sms.id, isFinal);
+    assert.equal(done.status, "Blocked");
+    assert.equal(done.billingStatus, "InsufficientFunds");
+    assert.equal((await api.call("GET", `/events/sms/${sms.id}`)).json().status, "blocked_billing");
+    await api.db.store.db
+      .updateTable("wallets")
+      .set({ balance_micros: 10_000_000 })
+      .where("organization_id", "=", api.org.organizationId)
+      .execute();
+  });
+});
