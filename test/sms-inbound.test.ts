@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { createWallet } from "../src/store/billing-repo.js";
+import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
+import { forEachEngine } from "./helpers/engines.js";
+import { addLead, addSenderNumber, isFinal, startSimulator, waitForEvent } from "./helpers/messaging.js";
+
+forEachEngine("inbound SMS and keywords", (engine) => {
+  let api: TestApi;
+  const OUR = "+14155550100";
+  before(async () => {
+    api = await startTestApi(engine, { env: { LEADTRAIL_QUIET_HOURS: "off" } });
+    await addSenderNumber(api, { number: OUR });
+    await createWallet(api.db.store.db, api.org.organizationId, 10_000_000);
+    startSimulator(api);
+  });
+  after(() => api.close());
+
+  const inbound = async (from: string, text: string) => {
+    const res = await api.call("POST", "/simulator/inbound", { from, to: OUR, text });
+    assert.equal(res.statusCode, 201, res.body);
+    const event = res.json();
+    assertEventRecord(event);
+    return event;
+  };
+
+  const replyTo = async (conversationId: string) => {
+    const page = (
+      await api.call("POST", `/events/conversations/${conversationId}`, {
+        filters: [{ field: "direction", value: "outbound" }],
+      })
+    ).json();
+    return page.items as Array<{ id: string; summary: string }>;
+  };
+
+  test("an unknown sender gets a lead and a conversation; the message is Received", async () => {
+    const event = await inbound("(206) 555-0133", "Hi, is this still available?");
+    assert.equal(event.status, "Received");
+    assert.equal(event.direction, "inbound");
+    assert.ok(event.receivedAt);
+    assert.equal(event.fromPhoneNumber, "+12065550133");
+    assert.equal(event.toPhoneNumber, OUR);
+    assert.equal(event.summary, "Hi, is this still available?");
+    const lead = (await api.call("GET", `/leads/${event.leadId}`)).json();
+    assert.equal(lead.contact.phone.number, "+12065550133");
+    const conversations = (await api.call("POST", `/conversations/lead/${event.leadId}`, {})).json();
+    assert.equal(conversations.items[0].id, event.conversationId);
+    assert.equal(conversations.items[0].lastSnippet, "Hi, is this still available?");
+    assert.deepEqual(await replyTo(event.conversationId), [], "no reply to an ordinary message");
+  });
+
+  test("a known sender's reply lands on its existing conversation", async () => {
+    const { leadId, conversationId } = await addLead(api, "+12065550134");
+    const event = await inbound("+12065550134", "Yes please");
+    assert.equal(event.leadId, leadId);
+    assert.equal(event.conversationId, conversationId);
+  });
+
+  for (const word of ["STOP", "stop", " Unsubscribe ", "CANCEL", "end", "QUIT", "StopAll"]) {
+    test(`'${word}' opts out: suppression, Opted out, one unbilled SystemInternal confirmation`, async () => {
+      const phone = `+1206555${String(1000 + Math.floor(Math.random() * 8999))}`;
+      const event = await inbound(phone, word);
+      assert.equal(event.status, "Opted out");
+      assert.equal(event.complianceAction, "OptOut");
+      const check = await api.call("POST", "/suppressions/check", {
+        organizationId: api.org.organizationId,
+        phoneNumber: phone,
+        channel: "sms",
+      });
+      if (check.statusCode === 200) assert.equal(check.json().allowed, false);
+      const suppressed = await api.db.store.db
+        .selectFrom("suppressions")
+        .selectAll()
+        .where("recipient", "=", phone)
+        .executeTakeFirst();
+      assert.equal(suppressed?.status, "active");
+      const replies = await replyTo(event.conversationId);
+      assert.equal(replies.length, 1);
+      const reply = await waitForEvent(api, replies[0]!.id, isFinal);
+      assert.equal(
+        reply.status,
+        "Delivered",
+        "the confirmation goes out although the recipient is now suppressed",
+      );
+      assert.equal(reply.trafficType, "SystemInternal");
+      assert.equal(reply.billingStatus, "NotBilled");
+      assert.equal(reply.billableAmount, null);
+      assert.match(String(reply.summary), /unsubscribed/);
+    });
+  }
+
+  test("a message to an opted-out lead is blocked; START releases and confirms", async () => {
+    const { conversationId } = await addLead(api, "+12065550135");
+    await inbound("+12065550135", "STOP");
+    const blocked = (await api.call("POST", "/sms/send", { conversationId, text: "One more offer" })).json();
+    assert.equal((await waitForEvent(api, blocked.id, isFinal)).complianceAction, "Suppressed");
+    const start = await inbound("+12065550135", "start");
+    assert.equal(start.status, "Received");
+    assert.equal(start.complianceAction, "OptIn");
+    const suppressed = await api.db.store.db
+      .selectFrom("suppressions")
+      .selectAll()
+      .where("recipient", "=", "+12065550135")
+      .executeTakeFirst();
+    assert.equal(suppressed?.status, "released");
+    const ok = (await api.call("POST", "/sms/send", { conversationId, text: "Welcome back" })).json();
+    assert.equal((await waitForEvent(api, ok.id, isFinal)).status, "Delivered");
+  });
+
+  test("HELP and INFO get a help reply", async () => {
+    for (const word of ["HELP", "info"]) {
+      const event = await inbound(`+12065550${word === "HELP" ? "136" : "137"}`, word);
+      assert.equal(event.complianceAction, "Help");
+      const replies = await replyTo(event.conversationId);
+      assert.equal(replies.length, 1);
+      assert.match(replies[0]!.summary, /STOP/);
+    }
+  });
+
+  test("inbound to a number of another organization is 404 and writes nothing", async () => {
+    const res = await api.call("POST", "/simulator/inbound", {
+      from: "+12065550138",
+      to: "+13125550199",
+      text: "hello",
+    });
+    assert.equal(res.statusCode, 404);
+  });
+});
