@@ -52,7 +52,9 @@ export function isBillableTraffic(trafficType: string | null): boolean {
  * one wallet debit, or a non-billable usage line for free traffic. Returns the billing columns to set.
  */
 export async function billAccepted(db: Db, event: EventRow, at: number): Promise<Partial<EventRow>> {
-  if (event.billing_status === "Billed" || event.billing_status === "NotBilled") return {};
+  // NotBilled is not final here: a message the worker gave up on (ProviderOutcomeUnknown) that a
+  // receipt later shows was sent is billed then. The ledger's one line per event keeps it to once.
+  if (event.billing_status === "Billed") return {};
   const billable = isBillableTraffic(event.traffic_type);
   const isMms = event.activity_type === "Mms";
   const amount = billable ? (event.price_micros ?? 0) : 0;

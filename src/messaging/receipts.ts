@@ -77,11 +77,12 @@ export async function applyReceipt(db: Kysely<Database>, receipt: Receipt): Prom
       const log = { stage: "provider-receipt", message: `Provider reported '${receipt.kind}'.` };
       if (!receiptMovesForward(event.status, receipt.kind)) {
         const fillIn: Partial<EventRow> = {};
-        if (receipt.kind === "sent" && event.sent_at === null && isAcceptedByProvider(event.status ?? "")) {
+        // A late "sent" still proves the provider sent it: record when, and bill it (once) even if
+        // an outcome (delivered, failed…) arrived first. Never for a message we blocked or canceled.
+        const handedOver = ["Sent", "Delivered", "Undeliverable", "Failed"].includes(event.status ?? "");
+        if (receipt.kind === "sent" && event.sent_at === null && handedOver) {
           fillIn.sent_at = receipt.occurredAt;
-        }
-        if (event.provider_message_id === null && receipt.providerMessageId) {
-          fillIn.provider_message_id = receipt.providerMessageId;
+          Object.assign(fillIn, await billAccepted(trx, event, now));
         }
         if (Object.keys(fillIn).length > 0) {
           await trx

@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import fc from "fast-check";
+import { ACTIVITY_CATEGORY } from "../src/domain/event-vocabulary.js";
+import type { ReceiptKind } from "../src/domain/message-status.js";
+import { applyReceipt } from "../src/messaging/receipts.js";
+import { createWallet } from "../src/store/billing-repo.js";
+import { insertEvent, newEventRow } from "../src/store/events-repo.js";
+import { createOrganization } from "../src/store/orgs-repo.js";
+import { forEachEngine, openTestDatabase, type TestDatabase } from "./helpers/engines.js";
+
+const KINDS: ReceiptKind[] = ["sent", "delivered", "undeliverable", "failed"];
+const BASE = Date.parse("2025-06-01T12:00:00Z");
+/** Each kind of receipt happened at one moment; duplicates repeat it exactly. */
+const OCCURRED: Record<ReceiptKind, number> = {
+  sent: BASE + 100,
+  undeliverable: BASE + 900,
+  failed: BASE + 800,
+  delivered: BASE + 1000,
+};
+
+forEachEngine("receipts: any order and repetition ends in the same state", (engine) => {
+  let tdb: TestDatabase;
+  let org: { organizationId: string; userId: string };
+  before(async () => {
+    tdb = await openTestDatabase(engine);
+    org = await createOrganization(tdb.store.db, "Receipts");
+    await createWallet(tdb.store.db, org.organizationId, 1_000_000_000);
+  });
+  after(() => tdb.cleanup());
+
+  const newSendingMessage = async () =>
+    insertEvent(
+      tdb.store.db,
+      newEventRow({
+        organization_id: org.organizationId,
+        event_type: "SmsOutbound",
+        activity_type: "Sms",
+        activity_category: ACTIVITY_CATEGORY.Sms,
+        description: "Outbound SMS.",
+        direction: "outbound",
+        status: "Sending",
+        traffic_type: "RealLead",
+        price_micros: 7900,
+        segments: 1,
+        queued_at: BASE,
+        sending_started_at: BASE + 10,
+        next_attempt_at: BASE + 300_000,
+        created_by: org.userId,
+        created_at: BASE,
+      }),
+    );
+
+  const finalState = async (id: string) => {
+    const row = await tdb.store.db
+      .selectFrom("events")
+      .selectAll()
+      .where("id", "=", id)
+      .executeTakeFirstOrThrow();
+    const ledger = await tdb.store.db
+      .selectFrom("usage_ledger")
+      .select(["amount_micros"])
+      .where("event_id", "=", id)
+      .execute();
+    const {
+      status,
+      sent_at,
+      delivered_at,
+      undeliverable_at,
+      failed_at,
+      error_code,
+      billing_status,
+      billable_micros,
+      next_attempt_at,
+      provider_message_id,
+    } = row;
+    return {
+      status,
+      sent_at,
+      delivered_at,
+      undeliverable_at,
+      failed_at,
+      error_code,
+      billing_status,
+      billable_micros,
+      next_attempt_at,
+      provider_message_id,
+      charges: ledger.map((l) => l.amount_micros),
+    };
+  };
+
+  const apply = async (id: string, kinds: ReceiptKind[]) => {
+    for (const kind of kinds) {
+      await applyReceipt(tdb.store.db, {
+        eventId: id,
+        organizationId: org.organizationId,
+        providerMessageId: "prov-1",
+        kind,
+        occurredAt: OCCURRED[kind],
+        errorCode: kind === "undeliverable" ? "30003" : kind === "failed" ? "30008" : null,
+      });
+    }
+  };
+
+  test("property", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.subarray(KINDS, { minLength: 1 }),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 8 }),
+        async (kinds, picks) => {
+          // A random sequence over the chosen kinds with every kind at least once, repeats allowed.
+          const sequence = [...kinds, ...picks.map((p) => kinds[p % kinds.length]!)];
+          const shuffled = sequence
+            .map((k, i) => ({ k, r: (picks[i % picks.length]! * 7919 + i * 31) % 101 }))
+            .sort((a, b) => a.r - b.r)
+            .map((x) => x.k);
+          const inOrder = await newSendingMessage();
+          await apply(
+            inOrder.id,
+            [...kinds].sort((a, b) => KINDS.indexOf(a) - KINDS.indexOf(b)),
+          );
+          const scrambled = await newSendingMessage();
+          await apply(scrambled.id, shuffled);
+          assert.deepEqual(
+            await finalState(scrambled.id),
+            await finalState(inOrder.id),
+            `order ${shuffled.join(",")}`,
+          );
+        },
+      ),
+      { numRuns: engine === "sqlite" ? 60 : 30 },
+    );
+  });
+
+  test("Delivered stays Delivered; billed exactly once", async () => {
+    const message = await newSendingMessage();
+    await apply(message.id, ["delivered", "sent", "failed", "undeliverable", "delivered", "sent"]);
+    const state = await finalState(message.id);
+    assert.equal(state.status, "Delivered");
+    assert.equal(state.sent_at, OCCURRED.sent);
+    assert.equal(state.delivered_at, OCCURRED.delivered);
+    assert.equal(state.failed_at, null);
+    assert.deepEqual(state.charges, [7900]);
+    assert.equal(state.billing_status, "Billed");
+    assert.equal(state.next_attempt_at, null, "no reconcile left pending");
+  });
+});
