@@ -98,6 +98,17 @@ export function normalizeLeadRequest(body: LeadRequestBody): LeadDocument {
     }
   }
   const metadata = { ...(body.metadata ?? {}) };
+  for (const field of ["price", "directPostPrice"] as const) {
+    const value = metadata[field];
+    if (value === undefined || value === null) continue;
+    // Stored as integer micro-dollars: a price is a finite amount from 0 to one billion USD.
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 1e9) {
+      throw new LeadValidationError(
+        `metadata.${field}`,
+        `metadata.${field} must be a number from 0 to 1000000000 (USD).`,
+      );
+    }
+  }
   const trustedFormUrl = metadata.trustedFormUrl;
   if (typeof trustedFormUrl === "string" && trustedFormUrl !== "" && !isUrl(trustedFormUrl)) {
     throw new LeadValidationError(

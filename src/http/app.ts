@@ -5,8 +5,9 @@ import type { MessagingConfig } from "../config.js";
 import type { Messaging } from "../messaging/messaging.js";
 import type { Store } from "../store/store.js";
 import { ApiKeyAuthenticator } from "./auth.js";
+import { assertAcceptableBody, assertAcceptableUrl } from "./body-guard.js";
 import type { RouteDeps } from "./deps.js";
-import { installErrorHandlers } from "./errors.js";
+import { frameworkErrorHandler, installErrorHandlers } from "./errors.js";
 import { RateLimiter } from "./rate-limit.js";
 import { billingRoutes } from "./routes/billing.js";
 import { conversationRoutes } from "./routes/conversations.js";
@@ -43,15 +44,31 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: BODY_LIMIT_BYTES,
     // Ids travel in paths; anything longer than this is not ours.
     routerOptions: { maxParamLength: 200 },
+    // Errors raised before routing (bad percent-encoding, over-long ids) answer problem+json too.
+    frameworkErrors: frameworkErrorHandler,
     ajv: {
       customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, allowUnionTypes: true },
     },
   });
 
+  // Every JSON body is parsed by Fastify's own parser (prototype-poisoning safe), then checked once.
+  const defaultJson = app.getDefaultJsonParser("error", "error");
+  const jsonParser: typeof defaultJson = (request, body, done) =>
+    defaultJson(request, body, (error, value) => {
+      if (error) return done(error, undefined);
+      try {
+        assertAcceptableBody(value);
+      } catch (problem) {
+        return done(problem as Error, undefined);
+      }
+      done(null, value);
+    });
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, jsonParser);
   // Leadping clients also send application/*+json and text/json bodies.
-  const jsonParser = app.getDefaultJsonParser("error", "error");
   app.addContentTypeParser("text/json", { parseAs: "string" }, jsonParser);
   app.addContentTypeParser(/^application\/[\w.+-]+\+json$/, { parseAs: "string" }, jsonParser);
+  app.addHook("onRequest", async (request) => assertAcceptableUrl(request.url));
 
   for (const schema of [
     ProblemDetailsSchema,

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { type Kysely, type RawBuilder, sql } from "kysely";
 import { parseRfc3339 } from "../domain/time.js";
 import { badRequest } from "../http/problem.js";
@@ -59,7 +60,8 @@ export interface ParsedList {
   pageSize: number;
   order: OrderKey[];
   conditions: RawBuilder<unknown>[];
-  after: CursorValue[] | null;
+  /** The continuation token as sent (canonical form checked); runList verifies it against the full scope. */
+  token: string | null;
   includeCount: boolean;
   fingerprint: string;
 }
@@ -204,7 +206,8 @@ function escapeLike(term: string): string {
 export function parseListOptions(
   spec: ListSpec,
   raw: unknown,
-  codec: CursorCodec,
+  // Unused since tokens are verified in runList, against the full scope; kept for the call sites.
+  _codec: CursorCodec,
   scope: string,
 ): ParsedList {
   const options: RequestDataOptions = raw === undefined || raw === null ? {} : asObject(raw, "body");
@@ -275,7 +278,7 @@ export function parseListOptions(
   }
 
   const fingerprint = `${spec.resource}|${scope}|${order.map((k) => `${k.field}:${k.direction}`).join(",")}`;
-  let after: CursorValue[] | null = null;
+  let token: string | null = null;
   if (
     options.continuationToken !== undefined &&
     options.continuationToken !== null &&
@@ -284,18 +287,31 @@ export function parseListOptions(
     if (typeof options.continuationToken !== "string") {
       throw badRequest("continuationToken must be a string.", "continuationToken");
     }
-    after = isCanonicalToken(options.continuationToken)
-      ? codec.decode(options.continuationToken, fingerprint, order.length)
-      : null;
-    if (after === null) {
-      throw badRequest(
-        "continuationToken is not valid for this query: pass back the token of the previous page unchanged, with the same orderBy.",
-        "continuationToken",
-      );
-    }
+    if (!isCanonicalToken(options.continuationToken)) throw invalidToken();
+    token = options.continuationToken;
   }
 
-  return { pageSize, order, conditions, after, includeCount: options.includeCount === true, fingerprint };
+  return { pageSize, order, conditions, token, includeCount: options.includeCount === true, fingerprint };
+}
+
+function invalidToken() {
+  return badRequest(
+    "continuationToken is not valid for this query: pass back the token of the previous page unchanged, with the same orderBy.",
+    "continuationToken",
+  );
+}
+
+/**
+ * What a token is bound to: the resource, order and path scope (parseListOptions) and the full SQL
+ * scope, organization included, so that a token only ever resumes the query that issued it: never
+ * another organization's list. Hashed, so tokens stay short and do not spell out the scope.
+ */
+function boundFingerprint(parsed: ParsedList, scope: Record<string, string>): string {
+  const entries = Object.entries(scope).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return createHash("sha256")
+    .update(`${parsed.fingerprint}|${JSON.stringify(entries)}`)
+    .digest("base64url")
+    .slice(0, 22);
 }
 
 /**
@@ -340,7 +356,13 @@ export async function runList<Row>(
     ...parsed.conditions,
   ];
   const where = (extra: RawBuilder<unknown>[]) => sql.join([...base, ...extra], sql` and `);
-  const page = parsed.after ? [keysetCondition(parsed.order, parsed.after)] : [];
+  const fingerprint = boundFingerprint(parsed, scope);
+  let after: CursorValue[] | null = null;
+  if (parsed.token !== null) {
+    after = codec.decode(parsed.token, fingerprint, parsed.order.length);
+    if (after === null) throw invalidToken();
+  }
+  const page = after ? [keysetCondition(parsed.order, after)] : [];
   const orderSql = sql.join(
     parsed.order.map((k) => sql`${sql.ref(k.column)} ${sql.raw(k.direction)}`),
     sql`, `,
@@ -356,7 +378,7 @@ export async function runList<Row>(
     rows.length = parsed.pageSize;
     const last = rows[rows.length - 1] as Record<string, CursorValue>;
     continuationToken = codec.encode(
-      parsed.fingerprint,
+      fingerprint,
       parsed.order.map((k) => last[k.column] as CursorValue),
     );
   }

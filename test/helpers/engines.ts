@@ -63,17 +63,26 @@ export async function openTestDatabase(engine: Engine): Promise<TestDatabase> {
   await admin.query(`create schema ${schema}`);
   await admin.end();
   const options = { databaseUrl: PG_URL, sqlitePath: "", pgSchema: schema };
-  const store = await Store.open(options);
+  const dropSchema = async () => {
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    await client.query(`drop schema if exists ${schema} cascade`);
+    await client.end();
+  };
+  let store: Store;
+  try {
+    store = await Store.open(options);
+  } catch (error) {
+    await dropSchema();
+    throw error;
+  }
   return {
     engine,
     store,
     options,
     cleanup: async () => {
       await store.close();
-      const client = new pg.Client({ connectionString: PG_URL });
-      await client.connect();
-      await client.query(`drop schema if exists ${schema} cascade`);
-      await client.end();
+      await dropSchema();
     },
   };
 }

@@ -1,0 +1,41 @@
+import { badRequest } from "./problem.js";
+
+// Limits on what a JSON body may contain, checked once after parsing so that nothing downstream
+// (serializers, diffing, the databases) meets input it cannot handle: nesting deeper than any
+// contract shape needs (deep enough values overflow the stack of JSON.stringify), and U+0000,
+// which PostgreSQL text cannot store.
+
+export const MAX_BODY_DEPTH = 32;
+
+function pathOf(parent: string, key: string, isArray: boolean): string {
+  if (isArray) return `${parent}[${key}]`;
+  return parent ? `${parent}.${key}` : key;
+}
+
+/** Throws a 400 problem naming the field when the value nests too deep or holds a NUL. */
+export function assertAcceptableBody(body: unknown): void {
+  const stack: Array<[unknown, number, string]> = [[body, 1, ""]];
+  while (stack.length > 0) {
+    const [value, depth, path] = stack.pop()!;
+    const field = path || "body";
+    if (typeof value === "string") {
+      if (value.includes("\u0000"))
+        throw badRequest(`${field} must not contain the NUL character (U+0000).`, field);
+    } else if (value !== null && typeof value === "object") {
+      if (depth > MAX_BODY_DEPTH)
+        throw badRequest(`${field} nests deeper than ${MAX_BODY_DEPTH} levels.`, field);
+      const isArray = Array.isArray(value);
+      for (const [key, child] of Object.entries(value)) {
+        const childPath = pathOf(path, key, isArray);
+        if (key.includes("\u0000"))
+          throw badRequest(`${childPath} must not contain the NUL character (U+0000).`, childPath);
+        stack.push([child, depth + 1, childPath]);
+      }
+    }
+  }
+}
+
+/** A NUL can only reach a path parameter percent-encoded. */
+export function assertAcceptableUrl(url: string): void {
+  if (/%00/i.test(url)) throw badRequest("The request path contains the NUL character (U+0000).");
+}
