@@ -23,6 +23,13 @@ const EXPECTED_OPERATIONS = [
   "post /leads/all/my",
   "post /conversations/lead/{leadId}",
   "post /conversations/my",
+  "post /sms/send",
+  "post /sms/{smsEventId}/cancel",
+  "get /events/sms/{smsEventId}",
+  "post /events/sms/lead/{leadId}",
+  "post /events/sms/phone/{phoneNumber}",
+  "post /events/sms/all/my",
+  "post /simulator/inbound",
 ].sort();
 
 const SHARED_SCHEMAS = [
