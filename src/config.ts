@@ -14,6 +14,8 @@ export interface MessagingConfig {
   telnyx: { apiKey: string | undefined; publicKey: string | undefined; apiBaseUrl: string };
   /** Where providers reach our webhooks (LEADTRAIL_PUBLIC_URL). */
   publicUrl: string;
+  /** How often the warmup scheduler looks for due warmup messages (LEADTRAIL_WARMUP_TICK_SECONDS). */
+  warmupTickSeconds: number;
 }
 
 export interface Config {
@@ -61,6 +63,7 @@ export function loadMessagingConfig(env: NodeJS.ProcessEnv = process.env, port =
       apiBaseUrl: env.TELNYX_API_BASE_URL || "https://api.telnyx.com/v2",
     },
     publicUrl: (env.LEADTRAIL_PUBLIC_URL || `http://127.0.0.1:${port}`).replace(/\/$/, ""),
+    warmupTickSeconds: decimal("LEADTRAIL_WARMUP_TICK_SECONDS", 60, env),
   };
 }
 

@@ -30,6 +30,7 @@ const EXPECTED_OPERATIONS = [
   "post /events/sms/phone/{phoneNumber}",
   "post /events/sms/all/my",
   "post /simulator/inbound",
+  "get /phone-numbers/{phoneNumberId}/warmup",
 ].sort();
 
 const SHARED_SCHEMAS = [

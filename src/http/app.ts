@@ -18,6 +18,7 @@ import { phoneNumbersRoutes } from "./routes/phone-numbers.js";
 import { simulatorRoutes, smsRoutes } from "./routes/sms.js";
 import { suppressionsRoutes } from "./routes/suppressions.js";
 import { telnyxWebhooksRoutes } from "./routes/telnyx-webhooks.js";
+import { warmupRoutes } from "./routes/warmup.js";
 import { ProblemDetailsSchema, RequestDataOptionsSchema } from "./schemas/common.js";
 import { EventDetailSchema, EventRecordSchema, PagedEventsSchema } from "./schemas/event.js";
 import {
@@ -148,6 +149,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await api.register(billingRoutes, deps);
     await api.register(smsRoutes, deps);
     await api.register(simulatorRoutes, deps);
+    await api.register(warmupRoutes, deps);
   });
   return app;
 }

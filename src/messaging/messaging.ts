@@ -6,6 +6,7 @@ import type { Prices } from "./billing.js";
 import { handleInbound, type InboundOutcome } from "./inbound.js";
 import type { InboundMessage, Provider, ProviderEvents, Receipt } from "./provider.js";
 import { applyReceipt } from "./receipts.js";
+import { runWarmupTick } from "./warmup.js";
 import { Worker } from "./worker.js";
 
 /**
@@ -15,6 +16,7 @@ import { Worker } from "./worker.js";
  */
 export class Messaging implements ProviderEvents {
   private worker: Worker | null = null;
+  private warmupTimer: NodeJS.Timeout | null = null;
   provider: Provider | null = null;
 
   constructor(
@@ -54,7 +56,20 @@ export class Messaging implements ProviderEvents {
     this.provider = provider;
     this.worker = new Worker(this.db, { engine: this.engine, config: this.config, provider, ...options });
     this.worker.start();
+    if (this.config.warmupTickSeconds > 0) {
+      this.warmupTimer = setInterval(() => {
+        this.warmupTick().catch((error) => console.error("leadtrail warmup:", error));
+      }, this.config.warmupTickSeconds * 1000);
+      this.warmupTimer.unref();
+    }
     return this.worker;
+  }
+
+  /** Queues the warmup messages that are due (see messaging/warmup.ts). */
+  async warmupTick(now: number = Date.now()): Promise<EventRow[]> {
+    const queued = await runWarmupTick(this.db, (org) => this.prices(org), now);
+    if (queued.length > 0) this.poke();
+    return queued;
   }
 
   /** Wakes the local worker after new work was queued. */
@@ -63,6 +78,7 @@ export class Messaging implements ProviderEvents {
   }
 
   async stop(): Promise<void> {
+    if (this.warmupTimer) clearInterval(this.warmupTimer);
     await this.worker?.stop();
     await this.provider?.close();
   }

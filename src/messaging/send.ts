@@ -18,7 +18,8 @@ export const MAX_MEDIA = 10;
 export interface QueueOutbound {
   organizationId: string;
   createdBy: string;
-  conversation: ConversationRow;
+  /** Null for warmup traffic between our own numbers, which belongs to no lead. */
+  conversation: ConversationRow | null;
   to: string;
   from: PhoneNumberRow;
   selectionReason: SelectionReason | null;
@@ -50,16 +51,16 @@ export async function queueOutbound(db: Db, q: QueueOutbound, now: number): Prom
     db,
     {
       organization_id: q.organizationId,
-      event_type: isMms ? "MmsOutbound" : "SmsOutbound",
+      event_type: q.isWarmup ? "WarmupOutbound" : isMms ? "MmsOutbound" : "SmsOutbound",
       event_category: "Messaging",
       activity_type: activity,
       activity_category: ACTIVITY_CATEGORY[activity],
       description: `Outbound ${isMms ? "MMS" : "SMS"} to ${q.to} from ${q.from.number}.`,
       summary: q.summary ?? (q.text || `[${q.mediaUrls.length} media]`),
-      conversation_id: q.conversation.id,
-      lead_id: q.conversation.lead_id,
-      related_entity_type: "Conversation",
-      related_entity_id: q.conversation.id,
+      conversation_id: q.conversation?.id ?? null,
+      lead_id: q.conversation?.lead_id ?? null,
+      related_entity_type: q.conversation ? "Conversation" : "PhoneNumber",
+      related_entity_id: q.conversation?.id ?? q.from.id,
       direction: "outbound",
       status: later ? "Scheduled" : "Queued",
       is_warmup: q.isWarmup ? 1 : 0,
@@ -92,12 +93,14 @@ export async function queueOutbound(db: Db, q: QueueOutbound, now: number): Prom
     },
     now,
   );
-  await db
-    .updateTable("conversations")
-    .set({ last_phone_number_id: q.from.id })
-    .where("organization_id", "=", q.organizationId)
-    .where("id", "=", q.conversation.id)
-    .execute();
+  if (q.conversation) {
+    await db
+      .updateTable("conversations")
+      .set({ last_phone_number_id: q.from.id })
+      .where("organization_id", "=", q.organizationId)
+      .where("id", "=", q.conversation.id)
+      .execute();
+  }
   await touchLastUsed(db, q.organizationId, q.from.id, now);
   return event;
 }

@@ -136,7 +136,8 @@ export class Worker {
   }
 
   private async zonesFor(row: EventRow): Promise<string[]> {
-    if (!row.to_phone_number || row.traffic_type === "SystemInternal") return [];
+    if (!row.to_phone_number || row.traffic_type === "SystemInternal" || row.traffic_type === "Warmup")
+      return [];
     const lead = row.lead_id ? await getLead(this.db, row.organization_id, row.lead_id) : undefined;
     const tz = lead ? leadDocument(lead).contact.timeZoneId : null;
     return recipientZones(typeof tz === "string" ? tz : null, row.to_phone_number);
@@ -180,7 +181,8 @@ export class Worker {
         .execute();
       return null;
     }
-    const system = row.traffic_type === "SystemInternal";
+    // Our own confirmations and warmup between our own numbers skip suppression and quiet hours.
+    const system = row.traffic_type === "SystemInternal" || row.traffic_type === "Warmup";
     const to = row.to_phone_number!;
     const block = (changes: Partial<EventRow>, message: string) =>
       transition(

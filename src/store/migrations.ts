@@ -1,5 +1,6 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator, SqliteAdapter, sql } from "kysely";
 import { messaging } from "./migration-0002-messaging.js";
+import { warmup } from "./migration-0003-warmup.js";
 
 // Migrations are plain functions kept in code (no files to find at run time), applied in name order.
 // Timestamps are BIGINT epoch milliseconds; booleans are 0/1 integers (see schema.ts).
@@ -221,6 +222,7 @@ const initial: Migration = {
 export const MIGRATIONS: Record<string, Migration> = {
   "0001_initial": initial,
   "0002_messaging": messaging,
+  "0003_warmup": warmup,
 };
 
 export const LATEST_MIGRATION = Object.keys(MIGRATIONS).sort().at(-1) as string;

@@ -1,7 +1,7 @@
 // Kysely table types. Timestamps are epoch milliseconds (BIGINT) and booleans 0/1 integers on
 // both engines, so every query and comparison reads the same on SQLite and PostgreSQL.
 
-import type { Generated } from "kysely";
+import type { Generated, Selectable } from "kysely";
 
 export interface OrganizationsTable {
   id: string;
@@ -162,6 +162,11 @@ export interface PhoneNumbersTable {
   last_used_at: number | null;
   created_at: number;
   updated_at: number;
+  /** Warmup counters (see messaging/warmup.ts). */
+  warmup_day_start: number | null;
+  warmup_sent_today: Generated<number>;
+  warmup_last_sent_at: number | null;
+  warmup_total_sent: Generated<number>;
 }
 
 export interface PhoneNumberHealthDaysTable {
@@ -235,5 +240,5 @@ export interface Database {
 export type EventRow = EventsTable;
 export type LeadRow = LeadsTable;
 export type ConversationRow = ConversationsTable;
-export type PhoneNumberRow = PhoneNumbersTable;
+export type PhoneNumberRow = Selectable<PhoneNumbersTable>;
 export type SuppressionRow = SuppressionsTable;

@@ -29,6 +29,10 @@ export async function addSenderNumber(
     last_used_at: null,
     created_at: now,
     updated_at: now,
+    warmup_day_start: null,
+    warmup_sent_today: 0,
+    warmup_last_sent_at: null,
+    warmup_total_sent: 0,
     ...overrides,
   };
   await api.db.store.db.insertInto("phone_numbers").values(row).execute();

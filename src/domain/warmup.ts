@@ -1,0 +1,46 @@
+// Number warmup: a new number builds carrier reputation by exchanging a small, growing number of
+// messages a day with its organization's other numbers before it carries lead traffic at volume.
+// The ramp doubles from 4 messages on day 1 to a ceiling of 100; after 14 days the number is Ready.
+
+export const WARMUP_DAYS = 14;
+const FIRST_DAY = 4;
+const CEILING = 100;
+const DAY_MS = 86_400_000;
+
+/** 0 on the day warmup started. */
+export function warmupDay(startedAt: number, now: number): number {
+  return Math.max(0, Math.floor((now - startedAt) / DAY_MS));
+}
+
+/** Messages the number should send on a day of its warmup. */
+export function dailyTarget(day: number): number {
+  return Math.min(CEILING, FIRST_DAY * 2 ** Math.min(day, 10));
+}
+
+export type WarmupState = "Not Started" | "In Progress" | "Ready";
+
+export function warmupState(enabled: boolean, startedAt: number | null, now: number): WarmupState {
+  if (!enabled || startedAt === null) return "Not Started";
+  return warmupDay(startedAt, now) >= WARMUP_DAYS ? "Ready" : "In Progress";
+}
+
+export function progressPercent(startedAt: number | null, now: number): number {
+  if (startedAt === null) return 0;
+  return Math.min(100, Math.floor(((now - startedAt) / (WARMUP_DAYS * DAY_MS)) * 100));
+}
+
+/**
+ * Whether the next warmup message is due: today's target not reached, and sends spread evenly over
+ * the day rather than in a burst.
+ */
+export function warmupMessageDue(
+  sentToday: number,
+  lastSentAt: number | null,
+  day: number,
+  now: number,
+): boolean {
+  const target = dailyTarget(day);
+  if (sentToday >= target) return false;
+  if (lastSentAt === null) return true;
+  return now - lastSentAt >= Math.floor(DAY_MS / target);
+}

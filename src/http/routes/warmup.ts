@@ -1,0 +1,69 @@
+import type { FastifyPluginAsync } from "fastify";
+import { toIso } from "../../domain/time.js";
+import { dailyTarget, progressPercent, WARMUP_DAYS, warmupDay, warmupState } from "../../domain/warmup.js";
+import { getPhoneNumber, healthByNumber } from "../../store/phone-numbers-repo.js";
+import type { RouteDeps } from "../deps.js";
+import { notFound } from "../problem.js";
+import { problemResponses } from "../schemas/common.js";
+
+const DAY_MS = 86_400_000;
+
+export const warmupRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store }) => {
+  app.get<{ Params: { phoneNumberId: string } }>(
+    "/phone-numbers/:phoneNumberId/warmup",
+    {
+      schema: {
+        tags: ["Phone numbers"],
+        summary: "Warmup progress of a number",
+        params: {
+          type: "object",
+          required: ["phoneNumberId"],
+          properties: { phoneNumberId: { type: "string", minLength: 1, maxLength: 200 } },
+        },
+        response: {
+          200: {
+            type: "object",
+            properties: {
+              phoneNumberId: { type: "string" },
+              enabled: { type: "boolean" },
+              state: { type: "string" },
+              healthStatus: { type: "string" },
+              startedAt: { type: ["string", "null"], format: "date-time" },
+              day: { type: "integer" },
+              totalDays: { type: "integer" },
+              dailyTarget: { type: "integer" },
+              sentToday: { type: "integer" },
+              totalSent: { type: "integer" },
+              lastSentAt: { type: ["string", "null"], format: "date-time" },
+              progressPercent: { type: "integer" },
+            },
+          },
+          ...problemResponses,
+        },
+      },
+    },
+    async (request) => {
+      const { organizationId } = request.auth;
+      const number = await getPhoneNumber(store.db, organizationId, request.params.phoneNumberId);
+      if (!number) throw notFound(`Phone number '${request.params.phoneNumberId}'`);
+      const now = Date.now();
+      const enabled = number.warmup_enabled === 1;
+      const day = number.warmup_started_at === null ? 0 : warmupDay(number.warmup_started_at, now);
+      const today = Math.floor(now / DAY_MS) * DAY_MS;
+      return {
+        phoneNumberId: number.id,
+        enabled,
+        state: warmupState(enabled, number.warmup_started_at, now),
+        healthStatus: (await healthByNumber(store.db, organizationId, now)).get(number.id) ?? "Healthy",
+        startedAt: toIso(number.warmup_started_at),
+        day,
+        totalDays: WARMUP_DAYS,
+        dailyTarget: enabled ? dailyTarget(day) : 0,
+        sentToday: number.warmup_day_start === today ? number.warmup_sent_today : 0,
+        totalSent: number.warmup_total_sent,
+        lastSentAt: toIso(number.warmup_last_sent_at),
+        progressPercent: enabled ? progressPercent(number.warmup_started_at, now) : 0,
+      };
+    },
+  );
+};

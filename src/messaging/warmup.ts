@@ -1,0 +1,103 @@
+import type { Kysely } from "kysely";
+import { warmupDay, warmupMessageDue } from "../domain/warmup.js";
+import type { Database, EventRow, PhoneNumberRow } from "../store/schema.js";
+import type { Prices } from "./billing.js";
+import { queueOutbound } from "./send.js";
+
+const DAY_MS = 86_400_000;
+
+/**
+ * One round of the warmup scheduler: every enabled number flagged for warmup whose next message is
+ * due sends one to another number of its organization, which answers it. Both are Warmup events
+ * (isWarmup, trafficType Warmup), never billed. The counters move with a guarded update, so two
+ * processes ticking together still queue one exchange. Returns the events queued.
+ */
+export async function runWarmupTick(
+  db: Kysely<Database>,
+  prices: (organizationId: string) => Promise<Prices>,
+  now: number = Date.now(),
+): Promise<EventRow[]> {
+  const warming = await db
+    .selectFrom("phone_numbers")
+    .selectAll()
+    .where("warmup_enabled", "=", 1)
+    .where("enabled", "=", 1)
+    .where("sms_enabled", "=", 1)
+    .execute();
+  const queued: EventRow[] = [];
+  for (const number of warming) {
+    const exchange = await warmupExchange(db, number, prices, now);
+    queued.push(...exchange);
+  }
+  return queued;
+}
+
+async function warmupExchange(
+  db: Kysely<Database>,
+  number: PhoneNumberRow,
+  prices: (organizationId: string) => Promise<Prices>,
+  now: number,
+): Promise<EventRow[]> {
+  const startedAt = number.warmup_started_at ?? now;
+  const today = Math.floor(now / DAY_MS) * DAY_MS;
+  const sentToday = number.warmup_day_start === today ? number.warmup_sent_today : 0;
+  if (!warmupMessageDue(sentToday, number.warmup_last_sent_at, warmupDay(startedAt, now), now)) return [];
+  const partners = await db
+    .selectFrom("phone_numbers")
+    .selectAll()
+    .where("organization_id", "=", number.organization_id)
+    .where("id", "!=", number.id)
+    .where("enabled", "=", 1)
+    .where("sms_enabled", "=", 1)
+    .orderBy("id")
+    .execute();
+  if (partners.length === 0) return [];
+  const partner = partners[number.warmup_total_sent % partners.length]!;
+  const orgPrices = await prices(number.organization_id);
+  return db.transaction().execute(async (trx) => {
+    const claimed = await trx
+      .updateTable("phone_numbers")
+      .set({
+        warmup_started_at: startedAt,
+        warmup_day_start: today,
+        warmup_sent_today: sentToday + 1,
+        warmup_last_sent_at: now,
+        warmup_total_sent: number.warmup_total_sent + 1,
+      })
+      .where("organization_id", "=", number.organization_id)
+      .where("id", "=", number.id)
+      .where("warmup_total_sent", "=", number.warmup_total_sent)
+      .executeTakeFirst();
+    if (Number(claimed.numUpdatedRows) === 0) return [];
+    const message = (from: PhoneNumberRow, to: PhoneNumberRow, text: string) =>
+      queueOutbound(
+        trx,
+        {
+          organizationId: number.organization_id,
+          createdBy: "system",
+          conversation: null,
+          to: to.number,
+          from,
+          selectionReason: "ManualOverride",
+          wasManuallyOverridden: false,
+          text,
+          mediaUrls: [],
+          campaignId: null,
+          sourceId: null,
+          trafficType: "Warmup",
+          scheduledFor: null,
+          idempotencyKey: null,
+          outboundSource: "warmup",
+          prices: orgPrices,
+          isWarmup: true,
+          summary: `Warmup: ${text}`,
+        },
+        now,
+      );
+    const n = number.warmup_total_sent + 1;
+    return [
+      await message(number, partner, `Checking in (${n}). Have a good day!`),
+      await message(partner, number, `Thanks, you too (${n}).`),
+    ];
+  });
+}
