@@ -6,6 +6,7 @@ import { createProvider } from "../messaging/providers/index.js";
 import { countOrganizations, createOrganization } from "../store/orgs-repo.js";
 import { benchSeed } from "./bench-seed.js";
 import { demoInstructions, seedDemo } from "./demo.js";
+import { seedDemoMessaging, waitForDemoMessages } from "./demo-messaging.js";
 import { openStore } from "./open-store.js";
 
 const program = new Command();
@@ -21,10 +22,13 @@ program
     const config = loadConfig();
     const store = await openStore(config);
     const baseUrl = `http://${config.host}:${config.port}`;
-    if (options.demoIfEmpty && (await countOrganizations(store.db)) === 0) {
-      console.log(demoInstructions(await seedDemo(store.db), baseUrl));
-    }
     const pipeline = new Messaging(store.db, store.engine, config.messaging);
+    if (options.demoIfEmpty && (await countOrganizations(store.db)) === 0) {
+      const demo = await seedDemo(store.db);
+      // With the simulator the demo's messages are sent by this server's worker as it starts.
+      if (config.messaging.provider === "simulator") await seedDemoMessaging(store.db, demo, pipeline);
+      console.log(demoInstructions(demo, baseUrl));
+    }
     pipeline.startWorker(createProvider(config.messaging, pipeline));
     const app = await buildApp({
       store,
@@ -93,11 +97,22 @@ org
 
 program
   .command("demo")
-  .description("create a demo organization with realistic leads, conversations, notes and updates")
+  .description(
+    "create a demo organization with leads, conversations, notes, updates and messages in every status",
+  )
   .action(async () => {
     const config = loadConfig();
     const store = await openStore(config);
     const created = await seedDemo(store.db);
+    const pipeline = new Messaging(store.db, store.engine, config.messaging);
+    if (config.messaging.provider === "simulator") {
+      // Send the demo's messages through the simulator now, so the timeline shows their outcomes.
+      pipeline.startWorker(createProvider(config.messaging, pipeline));
+      await seedDemoMessaging(store.db, created, pipeline);
+      await waitForDemoMessages(store.db, created.organizationId);
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the simulator's last receipts
+      await pipeline.stop();
+    }
     await store.close();
     console.log(demoInstructions(created, `http://${config.host}:${config.port}`));
   });

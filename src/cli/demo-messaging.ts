@@ -1,0 +1,128 @@
+import type { Kysely } from "kysely";
+import { newId } from "../domain/ids.js";
+import { cancelMessage } from "../messaging/cancel.js";
+import type { Messaging } from "../messaging/messaging.js";
+import { sendSms } from "../messaging/send.js";
+import { createLead } from "../services/leads.js";
+import { createWallet } from "../store/billing-repo.js";
+import { getConversationForLead } from "../store/leads-repo.js";
+import type { CreatedOrganization } from "../store/orgs-repo.js";
+import type { Database } from "../store/schema.js";
+
+// The demo's messaging: two sender numbers and messages that between them reach every status a
+// timeline shows (the simulator decides outcomes by the recipient's last four digits).
+
+const NUMBERS = [
+  { number: "+14155550100", name: "SF main line", isDefault: 1 },
+  { number: "+12125550100", name: "NYC line", isDefault: 0 },
+];
+
+const RECIPIENTS: Array<[string, string, string]> = [
+  ["Olivia", "+14155550161", "Hi Olivia, thanks for requesting a quote! When is a good time to talk?"],
+  ["Noah", "+12125550400", "Hi Noah, your home insurance quote is ready."],
+  ["Emma", "+13125550500", "Hi Emma, following up on your solar estimate."],
+  ["Liam", "+16175550600", "Hi Liam, checking in about your refinance request."],
+  ["Ava", "+12065550700", "Hi Ava, your auto quote: $92/month. Reply YES to lock it in."],
+  ["Mason", "+15125550800", "Hi Mason, just confirming our call tomorrow at 10."],
+];
+
+export async function seedDemoMessaging(
+  db: Kysely<Database>,
+  org: CreatedOrganization,
+  pipeline: Messaging,
+): Promise<void> {
+  const actor = { organizationId: org.organizationId, userId: org.userId };
+  const now = Date.now();
+  await createWallet(db, org.organizationId, 10_000_000, now);
+  for (const n of NUMBERS) {
+    await db
+      .insertInto("phone_numbers")
+      .values({
+        organization_id: org.organizationId,
+        id: newId("pn", now),
+        number: n.number,
+        name: n.name,
+        enabled: 1,
+        sms_enabled: 1,
+        source_id: null,
+        campaign_id: null,
+        ten_dlc_campaign_id: "CDEMO01",
+        is_preferred: 0,
+        is_default: n.isDefault,
+        warmup_enabled: 0,
+        warmup_started_at: null,
+        last_used_at: null,
+        created_at: now,
+        updated_at: now,
+        warmup_day_start: null,
+        warmup_last_sent_at: null,
+      })
+      .execute();
+  }
+  const prices = await pipeline.prices(org.organizationId);
+  const conversations: string[] = [];
+  for (const [firstName, phone, text] of RECIPIENTS) {
+    const lead = await createLead(db, actor, {
+      contact: { firstName, lastName: "Demo", phone: { number: phone } },
+    });
+    const conversation = await getConversationForLead(db, org.organizationId, lead.id);
+    if (!conversation) continue;
+    conversations.push(conversation.id);
+    await sendSms(db, actor, { conversationId: conversation.id, text }, prices);
+  }
+  const first = conversations[0]!;
+  // Scheduled for tomorrow, and one scheduled then canceled.
+  const tomorrow = new Date(now + 86_400_000).toISOString();
+  await sendSms(
+    db,
+    actor,
+    { conversationId: first, text: "Reminder: your quote expires Friday.", scheduledFor: tomorrow },
+    prices,
+  );
+  const canceled = await sendSms(
+    db,
+    actor,
+    { conversationId: first, text: "Sorry, wrong quote attached.", scheduledFor: tomorrow },
+    prices,
+  );
+  await cancelMessage(db, org.organizationId, canceled.event.id, "Sent by mistake");
+  // A reply, then an opt-out, then a message that the suppression blocks.
+  await pipeline.handleInbound({
+    from: RECIPIENTS[0]![1],
+    to: NUMBERS[0]!.number,
+    text: "Tomorrow after 5 works",
+    mediaUrls: [],
+    providerMessageId: null,
+    receivedAt: Date.now(),
+  });
+  const stopper = RECIPIENTS[5]![1];
+  await pipeline.handleInbound({
+    from: stopper,
+    to: NUMBERS[1]!.number,
+    text: "STOP",
+    mediaUrls: [],
+    providerMessageId: null,
+    receivedAt: Date.now(),
+  });
+  await sendSms(db, actor, { conversationId: conversations[5]!, text: "One last offer!" }, prices);
+  pipeline.poke();
+}
+
+/** Waits (bounded) until no message of the organization is waiting to be sent now. */
+export async function waitForDemoMessages(
+  db: Kysely<Database>,
+  organizationId: string,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const pending = await db
+      .selectFrom("events")
+      .select((eb) => eb.fn.countAll().as("n"))
+      .where("organization_id", "=", organizationId)
+      .where("status", "in", ["Queued", "Sending"])
+      .executeTakeFirst();
+    if (Number(pending?.n ?? 0) === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
