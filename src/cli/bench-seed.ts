@@ -148,8 +148,6 @@ interface EventTemplate {
   values: unknown[];
   /** Timestamp columns set in the template, stored as offsets from the event's creation time. */
   offsets: number[];
-  status: string | null;
-  transitionMessage: string;
 }
 
 function template(input: Omit<NewEvent, "organization_id" | "created_by">): EventTemplate {
@@ -158,8 +156,6 @@ function template(input: Omit<NewEvent, "organization_id" | "created_by">): Even
   return {
     values,
     offsets: TIMESTAMP_COLUMNS.filter((i) => values[i] !== null),
-    status: row.status,
-    transitionMessage: `${row.activity_type} event created${row.status ? ` as ${row.status}` : ""}.`,
   };
 }
 
@@ -244,7 +240,6 @@ const BUSINESS_NUMBER = "+14155550100";
 
 interface SeededEvent {
   values: unknown[];
-  transition: unknown[];
   summary: string;
 }
 
@@ -299,7 +294,6 @@ function makeEvent(
   for (const i of tpl.offsets) values[i] = (values[i] as number) + at;
   return {
     values,
-    transition: [organizationId, id, 1, at, null, tpl.status, 1, "created", tpl.transitionMessage],
     summary: (values[C.summary] as string | null) ?? (values[C.description] as string),
   };
 }
@@ -312,22 +306,9 @@ interface RowSet {
 
 interface Batch {
   events: RowSet;
-  transitions: RowSet;
   leads: RowSet;
   conversations: RowSet;
 }
-
-const TRANSITION_COLUMNS = [
-  "organization_id",
-  "event_id",
-  "seq",
-  "at",
-  "from_status",
-  "to_status",
-  "applied",
-  "stage",
-  "message",
-];
 
 interface Inserter {
   write(batch: Batch): Promise<void>;
@@ -358,7 +339,6 @@ function sqliteInserter(store: Store): Inserter {
     insertRows("leads", batch.leads);
     insertRows("conversations", batch.conversations);
     insertRows("events", batch.events);
-    insertRows("event_transitions", batch.transitions);
   });
   return {
     write: async (batch) => write(batch),
@@ -395,7 +375,6 @@ function postgresInserter(store: Store): Inserter {
       await insertRows(client, "leads", batch.leads);
       await insertRows(client, "conversations", batch.conversations);
       await insertRows(client, "events", batch.events);
-      await insertRows(client, "event_transitions", batch.transitions);
       await client.query("commit");
     } catch (error) {
       await client.query("rollback");
@@ -428,7 +407,6 @@ export async function benchSeed(
   let written = 0;
   const emptyBatch = (): Batch => ({
     events: { columns: EVENT_COLUMNS, rows: [] },
-    transitions: { columns: TRANSITION_COLUMNS, rows: [] },
     leads: { columns: [], rows: [] },
     conversations: { columns: [], rows: [] },
   });
@@ -454,7 +432,6 @@ export async function benchSeed(
       random,
     );
     batch.events.rows.push(event.values);
-    batch.transitions.rows.push(event.transition);
     current.conversation.last_event_at = at;
     current.conversation.last_snippet = event.summary.slice(0, 160);
     // A lead's conversation row is written with its last event (leads never span batches: 25 | 10,000).

@@ -1,4 +1,5 @@
 import { type Kysely, sql, type Transaction } from "kysely";
+import { creationEntry } from "../store/events-repo.js";
 import type { Database, EventRow } from "../store/schema.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -54,6 +55,14 @@ async function appendLog(
   log: TransitionLog,
   at: number,
 ): Promise<void> {
+  // The creation entry is stored lazily, before the first change (see creationEntry): with no entry
+  // yet, nothing has changed since creation, so the status being left is the creation status.
+  const created = creationEntry(event);
+  await sql`insert into event_transitions (organization_id, event_id, seq, at, from_status, to_status, applied, stage, message)
+    select ${created.organization_id}, ${created.event_id}, 1, ${created.at}, null, ${created.to_status}, 1, ${created.stage}, ${created.message}
+    where not exists (select 1 from event_transitions where organization_id = ${event.organization_id} and event_id = ${event.id})`.execute(
+    db,
+  );
   // seq = 1 + the highest so far, in the same statement: the event row's guarded update above
   // serializes writers of one event, so two entries never race for a number.
   await sql`insert into event_transitions (organization_id, event_id, seq, at, from_status, to_status, applied, stage, message)

@@ -71,43 +71,55 @@ export function newEventRow(input: NewEvent, now: number = Date.now()): EventRow
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-/** Inserts an event and the first entry of its transition log (creation), in the caller's transaction. */
-export async function insertEvent(
-  db: Db,
-  row: EventRow,
-  stage = "created",
-  message?: string,
-): Promise<EventRow> {
+/**
+ * The first entry of every event's transition log: its creation. It is not stored when the event is
+ * written (most events never change, and the row already says everything the entry would); it is
+ * stored just before the event's first change, when the status being left is still the creation
+ * status, and derived from the row until then.
+ */
+export function creationEntry(row: EventRow): EventTransitionsTable {
+  return {
+    organization_id: row.organization_id,
+    event_id: row.id,
+    seq: 1,
+    at: row.created_at,
+    from_status: null,
+    to_status: row.status,
+    applied: 1,
+    stage: "created",
+    message: `${row.activity_type} event created${row.status ? ` as ${row.status}` : ""}.`,
+  };
+}
+
+/** Inserts an event, in the caller's transaction. */
+export async function insertEvent(db: Db, row: EventRow): Promise<EventRow> {
   await db.insertInto("events").values(row).execute();
-  await db
-    .insertInto("event_transitions")
-    .values({
-      organization_id: row.organization_id,
-      event_id: row.id,
-      seq: 1,
-      at: row.created_at,
-      from_status: null,
-      to_status: row.status,
-      applied: 1,
-      stage,
-      message: message ?? `${row.activity_type} event created${row.status ? ` as ${row.status}` : ""}.`,
-    })
-    .execute();
   return row;
 }
 
+/** The ordered transition logs of some events of one organization (creation entry included). */
 export async function getTransitions(
   db: Db,
   organizationId: string,
-  eventId: string,
-): Promise<EventTransitionsTable[]> {
-  return db
+  events: EventRow[],
+): Promise<Map<string, EventTransitionsTable[]>> {
+  const logs = new Map<string, EventTransitionsTable[]>();
+  if (events.length === 0) return logs;
+  const rows = await db
     .selectFrom("event_transitions")
     .selectAll()
     .where("organization_id", "=", organizationId)
-    .where("event_id", "=", eventId)
+    .where(
+      "event_id",
+      "in",
+      events.map((e) => e.id),
+    )
+    .orderBy("event_id")
     .orderBy("seq")
     .execute();
+  for (const row of rows) logs.set(row.event_id, [...(logs.get(row.event_id) ?? []), row]);
+  for (const event of events) if (!logs.has(event.id)) logs.set(event.id, [creationEntry(event)]);
+  return logs;
 }
 
 /**

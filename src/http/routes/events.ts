@@ -74,7 +74,7 @@ export const eventRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { s
       const { organizationId } = request.auth;
       const row = await store.getEventById(organizationId, request.params.eventId);
       if (!row) throw notFound(`Event '${request.params.eventId}'`);
-      const transitions = await getTransitions(store.db, organizationId, row.id);
+      const transitions = (await getTransitions(store.db, organizationId, [row])).get(row.id) ?? [];
       const record = toEventRecord(row);
       return {
         ...record,

@@ -4,10 +4,11 @@ import { toE164 } from "../../domain/phone.js";
 import { cancelMessage } from "../../messaging/cancel.js";
 import { type SendSmsBody, sendSms } from "../../messaging/send.js";
 import { EVENT_LIST_SPEC } from "../../store/event-list-spec.js";
+import { getTransitions } from "../../store/events-repo.js";
 import { getLead, getLeadsByIds } from "../../store/leads-repo.js";
 import { type ListSpec, parseListOptions, runList } from "../../store/list-query.js";
 import { findPhoneNumberByNumber } from "../../store/phone-numbers-repo.js";
-import type { EventRow, EventTransitionsTable } from "../../store/schema.js";
+import type { EventRow } from "../../store/schema.js";
 import type { RouteDeps } from "../deps.js";
 import { toEventRecord } from "../event-record.js";
 import { badRequest, notFound } from "../problem.js";
@@ -53,23 +54,11 @@ const SendSmsSchema = {
 const open = { type: "object", additionalProperties: true };
 
 export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pipeline }) => {
-  const transitionsOf = async (organizationId: string, ids: string[]) => {
-    const byEvent = new Map<string, EventTransitionsTable[]>();
-    if (ids.length === 0) return byEvent;
-    const rows = await store.db
-      .selectFrom("event_transitions")
-      .selectAll()
-      .where("organization_id", "=", organizationId)
-      .where("event_id", "in", ids)
-      .orderBy("event_id")
-      .orderBy("seq")
-      .execute();
-    for (const row of rows) byEvent.set(row.event_id, [...(byEvent.get(row.event_id) ?? []), row]);
-    return byEvent;
-  };
+  const transitionsOf = (organizationId: string, rows: EventRow[]) =>
+    getTransitions(store.db, organizationId, rows);
 
   const smsResponse = async (row: EventRow) =>
-    toSmsResponse(row, (await transitionsOf(row.organization_id, [row.id])).get(row.id) ?? []);
+    toSmsResponse(row, (await transitionsOf(row.organization_id, [row])).get(row.id) ?? []);
 
   app.post<{ Body: SendSmsBody }>(
     "/sms/send",
@@ -135,9 +124,8 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
       parsed,
       store.cursors,
     );
-    const ids = page.rows.map((r) => r.id);
     const [transitions, leads] = await Promise.all([
-      transitionsOf(organizationId, ids),
+      transitionsOf(organizationId, page.rows),
       getLeadsByIds(
         store.db,
         organizationId,
@@ -165,7 +153,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
       if (!row || !["Sms", "Mms", "Warmup"].includes(row.activity_type))
         throw notFound(`SMS event '${request.params.smsEventId}'`);
       const lead = row.lead_id ? await getLead(store.db, organizationId, row.lead_id) : undefined;
-      return toSmsEventTableRow(row, (await transitionsOf(organizationId, [row.id])).get(row.id) ?? [], lead);
+      return toSmsEventTableRow(row, (await transitionsOf(organizationId, [row])).get(row.id) ?? [], lead);
     },
   );
 
