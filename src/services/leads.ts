@@ -9,6 +9,7 @@ import {
   normalizeLeadRequest,
 } from "../domain/lead.js";
 import { usdToMicros } from "../domain/money.js";
+import type { NewEvent } from "../store/events-repo.js";
 import { getConversationForLead, getLead } from "../store/leads-repo.js";
 import type { ConversationRow, Database, LeadRow } from "../store/schema.js";
 import { recordEvent } from "./timeline.js";
@@ -73,6 +74,32 @@ async function ensureConversation(
   return conversation;
 }
 
+/** The timeline event of a lead's creation or update. */
+function leadEvent(
+  actor: Actor,
+  kind: "LeadCreated" | "LeadUpdated",
+  lead: LeadRow,
+  conversation: ConversationRow | undefined,
+  text: { description: string; summary: string; campaign_id?: string | null },
+): NewEvent {
+  return {
+    organization_id: actor.organizationId,
+    event_type: kind,
+    event_category: "Lead",
+    activity_type: kind,
+    activity_category: ACTIVITY_CATEGORY[kind],
+    lead_id: lead.id,
+    conversation_id: conversation?.id ?? null,
+    related_entity_type: "Lead",
+    related_entity_id: lead.id,
+    status: "Completed",
+    source_id: lead.source_id,
+    to_phone_number: lead.phone,
+    created_by: actor.userId,
+    ...text,
+  };
+}
+
 /** Creates a lead (and its conversation when it has a phone) and writes its LeadCreated event. */
 export async function createLead(
   db: Kysely<Database>,
@@ -94,24 +121,11 @@ export async function createLead(
     const conversation = await ensureConversation(trx, lead, now);
     await recordEvent(
       trx,
-      {
-        organization_id: actor.organizationId,
-        event_type: "LeadCreated",
-        event_category: "Lead",
-        activity_type: "LeadCreated",
-        activity_category: ACTIVITY_CATEGORY.LeadCreated,
+      leadEvent(actor, "LeadCreated", lead, conversation, {
         description: `Lead ${leadDisplayName(doc)} was created.`,
         summary: `Lead created: ${leadDisplayName(doc)}`,
-        lead_id: lead.id,
-        conversation_id: conversation?.id ?? null,
-        related_entity_type: "Lead",
-        related_entity_id: lead.id,
-        status: "Completed",
-        source_id: lead.source_id,
         campaign_id: typeof doc.metadata.utmCampaign === "string" ? doc.metadata.utmCampaign : null,
-        to_phone_number: lead.phone,
-        created_by: actor.userId,
-      },
+      }),
       now,
     );
     return lead;
@@ -149,25 +163,13 @@ export async function updateLead(
       .execute();
     const conversation = await ensureConversation(trx, lead, now);
     const shown = changedFields.slice(0, 12).join(", ") + (changedFields.length > 12 ? ", …" : "");
+    const count = `${changedFields.length} field${changedFields.length === 1 ? "" : "s"}`;
     await recordEvent(
       trx,
-      {
-        organization_id: actor.organizationId,
-        event_type: "LeadUpdated",
-        event_category: "Lead",
-        activity_type: "LeadUpdated",
-        activity_category: ACTIVITY_CATEGORY.LeadUpdated,
-        description: `Lead ${leadDisplayName(doc)} was updated (${changedFields.length} field${changedFields.length === 1 ? "" : "s"}).`,
+      leadEvent(actor, "LeadUpdated", lead, conversation, {
+        description: `Lead ${leadDisplayName(doc)} was updated (${count}).`,
         summary: `Lead updated: ${shown}`,
-        lead_id: lead.id,
-        conversation_id: conversation?.id ?? null,
-        related_entity_type: "Lead",
-        related_entity_id: lead.id,
-        status: "Completed",
-        source_id: lead.source_id,
-        to_phone_number: lead.phone,
-        created_by: actor.userId,
-      },
+      }),
       now,
     );
     return { lead, changedFields };
