@@ -1,0 +1,107 @@
+import { createPublicKey, type KeyObject, verify } from "node:crypto";
+import type { ReceiptKind } from "../../domain/message-status.js";
+import type { InboundMessage, Receipt } from "../provider.js";
+
+// Telnyx webhooks: Ed25519 signature over `${telnyx-timestamp}|${raw body}`, and the mapping of
+// message.sent / message.finalized / message.received onto receipts and inbound messages.
+
+export const SIGNATURE_TOLERANCE_SECONDS = 300;
+
+/** The public key as Telnyx's portal shows it: base64 of the raw 32-byte Ed25519 key. */
+export function telnyxPublicKey(base64: string): KeyObject {
+  const raw = Buffer.from(base64.trim(), "base64");
+  if (raw.length !== 32)
+    throw new Error("TELNYX_PUBLIC_KEY must be the base64 of a 32-byte Ed25519 public key");
+  return createPublicKey({
+    key: { kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") },
+    format: "jwk",
+  });
+}
+
+export function verifyTelnyxSignature(
+  key: KeyObject,
+  rawBody: string,
+  signature: string | undefined,
+  timestamp: string | undefined,
+  nowSeconds: number,
+): boolean {
+  if (!signature || !timestamp || !/^\d{1,12}$/.test(timestamp)) return false;
+  if (Math.abs(nowSeconds - Number(timestamp)) > SIGNATURE_TOLERANCE_SECONDS) return false;
+  const sig = Buffer.from(signature, "base64");
+  if (sig.length !== 64) return false;
+  return verify(null, Buffer.from(`${timestamp}|${rawBody}`), key, sig);
+}
+
+interface TelnyxWebhook {
+  data?: {
+    event_type?: string;
+    occurred_at?: string;
+    payload?: {
+      id?: string;
+      text?: string;
+      from?: { phone_number?: string };
+      to?: Array<{ phone_number?: string; status?: string }>;
+      media?: Array<{ url?: string }>;
+      errors?: Array<{ code?: string; title?: string; detail?: string }>;
+      received_at?: string;
+    };
+  };
+}
+
+const FINALIZED: Record<string, ReceiptKind> = {
+  delivered: "delivered",
+  delivery_failed: "undeliverable",
+  delivery_unconfirmed: "undeliverable",
+  sending_failed: "failed",
+};
+
+export type TelnyxEvent =
+  | { kind: "receipt"; receipt: Receipt }
+  | { kind: "inbound"; message: InboundMessage }
+  | { kind: "ignored"; eventType: string };
+
+/** Maps a verified webhook body; `eventId`/`org` come from our webhook_url's query string. */
+export function parseTelnyxWebhook(
+  body: TelnyxWebhook,
+  eventId: string | null,
+  org: string | null,
+): TelnyxEvent {
+  const data = body.data ?? {};
+  const payload = data.payload ?? {};
+  const eventType = data.event_type ?? "unknown";
+  const occurred = Date.parse(data.occurred_at ?? "");
+  const occurredAt = Number.isFinite(occurred) ? occurred : Date.now();
+  const base = { eventId, organizationId: org, providerMessageId: payload.id ?? null, occurredAt };
+  if (eventType === "message.sent") return { kind: "receipt", receipt: { ...base, kind: "sent" } };
+  if (eventType === "message.finalized") {
+    const kind = FINALIZED[payload.to?.[0]?.status ?? ""];
+    if (!kind) return { kind: "ignored", eventType: `${eventType}:${payload.to?.[0]?.status ?? "?"}` };
+    const error = payload.errors?.[0];
+    return {
+      kind: "receipt",
+      receipt: {
+        ...base,
+        kind,
+        errorCode: error?.code ?? null,
+        errorMessage: error?.detail ?? error?.title ?? null,
+      },
+    };
+  }
+  if (eventType === "message.received") {
+    const from = payload.from?.phone_number;
+    const to = payload.to?.[0]?.phone_number;
+    if (!from || !to) return { kind: "ignored", eventType };
+    return {
+      kind: "inbound",
+      message: {
+        from,
+        to,
+        text: payload.text ?? "",
+        mediaUrls: (payload.media ?? []).flatMap((m) => (m.url ? [m.url] : [])),
+        providerMessageId: payload.id ?? null,
+        receivedAt: occurredAt,
+      },
+    };
+  }
+  return { kind: "ignored", eventType };
+}
