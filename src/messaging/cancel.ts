@@ -2,7 +2,7 @@ import type { Kysely } from "kysely";
 import { CANCELABLE_STATUSES } from "../domain/message-status.js";
 import { notFound, ProblemError } from "../http/problem.js";
 import type { Database, EventRow } from "../store/schema.js";
-import { loadEvent, transition } from "./transitions.js";
+import { loadEvent, lockEvent, transition } from "./transitions.js";
 
 /**
  * Cancels an outbound message that no worker has handed to a provider yet: Scheduled, Queued, or
@@ -16,8 +16,8 @@ export async function cancelMessage(
   now = Date.now(),
 ): Promise<EventRow> {
   return db.transaction().execute(async (trx) => {
-    const event = await loadEvent(trx, organizationId, eventId);
-    if (!event || event.direction !== "outbound") throw notFound(`SMS event '${eventId}'`);
+    const event = await lockEvent(trx, { organizationId, id: eventId });
+    if (event?.direction !== "outbound") throw notFound(`SMS event '${eventId}'`);
     if (!CANCELABLE_STATUSES.has(event.status ?? "")) {
       throw new ProblemError(
         409,

@@ -4,22 +4,17 @@ import { recordOutcome } from "../store/phone-numbers-repo.js";
 import type { Database, EventRow } from "../store/schema.js";
 import { billAccepted } from "./billing.js";
 import type { Receipt } from "./provider.js";
-import { loadEvent, logIgnored, transition } from "./transitions.js";
-
-type Db = Kysely<Database> | Transaction<Database>;
+import { lockEvent, logIgnored, transition } from "./transitions.js";
 
 /** Carrier error codes that mean "this sender is being filtered", which count against its health. */
 const CARRIER_BLOCK_CODES = new Set(["30007", "40002", "40008", "CarrierBlocked"]);
 
-async function findEvent(db: Db, receipt: Receipt): Promise<EventRow | undefined> {
-  if (receipt.eventId && receipt.organizationId)
-    return loadEvent(db, receipt.organizationId, receipt.eventId);
+async function findEvent(db: Transaction<Database>, receipt: Receipt): Promise<EventRow | undefined> {
+  if (receipt.eventId && receipt.organizationId) {
+    return lockEvent(db, { organizationId: receipt.organizationId, id: receipt.eventId });
+  }
   if (!receipt.providerMessageId) return undefined;
-  return db
-    .selectFrom("events")
-    .selectAll()
-    .where("provider_message_id", "=", receipt.providerMessageId)
-    .executeTakeFirst();
+  return lockEvent(db, { providerMessageId: receipt.providerMessageId });
 }
 
 /** Fields set when a message reaches a receipt's status (and the outcomes it supersedes cleared). */

@@ -1,4 +1,4 @@
-import { type Kysely, sql, type Transaction } from "kysely";
+import { type Kysely, PostgresAdapter, sql, type Transaction } from "kysely";
 import { creationEntry } from "../store/events-repo.js";
 import type { Database, EventRow } from "../store/schema.js";
 
@@ -79,4 +79,22 @@ export async function loadEvent(db: Db, organizationId: string, id: string): Pro
     .where("organization_id", "=", organizationId)
     .where("id", "=", id)
     .executeTakeFirst();
+}
+
+/**
+ * Loads an event and, on PostgreSQL, locks its row until the transaction ends, so that everything
+ * writing to one event (receipts, the worker's outcome) takes turns: its log numbers never collide.
+ * SQLite has a single writer already.
+ */
+export async function lockEvent(
+  db: Transaction<Database>,
+  where: { organizationId: string; id: string } | { providerMessageId: string },
+): Promise<EventRow | undefined> {
+  let query = db.selectFrom("events").selectAll();
+  query =
+    "providerMessageId" in where
+      ? query.where("provider_message_id", "=", where.providerMessageId)
+      : query.where("organization_id", "=", where.organizationId).where("id", "=", where.id);
+  if (db.getExecutor().adapter instanceof PostgresAdapter) query = query.forUpdate();
+  return query.executeTakeFirst();
 }

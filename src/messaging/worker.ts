@@ -14,7 +14,7 @@ import type { Database, EventRow } from "../store/schema.js";
 import { isSuppressed } from "../store/suppressions-repo.js";
 import { billAccepted, isBillableTraffic } from "./billing.js";
 import type { Provider, SendResult } from "./provider.js";
-import { loadEvent, transition } from "./transitions.js";
+import { lockEvent, transition } from "./transitions.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -308,7 +308,7 @@ export class Worker {
     id: string,
     result: SendResult,
   ): Promise<boolean> {
-    const event = await loadEvent(trx, organizationId, id);
+    const event = await lockEvent(trx, { organizationId, id });
     if (!event) return true;
     const now = this.now();
     if (result.kind === "accepted") {
