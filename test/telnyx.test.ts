@@ -1,11 +1,59 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { ACTIVITY_CATEGORY } from "../src/domain/event-vocabulary.js";
+import type { OutboundMessage } from "../src/messaging/provider.js";
 import { TelnyxProvider } from "../src/messaging/providers/telnyx.js";
+import { telnyxPublicKey, verifyTelnyxSignature } from "../src/messaging/providers/telnyx-webhook.js";
+import { loadEvent } from "../src/messaging/transitions.js";
 import { createWallet } from "../src/store/billing-repo.js";
+import { insertEvent, newEventRow } from "../src/store/events-repo.js";
+import type { EventRow, PhoneNumberRow } from "../src/store/schema.js";
 import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 import { FakeTelnyx } from "./helpers/fake-telnyx.js";
 import { addLead, addSenderNumber, isFinal, waitForEvent } from "./helpers/messaging.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+const telnyxEnv = (fake: FakeTelnyx, url: string): NodeJS.ProcessEnv => ({
+  LEADTRAIL_PROVIDER: "telnyx",
+  TELNYX_API_KEY: "KEYtest",
+  TELNYX_PUBLIC_KEY: fake.publicKeyBase64,
+  TELNYX_API_BASE_URL: `${url}/v2`,
+  LEADTRAIL_PUBLIC_URL: "http://127.0.0.1:9",
+  LEADTRAIL_QUIET_HOURS: "off",
+  LEADTRAIL_RETRY_BASE_SECONDS: "0.01",
+});
+
+const outboundStub: OutboundMessage = {
+  organizationId: "org_1",
+  eventId: "evt_1",
+  from: "+14155550100",
+  to: "+12125550101",
+  text: "Hello",
+  mediaUrls: [],
+};
+
+/** POSTs a webhook body through the app, signed by `fake` unless `headers` are given. */
+function postWebhook(
+  api: TestApi,
+  fake: FakeTelnyx,
+  body: unknown,
+  options: { query?: string; headers?: Record<string, string>; raw?: string } = {},
+) {
+  const raw = options.raw ?? JSON.stringify(body);
+  return api.app.inject({
+    method: "POST",
+    url: `/webhooks/telnyx${options.query ?? ""}`,
+    headers: options.headers ?? fake.signedHeaders(raw),
+    payload: raw,
+  });
+}
 
 test("the adapter speaks Telnyx's messages API and maps its answers", async () => {
   const fake = new FakeTelnyx();
@@ -16,7 +64,7 @@ test("the adapter speaks Telnyx's messages API and maps its answers", async () =
     publicUrl: "https://hooks.example",
     timeoutMs: 300,
   });
-  const message = {
+  const message: OutboundMessage = {
     organizationId: "org_1",
     eventId: "evt_1",
     from: "+14155550100",
@@ -28,46 +76,471 @@ test("the adapter speaks Telnyx's messages API and maps its answers", async () =
     const accepted = await provider.send(message);
     assert.equal(accepted.kind, "accepted");
     const [request] = fake.sent;
-    assert.equal(request!.authorization, "Bearer KEYtest");
-    assert.equal(request!.body.to, "+12125550101");
-    assert.deepEqual(request!.body.media_urls, ["https://example.com/a.png"]);
-    assert.equal(request!.body.webhook_url, "https://hooks.example/webhooks/telnyx?event=evt_1&org=org_1");
-    if (accepted.kind === "accepted") assert.equal(accepted.providerMessageId, request!.id);
+    assert.ok(request);
+    assert.equal(request.authorization, "Bearer KEYtest");
+    assert.equal(fake.requests[0]!.contentType, "application/json");
+    assert.equal(request.body.from, "+14155550100");
+    assert.equal(request.body.to, "+12125550101");
+    assert.equal(request.body.text, "Hello");
+    assert.deepEqual(request.body.media_urls, ["https://example.com/a.png"]);
+    // The event id in the webhook URL is how a receipt finds its message even if we crashed before
+    // storing Telnyx's id; the profile's webhooks are not used for it (no second copy of each receipt).
+    assert.equal(request.body.webhook_url, "https://hooks.example/webhooks/telnyx?event=evt_1&org=org_1");
+    assert.equal(request.body.use_profile_webhooks, false);
+    assert.deepEqual(accepted, { kind: "accepted", providerMessageId: request.id, telnyxId: request.id });
+
+    // An SMS carries no media_urls at all.
+    await provider.send({ ...message, to: "+12125550102", mediaUrls: [] });
+    assert.equal("media_urls" in fake.sent[1]!.body, false);
+
     for (const [behaviour, kind, code] of [
+      ["201", "accepted", null],
       ["429", "transient", "429"],
       ["500", "transient", "500"],
       ["422", "permanent", "40310"],
+      ["garbage", "permanent", "MalformedResponse"],
       ["hang", "transient", "Timeout"],
     ] as const) {
       fake.behaviour.set("+12125550101", behaviour);
+      const started = Date.now();
       const result = await provider.send(message);
       assert.equal(result.kind, kind, behaviour);
-      assert.equal("errorCode" in result ? result.errorCode : null, code);
+      assert.equal(result.kind === "accepted" ? null : result.errorCode, code, behaviour);
+      if (result.kind !== "accepted") assert.ok(result.errorMessage, behaviour);
+      if (behaviour === "hang") assert.ok(Date.now() - started < 3000, "the timeout bounds the call");
     }
+    // Every request is recorded, answered or not.
+    assert.deepEqual(
+      fake.requests.map((r) => r.status),
+      [200, 200, 201, 429, 500, 422, 200, 0],
+    );
   } finally {
     await fake.stop();
   }
+  const unreachable = new TelnyxProvider({
+    apiKey: "KEYtest",
+    apiBaseUrl: `${url}/v2`, // stopped: nothing listens there any more
+    publicUrl: "https://hooks.example",
+    timeoutMs: 2000,
+  });
+  const result = await unreachable.send(message);
+  assert.equal(result.kind, "transient");
+  assert.equal(result.kind === "transient" ? result.errorCode : null, "NetworkError");
+});
+
+test("the signature check: Ed25519 over timestamp|body, within 300 s either way", () => {
+  const fake = new FakeTelnyx();
+  const key = telnyxPublicKey(fake.publicKeyBase64);
+  const raw = '{"data":{"event_type":"message.sent"}}';
+  const at = 1_800_000_000;
+  const headers = fake.signedHeaders(raw, at);
+  const check = (now: number, body = raw, h = headers) =>
+    verifyTelnyxSignature(key, body, h["telnyx-signature-ed25519"], h["telnyx-timestamp"], now);
+  assert.equal(check(at), true);
+  assert.equal(check(at + 300), true);
+  assert.equal(check(at - 300), true);
+  assert.equal(check(at + 301), false);
+  assert.equal(check(at - 301), false);
+  assert.equal(check(at, `${raw} `), false);
+  assert.equal(check(at, raw, { ...headers, "telnyx-timestamp": String(at + 1) }), false);
+  assert.throws(() => telnyxPublicKey(Buffer.alloc(31).toString("base64")), /32-byte/);
+});
+
+test("the fake runs as a process of its own and sends signed receipts for what it accepts", async () => {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  delete env.NODE_OPTIONS;
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "test/helpers/fake-telnyx.ts", "--receipt-delay-ms", "20"],
+    { cwd: ROOT, env, stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const received: Array<{ ok: boolean; body: { data: { event_type: string; payload: { to: unknown } } } }> =
+    [];
+  const receiver = createServer((req, res) => {
+    let raw = "";
+    req.on("data", (chunk) => {
+      raw += chunk;
+    });
+    req.on("end", () => {
+      received.push({
+        ok: verifyTelnyxSignature(
+          key!,
+          raw,
+          req.headers["telnyx-signature-ed25519"] as string,
+          req.headers["telnyx-timestamp"] as string,
+          Math.floor(Date.now() / 1000),
+        ),
+        body: JSON.parse(raw),
+      });
+      res.end("{}");
+    });
+  });
+  let key: ReturnType<typeof telnyxPublicKey> | undefined;
+  try {
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      child.stdout!.on("data", (chunk) => {
+        out += chunk;
+        if (out.includes("\n")) resolve(out.split("\n")[0]!);
+      });
+      child.once("exit", (code) => reject(new Error(`the fake exited (${code}) before starting`)));
+      setTimeout(() => reject(new Error("the fake did not start in 20 s")), 20_000).unref();
+    });
+    const started = JSON.parse(line) as { url: string; port: number; publicKey: string };
+    assert.equal(started.url, `http://127.0.0.1:${started.port}`);
+    key = telnyxPublicKey(started.publicKey);
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/webhooks/telnyx?event=evt_9`;
+
+    const control = await fetch(`${started.url}/__behaviour`, {
+      method: "POST",
+      body: JSON.stringify({ to: "+12125550199", behaviour: "500" }),
+    });
+    assert.equal(control.status, 200);
+    const provider = new TelnyxProvider({ apiKey: "KEY", apiBaseUrl: `${started.url}/v2`, publicUrl: "x" });
+    const send = (to: string) =>
+      fetch(`${started.url}/v2/messages`, {
+        method: "POST",
+        headers: { authorization: "Bearer KEY", "content-type": "application/json" },
+        body: JSON.stringify({ from: "+14155550100", to, text: "hi", webhook_url: hook }),
+      });
+    assert.equal((await send("+12125550199")).status, 500);
+    const res = await send("+12125550198");
+    assert.equal(res.status, 200);
+    const { data } = (await res.json()) as { data: { id: string; record_type: string } };
+    assert.equal(data.record_type, "message");
+    assert.equal(
+      (await provider.send({ ...outboundStub, to: "+12125550199" })).kind,
+      "transient",
+      "the behaviour set over HTTP holds for the adapter too",
+    );
+
+    const deadline = Date.now() + 10_000;
+    while (received.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(
+      received.map((r) => [r.ok, r.body.data.event_type, r.body.data.payload.to]),
+      [
+        [true, "message.sent", [{ phone_number: "+12125550198", status: "sent" }]],
+        [true, "message.finalized", [{ phone_number: "+12125550198", status: "delivered" }]],
+      ],
+    );
+    const sent = (await (await fetch(`${started.url}/__sent`)).json()) as Array<{ id: string }>;
+    assert.deepEqual(
+      sent.map((s) => s.id),
+      [data.id],
+    );
+    const requests = (await (await fetch(`${started.url}/__requests`)).json()) as Array<{ status: number }>;
+    assert.deepEqual(
+      requests.map((r) => r.status),
+      [500, 200, 500],
+    );
+  } finally {
+    child.kill();
+    receiver.close();
+  }
+});
+
+forEachEngine("Telnyx webhooks onto events", (engine) => {
+  let api: TestApi;
+  let fake: FakeTelnyx;
+  let sender: PhoneNumberRow;
+  let counter = 0;
+  before(async () => {
+    fake = new FakeTelnyx();
+    const url = await fake.start();
+    api = await startTestApi(engine, { env: telnyxEnv(fake, url) });
+    sender = await addSenderNumber(api, { number: "+14155550150" });
+  });
+  after(async () => {
+    await api.close();
+    await fake.stop();
+  });
+
+  /** An outbound SMS the worker handed to Telnyx: Sending, with no Telnyx id stored yet. */
+  async function sending(overrides: Partial<EventRow> = {}): Promise<EventRow> {
+    const now = Date.now();
+    counter++;
+    return insertEvent(
+      api.db.store.db,
+      newEventRow(
+        {
+          organization_id: api.org.organizationId,
+          event_type: "SmsOutbound",
+          event_category: "Messaging",
+          activity_type: "Sms",
+          activity_category: ACTIVITY_CATEGORY.Sms,
+          description: "Outbound SMS",
+          summary: "Hello",
+          created_by: "test",
+          direction: "outbound",
+          status: "Sending",
+          traffic_type: "RealLead",
+          from_phone_number_id: sender.id,
+          outbound_phone_number_id: sender.id,
+          from_phone_number: sender.number,
+          to_phone_number: `+1212555${String(1000 + counter).padStart(4, "0")}`,
+          body: "Hello",
+          segments: 1,
+          encoding: "GSM-7",
+          price_micros: 7900,
+          queued_at: now - 1000,
+          sending_started_at: now - 500,
+          ...overrides,
+        },
+        now - 1000,
+      ),
+    );
+  }
+
+  const reload = async (row: EventRow) => (await loadEvent(api.db.store.db, row.organization_id, row.id))!;
+  const queryFor = (row: EventRow) => `?event=${row.id}&org=${row.organization_id}`;
+  const message = (row: EventRow) => ({
+    from: row.from_phone_number!,
+    to: row.to_phone_number!,
+    text: "Hello",
+  });
+  /** A webhook about `row` as Telnyx message `telnyxId`, that happened at `at`. */
+  const about = (
+    row: EventRow,
+    telnyxId: string,
+    eventType: string,
+    status: string,
+    at: number,
+    extra: Record<string, unknown> = {},
+  ) => {
+    const body = fake.webhook(eventType, telnyxId, message(row), status, extra);
+    body.data.occurred_at = new Date(at).toISOString();
+    return body;
+  };
+
+  test("message.sent makes it Sent, message.finalized Delivered; duplicates and late receipts change nothing", async () => {
+    const row = await sending();
+    const t0 = Date.now() - 60_000;
+    const sent = about(row, "tx-1", "message.sent", "sent", t0);
+    const res = await postWebhook(api, fake, sent, { query: queryFor(row) });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(res.json(), { received: true });
+    let event = await reload(row);
+    assert.equal(event.status, "Sent");
+    assert.equal(Number(event.sent_at), t0, "the time Telnyx says it happened");
+    assert.equal(event.provider_message_id, "tx-1", "Telnyx's id is learned from the receipt");
+    assert.equal(event.billing_status, "Billed");
+
+    const delivered = about(row, "tx-1", "message.finalized", "delivered", t0 + 2000);
+    assert.equal((await postWebhook(api, fake, delivered, { query: queryFor(row) })).statusCode, 200);
+    event = await reload(row);
+    assert.equal(event.status, "Delivered");
+    assert.equal(Number(event.delivered_at), t0 + 2000);
+
+    // Telnyx redelivers, and receipts arrive late or out of order: none moves the message back.
+    for (const late of [
+      delivered,
+      sent,
+      about(row, "tx-1", "message.sent", "sent", t0 + 5000),
+      about(row, "tx-1", "message.finalized", "delivery_failed", t0 + 6000, { errors: [{ code: "30003" }] }),
+      about(row, "tx-1", "message.finalized", "sending_failed", t0 + 7000, { errors: [{ code: "40008" }] }),
+    ]) {
+      assert.equal((await postWebhook(api, fake, late, { query: queryFor(row) })).statusCode, 200);
+    }
+    const after = await reload(row);
+    assert.equal(after.status, "Delivered");
+    assert.equal(Number(after.sent_at), t0);
+    assert.equal(Number(after.delivered_at), t0 + 2000);
+    assert.equal(after.error_code, null);
+    assert.equal(after.undeliverable_at, null);
+    assert.equal(after.failed_at, null);
+
+    const record = (await api.call("GET", `/events/${row.id}`)).json();
+    assert.equal(record.status, "Delivered");
+    assert.equal(record.deliveredAt, new Date(t0 + 2000).toISOString());
+  });
+
+  test("message.finalized statuses map onto outcomes, with Telnyx's error code", async () => {
+    const at = Date.now() - 10_000;
+    for (const [status, errors, expected, code, stamp] of [
+      ["delivered", [], "Delivered", null, "delivered_at"],
+      [
+        "delivery_failed",
+        [{ code: "30003", title: "Unreachable destination handset" }],
+        "Undeliverable",
+        "30003",
+        "undeliverable_at",
+      ],
+      ["delivery_unconfirmed", [], "Undeliverable", "Undeliverable", "undeliverable_at"],
+      [
+        "sending_failed",
+        [{ code: "40008", title: "Undeliverable", detail: "Spam" }],
+        "Failed",
+        "40008",
+        "failed_at",
+      ],
+    ] as const) {
+      const row = await sending();
+      const body = about(row, `tx-${status}`, "message.finalized", status, at, { errors });
+      assert.equal((await postWebhook(api, fake, body, { query: queryFor(row) })).statusCode, 200);
+      const event = await reload(row);
+      assert.equal(event.status, expected, status);
+      assert.equal(event.error_code, code, status);
+      assert.equal(Number(event[stamp]), at, status);
+      if (status === "sending_failed") assert.equal(event.error_message, "Spam");
+    }
+  });
+
+  test("without our query string a receipt is matched by the Telnyx message id", async () => {
+    const row = await sending({
+      status: "Sent",
+      sent_at: Date.now() - 5000,
+      provider_message_id: "tx-known",
+    });
+    const body = about(row, "tx-known", "message.finalized", "delivery_failed", Date.now(), {
+      errors: [{ code: "30005", title: "Unknown destination handset" }],
+    });
+    assert.equal((await postWebhook(api, fake, body)).statusCode, 200);
+    const event = await reload(row);
+    assert.equal(event.status, "Undeliverable");
+    assert.equal(event.error_code, "30005");
+    // A receipt for a message we know nothing of is acknowledged (Telnyx would retry it forever).
+    const stray = about(row, "tx-nobody", "message.finalized", "delivered", Date.now());
+    assert.equal((await postWebhook(api, fake, stray)).statusCode, 200);
+  });
+
+  test("the unsigned query string names an event only when the signed payload agrees", async () => {
+    const victim = await sending();
+    const real = await sending({ status: "Sent", provider_message_id: "tx-real", sent_at: Date.now() });
+    // A genuine receipt about `real`, replayed to a URL naming `victim`.
+    const body = about(real, "tx-real", "message.finalized", "delivered", Date.now());
+    assert.equal((await postWebhook(api, fake, body, { query: queryFor(victim) })).statusCode, 200);
+    assert.equal((await reload(victim)).status, "Sending");
+    assert.equal((await reload(real)).status, "Delivered", "matched by its Telnyx id instead");
+    // Same when the victim already has a Telnyx id of its own.
+    const other = await sending({ status: "Sent", provider_message_id: "tx-other", sent_at: Date.now() });
+    const again = about(other, "tx-real", "message.finalized", "sending_failed", Date.now());
+    assert.equal((await postWebhook(api, fake, again, { query: queryFor(other) })).statusCode, 200);
+    assert.equal((await reload(other)).status, "Sent");
+  });
+
+  test("unknown event types and statuses are acknowledged and ignored", async () => {
+    const row = await sending();
+    const before = await reload(row);
+    for (const body of [
+      about(row, "tx-x", "message.queued", "queued", Date.now()),
+      about(row, "tx-x", "call.initiated", "", Date.now()),
+      about(row, "tx-x", "message.finalized", "queued", Date.now()),
+      { data: {} },
+    ]) {
+      const res = await postWebhook(api, fake, body, { query: queryFor(row) });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.deepEqual(res.json(), { received: true });
+    }
+    assert.deepEqual(await reload(row), before);
+    const notJson = "{not json";
+    const res = await postWebhook(api, fake, null, { raw: notJson, headers: fake.signedHeaders(notJson) });
+    assert.equal(res.statusCode, 400);
+  });
+
+  test("forged, stale, tampered or unsigned webhooks are 401 problem+json and change nothing", async () => {
+    const row = await sending();
+    const before = await reload(row);
+    const body = about(row, "tx-forged", "message.finalized", "delivered", Date.now());
+    const raw = JSON.stringify(body);
+    const now = Math.floor(Date.now() / 1000);
+    const other = new FakeTelnyx(); // a key pair Telnyx did not sign with
+    const valid = fake.signedHeaders(raw);
+    const attempts: Array<[string, Record<string, string>, string?]> = [
+      ["signed with another key", other.signedHeaders(raw)],
+      ["a forged signature", { ...valid, "telnyx-signature-ed25519": randomBytes(64).toString("base64") }],
+      ["a malformed signature", { ...valid, "telnyx-signature-ed25519": "AAAA" }],
+      ["a timestamp over 5 minutes old", fake.signedHeaders(raw, now - 360)],
+      ["a timestamp over 5 minutes ahead", fake.signedHeaders(raw, now + 360)],
+      ["the signature of another timestamp", { ...valid, "telnyx-timestamp": String(now - 1) }],
+      ["a non-numeric timestamp", { ...valid, "telnyx-timestamp": `${now}.0` }],
+      ["no headers", { "content-type": "application/json" }],
+      [
+        "no timestamp",
+        {
+          "content-type": "application/json",
+          "telnyx-signature-ed25519": valid["telnyx-signature-ed25519"]!,
+        },
+      ],
+      [
+        "no signature",
+        { "content-type": "application/json", "telnyx-timestamp": valid["telnyx-timestamp"]! },
+      ],
+      ["a tampered body", valid, raw.replace('"delivered"', '"sending_failed"')],
+      ["re-serialized JSON", valid, JSON.stringify(body, null, 1)],
+    ];
+    for (const [what, headers, payload] of attempts) {
+      const res = await postWebhook(api, fake, body, { query: queryFor(row), headers, raw: payload ?? raw });
+      assert.equal(res.statusCode, 401, what);
+      assert.equal(res.headers["content-type"], "application/problem+json; charset=utf-8", what);
+      assert.equal(res.json().status, 401, what);
+    }
+    assert.deepEqual(await reload(row), before, "nothing changed");
+    // Within the 5 minutes, the same webhook is accepted.
+    const res = await postWebhook(api, fake, body, {
+      query: queryFor(row),
+      headers: fake.signedHeaders(raw, now - 240),
+    });
+    assert.equal(res.statusCode, 200);
+    assert.equal((await reload(row)).status, "Delivered");
+  });
+
+  test("message.received writes a Received event on the number's organization, once", async () => {
+    const ours = await addSenderNumber(api, { number: "+14155550177", is_default: 0, name: "Inbound line" });
+    const at = Date.now() - 3000;
+    const body = fake.inbound({
+      id: "tx-in-1",
+      from: "+12125550299",
+      to: ours.number,
+      text: "Call me",
+      mediaUrls: ["https://media.example/cat.png"],
+    });
+    body.data.occurred_at = new Date(at).toISOString();
+    assert.equal((await postWebhook(api, fake, body)).statusCode, 200);
+    // Telnyx redelivers a webhook it thinks we missed: still one message.
+    assert.equal((await postWebhook(api, fake, body)).statusCode, 200);
+    const rows = await api.db.store.db
+      .selectFrom("events")
+      .selectAll()
+      .where("provider_message_id", "=", "tx-in-1")
+      .execute();
+    assert.equal(rows.length, 1);
+    const [event] = rows;
+    assert.equal(event!.organization_id, api.org.organizationId);
+    assert.equal(event!.direction, "inbound");
+    assert.equal(event!.status, "Received");
+    assert.equal(event!.body, "Call me");
+    assert.equal(event!.from_phone_number, "+12125550299");
+    assert.equal(event!.to_phone_number, ours.number);
+    assert.equal(Number(event!.received_at), at);
+    assert.deepEqual(
+      (JSON.parse(event!.media!) as Array<{ url: string }>).map((m) => m.url),
+      ["https://media.example/cat.png"],
+    );
+    const listed = (await api.call("POST", "/events/sms/phone/+12125550299", {})).json();
+    assert.equal(listed.items.length, 1);
+    assert.equal(listed.items[0].status, "received");
+
+    // To a number no organization owns: acknowledged, nothing written.
+    const stray = fake.inbound({ id: "tx-in-2", from: "+12125550299", to: "+14155550999", text: "hello?" });
+    assert.equal((await postWebhook(api, fake, stray)).statusCode, 200);
+    const none = await api.db.store.db
+      .selectFrom("events")
+      .select("id")
+      .where("provider_message_id", "=", "tx-in-2")
+      .execute();
+    assert.equal(none.length, 0);
+  });
 });
 
 forEachEngine("Telnyx end to end", (engine) => {
   let api: TestApi;
   let fake: FakeTelnyx;
-  let other: FakeTelnyx;
   before(async () => {
     fake = new FakeTelnyx();
-    other = new FakeTelnyx(); // a key pair Telnyx did not sign with
     const url = await fake.start();
-    api = await startTestApi(engine, {
-      env: {
-        LEADTRAIL_PROVIDER: "telnyx",
-        TELNYX_API_KEY: "KEYtest",
-        TELNYX_PUBLIC_KEY: fake.publicKeyBase64,
-        TELNYX_API_BASE_URL: `${url}/v2`,
-        LEADTRAIL_PUBLIC_URL: "http://127.0.0.1:9",
-        LEADTRAIL_QUIET_HOURS: "off",
-        LEADTRAIL_RETRY_BASE_SECONDS: "0.01",
-      },
-    });
+    api = await startTestApi(engine, { env: telnyxEnv(fake, url) });
     await addSenderNumber(api);
     await createWallet(api.db.store.db, api.org.organizationId, 10_000_000);
     api.pipeline.startWorker(
@@ -85,16 +558,6 @@ forEachEngine("Telnyx end to end", (engine) => {
     await fake.stop();
   });
 
-  const postWebhook = (body: unknown, headers?: Record<string, string>, query = "") => {
-    const raw = JSON.stringify(body);
-    return api.app.inject({
-      method: "POST",
-      url: `/webhooks/telnyx${query}`,
-      headers: headers ?? fake.signedHeaders(raw),
-      payload: raw,
-    });
-  };
-
   const sendOne = async (phone: string) => {
     const { conversationId } = await addLead(api, phone);
     const sms = (await api.call("POST", "/sms/send", { conversationId, text: "Quote ready" })).json();
@@ -107,87 +570,47 @@ forEachEngine("Telnyx end to end", (engine) => {
     assert.equal(sent.status, "Sent");
     const request = fake.sent.find((r) => r.body.webhook_url?.includes(sms.id))!;
     assert.ok(request, "the webhook URL names the event");
+    assert.equal(request.authorization, "Bearer KEYtest");
+    assert.equal(request.body.to, "+12125550201");
+    assert.equal(request.body.text, "Quote ready");
     assert.equal(sent.telnyxId, request.id);
     assert.equal(sent.providerMessageId, request.id);
     const query = `?event=${sms.id}&org=${api.org.organizationId}`;
     const finalized = fake.webhook("message.finalized", request.id, request.body, "delivered");
-    assert.equal((await postWebhook(finalized, undefined, query)).statusCode, 200);
+    assert.equal((await postWebhook(api, fake, finalized, { query })).statusCode, 200);
     assert.equal((await api.call("GET", `/events/${sms.id}`)).json().status, "Delivered");
     const late = fake.webhook("message.sent", request.id, request.body, "sent");
-    assert.equal((await postWebhook(late, undefined, query)).statusCode, 200);
-    assert.equal((await postWebhook(finalized, undefined, query)).statusCode, 200);
+    assert.equal((await postWebhook(api, fake, late, { query })).statusCode, 200);
+    assert.equal((await postWebhook(api, fake, finalized, { query })).statusCode, 200);
     const record = (await api.call("GET", `/events/${sms.id}`)).json();
     assert.equal(record.status, "Delivered");
     assert.ok(record.deliveredAt);
   });
 
-  test("a receipt without our query string is matched by the Telnyx message id", async () => {
-    const { sms } = await sendOne("+12125550202");
-    const request = fake.sent.find((r) => r.body.webhook_url?.includes(sms.id))!;
-    const failed = fake.webhook("message.finalized", request.id, request.body, "delivery_failed", {
-      errors: [{ code: "30003", title: "Unreachable" }],
+  test("an MMS goes with its media_urls", async () => {
+    const { conversationId } = await addLead(api, "+12125550206");
+    const res = await api.call("POST", "/sms/send", {
+      conversationId,
+      text: "Photo",
+      mediaUrls: ["https://media.example/house.jpg"],
     });
-    assert.equal((await postWebhook(failed)).statusCode, 200);
-    const record = (await api.call("GET", `/events/${sms.id}`)).json();
-    assert.equal(record.status, "Undeliverable");
-    assert.equal(record.errorCode, "30003");
+    assert.equal(res.statusCode, 201, res.body);
+    const mms = res.json();
+    await waitForEvent(api, mms.id, (e) => e.status === "Sent" || isFinal(e));
+    const request = fake.sent.find((r) => r.body.webhook_url?.includes(mms.id))!;
+    assert.deepEqual(request.body.media_urls, ["https://media.example/house.jpg"]);
   });
 
-  test("forged, stale, tampered or unsigned webhooks are 401 and change nothing", async () => {
-    const { sms } = await sendOne("+12125550203");
-    const request = fake.sent.find((r) => r.body.webhook_url?.includes(sms.id))!;
-    const body = fake.webhook("message.finalized", request.id, request.body, "delivered");
-    const raw = JSON.stringify(body);
-    const query = `?event=${sms.id}&org=${api.org.organizationId}`;
-    const attempts: Array<Record<string, string>> = [
-      other.signedHeaders(raw),
-      fake.signedHeaders(raw, Math.floor(Date.now() / 1000) - 301),
-      fake.signedHeaders(raw, Math.floor(Date.now() / 1000) + 301),
-      { "content-type": "application/json" },
-      { ...fake.signedHeaders(raw), "telnyx-signature-ed25519": "AAAA" },
-    ];
-    for (const headers of attempts) {
-      const res = await api.app.inject({
-        method: "POST",
-        url: `/webhooks/telnyx${query}`,
-        headers,
-        payload: raw,
-      });
-      assert.equal(res.statusCode, 401, JSON.stringify(headers));
-      assert.equal(res.headers["content-type"], "application/problem+json; charset=utf-8");
-    }
-    const tampered = raw.replace("delivered", "sending_failed");
-    const res = await api.app.inject({
-      method: "POST",
-      url: `/webhooks/telnyx${query}`,
-      headers: fake.signedHeaders(raw),
-      payload: tampered,
-    });
-    assert.equal(res.statusCode, 401);
-    assert.equal((await api.call("GET", `/events/${sms.id}`)).json().status, "Sent");
-  });
-
-  test("message.received writes a Received event", async () => {
-    const body = fake.webhook(
-      "message.received",
-      "in-1",
-      { from: "+12125550299", to: "+14155550100", text: "Call me" },
-      "webhook_delivered",
-    );
-    assert.equal((await postWebhook(body)).statusCode, 200);
-    const events = (await api.call("POST", "/events/sms/phone/+12125550299", {})).json();
-    assert.equal(events.items.length, 1);
-    assert.equal(events.items[0].status, "received");
-    assert.equal(events.items[0].text, "Call me");
-  });
-
-  test("429 and 5xx from Telnyx are retried; a 422 fails the message", async () => {
+  test("429 and 5xx from Telnyx are retried; a 422 fails the message with Telnyx's code", async () => {
     fake.behaviour.set("+12125550204", "500");
     const { conversationId } = await addLead(api, "+12125550204");
     const sms = (await api.call("POST", "/sms/send", { conversationId, text: "retry me" })).json();
     await waitForEvent(api, sms.id, (e) => Number(e.retryCount) >= 1);
+    fake.behaviour.set("+12125550204", "429");
+    await waitForEvent(api, sms.id, (e) => Number(e.retryCount) >= 2);
     fake.behaviour.set("+12125550204", "accept");
     assert.equal((await waitForEvent(api, sms.id, (e) => e.status === "Sent")).status, "Sent");
+    assert.equal(fake.sent.filter((r) => r.body.to === "+12125550204").length, 1, "accepted once");
     fake.behaviour.set("+12125550205", "422");
     const { conversationId: c2 } = await addLead(api, "+12125550205");
     const bad = (await api.call("POST", "/sms/send", { conversationId: c2, text: "bad" })).json();

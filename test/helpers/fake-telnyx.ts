@@ -1,33 +1,92 @@
 import { generateKeyPairSync, type KeyObject, randomUUID, sign } from "node:crypto";
+import { realpathSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
 
-// A local HTTP server that speaks Telnyx's v2 messaging JSON: POST /v2/messages, and signed
-// webhooks (Ed25519 over `timestamp|body`) back to each message's webhook_url, retried until the
-// receiver answers 2xx (as Telnyx retries). Tests use it in-process; the crash test runs it as its
-// own process: `node --import tsx test/helpers/fake-telnyx.ts [--auto-receipts] [--port N]` prints
-// {"url","publicKey"} on stdout. GET /__sent lists every message request it received.
+// A local HTTP server that speaks Telnyx's v2 messaging JSON: POST /v2/messages answered per
+// recipient number (accept, 429, 500, 422, hang…), and signed webhooks (Ed25519 over
+// `timestamp|body`, the key pair generated here) back to each message's webhook_url, retried until
+// the receiver answers 2xx, as Telnyx retries.
+//
+// Tests use it in-process. The crash test runs it as a process of its own:
+//   node --import tsx test/helpers/fake-telnyx.ts [--port N] [--receipt-delay-ms N] [--no-auto-receipts]
+// prints {"url","port","publicKey"} as one JSON line on stdout and, unless told not to, sends
+// message.sent then message.finalized (delivered) to the webhook_url of every message it accepts
+// (`--auto-receipts` is accepted and is the default). Control and inspection over HTTP:
+//   GET /__sent       the accepted message requests   GET /__requests  every message request
+//   POST /__behaviour {"to": "+1…", "behaviour": "500"} answers that recipient so from now on
 
-export type Behaviour = "accept" | "429" | "500" | "422" | "hang";
+/**
+ * How POST /v2/messages answers a recipient: "accept" is Telnyx's 200 with the message; "201" the
+ * same as 201; "garbage" a 200 without a message id; "429" / "500" / "422" Telnyx error bodies;
+ * "hang" never answers (the adapter's timeout).
+ */
+export type Behaviour = "accept" | "201" | "garbage" | "429" | "500" | "422" | "hang";
+const BEHAVIOURS = new Set<string>(["accept", "201", "garbage", "429", "500", "422", "hang"]);
 
+export interface MessageRequestBody {
+  from: string;
+  to: string;
+  text: string;
+  media_urls?: string[];
+  webhook_url?: string;
+  webhook_failover_url?: string;
+  use_profile_webhooks?: boolean;
+}
+
+/** A message request the fake accepted: `id` is the Telnyx message id it answered with. */
 export interface SentRequest {
   id: string;
-  body: { from: string; to: string; text: string; media_urls?: string[]; webhook_url?: string };
+  body: MessageRequestBody;
   authorization: string | undefined;
   at: number;
 }
 
+/** Every POST /v2/messages it received, whatever it answered (0 = hung up on). */
+export interface ReceivedRequest {
+  body: MessageRequestBody;
+  authorization: string | undefined;
+  contentType: string | undefined;
+  behaviour: Behaviour;
+  status: number;
+  at: number;
+}
+
+export interface FakeTelnyxOptions {
+  /** Send message.sent, then message.finalized (delivered), for every accepted message. */
+  autoReceipts?: boolean;
+  /** Delay before message.sent; message.finalized follows after twice as long. Default 50 ms. */
+  receiptDelayMs?: number;
+}
+
+interface Answer {
+  status: number;
+  body: unknown;
+}
+
+const error = (status: number, code: string, title: string, detail?: string): Answer => ({
+  status,
+  body: { errors: [{ code, title, ...(detail ? { detail } : {}) }] },
+});
+
 export class FakeTelnyx {
+  /** Accepted message requests, in order. */
   readonly sent: SentRequest[] = [];
+  /** Every message request, in order, including those answered with an error or never answered. */
+  readonly requests: ReceivedRequest[] = [];
   /** Per recipient number; default "accept". */
   readonly behaviour = new Map<string, Behaviour>();
+  /** The public key as Telnyx's portal shows it: base64 of the raw 32-byte Ed25519 key. */
   readonly publicKeyBase64: string;
   private readonly privateKey: KeyObject;
   private server: Server | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private stopped = false;
   url = "";
+  port = 0;
 
-  constructor(private readonly options: { autoReceipts?: boolean; receiptDelayMs?: number } = {}) {
+  constructor(private readonly options: FakeTelnyxOptions = {}) {
     const { publicKey, privateKey } = generateKeyPairSync("ed25519");
     this.privateKey = privateKey;
     const jwk = publicKey.export({ format: "jwk" }) as { x: string };
@@ -38,51 +97,86 @@ export class FakeTelnyx {
     this.server = createServer((req, res) => {
       this.handle(req).then(
         ({ status, body }) => {
-          if (status === 0) return; // hang: never answer
+          if (status === 0) return; // hang: never answer (the socket is closed by stop())
           res.writeHead(status, { "content-type": "application/json" });
           res.end(JSON.stringify(body));
         },
         () => {
-          res.writeHead(500);
-          res.end();
+          res.writeHead(500, { "content-type": "application/json" });
+          res.end(JSON.stringify(error(500, "10007", "Unexpected error").body));
         },
       );
     });
     await new Promise<void>((resolve) => this.server!.listen(port, "127.0.0.1", resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.port = (this.server.address() as AddressInfo).port;
+    this.url = `http://127.0.0.1:${this.port}`;
     return this.url;
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+    this.timers.clear();
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  private async handle(req: IncomingMessage): Promise<{ status: number; body: unknown }> {
+  private async handle(req: IncomingMessage): Promise<Answer> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
+    const raw = Buffer.concat(chunks).toString("utf8");
     if (req.method === "GET" && req.url === "/__sent") return { status: 200, body: this.sent };
-    if (req.method !== "POST" || req.url !== "/v2/messages") {
-      return { status: 404, body: { errors: [{ code: "10404", title: "Not found" }] } };
+    if (req.method === "GET" && req.url === "/__requests") return { status: 200, body: this.requests };
+    if (req.method === "POST" && req.url === "/__behaviour") {
+      const { to, behaviour } = JSON.parse(raw) as { to: string; behaviour: string };
+      if (!BEHAVIOURS.has(behaviour)) return error(422, "10015", "Unknown behaviour");
+      this.behaviour.set(to, behaviour as Behaviour);
+      return { status: 200, body: { to, behaviour } };
     }
-    const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as SentRequest["body"];
-    const behaviour = this.behaviour.get(body.to) ?? "accept";
-    if (behaviour === "hang") return { status: 0, body: null };
-    if (behaviour === "429")
-      return { status: 429, body: { errors: [{ code: "10011", title: "Too many requests" }] } };
-    if (behaviour === "500")
-      return { status: 500, body: { errors: [{ code: "10007", title: "Unexpected error" }] } };
-    if (behaviour === "422") {
-      return {
-        status: 422,
-        body: {
-          errors: [{ code: "40310", title: "Invalid 'to' address", detail: "The 'to' number is not valid." }],
-        },
-      };
+    if (req.method !== "POST" || req.url !== "/v2/messages") return error(404, "10005", "Resource not found");
+    let body: MessageRequestBody | null = null;
+    try {
+      body = JSON.parse(raw) as MessageRequestBody;
+    } catch {
+      // answered 400 below
+    }
+    const behaviour = (body && this.behaviour.get(body.to)) ?? "accept";
+    const answer = !req.headers.authorization?.startsWith("Bearer ")
+      ? error(401, "10009", "Authentication failed", "The required authentication headers were missing.")
+      : body === null
+        ? error(400, "10015", "Bad Request", "The request body is not valid JSON.")
+        : this.answer(behaviour, body, req.headers.authorization);
+    this.requests.push({
+      body: body ?? ({} as MessageRequestBody),
+      authorization: req.headers.authorization,
+      contentType: req.headers["content-type"],
+      behaviour,
+      status: answer.status,
+      at: Date.now(),
+    });
+    return answer;
+  }
+
+  private answer(behaviour: Behaviour, body: MessageRequestBody, authorization: string | undefined): Answer {
+    switch (behaviour) {
+      case "hang":
+        return { status: 0, body: null };
+      case "429":
+        return error(429, "10011", "Too many requests", "Rate limit exceeded. Try again later.");
+      case "500":
+        return error(500, "10007", "Unexpected error", "An unexpected error occurred.");
+      case "422":
+        return error(422, "40310", "Invalid 'to' address", "The 'to' address is not a valid phone number.");
+      case "garbage":
+        return { status: 200, body: { data: { record_type: "message" } } };
+      case "accept":
+      case "201":
+        break;
     }
     const id = randomUUID();
-    this.sent.push({ id, body, authorization: req.headers.authorization, at: Date.now() });
+    this.sent.push({ id, body, authorization, at: Date.now() });
     if (this.options.autoReceipts && body.webhook_url) {
       const url = body.webhook_url;
       const delay = this.options.receiptDelayMs ?? 50;
@@ -92,24 +186,33 @@ export class FakeTelnyx {
       );
     }
     return {
-      status: 200,
+      status: behaviour === "201" ? 201 : 200,
       body: {
         data: {
           record_type: "message",
           direction: "outbound",
           id,
           type: body.media_urls?.length ? "MMS" : "SMS",
-          from: { phone_number: body.from },
-          to: [{ phone_number: body.to, status: "queued" }],
+          from: { phone_number: body.from, carrier: "Telnyx", line_type: "Wireless" },
+          to: [{ phone_number: body.to, status: "queued", carrier: "", line_type: "" }],
           text: body.text,
-          media: (body.media_urls ?? []).map((url) => ({ url })),
+          media: (body.media_urls ?? []).map((url) => ({
+            url,
+            content_type: null,
+            sha256: null,
+            size: null,
+          })),
           webhook_url: body.webhook_url ?? null,
+          webhook_failover_url: body.webhook_failover_url ?? null,
+          encoding: "GSM-7",
+          parts: 1,
+          errors: [],
         },
       },
     };
   }
 
-  /** A webhook envelope as Telnyx sends it. */
+  /** A message.sent / message.finalized envelope as Telnyx sends it, about the message `id`. */
   webhook(
     eventType: string,
     id: string,
@@ -126,18 +229,46 @@ export class FakeTelnyx {
         payload: {
           id,
           record_type: "message",
+          direction: "outbound",
+          type: "SMS",
           from: { phone_number: message.from },
           to: [{ phone_number: message.to, status }],
           text: message.text ?? "",
+          media: [],
           errors: [],
           ...extra,
         },
       },
-      meta: { attempt: 1 },
+      meta: { attempt: 1, delivered_to: "" },
     };
   }
 
-  /** Signs a body the way Telnyx does; `timestamp` in unix seconds. */
+  /** A message.received envelope: `from` texted our number `to`. */
+  inbound(message: { from: string; to: string; text: string; mediaUrls?: string[]; id?: string }) {
+    return {
+      data: {
+        event_type: "message.received",
+        id: randomUUID(),
+        occurred_at: new Date().toISOString(),
+        record_type: "event",
+        payload: {
+          id: message.id ?? randomUUID(),
+          record_type: "message",
+          direction: "inbound",
+          type: message.mediaUrls?.length ? "MMS" : "SMS",
+          from: { phone_number: message.from, carrier: "", line_type: "Wireless" },
+          to: [{ phone_number: message.to, status: "webhook_delivered" }],
+          text: message.text,
+          media: (message.mediaUrls ?? []).map((url) => ({ url, content_type: "image/png", size: 1 })),
+          received_at: new Date().toISOString(),
+          errors: [],
+        },
+      },
+      meta: { attempt: 1, delivered_to: "" },
+    };
+  }
+
+  /** Signs a raw body the way Telnyx does; `timestamp` in unix seconds. */
   signedHeaders(rawBody: string, timestamp = Math.floor(Date.now() / 1000)): Record<string, string> {
     const signature = sign(null, Buffer.from(`${timestamp}|${rawBody}`), this.privateKey).toString("base64");
     return {
@@ -147,22 +278,29 @@ export class FakeTelnyx {
     };
   }
 
-  /** POSTs a signed webhook; retries every 250 ms for up to 60 s until the receiver answers 2xx. */
-  async deliverWithRetry(url: string, webhook: unknown): Promise<void> {
+  /** POSTs a signed webhook once; resolves to the HTTP status (0 when the receiver is unreachable). */
+  async deliver(url: string, webhook: unknown): Promise<number> {
     const raw = JSON.stringify(webhook);
+    try {
+      const res = await fetch(url, {
+        method: "POST",
+        headers: this.signedHeaders(raw),
+        body: raw,
+        signal: AbortSignal.timeout(5000),
+      });
+      await res.arrayBuffer();
+      return res.status;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** POSTs a signed webhook (signed afresh each time); retries every 250 ms for 60 s until a 2xx. */
+  async deliverWithRetry(url: string, webhook: unknown): Promise<void> {
     const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      try {
-        const res = await fetch(url, {
-          method: "POST",
-          headers: this.signedHeaders(raw),
-          body: raw,
-          signal: AbortSignal.timeout(5000),
-        });
-        if (res.ok) return;
-      } catch {
-        // receiver down: retry
-      }
+    while (Date.now() < deadline && !this.stopped) {
+      const status = await this.deliver(url, webhook);
+      if (status >= 200 && status < 300) return;
       await new Promise((r) => setTimeout(r, 250));
     }
   }
@@ -176,9 +314,31 @@ export class FakeTelnyx {
   }
 }
 
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, ""))) {
-  const portArg = process.argv.indexOf("--port");
-  const fake = new FakeTelnyx({ autoReceipts: process.argv.includes("--auto-receipts") });
-  const url = await fake.start(portArg > 0 ? Number(process.argv[portArg + 1]) : 0);
-  process.stdout.write(`${JSON.stringify({ url, publicKey: fake.publicKeyBase64 })}\n`);
+function isMain(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(name);
+    return i > 0 ? process.argv[i + 1] : undefined;
+  };
+  const fake = new FakeTelnyx({
+    autoReceipts: !process.argv.includes("--no-auto-receipts"),
+    receiptDelayMs: Number(arg("--receipt-delay-ms") ?? 50),
+  });
+  await fake.start(Number(arg("--port") ?? 0));
+  process.stdout.write(
+    `${JSON.stringify({ url: fake.url, port: fake.port, publicKey: fake.publicKeyBase64 })}\n`,
+  );
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      void fake.stop().then(() => process.exit(0));
+    });
+  }
 }

@@ -1,15 +1,53 @@
 import type { FastifyPluginAsync } from "fastify";
+import type { Messaging } from "../../messaging/messaging.js";
+import type { Receipt } from "../../messaging/provider.js";
 import {
   parseTelnyxWebhook,
   telnyxPublicKey,
   verifyTelnyxSignature,
 } from "../../messaging/providers/telnyx-webhook.js";
+import { loadEvent } from "../../messaging/transitions.js";
 import type { RouteDeps } from "../deps.js";
 import { badRequest, notFound, ProblemError } from "../problem.js";
 
+type WebhookBody = Parameters<typeof parseTelnyxWebhook>[0];
+
+const header = (value: string | string[] | undefined): string | undefined =>
+  typeof value === "string" ? value : undefined;
+
 /**
- * POST /webhooks/telnyx: authenticated by Telnyx's Ed25519 signature, not by an API key. The
- * signature covers the raw body, so this plugin (and only it) reads JSON bodies as text.
+ * Our webhook_url names the event (`?event=…&org=…`) so that a receipt finds its message even when we
+ * crashed before storing Telnyx's id. But Telnyx signs the body only, not the URL: the query string
+ * is trusted only when the signed payload agrees with the event it names (same Telnyx id once we
+ * know it, same recipient). Otherwise the receipt is matched by the Telnyx id alone.
+ */
+async function checkedTarget(pipeline: Messaging, receipt: Receipt, to: string | null): Promise<Receipt> {
+  if (!receipt.eventId || !receipt.organizationId) return receipt;
+  const event = await loadEvent(pipeline.db, receipt.organizationId, receipt.eventId);
+  const agrees =
+    event !== undefined &&
+    event.direction === "outbound" &&
+    (event.provider_message_id === null || event.provider_message_id === receipt.providerMessageId) &&
+    (to === null || event.to_phone_number === to);
+  return agrees ? receipt : { ...receipt, eventId: null, organizationId: null };
+}
+
+/** Telnyx redelivers webhooks it thinks we missed: an inbound message it delivered before is skipped. */
+async function alreadyReceived(pipeline: Messaging, providerMessageId: string | null): Promise<boolean> {
+  if (!providerMessageId) return false;
+  const row = await pipeline.db
+    .selectFrom("events")
+    .select("id")
+    .where("provider_message_id", "=", providerMessageId)
+    .where("direction", "=", "inbound")
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * POST /webhooks/telnyx: authenticated by Telnyx's Ed25519 signature over `timestamp|raw body`, not
+ * by an API key. The signature covers the exact bytes, so this plugin (and only it: the parser is
+ * registered in its encapsulated scope) reads JSON bodies as text and parses them after verifying.
  */
 export const telnyxWebhooksRoutes: FastifyPluginAsync<RouteDeps> = async (app, { messaging, pipeline }) => {
   const publicKey = messaging.telnyx.publicKey ? telnyxPublicKey(messaging.telnyx.publicKey) : null;
@@ -27,6 +65,7 @@ export const telnyxWebhooksRoutes: FastifyPluginAsync<RouteDeps> = async (app, {
         security: [],
         response: {
           200: { type: "object", properties: { received: { type: "boolean" } } },
+          400: { $ref: "ProblemDetails#" },
           401: { $ref: "ProblemDetails#" },
           404: { $ref: "ProblemDetails#" },
         },
@@ -42,8 +81,8 @@ export const telnyxWebhooksRoutes: FastifyPluginAsync<RouteDeps> = async (app, {
       const ok = verifyTelnyxSignature(
         publicKey,
         raw,
-        request.headers["telnyx-signature-ed25519"] as string | undefined,
-        request.headers["telnyx-timestamp"] as string | undefined,
+        header(request.headers["telnyx-signature-ed25519"]),
+        header(request.headers["telnyx-timestamp"]),
         Math.floor(Date.now() / 1000),
       );
       if (!ok)
@@ -52,19 +91,23 @@ export const telnyxWebhooksRoutes: FastifyPluginAsync<RouteDeps> = async (app, {
           "invalid-signature",
           "The Telnyx signature is missing, invalid or older than 5 minutes.",
         );
-      let body: unknown;
+      let body: WebhookBody;
       try {
-        body = JSON.parse(raw);
+        body = JSON.parse(raw) as WebhookBody;
       } catch {
         throw badRequest("The webhook body is not valid JSON.");
       }
-      const event = parseTelnyxWebhook(
-        body as Parameters<typeof parseTelnyxWebhook>[0],
-        request.query.event ?? null,
-        request.query.org ?? null,
-      );
-      if (event.kind === "receipt") await pipeline.receipt(event.receipt);
-      else if (event.kind === "inbound") await pipeline.inbound(event.message);
+      if (typeof body !== "object" || body === null) throw badRequest("The webhook body is not an object.");
+      const event = parseTelnyxWebhook(body, request.query.event ?? null, request.query.org ?? null);
+      if (event.kind === "receipt") {
+        const to = body.data?.payload?.to?.[0]?.phone_number ?? null;
+        await pipeline.receipt(await checkedTarget(pipeline, event.receipt, to));
+      } else if (event.kind === "inbound") {
+        if (!(await alreadyReceived(pipeline, event.message.providerMessageId)))
+          await pipeline.inbound(event.message);
+      } else {
+        request.log.info({ eventType: event.eventType }, "Telnyx webhook ignored");
+      }
       return { received: true };
     },
   );
