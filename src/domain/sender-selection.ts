@@ -2,8 +2,11 @@ import type { SelectionReason } from "./event-vocabulary.js";
 
 // Choosing the sender number for an outbound message (issue 3, item 2), as a pure function over the
 // organization's numbers. Precedence: ManualOverride → StickyConversation → LeadAssigned →
-// CampaignOrSource → Preferred → LocalArea (area code, then state) → HealthyPool (least recently
-// used Healthy number) → FallbackDefault.
+// CampaignOrSource (campaign and source both, then campaign, then source) → Preferred → LocalArea
+// (area code, then state) → HealthyPool (least recently used Healthy number) → FallbackDefault (the
+// default number, else the best remaining one). Within a rule, the healthier and then the least
+// recently used number wins. A Blocked, disabled or SMS-disabled number is never chosen
+// automatically; only a manual choice may pick a Blocked one.
 
 export type HealthStatus = "Healthy" | "Needs Attention" | "Blocked";
 
@@ -43,6 +46,11 @@ export function isEligible(c: SenderCandidate): boolean {
   return c.enabled && c.smsEnabled && c.health !== "Blocked";
 }
 
+/** A number a user may choose by hand: enabled for SMS, whatever its health. */
+export function isManuallySelectable(c: SenderCandidate): boolean {
+  return c.enabled && c.smsEnabled;
+}
+
 const HEALTH_ORDER: Record<HealthStatus, number> = { Healthy: 0, "Needs Attention": 1, Blocked: 2 };
 
 /** Healthier first, then least recently used (never used first), then id for a stable order. */
@@ -50,40 +58,62 @@ function byPreference(a: SenderCandidate, b: SenderCandidate): number {
   return (
     HEALTH_ORDER[a.health] - HEALTH_ORDER[b.health] ||
     (a.lastUsedAt ?? -1) - (b.lastUsedAt ?? -1) ||
-    a.id.localeCompare(b.id)
+    (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
   );
 }
 
+const given = (value: string | null): value is string => value !== null && value !== "";
+
+/** The automatic rules, in precedence order; a rule may have several steps (most specific first). */
+const STEPS: ReadonlyArray<
+  readonly [SelectionReason, (c: SenderCandidate, ctx: SelectionContext) => boolean]
+> = [
+  ["StickyConversation", (c, ctx) => given(ctx.stickyPhoneNumberId) && c.id === ctx.stickyPhoneNumberId],
+  [
+    "LeadAssigned",
+    (c, ctx) => given(ctx.leadAssignedPhoneNumberId) && c.id === ctx.leadAssignedPhoneNumberId,
+  ],
+  [
+    "CampaignOrSource",
+    (c, ctx) =>
+      given(ctx.campaignId) &&
+      given(ctx.sourceId) &&
+      c.campaignId === ctx.campaignId &&
+      c.sourceId === ctx.sourceId,
+  ],
+  ["CampaignOrSource", (c, ctx) => given(ctx.campaignId) && c.campaignId === ctx.campaignId],
+  ["CampaignOrSource", (c, ctx) => given(ctx.sourceId) && c.sourceId === ctx.sourceId],
+  ["Preferred", (c) => c.isPreferred],
+  ["LocalArea", (c, ctx) => given(ctx.recipientAreaCode) && c.areaCode === ctx.recipientAreaCode],
+  ["LocalArea", (c, ctx) => given(ctx.recipientRegion) && c.region === ctx.recipientRegion],
+  ["HealthyPool", (c) => c.health === "Healthy"],
+  ["FallbackDefault", (c) => c.isDefault],
+  ["FallbackDefault", () => true],
+];
+
 export function selectSender(candidates: SenderCandidate[], ctx: SelectionContext): Selection | null {
-  const byId = new Map(candidates.map((c) => [c.id, c]));
-  if (ctx.manualPhoneNumberId) {
-    const manual = byId.get(ctx.manualPhoneNumberId);
+  if (given(ctx.manualPhoneNumberId)) {
+    const manual = candidates.find((c) => c.id === ctx.manualPhoneNumberId);
     // A user's explicit choice wins even over a poor health state; a disabled number cannot send.
-    if (manual?.enabled && manual.smsEnabled) return { candidate: manual, reason: "ManualOverride" };
+    if (manual && isManuallySelectable(manual)) return { candidate: manual, reason: "ManualOverride" };
   }
   const eligible = candidates.filter(isEligible).sort(byPreference);
-  const pick = (id: string | null) => (id ? eligible.find((c) => c.id === id) : undefined);
+  for (const [reason, matches] of STEPS) {
+    const candidate = eligible.find((c) => matches(c, ctx));
+    if (candidate) return { candidate, reason };
+  }
+  return null;
+}
 
-  const sticky = pick(ctx.stickyPhoneNumberId);
-  if (sticky) return { candidate: sticky, reason: "StickyConversation" };
-  const assigned = pick(ctx.leadAssignedPhoneNumberId);
-  if (assigned) return { candidate: assigned, reason: "LeadAssigned" };
-  const routed = eligible.find(
-    (c) =>
-      (ctx.campaignId !== null && c.campaignId === ctx.campaignId) ||
-      (ctx.sourceId !== null && c.sourceId === ctx.sourceId),
-  );
-  if (routed) return { candidate: routed, reason: "CampaignOrSource" };
-  const preferred = eligible.find((c) => c.isPreferred);
-  if (preferred) return { candidate: preferred, reason: "Preferred" };
-  const local =
-    (ctx.recipientAreaCode ? eligible.find((c) => c.areaCode === ctx.recipientAreaCode) : undefined) ??
-    (ctx.recipientRegion ? eligible.find((c) => c.region === ctx.recipientRegion) : undefined);
-  if (local) return { candidate: local, reason: "LocalArea" };
-  const healthy = eligible.find((c) => c.health === "Healthy");
-  if (healthy) return { candidate: healthy, reason: "HealthyPool" };
-  const fallback = eligible.find((c) => c.isDefault) ?? eligible[0];
-  return fallback ? { candidate: fallback, reason: "FallbackDefault" } : null;
+/**
+ * The highest-precedence rule a number satisfies in this context, whether or not it was selected:
+ * why it is a candidate at all (shown beside each number in a selection response). A number that
+ * cannot be chosen automatically still gets the rule it would match.
+ */
+export function candidateReason(c: SenderCandidate, ctx: SelectionContext): SelectionReason {
+  if (given(ctx.manualPhoneNumberId) && c.id === ctx.manualPhoneNumberId) return "ManualOverride";
+  for (const [reason, matches] of STEPS) if (matches(c, ctx)) return reason;
+  return "FallbackDefault";
 }
 
 /** Health from the last seven days of outcomes (see phone_number_health_days). */

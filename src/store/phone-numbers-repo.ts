@@ -1,5 +1,8 @@
 import { type Kysely, sql, type Transaction } from "kysely";
+import { newId } from "../domain/ids.js";
 import { type HealthStatus, healthFromCounts } from "../domain/sender-selection.js";
+import type { Engine } from "./database.js";
+import type { ListSpec } from "./list-query.js";
 import type { Database, PhoneNumberRow } from "./schema.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -104,4 +107,219 @@ export async function touchLastUsed(db: Db, organizationId: string, id: string, 
     .where("organization_id", "=", organizationId)
     .where("id", "=", id)
     .execute();
+}
+
+// ---- The phone-number API (issue 3, item 1) ----
+
+/** What POST /phone-numbers/all/organization accepts in filters / rangeFilters / orderBy / search. */
+export const PHONE_NUMBER_LIST_SPEC: ListSpec = {
+  resource: "phone numbers",
+  table: "phone_numbers",
+  fields: {
+    id: { column: "id", kind: "string", order: true, filter: true },
+    createdAt: { column: "created_at", kind: "timestamp", range: true, order: true },
+    updatedAt: { column: "updated_at", kind: "timestamp", range: true },
+    number: { column: "number", kind: "string", filter: true, search: true },
+    name: { column: "name", kind: "string", filter: true, search: true },
+    campaignId: { column: "campaign_id", kind: "string", filter: true },
+    sourceId: { column: "source_id", kind: "string", filter: true },
+    tenDlcCampaignId: { column: "ten_dlc_campaign_id", kind: "string", filter: true },
+  },
+  aliases: { tenDlcApplicationId: "tenDlcCampaignId" },
+  defaultOrder: { field: "createdAt", direction: "desc" },
+  tieBreakers: ["id"],
+};
+
+/** The settings a client sends (PhoneNumberRequest and our extensions), already normalized. */
+export interface PhoneNumberSettings {
+  number: string;
+  name: string;
+  enabled: number;
+  sms_enabled: number;
+  source_id: string | null;
+  campaign_id: string | null;
+  ten_dlc_campaign_id: string | null;
+  is_preferred: number;
+  is_default: number;
+  warmup_enabled: number;
+}
+
+export type SaveResult = { row: PhoneNumberRow } | { conflict: "duplicate-number" } | { missing: true };
+
+export function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; message?: string } | null;
+  return (
+    e?.code === "23505" ||
+    e?.code === "SQLITE_CONSTRAINT_UNIQUE" ||
+    /UNIQUE constraint failed/.test(e?.message ?? "")
+  );
+}
+
+/**
+ * Serializes phone-number writes of one organization (PostgreSQL: a row lock on the organization;
+ * SQLite has a single writer already), so "at most one default number" holds under concurrency.
+ */
+async function lockOrganization(trx: Transaction<Database>, engine: Engine, organizationId: string) {
+  if (engine === "postgresql") {
+    await trx.selectFrom("organizations").select("id").where("id", "=", organizationId).forUpdate().execute();
+  }
+}
+
+async function numberTaken(trx: Db, organizationId: string, number: string, exceptId: string | null) {
+  let query = trx
+    .selectFrom("phone_numbers")
+    .select("id")
+    .where("organization_id", "=", organizationId)
+    .where("number", "=", number);
+  if (exceptId) query = query.where("id", "!=", exceptId);
+  return (await query.executeTakeFirst()) !== undefined;
+}
+
+async function clearOtherDefaults(trx: Db, organizationId: string, keepId: string, now: number) {
+  await trx
+    .updateTable("phone_numbers")
+    .set({ is_default: 0, updated_at: now })
+    .where("organization_id", "=", organizationId)
+    .where("id", "!=", keepId)
+    .where("is_default", "=", 1)
+    .execute();
+}
+
+/**
+ * Creates (id null) or fully replaces (id given) a number of the organization. A number already used
+ * by another of the organization's numbers is a conflict; making one the default clears the flag on
+ * the others, in the same transaction.
+ */
+export async function savePhoneNumber(
+  db: Kysely<Database>,
+  engine: Engine,
+  organizationId: string,
+  id: string | null,
+  settings: PhoneNumberSettings,
+  now: number = Date.now(),
+): Promise<SaveResult> {
+  try {
+    return await db.transaction().execute(async (trx): Promise<SaveResult> => {
+      await lockOrganization(trx, engine, organizationId);
+      if (await numberTaken(trx, organizationId, settings.number, id))
+        return { conflict: "duplicate-number" };
+      let row: PhoneNumberRow;
+      if (id === null) {
+        row = {
+          organization_id: organizationId,
+          id: newId("pn", now),
+          ...settings,
+          warmup_started_at: null,
+          last_used_at: null,
+          created_at: now,
+          updated_at: now,
+          warmup_day_start: null,
+          warmup_sent_today: 0,
+          warmup_last_sent_at: null,
+          warmup_total_sent: 0,
+        };
+        await trx.insertInto("phone_numbers").values(row).execute();
+      } else {
+        const existing = await getPhoneNumber(trx, organizationId, id);
+        if (!existing) return { missing: true };
+        const changed = (Object.keys(settings) as Array<keyof PhoneNumberSettings>).some(
+          (k) => existing[k] !== settings[k],
+        );
+        if (!changed) return { row: existing };
+        // Carrier reputation belongs to the number, not the record: another number starts afresh,
+        // without the old one's delivery history, usage or warmup ramp.
+        const renumbered = existing.number !== settings.number;
+        if (renumbered) {
+          await trx
+            .deleteFrom("phone_number_health_days")
+            .where("organization_id", "=", organizationId)
+            .where("phone_number_id", "=", id)
+            .execute();
+        }
+        // Turning warmup off ends the ramp: turning it on again starts a new one.
+        const reset = {
+          warmup_started_at: settings.warmup_enabled === 1 && !renumbered ? existing.warmup_started_at : null,
+          ...(renumbered
+            ? { last_used_at: null, warmup_day_start: null, warmup_sent_today: 0, warmup_last_sent_at: null }
+            : {}),
+        };
+        await trx
+          .updateTable("phone_numbers")
+          .set({ ...settings, ...reset, updated_at: now })
+          .where("organization_id", "=", organizationId)
+          .where("id", "=", id)
+          .execute();
+        row = { ...existing, ...settings, ...reset, updated_at: now };
+      }
+      if (settings.is_default === 1) await clearOtherDefaults(trx, organizationId, row.id, now);
+      return { row };
+    });
+  } catch (error) {
+    // Two requests adding the same number at once: the unique index decides, the loser is a conflict.
+    if (isUniqueViolation(error)) return { conflict: "duplicate-number" };
+    throw error;
+  }
+}
+
+/**
+ * Deletes a number with its health history, and forgets it as any conversation's override or sticky
+ * sender. Events that name it keep their history; a message still queued from it is blocked by the
+ * worker (SenderUnavailable). Returns false when the organization has no such number.
+ */
+export async function deletePhoneNumber(
+  db: Kysely<Database>,
+  organizationId: string,
+  id: string,
+): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const deleted = await trx
+      .deleteFrom("phone_numbers")
+      .where("organization_id", "=", organizationId)
+      .where("id", "=", id)
+      .executeTakeFirst();
+    if (Number(deleted.numDeletedRows) === 0) return false;
+    await trx
+      .deleteFrom("phone_number_health_days")
+      .where("organization_id", "=", organizationId)
+      .where("phone_number_id", "=", id)
+      .execute();
+    await trx
+      .updateTable("conversations")
+      .set({ override_phone_number_id: null })
+      .where("organization_id", "=", organizationId)
+      .where("override_phone_number_id", "=", id)
+      .execute();
+    await trx
+      .updateTable("conversations")
+      .set({ last_phone_number_id: null })
+      .where("organization_id", "=", organizationId)
+      .where("last_phone_number_id", "=", id)
+      .execute();
+    return true;
+  });
+}
+
+/** Sets (or, with null, clears) a conversation's manual sender. False when there is no such conversation. */
+export async function setConversationOverride(
+  db: Db,
+  organizationId: string,
+  conversationId: string,
+  phoneNumberId: string | null,
+): Promise<boolean> {
+  const updated = await db
+    .updateTable("conversations")
+    .set({ override_phone_number_id: phoneNumberId })
+    .where("organization_id", "=", organizationId)
+    .where("id", "=", conversationId)
+    .executeTakeFirst();
+  return Number(updated.numUpdatedRows) > 0;
+}
+
+export async function organizationName(db: Db, organizationId: string): Promise<string | null> {
+  const row = await db
+    .selectFrom("organizations")
+    .select("name")
+    .where("id", "=", organizationId)
+    .executeTakeFirst();
+  return row?.name ?? null;
 }

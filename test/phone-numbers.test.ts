@@ -1,0 +1,838 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type { LightMyRequestResponse } from "fastify";
+import { type CreatedOrganization, createOrganization } from "../src/store/orgs-repo.js";
+import { dayOf } from "../src/store/phone-numbers-repo.js";
+import { startTestApi, type TestApi } from "./helpers/api.js";
+import { forEachEngine } from "./helpers/engines.js";
+
+// The phone-number API (issue 3, items 1 and 2): CRUD, validation, tenant isolation, the default
+// flag, health, and the outgoing-number selection end to end, one precedence rule at a time.
+
+const PROBLEM = /^application\/problem\+json\b/;
+
+function assertProblem(res: LightMyRequestResponse, status: number, ...mentions: string[]) {
+  assert.equal(res.statusCode, status, res.body);
+  assert.match(String(res.headers["content-type"]), PROBLEM, res.body);
+  const body = res.json();
+  assert.equal(body.status, status);
+  for (const m of mentions)
+    assert.ok(String(body.detail).includes(m), `detail should name '${m}': ${res.body}`);
+  return body;
+}
+
+const numberBody = (number: string, overrides: Record<string, unknown> = {}) => ({
+  number,
+  name: `Line ${number.slice(-4)}`,
+  routing: { tenDlcCampaignId: "CAMP-10DLC" },
+  ...overrides,
+});
+
+forEachEngine("phone numbers", (engine) => {
+  let api: TestApi;
+  before(async () => {
+    api = await startTestApi(engine);
+  });
+  after(() => api.close());
+
+  /** A fresh organization, so each scenario sees only its own numbers. */
+  const newOrg = async (name: string) => {
+    const org = await createOrganization(api.db.store.db, name);
+    const call = (method: "GET" | "POST" | "PUT" | "DELETE", url: string, body?: unknown) =>
+      api.call(method, url, body, org.apiKey);
+    return { org, call };
+  };
+  type Org = Awaited<ReturnType<typeof newOrg>>;
+
+  const create = async (o: Org, number: string, overrides: Record<string, unknown> = {}) => {
+    const res = await o.call("POST", "/phone-numbers", numberBody(number, overrides));
+    assert.equal(res.statusCode, 201, res.body);
+    return res.json();
+  };
+
+  /** Replaces the number's last seven days of outcomes with one day of these counts. */
+  const setHealth = async (
+    org: CreatedOrganization,
+    phoneNumberId: string,
+    counts: { sent?: number; failed?: number; carrier_blocked?: number },
+  ) => {
+    const db = api.db.store.db;
+    await db
+      .deleteFrom("phone_number_health_days")
+      .where("organization_id", "=", org.organizationId)
+      .where("phone_number_id", "=", phoneNumberId)
+      .execute();
+    await db
+      .insertInto("phone_number_health_days")
+      .values({
+        organization_id: org.organizationId,
+        phone_number_id: phoneNumberId,
+        day: dayOf(Date.now()),
+        sent: counts.sent ?? 0,
+        failed: counts.failed ?? 0,
+        carrier_blocked: counts.carrier_blocked ?? 0,
+      })
+      .execute();
+  };
+
+  describe("CRUD", () => {
+    test("POST normalizes the number, answers 201 PhoneNumberResponse, and GET reads it back", async () => {
+      const o = await newOrg("Crud Org");
+      const res = await o.call("POST", "/phone-numbers", {
+        number: "(415) 555-0123",
+        name: "  Main line ",
+        routing: { smsEnabled: true, sourceId: "fb", campaignId: "spring", tenDlcCampaignId: "C123" },
+        isPreferred: true,
+        warmup: { enabled: true },
+      });
+      assert.equal(res.statusCode, 201, res.body);
+      const pn = res.json();
+      assert.match(pn.id, /^pn_/);
+      assert.equal(pn.number, "+14155550123");
+      assert.equal(pn.name, "Main line");
+      assert.equal(pn.enabled, true);
+      assert.deepEqual(pn.organization, { id: o.org.organizationId, name: "Crud Org" });
+      assert.equal(pn.leadpingOwned, false);
+      assert.deepEqual(pn.routing, {
+        smsEnabled: true,
+        voiceEnabled: false,
+        teamId: null,
+        sourceId: "fb",
+        campaignId: "spring",
+        tenDlcApplicationId: "C123",
+        tenDlcCampaignId: "C123",
+      });
+      assert.equal(pn.isPreferred, true);
+      assert.equal(pn.isDefault, false);
+      assert.deepEqual(pn.warmup, {
+        enabled: true,
+        state: "Not Started",
+        healthStatus: "Healthy",
+        healthScore: 100,
+        progressPercent: 0,
+        callStage: null,
+      });
+      assert.equal(pn.modifiedAt, null);
+      assert.match(pn.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+
+      const read = await o.call("GET", `/phone-numbers/${pn.id}`);
+      assert.equal(read.statusCode, 200, read.body);
+      assert.deepEqual(read.json(), pn);
+    });
+
+    test("PUT replaces every setting (omitted ones take their defaults); DELETE answers 204, then 404", async () => {
+      const o = await newOrg("Put Org");
+      const pn = await create(o, "+14155550124", {
+        isPreferred: true,
+        warmupEnabled: true,
+        routing: { campaignId: "x", tenDlcApplicationId: "APP1" },
+      });
+      assert.equal(pn.routing.tenDlcCampaignId, "APP1");
+
+      const put = await o.call("PUT", `/phone-numbers/${pn.id}`, {
+        id: pn.id,
+        number: "415 555 0125",
+        name: "Renamed",
+        enabled: false,
+      });
+      assert.equal(put.statusCode, 200, put.body);
+      const updated = put.json();
+      assert.equal(updated.id, pn.id);
+      assert.equal(updated.number, "+14155550125");
+      assert.equal(updated.name, "Renamed");
+      assert.equal(updated.enabled, false);
+      assert.equal(updated.isPreferred, false);
+      assert.equal(updated.warmup.enabled, false);
+      assert.equal(updated.routing.campaignId, null);
+      assert.equal(updated.routing.tenDlcCampaignId, null);
+      assert.equal(updated.createdAt, pn.createdAt);
+      assert.notEqual(updated.modifiedAt, null);
+      assert.deepEqual((await o.call("GET", `/phone-numbers/${pn.id}`)).json(), updated);
+
+      const mismatch = await o.call("PUT", `/phone-numbers/${pn.id}`, {
+        ...numberBody("+14155550125"),
+        id: "pn_other",
+      });
+      assertProblem(mismatch, 400, "id");
+
+      const del = await o.call("DELETE", `/phone-numbers/${pn.id}`);
+      assert.equal(del.statusCode, 204, del.body);
+      assert.equal(del.body, "");
+      assertProblem(await o.call("GET", `/phone-numbers/${pn.id}`), 404);
+      assertProblem(await o.call("DELETE", `/phone-numbers/${pn.id}`), 404);
+      assertProblem(await o.call("PUT", `/phone-numbers/${pn.id}`, numberBody("+14155550125")), 404);
+    });
+
+    test("an empty name becomes the displayed number", async () => {
+      const o = await newOrg("Name Org");
+      const pn = await create(o, "+14155550126", { name: "" });
+      assert.equal(pn.name, "(415) 555-0126");
+    });
+  });
+
+  describe("validation", () => {
+    test("a number that is not a phone number is a 400 naming `number`, and nothing is written", async () => {
+      const o = await newOrg("Validation Org");
+      for (const number of ["555-01", "not a number", "+1 000 000 0000", ""]) {
+        const res = await o.call("POST", "/phone-numbers", numberBody(number));
+        const problem = assertProblem(res, 400, "number");
+        assert.ok(problem.errors?.number, res.body);
+      }
+      assertProblem(await o.call("POST", "/phone-numbers", { name: "no number" }), 400, "number");
+      assertProblem(await o.call("POST", "/phone-numbers", { number: "+14155550100" }), 400, "name");
+      assertProblem(
+        await o.call("POST", "/phone-numbers", numberBody("+14155550100", { isDefault: "yes" })),
+        400,
+        "isDefault",
+      );
+      assertProblem(
+        await o.call(
+          "POST",
+          "/phone-numbers",
+          numberBody("+14155550100", { organizationId: "org_someone_else" }),
+        ),
+        400,
+        "organizationId",
+      );
+      assertProblem(
+        await o.call(
+          "POST",
+          "/phone-numbers",
+          numberBody("+14155550100", { warmupEnabled: true, warmup: { enabled: false } }),
+        ),
+        400,
+        "warmup",
+      );
+      assertProblem(
+        await o.call("POST", "/phone-numbers", numberBody("+14155550100", { name: "bad\u0000name" })),
+        400,
+        "name",
+      );
+      const list = (await o.call("POST", "/phone-numbers/all/organization", { includeCount: true })).json();
+      assert.equal(list.totalCount, 0);
+    });
+
+    test("the same number twice in one organization is a 409, whatever its format; another organization may hold it", async () => {
+      const o = await newOrg("Dup Org");
+      const first = await create(o, "+14155550130");
+      const dup = await o.call("POST", "/phone-numbers", numberBody("(415) 555-0130"));
+      assertProblem(dup, 409, "+14155550130");
+      const second = await create(o, "+14155550131");
+      assertProblem(await o.call("PUT", `/phone-numbers/${second.id}`, numberBody("+14155550130")), 409);
+      // Re-saving a number with its own value is not a duplicate.
+      const same = await o.call(
+        "PUT",
+        `/phone-numbers/${first.id}`,
+        numberBody("+14155550130", { name: "Same" }),
+      );
+      assert.equal(same.statusCode, 200, same.body);
+
+      const other = await newOrg("Other Dup Org");
+      await create(other, "+14155550130");
+    });
+  });
+
+  describe("tenant isolation", () => {
+    test("another organization's number answers exactly as one that does not exist", async () => {
+      const owner = await newOrg("Owner Org");
+      const stranger = await newOrg("Stranger Org");
+      const pn = await create(owner, "+14155550140");
+      const path = `/phone-numbers/${pn.id}`;
+      const foreign = {
+        get: await stranger.call("GET", path),
+        put: await stranger.call("PUT", path, numberBody("+14155550141")),
+        del: await stranger.call("DELETE", path),
+      };
+      for (const res of Object.values(foreign)) assertProblem(res, 404);
+      // Nothing changed for the owner.
+      assert.deepEqual((await owner.call("GET", path)).json(), pn);
+      const strangerList = (await stranger.call("POST", "/phone-numbers/all/organization", {})).json();
+      assert.equal(strangerList.items.length, 0);
+
+      // After the owner deletes it, the owner sees byte-for-byte what the stranger saw.
+      assert.equal((await owner.call("DELETE", path)).statusCode, 204);
+      assert.deepEqual((await owner.call("GET", path)).json(), foreign.get.json());
+      assert.deepEqual(
+        (await owner.call("PUT", path, numberBody("+14155550141"))).json(),
+        foreign.put.json(),
+      );
+      assert.deepEqual((await owner.call("DELETE", path)).json(), foreign.del.json());
+    });
+
+    test("a foreign conversation is 404 and a foreign number cannot be an override", async () => {
+      const owner = await newOrg("Conv Owner");
+      const stranger = await newOrg("Conv Stranger");
+      const ownerNumber = await create(owner, "+14155550142");
+      const gone = await create(stranger, "+14155550143");
+      await stranger.call("DELETE", `/phone-numbers/${gone.id}`);
+      const lead = await owner.call("POST", "/leads", {
+        contact: { firstName: "Iso", phone: { number: "+14155550199" } },
+      });
+      const conv = (await owner.call("POST", `/conversations/lead/${lead.json().id}`, {})).json().items[0];
+
+      assertProblem(await stranger.call("POST", `/phone-numbers/outgoing/conversation/${conv.id}`, {}), 404);
+      assertProblem(
+        await stranger.call("POST", `/phone-numbers/outgoing/conversation/${conv.id}/override`, {
+          fromPhoneNumberId: ownerNumber.id,
+        }),
+        404,
+      );
+      assertProblem(
+        await stranger.call("DELETE", `/phone-numbers/outgoing/conversation/${conv.id}/override`),
+        404,
+      );
+
+      // The owner's conversation with the stranger's number: the same 400 as for a deleted number.
+      const foreign = await owner.call("POST", `/phone-numbers/outgoing/conversation/${conv.id}/override`, {
+        fromPhoneNumberId: gone.id,
+      });
+      assertProblem(foreign, 400, "fromPhoneNumberId");
+      const strangerNumber = await create(stranger, "+14155550144");
+      const foreign2 = await owner.call("POST", `/phone-numbers/outgoing/conversation/${conv.id}/override`, {
+        fromPhoneNumberId: strangerNumber.id,
+      });
+      assertProblem(foreign2, 400, "fromPhoneNumberId");
+      assert.equal(
+        foreign2.json().detail.replace(strangerNumber.id, "<id>"),
+        foreign.json().detail.replace(gone.id, "<id>"),
+      );
+    });
+  });
+
+  test("a PUT that changes nothing keeps modifiedAt null; a new number starts with fresh health", async () => {
+    const o = await newOrg("Renumber Org");
+    const pn = await create(o, "+14155550210", { warmupEnabled: true });
+    const same = await o.call(
+      "PUT",
+      `/phone-numbers/${pn.id}`,
+      numberBody("(415) 555-0210", { warmupEnabled: true }),
+    );
+    assert.equal(same.statusCode, 200, same.body);
+    assert.deepEqual(same.json(), pn);
+
+    await setHealth(o.org, pn.id, { carrier_blocked: 3 });
+    const startedAt = Date.now() - 3 * 86_400_000;
+    await api.db.store.db
+      .updateTable("phone_numbers")
+      .set({ warmup_started_at: startedAt, last_used_at: 1234 })
+      .where("id", "=", pn.id)
+      .execute();
+    const renamed = (
+      await o.call(
+        "PUT",
+        `/phone-numbers/${pn.id}`,
+        numberBody("+14155550210", { name: "Renamed", warmupEnabled: true }),
+      )
+    ).json();
+    assert.equal(renamed.warmup.healthStatus, "Blocked");
+    assert.equal(renamed.warmup.state, "In Progress");
+    assert.notEqual(renamed.lastUsedAt, null);
+
+    const renumbered = (
+      await o.call("PUT", `/phone-numbers/${pn.id}`, numberBody("+14155550211", { warmupEnabled: true }))
+    ).json();
+    assert.equal(renumbered.warmup.healthStatus, "Healthy");
+    assert.equal(renumbered.warmup.state, "Not Started");
+    assert.equal(renumbered.lastUsedAt, null);
+  });
+
+  test("isDefault is exclusive: setting it on one number clears it on the others", async () => {
+    const o = await newOrg("Default Org");
+    const a = await create(o, "+14155550150", { isDefault: true });
+    const b = await create(o, "+14155550151", { isDefault: true });
+    assert.equal(b.isDefault, true);
+    assert.equal((await o.call("GET", `/phone-numbers/${a.id}`)).json().isDefault, false);
+    const c = await create(o, "+14155550152");
+    assert.equal(c.isDefault, false);
+    const put = await o.call(
+      "PUT",
+      `/phone-numbers/${a.id}`,
+      numberBody("+14155550150", { isDefault: true }),
+    );
+    assert.equal(put.json().isDefault, true);
+    const list = (await o.call("POST", "/phone-numbers/all/organization", {})).json();
+    assert.deepEqual(
+      list.items.filter((i: { isDefault: boolean }) => i.isDefault).map((i: { id: string }) => i.id),
+      [a.id],
+    );
+
+    // Concurrent creates that each claim the default still leave exactly one.
+    const racers = await Promise.all(
+      [0, 1, 2, 3].map((i) =>
+        o.call("POST", "/phone-numbers", numberBody(`+1415555016${i}`, { isDefault: true })),
+      ),
+    );
+    for (const r of racers) assert.equal(r.statusCode, 201, r.body);
+    const after = (await o.call("POST", "/phone-numbers/all/organization", {})).json();
+    assert.equal(after.items.filter((i: { isDefault: boolean }) => i.isDefault).length, 1);
+  });
+
+  test("concurrent creates of one number: one 201, the rest 409", async () => {
+    const o = await newOrg("Race Org");
+    const results = await Promise.all(
+      [0, 1, 2, 3].map(() => o.call("POST", "/phone-numbers", numberBody("+14155550170"))),
+    );
+    assert.deepEqual(results.map((r) => r.statusCode).sort(), [201, 409, 409, 409]);
+  });
+
+  test("POST /phone-numbers/all/organization pages, searches and filters", async () => {
+    const o = await newOrg("List Org");
+    const created = [];
+    for (let i = 0; i < 5; i++) {
+      created.push(
+        await create(o, `+1415555018${i}`, {
+          name: i === 3 ? "Sales desk" : `Support ${i}`,
+          routing: { campaignId: i % 2 === 0 ? "even" : "odd", tenDlcCampaignId: "C1" },
+        }),
+      );
+    }
+    const seen: string[] = [];
+    let token: string | null = null;
+    do {
+      const res = await o.call("POST", "/phone-numbers/all/organization", {
+        pageSize: 2,
+        continuationToken: token,
+        includeCount: true,
+      });
+      assert.equal(res.statusCode, 200, res.body);
+      const page = res.json();
+      assert.ok(page.items.length <= 2);
+      assert.equal(page.totalCount, 5);
+      assert.equal(page.pageSize, 2);
+      seen.push(...page.items.map((i: { id: string }) => i.id));
+      token = page.continuationToken;
+    } while (token);
+    assert.deepEqual(seen, created.map((c) => c.id).reverse());
+
+    const asc = (
+      await o.call("POST", "/phone-numbers/all/organization", {
+        orderBy: [{ field: "createdAt", direction: "asc" }],
+      })
+    ).json();
+    assert.deepEqual(
+      asc.items.map((i: { id: string }) => i.id),
+      created.map((c) => c.id),
+    );
+
+    const row = asc.items[0];
+    assert.equal(row.number, "+14155550180");
+    assert.equal(row.type, "Local");
+    assert.equal(row.organization, "List Org");
+    assert.equal(row.organizationId, o.org.organizationId);
+    assert.equal(row.enabled, true);
+    assert.equal(row.smsReady, true);
+    assert.equal(row.voiceReady, false);
+    assert.equal(row.tenDlcCampaignStatus, "Assigned");
+    assert.equal(row.ownership, "Customer");
+    assert.equal(row.warmup.healthStatus, "Healthy");
+    assert.match(row.routingSummary, /campaign even/);
+
+    const search = (await o.call("POST", "/phone-numbers/all/organization", { search: "SALES" })).json();
+    assert.deepEqual(
+      search.items.map((i: { name: string }) => i.name),
+      ["Sales desk"],
+    );
+    const byNumber = (await o.call("POST", "/phone-numbers/all/organization", { search: "5550182" })).json();
+    assert.deepEqual(
+      byNumber.items.map((i: { number: string }) => i.number),
+      ["+14155550182"],
+    );
+    const odd = (
+      await o.call("POST", "/phone-numbers/all/organization", {
+        filters: [{ field: "campaignId", value: "odd" }],
+      })
+    ).json();
+    assert.equal(odd.items.length, 2);
+
+    const bad = await o.call("POST", "/phone-numbers/all/organization", {
+      filters: [{ field: "enabled", value: "1" }],
+    });
+    assertProblem(bad, 400, "campaignId", "number");
+    assertProblem(
+      await o.call("POST", "/phone-numbers/all/organization", { orderBy: [{ field: "name" }] }),
+      400,
+      "createdAt",
+    );
+  });
+
+  test("health comes from the last seven days of outcomes and shows as warmup.healthStatus", async () => {
+    const o = await newOrg("Health Org");
+    const pn = await create(o, "+14155550190", { warmupEnabled: true });
+    await setHealth(o.org, pn.id, { sent: 8, failed: 2 });
+    let read = (await o.call("GET", `/phone-numbers/${pn.id}`)).json();
+    assert.equal(read.warmup.healthStatus, "Needs Attention");
+    assert.equal(read.warmup.healthScore, 50);
+    await setHealth(o.org, pn.id, { sent: 100, carrier_blocked: 3 });
+    read = (await o.call("GET", `/phone-numbers/${pn.id}`)).json();
+    assert.equal(read.warmup.healthStatus, "Blocked");
+    const row = (await o.call("POST", "/phone-numbers/all/organization", {})).json().items[0];
+    assert.equal(row.warmup.healthStatus, "Blocked");
+    assert.equal(row.smsReady, false);
+
+    // Outcomes older than seven days no longer count.
+    await api.db.store.db
+      .updateTable("phone_number_health_days")
+      .set({ day: dayOf(Date.now()) - 7 })
+      .where("phone_number_id", "=", pn.id)
+      .execute();
+    read = (await o.call("GET", `/phone-numbers/${pn.id}`)).json();
+    assert.equal(read.warmup.healthStatus, "Healthy");
+
+    // Warmup in progress once the scheduler has started the ramp.
+    await api.db.store.db
+      .updateTable("phone_numbers")
+      .set({ warmup_started_at: Date.now() - 7 * 86_400_000 })
+      .where("id", "=", pn.id)
+      .execute();
+    read = (await o.call("GET", `/phone-numbers/${pn.id}`)).json();
+    assert.equal(read.warmup.state, "In Progress");
+    assert.equal(read.warmup.progressPercent, 50);
+  });
+
+  describe("outgoing number selection", () => {
+    test("each precedence rule wins in order, end to end", async () => {
+      const o = await newOrg("Selection Org");
+      const db = api.db.store.db;
+      const n = {
+        fallback: await create(o, "+12125550101", { name: "NY default", isDefault: true }),
+        preferred: await create(o, "+13125550102", { name: "Chicago preferred", isPreferred: true }),
+        campaign: await create(o, "+17135550103", {
+          name: "Houston campaign",
+          routing: { campaignId: "camp-1", tenDlcCampaignId: "C" },
+        }),
+        source: await create(o, "+12065550104", {
+          name: "Seattle source",
+          routing: { sourceId: "src-1", tenDlcCampaignId: "C" },
+        }),
+        assigned: await create(o, "+13055550105", { name: "Miami assigned" }),
+        sticky: await create(o, "+16175550106", { name: "Boston sticky" }),
+        manual: await create(o, "+16025550107", { name: "Phoenix manual" }),
+        sf: await create(o, "+14155550108", { name: "SF 415" }),
+        bay: await create(o, "+16505550109", { name: "Peninsula 650" }),
+      };
+      const lead = await o.call("POST", "/leads", {
+        metadata: { assignedPhoneNumberId: n.assigned.id },
+        contact: { firstName: "Sel", phone: { number: "+14155550142" } },
+      });
+      assert.equal(lead.statusCode, 201, lead.body);
+      const conversationId = (await o.call("POST", `/conversations/lead/${lead.json().id}`, {})).json()
+        .items[0].id;
+      const eventsBefore = await db
+        .selectFrom("events")
+        .select((eb) => eb.fn.countAll().as("n"))
+        .executeTakeFirst();
+
+      const select = async (body: Record<string, unknown> = {}) => {
+        const res = await o.call("POST", `/phone-numbers/outgoing/conversation/${conversationId}`, body);
+        assert.equal(res.statusCode, 200, res.body);
+        const s = res.json();
+        assert.equal(s.eligibleNumbers.length, Object.keys(n).length);
+        assert.equal(
+          s.eligibleNumbers.filter((e: { isSelected: boolean }) => e.isSelected).length,
+          s.phoneNumberId ? 1 : 0,
+        );
+        return s;
+      };
+      const expect = async (reason: string, chosen: { id: string }, body: Record<string, unknown> = {}) => {
+        const s = await select(body);
+        assert.equal(s.selectionReason, reason, JSON.stringify(s, null, 1));
+        assert.equal(s.phoneNumberId, chosen.id, `${reason}: ${JSON.stringify(s, null, 1)}`);
+        assert.equal(s.canSend, true);
+        assert.equal(s.setupMessage, null);
+        assert.equal(s.wasManuallyOverridden, reason === "ManualOverride");
+        const entry = s.eligibleNumbers[0];
+        assert.equal(entry.phoneNumberId, chosen.id);
+        assert.equal(entry.isSelected, true);
+        assert.equal(entry.selectionReason, reason);
+        return s;
+      };
+      const disable = async (
+        pn: { id: string; number: string; name: string },
+        extra: Record<string, unknown> = {},
+      ) => {
+        const res = await o.call(
+          "PUT",
+          `/phone-numbers/${pn.id}`,
+          numberBody(pn.number, { name: pn.name, enabled: false, ...extra }),
+        );
+        assert.equal(res.statusCode, 200, res.body);
+      };
+
+      // 1. ManualOverride: set on the conversation through the override endpoint.
+      const override = await o.call(
+        "POST",
+        `/phone-numbers/outgoing/conversation/${conversationId}/override`,
+        {
+          fromPhoneNumberId: n.manual.id,
+          selection: { channel: "sms" },
+        },
+      );
+      assert.equal(override.statusCode, 200, override.body);
+      assert.equal(override.json().selectionReason, "ManualOverride");
+      assert.equal(override.json().wasManuallyOverridden, true);
+      const manual = await expect("ManualOverride", n.manual);
+      assert.equal(manual.number, "+16025550107");
+      assert.equal(manual.displayNumber, "(602) 555-0107");
+      assert.equal(manual.healthStatus, "Healthy");
+      // Every number says which rule it matches.
+      const reasons = Object.fromEntries(
+        manual.eligibleNumbers.map((e: { label: string; selectionReason: string }) => [
+          e.label,
+          e.selectionReason,
+        ]),
+      );
+      assert.deepEqual(reasons, {
+        "Phoenix manual": "ManualOverride",
+        "Miami assigned": "LeadAssigned",
+        "Chicago preferred": "Preferred",
+        "SF 415": "LocalArea",
+        "Peninsula 650": "LocalArea",
+        "NY default": "HealthyPool",
+        "Houston campaign": "HealthyPool",
+        "Seattle source": "HealthyPool",
+        "Boston sticky": "HealthyPool",
+      });
+
+      // 2. StickyConversation: the number the conversation last sent from.
+      const cleared = await o.call(
+        "DELETE",
+        `/phone-numbers/outgoing/conversation/${conversationId}/override`,
+      );
+      assert.equal(cleared.statusCode, 200, cleared.body);
+      assert.equal(cleared.json().wasManuallyOverridden, false);
+      const conv = await db
+        .selectFrom("conversations")
+        .selectAll()
+        .where("id", "=", conversationId)
+        .executeTakeFirstOrThrow();
+      assert.equal(conv.override_phone_number_id, null);
+      await db
+        .updateTable("conversations")
+        .set({ last_phone_number_id: n.sticky.id })
+        .where("id", "=", conversationId)
+        .execute();
+      await expect("StickyConversation", n.sticky);
+      // A disabled sticky number is passed over.
+      await disable(n.sticky);
+
+      // 3. LeadAssigned: the lead's metadata.assignedPhoneNumberId.
+      await expect("LeadAssigned", n.assigned);
+      await disable(n.assigned);
+
+      // 4. CampaignOrSource: the campaign match beats the source match; the lead's source counts too.
+      await expect("CampaignOrSource", n.campaign, { campaignId: "camp-1", sourceId: "src-1" });
+      const bySource = await expect("CampaignOrSource", n.source, { sourceId: "src-1" });
+      assert.equal(bySource.sourceId, "src-1");
+      assert.equal(bySource.campaignId, null);
+
+      // 5. Preferred.
+      await expect("Preferred", n.preferred);
+      await disable(n.preferred, { isPreferred: true });
+
+      // 6. LocalArea: same area code (415), then same state (650 is California too).
+      const local = await expect("LocalArea", n.sf);
+      assert.match(local.reasonLabel, /area code/);
+      await disable(n.sf);
+      const state = await expect("LocalArea", n.bay);
+      assert.match(state.reasonLabel, /state/);
+      await disable(n.bay);
+
+      // 7. HealthyPool: the least recently used Healthy number.
+      const used = [
+        [n.fallback, 3000],
+        [n.campaign, 1000],
+        [n.source, 2000],
+        [n.manual, 4000],
+      ] as const;
+      for (const [pn, at] of used) {
+        await db.updateTable("phone_numbers").set({ last_used_at: at }).where("id", "=", pn.id).execute();
+      }
+      await expect("HealthyPool", n.campaign);
+      await setHealth(o.org, n.campaign.id, { sent: 10, carrier_blocked: 1 });
+      const pool = await expect("HealthyPool", n.source);
+      const campaignEntry = pool.eligibleNumbers.find(
+        (e: { phoneNumberId: string }) => e.phoneNumberId === n.campaign.id,
+      );
+      assert.equal(campaignEntry.healthStatus, "Needs Attention");
+      assert.equal(campaignEntry.canSend, true);
+      assert.ok(campaignEntry.healthWarning);
+
+      // 8. FallbackDefault: every remaining number Needs Attention → the default one.
+      for (const pn of [n.source, n.manual, n.fallback])
+        await setHealth(o.org, pn.id, { sent: 4, failed: 6 });
+      const fallback = await expect("FallbackDefault", n.fallback);
+      assert.equal(fallback.healthStatus, "Needs Attention");
+
+      // A Blocked number is never chosen automatically, not even as the default.
+      await setHealth(o.org, n.fallback.id, { carrier_blocked: 3 });
+      const notDefault = await select();
+      assert.equal(notDefault.selectionReason, "FallbackDefault");
+      assert.notEqual(notDefault.phoneNumberId, n.fallback.id);
+      const blockedEntry = notDefault.eligibleNumbers.find(
+        (e: { phoneNumberId: string }) => e.phoneNumberId === n.fallback.id,
+      );
+      assert.equal(blockedEntry.healthStatus, "Blocked");
+      assert.equal(blockedEntry.canSend, false);
+
+      for (const pn of [n.source, n.manual, n.campaign])
+        await setHealth(o.org, pn.id, { carrier_blocked: 5 });
+      const none = await select();
+      assert.equal(none.canSend, false);
+      assert.equal(none.phoneNumberId, null);
+      assert.equal(none.selectionReason, null);
+      assert.match(none.setupMessage, /no enabled, unblocked SMS number/);
+      assert.ok(none.eligibleNumbers.every((e: { canSend: boolean }) => !e.canSend));
+
+      // ... but a user may still choose a Blocked number by hand.
+      const forced = await o.call("POST", `/phone-numbers/outgoing/conversation/${conversationId}/override`, {
+        fromPhoneNumberId: n.fallback.id,
+      });
+      assert.equal(forced.statusCode, 200, forced.body);
+      assert.equal(forced.json().selectionReason, "ManualOverride");
+      assert.equal(forced.json().canSend, true);
+      assert.equal(forced.json().healthStatus, "Blocked");
+
+      // Selecting never sends anything.
+      const eventsAfter = await db
+        .selectFrom("events")
+        .select((eb) => eb.fn.countAll().as("n"))
+        .executeTakeFirst();
+      assert.equal(Number(eventsAfter?.n), Number(eventsBefore?.n));
+    });
+
+    test("override validation; deleting the override number returns the conversation to automatic selection", async () => {
+      const o = await newOrg("Override Org");
+      const on = await create(o, "+14155550201", { isDefault: true });
+      const off = await create(o, "+14155550202", { enabled: false });
+      const smsOff = await create(o, "+14155550203", {
+        routing: { smsEnabled: false, tenDlcCampaignId: "C" },
+      });
+      const lead = await o.call("POST", "/leads", {
+        contact: { firstName: "Ov", phone: { number: "+14155550299" } },
+      });
+      const conversationId = (await o.call("POST", `/conversations/lead/${lead.json().id}`, {})).json()
+        .items[0].id;
+      const path = `/phone-numbers/outgoing/conversation/${conversationId}/override`;
+
+      assertProblem(await o.call("POST", path, {}), 400, "fromPhoneNumberId");
+      assertProblem(await o.call("POST", path, { fromPhoneNumberId: off.id }), 400, "fromPhoneNumberId");
+      assertProblem(await o.call("POST", path, { fromPhoneNumberId: smsOff.id }), 400, "fromPhoneNumberId");
+      assertProblem(
+        await o.call("POST", path, { fromPhoneNumberId: "pn_01HZZZZZZZZZZZZZZZZZZZZZZZ" }),
+        400,
+        "fromPhoneNumberId",
+      );
+      assertProblem(
+        await o.call(
+          "POST",
+          "/phone-numbers/outgoing/conversation/conv_01HZZZZZZZZZZZZZZZZZZZZZZZ/override",
+          {
+            fromPhoneNumberId: on.id,
+          },
+        ),
+        404,
+      );
+
+      const second = await create(o, "+14155550204");
+      const set = await o.call("POST", path, { fromPhoneNumberId: second.id });
+      assert.equal(set.json().phoneNumberId, second.id);
+      assert.equal(set.json().wasManuallyOverridden, true);
+      assert.equal((await o.call("DELETE", `/phone-numbers/${second.id}`)).statusCode, 204);
+      const conv = await api.db.store.db
+        .selectFrom("conversations")
+        .selectAll()
+        .where("id", "=", conversationId)
+        .executeTakeFirstOrThrow();
+      assert.equal(conv.override_phone_number_id, null);
+      const auto = (
+        await o.call("POST", `/phone-numbers/outgoing/conversation/${conversationId}`, {})
+      ).json();
+      assert.equal(auto.wasManuallyOverridden, false);
+      assert.equal(auto.phoneNumberId, on.id);
+      assertProblem(
+        await o.call("POST", `/phone-numbers/outgoing/conversation/${conversationId}`, {
+          conversationId: "conv_other",
+        }),
+        400,
+        "conversationId",
+      );
+    });
+
+    test("POST /phone-numbers/outgoing/new: by recipient number or by lead", async () => {
+      const o = await newOrg("New Outbound Org");
+      const empty = await o.call("POST", "/phone-numbers/outgoing/new", {
+        recipientPhoneNumber: "+14155550301",
+      });
+      assert.equal(empty.statusCode, 200, empty.body);
+      assert.equal(empty.json().canSend, false);
+      assert.match(empty.json().setupMessage, /POST \/phone-numbers/);
+      assert.deepEqual(empty.json().eligibleNumbers, []);
+
+      const ny = await create(o, "+12125550111", { isDefault: true });
+      const sf = await create(o, "+14155550112");
+      const austin = await create(o, "+15125550110");
+      const local = (
+        await o.call("POST", "/phone-numbers/outgoing/new", { recipientPhoneNumber: "(415) 555-0301" })
+      ).json();
+      assert.equal(local.selectionReason, "LocalArea");
+      assert.equal(local.phoneNumberId, sf.id);
+      const texas = (
+        await o.call("POST", "/phone-numbers/outgoing/new", { recipientPhoneNumber: "+17135550302" })
+      ).json();
+      assert.equal(texas.selectionReason, "LocalArea");
+      assert.equal(texas.phoneNumberId, austin.id);
+
+      const lead = await o.call("POST", "/leads", {
+        metadata: { assignedPhoneNumberId: ny.id },
+        contact: { firstName: "New", phone: { number: "+14155550303" } },
+      });
+      const byLead = (await o.call("POST", "/phone-numbers/outgoing/new", { leadId: lead.json().id })).json();
+      assert.equal(byLead.selectionReason, "LeadAssigned");
+      assert.equal(byLead.phoneNumberId, ny.id);
+
+      const call = (
+        await o.call("POST", "/phone-numbers/outgoing/new", {
+          recipientPhoneNumber: "+14155550301",
+          channel: "call",
+        })
+      ).json();
+      assert.equal(call.canSend, false);
+      assert.match(call.setupMessage, /SMS only/);
+
+      assertProblem(await o.call("POST", "/phone-numbers/outgoing/new", {}), 400, "recipientPhoneNumber");
+      assertProblem(
+        await o.call("POST", "/phone-numbers/outgoing/new", { recipientPhoneNumber: "12" }),
+        400,
+        "recipientPhoneNumber",
+      );
+      assertProblem(
+        await o.call("POST", "/phone-numbers/outgoing/new", {
+          recipientPhoneNumber: "+14155550301",
+          channel: "fax",
+        }),
+        400,
+        "channel",
+      );
+      assertProblem(
+        await o.call("POST", "/phone-numbers/outgoing/new", { leadId: "lead_01HZZZZZZZZZZZZZZZZZZZZZZZ" }),
+        404,
+      );
+    });
+
+    test("a sender without a 10DLC campaign cannot send to a US recipient", async () => {
+      const o = await newOrg("TenDlc Org");
+      const bare = await o.call("POST", "/phone-numbers", { number: "+14155550401", name: "No campaign" });
+      assert.equal(bare.statusCode, 201, bare.body);
+      const s = (
+        await o.call("POST", "/phone-numbers/outgoing/new", { recipientPhoneNumber: "+14155550402" })
+      ).json();
+      assert.equal(s.phoneNumberId, bare.json().id);
+      assert.equal(s.canSend, false);
+      assert.match(s.setupMessage, /10DLC/);
+      assert.equal(s.eligibleNumbers[0].canSend, false);
+      const row = (await o.call("POST", "/phone-numbers/all/organization", {})).json().items[0];
+      assert.equal(row.tenDlcCampaignStatus, "Missing");
+      assert.equal(row.smsReady, false);
+    });
+  });
+});
