@@ -46,11 +46,16 @@ function leadRequest(i: number): LeadRequestBody {
   };
 }
 
+/** Seeds the demo organization; its wallet starts with `startingCreditMicros` (default 10 USD). */
 export async function seedDemo(
   db: Kysely<Database>,
   name = "Demo Insurance Co",
+  startingCreditMicros?: number,
 ): Promise<CreatedOrganization> {
-  const org = await createOrganization(db, name, "Demo Owner");
+  const org = await createOrganization(db, name, {
+    userName: "Demo Owner",
+    ...(startingCreditMicros === undefined ? {} : { startingCreditMicros }),
+  });
   const actor = { organizationId: org.organizationId, userId: org.userId };
   for (let i = 0; i < PEOPLE.length; i++) {
     const request = leadRequest(i);

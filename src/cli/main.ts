@@ -1,8 +1,10 @@
 import { Command } from "commander";
 import { loadConfig } from "../config.js";
+import { microsToUsd } from "../domain/money.js";
 import { buildApp } from "../http/app.js";
 import { Messaging } from "../messaging/messaging.js";
 import { createProvider } from "../messaging/providers/index.js";
+import { addCredit } from "../store/billing-repo.js";
 import { countOrganizations, createOrganization } from "../store/orgs-repo.js";
 import { benchSeed } from "./bench-seed.js";
 import { demoInstructions, seedDemo } from "./demo.js";
@@ -24,7 +26,7 @@ program
     const baseUrl = `http://${config.host}:${config.port}`;
     const pipeline = new Messaging(store.db, store.engine, config.messaging);
     if (options.demoIfEmpty && (await countOrganizations(store.db)) === 0) {
-      const demo = await seedDemo(store.db);
+      const demo = await seedDemo(store.db, undefined, config.messaging.startingCreditMicros);
       // With the simulator the demo's messages are sent by this server's worker as it starts.
       if (config.messaging.provider === "simulator") await seedDemoMessaging(store.db, demo, pipeline);
       console.log(demoInstructions(demo, baseUrl));
@@ -76,15 +78,42 @@ program
     await store.close();
   });
 
+/** A USD amount as typed ("25", "12.50", "0.000001") in exact micro-dollars, no float rounding. */
+function usdOption(value: string, flag: string, allowZero: boolean): number {
+  const match = /^(\d{1,9})(?:\.(\d{1,6}))?$/.exec(value.trim());
+  if (!match) {
+    throw new Error(
+      `${flag} must be an amount in USD such as 25 or 12.50 (at most 6 decimals), got '${value}'`,
+    );
+  }
+  const micros = Number(match[1]) * 1_000_000 + Number((match[2] ?? "").padEnd(6, "0"));
+  if (!allowZero && micros === 0) throw new Error(`${flag} must be more than 0`);
+  return micros;
+}
+
+/** Micro-dollars as "12.50" (two decimals at least, up to six when there are sub-cent amounts). */
+function formatUsd(micros: number): string {
+  const sign = micros < 0 ? "-" : "";
+  const abs = Math.abs(micros);
+  const fraction = String(abs % 1_000_000)
+    .padStart(6, "0")
+    .replace(/0{1,4}$/, "");
+  return `${sign}${Math.floor(abs / 1_000_000)}.${fraction.padEnd(2, "0")}`;
+}
+
 const org = program.command("org").description("manage organizations");
 org
   .command("create")
-  .description("create an organization with its first user and API key")
+  .description("create an organization with its first user, API key and wallet")
   .requiredOption("--name <name>", "organization name")
   .option("--json", "print only {organizationId,userId,apiKey} as JSON")
-  .action(async (options: { name: string; json?: boolean }) => {
-    const store = await openStore(loadConfig());
-    const created = await createOrganization(store.db, options.name);
+  .option("--credit <usd>", "the wallet's starting credit in USD (default: LEADTRAIL_STARTING_CREDIT, or 10)")
+  .action(async (options: { name: string; json?: boolean; credit?: string }) => {
+    const credit = options.credit === undefined ? undefined : usdOption(options.credit, "--credit", true);
+    const config = loadConfig();
+    const startingCreditMicros = credit ?? config.messaging.startingCreditMicros;
+    const store = await openStore(config);
+    const created = await createOrganization(store.db, options.name, { startingCreditMicros });
     await store.close();
     if (options.json) {
       process.stdout.write(`${JSON.stringify(created)}\n`);
@@ -92,6 +121,35 @@ org
       console.log(`organization ${created.organizationId} created`);
       console.log(`user         ${created.userId}`);
       console.log(`API key      ${created.apiKey}   (shown once)`);
+      console.log(`wallet       ${formatUsd(startingCreditMicros)} USD`);
+    }
+  });
+
+const wallet = program.command("wallet").description("manage organization wallets");
+wallet
+  .command("credit")
+  .description("add credit to an organization's wallet")
+  .requiredOption("--org <id>", "organization id (org_…)")
+  .requiredOption("--amount <usd>", "amount to add, in USD (e.g. 25 or 12.50)")
+  .option("--json", "print {organizationId,walletId,balance,amountPurchased,currency} as JSON")
+  .action(async (options: { org: string; amount: string; json?: boolean }) => {
+    const micros = usdOption(options.amount, "--amount", false);
+    const store = await openStore(loadConfig());
+    const credited = await addCredit(store.db, options.org, micros).finally(() => store.close());
+    if (!credited) throw new Error(`organization '${options.org}' was not found`);
+    if (options.json) {
+      const result = {
+        organizationId: credited.organization_id,
+        walletId: credited.id,
+        balance: microsToUsd(credited.balance_micros),
+        amountPurchased: microsToUsd(credited.purchased_micros),
+        currency: "USD",
+      };
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+    } else {
+      console.log(
+        `credited ${formatUsd(micros)} USD to ${credited.organization_id}; balance ${formatUsd(credited.balance_micros)} USD`,
+      );
     }
   });
 
@@ -103,7 +161,7 @@ program
   .action(async () => {
     const config = loadConfig();
     const store = await openStore(config);
-    const created = await seedDemo(store.db);
+    const created = await seedDemo(store.db, undefined, config.messaging.startingCreditMicros);
     const pipeline = new Messaging(store.db, store.engine, config.messaging);
     if (config.messaging.provider === "simulator") {
       // Send the demo's messages through the simulator now, so the timeline shows their outcomes.

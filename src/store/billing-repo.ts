@@ -1,5 +1,6 @@
 import { type Kysely, sql, type Transaction } from "kysely";
 import { newId } from "../domain/ids.js";
+import type { ListSpec } from "./list-query.js";
 import type { Database, UsageLedgerTable, WalletsTable } from "./schema.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -7,6 +8,87 @@ type Db = Kysely<Database> | Transaction<Database>;
 // Wallets hold integer micro-dollars; every charge is a usage-ledger line keyed by its event, so a
 // message is charged at most once however many times its "sent" is observed.
 
+/** The wallet a new organization starts with unless told otherwise: 10 USD. */
+export const DEFAULT_STARTING_CREDIT_MICROS = 10_000_000;
+
+// The wire vocabularies of the usage ledger (Leadping's UsageChannel, BillableUnit, UsageStatus).
+export const USAGE_CHANNELS = [
+  "lead",
+  "sms",
+  "mms",
+  "email",
+  "voice",
+  "phone_number",
+  "warmup",
+  "website",
+  "openai",
+  "domain",
+  "10dlc",
+  "payment",
+  "connection",
+  "automation",
+] as const;
+
+export const BILLABLE_UNITS = [
+  "lead_received",
+  "phone_identity_lookup",
+  "sms_segment",
+  "mms_message",
+  "email_message",
+  "voice_minute",
+  "phone_number_month",
+  "warmup_sms_segment",
+  "warmup_voice_minute",
+  "website_setup",
+  "openai_operation",
+  "domain_registration",
+  "10dlc_application",
+  "10dlc_campaign_month",
+  "payment_processing_fee",
+  "connection_action",
+  "automation_run",
+] as const;
+
+export const USAGE_STATUSES = [
+  "recorded",
+  "rated",
+  "pending_invoice",
+  "invoiced",
+  "charged",
+  "failed",
+  "refunded_credited",
+  "non_billable_internal",
+  "blocked_due_to_billing",
+] as const;
+
+/** Statuses whose quantity counts as billable usage (the others are free, failed or reversed). */
+export const BILLABLE_USAGE_STATUSES: readonly string[] = [
+  "recorded",
+  "rated",
+  "pending_invoice",
+  "invoiced",
+  "charged",
+];
+
+export const USAGE_LIST_SPEC: ListSpec = {
+  resource: "usage",
+  table: "usage_ledger",
+  fields: {
+    id: { column: "id", kind: "string", order: true, filter: true },
+    createdAt: { column: "created_at", kind: "timestamp", order: true, range: true },
+    channel: { column: "channel", kind: "string", filter: true, values: USAGE_CHANNELS },
+    status: { column: "status", kind: "string", filter: true, values: USAGE_STATUSES },
+    billableUnit: { column: "billable_unit", kind: "string", filter: true, values: BILLABLE_UNITS },
+    phoneNumberId: { column: "phone_number_id", kind: "string", filter: true },
+    phoneNumber: { column: "phone_number", kind: "string", filter: true, search: true },
+    leadId: { column: "lead_id", kind: "string", filter: true },
+    eventId: { column: "event_id", kind: "string", filter: true },
+  },
+  defaultOrder: { field: "createdAt", direction: "desc" },
+  tieBreakers: ["id"],
+};
+
+/** Creates the organization's wallet with `startingMicros` of credit; a no-op when it already has one. */
 export async function createWallet(
   db: Db,
   organizationId: string,
@@ -35,6 +117,24 @@ export async function getWallet(db: Db, organizationId: string): Promise<Wallets
     .executeTakeFirst();
 }
 
+/**
+ * The organization's wallet, created empty (balance 0) when it has none: organizations created
+ * before wallets existed have no row, and for them "no wallet" means "no credit".
+ */
+export async function getOrCreateWallet(
+  db: Db,
+  organizationId: string,
+  now = Date.now(),
+): Promise<WalletsTable> {
+  const wallet = await getWallet(db, organizationId);
+  if (wallet) return wallet;
+  await createWallet(db, organizationId, 0, now);
+  const created = await getWallet(db, organizationId);
+  if (!created) throw new Error(`could not create the wallet of ${organizationId}`);
+  return created;
+}
+
+/** Adds credit to an existing wallet (balance and amount purchased); undefined when there is none. */
 export async function creditWallet(
   db: Db,
   organizationId: string,
@@ -53,13 +153,39 @@ export async function creditWallet(
   return getWallet(db, organizationId);
 }
 
+/**
+ * Adds credit to an organization's wallet, creating the wallet (empty) first when the organization
+ * has none, in one transaction. Undefined when there is no such organization.
+ */
+export async function addCredit(
+  db: Kysely<Database>,
+  organizationId: string,
+  micros: number,
+  now = Date.now(),
+): Promise<WalletsTable | undefined> {
+  if (!Number.isSafeInteger(micros) || micros < 0) throw new Error("credit must be a non-negative amount");
+  return db.transaction().execute(async (trx) => {
+    const org = await trx
+      .selectFrom("organizations")
+      .select("id")
+      .where("id", "=", organizationId)
+      .executeTakeFirst();
+    if (!org) return undefined;
+    await createWallet(trx, organizationId, 0, now);
+    return creditWallet(trx, organizationId, micros, now);
+  });
+}
+
 export type UsageEntry = Omit<UsageLedgerTable, "id">;
 
 /**
  * Records a usage line for an event and, when it has an amount, debits the wallet: both or neither,
- * and only the first time for that event. Returns whether this call did it.
+ * and only the first time for that event. Returns whether this call did it. Outside a transaction it
+ * opens one, so the line and the debit commit together; concurrent calls for one event serialize on
+ * the ledger's unique (organization_id, event_id) index and all but one insert nothing.
  */
 export async function chargeOnce(db: Db, entry: UsageEntry): Promise<boolean> {
+  if (!db.isTransaction) return db.transaction().execute((trx) => chargeOnce(trx, entry));
   const inserted = await db
     .insertInto("usage_ledger")
     .values({ ...entry, id: newId("use", entry.created_at) })
@@ -69,11 +195,65 @@ export async function chargeOnce(db: Db, entry: UsageEntry): Promise<boolean> {
     .executeTakeFirst();
   if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return false;
   if (entry.amount_micros !== 0) {
-    await db
+    const debited = await db
       .updateTable("wallets")
       .set({ balance_micros: sql`balance_micros - ${entry.amount_micros}`, updated_at: entry.created_at })
       .where("organization_id", "=", entry.organization_id)
-      .execute();
+      .executeTakeFirst();
+    if (Number(debited.numUpdatedRows) === 0) {
+      // An organization from before wallets existed: its wallet starts at 0, so it owes the charge.
+      await createWallet(db, entry.organization_id, 0, entry.created_at);
+      await db
+        .updateTable("wallets")
+        .set({ balance_micros: sql`balance_micros - ${entry.amount_micros}`, updated_at: entry.created_at })
+        .where("organization_id", "=", entry.organization_id)
+        .execute();
+    }
   }
   return true;
+}
+
+export interface UsageSummaryGroup {
+  channel: string;
+  billableUnit: string;
+  status: string;
+  quantity: number;
+  amountMicros: number;
+  recordCount: number;
+}
+
+/** Usage lines of an organization created in [from, to), grouped by channel, billable unit and status. */
+export async function summarizeUsage(
+  db: Db,
+  organizationId: string,
+  from: number,
+  to: number,
+): Promise<UsageSummaryGroup[]> {
+  const rows = await db
+    .selectFrom("usage_ledger")
+    .select((eb) => [
+      "channel",
+      "billable_unit",
+      "status",
+      eb.fn.sum<number | string>("quantity").as("quantity"),
+      eb.fn.sum<number | string>("amount_micros").as("amount"),
+      eb.fn.countAll<number | string>().as("n"),
+    ])
+    .where("organization_id", "=", organizationId)
+    .where("created_at", ">=", from)
+    .where("created_at", "<", to)
+    .groupBy(["channel", "billable_unit", "status"])
+    .orderBy("channel")
+    .orderBy("billable_unit")
+    .orderBy("status")
+    .execute();
+  // PostgreSQL sums BIGINT to NUMERIC, which pg returns as a string.
+  return rows.map((r) => ({
+    channel: r.channel,
+    billableUnit: r.billable_unit,
+    status: r.status,
+    quantity: Number(r.quantity ?? 0),
+    amountMicros: Number(r.amount ?? 0),
+    recordCount: Number(r.n),
+  }));
 }

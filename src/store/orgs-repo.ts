@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Kysely } from "kysely";
 import { newId } from "../domain/ids.js";
+import { createWallet, DEFAULT_STARTING_CREDIT_MICROS } from "./billing-repo.js";
 import type { Database } from "./schema.js";
 
 export interface CreatedOrganization {
@@ -23,11 +24,27 @@ export function generateApiKey(): string {
   return `sk_${randomBytes(32).toString("base64url")}`;
 }
 
+export interface CreateOrganizationOptions {
+  /** The first user's name (default "Owner"). */
+  userName?: string;
+  /** The wallet's starting credit in micro-dollars (default 10 USD; config: LEADTRAIL_STARTING_CREDIT). */
+  startingCreditMicros?: number;
+}
+
+/**
+ * Creates an organization with its first user, an API key and its wallet, in one transaction. The
+ * third argument is the user's name, or options (user name, starting credit).
+ */
 export async function createOrganization(
   db: Kysely<Database>,
   name: string,
-  userName = "Owner",
+  options: string | CreateOrganizationOptions = {},
 ): Promise<CreatedOrganization> {
+  const { userName = "Owner", startingCreditMicros = DEFAULT_STARTING_CREDIT_MICROS } =
+    typeof options === "string" ? { userName: options } : options;
+  if (!Number.isSafeInteger(startingCreditMicros) || startingCreditMicros < 0) {
+    throw new Error(`the starting credit must be a non-negative whole number of micro-dollars`);
+  }
   const now = Date.now();
   const organizationId = newId("org", now);
   const userId = newId("usr", now);
@@ -50,6 +67,7 @@ export async function createOrganization(
         revoked_at: null,
       })
       .execute();
+    await createWallet(trx, organizationId, startingCreditMicros, now);
   });
   return { organizationId, userId, apiKey };
 }

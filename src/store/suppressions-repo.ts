@@ -1,11 +1,43 @@
 import type { Kysely, Transaction } from "kysely";
 import { newId } from "../domain/ids.js";
+import type { ListSpec } from "./list-query.js";
 import type { Database, SuppressionRow } from "./schema.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
 // One suppression entry per (organization, channel, recipient). Suppress and release move it between
 // "active" and "released" and append to its audit trail; a released entry can be suppressed again.
+// An entry on channel "all" blocks the recipient on every channel.
+
+/** Channels a suppression can name: the message channels we send on, plus "all". */
+export const SUPPRESSION_CHANNELS = ["sms", "voice", "email", "all"] as const;
+export type SuppressionChannel = (typeof SUPPRESSION_CHANNELS)[number];
+
+export const SUPPRESSION_STATUSES = ["active", "released"] as const;
+
+export const SUPPRESSION_LIST_SPEC: ListSpec = {
+  resource: "suppressions",
+  table: "suppressions",
+  fields: {
+    id: { column: "id", kind: "string", order: true, filter: true },
+    suppressedAt: { column: "suppressed_at", kind: "timestamp", order: true, range: true },
+    releasedAt: { column: "released_at", kind: "timestamp", range: true },
+    status: { column: "status", kind: "string", filter: true, values: SUPPRESSION_STATUSES },
+    channel: { column: "channel", kind: "string", filter: true, values: SUPPRESSION_CHANNELS },
+    source: { column: "source", kind: "string", filter: true },
+    recipient: { column: "recipient", kind: "string", filter: true, search: true },
+    normalizedPhoneNumber: { column: "phone_number", kind: "string", filter: true, search: true },
+    normalizedEmail: { column: "email", kind: "string", filter: true, search: true },
+    reason: { column: "reason", kind: "string", search: true },
+  },
+  aliases: {
+    phoneNumber: "normalizedPhoneNumber",
+    email: "normalizedEmail",
+    recipientIdentifier: "recipient",
+  },
+  defaultOrder: { field: "suppressedAt", direction: "desc" },
+  tieBreakers: ["id"],
+};
 
 export interface AuditEntry {
   id: string;
@@ -29,6 +61,11 @@ export interface SuppressInput {
   at: number;
 }
 
+export type ReleaseInput = Omit<SuppressInput, "phoneNumber" | "email">;
+
+/** What a suppress call did: a new entry, a released entry made active again, or nothing (already active). */
+export type SuppressOutcome = "created" | "reactivated" | "unchanged";
+
 function audit(
   status: string,
   input: Pick<SuppressInput, "source" | "reason" | "actorId" | "at">,
@@ -42,6 +79,10 @@ function audit(
     reason: input.reason,
     safeMetadata: {},
   };
+}
+
+export function auditTrail(row: SuppressionRow): AuditEntry[] {
+  return JSON.parse(row.audit) as AuditEntry[];
 }
 
 export async function findSuppression(
@@ -59,13 +100,34 @@ export async function findSuppression(
     .executeTakeFirst();
 }
 
+/**
+ * The active entry that blocks any of `recipients` on `channel`: an entry on that channel or on
+ * "all"; for channel "all", an entry on any channel. Oldest first when several match.
+ */
+export async function findActiveSuppression(
+  db: Db,
+  organizationId: string,
+  channel: string,
+  recipients: string[],
+): Promise<SuppressionRow | undefined> {
+  if (recipients.length === 0) return undefined;
+  let query = db
+    .selectFrom("suppressions")
+    .selectAll()
+    .where("organization_id", "=", organizationId)
+    .where("recipient", "in", recipients)
+    .where("status", "=", "active");
+  if (channel !== "all") query = query.where("channel", "in", [channel, "all"]);
+  return query.orderBy("suppressed_at", "asc").orderBy("id", "asc").executeTakeFirst();
+}
+
 export async function isSuppressed(
   db: Db,
   organizationId: string,
   channel: string,
   recipient: string,
 ): Promise<boolean> {
-  return (await findSuppression(db, organizationId, channel, recipient))?.status === "active";
+  return (await findActiveSuppression(db, organizationId, channel, [recipient])) !== undefined;
 }
 
 export async function getSuppression(
@@ -81,66 +143,106 @@ export async function getSuppression(
     .executeTakeFirst();
 }
 
-/** Suppresses a recipient (idempotent while active). */
-export async function suppress(db: Db, input: SuppressInput): Promise<SuppressionRow> {
-  const existing = await findSuppression(db, input.organizationId, input.channel, input.recipient);
-  if (existing?.status === "active") return existing;
-  if (existing) {
-    const trail = [...(JSON.parse(existing.audit) as AuditEntry[]), audit("active", input)];
+/**
+ * Suppresses a recipient and says what changed. Safe under concurrency: the insert yields to an
+ * entry created meanwhile, and reactivation only applies to an entry that is still released, so two
+ * concurrent calls never both append to the audit trail or fail on the unique index.
+ */
+export async function applySuppression(
+  db: Db,
+  input: SuppressInput,
+): Promise<{ row: SuppressionRow; outcome: SuppressOutcome }> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const existing = await findSuppression(db, input.organizationId, input.channel, input.recipient);
+    if (existing?.status === "active") return { row: existing, outcome: "unchanged" };
+    if (existing) {
+      const row: SuppressionRow = {
+        ...existing,
+        status: "active",
+        source: input.source,
+        reason: input.reason,
+        phone_number: input.phoneNumber ?? existing.phone_number,
+        email: input.email ?? existing.email,
+        suppressed_at: input.at,
+        released_at: null,
+        audit: JSON.stringify([...auditTrail(existing), audit("active", input)]),
+      };
+      const updated = await db
+        .updateTable("suppressions")
+        .set({
+          status: row.status,
+          source: row.source,
+          reason: row.reason,
+          phone_number: row.phone_number,
+          email: row.email,
+          suppressed_at: row.suppressed_at,
+          released_at: row.released_at,
+          audit: row.audit,
+        })
+        .where("organization_id", "=", existing.organization_id)
+        .where("id", "=", existing.id)
+        .where("status", "=", existing.status)
+        .where("audit", "=", existing.audit)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) === 1) return { row, outcome: "reactivated" };
+      continue; // changed meanwhile: look again
+    }
     const row: SuppressionRow = {
-      ...existing,
+      organization_id: input.organizationId,
+      id: newId("sup", input.at),
+      channel: input.channel,
+      recipient: input.recipient,
+      phone_number: input.phoneNumber,
+      email: input.email,
       status: "active",
       source: input.source,
       reason: input.reason,
       suppressed_at: input.at,
       released_at: null,
-      audit: JSON.stringify(trail),
+      audit: JSON.stringify([audit("active", input)]),
     };
-    await db
-      .updateTable("suppressions")
-      .set(row)
-      .where("organization_id", "=", existing.organization_id)
-      .where("id", "=", existing.id)
-      .execute();
-    return row;
+    const inserted = await db
+      .insertInto("suppressions")
+      .values(row)
+      .onConflict((oc) => oc.columns(["organization_id", "channel", "recipient"]).doNothing())
+      .executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return { row, outcome: "created" };
   }
-  const row: SuppressionRow = {
-    organization_id: input.organizationId,
-    id: newId("sup", input.at),
-    channel: input.channel,
-    recipient: input.recipient,
-    phone_number: input.phoneNumber,
-    email: input.email,
-    status: "active",
-    source: input.source,
-    reason: input.reason,
-    suppressed_at: input.at,
-    released_at: null,
-    audit: JSON.stringify([audit("active", input)]),
-  };
-  await db.insertInto("suppressions").values(row).execute();
-  return row;
+  // Three lost races in a row: the entry exists and someone else keeps changing it; report it as is.
+  const current = await findSuppression(db, input.organizationId, input.channel, input.recipient);
+  if (!current) throw new Error("suppression entry vanished while suppressing");
+  return { row: current, outcome: "unchanged" };
 }
 
-/** Releases an active suppression; returns the entry (or undefined when there is none). */
-export async function release(
-  db: Db,
-  input: Omit<SuppressInput, "phoneNumber" | "email">,
-): Promise<SuppressionRow | undefined> {
-  const existing = await findSuppression(db, input.organizationId, input.channel, input.recipient);
-  if (!existing || existing.status !== "active") return existing;
-  const trail = [...(JSON.parse(existing.audit) as AuditEntry[]), audit("released", input)];
-  const row: SuppressionRow = {
-    ...existing,
-    status: "released",
-    released_at: input.at,
-    audit: JSON.stringify(trail),
-  };
-  await db
-    .updateTable("suppressions")
-    .set({ status: row.status, released_at: row.released_at, audit: row.audit })
-    .where("organization_id", "=", existing.organization_id)
-    .where("id", "=", existing.id)
-    .execute();
-  return row;
+/** Suppresses a recipient (idempotent while active). */
+export async function suppress(db: Db, input: SuppressInput): Promise<SuppressionRow> {
+  return (await applySuppression(db, input)).row;
+}
+
+/**
+ * Releases an active suppression; returns the entry (or undefined when there is none). An entry that
+ * is already released is returned unchanged. The release reason, when given, becomes the entry's reason.
+ */
+export async function release(db: Db, input: ReleaseInput): Promise<SuppressionRow | undefined> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const existing = await findSuppression(db, input.organizationId, input.channel, input.recipient);
+    if (existing?.status !== "active") return existing;
+    const row: SuppressionRow = {
+      ...existing,
+      status: "released",
+      reason: input.reason ?? existing.reason,
+      released_at: input.at,
+      audit: JSON.stringify([...auditTrail(existing), audit("released", input)]),
+    };
+    const updated = await db
+      .updateTable("suppressions")
+      .set({ status: row.status, reason: row.reason, released_at: row.released_at, audit: row.audit })
+      .where("organization_id", "=", existing.organization_id)
+      .where("id", "=", existing.id)
+      .where("status", "=", "active")
+      .where("audit", "=", existing.audit)
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) === 1) return row;
+  }
+  return findSuppression(db, input.organizationId, input.channel, input.recipient);
 }

@@ -1,4 +1,318 @@
 import type { FastifyPluginAsync } from "fastify";
+import { isValidEmail, toE164 } from "../../domain/phone.js";
+import { toIso } from "../../domain/time.js";
+import { parseListOptions, runList } from "../../store/list-query.js";
+import type { ApiKeyOwner } from "../../store/orgs-repo.js";
+import type { SuppressionRow } from "../../store/schema.js";
+import {
+  applySuppression,
+  auditTrail,
+  findActiveSuppression,
+  getSuppression,
+  release,
+  SUPPRESSION_CHANNELS,
+  SUPPRESSION_LIST_SPEC,
+  type SuppressionChannel,
+} from "../../store/suppressions-repo.js";
 import type { RouteDeps } from "../deps.js";
+import { badRequest, notFound } from "../problem.js";
+import { listBody, problemResponses } from "../schemas/common.js";
+import {
+  PagedSuppressionsSchema,
+  SuppressionCheckResultSchema,
+  SuppressionEntryRequestSchema,
+  SuppressionEntryResponseSchema,
+} from "../schemas/suppression.js";
 
-export const suppressionsRoutes: FastifyPluginAsync<RouteDeps> = async (_app, _deps) => {};
+// The suppression list (issue 3, item 4): recipients an organization must not contact. Entries made
+// here carry source "api" and the calling user as the audit actor; inbound STOP/START keywords
+// (messaging/inbound.ts) write to the same entries with source "inbound_keyword".
+
+export interface SuppressionEntryRequest {
+  organizationId: string;
+  recipientIdentifier?: string | null;
+  phoneNumber?: string | null;
+  email?: string | null;
+  channel?: string | null;
+  reason?: string | null;
+}
+
+interface ParsedEntry {
+  channel: SuppressionChannel;
+  phoneNumber: string | null;
+  email: string | null;
+  reason: string | null;
+}
+
+const API_SOURCE = "api";
+
+function given(value: string | null | undefined): value is string {
+  return typeof value === "string" && value.trim().length > 0;
+}
+
+/** Control characters (NUL above all: PostgreSQL cannot store it) are a 400 on both engines. */
+function assertPlainText(value: string, field: string): void {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+  if (/[\u0000-\u001f\u007f]/.test(value)) {
+    throw badRequest(`${field} must not contain control characters.`, field);
+  }
+}
+
+function normalizePhone(value: string, field: string): string {
+  assertPlainText(value, field);
+  const e164 = toE164(value);
+  if (!e164) {
+    throw badRequest(
+      `${field} must be a valid phone number, preferably in E.164 form such as +14155550142.`,
+      field,
+    );
+  }
+  return e164;
+}
+
+function normalizeEmail(value: string, field: string): string {
+  assertPlainText(value, field);
+  const email = value.trim().toLowerCase();
+  if (!isValidEmail(email)) throw badRequest(`${field} must be a valid email address.`, field);
+  return email;
+}
+
+function parseChannel(value: string | null | undefined): SuppressionChannel {
+  if (!given(value)) return "sms";
+  const channel = value.trim().toLowerCase();
+  if (!(SUPPRESSION_CHANNELS as readonly string[]).includes(channel)) {
+    throw badRequest(
+      `channel: '${value.slice(0, 40)}' is not one of ${SUPPRESSION_CHANNELS.join(", ")}.`,
+      "channel",
+    );
+  }
+  return channel as SuppressionChannel;
+}
+
+/**
+ * Validates and normalizes a SuppressionEntryRequest. The organization must be the caller's (any
+ * other answers 404, as for every foreign resource). Phone numbers become E.164 and emails lower
+ * case; with neither, recipientIdentifier is read as whichever of the two it is.
+ */
+function parseEntry(body: SuppressionEntryRequest, auth: ApiKeyOwner): ParsedEntry {
+  if (body.organizationId !== auth.organizationId) {
+    throw notFound(`Organization '${body.organizationId.slice(0, 200)}'`);
+  }
+  const channel = parseChannel(body.channel);
+  let phoneNumber = given(body.phoneNumber) ? normalizePhone(body.phoneNumber, "phoneNumber") : null;
+  let email = given(body.email) ? normalizeEmail(body.email, "email") : null;
+  if (!phoneNumber && !email && given(body.recipientIdentifier)) {
+    const identifier = body.recipientIdentifier.trim();
+    if (identifier.includes("@")) email = normalizeEmail(identifier, "recipientIdentifier");
+    else phoneNumber = normalizePhone(identifier, "recipientIdentifier");
+  }
+  let reason: string | null = null;
+  if (given(body.reason)) {
+    if (body.reason.includes("\u0000")) throw badRequest("reason must not contain NUL characters.", "reason");
+    reason = body.reason.trim();
+  }
+  return { channel, phoneNumber, email, reason };
+}
+
+/**
+ * The identifier an entry is kept under: the email on channel "email", the phone number on the
+ * others (on "all", the email when no phone number is given). The other identifier, when also given,
+ * is recorded on the entry but not matched on.
+ */
+function recipientOf(entry: ParsedEntry): string {
+  if (entry.channel === "email") {
+    if (!entry.email) throw badRequest("email is required for channel 'email'.", "email");
+    return entry.email;
+  }
+  if (entry.channel === "all") {
+    const recipient = entry.phoneNumber ?? entry.email;
+    if (!recipient) throw badRequest("phoneNumber or email is required.", "phoneNumber");
+    return recipient;
+  }
+  if (!entry.phoneNumber) {
+    throw badRequest(`phoneNumber is required for channel '${entry.channel}'.`, "phoneNumber");
+  }
+  return entry.phoneNumber;
+}
+
+export function toSuppressionResponse(row: SuppressionRow) {
+  return {
+    id: row.id,
+    organizationId: row.organization_id,
+    recipientIdentifier: row.recipient,
+    normalizedPhoneNumber: row.phone_number,
+    normalizedEmail: row.email,
+    channel: row.channel,
+    source: row.source,
+    status: row.status,
+    reason: row.reason,
+    suppressedAt: toIso(row.suppressed_at),
+    releasedAt: toIso(row.released_at),
+    audit: auditTrail(row),
+  };
+}
+
+function customerReason(row: SuppressionRow | undefined): string {
+  if (!row) return "No active suppression matches this recipient on this channel.";
+  if (row.source === "inbound_keyword") return "The recipient opted out by replying with a stop keyword.";
+  return row.channel === "all"
+    ? "The recipient is on this organization's suppression list for every channel."
+    : `The recipient is on this organization's suppression list for ${row.channel}.`;
+}
+
+const params = {
+  type: "object",
+  required: ["id"],
+  properties: { id: { type: "string", minLength: 1, maxLength: 200 } },
+};
+
+export const suppressionsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store }) => {
+  app.post<{ Body: SuppressionEntryRequest }>(
+    "/suppressions",
+    {
+      schema: {
+        tags: ["Suppressions"],
+        summary: "Create or reactivate a recipient suppression (201; 200 when it is already active)",
+        body: SuppressionEntryRequestSchema,
+        response: {
+          200: SuppressionEntryResponseSchema,
+          201: SuppressionEntryResponseSchema,
+          ...problemResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const entry = parseEntry(request.body, request.auth);
+      const recipient = recipientOf(entry);
+      const { row, outcome } = await store.db.transaction().execute((trx) =>
+        applySuppression(trx, {
+          organizationId: request.auth.organizationId,
+          channel: entry.channel,
+          recipient,
+          phoneNumber: entry.phoneNumber,
+          email: entry.email,
+          source: API_SOURCE,
+          reason: entry.reason,
+          actorId: request.auth.userId,
+          at: Date.now(),
+        }),
+      );
+      return reply.code(outcome === "unchanged" ? 200 : 201).send(toSuppressionResponse(row));
+    },
+  );
+
+  app.post<{ Body: SuppressionEntryRequest }>(
+    "/suppressions/release",
+    {
+      schema: {
+        tags: ["Suppressions"],
+        summary: "Release an active recipient suppression (an already released entry is returned as is)",
+        body: SuppressionEntryRequestSchema,
+        response: { 200: SuppressionEntryResponseSchema, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const entry = parseEntry(request.body, request.auth);
+      const recipient = recipientOf(entry);
+      const row = await store.db.transaction().execute((trx) =>
+        release(trx, {
+          organizationId: request.auth.organizationId,
+          channel: entry.channel,
+          recipient,
+          source: API_SOURCE,
+          reason: entry.reason,
+          actorId: request.auth.userId,
+          at: Date.now(),
+        }),
+      );
+      if (!row) throw notFound(`A suppression of '${recipient}' on channel '${entry.channel}'`);
+      return toSuppressionResponse(row);
+    },
+  );
+
+  app.post<{ Body: SuppressionEntryRequest }>(
+    "/suppressions/check",
+    {
+      schema: {
+        tags: ["Suppressions"],
+        summary: "Check whether a recipient may be contacted on a channel",
+        description:
+          "allowed is false when an active entry matches the phone number or email on the channel, or on 'all'. Checking channel 'all' matches an entry on any channel.",
+        body: SuppressionEntryRequestSchema,
+        response: { 200: SuppressionCheckResultSchema, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const entry = parseEntry(request.body, request.auth);
+      const recipients = [entry.phoneNumber, entry.email].filter((r): r is string => r !== null);
+      if (recipients.length === 0) {
+        throw badRequest("phoneNumber, email or recipientIdentifier is required.", "phoneNumber");
+      }
+      const blocking = await findActiveSuppression(
+        store.db,
+        request.auth.organizationId,
+        entry.channel,
+        recipients,
+      );
+      return {
+        allowed: blocking === undefined,
+        organizationId: request.auth.organizationId,
+        recipientIdentifier: blocking?.recipient ?? recipients[0]!,
+        normalizedPhoneNumber: entry.phoneNumber,
+        normalizedEmail: entry.email,
+        channel: entry.channel,
+        suppressionEntryId: blocking?.id ?? null,
+        source: blocking?.source ?? null,
+        suppressedAt: toIso(blocking?.suppressed_at),
+        customerReason: customerReason(blocking),
+      };
+    },
+  );
+
+  app.post(
+    "/suppressions/all/my",
+    {
+      schema: {
+        tags: ["Suppressions"],
+        summary: "List the organization's suppression entries",
+        description:
+          "Order by suppressedAt (default, newest first) or id; filter by status, channel, source, recipient, normalizedPhoneNumber, normalizedEmail or id; range on suppressedAt and releasedAt; search recipient, phone number, email and reason.",
+        body: listBody,
+        response: { 200: PagedSuppressionsSchema, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const parsed = parseListOptions(SUPPRESSION_LIST_SPEC, request.body, store.cursors, "");
+      const page = await runList<SuppressionRow>(
+        store.db,
+        SUPPRESSION_LIST_SPEC,
+        { organization_id: request.auth.organizationId },
+        parsed,
+        store.cursors,
+      );
+      return {
+        items: page.rows.map(toSuppressionResponse),
+        pageSize: page.pageSize,
+        totalCount: page.totalCount,
+        continuationToken: page.continuationToken,
+      };
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    "/suppressions/:id",
+    {
+      schema: {
+        tags: ["Suppressions"],
+        summary: "Get a suppression entry with its audit trail",
+        params,
+        response: { 200: SuppressionEntryResponseSchema, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const row = await getSuppression(store.db, request.auth.organizationId, request.params.id);
+      if (!row) throw notFound(`Suppression entry '${request.params.id}'`);
+      return toSuppressionResponse(row);
+    },
+  );
+};

@@ -1,0 +1,447 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { loadMessagingConfig } from "../src/config.js";
+import { newId } from "../src/domain/ids.js";
+import { summaryPeriod } from "../src/http/routes/billing.js";
+import { addCredit, chargeOnce, getWallet, type UsageEntry } from "../src/store/billing-repo.js";
+import { type CreatedOrganization, createOrganization } from "../src/store/orgs-repo.js";
+import { startTestApi, type TestApi } from "./helpers/api.js";
+import { forEachEngine } from "./helpers/engines.js";
+
+const PROBLEM = /^application\/problem\+json\b/;
+
+function usage(organizationId: string, fields: Partial<UsageEntry> = {}): UsageEntry {
+  return {
+    organization_id: organizationId,
+    event_id: newId("evt"),
+    channel: "sms",
+    billable_unit: "sms_segment",
+    status: "charged",
+    quantity: 2,
+    unit_price_micros: 7900,
+    amount_micros: 15800,
+    lead_id: null,
+    phone_number_id: "pn_1",
+    phone_number: "+14155550100",
+    created_at: Date.now(),
+    ...fields,
+  };
+}
+
+describe("summaryPeriod", () => {
+  const now = Date.parse("2024-03-15T10:00:00Z");
+  const iso = (p: { start: number; end: number }) => [
+    new Date(p.start).toISOString(),
+    new Date(p.end).toISOString(),
+  ];
+  test("defaults to the current calendar month in UTC", () => {
+    assert.deepEqual(iso(summaryPeriod({}, now)), ["2024-03-01T00:00:00.000Z", "2024-04-01T00:00:00.000Z"]);
+    assert.deepEqual(iso(summaryPeriod({}, Date.parse("2024-12-31T23:59:59Z"))), [
+      "2024-12-01T00:00:00.000Z",
+      "2025-01-01T00:00:00.000Z",
+    ]);
+  });
+  test("one bound: the calendar month it starts or ends; both: as given", () => {
+    assert.deepEqual(iso(summaryPeriod({ periodStart: "2024-01-10T00:00:00Z" }, now)), [
+      "2024-01-10T00:00:00.000Z",
+      "2024-02-01T00:00:00.000Z",
+    ]);
+    assert.deepEqual(iso(summaryPeriod({ periodEnd: "2024-02-01T00:00:00Z" }, now)), [
+      "2024-01-01T00:00:00.000Z",
+      "2024-02-01T00:00:00.000Z",
+    ]);
+    assert.deepEqual(
+      iso(
+        summaryPeriod({ periodStart: "2024-01-01T00:00:00+02:00", periodEnd: "2024-01-02T00:00:00Z" }, now),
+      ),
+      ["2023-12-31T22:00:00.000Z", "2024-01-02T00:00:00.000Z"],
+    );
+  });
+});
+
+forEachEngine("wallets and usage", (engine) => {
+  let api: TestApi;
+  before(async () => {
+    api = await startTestApi(engine);
+  });
+  after(() => api.close());
+
+  test("a new organization's wallet starts with 10.00 USD", async () => {
+    const res = await api.call("GET", "/wallets/me");
+    assert.equal(res.statusCode, 200, res.body);
+    const wallet = res.json();
+    assert.equal(wallet.balance, 10);
+    assert.equal(wallet.amountPurchased, 10);
+    assert.equal(wallet.amountRemaining, 10);
+    assert.equal(wallet.currency, "USD");
+    assert.equal(wallet.organizationId, api.org.organizationId);
+    assert.match(wallet.id, /^wal_/);
+    assert.equal(wallet.name, "Test Org wallet");
+    assert.match(wallet.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.equal(wallet.modifiedAt, null);
+    assert.match(wallet.balanceCalculatedAt, /Z$/);
+    const row = await getWallet(api.db.store.db, api.org.organizationId);
+    assert.equal(row?.balance_micros, 10_000_000);
+    assert.equal(row?.id, wallet.id);
+  });
+
+  test("createOrganization takes the starting credit (LEADTRAIL_STARTING_CREDIT through the config)", async () => {
+    const config = loadMessagingConfig({ LEADTRAIL_STARTING_CREDIT: "2.5" });
+    assert.equal(config.startingCreditMicros, 2_500_000);
+    const org = await createOrganization(api.db.store.db, "Configured", {
+      startingCreditMicros: config.startingCreditMicros,
+    });
+    const wallet = (await api.call("GET", "/wallets/me", undefined, org.apiKey)).json();
+    assert.equal(wallet.balance, 2.5);
+    assert.equal(wallet.amountPurchased, 2.5);
+    const free = await createOrganization(api.db.store.db, "Free", { startingCreditMicros: 0 });
+    assert.equal((await api.call("GET", "/wallets/me", undefined, free.apiKey)).json().balance, 0);
+    await assert.rejects(createOrganization(api.db.store.db, "Bad", { startingCreditMicros: -1 }));
+    await assert.rejects(createOrganization(api.db.store.db, "Bad", { startingCreditMicros: 0.5 }));
+  });
+
+  test("an organization from before wallets (no row) answers balance 0, with a wallet created lazily", async () => {
+    const org = await createOrganization(api.db.store.db, "Legacy");
+    await api.db.store.db.deleteFrom("wallets").where("organization_id", "=", org.organizationId).execute();
+    const first = await api.call("GET", "/wallets/me", undefined, org.apiKey);
+    assert.equal(first.statusCode, 200, first.body);
+    assert.equal(first.json().balance, 0);
+    assert.equal(first.json().amountPurchased, 0);
+    const second = (await api.call("GET", "/wallets/me", undefined, org.apiKey)).json();
+    assert.equal(second.id, first.json().id);
+    // Credit then lands on that wallet.
+    const credited = await addCredit(api.db.store.db, org.organizationId, 1_250_000);
+    assert.equal(credited?.balance_micros, 1_250_000);
+    assert.equal((await api.call("GET", "/wallets/me", undefined, org.apiKey)).json().balance, 1.25);
+    assert.equal(await addCredit(api.db.store.db, "org_unknown", 1), undefined);
+  });
+
+  test("addCredit creates a missing wallet and adds to balance and amount purchased", async () => {
+    const org = await createOrganization(api.db.store.db, "Credit", { startingCreditMicros: 3_000_000 });
+    await api.db.store.db.deleteFrom("wallets").where("organization_id", "=", org.organizationId).execute();
+    const w = await addCredit(api.db.store.db, org.organizationId, 500_000);
+    assert.equal(w?.balance_micros, 500_000);
+    const again = await addCredit(api.db.store.db, org.organizationId, 250_000);
+    assert.equal(again?.balance_micros, 750_000);
+    assert.equal(again?.purchased_micros, 750_000);
+    const res = (await api.call("GET", "/wallets/me", undefined, org.apiKey)).json();
+    assert.equal(res.balance, 0.75);
+    assert.notEqual(res.modifiedAt, null);
+  });
+
+  test("chargeOnce debits exactly once, called twice in a row or many times at once", async () => {
+    const org = await createOrganization(api.db.store.db, "Charges", { startingCreditMicros: 1_000_000 });
+    const db = api.db.store.db;
+    const line = usage(org.organizationId, { amount_micros: 15_800 });
+    assert.equal(await chargeOnce(db, line), true);
+    assert.equal(await chargeOnce(db, line), false);
+    assert.equal((await getWallet(db, org.organizationId))?.balance_micros, 1_000_000 - 15_800);
+
+    const concurrent = usage(org.organizationId, { amount_micros: 20_000 });
+    const results = await Promise.all(Array.from({ length: 10 }, () => chargeOnce(db, { ...concurrent })));
+    assert.equal(results.filter(Boolean).length, 1, JSON.stringify(results));
+    // And inside callers' own transactions, concurrently too.
+    const inTrx = usage(org.organizationId, { amount_micros: 30_000 });
+    const trxResults = await Promise.all(
+      Array.from({ length: 5 }, () => db.transaction().execute((trx) => chargeOnce(trx, { ...inTrx }))),
+    );
+    assert.equal(trxResults.filter(Boolean).length, 1, JSON.stringify(trxResults));
+
+    assert.equal(
+      (await getWallet(db, org.organizationId))?.balance_micros,
+      1_000_000 - 15_800 - 20_000 - 30_000,
+    );
+    const lines = await db
+      .selectFrom("usage_ledger")
+      .select(["event_id", "amount_micros"])
+      .where("organization_id", "=", org.organizationId)
+      .execute();
+    assert.equal(lines.length, 3);
+    assert.deepEqual(
+      new Set(lines.map((l) => l.event_id)),
+      new Set([line.event_id, concurrent.event_id, inTrx.event_id]),
+    );
+  });
+
+  test("chargeOnce on an organization without a wallet records the debt (negative balance)", async () => {
+    const org = await createOrganization(api.db.store.db, "No wallet");
+    const db = api.db.store.db;
+    await db.deleteFrom("wallets").where("organization_id", "=", org.organizationId).execute();
+    assert.equal(await chargeOnce(db, usage(org.organizationId, { amount_micros: 7_900 })), true);
+    assert.equal((await getWallet(db, org.organizationId))?.balance_micros, -7_900);
+    const wallet = (await api.call("GET", "/wallets/me", undefined, org.apiKey)).json();
+    assert.equal(wallet.balance, -0.0079);
+    assert.equal(wallet.amountRemaining, 0);
+  });
+
+  describe("usage summary and list", () => {
+    let org: CreatedOrganization;
+    const t = (iso: string) => Date.parse(iso);
+    before(async () => {
+      org = await createOrganization(api.db.store.db, "Usage Co");
+      const db = api.db.store.db;
+      const lead = (
+        await api.call(
+          "POST",
+          "/leads",
+          { contact: { firstName: "Ada", lastName: "Lovelace", phone: { number: "+14155550142" } } },
+          org.apiKey,
+        )
+      ).json();
+      const lines: UsageEntry[] = [
+        usage(org.organizationId, { created_at: t("2024-01-05T10:00:00Z"), lead_id: lead.id }),
+        usage(org.organizationId, {
+          created_at: t("2024-01-06T10:00:00Z"),
+          quantity: 1,
+          amount_micros: 7_900,
+        }),
+        usage(org.organizationId, {
+          created_at: t("2024-01-07T10:00:00Z"),
+          channel: "mms",
+          billable_unit: "mms_message",
+          quantity: 1,
+          unit_price_micros: 20_000,
+          amount_micros: 20_000,
+        }),
+        usage(org.organizationId, {
+          created_at: t("2024-01-08T10:00:00Z"),
+          status: "non_billable_internal",
+          quantity: 1,
+          unit_price_micros: 0,
+          amount_micros: 0,
+        }),
+        usage(org.organizationId, {
+          created_at: t("2024-01-09T10:00:00Z"),
+          channel: "warmup",
+          billable_unit: "warmup_sms_segment",
+          status: "non_billable_internal",
+          quantity: 1,
+          unit_price_micros: 0,
+          amount_micros: 0,
+          phone_number_id: "pn_2",
+        }),
+        // Outside January.
+        usage(org.organizationId, { created_at: t("2024-02-01T00:00:00Z"), amount_micros: 99_000 }),
+        usage(org.organizationId, { created_at: t("2023-12-31T23:59:59.999Z"), amount_micros: 99_000 }),
+      ];
+      for (const line of lines) assert.equal(await chargeOnce(db, line), true);
+      // Another organization's usage never shows.
+      await chargeOnce(db, usage(api.org.organizationId, { created_at: t("2024-01-05T11:00:00Z") }));
+    });
+
+    test("GET /usage/summary/my totals and groups a period's lines", async () => {
+      const res = await api.call(
+        "GET",
+        "/usage/summary/my?periodStart=2024-01-01T00:00:00Z&periodEnd=2024-02-01T00:00:00Z",
+        undefined,
+        org.apiKey,
+      );
+      assert.equal(res.statusCode, 200, res.body);
+      const summary = res.json();
+      assert.equal(summary.periodStart, "2024-01-01T00:00:00.000Z");
+      assert.equal(summary.periodEnd, "2024-02-01T00:00:00.000Z");
+      assert.equal(summary.customerChargeTotal, 0.0437); // 15800 + 7900 + 20000 micros
+      assert.equal(summary.billableQuantityTotal, 4);
+      assert.equal(summary.transactionCount, 5);
+      assert.equal(summary.pendingInvoiceCount, 0);
+      assert.equal(summary.failedCount, 0);
+      assert.deepEqual(summary.lines, [
+        {
+          channel: "mms",
+          billableUnit: "mms_message",
+          status: "charged",
+          quantity: 1,
+          customerChargeAmount: 0.02,
+          recordCount: 1,
+        },
+        {
+          channel: "sms",
+          billableUnit: "sms_segment",
+          status: "charged",
+          quantity: 3,
+          customerChargeAmount: 0.0237,
+          recordCount: 2,
+        },
+        {
+          channel: "sms",
+          billableUnit: "sms_segment",
+          status: "non_billable_internal",
+          quantity: 1,
+          customerChargeAmount: 0,
+          recordCount: 1,
+        },
+        {
+          channel: "warmup",
+          billableUnit: "warmup_sms_segment",
+          status: "non_billable_internal",
+          quantity: 1,
+          customerChargeAmount: 0,
+          recordCount: 1,
+        },
+      ]);
+      const counters = Object.fromEntries(
+        summary.counters.map((c: { key: string; value: number }) => [c.key, c.value]),
+      );
+      assert.deepEqual(counters, {
+        sms_segments: 4,
+        mms_messages: 1,
+        warmup_sms_segments: 1,
+        customer_charge_total: 0.0437,
+      });
+
+      // Only periodStart: the rest of that calendar month.
+      const onlyStart = (
+        await api.call("GET", "/usage/summary/my?periodStart=2024-01-07T00:00:00Z", undefined, org.apiKey)
+      ).json();
+      assert.equal(onlyStart.periodEnd, "2024-02-01T00:00:00.000Z");
+      assert.equal(onlyStart.transactionCount, 3);
+    });
+
+    test("the default period is the current month; bad periods are 400s naming the parameter", async () => {
+      const res = await api.call("GET", "/usage/summary/my", undefined, org.apiKey);
+      assert.equal(res.statusCode, 200, res.body);
+      const now = new Date();
+      const start = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)).toISOString();
+      assert.equal(res.json().periodStart, start);
+      assert.equal(res.json().transactionCount, 0);
+      assert.deepEqual(res.json().lines, []);
+      assert.equal(res.json().customerChargeTotal, 0);
+
+      for (const [query, field] of [
+        ["periodStart=yesterday", "periodStart"],
+        ["periodEnd=2024-13-01", "periodEnd"],
+        ["periodStart=2024-02-01T00:00:00Z&periodEnd=2024-01-01T00:00:00Z", "periodEnd"],
+      ] as const) {
+        const bad = await api.call("GET", `/usage/summary/my?${query}`, undefined, org.apiKey);
+        assert.equal(bad.statusCode, 400, `${query}: ${bad.body}`);
+        assert.match(String(bad.headers["content-type"]), PROBLEM);
+        assert.ok(bad.json().detail.includes(field), bad.body);
+      }
+    });
+
+    test("POST /usage/all/my pages the ledger newest first, with filters and a createdAt range", async () => {
+      const all: Array<Record<string, unknown>> = [];
+      let continuationToken: string | null = null;
+      do {
+        const res = await api.call("POST", "/usage/all/my", { pageSize: 3, continuationToken }, org.apiKey);
+        assert.equal(res.statusCode, 200, res.body);
+        all.push(...res.json().items);
+        continuationToken = res.json().continuationToken;
+      } while (continuationToken);
+      assert.equal(all.length, 7);
+      const times = all.map((r) => r.createdAt as string);
+      assert.deepEqual(times, [...times].sort().reverse());
+
+      const first = all.find((r) => r.createdAt === "2024-01-05T10:00:00.000Z")!;
+      assert.deepEqual(
+        { ...first, id: undefined, eventId: undefined, lead: undefined },
+        {
+          id: undefined,
+          eventId: undefined,
+          lead: undefined,
+          organization: { id: org.organizationId, name: "Usage Co" },
+          user: null,
+          phoneNumberId: "pn_1",
+          phoneNumber: "+14155550100",
+          channel: "sms",
+          billableUnit: "sms_segment",
+          status: "charged",
+          quantity: 2,
+          durationSeconds: null,
+          billableSeconds: null,
+          smsSegments: 2,
+          unitPrice: 0.0079,
+          customerChargeAmount: 0.0158,
+          isBillable: true,
+          createdAt: "2024-01-05T10:00:00.000Z",
+        },
+      );
+      assert.equal((first.lead as { name: string }).name, "Ada Lovelace");
+      assert.match(first.id as string, /^use_/);
+      const mms = all.find((r) => r.channel === "mms")!;
+      assert.equal(mms.smsSegments, null);
+      assert.equal(mms.lead, null);
+      assert.equal(all.find((r) => r.status === "non_billable_internal")!.isBillable, false);
+
+      const filtered = await api.call(
+        "POST",
+        "/usage/all/my",
+        {
+          filters: [
+            { field: "channel", value: "sms" },
+            { field: "status", value: "charged" },
+            { field: "billableUnit", value: "sms_segment" },
+            { field: "phoneNumberId", value: "pn_1" },
+          ],
+          rangeFilters: [
+            {
+              field: "createdAt",
+              greaterThanOrEqual: "2024-01-01T00:00:00Z",
+              lessThan: "2024-02-01T00:00:00Z",
+            },
+          ],
+          orderBy: [{ field: "createdAt", direction: "asc" }],
+          includeCount: true,
+        },
+        org.apiKey,
+      );
+      assert.equal(filtered.statusCode, 200, filtered.body);
+      assert.equal(filtered.json().totalCount, 2);
+      assert.deepEqual(
+        filtered.json().items.map((r: { createdAt: string }) => r.createdAt),
+        ["2024-01-05T10:00:00.000Z", "2024-01-06T10:00:00.000Z"],
+      );
+      const warmup = await api.call(
+        "POST",
+        "/usage/all/my",
+        { filters: [{ field: "phoneNumberId", value: "pn_2" }] },
+        org.apiKey,
+      );
+      assert.deepEqual(
+        warmup.json().items.map((r: { channel: string }) => r.channel),
+        ["warmup"],
+      );
+
+      for (const body of [
+        { filters: [{ field: "amount", value: 1 }] },
+        { filters: [{ field: "channel", value: "fax" }] },
+        { orderBy: [{ field: "status" }] },
+      ]) {
+        const bad = await api.call("POST", "/usage/all/my", body, org.apiKey);
+        assert.equal(bad.statusCode, 400, bad.body);
+        assert.match(String(bad.headers["content-type"]), PROBLEM);
+      }
+    });
+
+    test("another organization sees only its own usage", async () => {
+      const res = await api.call("POST", "/usage/all/my", { includeCount: true });
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.json().totalCount, 1);
+      assert.ok(
+        res
+          .json()
+          .items.every((r: { organization: { id: string } }) => r.organization.id === api.org.organizationId),
+      );
+      const summary = (await api.call("GET", "/usage/summary/my?periodStart=2024-01-01T00:00:00Z")).json();
+      assert.equal(summary.transactionCount, 1);
+    });
+  });
+});
+
+forEachEngine("wallet starting credit from LEADTRAIL_STARTING_CREDIT", (engine) => {
+  let api: TestApi;
+  before(async () => {
+    api = await startTestApi(engine, { env: { LEADTRAIL_STARTING_CREDIT: "25" } });
+  });
+  after(() => api.close());
+
+  test("the configured credit reaches organizations created with the app's config", async () => {
+    const config = loadMessagingConfig({ LEADTRAIL_STARTING_CREDIT: "25" });
+    const org = await createOrganization(api.db.store.db, "Configured", {
+      startingCreditMicros: config.startingCreditMicros,
+    });
+    const wallet = (await api.call("GET", "/wallets/me", undefined, org.apiKey)).json();
+    assert.equal(wallet.balance, 25);
+    assert.equal(wallet.amountPurchased, 25);
+  });
+});
