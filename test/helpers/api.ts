@@ -37,7 +37,9 @@ export async function startTestApi(
     messaging,
     pipeline,
   });
-  const org = await createOrganization(db.store.db, "Test Org");
+  const org = await createOrganization(db.store.db, "Test Org", {
+    startingCreditMicros: messaging.startingCreditMicros,
+  });
   return {
     app,
     pipeline,
