@@ -126,7 +126,6 @@ forEachEngine("wallets and usage", (engine) => {
     assert.equal(again?.purchased_micros, 750_000);
     const res = (await api.call("GET", "/wallets/me", undefined, org.apiKey)).json();
     assert.equal(res.balance, 0.75);
-    assert.notEqual(res.modifiedAt, null);
   });
 
   test("chargeOnce debits exactly once, called twice in a row or many times at once", async () => {
