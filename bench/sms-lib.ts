@@ -754,7 +754,7 @@ export async function waitFor(
   since: number,
   done: (c: StatusCounts) => boolean,
   maxMs: number,
-  everyMs = 200,
+  everyMs = 500,
 ): Promise<{ counts: StatusCounts; doneAt: number | null; polls: number }> {
   const deadline = Date.now() + maxMs;
   let counts = await statusCounts(db, organizationId, since);
@@ -835,6 +835,7 @@ export function perMessage(before: Record<string, number>, after: Record<string,
 /** Samples (every 100 ms) what the benchmark database's backends are doing: state and wait event. */
 export class PgActivitySampler {
   private readonly counts = new Map<string, number>();
+  private readonly waiting = new Map<string, number>();
   samples = 0;
   private timer: NodeJS.Timeout | null = null;
   private busy = false;
@@ -862,26 +863,45 @@ export class PgActivitySampler {
       );
       this.samples++;
       for (const row of r.rows) this.counts.set(row.key, (this.counts.get(row.key) ?? 0) + Number(row.n));
+      // Which statements wait for a lock (e.g. the update of a row every message updates).
+      const waiting = await this.client.query<{ query: string; n: string }>(
+        `select left(regexp_replace(query, '\\s+', ' ', 'g'), 90) as query, count(*) as n
+           from pg_stat_activity
+          where datname = current_database() and pid <> pg_backend_pid() and wait_event_type = 'Lock'
+          group by 1`,
+      );
+      for (const row of waiting.rows)
+        this.waiting.set(row.query, (this.waiting.get(row.query) ?? 0) + Number(row.n));
     } finally {
       this.busy = false;
     }
   }
 
-  /** Average number of backends in each state / wait event over the samples. */
-  async stop(): Promise<Record<string, number>> {
+  /**
+   * Average number of backends in each state / wait event over the samples, and of backends waiting
+   * for a lock, by statement.
+   */
+  async stop(): Promise<{
+    byStateAndWait: Record<string, number>;
+    waitingForLockByStatement: Record<string, number>;
+  }> {
     if (this.timer) clearInterval(this.timer);
+    while (this.busy) await sleep(10);
     await this.client.end();
-    return Object.fromEntries(
-      [...this.counts.entries()]
-        .sort((a, b) => b[1] - a[1])
-        .map(([k, n]) => [k, round(n / Math.max(1, this.samples), 2)]),
-    );
+    const average = (m: Map<string, number>) =>
+      Object.fromEntries(
+        [...m.entries()]
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, n]) => [k, round(n / Math.max(1, this.samples), 2)] as const)
+          .filter(([, n]) => n >= 0.01),
+      );
+    return { byStateAndWait: average(this.counts), waitingForLockByStatement: average(this.waiting) };
   }
 }
 
 /** Both of the above over a measured phase (PostgreSQL only). */
 export class PgWatch {
-  private activity: Record<string, number> | null = null;
+  private activity: Awaited<ReturnType<PgActivitySampler["stop"]>> | null = null;
 
   private constructor(
     private readonly db: DbReader,
@@ -903,9 +923,9 @@ export class PgWatch {
   async result(messages: number) {
     const after = await pgCounters(this.db);
     return {
-      backendsByStateAndWait: this.activity,
+      backends: this.activity,
       countersPerMessage: perMessage(this.before, after, messages),
-      note: "pg_stat counters of the benchmark database over the measured phase ÷ messages; they include this script's polling (one count query every 200 ms)",
+      note: "pg_stat counters of the benchmark database over the measured phase ÷ messages; they include this script's polling (one count query every 500 ms)",
     };
   }
 }
@@ -979,12 +999,34 @@ export function machineBusySeconds(): number {
   return busy / CLOCK_TICKS;
 }
 
-/** CPU used over a phase: each process, this (load-generator) process, and everything else. */
+/**
+ * CPU seconds used so far by every PostgreSQL process of the machine: the living ones, plus what the
+ * postmaster has collected from the backends that exited (cutime, cstime).
+ */
+export function postgresCpuSeconds(): number {
+  let ticks = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      if (comm !== "postgres") continue;
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks / CLOCK_TICKS;
+}
+
+/** CPU used over a phase: each process, this (load-generator) process, PostgreSQL, everything else. */
 export class CpuMeter {
   private readonly machine0 = machineBusySeconds();
   private readonly self0 = process.cpuUsage();
   private readonly procs0: number[];
   private readonly t0 = performance.now();
+  private readonly postgres0 = postgresCpuSeconds();
 
   constructor(private readonly procs: Proc[]) {
     this.procs0 = procs.map((p) => p.sampler.cpuSeconds());
@@ -996,14 +1038,17 @@ export class CpuMeter {
     const self = (own.user + own.system) / 1e6;
     const per = this.procs.map((p, i) => p.sampler.cpuSeconds() - this.procs0[i]!);
     const machine = machineBusySeconds() - this.machine0;
-    const other = machine - self - per.reduce((a, b) => a + b, 0);
+    const postgres = postgresCpuSeconds() - this.postgres0;
+    const other = machine - self - postgres - per.reduce((a, b) => a + b, 0);
     const pct = (x: number) => Math.max(0, Math.round((x / elapsed) * 100));
     return {
       elapsedSeconds: round(elapsed, 2),
       /** % of one core, per leadtrail process. */
       processes: Object.fromEntries(this.procs.map((p, i) => [p.name, pct(per[i]!)])),
       loadGenerator: pct(self),
-      /** Everything else: PostgreSQL backends, other people's processes. */
+      /** Every PostgreSQL process of the machine (other databases' too). */
+      postgres: pct(postgres),
+      /** Everything else: other people's processes. */
       other: pct(other),
       machine: pct(machine),
     };

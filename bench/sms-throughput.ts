@@ -12,7 +12,7 @@
 // with a 10DLC campaign, --leads leads with their conversations (recipients never end in a simulator
 // failure scenario). Then autocannon (in this process) sends exactly --messages POST /sms/send,
 // rotating over the conversations, as fast as the server accepts them on --connections connections,
-// and the database is polled (every 200 ms, at most --max-wait s) until all are Delivered.
+// and the database is polled (every 500 ms, at most --max-wait s) until all are Delivered.
 //
 // Figures: accepted/s = 2xx responses ÷ the autocannon run; end-to-end delivered/s = messages ÷
 // (last Delivered transition's modified_at − first POST), POST latency percentiles from each response
@@ -184,7 +184,7 @@ try {
       /** first POST → last Delivered transition (modified_at, written in the receipt's transaction). */
       endToEndSeconds: round(e2eSeconds, 2),
       deliveredPerSecond: round(deliveredPerSecond, 0),
-      /** first POST → the poll that first saw every message settled (≤ 200 ms late). */
+      /** first POST → the poll that first saw every message settled (≤ 500 ms late). */
       observedSettledSeconds: wait.doneAt ? round((wait.doneAt - t0) / 1000, 2) : null,
       drainAfterPostsSeconds: round((lastDelivered - postsDoneAt) / 1000, 2),
       stagesMs: stages(times),
