@@ -986,8 +986,22 @@ export class ProcessSampler {
     }
   }
 
+  /** Bytes the process has caused to be written to storage so far (/proc/<pid>/io write_bytes). */
+  writeBytes(): number {
+    try {
+      const m = /^write_bytes:\s+(\d+)/m.exec(readFileSync(`/proc/${this.pid}/io`, "utf8"));
+      if (m) this.lastWriteBytes = Number(m[1]);
+    } catch {
+      // exited: keep the last reading
+    }
+    return this.lastWriteBytes;
+  }
+
+  private lastWriteBytes = 0;
+
   stop(): void {
     this.sample();
+    this.writeBytes();
     clearInterval(this.timer);
   }
 }
@@ -1028,8 +1042,11 @@ export class CpuMeter {
   private readonly t0 = performance.now();
   private readonly postgres0 = postgresCpuSeconds();
 
+  private readonly written0: number[];
+
   constructor(private readonly procs: Proc[]) {
     this.procs0 = procs.map((p) => p.sampler.cpuSeconds());
+    this.written0 = procs.map((p) => p.sampler.writeBytes());
   }
 
   read() {
@@ -1050,19 +1067,24 @@ export class CpuMeter {
       postgres: pct(postgres),
       /** Everything else: other people's processes. */
       other: pct(other),
+      /** MB each leadtrail process wrote to storage (SQLite: database and WAL files). */
+      storageWritesMb: Object.fromEntries(
+        this.procs.map((p, i) => [p.name, round((p.sampler.writeBytes() - this.written0[i]!) / 2 ** 20, 1)]),
+      ),
       machine: pct(machine),
     };
   }
 }
 
-/** Waits (≤ maxSeconds) until processes other than ours use < maxPercent of a core over 2 s. */
+/** Waits (≤ maxSeconds) until processes other than ours (PostgreSQL included) use < maxPercent of a core over 2 s. */
 export async function waitForQuiet(maxPercent = 25, maxSeconds = 120): Promise<number> {
   const deadline = Date.now() + maxSeconds * 1000;
   let other = 100;
   while (Date.now() < deadline) {
     const meter = new CpuMeter([]);
     await sleep(2000);
-    other = meter.read().other;
+    const r = meter.read();
+    other = r.other + r.postgres;
     if (other < maxPercent) return other;
     console.error(`waiting for a quieter machine: other processes use ${other}% of a core`);
   }
@@ -1137,6 +1159,24 @@ export function stages(times: MessageTimes[]) {
       (t) => t.queued_at,
     ),
   };
+}
+
+/** queued → Sent by when the message was queued: consecutive `sliceSeconds` slices from `t0`. */
+export function sentLatencyBySlice(times: MessageTimes[], t0: number, sliceSeconds = 5) {
+  const slices = new Map<number, number[]>();
+  for (const t of times) {
+    if (t.sent_at === null) continue;
+    const k = Math.floor((t.queued_at - t0) / 1000 / sliceSeconds);
+    const slice = slices.get(k) ?? [];
+    slice.push(t.sent_at - t.queued_at);
+    slices.set(k, slice);
+  }
+  return [...slices.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([k, values]) => {
+      const d = distribution(values);
+      return { fromSecond: k * sliceSeconds, count: d.count, p50: d.p50, p99: d.p99, max: d.max };
+    });
 }
 
 export function machine(): Record<string, string | number> {
