@@ -1,5 +1,5 @@
-import { geocoder, timezones } from "libphonenumber-geo-carrier";
 import { parsePhoneNumberFromString } from "libphonenumber-js";
+import { placeOfNumber, timeZonesOfNumber } from "./number-geo-data.js";
 
 // Where a number is: its time zone(s) and its US state / Canadian province, from Google
 // libphonenumber's geocoding and timezone data.
@@ -11,21 +11,21 @@ const byPrefix = new Map<string, string[]>();
 /** Used when a number maps to no zone at all: the middle of the continental US, a conservative guess. */
 export const FALLBACK_ZONE = "America/Chicago";
 
-export async function zonesForNumber(e164: string): Promise<string[]> {
+export function zonesForNumber(e164: string): string[] {
   const prefix = e164.slice(0, 5);
   const cached = byPrefix.get(prefix);
   if (cached) return cached;
   const parsed = parsePhoneNumberFromString(e164);
-  const zones = parsed ? ((await timezones(parsed)) ?? []) : [];
+  const zones = parsed ? (timeZonesOfNumber(parsed.number) ?? []) : [];
   const result = zones.length > 0 ? zones : [FALLBACK_ZONE];
   if (e164.startsWith("+1")) byPrefix.set(prefix, result);
   return result;
 }
 
-export async function recipientZones(
+export function recipientZones(
   leadTimeZone: string | null | undefined,
   e164: string,
-): Promise<string[]> {
+): string[] {
   if (leadTimeZone) return [leadTimeZone];
   return zonesForNumber(e164);
 }
@@ -107,13 +107,13 @@ const REGION_CODES: Record<string, string> = {
 const regionByPrefix = new Map<string, string | null>();
 
 /** "CA", "NY", "ON"… for a NANP number, or null when the data does not say. */
-export async function regionOfNumber(e164: string): Promise<string | null> {
+export function regionOfNumber(e164: string): string | null {
   if (!e164.startsWith("+1")) return null;
   const prefix = e164.slice(0, 5);
   const cached = regionByPrefix.get(prefix);
   if (cached !== undefined) return cached;
   const parsed = parsePhoneNumberFromString(e164);
-  const place = parsed ? await geocoder(parsed, "en") : null;
+  const place = parsed ? placeOfNumber(parsed.countryCallingCode, parsed.nationalNumber) : null;
   let region: string | null = null;
   if (place) {
     const suffix = /,\s*([A-Z]{2})$/.exec(place);

@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import type { MessagingConfig } from "../config.js";
 import type { Engine } from "../store/database.js";
+import { GroupCommit, type Transact } from "../store/group-commit.js";
 import type { Database, EventRow } from "../store/schema.js";
 import type { Prices } from "./billing.js";
 import { handleInbound, type InboundOutcome } from "./inbound.js";
@@ -18,12 +19,16 @@ export class Messaging implements ProviderEvents {
   private worker: Worker | null = null;
   private warmupTimer: NodeJS.Timeout | null = null;
   provider: Provider | null = null;
+  /** Writes of this process that arrive together share one transaction (store/group-commit.ts). */
+  readonly transact: Transact;
 
   constructor(
     readonly db: Kysely<Database>,
     readonly engine: Engine,
     readonly config: MessagingConfig,
-  ) {}
+  ) {
+    this.transact = new GroupCommit(db).transact;
+  }
 
   async prices(organizationId: string): Promise<Prices> {
     const org = await this.db
@@ -35,7 +40,7 @@ export class Messaging implements ProviderEvents {
   }
 
   async receipt(receipt: Receipt): Promise<void> {
-    await applyReceipt(this.db, receipt);
+    await applyReceipt(this.db, receipt, this.transact);
   }
 
   async inbound(message: InboundMessage): Promise<void> {
@@ -48,13 +53,19 @@ export class Messaging implements ProviderEvents {
   }
 
   applyReceipt(receipt: Receipt): Promise<EventRow | undefined> {
-    return applyReceipt(this.db, receipt);
+    return applyReceipt(this.db, receipt, this.transact);
   }
 
   /** Starts sending through `provider` (omit to only accept receipts and inbound messages). */
   startWorker(provider: Provider, options: { pollMs?: number; batchSize?: number } = {}): Worker {
     this.provider = provider;
-    this.worker = new Worker(this.db, { engine: this.engine, config: this.config, provider, ...options });
+    this.worker = new Worker(this.db, {
+      engine: this.engine,
+      config: this.config,
+      provider,
+      transact: this.transact,
+      ...options,
+    });
     this.worker.start();
     if (this.config.warmupTickSeconds > 0) {
       this.warmupTimer = setInterval(() => {

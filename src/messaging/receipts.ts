@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from "kysely";
 import { isAcceptedByProvider, receiptMovesForward, receiptStatus } from "../domain/message-status.js";
+import { plainTransact, type Transact } from "../store/group-commit.js";
 import { recordOutcome } from "../store/phone-numbers-repo.js";
 import type { Database, EventRow } from "../store/schema.js";
 import { billAccepted } from "./billing.js";
@@ -63,9 +64,13 @@ function receiptChanges(event: EventRow, receipt: Receipt): Partial<EventRow> {
  * receipt that would not is logged as ignored, and a late "sent" still fills in the send time.
  * Safe to call any number of times, in any order, from any process.
  */
-export async function applyReceipt(db: Kysely<Database>, receipt: Receipt): Promise<EventRow | undefined> {
+export async function applyReceipt(
+  db: Kysely<Database>,
+  receipt: Receipt,
+  transact: Transact = plainTransact(db),
+): Promise<EventRow | undefined> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const result = await db.transaction().execute(async (trx) => {
+    const result = await transact(async (trx) => {
       const event = await findEvent(trx, receipt);
       if (!event) return { done: true as const, event: undefined };
       const now = Date.now();

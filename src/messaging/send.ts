@@ -5,6 +5,7 @@ import { badRequest, notFound, ProblemError } from "../http/problem.js";
 import { type Actor, leadDocument } from "../services/leads.js";
 import { chooseSender } from "../services/sender.js";
 import { recordEvent } from "../services/timeline.js";
+import { plainTransact, type Transact } from "../store/group-commit.js";
 import { getConversation, getLead } from "../store/leads-repo.js";
 import { touchLastUsed } from "../store/phone-numbers-repo.js";
 import type { ConversationRow, Database, EventRow, PhoneNumberRow } from "../store/schema.js";
@@ -166,6 +167,7 @@ export async function sendSms(
   body: SendSmsBody,
   prices: Prices,
   now = Date.now(),
+  transact: Transact = plainTransact(db),
 ): Promise<SendOutcome> {
   const text = body.text ?? "";
   const mediaUrls = body.mediaUrls ?? [];
@@ -231,7 +233,7 @@ export async function sendSms(
   }
   const from = choice.rows.get(choice.selection.candidate.id)!;
   try {
-    const event = await db.transaction().execute((trx) =>
+    const event = await transact((trx) =>
       queueOutbound(
         trx,
         {

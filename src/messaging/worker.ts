@@ -10,6 +10,7 @@ import { getWallet } from "../store/billing-repo.js";
 import type { Engine } from "../store/database.js";
 import { getLead } from "../store/leads-repo.js";
 import { getPhoneNumber, recordOutcome } from "../store/phone-numbers-repo.js";
+import { plainTransact, type Transact } from "../store/group-commit.js";
 import type { Database, EventRow } from "../store/schema.js";
 import { isSuppressed } from "../store/suppressions-repo.js";
 import { billAccepted, isBillableTraffic } from "./billing.js";
@@ -36,6 +37,8 @@ export interface WorkerOptions {
   pollMs?: number;
   /** Clock, for tests. */
   now?: () => number;
+  /** How outcomes are committed (Messaging passes its group commit); a transaction each by default. */
+  transact?: Transact;
 }
 
 export class Worker {
@@ -47,7 +50,11 @@ export class Worker {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly options: WorkerOptions,
-  ) {}
+  ) {
+    this.transact = options.transact ?? plainTransact(db);
+  }
+
+  private readonly transact: Transact;
 
   private now(): number {
     return this.options.now?.() ?? Date.now();
@@ -295,9 +302,7 @@ export class Worker {
       };
     }
     for (let attempt = 0; attempt < 5; attempt++) {
-      const done = await this.db
-        .transaction()
-        .execute((trx) => this.recordResult(trx, row.organization_id, row.id, result));
+      const done = await this.transact((trx) => this.recordResult(trx, row.organization_id, row.id, result));
       if (done) return;
     }
   }

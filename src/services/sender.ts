@@ -43,7 +43,7 @@ export async function senderCandidates(db: Db, organizationId: string, now = Dat
         isDefault: r.is_default === 1,
         lastUsedAt: r.last_used_at,
         areaCode: areaCode(r.number),
-        region: await regionOfNumber(r.number),
+        region: regionOfNumber(r.number),
       }),
     ),
   );
@@ -65,7 +65,7 @@ export async function chooseSender(db: Db, request: SenderRequest, now = Date.no
     campaignId: request.campaignId,
     sourceId: request.sourceId,
     recipientAreaCode: recipient ? areaCode(recipient) : null,
-    recipientRegion: recipient ? await regionOfNumber(recipient) : null,
+    recipientRegion: recipient ? regionOfNumber(recipient) : null,
   });
   return { selection, candidates, rows };
 }

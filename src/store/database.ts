@@ -4,6 +4,7 @@ import SqliteDatabase from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import pg from "pg";
 import type { Database } from "./schema.js";
+import { StatementCache } from "./sqlite-statement-cache.js";
 
 export type Engine = "sqlite" | "postgresql";
 
@@ -54,6 +55,6 @@ export function openConnection(options: ConnectionOptions): Connection {
   // Other processes (a worker, `leadtrail org create`) may write to the same file: wait, don't fail.
   raw.pragma("busy_timeout = 5000");
   raw.pragma("foreign_keys = ON");
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new StatementCache(raw) }) });
   return { engine: "sqlite", db, raw, close: () => db.destroy() };
 }

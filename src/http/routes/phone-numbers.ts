@@ -328,7 +328,7 @@ async function selectionResponse(store: Store, input: SelectionInput) {
     campaignId,
     sourceId,
     recipientAreaCode: recipient ? areaCode(recipient) : null,
-    recipientRegion: recipient ? await regionOfNumber(recipient) : null,
+    recipientRegion: recipient ? regionOfNumber(recipient) : null,
   };
   const voice = body.channel === "call";
   const tenDlcRequired = recipient !== null && needsTenDlc(recipient);

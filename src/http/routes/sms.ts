@@ -77,6 +77,8 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
         request.auth,
         request.body,
         await pipeline.prices(organizationId),
+        Date.now(),
+        pipeline.transact,
       );
       pipeline.poke();
       return reply.code(201).send(await smsResponse(event));

@@ -1,0 +1,81 @@
+import type { Kysely, Transaction } from "kysely";
+import type { Database } from "./schema.js";
+
+/** Runs `work` in a transaction and answers what it returned. */
+export type Transact = <T>(work: (trx: Transaction<Database>) => Promise<T>) => Promise<T>;
+
+/** One transaction per unit of work: the plain way. */
+export function plainTransact(db: Kysely<Database>): Transact {
+  return (work) => db.transaction().execute(work);
+}
+
+interface Unit {
+  work: (trx: Transaction<Database>) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit: units of work submitted in the same turn of the event loop (the outcomes of a batch
+ * of provider calls, receipts arriving together, concurrent API writes) run one after another in
+ * a single transaction. On SQLite a commit is most of the cost of a small write (WAL frames, and a
+ * checkpoint every thousand pages), so sharing one lifts throughput several times; a unit's caller
+ * still hears back only once its changes are committed.
+ *
+ * Units must only touch the database inside `work` (they may be run twice). If any unit throws,
+ * the shared transaction rolls back and every unit of the group is run again in a transaction of
+ * its own, so one bad unit fails alone and the others still commit.
+ */
+export class GroupCommit {
+  private pending: Unit[] = [];
+  private flushing = false;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly maxUnits = 100,
+  ) {}
+
+  readonly transact: Transact = <T>(work: (trx: Transaction<Database>) => Promise<T>) =>
+    new Promise<T>((resolve, reject) => {
+      this.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        const group = this.pending.splice(0, this.maxUnits);
+        if (group.length === 1) await this.runAlone(group[0]!);
+        else await this.runGroup(group);
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async runGroup(group: Unit[]): Promise<void> {
+    let results: unknown[];
+    try {
+      results = await this.db.transaction().execute(async (trx) => {
+        const out: unknown[] = [];
+        for (const unit of group) out.push(await unit.work(trx));
+        return out;
+      });
+    } catch {
+      for (const unit of group) await this.runAlone(unit);
+      return;
+    }
+    group.forEach((unit, i) => unit.resolve(results[i]));
+  }
+
+  private async runAlone(unit: Unit): Promise<void> {
+    try {
+      unit.resolve(await this.db.transaction().execute(unit.work));
+    } catch (error) {
+      unit.reject(error);
+    }
+  }
+}
