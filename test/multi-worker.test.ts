@@ -1,80 +1,144 @@
 import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
 import { after, before, test } from "node:test";
-import { loadMessagingConfig } from "../src/config.js";
-import { Messaging } from "../src/messaging/messaging.js";
-import { SimulatorProvider } from "../src/messaging/providers/simulator.js";
-import { createWallet } from "../src/store/billing-repo.js";
-import { Store } from "../src/store/store.js";
-import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
-import { addLead, addSenderNumber } from "./helpers/messaging.js";
+import {
+  BIN,
+  type CliDatabase,
+  cliOk,
+  createCliDatabase,
+  ensureBuilt,
+  post,
+  ROOT,
+  type RunningServer,
+  startServer,
+} from "./helpers/processes.js";
 
-// Several worker "processes" (each its own Store and connection pool) on one database: every message
-// is claimed, gated and handed to the provider exactly once.
+// Several worker processes on one database: `leadtrail serve` (its in-process worker) and two
+// `leadtrail worker` processes race for the same 120 messages, which all fall due at once. Every
+// message is claimed, gated and handed to the provider exactly once, and billed once.
 
-forEachEngine("several workers on one database", (engine) => {
-  let api: TestApi;
-  const workers: Array<{ store: Store; pipeline: Messaging }> = [];
+const LEADS = 40;
+const PER_LEAD = 3;
+
+function startWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [BIN, "worker"], {
+    cwd: ROOT,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk;
+      if (output.includes("leadtrail worker running")) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`worker exited with ${code}:\n${output}`));
+    });
+  });
+}
+
+before(ensureBuilt, { timeout: 180_000 });
+
+forEachEngine("several worker processes on one database", (engine) => {
+  let db: CliDatabase;
+  let server: RunningServer | undefined;
+  const workers: ChildProcess[] = [];
   before(async () => {
-    api = await startTestApi(engine, { env: { LEADTRAIL_QUIET_HOURS: "off" } });
-    await addSenderNumber(api);
-    await createWallet(api.db.store.db, api.org.organizationId, 100_000_000);
+    db = await createCliDatabase(engine);
   });
   after(async () => {
     for (const w of workers) {
-      await w.pipeline.stop();
-      await w.store.close();
-    }
-    await api.close();
-  });
-
-  test("120 messages, 3 workers: each sent exactly once", async () => {
-    const ids: string[] = [];
-    for (let i = 0; i < 40; i++) {
-      const { conversationId } = await addLead(api, `+1212555${String(2000 + i)}`);
-      for (let j = 0; j < 3; j++) {
-        const res = await api.call("POST", "/sms/send", { conversationId, text: `message ${j}` });
-        assert.equal(res.statusCode, 201);
-        ids.push(res.json().id);
+      if (w.exitCode === null && w.signalCode === null) {
+        w.kill("SIGTERM");
+        await new Promise((resolve) => w.once("exit", resolve));
       }
     }
-    const config = loadMessagingConfig({ LEADTRAIL_QUIET_HOURS: "off" });
-    for (let w = 0; w < 3; w++) {
-      const store = await Store.open(api.db.options);
-      const pipeline = new Messaging(store.db, store.engine, config);
-      pipeline.startWorker(new SimulatorProvider(pipeline, 5), { pollMs: 5, batchSize: 7 });
-      workers.push({ store, pipeline });
+    await server?.stop();
+    await db.cleanup();
+  });
+
+  test("120 messages, serve + 2 workers: each handed to the provider exactly once", async () => {
+    const env = {
+      ...db.env,
+      LEADTRAIL_QUIET_HOURS: "off",
+      LEADTRAIL_RATE_LIMIT_PER_MINUTE: "1000000",
+      LEADTRAIL_WARMUP_TICK_SECONDS: "0",
+    };
+    const org = JSON.parse(
+      (await cliOk(["org", "create", "--name", "Workers Co", "--credit", "100", "--json"], env)).stdout,
+    ) as { organizationId: string; apiKey: string };
+    server = await startServer([], env);
+    const api = (path: string, body: unknown) => post(server!.baseUrl, path, org.apiKey, body);
+    const sender = await api("/phone-numbers", {
+      number: "+14155550100",
+      name: "Main",
+      enabled: true,
+      isDefault: true,
+      routing: { smsEnabled: true, tenDlcCampaignId: "CWORKERS" },
+    });
+    assert.equal(sender.status, 201, JSON.stringify(sender.body));
+
+    // Every message falls due at the same moment, once all three senders are running.
+    const dueAt = Date.now() + 6_000;
+    const ids: string[] = [];
+    for (let i = 0; i < LEADS; i++) {
+      const lead = await api("/leads", {
+        contact: { firstName: "Pat", phone: { number: `+1212555${2000 + i}` } },
+      });
+      assert.equal(lead.status, 201, JSON.stringify(lead.body));
+      const conversations = await api(`/conversations/lead/${lead.body.id}`, {});
+      const conversationId = conversations.body.items[0].id as string;
+      for (let j = 0; j < PER_LEAD; j++) {
+        const res = await api("/sms/send", {
+          conversationId,
+          text: `message ${j}`,
+          scheduledFor: new Date(dueAt).toISOString(),
+        });
+        assert.equal(res.status, 201, JSON.stringify(res.body));
+        ids.push(res.body.id);
+      }
     }
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const pending = await api.db.store.db
-        .selectFrom("events")
-        .select((eb) => eb.fn.countAll().as("n"))
-        .where("organization_id", "=", api.org.organizationId)
-        .where("id", "in", ids)
-        .where("status", "!=", "Delivered")
-        .executeTakeFirst();
-      if (Number(pending?.n) === 0) break;
-      assert.ok(Date.now() < deadline, `${pending?.n} messages still not delivered`);
-      await new Promise((r) => setTimeout(r, 50));
+    workers.push(...(await Promise.all([startWorker(env), startWorker(env)])));
+    assert.ok(Date.now() < dueAt, "setup took longer than the scheduling margin");
+
+    const notDelivered = async () =>
+      Number(
+        (
+          await db.query<{ n: number | string }>(
+            "select count(*) as n from events where organization_id = $1 and direction = 'outbound' and status <> 'Delivered'",
+            [org.organizationId],
+          )
+        )[0]?.n,
+      );
+    const deadline = Date.now() + 60_000;
+    while ((await notDelivered()) > 0) {
+      assert.ok(Date.now() < deadline, `${await notDelivered()} messages still not delivered`);
+      await new Promise((r) => setTimeout(r, 100));
     }
-    const handOvers = await api.db.store.db
-      .selectFrom("event_transitions")
-      .select(["event_id", (eb) => eb.fn.countAll().as("n")])
-      .where("organization_id", "=", api.org.organizationId)
-      .where("stage", "=", "sending")
-      .groupBy("event_id")
-      .execute();
+
+    const handOvers = await db.query<{ event_id: string; n: number | string }>(
+      "select event_id, count(*) as n from event_transitions where organization_id = $1 and stage = 'sending' group by event_id",
+      [org.organizationId],
+    );
     assert.equal(handOvers.length, ids.length);
     assert.ok(
       handOvers.every((h) => Number(h.n) === 1),
       "a message was handed to the provider twice",
     );
-    const charges = await api.db.store.db
-      .selectFrom("usage_ledger")
-      .select((eb) => eb.fn.countAll().as("n"))
-      .where("organization_id", "=", api.org.organizationId)
-      .executeTakeFirst();
-    assert.equal(Number(charges?.n), ids.length);
+    const charges = await db.query<{ n: number | string }>(
+      "select count(*) as n from usage_ledger where organization_id = $1 and event_id is not null",
+      [org.organizationId],
+    );
+    assert.equal(Number(charges[0]?.n), ids.length);
+    for (const w of workers) assert.equal(w.exitCode, null, "no worker crashed");
   });
 });

@@ -54,7 +54,9 @@ test("the cache keeps at most `capacity` statements, dropping the least recently
 
 test("Kysely works through the cache, and cached statements see schema changes", async () => {
   const { cache } = open();
-  const db = new Kysely<{ t: { id: Generated<number>; v: string | null } }>({ dialect: new SqliteDialect({ database: cache }) });
+  const db = new Kysely<{ t: { id: Generated<number>; v: string | null } }>({
+    dialect: new SqliteDialect({ database: cache }),
+  });
   await db.insertInto("t").values({ v: "x" }).execute();
   await db.insertInto("t").values({ v: "y" }).execute();
   const read = () => db.selectFrom("t").selectAll().orderBy("id").execute();
@@ -72,4 +74,23 @@ test("Kysely works through the cache, and cached statements see schema changes",
   });
   assert.equal((await read())[0]?.v, "q");
   await db.destroy();
+});
+
+test("transactions take the write lock when they begin, so a second connection waits instead of failing", async () => {
+  const file = join(dir, "two-writers.db");
+  const first = new Sqlite(file);
+  first.pragma("journal_mode = WAL");
+  first.exec("create table t (id integer primary key, v text)");
+  const second = new Sqlite(file);
+  second.pragma("busy_timeout = 2000");
+  const cache = new StatementCache(first);
+  cache.prepare("begin").run([]);
+  assert.equal(first.inTransaction, true);
+  // Not one write yet, but the write lock is held: the other connection cannot write.
+  second.pragma("busy_timeout = 0");
+  assert.throws(() => second.prepare("insert into t (v) values ('other')").run(), /locked|busy/i);
+  cache.prepare("commit").run([]);
+  second.prepare("insert into t (v) values ('other')").run();
+  cache.close();
+  second.close();
 });

@@ -22,10 +22,7 @@ export function zonesForNumber(e164: string): string[] {
   return result;
 }
 
-export function recipientZones(
-  leadTimeZone: string | null | undefined,
-  e164: string,
-): string[] {
+export function recipientZones(leadTimeZone: string | null | undefined, e164: string): string[] {
   if (leadTimeZone) return [leadTimeZone];
   return zonesForNumber(e164);
 }

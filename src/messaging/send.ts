@@ -93,15 +93,8 @@ export async function queueOutbound(db: Db, q: QueueOutbound, now: number): Prom
       created_by: q.createdBy,
     },
     now,
+    { sentFromPhoneNumberId: q.from.id },
   );
-  if (q.conversation) {
-    await db
-      .updateTable("conversations")
-      .set({ last_phone_number_id: q.from.id })
-      .where("organization_id", "=", q.organizationId)
-      .where("id", "=", q.conversation.id)
-      .execute();
-  }
   await touchLastUsed(db, q.organizationId, q.from.id, now);
   return event;
 }

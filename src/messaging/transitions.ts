@@ -57,19 +57,24 @@ async function appendLog(
 ): Promise<void> {
   // The creation entry is stored lazily, before the first change (see creationEntry): with no entry
   // yet, nothing has changed since creation, so the status being left is the creation status.
+  // One statement writes it (when missing) and this entry, numbered 1 + the highest so far: the
+  // event row's guarded update above serializes writers of one event, so numbers never race.
+  // Casts give every parameter of the UNION a type PostgreSQL can check against the columns.
   const created = creationEntry(event);
-  await sql`insert into event_transitions (organization_id, event_id, seq, at, from_status, to_status, applied, stage, message)
-    select ${created.organization_id}, ${created.event_id}, 1, ${created.at}, null, ${created.to_status}, 1, ${created.stage}, ${created.message}
-    where not exists (select 1 from event_transitions where organization_id = ${event.organization_id} and event_id = ${event.id})`.execute(
-    db,
-  );
-  // seq = 1 + the highest so far, in the same statement: the event row's guarded update above
-  // serializes writers of one event, so two entries never race for a number.
-  await sql`insert into event_transitions (organization_id, event_id, seq, at, from_status, to_status, applied, stage, message)
-    select ${event.organization_id}, ${event.id}, coalesce(max(seq), 0) + 1, ${at}, ${event.status}, ${toStatus}, ${applied ? 1 : 0}, ${log.stage}, ${log.message}
-    from event_transitions where organization_id = ${event.organization_id} and event_id = ${event.id}`.execute(
-    db,
-  );
+  await sql`with last as (
+      select coalesce(max(seq), 0) as seq from event_transitions
+      where organization_id = ${event.organization_id} and event_id = ${event.id}
+    )
+    insert into event_transitions (organization_id, event_id, seq, at, from_status, to_status, applied, stage, message)
+    select cast(${event.organization_id} as text), cast(${event.id} as text), 1, cast(${created.at} as bigint),
+      cast(null as text), cast(${created.to_status} as text), 1, cast(${created.stage} as text), cast(${created.message} as text)
+    from last where last.seq = 0
+    union all
+    select cast(${event.organization_id} as text), cast(${event.id} as text),
+      case when last.seq = 0 then 2 else last.seq + 1 end, cast(${at} as bigint),
+      cast(${event.status} as text), cast(${toStatus} as text), cast(${applied ? 1 : 0} as integer),
+      cast(${log.stage} as text), cast(${log.message} as text)
+    from last`.execute(db);
 }
 
 export async function loadEvent(db: Db, organizationId: string, id: string): Promise<EventRow | undefined> {

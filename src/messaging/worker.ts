@@ -8,9 +8,9 @@ import { nextAllowedTime } from "../domain/quiet-hours.js";
 import { leadDocument } from "../services/leads.js";
 import { getWallet } from "../store/billing-repo.js";
 import type { Engine } from "../store/database.js";
+import { plainTransact, type Transact } from "../store/group-commit.js";
 import { getLead } from "../store/leads-repo.js";
 import { getPhoneNumber, recordOutcome } from "../store/phone-numbers-repo.js";
-import { plainTransact, type Transact } from "../store/group-commit.js";
 import type { Database, EventRow } from "../store/schema.js";
 import { isSuppressed } from "../store/suppressions-repo.js";
 import { billAccepted, isBillableTraffic } from "./billing.js";
@@ -235,7 +235,7 @@ export class Worker {
     const sender = row.from_phone_number_id
       ? await getPhoneNumber(trx, row.organization_id, row.from_phone_number_id)
       : undefined;
-    if (!sender || sender.enabled !== 1) {
+    if (sender?.enabled !== 1) {
       return block(
         {
           compliance_action: "SenderUnavailable",

@@ -4,13 +4,14 @@ import { touchConversation } from "../store/leads-repo.js";
 import type { Database, EventRow } from "../store/schema.js";
 
 /**
- * Writes one event onto the timeline, in the caller's transaction: the event row, its first
- * transition-log entry, and the conversation's lastEventAt / lastSnippet.
+ * Writes one event onto the timeline, in the caller's transaction: the event row and the
+ * conversation's lastEventAt / lastSnippet (and, for a message sent, the number it went from).
  */
 export async function recordEvent(
   db: Kysely<Database> | Transaction<Database>,
   input: NewEvent,
   now: number = Date.now(),
+  options: { sentFromPhoneNumberId?: string } = {},
 ): Promise<EventRow> {
   const row = await insertEvent(db, newEventRow(input, now));
   if (row.conversation_id) {
@@ -21,6 +22,7 @@ export async function recordEvent(
       row.created_at,
       row.summary ?? row.description,
       row.activity_type === "Note",
+      options.sentFromPhoneNumberId,
     );
   }
   return row;

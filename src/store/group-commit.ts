@@ -68,7 +68,7 @@ export class GroupCommit {
       for (const unit of group) await this.runAlone(unit);
       return;
     }
-    group.forEach((unit, i) => unit.resolve(results[i]));
+    for (const [i, unit] of group.entries()) unit.resolve(results[i]);
   }
 
   private async runAlone(unit: Unit): Promise<void> {

@@ -95,6 +95,8 @@ export async function touchConversation(
   at: number,
   snippet: string,
   isInternalNote: boolean,
+  /** The number this conversation last sent from (sticky sender selection), when it just sent. */
+  lastPhoneNumberId?: string,
 ): Promise<void> {
   await db
     .updateTable("conversations")
@@ -102,6 +104,7 @@ export async function touchConversation(
       last_event_at: at,
       last_snippet: snippet.slice(0, 160),
       last_event_is_internal_note: isInternalNote ? 1 : 0,
+      ...(lastPhoneNumberId ? { last_phone_number_id: lastPhoneNumberId } : {}),
     })
     .where("organization_id", "=", organizationId)
     .where("id", "=", id)
