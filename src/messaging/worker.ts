@@ -9,9 +9,9 @@ import { leadDocument } from "../services/leads.js";
 import { getWallet } from "../store/billing-repo.js";
 import type { Engine } from "../store/database.js";
 import { plainTransact, type Transact } from "../store/group-commit.js";
-import { getLead } from "../store/leads-repo.js";
+import { getLeadsByIds } from "../store/leads-repo.js";
 import { getPhoneNumber, recordOutcome } from "../store/phone-numbers-repo.js";
-import type { Database, EventRow } from "../store/schema.js";
+import type { Database, EventRow, LeadRow } from "../store/schema.js";
 import { isSuppressed } from "../store/suppressions-repo.js";
 import { billAccepted, isBillableTraffic } from "./billing.js";
 import type { Provider, SendResult } from "./provider.js";
@@ -20,8 +20,9 @@ import { lockEvent, transition } from "./transitions.js";
 type Db = Kysely<Database> | Transaction<Database>;
 
 // The outbound pipeline. A worker claims due events (next_attempt_at <= now) in one transaction —
-// FOR UPDATE SKIP LOCKED on PostgreSQL, the single writer on SQLite — runs the compliance gate in
-// that same transaction and moves the survivors to Sending with a reconcile deadline. Only then,
+// FOR UPDATE SKIP LOCKED on PostgreSQL, so concurrent workers take disjoint batches; the single
+// writer on SQLite — runs the compliance gate in that same transaction and moves the survivors to
+// Sending with a reconcile deadline. Only then,
 // outside any transaction, does it call the provider, and it records the outcome in a new one.
 //
 // Crash safety: a message is handed to the provider only while Sending, and Sending is never
@@ -101,53 +102,78 @@ export class Worker {
   /** One round: claim due work, send what passed the gate, record outcomes. Returns rows handled. */
   async runOnce(): Promise<number> {
     const now = this.now();
-    const due = await this.peekDue(now);
-    if (due.length === 0) return 0;
-    // Time zones come from files read asynchronously: resolve them before the claim transaction.
-    const zones = new Map<string, string[]>();
-    for (const row of due) {
-      if (row.status === "Queued" || row.status === "Scheduled") zones.set(row.id, await this.zonesFor(row));
-    }
-    const toSend = await this.db.transaction().execute(async (trx) => {
-      const claimed = await this.claim(trx, now, due);
-      const sending: EventRow[] = [];
+    // Idle polling costs one index probe, not a transaction.
+    if (!(await this.anyDue(now))) return 0;
+    const { claimed, toSend } = await this.db.transaction().execute(async (trx) => {
+      const claimed = await this.claim(trx, now);
+      const zones = await this.recipientZones(trx, claimed);
+      const toSend: EventRow[] = [];
       for (const row of claimed) {
         const next = await this.gate(trx, row, zones.get(row.id) ?? [], now);
-        if (next) sending.push(next);
+        if (next) toSend.push(next);
       }
-      return sending;
+      return { claimed: claimed.length, toSend };
     });
     await Promise.all(toSend.map((row) => this.deliver(row)));
-    return due.length;
+    return claimed;
   }
 
-  private async peekDue(now: number): Promise<EventRow[]> {
-    return this.db
+  private async anyDue(now: number): Promise<boolean> {
+    const row = await this.db
+      .selectFrom("events")
+      .select("next_attempt_at")
+      .where("next_attempt_at", "<=", now)
+      // The order keeps PostgreSQL on the events_due index: without it a generic plan may pick a
+      // sequential scan that "stops at the first match", which reads every row when none is due.
+      .orderBy("next_attempt_at")
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /**
+   * Locks the due rows this worker will handle, oldest due first. On PostgreSQL, rows another worker
+   * holds are skipped, so workers never wait on each other nor take the same message.
+   */
+  private async claim(trx: Transaction<Database>, now: number): Promise<EventRow[]> {
+    let query = trx
       .selectFrom("events")
       .selectAll()
       .where("next_attempt_at", "<=", now)
       .orderBy("next_attempt_at")
-      .limit(this.options.batchSize ?? 100)
-      .execute();
+      .limit(this.options.batchSize ?? 100);
+    if (this.options.engine === "postgresql") query = query.forUpdate().skipLocked();
+    return query.execute();
   }
 
-  /** Locks the due rows this worker will handle; on PostgreSQL other workers skip them. */
-  private async claim(trx: Transaction<Database>, now: number, due: EventRow[]): Promise<EventRow[]> {
-    const lock = this.options.engine === "postgresql" ? sql` for update skip locked` : sql``;
-    const keys = sql.join(due.map((r) => sql`(${r.organization_id}, ${r.id})`));
-    const rows =
-      await sql<EventRow>`select * from events where (organization_id, id) in (values ${keys}) and next_attempt_at <= ${now}${lock}`.execute(
-        trx,
-      );
-    return rows.rows;
-  }
-
-  private async zonesFor(row: EventRow): Promise<string[]> {
-    if (!row.to_phone_number || row.traffic_type === "SystemInternal" || row.traffic_type === "Warmup")
-      return [];
-    const lead = row.lead_id ? await getLead(this.db, row.organization_id, row.lead_id) : undefined;
-    const tz = lead ? leadDocument(lead).contact.timeZoneId : null;
-    return recipientZones(typeof tz === "string" ? tz : null, row.to_phone_number);
+  /** The recipient's time zones of each claimed message the quiet-hours rule applies to. */
+  private async recipientZones(trx: Transaction<Database>, rows: EventRow[]): Promise<Map<string, string[]>> {
+    const subject = rows.filter(
+      (r) =>
+        (r.status === "Queued" || r.status === "Scheduled") &&
+        r.to_phone_number &&
+        r.traffic_type !== "SystemInternal" &&
+        r.traffic_type !== "Warmup",
+    );
+    // One query per organization for the leads' own time zones (contact.timeZoneId).
+    const leads = new Map<string, LeadRow>();
+    const leadIdsByOrg = new Map<string, string[]>();
+    for (const r of subject) {
+      if (!r.lead_id) continue;
+      const ids = leadIdsByOrg.get(r.organization_id) ?? [];
+      ids.push(r.lead_id);
+      leadIdsByOrg.set(r.organization_id, ids);
+    }
+    for (const [organizationId, ids] of leadIdsByOrg) {
+      for (const [id, lead] of await getLeadsByIds(trx, organizationId, ids)) leads.set(id, lead);
+    }
+    const zones = new Map<string, string[]>();
+    for (const row of subject) {
+      const lead = row.lead_id ? leads.get(row.lead_id) : undefined;
+      const tz = lead ? leadDocument(lead).contact.timeZoneId : null;
+      zones.set(row.id, recipientZones(typeof tz === "string" ? tz : null, row.to_phone_number!));
+    }
+    return zones;
   }
 
   /**

@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import pg from "pg";
+import { NamedStatementPool } from "./pg-named-statements.js";
 import type { Database } from "./schema.js";
 import { StatementCache } from "./sqlite-statement-cache.js";
 
@@ -41,11 +42,17 @@ export function openConnection(options: ConnectionOptions): Connection {
       connectionString: options.databaseUrl,
       max: options.poolSize ?? 10,
       types: pgTypes,
-      ...(options.pgSchema ? { options: `-c search_path=${options.pgSchema}` } : {}),
+      // Named statements (pg-named-statements.ts) save parsing; planning stays per execution, because a
+      // generic plan of a prepared statement, made when a table was young or for another
+      // organization's data, can pick a bad index (seen: a lead lookup scanning every lead).
+      options: [
+        "-c plan_cache_mode=force_custom_plan",
+        ...(options.pgSchema ? [`-c search_path=${options.pgSchema}`] : []),
+      ].join(" "),
     });
     // An idle client losing its server must not crash the process; the next query reconnects.
     pool.on("error", () => {});
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new NamedStatementPool(pool) }) });
     return { engine: "postgresql", db, raw: pool, close: () => db.destroy() };
   }
   if (options.sqlitePath !== ":memory:") mkdirSync(dirname(options.sqlitePath), { recursive: true });

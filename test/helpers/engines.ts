@@ -32,7 +32,7 @@ async function checkPostgres(): Promise<boolean> {
 
 // Checked once, before any suite is declared, so that declaring suites stays synchronous (an async
 // describe callback lets a later describe in the same file nest inside it).
-const POSTGRES_AVAILABLE = await checkPostgres();
+export const POSTGRES_AVAILABLE = await checkPostgres();
 
 export interface TestDatabase {
   engine: Engine;

@@ -1,0 +1,55 @@
+import type { PostgresCursor, PostgresPool, PostgresPoolClient } from "kysely";
+import type pg from "pg";
+
+// Kysely sends every query as an unnamed statement, which PostgreSQL parses and plans again each
+// time. Under SMS load that was most of PostgreSQL's CPU: a message runs ~30 short statements. Here
+// each distinct SQL text with parameters gets a name, so every pooled connection parses and plans
+// it once and afterwards only binds and executes it (node-pg prepares a named statement on a
+// connection the first time it sees the name there).
+//
+// Bounded: only the first MAX_NAMED distinct texts are named (ad-hoc texts, such as IN lists of
+// every length, would otherwise pile up prepared statements on the server); the rest run unnamed.
+// Parameterless statements (BEGIN, COMMIT) keep the one-round-trip simple protocol.
+// A prepared `select *` fails with "cached plan must not change result type" if another process
+// alters that table's columns while this one runs: migrations are applied before serving.
+
+const MAX_NAMED = 400;
+
+export class NamedStatementPool implements PostgresPool {
+  private readonly names = new Map<string, string>();
+
+  constructor(private readonly pool: pg.Pool) {}
+
+  async connect(): Promise<PostgresPoolClient> {
+    const client = await this.pool.connect();
+    const nameOf = (text: string) => this.nameOf(text);
+    // The overloads (text or cursor) are checked at run time; cursors (streaming) pass through.
+    return {
+      query: ((textOrCursor: string | PostgresCursor<unknown>, parameters?: ReadonlyArray<unknown>) => {
+        if (typeof textOrCursor !== "string") return client.query(textOrCursor as never);
+        const values = parameters ? [...parameters] : [];
+        const name = values.length > 0 ? nameOf(textOrCursor) : undefined;
+        return client.query(name ? { name, text: textOrCursor, values } : { text: textOrCursor, values });
+      }) as unknown as PostgresPoolClient["query"],
+      release: (destroy?: boolean) => client.release(destroy),
+    };
+  }
+
+  private nameOf(text: string): string | undefined {
+    let name = this.names.get(text);
+    if (name === undefined && this.names.size < MAX_NAMED) {
+      name = `lt_${this.names.size + 1}`;
+      this.names.set(text, name);
+    }
+    return name;
+  }
+
+  /** How many SQL texts have a name (for tests). */
+  get namedCount(): number {
+    return this.names.size;
+  }
+
+  end(): Promise<void> {
+    return this.pool.end();
+  }
+}
