@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { type Kysely, sql, type Transaction } from "kysely";
+import type { Kysely, Transaction } from "kysely";
 import type { MessagingConfig } from "../config.js";
 import { retryDelayMs } from "../domain/backoff.js";
 import { isAcceptedByProvider } from "../domain/message-status.js";
