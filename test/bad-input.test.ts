@@ -229,6 +229,19 @@ forEachEngine("bad input", (engine) => {
     assert.deepEqual(await snapshot(api.db.store.db), before);
   });
 
+  test("a prototype-poisoning key is a 400 that names where it sits", async () => {
+    const before = await snapshot(api.db.store.db);
+    const cases: Array<[string, string]> = [
+      ['{"filters":{"":{"__proto__":""}}}', "filters..__proto__"],
+      ['{"orderBy":[{"__proto__":{"x":1}}]}', "orderBy[0].__proto__"],
+      ['{"filters":{"constructor":{"prototype":{"x":1}}}}', "filters.constructor"],
+    ];
+    for (const [payload, where] of cases) {
+      assertProblem(await send("POST", "/events/all/my", payload), 400, "/events/all/my", where, "JSON");
+    }
+    assert.deepEqual(await snapshot(api.db.store.db), before);
+  });
+
   test("a body that is not a JSON object, or not JSON at all, is a 4xx problem", async () => {
     const before = await snapshot(api.db.store.db);
     for (const { method, path } of bodyEndpoints()) {

@@ -5,7 +5,7 @@ import type { MessagingConfig } from "../config.js";
 import type { Messaging } from "../messaging/messaging.js";
 import type { Store } from "../store/store.js";
 import { ApiKeyAuthenticator } from "./auth.js";
-import { assertAcceptableBody, assertAcceptableUrl } from "./body-guard.js";
+import { assertAcceptableBody, assertAcceptableUrl, invalidJsonProblem } from "./body-guard.js";
 import type { RouteDeps } from "./deps.js";
 import { frameworkErrorHandler, installErrorHandlers } from "./errors.js";
 import { RateLimiter } from "./rate-limit.js";
@@ -56,7 +56,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const defaultJson = app.getDefaultJsonParser("error", "error");
   const jsonParser: typeof defaultJson = (request, body, done) =>
     defaultJson(request, body, (error, value) => {
-      if (error) return done(error, undefined);
+      if (error) {
+        // Refused as invalid JSON: either it is not JSON, or it is JSON with a prototype-poisoning
+        // key, whose place is named like any other invalid part of a body.
+        const invalidJson = (error as { code?: string }).code === "FST_ERR_CTP_INVALID_JSON_BODY";
+        return done(invalidJson ? invalidJsonProblem(String(body)) : error, undefined);
+      }
       try {
         assertAcceptableBody(value);
       } catch (problem) {

@@ -35,6 +35,36 @@ export function assertAcceptableBody(body: unknown): void {
   }
 }
 
+/**
+ * The 400 for a body Fastify's (prototype-poisoning safe) parser refused: not JSON at all, or JSON
+ * with a "__proto__" key or a "constructor" holding "prototype", named with where it sits.
+ * JSON.parse keeps such keys as plain own properties, so walking its result here is safe.
+ */
+export function invalidJsonProblem(text: string): Error {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return badRequest("The request body is not valid JSON.");
+  }
+  const stack: Array<[unknown, string]> = [[parsed, ""]];
+  while (stack.length > 0) {
+    const [value, path] = stack.pop()!;
+    if (value === null || typeof value !== "object") continue;
+    const isArray = Array.isArray(value);
+    for (const [key, child] of Object.entries(value)) {
+      const childPath = pathOf(path, key, isArray);
+      const poisoned =
+        key === "__proto__" ||
+        (key === "constructor" && child !== null && typeof child === "object" && "prototype" in child);
+      if (poisoned)
+        return badRequest(`${childPath}: the key '${key}' is not allowed in a JSON request body.`, childPath);
+      stack.push([child, childPath]);
+    }
+  }
+  return badRequest("The JSON request body contains a key that is not allowed.");
+}
+
 /** A NUL can only reach a path parameter percent-encoded. */
 export function assertAcceptableUrl(url: string): void {
   if (/%00/i.test(url)) throw badRequest("The request path contains the NUL character (U+0000).");
