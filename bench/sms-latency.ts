@@ -1,41 +1,21 @@
-// SMS queue latency (issue 3): offer a steady --rate messages/s (default 200) through POST /sms/send
-// for --duration s (default 30) and measure, from the database, sent_at − queued_at of every one of
-// those messages: how long a message waits before the provider has accepted it. Target: p99 < 250 ms.
-//
-//   node --import tsx bench/sms-latency.ts --engine sqlite|postgresql [--rate 200] [--duration 30]
-//     [--connections 20] [--leads 2000] [--workers N] [--senders 1] [--max-wait 300]
-//     [--warmup 0] [--cpu-prof] [--sql-stats] [--keep] [--no-wait] [--quiet-wait 300]
-//
-// Same setup and topology as bench/sms-throughput.ts (one `serve`, plus --workers `leadtrail worker`
-// processes on PostgreSQL, default 2). autocannon runs in this process with overallRate = --rate
-// (spread over --connections connections, so that a slow response does not lower the offered rate).
-// queued_at is stamped by POST /sms/send as it writes the message; sent_at by the worker in the
-// transaction that records the provider's acceptance. The stages (queued → Sending → Sent →
-// Delivered applied) are reported too, to show where the time goes.
-
-import autocannon, { type AutocannonOptions, type AutocannonResult } from "autocannon";
 import {
-  CpuMeter,
-  describeDatabase,
   distribution,
   Flags,
-  machine,
+  finishRun,
   messageTimes,
   monotonicUs,
-  PgWatch,
   round,
+  runDescription,
   type StatusCounts,
+  sendSmsLoad,
   sentLatencyBySlice,
   setUp,
   sleep,
   stages,
-  summarizeProfiles,
-  summarizeSqlStats,
   verdict,
   waitFor,
   waitForQuiet,
   warmUp,
-  writeResult,
 } from "./sms-lib.js";
 
 const TARGET_P99_MS = 250;
@@ -80,40 +60,14 @@ try {
   await warmUp(setup, settings.warmup);
   const procs = [setup.server, ...setup.workers];
   for (const p of procs) p.sampler.resetMax();
-  const { conversations } = setup;
-  let next = 0;
-  const latencies: number[] = [];
-  const options: AutocannonOptions & { overallRate: number } = {
-    url: setup.server.url,
-    connections: settings.connections,
-    duration: settings.durationSeconds,
-    overallRate: settings.rate,
-    timeout: 30,
-    requests: [
-      {
-        method: "POST",
-        path: "/sms/send",
-        headers: setup.api.headers(),
-        setupRequest: (request) => ({
-          ...request,
-          body: JSON.stringify({
-            conversationId: conversations[next++ % conversations.length],
-            text: "Hi, this is Alex from Summit Insurance: your quote is ready.",
-          }),
-        }),
-      },
-    ],
-  };
-  const pgWatch = await PgWatch.start(setup);
-  const meter = new CpuMeter(procs);
-  const t0 = Date.now();
-  window[0] = monotonicUs();
-  const instance = autocannon(options);
-  instance.on("response", (_client: unknown, _status: number, _bytes: number, responseTime: number) => {
-    latencies.push(responseTime);
-  });
-  const posts: AutocannonResult = await instance;
-  const cpuPosts = meter.read();
+  const { posts, latencies, t0, startUs, meter, cpuPosts, pgWatch } = await sendSmsLoad(
+    setup,
+    procs,
+    settings.connections,
+    { durationSeconds: settings.durationSeconds, overallRate: settings.rate },
+    30,
+  );
+  window[0] = startUs;
   const accepted = posts["2xx"];
   measured = accepted;
   console.error(
@@ -137,20 +91,7 @@ try {
   const allSent = q.count === times.length && q.count >= accepted && accepted > 0;
   const met = allSent && q.p99 < TARGET_P99_MS;
   summary = {
-    benchmark: "sms-latency",
-    engine,
-    startedAt,
-    machine: machine(),
-    database: describeDatabase(engine),
-    command: `node --import tsx bench/sms-latency.ts ${process.argv.slice(2).join(" ")}`,
-    settings,
-    processes: {
-      count: procs.length,
-      list: procs.map((p) => ({ name: p.name, pid: p.pid, log: p.log })),
-      note: "the server's in-process worker also sends",
-    },
-    sendersAddedVia: setup.sendersAddedVia,
-    otherCpuBeforeStart: otherBefore,
+    ...runDescription("sms-latency", engine, startedAt, settings, setup, procs, otherBefore),
     posts: {
       sent: posts.requests.sent,
       accepted,
@@ -185,8 +126,10 @@ try {
 } finally {
   await setup.close(keep);
 }
-summary.profiles = summarizeProfiles(setup.profileDir, window);
-summary.sqlStatements = summarizeSqlStats(setup.sqlStatsDir, measured);
-const file = writeResult(`latency-${engine}${cpuProf ? "-prof" : ""}${sqlStats ? "-sql" : ""}`, summary);
-console.log(JSON.stringify(summary, null, 2));
-console.error(`wrote ${file}`);
+finishRun(
+  `latency-${engine}${cpuProf ? "-prof" : ""}${sqlStats ? "-sql" : ""}`,
+  summary,
+  setup,
+  window,
+  measured,
+);

@@ -24,6 +24,7 @@ import { createServer } from "node:net";
 import { cpus, totalmem } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import autocannon, { type AutocannonOptions, type AutocannonResult } from "autocannon";
 import Sqlite from "better-sqlite3";
 import pg from "pg";
 
@@ -1177,6 +1178,116 @@ export function sentLatencyBySlice(times: MessageTimes[], t0: number, sliceSecon
       const d = distribution(values);
       return { fromSecond: k * sliceSeconds, count: d.count, p50: d.p50, p99: d.p99, max: d.max };
     });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The measured phase both SMS benchmarks share: POST /sms/send load, and the summary around it
+
+/** How much load to offer: exactly `amount` requests as fast as they are accepted, or a rate for a time. */
+export type SmsLoad = { amount: number } | { durationSeconds: number; overallRate: number };
+
+export interface SmsLoadRun {
+  posts: AutocannonResult;
+  /** Each response's latency (ms), as autocannon measured it. */
+  latencies: number[];
+  /** Wall clock of the first POST. */
+  t0: number;
+  /** The same moment on the profiles' clock (monotonic µs). */
+  startUs: number;
+  meter: CpuMeter;
+  cpuPosts: ReturnType<CpuMeter["read"]>;
+  pgWatch: PgWatch | null;
+}
+
+/**
+ * Sends POST /sms/send from this process with autocannon, rotating over the setup's conversations,
+ * while metering CPU (and PostgreSQL's backends).
+ */
+export async function sendSmsLoad(
+  setup: Setup,
+  procs: Proc[],
+  connections: number,
+  load: SmsLoad,
+  timeoutSeconds: number,
+): Promise<SmsLoadRun> {
+  const { conversations } = setup;
+  let next = 0;
+  const latencies: number[] = [];
+  const options: AutocannonOptions & { overallRate?: number } = {
+    url: setup.server.url,
+    connections,
+    timeout: timeoutSeconds,
+    ...("amount" in load
+      ? { amount: load.amount }
+      : { duration: load.durationSeconds, overallRate: load.overallRate }),
+    requests: [
+      {
+        method: "POST",
+        path: "/sms/send",
+        headers: setup.api.headers(),
+        setupRequest: (request) => ({
+          ...request,
+          body: JSON.stringify({
+            conversationId: conversations[next++ % conversations.length],
+            text: "Hi, this is Alex from Summit Insurance: your quote is ready.",
+          }),
+        }),
+      },
+    ],
+  };
+  const pgWatch = await PgWatch.start(setup);
+  const meter = new CpuMeter(procs);
+  const t0 = Date.now();
+  const startUs = monotonicUs();
+  const instance = autocannon(options);
+  instance.on("response", (_client: unknown, _status: number, _bytes: number, responseTime: number) => {
+    latencies.push(responseTime);
+  });
+  const posts: AutocannonResult = await instance;
+  return { posts, latencies, t0, startUs, meter, cpuPosts: meter.read(), pgWatch };
+}
+
+/** The part of a summary every SMS benchmark has: what ran, where, on what. */
+export function runDescription(
+  benchmark: string,
+  engine: Engine,
+  startedAt: string,
+  settings: Record<string, unknown>,
+  setup: Setup,
+  procs: Proc[],
+  otherCpuBeforeStart: number | null,
+) {
+  return {
+    benchmark,
+    engine,
+    startedAt,
+    machine: machine(),
+    database: describeDatabase(engine),
+    command: `node --import tsx bench/${benchmark}.ts ${process.argv.slice(2).join(" ")}`,
+    settings,
+    processes: {
+      count: procs.length,
+      list: procs.map((p) => ({ name: p.name, pid: p.pid, log: p.log })),
+      note: "the server's in-process worker also sends",
+    },
+    sendersAddedVia: setup.sendersAddedVia,
+    otherCpuBeforeStart,
+  };
+}
+
+/** Adds the profile and SQL summaries, writes the result file and prints the summary. */
+export function finishRun(
+  resultName: string,
+  summary: Record<string, unknown>,
+  setup: Setup,
+  window: [number, number],
+  measuredMessages: number,
+): void {
+  summary.profiles = summarizeProfiles(setup.profileDir, window);
+  summary.sqlStatements = summarizeSqlStats(setup.sqlStatsDir, measuredMessages);
+  const file = writeResult(resultName, summary);
+  console.log(JSON.stringify(summary, null, 2));
+  console.error(`wrote ${file}`);
 }
 
 export function machine(): Record<string, string | number> {

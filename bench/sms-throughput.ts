@@ -1,47 +1,21 @@
-// SMS throughput (issue 3): N messages (default 20,000) through POST /sms/send to Delivered with the
-// simulator provider.
-//
-//   node --import tsx bench/sms-throughput.ts --engine sqlite|postgresql [--messages 20000]
-//     [--leads 2000] [--connections 50] [--workers N] [--senders 1] [--max-wait 600]
-//     [--warmup 0] [--cpu-prof] [--sql-stats] [--keep] [--no-wait] [--quiet-wait 300]
-//
-// Topology: one `leadtrail serve` (its in-process worker sends) and, on PostgreSQL, --workers
-// `leadtrail worker` processes besides it (default 2; 0 on SQLite). Each run starts from a new
-// database (bench/out/sms/lt-sms-bench.db, or PostgreSQL database lt_sms_bench), dropped at the end
-// unless --keep. Setup: an organization (`leadtrail org create`), a funded wallet, sender number(s)
-// with a 10DLC campaign, --leads leads with their conversations (recipients never end in a simulator
-// failure scenario). Then autocannon (in this process) sends exactly --messages POST /sms/send,
-// rotating over the conversations, as fast as the server accepts them on --connections connections,
-// and the database is polled (every 500 ms, at most --max-wait s) until all are Delivered.
-//
-// Figures: accepted/s = 2xx responses ÷ the autocannon run; end-to-end delivered/s = messages ÷
-// (last Delivered transition's modified_at − first POST), POST latency percentiles from each response
-// (hrtime), max RSS of each leadtrail process during the measured phase, CPU per process. --cpu-prof
-// profiles every leadtrail process and summarizes the profiles (bench/out/sms/prof/).
-
-import autocannon, { type AutocannonOptions, type AutocannonResult } from "autocannon";
 import {
-  CpuMeter,
-  describeDatabase,
   distribution,
   Flags,
-  machine,
+  finishRun,
   messageTimes,
   monotonicUs,
-  PgWatch,
   round,
+  runDescription,
   type StatusCounts,
+  sendSmsLoad,
   sentLatencyBySlice,
   setUp,
   stages,
   statusCounts,
-  summarizeProfiles,
-  summarizeSqlStats,
   verdict,
   waitFor,
   waitForQuiet,
   warmUp,
-  writeResult,
 } from "./sms-lib.js";
 
 const TARGET = { sqlite: 1000, postgresql: 500 } as const;
@@ -87,40 +61,15 @@ try {
   await warmUp(setup, settings.warmup);
   const procs = [setup.server, ...setup.workers];
   for (const p of procs) p.sampler.resetMax();
-  const { conversations } = setup;
-  let next = 0;
-  const latencies: number[] = [];
-  const options: AutocannonOptions = {
-    url: setup.server.url,
-    connections: settings.connections,
-    amount: settings.messages,
-    timeout: 60,
-    requests: [
-      {
-        method: "POST",
-        path: "/sms/send",
-        headers: setup.api.headers(),
-        setupRequest: (request) => ({
-          ...request,
-          body: JSON.stringify({
-            conversationId: conversations[next++ % conversations.length],
-            text: "Hi, this is Alex from Summit Insurance: your quote is ready.",
-          }),
-        }),
-      },
-    ],
-  };
-  const pgWatch = await PgWatch.start(setup);
-  const meter = new CpuMeter(procs);
-  const t0 = Date.now();
-  window[0] = monotonicUs();
-  const instance = autocannon(options);
-  instance.on("response", (_client: unknown, _status: number, _bytes: number, responseTime: number) => {
-    latencies.push(responseTime);
-  });
-  const posts: AutocannonResult = await instance;
+  const { posts, latencies, t0, startUs, meter, cpuPosts, pgWatch } = await sendSmsLoad(
+    setup,
+    procs,
+    settings.connections,
+    { amount: settings.messages },
+    60,
+  );
+  window[0] = startUs;
   const postsDoneAt = Date.now();
-  const cpuPosts = meter.read();
   const atPostsDone = await statusCounts(setup.db, setup.organizationId, t0);
   console.error(
     `${posts["2xx"]} accepted in ${posts.duration} s (${posts.non2xx} non-2xx, ${posts.errors} errors); at that point ${JSON.stringify(atPostsDone.byStatus)}`,
@@ -146,20 +95,7 @@ try {
   const rss = Object.fromEntries(procs.map((p) => [p.name, { maxMb: p.sampler.maxRssMb }]));
 
   summary = {
-    benchmark: "sms-throughput",
-    engine,
-    startedAt,
-    machine: machine(),
-    database: describeDatabase(engine),
-    command: `node --import tsx bench/sms-throughput.ts ${process.argv.slice(2).join(" ")}`,
-    settings,
-    processes: {
-      count: procs.length,
-      list: procs.map((p) => ({ name: p.name, pid: p.pid, log: p.log })),
-      note: "the server's in-process worker also sends",
-    },
-    sendersAddedVia: setup.sendersAddedVia,
-    otherCpuBeforeStart: otherBefore,
+    ...runDescription("sms-throughput", engine, startedAt, settings, setup, procs, otherBefore),
     posts: {
       sent: posts.requests.sent,
       accepted,
@@ -206,8 +142,10 @@ try {
 } finally {
   await setup.close(keep);
 }
-summary.profiles = summarizeProfiles(setup.profileDir, window);
-summary.sqlStatements = summarizeSqlStats(setup.sqlStatsDir, measured);
-const file = writeResult(`throughput-${engine}${cpuProf ? "-prof" : ""}${sqlStats ? "-sql" : ""}`, summary);
-console.log(JSON.stringify(summary, null, 2));
-console.error(`wrote ${file}`);
+finishRun(
+  `throughput-${engine}${cpuProf ? "-prof" : ""}${sqlStats ? "-sql" : ""}`,
+  summary,
+  setup,
+  window,
+  measured,
+);
