@@ -2,8 +2,9 @@ import { badRequest } from "./problem.js";
 
 // Limits on what a JSON body may contain, checked once after parsing so that nothing downstream
 // (serializers, diffing, the databases) meets input it cannot handle: nesting deeper than any
-// contract shape needs (deep enough values overflow the stack of JSON.stringify), and U+0000,
-// which PostgreSQL text cannot store.
+// contract shape needs (deep enough values overflow the stack of JSON.stringify), U+0000, which
+// PostgreSQL text cannot store, and prototype-poisoning keys (Fastify's parser refuses those
+// first; this walk names where they sit).
 
 export const MAX_BODY_DEPTH = 32;
 
@@ -12,7 +13,18 @@ function pathOf(parent: string, key: string, isArray: boolean): string {
   return parent ? `${parent}.${key}` : key;
 }
 
-/** Throws a 400 problem naming the field when the value nests too deep or holds a NUL. */
+/** A key that would poison Object.prototype if copied onto an object ("__proto__", "constructor.prototype"). */
+function isPrototypeKey(key: string, value: unknown): boolean {
+  return (
+    key === "__proto__" ||
+    (key === "constructor" && value !== null && typeof value === "object" && "prototype" in value)
+  );
+}
+
+/**
+ * Throws a 400 problem naming the field when the value nests too deep, holds a NUL, or has a
+ * prototype-poisoning key.
+ */
 export function assertAcceptableBody(body: unknown): void {
   const stack: Array<[unknown, number, string]> = [[body, 1, ""]];
   while (stack.length > 0) {
@@ -29,6 +41,11 @@ export function assertAcceptableBody(body: unknown): void {
         const childPath = pathOf(path, key, isArray);
         if (key.includes("\u0000"))
           throw badRequest(`${childPath} must not contain the NUL character (U+0000).`, childPath);
+        if (isPrototypeKey(key, child))
+          throw badRequest(
+            `${childPath}: the key '${key}' is not allowed in a JSON request body.`,
+            childPath,
+          );
         stack.push([child, depth + 1, childPath]);
       }
     }
@@ -37,8 +54,8 @@ export function assertAcceptableBody(body: unknown): void {
 
 /**
  * The 400 for a body Fastify's (prototype-poisoning safe) parser refused: not JSON at all, or JSON
- * with a "__proto__" key or a "constructor" holding "prototype", named with where it sits.
- * JSON.parse keeps such keys as plain own properties, so walking its result here is safe.
+ * with a prototype-poisoning key, named with where it sits by the same walk as every other body.
+ * JSON.parse keeps such keys as plain own properties, so walking its result is safe.
  */
 export function invalidJsonProblem(text: string): Error {
   let parsed: unknown;
@@ -47,20 +64,10 @@ export function invalidJsonProblem(text: string): Error {
   } catch {
     return badRequest("The request body is not valid JSON.");
   }
-  const stack: Array<[unknown, string]> = [[parsed, ""]];
-  while (stack.length > 0) {
-    const [value, path] = stack.pop()!;
-    if (value === null || typeof value !== "object") continue;
-    const isArray = Array.isArray(value);
-    for (const [key, child] of Object.entries(value)) {
-      const childPath = pathOf(path, key, isArray);
-      const poisoned =
-        key === "__proto__" ||
-        (key === "constructor" && child !== null && typeof child === "object" && "prototype" in child);
-      if (poisoned)
-        return badRequest(`${childPath}: the key '${key}' is not allowed in a JSON request body.`, childPath);
-      stack.push([child, childPath]);
-    }
+  try {
+    assertAcceptableBody(parsed);
+  } catch (problem) {
+    return problem as Error;
   }
   return badRequest("The JSON request body contains a key that is not allowed.");
 }
