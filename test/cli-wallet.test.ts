@@ -1,16 +1,15 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { forEachEngine } from "./helpers/engines.js";
 import {
   cliEnv as baseCliEnv,
   type CliDatabase,
-  type CliResult,
   createCliDatabase,
-  freePort,
-  ROOT,
-  run,
+  FROM_SOURCE,
+  type RunningServer,
+  cli as runCli,
+  cliOk as runCliOk,
+  startServer,
 } from "./helpers/processes.js";
 
 // `leadtrail org create --credit` and `leadtrail wallet credit` as child processes against a fresh
@@ -19,8 +18,6 @@ import {
 // dist/: test/cli.test.ts may be rebuilding dist/ at the same moment, and a half-written dist/ must
 // not fail these tests.
 
-const MAIN = join(ROOT, "src", "cli", "main.ts");
-
 /** The CLI environment without a starting credit inherited from the shell running the tests. */
 function cliEnv(database: Record<string, string>, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = baseCliEnv(database, extra);
@@ -28,72 +25,8 @@ function cliEnv(database: Record<string, string>, extra: Record<string, string> 
   return env;
 }
 
-async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ["--import", "tsx", MAIN, ...args], {
-      cwd: ROOT,
-      env,
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === "number" ? e.code : -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
-  }
-}
-
-async function cliOk(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
-  const result = await cli(args, env);
-  assert.equal(result.code, 0, `leadtrail ${args.join(" ")} exited ${result.code}\n${result.stderr}`);
-  return result;
-}
-
-interface RunningServer {
-  baseUrl: string;
-  stop(): Promise<number | null>;
-}
-
-/** Starts `leadtrail serve` (from source) and resolves once it says it is listening. */
-async function startServer(env: NodeJS.ProcessEnv): Promise<RunningServer> {
-  const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", MAIN, "serve"], {
-    cwd: ROOT,
-    env: { ...env, PORT: String(port), HOST: "127.0.0.1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout!.on("data", (chunk) => {
-    output += chunk;
-  });
-  child.stderr!.on("data", (chunk) => {
-    output += chunk;
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    return exited;
-  };
-  try {
-    const baseUrl = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000);
-      child.stdout!.on("data", () => {
-        const match = output.match(/leadtrail listening on (http:\/\/\S+) /);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1]!);
-        }
-      });
-      exited.then((code) => {
-        clearTimeout(timer);
-        reject(new Error(`server exited with ${code} before listening:\n${output}`));
-      });
-    });
-    return { baseUrl, stop };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv) => runCli(args, env, FROM_SOURCE);
+const cliOk = (args: string[], env: NodeJS.ProcessEnv) => runCliOk(args, env, FROM_SOURCE);
 
 async function walletOf(baseUrl: string, apiKey: string) {
   const res = await fetch(`${baseUrl}/wallets/me`, { headers: { authorization: `Bearer ${apiKey}` } });
@@ -120,7 +53,7 @@ forEachEngine("leadtrail wallet CLI", (engine) => {
     db = await createCliDatabase(engine);
     delete db.env.LEADTRAIL_STARTING_CREDIT; // the default (10) unless a test sets it
     await cliOk(["migrate"], db.env);
-    server = await startServer(db.env);
+    server = await startServer([], db.env, FROM_SOURCE);
   });
   after(async () => {
     await server?.stop();

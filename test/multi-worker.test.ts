@@ -1,17 +1,16 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { after, before, test } from "node:test";
 import { forEachEngine } from "./helpers/engines.js";
 import {
-  BIN,
   type CliDatabase,
   cliOk,
   createCliDatabase,
   ensureBuilt,
   post,
-  ROOT,
+  type RunningProcess,
   type RunningServer,
   startServer,
+  startWorker,
 } from "./helpers/processes.js";
 
 // Several worker processes on one database: `leadtrail serve` (its in-process worker) and two
@@ -21,47 +20,17 @@ import {
 const LEADS = 40;
 const PER_LEAD = 3;
 
-function startWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, "worker"], {
-    cwd: ROOT,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk;
-      if (output.includes("leadtrail worker running")) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`worker exited with ${code}:\n${output}`));
-    });
-  });
-}
-
 before(ensureBuilt, { timeout: 180_000 });
 
 forEachEngine("several worker processes on one database", (engine) => {
   let db: CliDatabase;
   let server: RunningServer | undefined;
-  const workers: ChildProcess[] = [];
+  const workers: RunningProcess[] = [];
   before(async () => {
     db = await createCliDatabase(engine);
   });
   after(async () => {
-    for (const w of workers) {
-      if (w.exitCode === null && w.signalCode === null) {
-        w.kill("SIGTERM");
-        await new Promise((resolve) => w.once("exit", resolve));
-      }
-    }
+    for (const w of workers) await w.stop();
     await server?.stop();
     await db.cleanup();
   });
@@ -139,6 +108,6 @@ forEachEngine("several worker processes on one database", (engine) => {
       [org.organizationId],
     );
     assert.equal(Number(charges[0]?.n), ids.length);
-    for (const w of workers) assert.equal(w.exitCode, null, "no worker crashed");
+    for (const w of workers) assert.equal(w.child.exitCode, null, "no worker crashed");
   });
 });

@@ -19,6 +19,16 @@ export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const BIN = join(ROOT, "bin", "leadtrail.js");
 export const run = promisify(execFile);
 
+/** How to start the CLI: node arguments before the command's own. */
+export type Entry = readonly string[];
+/** The compiled CLI, as users run it (needs ensureBuilt). */
+export const FROM_BUILD: Entry = [BIN];
+/**
+ * The CLI from source through tsx (the code dist/ is compiled from), for suites that must not
+ * depend on dist/ while another suite may be rebuilding it.
+ */
+export const FROM_SOURCE: Entry = ["--import", "tsx", join(ROOT, "src", "cli", "main.ts")];
+
 export function newestMtime(dir: string, suffix: string): number {
   let newest = 0;
   for (const name of readdirSync(dir)) {
@@ -60,9 +70,13 @@ export interface CliResult {
   stderr: string;
 }
 
-export async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+export async function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  entry: Entry = FROM_BUILD,
+): Promise<CliResult> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+    const { stdout, stderr } = await run(process.execPath, [...entry, ...args], {
       cwd: ROOT,
       env,
       timeout: 60_000,
@@ -76,8 +90,12 @@ export async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<CliRe
 }
 
 /** Runs the CLI and asserts it succeeded, with its output in the failure message. */
-export async function cliOk(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
-  const result = await cli(args, env);
+export async function cliOk(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  entry: Entry = FROM_BUILD,
+): Promise<CliResult> {
+  const result = await cli(args, env, entry);
   assert.equal(result.code, 0, `leadtrail ${args.join(" ")} exited ${result.code}\n${result.stderr}`);
   return result;
 }
@@ -92,58 +110,91 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-export interface RunningServer {
-  baseUrl: string;
-  /** Everything the server printed on stdout until it was listening. */
-  banner: string;
+export interface RunningProcess {
+  child: ChildProcess;
+  /** Everything it printed (stdout and stderr) so far. */
+  output(): string;
+  /** SIGTERM (if still running); resolves with the exit code. */
   stop(): Promise<number | null>;
 }
 
-/** Starts `leadtrail serve …` and resolves once it says it is listening. */
-export async function startServer(args: string[], env: NodeJS.ProcessEnv): Promise<RunningServer> {
-  const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [BIN, "serve", ...args], {
+/** Spawns `leadtrail <args>` and resolves once its output matches `ready` (30 s at most). */
+export async function spawnUntilReady(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+  entry: Entry = FROM_BUILD,
+): Promise<RunningProcess & { match: RegExpMatchArray }> {
+  const child: ChildProcess = spawn(process.execPath, [...entry, ...args], {
     cwd: ROOT,
-    env: { ...env, PORT: String(port), HOST: "127.0.0.1" },
+    env,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr!.on("data", (chunk) => {
-    stderr += chunk;
-  });
+  let output = "";
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
     return exited;
   };
   try {
-    const baseUrl = await new Promise<string>((resolve, reject) => {
+    const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`server did not start:\n${stdout}\n${stderr}`)),
+        () => reject(new Error(`leadtrail ${args[0]} did not start:\n${output}`)),
         30_000,
       );
-      child.stdout!.on("data", () => {
-        const match = stdout.match(/leadtrail listening on (http:\/\/\S+) /);
-        if (match) {
+      const onData = (chunk: Buffer) => {
+        output += chunk;
+        const found = output.match(ready);
+        if (found) {
           clearTimeout(timer);
-          resolve(match[1]!);
+          resolve(found);
         }
-      });
+      };
+      child.stdout!.on("data", onData);
+      child.stderr!.on("data", onData);
       exited.then((code) => {
         clearTimeout(timer);
-        reject(new Error(`server exited with ${code} before listening:\n${stdout}\n${stderr}`));
+        reject(new Error(`leadtrail ${args[0]} exited with ${code} before it was ready:\n${output}`));
       });
     });
-    assert.equal(baseUrl, `http://127.0.0.1:${port}`);
-    return { baseUrl, banner: stdout, stop };
+    return { child, output: () => output, stop, match };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+export interface RunningServer {
+  baseUrl: string;
+  /** Everything the server printed until it was listening. */
+  banner: string;
+  stop(): Promise<number | null>;
+}
+
+/** Starts `leadtrail serve …` and resolves once it says it is listening. */
+export async function startServer(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  entry: Entry = FROM_BUILD,
+): Promise<RunningServer> {
+  const port = await freePort();
+  const server = await spawnUntilReady(
+    ["serve", ...args],
+    { ...env, PORT: String(port), HOST: "127.0.0.1" },
+    /leadtrail listening on (http:\/\/\S+) /,
+    entry,
+  );
+  const baseUrl = server.match[1]!;
+  if (baseUrl !== `http://127.0.0.1:${port}`) {
+    await server.stop();
+    assert.fail(`server listens on ${baseUrl}, not on the port it was given (${port})`);
+  }
+  return { baseUrl, banner: server.output(), stop: server.stop };
+}
+
+/** Starts `leadtrail worker` and resolves once it says it is running. */
+export function startWorker(env: NodeJS.ProcessEnv, entry: Entry = FROM_BUILD): Promise<RunningProcess> {
+  return spawnUntilReady(["worker"], env, /leadtrail worker running/, entry);
 }
 
 export async function post(baseUrl: string, path: string, key: string, body: unknown) {
