@@ -2,7 +2,6 @@ import type { FastifyPluginAsync } from "fastify";
 import { parsePhoneNumberFromString } from "libphonenumber-js";
 import type { SelectionReason } from "../../domain/event-vocabulary.js";
 import { areaCode, needsTenDlc, regionOfNumber } from "../../domain/number-geo.js";
-import { toE164 } from "../../domain/phone.js";
 import {
   candidateReason,
   type HealthStatus,
@@ -28,6 +27,7 @@ import {
 import type { ConversationRow, LeadRow, PhoneNumberRow } from "../../store/schema.js";
 import type { Store } from "../../store/store.js";
 import type { RouteDeps } from "../deps.js";
+import { assertPlainText, requirePhoneNumber } from "../field-checks.js";
 import { badRequest, notFound, ProblemError } from "../problem.js";
 import { listBody, problemResponses } from "../schemas/common.js";
 import {
@@ -82,32 +82,12 @@ interface OverrideBody {
   selection?: SelectionBody | null;
 }
 
-/** Control characters (NUL above all: PostgreSQL cannot store it) are a 400 on both engines. */
-function assertPlainText(value: string, field: string): void {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-  if (/[\u0000-\u001f\u007f]/.test(value)) {
-    throw badRequest(`${field} must not contain control characters.`, field);
-  }
-}
-
 /** An optional identifier: trimmed, blank means none. */
 function optionalId(value: string | null | undefined, field: string): string | null {
   if (value === undefined || value === null) return null;
   assertPlainText(value, field);
   const trimmed = value.trim();
   return trimmed.length > 0 ? trimmed : null;
-}
-
-function normalizeNumber(value: string, field: string): string {
-  assertPlainText(value, field);
-  const e164 = toE164(value);
-  if (!e164) {
-    throw badRequest(
-      `${field} must be a valid phone number, preferably in E.164 form such as +14155550142.`,
-      field,
-    );
-  }
-  return e164;
 }
 
 /** One flag given under two names: they must agree. */
@@ -130,7 +110,7 @@ function parseSettings(body: PhoneNumberBody, organizationId: string): PhoneNumb
       "organizationId",
     );
   }
-  const number = normalizeNumber(body.number, "number");
+  const number = requirePhoneNumber(body.number, "number");
   assertPlainText(body.name, "name");
   const routing = body.routing ?? {};
   const campaign = optionalId(routing.tenDlcCampaignId, "routing.tenDlcCampaignId");
@@ -604,7 +584,7 @@ export const phoneNumbersRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
       }
       const lead = leadId ? ((await getLead(store.db, organizationId, leadId)) ?? null) : null;
       if (leadId && !lead) throw notFound(`Lead '${leadId}'`);
-      const recipient = given ? normalizeNumber(given, "recipientPhoneNumber") : (lead?.phone ?? null);
+      const recipient = given ? requirePhoneNumber(given, "recipientPhoneNumber") : (lead?.phone ?? null);
       if (!recipient) {
         throw badRequest(
           `Lead '${leadId}' has no phone number: send recipientPhoneNumber.`,

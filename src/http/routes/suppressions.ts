@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from "fastify";
-import { isValidEmail, toE164 } from "../../domain/phone.js";
+import { isValidEmail } from "../../domain/phone.js";
 import { toIso } from "../../domain/time.js";
 import { parseListOptions, runList } from "../../store/list-query.js";
 import type { ApiKeyOwner } from "../../store/orgs-repo.js";
@@ -15,6 +15,7 @@ import {
   type SuppressionChannel,
 } from "../../store/suppressions-repo.js";
 import type { RouteDeps } from "../deps.js";
+import { assertPlainText, requirePhoneNumber } from "../field-checks.js";
 import { badRequest, notFound } from "../problem.js";
 import { listBody, problemResponses } from "../schemas/common.js";
 import {
@@ -50,26 +51,6 @@ function given(value: string | null | undefined): value is string {
   return typeof value === "string" && value.trim().length > 0;
 }
 
-/** Control characters (NUL above all: PostgreSQL cannot store it) are a 400 on both engines. */
-function assertPlainText(value: string, field: string): void {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-  if (/[\u0000-\u001f\u007f]/.test(value)) {
-    throw badRequest(`${field} must not contain control characters.`, field);
-  }
-}
-
-function normalizePhone(value: string, field: string): string {
-  assertPlainText(value, field);
-  const e164 = toE164(value);
-  if (!e164) {
-    throw badRequest(
-      `${field} must be a valid phone number, preferably in E.164 form such as +14155550142.`,
-      field,
-    );
-  }
-  return e164;
-}
-
 function normalizeEmail(value: string, field: string): string {
   assertPlainText(value, field);
   const email = value.trim().toLowerCase();
@@ -99,12 +80,12 @@ function parseEntry(body: SuppressionEntryRequest, auth: ApiKeyOwner): ParsedEnt
     throw notFound(`Organization '${body.organizationId.slice(0, 200)}'`);
   }
   const channel = parseChannel(body.channel);
-  let phoneNumber = given(body.phoneNumber) ? normalizePhone(body.phoneNumber, "phoneNumber") : null;
+  let phoneNumber = given(body.phoneNumber) ? requirePhoneNumber(body.phoneNumber, "phoneNumber") : null;
   let email = given(body.email) ? normalizeEmail(body.email, "email") : null;
   if (!phoneNumber && !email && given(body.recipientIdentifier)) {
     const identifier = body.recipientIdentifier.trim();
     if (identifier.includes("@")) email = normalizeEmail(identifier, "recipientIdentifier");
-    else phoneNumber = normalizePhone(identifier, "recipientIdentifier");
+    else phoneNumber = requirePhoneNumber(identifier, "recipientIdentifier");
   }
   let reason: string | null = null;
   if (given(body.reason)) {

@@ -1,0 +1,25 @@
+import { toE164 } from "../domain/phone.js";
+import { badRequest } from "./problem.js";
+
+// Checks of single request fields shared by route plugins, each a 400 naming the field.
+
+/** Control characters (NUL above all: PostgreSQL cannot store it) are a 400 on both engines. */
+export function assertPlainText(value: string, field: string): void {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+  if (/[\u0000-\u001f\u007f]/.test(value)) {
+    throw badRequest(`${field} must not contain control characters.`, field);
+  }
+}
+
+/** A phone number as E.164 ("(415) 555-0142" → "+14155550142"), or a 400 naming the field. */
+export function requirePhoneNumber(value: string, field: string): string {
+  assertPlainText(value, field);
+  const e164 = toE164(value);
+  if (!e164) {
+    throw badRequest(
+      `${field} must be a valid phone number, preferably in E.164 form such as +14155550142.`,
+      field,
+    );
+  }
+  return e164;
+}
