@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { request } from "node:http";
 import { after, before, test } from "node:test";
-import { newId } from "../src/domain/ids.js";
 import { createWallet } from "../src/store/billing-repo.js";
+import { newPhoneNumberRow } from "../src/store/phone-numbers-repo.js";
 import { Store } from "../src/store/store.js";
 import { forEachEngine } from "./helpers/engines.js";
 import {
@@ -104,26 +104,24 @@ forEachEngine("crash: kill -9 in the middle of sending", (engine) => {
     try {
       await store.db
         .insertInto("phone_numbers")
-        .values({
-          organization_id: org.organizationId,
-          id: newId("pn", now),
-          number: "+14155550100",
-          name: "Main",
-          enabled: 1,
-          sms_enabled: 1,
-          source_id: null,
-          campaign_id: null,
-          ten_dlc_campaign_id: "CCRASH",
-          is_preferred: 0,
-          is_default: 1,
-          warmup_enabled: 0,
-          warmup_started_at: null,
-          last_used_at: null,
-          created_at: now,
-          updated_at: now,
-          warmup_day_start: null,
-          warmup_last_sent_at: null,
-        })
+        .values(
+          newPhoneNumberRow(
+            org.organizationId,
+            {
+              number: "+14155550100",
+              name: "Main",
+              enabled: 1,
+              sms_enabled: 1,
+              source_id: null,
+              campaign_id: null,
+              ten_dlc_campaign_id: "CCRASH",
+              is_preferred: 0,
+              is_default: 1,
+              warmup_enabled: 0,
+            },
+            now,
+          ),
+        )
         .execute();
       await createWallet(store.db, org.organizationId, 1_000_000_000, now);
     } finally {

@@ -1,5 +1,4 @@
 import type { Kysely } from "kysely";
-import { newId } from "../domain/ids.js";
 import { cancelMessage } from "../messaging/cancel.js";
 import type { Messaging } from "../messaging/messaging.js";
 import { sendSms } from "../messaging/send.js";
@@ -7,6 +6,7 @@ import { createLead } from "../services/leads.js";
 import { createWallet } from "../store/billing-repo.js";
 import { getConversationForLead } from "../store/leads-repo.js";
 import type { CreatedOrganization } from "../store/orgs-repo.js";
+import { newPhoneNumberRow } from "../store/phone-numbers-repo.js";
 import type { Database } from "../store/schema.js";
 
 // The demo's messaging: two sender numbers and messages that between them reach every status a
@@ -37,26 +37,24 @@ export async function seedDemoMessaging(
   for (const n of NUMBERS) {
     await db
       .insertInto("phone_numbers")
-      .values({
-        organization_id: org.organizationId,
-        id: newId("pn", now),
-        number: n.number,
-        name: n.name,
-        enabled: 1,
-        sms_enabled: 1,
-        source_id: null,
-        campaign_id: null,
-        ten_dlc_campaign_id: "CDEMO01",
-        is_preferred: 0,
-        is_default: n.isDefault,
-        warmup_enabled: 0,
-        warmup_started_at: null,
-        last_used_at: null,
-        created_at: now,
-        updated_at: now,
-        warmup_day_start: null,
-        warmup_last_sent_at: null,
-      })
+      .values(
+        newPhoneNumberRow(
+          org.organizationId,
+          {
+            number: n.number,
+            name: n.name,
+            enabled: 1,
+            sms_enabled: 1,
+            source_id: null,
+            campaign_id: null,
+            ten_dlc_campaign_id: "CDEMO01",
+            is_preferred: 0,
+            is_default: n.isDefault,
+            warmup_enabled: 0,
+          },
+          now,
+        ),
+      )
       .execute();
   }
   const prices = await pipeline.prices(org.organizationId);

@@ -144,6 +144,27 @@ export interface PhoneNumberSettings {
   warmup_enabled: number;
 }
 
+/** A new number's row: its settings, no usage yet, no warmup ramp started. */
+export function newPhoneNumberRow(
+  organizationId: string,
+  settings: PhoneNumberSettings,
+  now: number = Date.now(),
+): PhoneNumberRow {
+  return {
+    organization_id: organizationId,
+    id: newId("pn", now),
+    ...settings,
+    warmup_started_at: null,
+    last_used_at: null,
+    created_at: now,
+    updated_at: now,
+    warmup_day_start: null,
+    warmup_sent_today: 0,
+    warmup_last_sent_at: null,
+    warmup_total_sent: 0,
+  };
+}
+
 export type SaveResult = { row: PhoneNumberRow } | { conflict: "duplicate-number" } | { missing: true };
 
 export function isUniqueViolation(error: unknown): boolean {
@@ -205,19 +226,7 @@ export async function savePhoneNumber(
         return { conflict: "duplicate-number" };
       let row: PhoneNumberRow;
       if (id === null) {
-        row = {
-          organization_id: organizationId,
-          id: newId("pn", now),
-          ...settings,
-          warmup_started_at: null,
-          last_used_at: null,
-          created_at: now,
-          updated_at: now,
-          warmup_day_start: null,
-          warmup_sent_today: 0,
-          warmup_last_sent_at: null,
-          warmup_total_sent: 0,
-        };
+        row = newPhoneNumberRow(organizationId, settings, now);
         await trx.insertInto("phone_numbers").values(row).execute();
       } else {
         const existing = await getPhoneNumber(trx, organizationId, id);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { newId } from "../../src/domain/ids.js";
 import { SimulatorProvider } from "../../src/messaging/providers/simulator.js";
+import { newPhoneNumberRow } from "../../src/store/phone-numbers-repo.js";
 import type { PhoneNumberRow } from "../../src/store/schema.js";
 import { assertEventRecord, type TestApi } from "./api.js";
 
@@ -13,26 +13,22 @@ export async function addSenderNumber(
 ): Promise<PhoneNumberRow> {
   const now = Date.now();
   const row: PhoneNumberRow = {
-    organization_id: api.org.organizationId,
-    id: newId("pn", now),
-    number: "+14155550100",
-    name: "Main line",
-    enabled: 1,
-    sms_enabled: 1,
-    source_id: null,
-    campaign_id: null,
-    ten_dlc_campaign_id: "CAMP123",
-    is_preferred: 0,
-    is_default: 1,
-    warmup_enabled: 0,
-    warmup_started_at: null,
-    last_used_at: null,
-    created_at: now,
-    updated_at: now,
-    warmup_day_start: null,
-    warmup_sent_today: 0,
-    warmup_last_sent_at: null,
-    warmup_total_sent: 0,
+    ...newPhoneNumberRow(
+      api.org.organizationId,
+      {
+        number: "+14155550100",
+        name: "Main line",
+        enabled: 1,
+        sms_enabled: 1,
+        source_id: null,
+        campaign_id: null,
+        ten_dlc_campaign_id: "CAMP123",
+        is_preferred: 0,
+        is_default: 1,
+        warmup_enabled: 0,
+      },
+      now,
+    ),
     ...overrides,
   };
   await api.db.store.db.insertInto("phone_numbers").values(row).execute();
