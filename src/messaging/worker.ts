@@ -22,12 +22,17 @@ type Db = Kysely<Database> | Transaction<Database>;
 // The outbound pipeline. A worker claims due events (next_attempt_at <= now) in one transaction —
 // FOR UPDATE SKIP LOCKED on PostgreSQL, so concurrent workers take disjoint batches; the single
 // writer on SQLite — runs the compliance gate in that same transaction and moves the survivors to
-// Sending with a reconcile deadline. Only then,
-// outside any transaction, does it call the provider, and it records the outcome in a new one.
+// Sending with a reconcile deadline. Only then, outside any transaction, does it call the
+// provider, and it records the outcome in a new one.
 //
 // Crash safety: a message is handed to the provider only while Sending, and Sending is never
 // re-sent: if the process dies during the call, the deadline passes and the reconcile step ends the
 // message Failed / ProviderOutcomeUnknown unless a receipt (which names the event) moved it first.
+
+/** Our own confirmations and warmup between our own numbers skip suppression and quiet hours. */
+function isOwnTraffic(row: EventRow): boolean {
+  return row.traffic_type === "SystemInternal" || row.traffic_type === "Warmup";
+}
 
 export interface WorkerOptions {
   engine: Engine;
@@ -149,11 +154,7 @@ export class Worker {
   /** The recipient's time zones of each claimed message the quiet-hours rule applies to. */
   private async recipientZones(trx: Transaction<Database>, rows: EventRow[]): Promise<Map<string, string[]>> {
     const subject = rows.filter(
-      (r) =>
-        (r.status === "Queued" || r.status === "Scheduled") &&
-        r.to_phone_number &&
-        r.traffic_type !== "SystemInternal" &&
-        r.traffic_type !== "Warmup",
+      (r) => (r.status === "Queued" || r.status === "Scheduled") && r.to_phone_number && !isOwnTraffic(r),
     );
     // One query per organization for the leads' own time zones (contact.timeZoneId).
     const leads = new Map<string, LeadRow>();
@@ -214,8 +215,7 @@ export class Worker {
         .execute();
       return null;
     }
-    // Our own confirmations and warmup between our own numbers skip suppression and quiet hours.
-    const system = row.traffic_type === "SystemInternal" || row.traffic_type === "Warmup";
+    const system = isOwnTraffic(row);
     const to = row.to_phone_number!;
     const block = (changes: Partial<EventRow>, message: string) =>
       transition(

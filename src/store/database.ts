@@ -1,11 +1,11 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import SqliteDatabase from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { NamedStatementPool } from "./pg-named-statements.js";
 import type { Database } from "./schema.js";
-import { StatementCache } from "./sqlite-statement-cache.js";
+import { LeadtrailSqliteDialect } from "./sqlite-dialect.js";
 
 export type Engine = "sqlite" | "postgresql";
 
@@ -62,6 +62,6 @@ export function openConnection(options: ConnectionOptions): Connection {
   // Other processes (a worker, `leadtrail org create`) may write to the same file: wait, don't fail.
   raw.pragma("busy_timeout = 5000");
   raw.pragma("foreign_keys = ON");
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new StatementCache(raw) }) });
+  const db = new Kysely<Database>({ dialect: new LeadtrailSqliteDialect(raw) });
   return { engine: "sqlite", db, raw, close: () => db.destroy() };
 }

@@ -5,11 +5,6 @@ import type { SqliteDatabase as KyselySqliteDatabase, SqliteStatement } from "ky
 // running a short statement (it was a quarter of the server's CPU under SMS load). This hands Kysely
 // the same prepared statement for the same SQL text, from a bounded least-recently-used cache.
 //
-// Transactions start with BEGIN IMMEDIATE: Kysely's plain BEGIN takes the write lock only at the
-// first write, and when another process (a second worker, `leadtrail org create`) committed in
-// between, that upgrade fails at once with SQLITE_BUSY instead of waiting busy_timeout. Every
-// Kysely transaction here writes, so taking the lock up front costs nothing.
-//
 // A statement still iterating (a streamed query) is busy and cannot be reused until it finishes:
 // such a request gets a fresh, uncached statement.
 
@@ -23,8 +18,7 @@ export class StatementCache implements KyselySqliteDatabase {
     private readonly capacity = DEFAULT_CAPACITY,
   ) {}
 
-  prepare(text: string): SqliteStatement {
-    const sql = text === "begin" ? "begin immediate" : text;
+  prepare(sql: string): SqliteStatement {
     const cached = this.statements.get(sql);
     if (cached && !cached.busy) {
       // Move to the most recently used end (Map keeps insertion order).

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import Sqlite from "better-sqlite3";
 import { type Generated, Kysely, SqliteDialect, sql } from "kysely";
+import { LeadtrailSqliteDialect } from "../src/store/sqlite-dialect.js";
 import { StatementCache } from "../src/store/sqlite-statement-cache.js";
 
 const dir = mkdtempSync(join(tmpdir(), "lt-stmt-cache-"));
@@ -81,16 +82,20 @@ test("transactions take the write lock when they begin, so a second connection w
   const first = new Sqlite(file);
   first.pragma("journal_mode = WAL");
   first.exec("create table t (id integer primary key, v text)");
+  const db = new Kysely<{ t: { id: Generated<number>; v: string | null } }>({
+    dialect: new LeadtrailSqliteDialect(first),
+  });
   const second = new Sqlite(file);
-  second.pragma("busy_timeout = 2000");
-  const cache = new StatementCache(first);
-  cache.prepare("begin").run([]);
-  assert.equal(first.inTransaction, true);
-  // Not one write yet, but the write lock is held: the other connection cannot write.
   second.pragma("busy_timeout = 0");
-  assert.throws(() => second.prepare("insert into t (v) values ('other')").run(), /locked|busy/i);
-  cache.prepare("commit").run([]);
-  second.prepare("insert into t (v) values ('other')").run();
-  cache.close();
+  const otherWrite = () => second.prepare("insert into t (v) values ('other')").run();
+  await db.transaction().execute(async (trx) => {
+    assert.equal(first.inTransaction, true);
+    // Not one write yet, but the write lock is held: the other connection cannot write.
+    assert.throws(otherWrite, /locked|busy/i);
+    await trx.selectFrom("t").selectAll().execute();
+  });
+  otherWrite();
+  assert.deepEqual(await db.selectFrom("t").select("v").execute(), [{ v: "other" }]);
+  await db.destroy();
   second.close();
 });
