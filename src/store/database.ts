@@ -59,6 +59,9 @@ export function openConnection(options: ConnectionOptions): Connection {
   const raw = new SqliteDatabase(options.sqlitePath);
   raw.pragma("journal_mode = WAL");
   raw.pragma("synchronous = NORMAL");
+  // Checkpoint every 4,000 WAL pages (16 MiB) rather than 1,000: under SMS load the same hot pages
+  // are rewritten over and over, and each checkpoint copies them back and syncs the file.
+  raw.pragma("wal_autocheckpoint = 4000");
   // Other processes (a worker, `leadtrail org create`) may write to the same file: wait, don't fail.
   raw.pragma("busy_timeout = 5000");
   raw.pragma("foreign_keys = ON");
