@@ -4,7 +4,7 @@ import { toE164 } from "../../domain/phone.js";
 import { cancelMessage } from "../../messaging/cancel.js";
 import { type SendSmsBody, sendSms } from "../../messaging/send.js";
 import { EVENT_LIST_SPEC } from "../../store/event-list-spec.js";
-import { getTransitions } from "../../store/events-repo.js";
+import { creationEntry, getTransitions } from "../../store/events-repo.js";
 import { getLead, getLeadsByIds } from "../../store/leads-repo.js";
 import { type ListSpec, parseListOptions, runList } from "../../store/list-query.js";
 import { findPhoneNumberByNumber } from "../../store/phone-numbers-repo.js";
@@ -72,7 +72,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
     },
     async (request, reply) => {
       const { organizationId } = request.auth;
-      const { event } = await sendSms(
+      const { event, created } = await sendSms(
         store.db,
         request.auth,
         request.body,
@@ -81,6 +81,9 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
         pipeline.transact,
       );
       pipeline.poke();
+      // A message just written has only its creation entry: its log is known without a read, and
+      // matches the row as written even if the worker has moved it on since.
+      if (created) return reply.code(201).send(toSmsResponse(event, [creationEntry(event)]));
       return reply.code(201).send(await smsResponse(event));
     },
   );
