@@ -3,7 +3,7 @@ import { ACTIVITY_CATEGORY, type SelectionReason, type TrafficType } from "../do
 import { parseRfc3339 } from "../domain/time.js";
 import { badRequest, notFound, ProblemError } from "../http/problem.js";
 import { type Actor, leadDocument } from "../services/leads.js";
-import { chooseSender } from "../services/sender.js";
+import { chooseFrom, senderCandidates } from "../services/sender.js";
 import { recordEvent } from "../services/timeline.js";
 import { plainTransact, type Transact } from "../store/group-commit.js";
 import { getConversation, getLead } from "../store/leads-repo.js";
@@ -158,7 +158,8 @@ export async function sendSms(
   db: Kysely<Database>,
   actor: Actor,
   body: SendSmsBody,
-  prices: Prices,
+  /** The organization's prices, or how to read them (then read beside the other lookups). */
+  prices: Prices | (() => Promise<Prices>),
   now = Date.now(),
   transact: Transact = plainTransact(db),
 ): Promise<SendOutcome> {
@@ -183,7 +184,13 @@ export async function sendSms(
     if (existing) return { event: existing, created: false };
   }
 
-  const conversation = await getConversation(db, actor.organizationId, body.conversationId);
+  // Independent reads at once (on PostgreSQL each is a round trip): the conversation, the
+  // organization's numbers and its prices.
+  const [conversation, senders, messagePrices] = await Promise.all([
+    getConversation(db, actor.organizationId, body.conversationId),
+    senderCandidates(db, actor.organizationId, now),
+    typeof prices === "function" ? prices() : prices,
+  ]);
   if (!conversation) throw notFound(`Conversation '${body.conversationId}'`);
   const lead = await getLead(db, actor.organizationId, conversation.lead_id);
   const metadata = lead ? leadDocument(lead).metadata : {};
@@ -197,20 +204,16 @@ export async function sendSms(
   }
   const campaignId = body.campaignId ?? null;
   const sourceId = body.sourceId ?? lead?.source_id ?? null;
-  const choice = await chooseSender(
-    db,
-    {
-      organizationId: actor.organizationId,
-      conversation,
-      leadAssignedPhoneNumberId: assigned,
-      fromPhoneNumberId: body.fromPhoneNumberId ?? null,
-      wasManuallyOverridden: manual,
-      campaignId,
-      sourceId,
-      recipient: conversation.lead_phone,
-    },
-    now,
-  );
+  const choice = chooseFrom(senders, {
+    organizationId: actor.organizationId,
+    conversation,
+    leadAssignedPhoneNumberId: assigned,
+    fromPhoneNumberId: body.fromPhoneNumberId ?? null,
+    wasManuallyOverridden: manual,
+    campaignId,
+    sourceId,
+    recipient: conversation.lead_phone,
+  });
   if (manual && choice.selection?.reason !== "ManualOverride") {
     throw badRequest(
       `fromPhoneNumberId '${body.fromPhoneNumberId}' is not an enabled SMS number of this organization.`,
@@ -245,7 +248,7 @@ export async function sendSms(
           scheduledFor,
           idempotencyKey: key,
           outboundSource: "api",
-          prices,
+          prices: messagePrices,
         },
         now,
       ),

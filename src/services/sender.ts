@@ -29,30 +29,34 @@ export async function senderCandidates(db: Db, organizationId: string, now = Dat
     listPhoneNumbers(db, organizationId),
     healthByNumber(db, organizationId, now),
   ]);
-  const candidates = await Promise.all(
-    rows.map(
-      async (r): Promise<SenderCandidate> => ({
-        id: r.id,
-        number: r.number,
-        enabled: r.enabled === 1,
-        smsEnabled: r.sms_enabled === 1,
-        health: health.get(r.id) ?? "Healthy",
-        sourceId: r.source_id,
-        campaignId: r.campaign_id,
-        isPreferred: r.is_preferred === 1,
-        isDefault: r.is_default === 1,
-        lastUsedAt: r.last_used_at,
-        areaCode: areaCode(r.number),
-        region: regionOfNumber(r.number),
-      }),
-    ),
+  const candidates = rows.map(
+    (r): SenderCandidate => ({
+      id: r.id,
+      number: r.number,
+      enabled: r.enabled === 1,
+      smsEnabled: r.sms_enabled === 1,
+      health: health.get(r.id) ?? "Healthy",
+      sourceId: r.source_id,
+      campaignId: r.campaign_id,
+      isPreferred: r.is_preferred === 1,
+      isDefault: r.is_default === 1,
+      lastUsedAt: r.last_used_at,
+      areaCode: areaCode(r.number),
+      region: regionOfNumber(r.number),
+    }),
   );
   return { candidates, rows: new Map(rows.map((r) => [r.id, r])) };
 }
 
+export type SenderPool = Awaited<ReturnType<typeof senderCandidates>>;
+
 /** Chooses the sender for one outbound message (see domain/sender-selection.ts for the precedence). */
 export async function chooseSender(db: Db, request: SenderRequest, now = Date.now()): Promise<SenderChoice> {
-  const { candidates, rows } = await senderCandidates(db, request.organizationId, now);
+  return chooseFrom(await senderCandidates(db, request.organizationId, now), request);
+}
+
+/** The same choice among numbers already loaded (so the caller can load them beside other reads). */
+export function chooseFrom({ candidates, rows }: SenderPool, request: SenderRequest): SenderChoice {
   const manual =
     (request.wasManuallyOverridden ? request.fromPhoneNumberId : null) ??
     request.conversation?.override_phone_number_id ??

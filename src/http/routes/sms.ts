@@ -76,7 +76,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
         store.db,
         request.auth,
         request.body,
-        await pipeline.prices(organizationId),
+        () => pipeline.prices(organizationId),
         Date.now(),
         pipeline.transact,
       );
