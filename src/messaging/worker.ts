@@ -3,17 +3,14 @@ import type { Kysely, Transaction } from "kysely";
 import type { MessagingConfig } from "../config.js";
 import { retryDelayMs } from "../domain/backoff.js";
 import { isAcceptedByProvider } from "../domain/message-status.js";
-import { needsTenDlc, recipientZones } from "../domain/number-geo.js";
+import { needsTenDlc } from "../domain/number-geo.js";
 import { nextAllowedTime } from "../domain/quiet-hours.js";
-import { leadDocument } from "../services/leads.js";
-import { getWallet } from "../store/billing-repo.js";
 import type { Engine } from "../store/database.js";
 import { plainTransact, type Transact } from "../store/group-commit.js";
-import { getLeadsByIds } from "../store/leads-repo.js";
-import { getPhoneNumber, recordOutcome } from "../store/phone-numbers-repo.js";
-import type { Database, EventRow, LeadRow } from "../store/schema.js";
-import { isSuppressed } from "../store/suppressions-repo.js";
+import { recordOutcome } from "../store/phone-numbers-repo.js";
+import type { Database, EventRow } from "../store/schema.js";
 import { billAccepted, isBillableTraffic } from "./billing.js";
+import { type GateFacts, isOwnTraffic, readGateFacts } from "./gate-facts.js";
 import type { Provider, SendResult } from "./provider.js";
 import { lockEvent, transition } from "./transitions.js";
 
@@ -28,11 +25,6 @@ type Db = Kysely<Database> | Transaction<Database>;
 // Crash safety: a message is handed to the provider only while Sending, and Sending is never
 // re-sent: if the process dies during the call, the deadline passes and the reconcile step ends the
 // message Failed / ProviderOutcomeUnknown unless a receipt (which names the event) moved it first.
-
-/** Our own confirmations and warmup between our own numbers skip suppression and quiet hours. */
-function isOwnTraffic(row: EventRow): boolean {
-  return row.traffic_type === "SystemInternal" || row.traffic_type === "Warmup";
-}
 
 export interface WorkerOptions {
   engine: Engine;
@@ -111,10 +103,10 @@ export class Worker {
     if (!(await this.anyDue(now))) return 0;
     const { claimed, toSend } = await this.db.transaction().execute(async (trx) => {
       const claimed = await this.claim(trx, now);
-      const zones = await this.recipientZones(trx, claimed);
+      const facts = await readGateFacts(trx, claimed);
       const toSend: EventRow[] = [];
       for (const row of claimed) {
-        const next = await this.gate(trx, row, zones.get(row.id) ?? [], now);
+        const next = await this.gate(trx, row, facts, now);
         if (next) toSend.push(next);
       }
       return { claimed: claimed.length, toSend };
@@ -151,32 +143,6 @@ export class Worker {
     return query.execute();
   }
 
-  /** The recipient's time zones of each claimed message the quiet-hours rule applies to. */
-  private async recipientZones(trx: Transaction<Database>, rows: EventRow[]): Promise<Map<string, string[]>> {
-    const subject = rows.filter(
-      (r) => (r.status === "Queued" || r.status === "Scheduled") && r.to_phone_number && !isOwnTraffic(r),
-    );
-    // One query per organization for the leads' own time zones (contact.timeZoneId).
-    const leads = new Map<string, LeadRow>();
-    const leadIdsByOrg = new Map<string, string[]>();
-    for (const r of subject) {
-      if (!r.lead_id) continue;
-      const ids = leadIdsByOrg.get(r.organization_id) ?? [];
-      ids.push(r.lead_id);
-      leadIdsByOrg.set(r.organization_id, ids);
-    }
-    for (const [organizationId, ids] of leadIdsByOrg) {
-      for (const [id, lead] of await getLeadsByIds(trx, organizationId, ids)) leads.set(id, lead);
-    }
-    const zones = new Map<string, string[]>();
-    for (const row of subject) {
-      const lead = row.lead_id ? leads.get(row.lead_id) : undefined;
-      const tz = lead ? leadDocument(lead).contact.timeZoneId : null;
-      zones.set(row.id, recipientZones(typeof tz === "string" ? tz : null, row.to_phone_number!));
-    }
-    return zones;
-  }
-
   /**
    * The compliance gate, in the claim transaction: suppression, quiet hours, 10DLC, wallet. Returns
    * the row moved to Sending, or null when the message was blocked, deferred or reconciled.
@@ -184,7 +150,7 @@ export class Worker {
   private async gate(
     trx: Transaction<Database>,
     row: EventRow,
-    zones: string[],
+    facts: GateFacts,
     now: number,
   ): Promise<EventRow | null> {
     if (row.status === "Sending") {
@@ -233,12 +199,13 @@ export class Worker {
         now,
       ).then(() => null);
 
-    if (!system && (await isSuppressed(trx, row.organization_id, "sms", to))) {
+    if (!system && facts.suppressed.has(row.id)) {
       return block(
         { compliance_action: "Suppressed", status_reason: "Recipient opted out or is suppressed." },
         "Blocked: the recipient is suppressed.",
       );
     }
+    const zones = facts.zones.get(row.id) ?? [];
     const allowedAt = system ? now : nextAllowedTime(now, zones, this.options.config.quietHours);
     if (allowedAt > now) {
       await transition(
@@ -258,9 +225,7 @@ export class Worker {
       );
       return null;
     }
-    const sender = row.from_phone_number_id
-      ? await getPhoneNumber(trx, row.organization_id, row.from_phone_number_id)
-      : undefined;
+    const sender = row.from_phone_number_id ? facts.senders.get(row.from_phone_number_id) : undefined;
     if (sender?.enabled !== 1) {
       return block(
         {
@@ -280,8 +245,7 @@ export class Worker {
       );
     }
     if (isBillableTraffic(row.traffic_type) && !row.is_warmup) {
-      const wallet = await getWallet(trx, row.organization_id);
-      if ((wallet?.balance_micros ?? 0) < (row.price_micros ?? 0)) {
+      if ((facts.balances.get(row.organization_id) ?? 0) < (row.price_micros ?? 0)) {
         return block(
           {
             billing_status: "InsufficientFunds",

@@ -14,6 +14,22 @@ export function dayOf(at: number): number {
   return Math.floor(at / DAY_MS);
 }
 
+/** Some numbers of one organization, by id (ids that are not found are left out). */
+export async function getPhoneNumbersByIds(
+  db: Db,
+  organizationId: string,
+  ids: string[],
+): Promise<Map<string, PhoneNumberRow>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("phone_numbers")
+    .selectAll()
+    .where("organization_id", "=", organizationId)
+    .where("id", "in", [...new Set(ids)])
+    .execute();
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
 export async function getPhoneNumber(
   db: Db,
   organizationId: string,

@@ -111,14 +111,26 @@ export async function findActiveSuppression(
   recipients: string[],
 ): Promise<SuppressionRow | undefined> {
   if (recipients.length === 0) return undefined;
-  let query = db
-    .selectFrom("suppressions")
+  return activeSuppressions(db, organizationId, channel, recipients)
     .selectAll()
-    .where("organization_id", "=", organizationId)
-    .where("recipient", "in", recipients)
-    .where("status", "=", "active");
-  if (channel !== "all") query = query.where("channel", "in", [channel, "all"]);
-  return query.orderBy("suppressed_at", "asc").orderBy("id", "asc").executeTakeFirst();
+    .orderBy("suppressed_at", "asc")
+    .orderBy("id", "asc")
+    .executeTakeFirst();
+}
+
+/** Which of `recipients` an active entry blocks on `channel` (the rule of findActiveSuppression). */
+export async function suppressedAmong(
+  db: Db,
+  organizationId: string,
+  channel: string,
+  recipients: string[],
+): Promise<Set<string>> {
+  if (recipients.length === 0) return new Set();
+  const rows = await activeSuppressions(db, organizationId, channel, [...new Set(recipients)])
+    .select("recipient")
+    .distinct()
+    .execute();
+  return new Set(rows.map((r) => r.recipient));
 }
 
 export async function isSuppressed(
@@ -127,7 +139,16 @@ export async function isSuppressed(
   channel: string,
   recipient: string,
 ): Promise<boolean> {
-  return (await findActiveSuppression(db, organizationId, channel, [recipient])) !== undefined;
+  return (await suppressedAmong(db, organizationId, channel, [recipient])).has(recipient);
+}
+
+function activeSuppressions(db: Db, organizationId: string, channel: string, recipients: string[]) {
+  const query = db
+    .selectFrom("suppressions")
+    .where("organization_id", "=", organizationId)
+    .where("recipient", "in", recipients)
+    .where("status", "=", "active");
+  return channel === "all" ? query : query.where("channel", "in", [channel, "all"]);
 }
 
 export async function getSuppression(
