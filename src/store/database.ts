@@ -1,8 +1,9 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import SqliteDatabase from "better-sqlite3";
-import { Kysely, PostgresDialect } from "kysely";
+import { Kysely } from "kysely";
 import pg from "pg";
+import { LeadtrailPostgresDialect } from "./pg-dialect.js";
 import { NamedStatementPool } from "./pg-named-statements.js";
 import type { Database } from "./schema.js";
 import { LeadtrailSqliteDialect } from "./sqlite-dialect.js";
@@ -52,7 +53,9 @@ export function openConnection(options: ConnectionOptions): Connection {
     });
     // An idle client losing its server must not crash the process; the next query reconnects.
     pool.on("error", () => {});
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new NamedStatementPool(pool) }) });
+    const db = new Kysely<Database>({
+      dialect: new LeadtrailPostgresDialect({ pool: new NamedStatementPool(pool) }),
+    });
     return { engine: "postgresql", db, raw: pool, close: () => db.destroy() };
   }
   if (options.sqlitePath !== ":memory:") mkdirSync(dirname(options.sqlitePath), { recursive: true });

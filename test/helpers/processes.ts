@@ -224,6 +224,7 @@ export async function listAllEvents(baseUrl: string, key: string): Promise<Array
 /** One database for CLI processes: its environment, direct SQL access to check results, and cleanup. */
 export interface CliDatabase {
   env: NodeJS.ProcessEnv;
+  /** Runs one statement ($1… parameters on both engines); a write answers no rows. */
   query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
   /** No file yet (SQLite), or no tables (PostgreSQL). */
   isEmpty(): Promise<boolean>;
@@ -238,9 +239,14 @@ export async function createCliDatabase(engine: Engine): Promise<CliDatabase> {
       env: cliEnv({ LEADTRAIL_DB: file }),
       isEmpty: async () => !existsSync(file),
       query: async <T>(text: string, params: unknown[] = []) => {
-        const db = new SqliteDatabase(file, { readonly: true, fileMustExist: true });
+        const db = new SqliteDatabase(file, { fileMustExist: true, timeout: 10_000 });
         try {
-          return db.prepare(text.replace(/\$\d+/g, "?")).all(...params) as T[];
+          const statement = db.prepare(text.replace(/\$\d+/g, "?"));
+          if (!statement.reader) {
+            statement.run(...params);
+            return [];
+          }
+          return statement.all(...params) as T[];
         } finally {
           db.close();
         }
