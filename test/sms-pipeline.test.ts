@@ -102,11 +102,15 @@ forEachEngine("SMS pipeline with the simulator", (engine) => {
   test("0800: a duplicate delivered receipt is ignored, billed once", async () => {
     const { sms } = await send("+12125550800");
     await waitForEvent(api, sms.id, (e) => e.status === "Delivered");
-    await new Promise((r) => setTimeout(r, 60));
-    const detail = (await api.call("GET", `/events/detail/${sms.id}`)).json();
-    const delivered = detail.transitions.filter((t: { toStatus: string }) => t.toStatus === "Delivered");
+    // The duplicate receipt follows the first one; wait (bounded) until it is on the log too.
+    let delivered: { applied: boolean }[] = [];
+    for (const deadline = Date.now() + 10_000; delivered.length < 2 && Date.now() < deadline; ) {
+      const detail = (await api.call("GET", `/events/detail/${sms.id}`)).json();
+      delivered = detail.transitions.filter((t: { toStatus: string }) => t.toStatus === "Delivered");
+      if (delivered.length < 2) await new Promise((r) => setTimeout(r, 15));
+    }
     assert.deepEqual(
-      delivered.map((t: { applied: boolean }) => t.applied),
+      delivered.map((t) => t.applied),
       [true, false],
     );
     const lines = await api.db.store.db
@@ -135,7 +139,7 @@ forEachEngine("SMS pipeline with the simulator", (engine) => {
   });
 
   test("scheduledFor: Scheduled until due, then sent", async () => {
-    const at = new Date(Date.now() + 400).toISOString();
+    const at = new Date(Date.now() + 1_500).toISOString();
     const { sms } = await send("+12125550112", { scheduledFor: at });
     assert.equal(sms.status, "scheduled");
     assert.equal(sms.scheduledFor, at);
