@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from "kysely";
 import { countSegments } from "../domain/sms-segments.js";
-import { chargeOnce } from "../store/billing-repo.js";
+import { chargeOnce, chargeOnceMany, type UsageEntry } from "../store/billing-repo.js";
 import type { Database, EventRow } from "../store/schema.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -55,23 +55,53 @@ export async function billAccepted(db: Db, event: EventRow, at: number): Promise
   // NotBilled is not final here: a message the worker gave up on (ProviderOutcomeUnknown) that a
   // receipt later shows was sent is billed then. The ledger's one line per event keeps it to once.
   if (event.billing_status === "Billed") return {};
+  const { entry, changes } = acceptedCharge(event, at);
+  await chargeOnce(db, entry);
+  return changes;
+}
+
+/** billAccepted for many events of one organization: one ledger insert and one wallet debit. */
+export async function billAcceptedMany(
+  trx: Transaction<Database>,
+  organizationId: string,
+  events: EventRow[],
+  at: number,
+): Promise<Map<string, Partial<EventRow>>> {
+  const changes = new Map<string, Partial<EventRow>>();
+  const entries: UsageEntry[] = [];
+  for (const event of events) {
+    if (event.billing_status === "Billed") continue;
+    const charge = acceptedCharge(event, at);
+    entries.push(charge.entry);
+    changes.set(event.id, charge.changes);
+  }
+  await chargeOnceMany(trx, organizationId, entries, at);
+  return changes;
+}
+
+/** The usage line of an accepted message and the billing columns it sets on the event. */
+function acceptedCharge(event: EventRow, at: number): { entry: UsageEntry; changes: Partial<EventRow> } {
   const billable = isBillableTraffic(event.traffic_type);
   const isMms = event.activity_type === "Mms";
   const amount = billable ? (event.price_micros ?? 0) : 0;
   const quantity = isMms ? 1 : (event.segments ?? 1);
-  await chargeOnce(db, {
-    organization_id: event.organization_id,
-    event_id: event.id,
-    channel: event.is_warmup ? "warmup" : isMms ? "mms" : "sms",
-    billable_unit: event.is_warmup ? "warmup_sms_segment" : isMms ? "mms_message" : "sms_segment",
-    status: billable ? "charged" : "non_billable_internal",
-    quantity,
-    unit_price_micros: billable ? Math.round(amount / quantity) : 0,
-    amount_micros: amount,
-    lead_id: event.lead_id,
-    phone_number_id: event.from_phone_number_id,
-    phone_number: event.from_phone_number,
-    created_at: at,
-  });
-  return billable ? { billing_status: "Billed", billable_micros: amount } : { billing_status: "NotBilled" };
+  return {
+    entry: {
+      organization_id: event.organization_id,
+      event_id: event.id,
+      channel: event.is_warmup ? "warmup" : isMms ? "mms" : "sms",
+      billable_unit: event.is_warmup ? "warmup_sms_segment" : isMms ? "mms_message" : "sms_segment",
+      status: billable ? "charged" : "non_billable_internal",
+      quantity,
+      unit_price_micros: billable ? Math.round(amount / quantity) : 0,
+      amount_micros: amount,
+      lead_id: event.lead_id,
+      phone_number_id: event.from_phone_number_id,
+      phone_number: event.from_phone_number,
+      created_at: at,
+    },
+    changes: billable
+      ? { billing_status: "Billed", billable_micros: amount }
+      : { billing_status: "NotBilled" },
+  };
 }

@@ -21,6 +21,14 @@ export class Messaging implements ProviderEvents {
   provider: Provider | null = null;
   /** Writes of this process that arrive together share one transaction (store/group-commit.ts). */
   readonly transact: Transact;
+  /**
+   * How new outbound messages (POST /sms/send) are committed. On PostgreSQL they have a group of
+   * their own, so they do not wait in line behind outcomes and receipts: a group runs its units'
+   * statements one round trip after another. The two touch disjoint rows (new events, conversations
+   * and senders' last use vs. existing events, wallets, ledger and health), so they cannot deadlock.
+   * SQLite has one writer and one connection anyway: there, one shared group means fewer commits.
+   */
+  readonly sendTransact: Transact;
 
   constructor(
     readonly db: Kysely<Database>,
@@ -28,6 +36,7 @@ export class Messaging implements ProviderEvents {
     readonly config: MessagingConfig,
   ) {
     this.transact = new GroupCommit(db).transact;
+    this.sendTransact = engine === "postgresql" ? new GroupCommit(db).transact : this.transact;
   }
 
   async prices(organizationId: string): Promise<Prices> {

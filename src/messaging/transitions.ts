@@ -103,3 +103,19 @@ export async function lockEvent(
   if (db.getExecutor().adapter instanceof PostgresAdapter) query = query.forUpdate();
   return query.executeTakeFirst();
 }
+
+/** lockEvent for several events of one organization, in id order (so lockers never deadlock). */
+export async function lockEvents(
+  db: Transaction<Database>,
+  organizationId: string,
+  ids: string[],
+): Promise<EventRow[]> {
+  let query = db
+    .selectFrom("events")
+    .selectAll()
+    .where("organization_id", "=", organizationId)
+    .where("id", "in", ids)
+    .orderBy("id");
+  if (db.getExecutor().adapter instanceof PostgresAdapter) query = query.forUpdate();
+  return query.execute();
+}

@@ -5,16 +5,31 @@ import { retryDelayMs } from "../domain/backoff.js";
 import { isAcceptedByProvider } from "../domain/message-status.js";
 import { needsTenDlc } from "../domain/number-geo.js";
 import { nextAllowedTime } from "../domain/quiet-hours.js";
+import { BatchQueue } from "../store/batch-queue.js";
 import type { Engine } from "../store/database.js";
 import { plainTransact, type Transact } from "../store/group-commit.js";
 import { recordOutcome } from "../store/phone-numbers-repo.js";
-import type { Database, EventRow } from "../store/schema.js";
-import { billAccepted, isBillableTraffic } from "./billing.js";
+import type { Database, EventRow, PhoneNumberRow } from "../store/schema.js";
+import { transitionBatch } from "./batch-transitions.js";
+import { billAccepted, billAcceptedMany, isBillableTraffic } from "./billing.js";
 import { type GateFacts, isOwnTraffic, readGateFacts } from "./gate-facts.js";
 import type { Provider, SendResult } from "./provider.js";
-import { lockEvent, transition } from "./transitions.js";
+import { lockEvent, lockEvents, transition } from "./transitions.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
+
+/** What the provider said about one message. */
+interface Outcome {
+  organizationId: string;
+  id: string;
+  result: SendResult;
+}
+
+/** A claimed message that passed the compliance gate, with the sender it goes out from. */
+interface Passed {
+  row: EventRow;
+  sender: PhoneNumberRow;
+}
 
 // The outbound pipeline. A worker claims due events (next_attempt_at <= now) in one transaction —
 // FOR UPDATE SKIP LOCKED on PostgreSQL, so concurrent workers take disjoint batches; the single
@@ -53,6 +68,10 @@ export class Worker {
   }
 
   private readonly transact: Transact;
+  private readonly outcomes = new BatchQueue<Outcome, boolean>(
+    (work) => this.transact(work),
+    (trx, outcomes) => this.recordResults(trx, outcomes),
+  );
 
   private now(): number {
     return this.options.now?.() ?? Date.now();
@@ -104,12 +123,12 @@ export class Worker {
     const { claimed, toSend } = await this.db.transaction().execute(async (trx) => {
       const claimed = await this.claim(trx, now);
       const facts = await readGateFacts(trx, claimed);
-      const toSend: EventRow[] = [];
+      const passed: Passed[] = [];
       for (const row of claimed) {
-        const next = await this.gate(trx, row, facts, now);
-        if (next) toSend.push(next);
+        const pass = await this.gate(trx, row, facts, now);
+        if (pass) passed.push(pass);
       }
-      return { claimed: claimed.length, toSend };
+      return { claimed: claimed.length, toSend: await this.moveToSending(trx, passed, now) };
     });
     await Promise.all(toSend.map((row) => this.deliver(row)));
     return claimed;
@@ -145,14 +164,15 @@ export class Worker {
 
   /**
    * The compliance gate, in the claim transaction: suppression, quiet hours, 10DLC, wallet. Returns
-   * the row moved to Sending, or null when the message was blocked, deferred or reconciled.
+   * the message with its sender when it may be sent, or null when it was blocked, deferred or
+   * reconciled (those transitions are written here, one by one: they are the rare cases).
    */
   private async gate(
     trx: Transaction<Database>,
     row: EventRow,
     facts: GateFacts,
     now: number,
-  ): Promise<EventRow | null> {
+  ): Promise<Passed | null> {
     if (row.status === "Sending") {
       // The reconcile deadline passed with no outcome: we cannot know whether the provider sent it,
       // so it is never resent blindly.
@@ -255,21 +275,31 @@ export class Worker {
         );
       }
     }
-    const sending = await transition(
-      trx,
-      row,
-      {
+    return { row, sender };
+  }
+
+  /**
+   * Moves the messages that passed the gate to Sending, all in one batch, with the reconcile
+   * deadline after which an unanswered send is never retried blindly. Answers the moved rows.
+   */
+  private moveToSending(trx: Transaction<Database>, passed: Passed[], now: number): Promise<EventRow[]> {
+    if (passed.length === 0) return Promise.resolve([]);
+    const log = { stage: "sending", message: `Passed compliance; handing to ${this.options.provider.name}.` };
+    return transitionBatch(trx, {
+      shared: {
         status: "Sending",
         sending_started_at: now,
-        ten_dlc_campaign_id: sender.ten_dlc_campaign_id,
-        from_phone_number: sender.number,
         next_attempt_at: now + Math.round(this.options.config.reconcileSeconds * 1000),
         next_retry_at: null,
       },
-      { stage: "sending", message: `Passed compliance; handing to ${this.options.provider.name}.` },
-      now,
-    );
-    return sending ?? null;
+      perEvent: { ten_dlc_campaign_id: "text", from_phone_number: "text" },
+      items: passed.map(({ row, sender }) => ({
+        event: row,
+        values: { ten_dlc_campaign_id: sender.ten_dlc_campaign_id, from_phone_number: sender.number },
+        log,
+      })),
+      at: now,
+    });
   }
 
   /** Calls the provider for one claimed message and records what it said. */
@@ -292,9 +322,81 @@ export class Worker {
       };
     }
     for (let attempt = 0; attempt < 5; attempt++) {
-      const done = await this.transact((trx) => this.recordResult(trx, row.organization_id, row.id, result));
+      const done = await this.outcomes.submit({ organizationId: row.organization_id, id: row.id, result });
       if (done) return;
     }
+  }
+
+  /**
+   * Records the outcomes of provider calls that returned together. The common case, a message still
+   * Sending that the provider accepted, is done for all of them at once (one lock, one ledger insert,
+   * one wallet debit, one update, one log insert per organization); everything else one by one.
+   * Answers, per outcome, false when another writer moved the message first (the caller retries).
+   */
+  private async recordResults(trx: Transaction<Database>, outcomes: Outcome[]): Promise<boolean[]> {
+    const done: boolean[] = [];
+    const accepted = new Map<string, number[]>();
+    for (const [i, o] of outcomes.entries()) {
+      if (o.result.kind !== "accepted" || outcomes.length === 1) continue;
+      const list = accepted.get(o.organizationId);
+      if (list) list.push(i);
+      else accepted.set(o.organizationId, [i]);
+    }
+    const now = this.now();
+    for (const [organizationId, indexes] of accepted) {
+      const events = await lockEvents(
+        trx,
+        organizationId,
+        indexes.map((i) => outcomes[i]!.id),
+      );
+      const sending = new Map(events.filter((e) => e.status === "Sending").map((e) => [e.id, e]));
+      const batch = indexes.filter((i) => sending.has(outcomes[i]!.id));
+      if (batch.length === 0) continue;
+      const billing = await billAcceptedMany(trx, organizationId, [...sending.values()], now);
+      const moved = await transitionBatch(trx, {
+        shared: {
+          status: "Sent",
+          provider: this.options.provider.name,
+          next_attempt_at: null,
+          error_code: null,
+          error_message: null,
+          failed_at: null,
+        },
+        perEvent: {
+          provider_message_id: "text",
+          telnyx_id: "text",
+          sent_at: "bigint",
+          billing_status: "text",
+          billable_micros: "bigint",
+        },
+        items: batch.map((i) => {
+          const event = sending.get(outcomes[i]!.id)!;
+          const result = outcomes[i]!.result as Extract<SendResult, { kind: "accepted" }>;
+          return {
+            event,
+            values: {
+              provider_message_id: event.provider_message_id ?? result.providerMessageId,
+              telnyx_id: event.telnyx_id ?? result.telnyxId ?? null,
+              sent_at: event.sent_at ?? now,
+              billing_status: event.billing_status,
+              billable_micros: event.billable_micros,
+              ...billing.get(event.id),
+            },
+            log: {
+              stage: "provider",
+              message: `Accepted by ${this.options.provider.name} as ${result.providerMessageId}.`,
+            },
+          };
+        }),
+        at: now,
+      });
+      const movedIds = new Set(moved.map((e) => e.id));
+      for (const i of batch) done[i] = movedIds.has(outcomes[i]!.id);
+    }
+    for (const [i, o] of outcomes.entries()) {
+      done[i] ??= await this.recordResult(trx, o.organizationId, o.id, o.result);
+    }
+    return done;
   }
 
   private async recordResult(

@@ -194,23 +194,48 @@ export async function chargeOnce(db: Db, entry: UsageEntry): Promise<boolean> {
     )
     .executeTakeFirst();
   if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return false;
-  if (entry.amount_micros !== 0) {
-    const debited = await db
-      .updateTable("wallets")
-      .set({ balance_micros: sql`balance_micros - ${entry.amount_micros}`, updated_at: entry.created_at })
-      .where("organization_id", "=", entry.organization_id)
-      .executeTakeFirst();
-    if (Number(debited.numUpdatedRows) === 0) {
-      // An organization from before wallets existed: its wallet starts at 0, so it owes the charge.
-      await createWallet(db, entry.organization_id, 0, entry.created_at);
-      await db
-        .updateTable("wallets")
-        .set({ balance_micros: sql`balance_micros - ${entry.amount_micros}`, updated_at: entry.created_at })
-        .where("organization_id", "=", entry.organization_id)
-        .execute();
-    }
-  }
+  await debitWallet(db, entry.organization_id, entry.amount_micros, entry.created_at);
   return true;
+}
+
+/**
+ * chargeOnce for many events of one organization, in the caller's transaction: one ledger insert
+ * and at most one wallet debit (the sum of the lines that were new). Answers the event ids charged.
+ */
+export async function chargeOnceMany(
+  trx: Transaction<Database>,
+  organizationId: string,
+  entries: UsageEntry[],
+  at: number,
+): Promise<Set<string>> {
+  if (entries.length === 0) return new Set();
+  const inserted = await trx
+    .insertInto("usage_ledger")
+    .values(entries.map((entry) => ({ ...entry, id: newId("use", entry.created_at) })))
+    .onConflict((oc) =>
+      oc.columns(["organization_id", "event_id"]).where("event_id", "is not", null).doNothing(),
+    )
+    .returning("event_id")
+    .execute();
+  const charged = new Set(inserted.map((r) => r.event_id!));
+  const total = entries.reduce((sum, e) => sum + (charged.has(e.event_id!) ? e.amount_micros : 0), 0);
+  await debitWallet(trx, organizationId, total, at);
+  return charged;
+}
+
+async function debitWallet(db: Db, organizationId: string, amountMicros: number, at: number): Promise<void> {
+  if (amountMicros === 0) return;
+  const debit = () =>
+    db
+      .updateTable("wallets")
+      .set({ balance_micros: sql`balance_micros - ${amountMicros}`, updated_at: at })
+      .where("organization_id", "=", organizationId)
+      .executeTakeFirst();
+  if (Number((await debit()).numUpdatedRows) === 0) {
+    // An organization from before wallets existed: its wallet starts at 0, so it owes the charge.
+    await createWallet(db, organizationId, 0, at);
+    await debit();
+  }
 }
 
 export interface UsageSummaryGroup {

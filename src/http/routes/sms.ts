@@ -78,7 +78,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
         request.body,
         () => pipeline.prices(organizationId),
         Date.now(),
-        pipeline.transact,
+        pipeline.sendTransact,
       );
       pipeline.poke();
       // A message just written has only its creation entry: its log is known without a read, and

@@ -1,0 +1,146 @@
+import { sql, type Transaction } from "kysely";
+import { creationEntry } from "../store/events-repo.js";
+import type { Database, EventRow, EventTransitionsTable } from "../store/schema.js";
+import type { TransitionLog } from "./transitions.js";
+
+// The same transition applied to many events in two statements instead of two per event: one
+// guarded UPDATE … FROM (VALUES …) and one multi-row INSERT into the transition log. On PostgreSQL
+// every statement is a round trip; a worker batch of 100 messages moving to Sending was 200 of them
+// inside the claim transaction, which holds the claimed rows' locks all along.
+//
+// Same rules as transition() in transitions.ts: a row changes only if its status and retry count
+// are still what the caller read (and locked), and every applied change gets its log entry.
+
+/** SQL types of the per-event columns (PostgreSQL needs them: VALUES parameters have no type). */
+export type ColumnType = "text" | "bigint" | "integer";
+
+export interface BatchItem {
+  event: EventRow;
+  /** This event's values of the per-event columns. */
+  values: Partial<EventRow>;
+  log: TransitionLog;
+}
+
+export interface Batch {
+  /** Changes shared by every event (one parameter each). */
+  shared: Partial<EventRow>;
+  /** The columns whose value differs per event, with their SQL types. */
+  perEvent: Partial<Record<keyof EventRow, ColumnType>>;
+  items: BatchItem[];
+  at: number;
+}
+
+/** Parameters per statement stay far below SQLite's 32,766 and PostgreSQL's 65,535. */
+const CHUNK = 200;
+
+/** Applies a batch; answers the updated rows of the events whose guard still held. */
+export async function transitionBatch(trx: Transaction<Database>, batch: Batch): Promise<EventRow[]> {
+  const updated: EventRow[] = [];
+  const logs: LogEntry[] = [];
+  for (let start = 0; start < batch.items.length; start += CHUNK) {
+    const items = batch.items.slice(start, start + CHUNK);
+    const applied = await updateChunk(trx, batch, items);
+    for (const item of items) {
+      if (!applied.has(item.event.id)) continue;
+      const changes = { ...batch.shared, ...item.values };
+      const row = { ...item.event, ...changes, modified_at: batch.at };
+      updated.push(row);
+      logs.push({
+        event: item.event,
+        toStatus: changes.status ?? item.event.status,
+        log: item.log,
+        at: batch.at,
+      });
+    }
+  }
+  await appendLogs(trx, logs);
+  return updated;
+}
+
+async function updateChunk(
+  trx: Transaction<Database>,
+  batch: Batch,
+  items: BatchItem[],
+): Promise<Set<string>> {
+  const columns = Object.keys(batch.perEvent) as (keyof EventRow)[];
+  const rows = items.map(
+    ({ event, values }) =>
+      sql`(${sql.join([
+        sql`cast(${event.organization_id} as text)`,
+        sql`cast(${event.id} as text)`,
+        sql`cast(${event.status} as text)`,
+        sql`cast(${event.retry_count} as integer)`,
+        ...columns.map((c) => sql`cast(${values[c] ?? null} as ${sql.raw(batch.perEvent[c]!)})`),
+      ])})`,
+  );
+  const names = ["v_org", "v_id", "v_status", "v_retry", ...columns.map((_, i) => `v_${i}`)];
+  const sets = [
+    ...Object.entries(batch.shared).map(([column, value]) => sql`${sql.id(column)} = ${value}`),
+    ...columns.map((column, i) => sql`${sql.id(column)} = ${sql.ref(`v.v_${i}`)}`),
+    sql`modified_at = ${batch.at}`,
+  ];
+  const result = await sql<{
+    id: string;
+  }>`with v(${sql.join(names.map((n) => sql.id(n)))}) as (values ${sql.join(rows)})
+    update events set ${sql.join(sets)}
+    from v
+    where events.organization_id = v.v_org and events.id = v.v_id
+      and events.status = v.v_status and events.retry_count = v.v_retry
+    returning events.id`.execute(trx);
+  return new Set(result.rows.map((r) => r.id));
+}
+
+export interface LogEntry {
+  event: EventRow;
+  toStatus: string | null;
+  applied?: boolean;
+  log: TransitionLog;
+  at: number;
+}
+
+/**
+ * Appends log entries in one read and one insert per organization and chunk. The events must be
+ * locked by the caller (as transition() requires), so the numbers read here cannot race.
+ */
+export async function appendLogs(trx: Transaction<Database>, entries: LogEntry[]): Promise<void> {
+  const byOrg = new Map<string, LogEntry[]>();
+  for (const entry of entries) {
+    const list = byOrg.get(entry.event.organization_id);
+    if (list) list.push(entry);
+    else byOrg.set(entry.event.organization_id, [entry]);
+  }
+  for (const [organizationId, all] of byOrg) {
+    for (let start = 0; start < all.length; start += CHUNK) {
+      const chunk = all.slice(start, start + CHUNK);
+      const ids = [...new Set(chunk.map((e) => e.event.id))];
+      const last = await trx
+        .selectFrom("event_transitions")
+        .select((eb) => ["event_id", eb.fn.max("seq").as("seq")])
+        .where("organization_id", "=", organizationId)
+        .where("event_id", "in", ids)
+        .groupBy("event_id")
+        .execute();
+      const seqs = new Map(last.map((r) => [r.event_id, Number(r.seq)]));
+      const rows: EventTransitionsTable[] = [];
+      for (const { event, toStatus, applied = true, log, at } of chunk) {
+        let seq = seqs.get(event.id) ?? 0;
+        // The creation entry is stored lazily, before the first change (see creationEntry).
+        if (seq === 0) rows.push(creationEntry(event));
+        seq = Math.max(seq, 1) + 1;
+        seqs.set(event.id, seq);
+        rows.push({
+          organization_id: organizationId,
+          event_id: event.id,
+          seq,
+          at,
+          from_status: event.status,
+          to_status: toStatus,
+          applied: applied ? 1 : 0,
+          stage: log.stage,
+          message: log.message,
+        });
+      }
+      await trx.insertInto("event_transitions").values(rows).execute();
+    }
+  }
+}

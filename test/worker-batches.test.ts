@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { startTestApi, type TestApi } from "./helpers/api.js";
+import { forEachEngine } from "./helpers/engines.js";
+import { addLead, addSenderNumber, startSimulator, waitForEvent } from "./helpers/messaging.js";
+
+// Messages that fall due together are claimed, moved to Sending and recorded as Sent in batches
+// (one statement for many messages). Each must still end exactly as if it went alone: its own
+// values, its own log, billed once at its own price, and the wallet debited by the sum.
+
+forEachEngine("worker batches", (engine) => {
+  let api: TestApi;
+  before(async () => {
+    api = await startTestApi(engine); // the worker starts only once every message is queued
+    await addSenderNumber(api);
+  });
+  after(() => api.close());
+
+  test("six messages due together: each Sent and Delivered once, billed at its own price", async () => {
+    const walletBefore = (await api.call("GET", "/wallets/me")).json().balance as number;
+    const texts = ["One segment", "x".repeat(161), "Hi — unicode", "Four", "Five", "y".repeat(320)];
+    const ids: string[] = [];
+    for (const [i, text] of texts.entries()) {
+      const { conversationId } = await addLead(api, `+1212555071${i}`);
+      const res = await api.call("POST", "/sms/send", { conversationId, text });
+      assert.equal(res.statusCode, 201, res.body);
+      ids.push(res.json().id);
+    }
+    const rows = await api.db.store.db
+      .selectFrom("events")
+      .select(["id", "segments"])
+      .where("id", "in", ids)
+      .execute();
+    const segmentsOf = new Map(rows.map((r) => [r.id, r.segments!]));
+    assert.deepEqual(
+      ids.map((id) => segmentsOf.get(id)),
+      [1, 2, 1, 1, 1, 3],
+    );
+    startSimulator(api);
+    let total = 0;
+    for (const id of ids) {
+      const done = await waitForEvent(api, id, (e) => e.status === "Delivered");
+      const segments = segmentsOf.get(id)!;
+      assert.equal(done.billingStatus, "Billed");
+      assert.equal(Math.round((done.billableAmount as number) * 1e6), segments * 7900);
+      assert.ok(done.sentAt && String(done.providerMessageId).startsWith("sim_"));
+      total += segments * 7900;
+      const detail = (await api.call("GET", `/events/detail/${id}`)).json();
+      assert.deepEqual(
+        detail.transitions.map((t: { toStatus: string; applied: boolean }) => [t.toStatus, t.applied]),
+        [
+          ["Queued", true],
+          ["Sending", true],
+          ["Sent", true],
+          ["Delivered", true],
+        ],
+      );
+    }
+    const lines = await api.db.store.db
+      .selectFrom("usage_ledger")
+      .select(["event_id", "amount_micros"])
+      .where("organization_id", "=", api.org.organizationId)
+      .where("event_id", "in", ids)
+      .execute();
+    assert.equal(lines.length, ids.length);
+    const walletAfter = (await api.call("GET", "/wallets/me")).json().balance as number;
+    assert.equal(Math.round((walletBefore - walletAfter) * 1e6), total);
+  });
+});
