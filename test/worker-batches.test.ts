@@ -5,8 +5,9 @@ import { forEachEngine } from "./helpers/engines.js";
 import { addLead, addSenderNumber, startSimulator, waitForEvent } from "./helpers/messaging.js";
 
 // Messages that fall due together are claimed, moved to Sending and recorded as Sent in batches
-// (one statement for many messages). Each must still end exactly as if it went alone: its own
-// values, its own log, billed once at its own price, and the wallet debited by the sum.
+// (one statement for many messages), and their delivered receipts applied in batches too. Each must
+// still end exactly as if it went alone: its own values, its own log, billed once at its own price,
+// counted once toward its sender's health, and the wallet debited by the sum.
 
 forEachEngine("worker batches", (engine) => {
   let api: TestApi;
@@ -16,7 +17,7 @@ forEachEngine("worker batches", (engine) => {
   });
   after(() => api.close());
 
-  test("six messages due together: each Sent and Delivered once, billed at its own price", async () => {
+  test("six messages due together: each Sent and Delivered once, billed at its own price, counted once", async () => {
     const walletBefore = (await api.call("GET", "/wallets/me")).json().balance as number;
     const texts = ["One segment", "x".repeat(161), "Hi — unicode", "Four", "Five", "y".repeat(320)];
     const ids: string[] = [];
@@ -63,6 +64,12 @@ forEachEngine("worker batches", (engine) => {
       .where("event_id", "in", ids)
       .execute();
     assert.equal(lines.length, ids.length);
+    const health = await api.db.store.db
+      .selectFrom("phone_number_health_days")
+      .select((eb) => eb.fn.sum<number | string>("sent").as("sent"))
+      .where("organization_id", "=", api.org.organizationId)
+      .executeTakeFirst();
+    assert.equal(Number(health?.sent), ids.length, "each delivery counts once toward the sender's health");
     const walletAfter = (await api.call("GET", "/wallets/me")).json().balance as number;
     assert.equal(Math.round((walletBefore - walletAfter) * 1e6), total);
   });

@@ -1,12 +1,13 @@
 import type { Kysely } from "kysely";
 import type { MessagingConfig } from "../config.js";
+import { BatchQueue } from "../store/batch-queue.js";
 import type { Engine } from "../store/database.js";
 import { GroupCommit, type Transact } from "../store/group-commit.js";
 import type { Database, EventRow } from "../store/schema.js";
 import type { Prices } from "./billing.js";
 import { handleInbound, type InboundOutcome } from "./inbound.js";
 import type { InboundMessage, Provider, ProviderEvents, Receipt } from "./provider.js";
-import { applyReceipt } from "./receipts.js";
+import { applyReceiptsIn, retryReceipt } from "./receipts.js";
 import { runWarmupTick } from "./warmup.js";
 import { Worker } from "./worker.js";
 
@@ -48,8 +49,11 @@ export class Messaging implements ProviderEvents {
     return { segmentMicros: org?.price_segment_micros ?? 7900, mmsMicros: org?.price_mms_micros ?? 20000 };
   }
 
+  /** Receipts that arrive together are applied together (see applyReceiptsIn). */
+  private readonly receipts = new BatchQueue((work) => this.transact(work), applyReceiptsIn);
+
   async receipt(receipt: Receipt): Promise<void> {
-    await applyReceipt(this.db, receipt, this.transact);
+    await this.applyReceipt(receipt);
   }
 
   async inbound(message: InboundMessage): Promise<void> {
@@ -62,7 +66,7 @@ export class Messaging implements ProviderEvents {
   }
 
   applyReceipt(receipt: Receipt): Promise<EventRow | undefined> {
-    return applyReceipt(this.db, receipt, this.transact);
+    return retryReceipt(receipt, () => this.receipts.submit(receipt));
   }
 
   /** Starts sending through `provider` (omit to only accept receipts and inbound messages). */

@@ -3,9 +3,10 @@ import { isAcceptedByProvider, receiptMovesForward, receiptStatus } from "../dom
 import { plainTransact, type Transact } from "../store/group-commit.js";
 import { recordOutcome } from "../store/phone-numbers-repo.js";
 import type { Database, EventRow } from "../store/schema.js";
+import { transitionBatch } from "./batch-transitions.js";
 import { billAccepted } from "./billing.js";
 import type { Receipt } from "./provider.js";
-import { lockEvent, logIgnored, transition } from "./transitions.js";
+import { lockEvent, lockEvents, logIgnored, transition } from "./transitions.js";
 
 /** Carrier error codes that mean "this sender is being filtered", which count against its health. */
 const CARRIER_BLOCK_CODES = new Set(["30007", "40002", "40008", "CarrierBlocked"]);
@@ -59,6 +60,8 @@ function receiptChanges(event: EventRow, receipt: Receipt): Partial<EventRow> {
   return changes;
 }
 
+type ReceiptResult = { done: boolean; event: EventRow | undefined };
+
 /**
  * Applies a provider receipt. It moves the message forward only (by rank, see message-status.ts); a
  * receipt that would not is logged as ignored, and a late "sent" still fills in the send time.
@@ -69,58 +72,148 @@ export async function applyReceipt(
   receipt: Receipt,
   transact: Transact = plainTransact(db),
 ): Promise<EventRow | undefined> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const result = await transact(async (trx) => {
-      const event = await findEvent(trx, receipt);
-      if (!event) return { done: true as const, event: undefined };
-      const now = Date.now();
-      const log = { stage: "provider-receipt", message: `Provider reported '${receipt.kind}'.` };
-      if (!receiptMovesForward(event.status, receipt.kind)) {
-        const fillIn: Partial<EventRow> = {};
-        // A late "sent" still proves the provider sent it: record when, and bill it (once) even if
-        // an outcome (delivered, failed…) arrived first. Never for a message we blocked or canceled.
-        const handedOver = ["Sent", "Delivered", "Undeliverable", "Failed"].includes(event.status ?? "");
-        if (receipt.kind === "sent" && event.sent_at === null && handedOver) {
-          fillIn.sent_at = receipt.occurredAt;
-          Object.assign(fillIn, await billAccepted(trx, event, now));
-        }
-        if (Object.keys(fillIn).length > 0) {
-          await trx
-            .updateTable("events")
-            .set(fillIn)
-            .where("organization_id", "=", event.organization_id)
-            .where("id", "=", event.id)
-            .execute();
-        }
-        await logIgnored(
-          trx,
-          event,
-          receiptStatus(receipt.kind),
-          { ...log, message: `${log.message} Ignored: the message is already ${event.status}.` },
-          now,
-        );
-        return { done: true as const, event: { ...event, ...fillIn } };
-      }
-      const changes = receiptChanges(event, receipt);
-      if (isAcceptedByProvider(changes.status!)) Object.assign(changes, await billAccepted(trx, event, now));
-      const updated = await transition(trx, event, changes, log, now);
-      if (!updated) return { done: false as const, event: undefined };
-      const wasFinal =
-        event.status === "Delivered" || event.status === "Undeliverable" || event.status === "Failed";
-      if (!wasFinal && receipt.kind !== "sent" && event.from_phone_number_id) {
-        const kind =
-          receipt.kind === "delivered"
-            ? "sent"
-            : CARRIER_BLOCK_CODES.has(receipt.errorCode ?? "")
-              ? "carrier_blocked"
-              : "failed";
-        await recordOutcome(trx, event.organization_id, event.from_phone_number_id, kind, now);
-      }
-      return { done: true as const, event: updated };
-    });
+  return retryReceipt(receipt, () => transact((trx) => applyReceiptIn(trx, receipt)));
+}
+
+/** Runs `attempt` until no other writer got in between (a few times at most). */
+export async function retryReceipt(
+  receipt: Receipt,
+  attempt: () => Promise<ReceiptResult>,
+): Promise<EventRow | undefined> {
+  for (let i = 0; i < 5; i++) {
+    const result = await attempt();
     if (result.done) return result.event;
   }
   throw new Error(
     `receipt for ${receipt.eventId ?? receipt.providerMessageId} kept conflicting with other writers`,
   );
+}
+
+/**
+ * Receipts that arrived together, in one transaction. The common one, "delivered" for a billed
+ * message that is Sent, is applied to all such messages at once (one lock, one update, one log
+ * insert, one health count per sender); every other receipt on its own.
+ */
+export async function applyReceiptsIn(
+  trx: Transaction<Database>,
+  receipts: Receipt[],
+): Promise<ReceiptResult[]> {
+  const results: ReceiptResult[] = [];
+  const delivered = new Map<string, number[]>();
+  for (const [i, r] of receipts.entries()) {
+    if (receipts.length === 1 || r.kind !== "delivered" || !r.organizationId || !r.eventId) continue;
+    const list = delivered.get(r.organizationId);
+    if (list) list.push(i);
+    else delivered.set(r.organizationId, [i]);
+  }
+  for (const [organizationId, indexes] of delivered) {
+    const ids = [...new Set(indexes.map((i) => receipts[i]!.eventId!))];
+    const sent = new Map(
+      (await lockEvents(trx, organizationId, ids))
+        .filter((e) => e.status === "Sent" && e.billing_status === "Billed")
+        .map((e) => [e.id, e]),
+    );
+    // One receipt per message in the batch: a duplicate takes the one-by-one path after it.
+    const batch: number[] = [];
+    const taken = new Set<string>();
+    for (const i of indexes) {
+      const id = receipts[i]!.eventId!;
+      if (sent.has(id) && !taken.has(id)) {
+        taken.add(id);
+        batch.push(i);
+      }
+    }
+    if (batch.length === 0) continue;
+    const now = Date.now();
+    const moved = await transitionBatch(trx, {
+      shared: {
+        status: "Delivered",
+        next_attempt_at: null,
+        next_retry_at: null,
+        failed_at: null,
+        undeliverable_at: null,
+        error_code: null,
+        error_message: null,
+      },
+      perEvent: { provider_message_id: "text", delivered_at: "bigint" },
+      items: batch.map((i) => {
+        const receipt = receipts[i]!;
+        const event = sent.get(receipt.eventId!)!;
+        return {
+          event,
+          values: {
+            provider_message_id: event.provider_message_id ?? receipt.providerMessageId,
+            delivered_at: receipt.occurredAt,
+          },
+          log: { stage: "provider-receipt", message: "Provider reported 'delivered'." },
+        };
+      }),
+      at: now,
+    });
+    const perSender = new Map<string, number>();
+    for (const event of moved) {
+      if (event.from_phone_number_id)
+        perSender.set(event.from_phone_number_id, (perSender.get(event.from_phone_number_id) ?? 0) + 1);
+    }
+    for (const [phoneNumberId, count] of perSender) {
+      await recordOutcome(trx, organizationId, phoneNumberId, "sent", now, count);
+    }
+    const byId = new Map(moved.map((e) => [e.id, e]));
+    for (const i of batch) {
+      const event = byId.get(receipts[i]!.eventId!);
+      results[i] = { done: event !== undefined, event };
+    }
+  }
+  for (const [i, r] of receipts.entries()) results[i] ??= await applyReceiptIn(trx, r);
+  return results;
+}
+
+/** One receipt, in the caller's transaction. */
+export async function applyReceiptIn(trx: Transaction<Database>, receipt: Receipt): Promise<ReceiptResult> {
+  const event = await findEvent(trx, receipt);
+  if (!event) return { done: true, event: undefined };
+  const now = Date.now();
+  const log = { stage: "provider-receipt", message: `Provider reported '${receipt.kind}'.` };
+  if (!receiptMovesForward(event.status, receipt.kind)) {
+    const fillIn: Partial<EventRow> = {};
+    // A late "sent" still proves the provider sent it: record when, and bill it (once) even if
+    // an outcome (delivered, failed…) arrived first. Never for a message we blocked or canceled.
+    const handedOver = ["Sent", "Delivered", "Undeliverable", "Failed"].includes(event.status ?? "");
+    if (receipt.kind === "sent" && event.sent_at === null && handedOver) {
+      fillIn.sent_at = receipt.occurredAt;
+      Object.assign(fillIn, await billAccepted(trx, event, now));
+    }
+    if (Object.keys(fillIn).length > 0) {
+      await trx
+        .updateTable("events")
+        .set(fillIn)
+        .where("organization_id", "=", event.organization_id)
+        .where("id", "=", event.id)
+        .execute();
+    }
+    await logIgnored(
+      trx,
+      event,
+      receiptStatus(receipt.kind),
+      { ...log, message: `${log.message} Ignored: the message is already ${event.status}.` },
+      now,
+    );
+    return { done: true, event: { ...event, ...fillIn } };
+  }
+  const changes = receiptChanges(event, receipt);
+  if (isAcceptedByProvider(changes.status!)) Object.assign(changes, await billAccepted(trx, event, now));
+  const updated = await transition(trx, event, changes, log, now);
+  if (!updated) return { done: false, event: undefined };
+  const wasFinal =
+    event.status === "Delivered" || event.status === "Undeliverable" || event.status === "Failed";
+  if (!wasFinal && receipt.kind !== "sent" && event.from_phone_number_id) {
+    const kind =
+      receipt.kind === "delivered"
+        ? "sent"
+        : CARRIER_BLOCK_CODES.has(receipt.errorCode ?? "")
+          ? "carrier_blocked"
+          : "failed";
+    await recordOutcome(trx, event.organization_id, event.from_phone_number_id, kind, now);
+  }
+  return { done: true, event: updated };
 }

@@ -64,18 +64,19 @@ export async function findPhoneNumberByNumber(db: Db, number: string): Promise<P
 
 export type OutcomeKind = "sent" | "failed" | "carrier_blocked";
 
-/** Counts one delivery outcome toward the number's health (per UTC day). */
+/** Counts delivery outcomes (one unless told) toward the number's health (per UTC day). */
 export async function recordOutcome(
   db: Db,
   organizationId: string,
   phoneNumberId: string,
   kind: OutcomeKind,
   at: number,
+  count = 1,
 ): Promise<void> {
   const counts = {
-    sent: kind === "sent" ? 1 : 0,
-    failed: kind === "failed" ? 1 : 0,
-    carrier_blocked: kind === "carrier_blocked" ? 1 : 0,
+    sent: kind === "sent" ? count : 0,
+    failed: kind === "failed" ? count : 0,
+    carrier_blocked: kind === "carrier_blocked" ? count : 0,
   };
   await db
     .insertInto("phone_number_health_days")
