@@ -4,7 +4,7 @@ import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 import { addLead, addSenderNumber, startSimulator, waitForEvent } from "./helpers/messaging.js";
 
-// Messages that fall due together are claimed, moved to Sending and recorded as Sent in batches
+// Messages sent side by side are written in one batch; messages that fall due together are claimed, moved to Sending and recorded as Sent in batches
 // (one statement for many messages), and their delivered receipts applied in batches too. Each must
 // still end exactly as if it went alone: its own values, its own log, billed once at its own price,
 // counted once toward its sender's health, and the wallet debited by the sum.
@@ -20,12 +20,24 @@ forEachEngine("worker batches", (engine) => {
   test("six messages due together: each Sent and Delivered once, billed at its own price, counted once", async () => {
     const walletBefore = (await api.call("GET", "/wallets/me")).json().balance as number;
     const texts = ["One segment", "x".repeat(161), "Hi — unicode", "Four", "Five", "y".repeat(320)];
-    const ids: string[] = [];
-    for (const [i, text] of texts.entries()) {
-      const { conversationId } = await addLead(api, `+1212555071${i}`);
-      const res = await api.call("POST", "/sms/send", { conversationId, text });
-      assert.equal(res.statusCode, 201, res.body);
-      ids.push(res.json().id);
+    const conversations: string[] = [];
+    for (const i of texts.keys()) conversations.push((await addLead(api, `+1212555071${i}`)).conversationId);
+    // Sent side by side, so that they are written as one batch too.
+    const ids = await Promise.all(
+      texts.map(async (text, i) => {
+        const res = await api.call("POST", "/sms/send", { conversationId: conversations[i], text });
+        assert.equal(res.statusCode, 201, res.body);
+        return res.json().id as string;
+      }),
+    );
+    for (const [i, conversationId] of conversations.entries()) {
+      const row = await api.db.store.db
+        .selectFrom("conversations")
+        .selectAll()
+        .where("id", "=", conversationId)
+        .executeTakeFirstOrThrow();
+      assert.equal(row.last_snippet, texts[i]!.slice(0, 160));
+      assert.ok(row.last_phone_number_id, "the conversation remembers its sender (sticky selection)");
     }
     const rows = await api.db.store.db
       .selectFrom("events")

@@ -8,6 +8,7 @@ import type { Prices } from "./billing.js";
 import { handleInbound, type InboundOutcome } from "./inbound.js";
 import type { InboundMessage, Provider, ProviderEvents, Receipt } from "./provider.js";
 import { applyReceiptsIn, retryReceipt } from "./receipts.js";
+import { type QueuedSend, queueOutboundMany } from "./send.js";
 import { runWarmupTick } from "./warmup.js";
 import { Worker } from "./worker.js";
 
@@ -23,13 +24,14 @@ export class Messaging implements ProviderEvents {
   /** Writes of this process that arrive together share one transaction (store/group-commit.ts). */
   readonly transact: Transact;
   /**
-   * How new outbound messages (POST /sms/send) are committed. On PostgreSQL they have a group of
-   * their own, so they do not wait in line behind outcomes and receipts: a group runs its units'
-   * statements one round trip after another. The two touch disjoint rows (new events, conversations
-   * and senders' last use vs. existing events, wallets, ledger and health), so they cannot deadlock.
-   * SQLite has one writer and one connection anyway: there, one shared group means fewer commits.
+   * How new outbound messages (POST /sms/send) are written: those that arrive together in one batch
+   * (queueOutboundMany). On PostgreSQL they have a group commit of their own, so they do not wait in
+   * line behind outcomes and receipts: a group runs its units' statements one round trip after
+   * another. The two touch disjoint rows (new events, conversations and senders' last use vs.
+   * existing events, wallets, ledger and health), so they cannot deadlock. SQLite has one writer
+   * and one connection anyway: there, one shared group means fewer commits.
    */
-  readonly sendTransact: Transact;
+  private readonly sends: BatchQueue<QueuedSend, EventRow>;
 
   constructor(
     readonly db: Kysely<Database>,
@@ -37,7 +39,10 @@ export class Messaging implements ProviderEvents {
     readonly config: MessagingConfig,
   ) {
     this.transact = new GroupCommit(db).transact;
-    this.sendTransact = engine === "postgresql" ? new GroupCommit(db).transact : this.transact;
+    this.sends = new BatchQueue(
+      engine === "postgresql" ? new GroupCommit(db).transact : this.transact,
+      queueOutboundMany,
+    );
   }
 
   async prices(organizationId: string): Promise<Prices> {
@@ -48,6 +53,9 @@ export class Messaging implements ProviderEvents {
       .executeTakeFirst();
     return { segmentMicros: org?.price_segment_micros ?? 7900, mmsMicros: org?.price_mms_micros ?? 20000 };
   }
+
+  /** Writes a new outbound message (see `sends`). */
+  readonly queueSend = (send: QueuedSend): Promise<EventRow> => this.sends.submit(send);
 
   /** Receipts that arrive together are applied together (see applyReceiptsIn). */
   private readonly receipts = new BatchQueue((work) => this.transact(work), applyReceiptsIn);

@@ -5,8 +5,9 @@ import { badRequest, notFound, ProblemError } from "../http/problem.js";
 import { type Actor, leadDocument } from "../services/leads.js";
 import { chooseFrom, senderCandidates } from "../services/sender.js";
 import { recordEvent } from "../services/timeline.js";
-import { plainTransact, type Transact } from "../store/group-commit.js";
-import { getConversation, getLead } from "../store/leads-repo.js";
+import { insertEvents, type NewEvent, newEventRow } from "../store/events-repo.js";
+import { plainTransact } from "../store/group-commit.js";
+import { getConversation, getLead, touchConversations } from "../store/leads-repo.js";
 import { touchLastUsed } from "../store/phone-numbers-repo.js";
 import type { ConversationRow, Database, EventRow, PhoneNumberRow } from "../store/schema.js";
 import { type Prices, priceMessage } from "./billing.js";
@@ -44,59 +45,97 @@ export interface QueueOutbound {
  * claims it (DESIGN.md "Compliance is a gate").
  */
 export async function queueOutbound(db: Db, q: QueueOutbound, now: number): Promise<EventRow> {
+  const event = await recordEvent(db, outboundEvent(q, now), now, { sentFromPhoneNumberId: q.from.id });
+  await touchLastUsed(db, q.organizationId, q.from.id, now);
+  return event;
+}
+
+/** One queued message (a POST /sms/send that passed validation and sender selection). */
+export interface QueuedSend {
+  q: QueueOutbound;
+  now: number;
+}
+
+/**
+ * queueOutbound for sends that arrived together, in one transaction: one multi-row insert of the
+ * events, one update of their conversations, one "last used" per sender.
+ */
+export async function queueOutboundMany(
+  trx: Transaction<Database>,
+  sends: QueuedSend[],
+): Promise<EventRow[]> {
+  if (sends.length === 1) return [await queueOutbound(trx, sends[0]!.q, sends[0]!.now)];
+  const rows = sends.map(({ q, now }) => newEventRow(outboundEvent(q, now), now));
+  await insertEvents(trx, rows);
+  await touchConversations(
+    trx,
+    rows
+      .map((row) => ({
+        organizationId: row.organization_id,
+        id: row.conversation_id!,
+        at: row.created_at,
+        snippet: row.summary ?? row.description,
+        lastPhoneNumberId: row.from_phone_number_id!,
+      }))
+      .filter((c) => c.id !== null),
+  );
+  const lastUse = new Map<string, QueuedSend>();
+  for (const send of sends) {
+    const key = `${send.q.organizationId} ${send.q.from.id}`;
+    if ((lastUse.get(key)?.now ?? -1) <= send.now) lastUse.set(key, send);
+  }
+  for (const { q, now } of lastUse.values()) await touchLastUsed(trx, q.organizationId, q.from.id, now);
+  return rows;
+}
+
+/** The event of an outbound message, not yet written. */
+function outboundEvent(q: QueueOutbound, now: number): NewEvent {
   const isMms = q.mediaUrls.length > 0;
   const price = priceMessage(q.text, isMms, q.prices);
   const later = q.scheduledFor !== null && q.scheduledFor > now;
   const activity = q.isWarmup ? "Warmup" : isMms ? "Mms" : "Sms";
-  const event = await recordEvent(
-    db,
-    {
-      organization_id: q.organizationId,
-      event_type: q.isWarmup ? "WarmupOutbound" : isMms ? "MmsOutbound" : "SmsOutbound",
-      event_category: "Messaging",
-      activity_type: activity,
-      activity_category: ACTIVITY_CATEGORY[activity],
-      description: `Outbound ${isMms ? "MMS" : "SMS"} to ${q.to} from ${q.from.number}.`,
-      summary: q.summary ?? (q.text || `[${q.mediaUrls.length} media]`),
-      conversation_id: q.conversation?.id ?? null,
-      lead_id: q.conversation?.lead_id ?? null,
-      related_entity_type: q.conversation ? "Conversation" : "PhoneNumber",
-      related_entity_id: q.conversation?.id ?? q.from.id,
-      direction: "outbound",
-      status: later ? "Scheduled" : "Queued",
-      is_warmup: q.isWarmup ? 1 : 0,
-      traffic_type: q.trafficType,
-      from_phone_number_id: q.from.id,
-      outbound_phone_number_id: q.from.id,
-      from_phone_number: q.from.number,
-      to_phone_number: q.to,
-      selection_reason: q.selectionReason,
-      was_manually_overridden: q.wasManuallyOverridden ? 1 : 0,
-      campaign_id: q.campaignId,
-      source_id: q.sourceId,
-      ten_dlc_campaign_id: q.from.ten_dlc_campaign_id,
-      queued_at: now,
-      scheduled_for: later ? q.scheduledFor : null,
-      scheduled_reason: later ? "Requested" : null,
-      media: isMms
-        ? JSON.stringify(
-            q.mediaUrls.map((url) => ({ url, contentType: null, size: null, sha256: null, fileName: null })),
-          )
-        : null,
-      body: q.text,
-      segments: price.segments,
-      encoding: price.encoding,
-      price_micros: price.priceMicros,
-      next_attempt_at: later ? q.scheduledFor : now,
-      idempotency_key: q.idempotencyKey,
-      outbound_source: q.outboundSource,
-      created_by: q.createdBy,
-    },
-    now,
-    { sentFromPhoneNumberId: q.from.id },
-  );
-  await touchLastUsed(db, q.organizationId, q.from.id, now);
-  return event;
+  return {
+    organization_id: q.organizationId,
+    event_type: q.isWarmup ? "WarmupOutbound" : isMms ? "MmsOutbound" : "SmsOutbound",
+    event_category: "Messaging",
+    activity_type: activity,
+    activity_category: ACTIVITY_CATEGORY[activity],
+    description: `Outbound ${isMms ? "MMS" : "SMS"} to ${q.to} from ${q.from.number}.`,
+    summary: q.summary ?? (q.text || `[${q.mediaUrls.length} media]`),
+    conversation_id: q.conversation?.id ?? null,
+    lead_id: q.conversation?.lead_id ?? null,
+    related_entity_type: q.conversation ? "Conversation" : "PhoneNumber",
+    related_entity_id: q.conversation?.id ?? q.from.id,
+    direction: "outbound",
+    status: later ? "Scheduled" : "Queued",
+    is_warmup: q.isWarmup ? 1 : 0,
+    traffic_type: q.trafficType,
+    from_phone_number_id: q.from.id,
+    outbound_phone_number_id: q.from.id,
+    from_phone_number: q.from.number,
+    to_phone_number: q.to,
+    selection_reason: q.selectionReason,
+    was_manually_overridden: q.wasManuallyOverridden ? 1 : 0,
+    campaign_id: q.campaignId,
+    source_id: q.sourceId,
+    ten_dlc_campaign_id: q.from.ten_dlc_campaign_id,
+    queued_at: now,
+    scheduled_for: later ? q.scheduledFor : null,
+    scheduled_reason: later ? "Requested" : null,
+    media: isMms
+      ? JSON.stringify(
+          q.mediaUrls.map((url) => ({ url, contentType: null, size: null, sha256: null, fileName: null })),
+        )
+      : null,
+    body: q.text,
+    segments: price.segments,
+    encoding: price.encoding,
+    price_micros: price.priceMicros,
+    next_attempt_at: later ? q.scheduledFor : now,
+    idempotency_key: q.idempotencyKey,
+    outbound_source: q.outboundSource,
+    created_by: q.createdBy,
+  };
 }
 
 export interface SendSmsBody {
@@ -161,7 +200,9 @@ export async function sendSms(
   /** The organization's prices, or how to read them (then read beside the other lookups). */
   prices: Prices | (() => Promise<Prices>),
   now = Date.now(),
-  transact: Transact = plainTransact(db),
+  /** How the message is written (Messaging batches sends that arrive together); one transaction by default. */
+  queue: (send: QueuedSend) => Promise<EventRow> = (send) =>
+    plainTransact(db)((trx) => queueOutbound(trx, send.q, send.now)),
 ): Promise<SendOutcome> {
   const text = body.text ?? "";
   const mediaUrls = body.mediaUrls ?? [];
@@ -229,30 +270,27 @@ export async function sendSms(
   }
   const from = choice.rows.get(choice.selection.candidate.id)!;
   try {
-    const event = await transact((trx) =>
-      queueOutbound(
-        trx,
-        {
-          organizationId: actor.organizationId,
-          createdBy: actor.userId,
-          conversation,
-          to: conversation.lead_phone,
-          from,
-          selectionReason: choice.selection!.reason,
-          wasManuallyOverridden: choice.selection!.reason === "ManualOverride",
-          text,
-          mediaUrls,
-          campaignId,
-          sourceId,
-          trafficType: "RealLead",
-          scheduledFor,
-          idempotencyKey: key,
-          outboundSource: "api",
-          prices: messagePrices,
-        },
-        now,
-      ),
-    );
+    const event = await queue({
+      q: {
+        organizationId: actor.organizationId,
+        createdBy: actor.userId,
+        conversation,
+        to: conversation.lead_phone,
+        from,
+        selectionReason: choice.selection!.reason,
+        wasManuallyOverridden: choice.selection!.reason === "ManualOverride",
+        text,
+        mediaUrls,
+        campaignId,
+        sourceId,
+        trafficType: "RealLead",
+        scheduledFor,
+        idempotencyKey: key,
+        outboundSource: "api",
+        prices: messagePrices,
+      },
+      now,
+    });
     return { event, created: true };
   } catch (error) {
     // A concurrent request with the same key won the insert: answer with its message.

@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from "kysely";
+import { type Kysely, sql, type Transaction } from "kysely";
 import type { ListSpec } from "./list-query.js";
 import type { ConversationRow, Database, LeadRow } from "./schema.js";
 
@@ -109,4 +109,39 @@ export async function touchConversation(
     .where("organization_id", "=", organizationId)
     .where("id", "=", id)
     .execute();
+}
+
+export interface ConversationTouch {
+  organizationId: string;
+  id: string;
+  at: number;
+  snippet: string;
+  lastPhoneNumberId: string;
+}
+
+/**
+ * touchConversation for messages sent together (never internal notes): one UPDATE … FROM VALUES.
+ * A conversation touched twice keeps the later touch.
+ */
+export async function touchConversations(
+  db: Transaction<Database>,
+  touches: ConversationTouch[],
+): Promise<void> {
+  const latest = new Map<string, ConversationTouch>();
+  for (const t of touches) {
+    const key = `${t.organizationId} ${t.id}`;
+    if ((latest.get(key)?.at ?? -1) <= t.at) latest.set(key, t);
+  }
+  const all = [...latest.values()];
+  for (let start = 0; start < all.length; start += 500) {
+    const rows = all.slice(start, start + 500).map(
+      (t) =>
+        sql`(cast(${t.organizationId} as text), cast(${t.id} as text), cast(${t.at} as bigint),
+          cast(${t.snippet.slice(0, 160)} as text), cast(${t.lastPhoneNumberId} as text))`,
+    );
+    await sql`with v(v_org, v_id, v_at, v_snippet, v_phone) as (values ${sql.join(rows)})
+      update conversations set last_event_at = v.v_at, last_snippet = v.v_snippet,
+        last_event_is_internal_note = 0, last_phone_number_id = v.v_phone
+      from v where conversations.organization_id = v.v_org and conversations.id = v.v_id`.execute(db);
+  }
 }

@@ -78,7 +78,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
         request.body,
         () => pipeline.prices(organizationId),
         Date.now(),
-        pipeline.sendTransact,
+        pipeline.queueSend,
       );
       pipeline.poke();
       // A message just written has only its creation entry: its log is known without a read, and
