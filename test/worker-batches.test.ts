@@ -4,9 +4,9 @@ import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 import { addLead, addSenderNumber, startSimulator, waitForEvent } from "./helpers/messaging.js";
 
-// Messages sent side by side are written in one batch; messages that fall due together are claimed, moved to Sending and recorded as Sent in batches
-// (one statement for many messages), and their delivered receipts applied in batches too. Each must
-// still end exactly as if it went alone: its own values, its own log, billed once at its own price,
+// Messages sent side by side are written in one batch; messages that fall due together are claimed,
+// moved to Sending and recorded as Sent in batches (one statement for many messages), and their
+// delivered receipts applied in batches too. Each must still end exactly as if it went alone: its own values, its own log, billed once at its own price,
 // counted once toward its sender's health, and the wallet debited by the sum.
 
 forEachEngine("worker batches", (engine) => {
