@@ -3,9 +3,12 @@ import { after, before, test } from "node:test";
 import fc from "fast-check";
 import { ACTIVITY_CATEGORY } from "../src/domain/event-vocabulary.js";
 import type { ReceiptKind } from "../src/domain/message-status.js";
-import { applyReceipt } from "../src/messaging/receipts.js";
+import type { Receipt } from "../src/messaging/provider.js";
+import { applyReceipt, applyReceiptsIn, retryReceipt } from "../src/messaging/receipts.js";
+import { BatchQueue } from "../src/store/batch-queue.js";
 import { createWallet } from "../src/store/billing-repo.js";
 import { insertEvent, newEventRow } from "../src/store/events-repo.js";
+import { GroupCommit } from "../src/store/group-commit.js";
 import { createOrganization } from "../src/store/orgs-repo.js";
 import { forEachEngine, openTestDatabase, type TestDatabase } from "./helpers/engines.js";
 
@@ -89,17 +92,27 @@ forEachEngine("receipts: any order and repetition ends in the same state", (engi
     };
   };
 
+  const receipt = (id: string, kind: ReceiptKind): Receipt => ({
+    eventId: id,
+    organizationId: org.organizationId,
+    providerMessageId: "prov-1",
+    kind,
+    occurredAt: OCCURRED[kind],
+    errorCode: kind === "undeliverable" ? "30003" : kind === "failed" ? "30008" : null,
+  });
+
   const apply = async (id: string, kinds: ReceiptKind[]) => {
-    for (const kind of kinds) {
-      await applyReceipt(tdb.store.db, {
-        eventId: id,
-        organizationId: org.organizationId,
-        providerMessageId: "prov-1",
-        kind,
-        occurredAt: OCCURRED[kind],
-        errorCode: kind === "undeliverable" ? "30003" : kind === "failed" ? "30008" : null,
-      });
-    }
+    for (const kind of kinds) await applyReceipt(tdb.store.db, receipt(id, kind));
+  };
+
+  /** All at once, as a process's receipts arrive together: batched like Messaging does. */
+  const applyTogether = async (ids: string[], kinds: ReceiptKind[]) => {
+    const queue = new BatchQueue(new GroupCommit(tdb.store.db).transact, applyReceiptsIn);
+    await Promise.all(
+      ids.flatMap((id) =>
+        kinds.map((kind) => retryReceipt(receipt(id, kind), () => queue.submit(receipt(id, kind)))),
+      ),
+    );
   };
 
   test("property", async () => {
@@ -126,6 +139,25 @@ forEachEngine("receipts: any order and repetition ends in the same state", (engi
             await finalState(inOrder.id),
             `order ${shuffled.join(",")}`,
           );
+          // Accepted messages whose receipts arrive all together (the batched path): the same end.
+          const withSent = [...new Set<ReceiptKind>(["sent", ...kinds])].sort(
+            (a, b) => KINDS.indexOf(a) - KINDS.indexOf(b),
+          );
+          const reference = await newSendingMessage();
+          await apply(reference.id, withSent);
+          const together = [await newSendingMessage(), await newSendingMessage()];
+          for (const message of together) await apply(message.id, ["sent"]);
+          await applyTogether(
+            together.map((m) => m.id),
+            shuffled,
+          );
+          for (const message of together) {
+            assert.deepEqual(
+              await finalState(message.id),
+              await finalState(reference.id),
+              `together ${shuffled.join(",")}`,
+            );
+          }
         },
       ),
       { numRuns: engine === "sqlite" ? 60 : 30 },
