@@ -225,3 +225,55 @@ forEachEngine("event lists", (engine) => {
     assert.match(filter.json().detail, /activityType/);
   });
 });
+
+// Pages are written item by item as bytes (src/http/paged-json.ts), not by Fastify's serializer:
+// the wire must be the same JSON, in UTF-8, with the same properties.
+forEachEngine("event pages on the wire", (engine) => {
+  let api: TestApi;
+  before(async () => {
+    api = await startTestApi(engine);
+  });
+  after(() => api.close());
+
+  test("a page is application/json UTF-8 with items, pageSize, totalCount and continuationToken", async () => {
+    const lead = (
+      await api.call("POST", "/leads", { contact: { firstName: "Zoë", phone: { number: "+12125550188" } } })
+    ).json();
+    const conversationId = (await api.call("POST", `/conversations/lead/${lead.id}`, {})).json().items[0].id;
+    const texts = ["Café — 10:30 works 👋", "Plain ASCII note", "日本語のメモ"];
+    for (const text of texts) {
+      const res = await api.call("POST", `/events/conversations/${conversationId}/notes`, { text });
+      assert.equal(res.statusCode, 200, res.body);
+    }
+    const res = await api.call("POST", `/events/conversations/${conversationId}`, {
+      pageSize: 2,
+      includeCount: true,
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.match(String(res.headers["content-type"]), /^application\/json; charset=utf-8$/);
+    assert.equal(Number(res.headers["content-length"]), res.rawPayload.length);
+    const page = JSON.parse(res.rawPayload.toString("utf8"));
+    assert.deepEqual(Object.keys(page), ["items", "pageSize", "totalCount", "continuationToken"]);
+    assert.equal(page.pageSize, 2);
+    assert.equal(page.totalCount, 4); // the lead's creation event and three notes
+    assert.equal(typeof page.continuationToken, "string");
+    assert.deepEqual(
+      page.items.map((e: { summary: string }) => e.summary),
+      [texts[2], texts[1]],
+    );
+    page.items.forEach(assertEventRecord);
+    // Each item is exactly what GET /events/{id} answers for it.
+    for (const item of page.items) {
+      assert.deepEqual(item, (await api.call("GET", `/events/${item.id}`)).json());
+    }
+    const last = await api.call("POST", `/events/conversations/${conversationId}`, {
+      pageSize: 2,
+      continuationToken: page.continuationToken,
+    });
+    const lastPage = last.json();
+    assert.deepEqual(Object.keys(lastPage), ["items", "pageSize", "totalCount", "continuationToken"]);
+    assert.equal(lastPage.totalCount, null); // not asked for
+    assert.equal(lastPage.continuationToken, null);
+    assert.deepEqual(lastPage.items.map((e: { summary: string }) => e.summary).slice(0, 1), [texts[0]]);
+  });
+});

@@ -69,15 +69,19 @@ export async function queueOutboundMany(
   await insertEvents(trx, rows);
   await touchConversations(
     trx,
-    rows
-      .map((row) => ({
-        organizationId: row.organization_id,
-        id: row.conversation_id!,
-        at: row.created_at,
-        snippet: row.summary ?? row.description,
-        lastPhoneNumberId: row.from_phone_number_id!,
-      }))
-      .filter((c) => c.id !== null),
+    rows.flatMap((row) =>
+      row.conversation_id === null
+        ? []
+        : [
+            {
+              organizationId: row.organization_id,
+              id: row.conversation_id,
+              at: row.created_at,
+              snippet: row.summary ?? row.description,
+              lastPhoneNumberId: row.from_phone_number_id!,
+            },
+          ],
+    ),
   );
   const lastUse = new Map<string, QueuedSend>();
   for (const send of sends) {

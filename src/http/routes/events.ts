@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { DETAIL_STATUS, type EventStatus } from "../../domain/event-vocabulary.js";
 import { toIso } from "../../domain/time.js";
 import { createNote, NOTE_MAX_LENGTH } from "../../services/notes.js";
@@ -9,6 +9,7 @@ import { parseListOptions, runList } from "../../store/list-query.js";
 import type { EventRow } from "../../store/schema.js";
 import type { Store } from "../../store/store.js";
 import { toEventRecord } from "../event-record.js";
+import { sendPage } from "../paged-json.js";
 import { badRequest, notFound } from "../problem.js";
 import { listBody, problemResponses } from "../schemas/common.js";
 import { CreateNoteRequestSchema } from "../schemas/event.js";
@@ -19,6 +20,9 @@ const idParam = (name: string) => ({
   properties: { [name]: { type: "string", minLength: 1, maxLength: 200 } },
 });
 
+/** One item of an event page (a constant object: Fastify caches its serializer by identity). */
+const EVENT_RECORD = { $ref: "EventRecord#" };
+
 const listSchema = (param: string | null, summary: string) => ({
   tags: ["Events"],
   summary,
@@ -28,7 +32,12 @@ const listSchema = (param: string | null, summary: string) => ({
 });
 
 export const eventRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { store }) => {
-  const listEvents = async (organizationId: string, scope: Record<string, string>, body: unknown) => {
+  const listEvents = async (
+    reply: FastifyReply,
+    organizationId: string,
+    scope: Record<string, string>,
+    body: unknown,
+  ) => {
     const scopeKey = Object.entries(scope)
       .map(([k, v]) => `${k}=${v}`)
       .join("&");
@@ -40,7 +49,7 @@ export const eventRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { s
       parsed,
       store.cursors,
     );
-    return { ...page, rows: undefined, items: page.rows.map(toEventRecord) };
+    return sendPage(reply, EVENT_RECORD, { ...page, items: page.rows.map(toEventRecord) });
   };
 
   app.get<{ Params: { eventId: string } }>(
@@ -101,42 +110,47 @@ export const eventRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { s
   app.post<{ Params: { leadId: string } }>(
     "/events/leads/:leadId",
     { schema: listSchema("leadId", "List a lead's events") },
-    async (request) => {
+    async (request, reply) => {
       const { organizationId } = request.auth;
       if (!(await getLead(store.db, organizationId, request.params.leadId))) {
         throw notFound(`Lead '${request.params.leadId}'`);
       }
-      return listEvents(organizationId, { lead_id: request.params.leadId }, request.body);
+      return listEvents(reply, organizationId, { lead_id: request.params.leadId }, request.body);
     },
   );
 
   app.post<{ Params: { conversationId: string } }>(
     "/events/conversations/:conversationId",
     { schema: listSchema("conversationId", "List a conversation's events") },
-    async (request) => {
+    async (request, reply) => {
       const { organizationId } = request.auth;
       if (!(await getConversation(store.db, organizationId, request.params.conversationId))) {
         throw notFound(`Conversation '${request.params.conversationId}'`);
       }
-      return listEvents(organizationId, { conversation_id: request.params.conversationId }, request.body);
+      return listEvents(
+        reply,
+        organizationId,
+        { conversation_id: request.params.conversationId },
+        request.body,
+      );
     },
   );
 
   app.post<{ Params: { organizationId: string } }>(
     "/events/organizations/:organizationId",
     { schema: listSchema("organizationId", "List an organization's events") },
-    async (request) => {
+    async (request, reply) => {
       if (request.params.organizationId !== request.auth.organizationId) {
         throw notFound(`Organization '${request.params.organizationId}'`);
       }
-      return listEvents(request.auth.organizationId, {}, request.body);
+      return listEvents(reply, request.auth.organizationId, {}, request.body);
     },
   );
 
   app.post(
     "/events/all/my",
     { schema: listSchema(null, "List the caller's organization's events") },
-    async (request) => listEvents(request.auth.organizationId, {}, request.body),
+    async (request, reply) => listEvents(reply, request.auth.organizationId, {}, request.body),
   );
 
   app.post<{ Params: { conversationId: string }; Body: { text: string } }>(
