@@ -20,7 +20,11 @@ const COMMA = Buffer.from(",");
  * outside the V8 heap. Items are serialized with the schema (`itemSchema`) as Fastify would, and
  * the route's response schema still documents the page.
  */
-export function sendPage<T extends object>(reply: FastifyReply, itemSchema: { $ref: string }, page: Page<T>): FastifyReply {
+export function sendPage<T extends object>(
+  reply: FastifyReply,
+  itemSchema: { $ref: string },
+  page: Page<T>,
+): FastifyReply {
   const serialize = reply.compileSerializationSchema(itemSchema);
   const parts: Buffer[] = [OPEN];
   for (const [i, item] of page.items.entries()) {
