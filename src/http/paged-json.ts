@@ -22,7 +22,7 @@ const COMMA = Buffer.from(",");
  */
 export function sendPage<T extends object>(
   reply: FastifyReply,
-  itemSchema: { $ref: string },
+  itemSchema: Record<string, unknown>,
   page: Page<T>,
 ): FastifyReply {
   const serialize = reply.compileSerializationSchema(itemSchema);

@@ -1,16 +1,24 @@
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { CONVERSATION_LIST_SPEC, getLead, getLeadsByIds } from "../../store/leads-repo.js";
 import { parseListOptions, runList } from "../../store/list-query.js";
 import type { ConversationRow } from "../../store/schema.js";
 import type { Store } from "../../store/store.js";
 import { toConversationResponse } from "../lead-record.js";
+import { sendPage } from "../paged-json.js";
 import { notFound } from "../problem.js";
 import { listBody, problemResponses } from "../schemas/common.js";
 
 const response = { 200: { $ref: "PagedResultOfConversationResponse#" }, ...problemResponses };
+/** One item of a page (a constant object: Fastify caches its serializer by identity). */
+const CONVERSATION = { $ref: "ConversationResponse#" };
 
 export const conversationRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { store }) => {
-  const list = async (organizationId: string, scope: Record<string, string>, body: unknown) => {
+  const list = async (
+    reply: FastifyReply,
+    organizationId: string,
+    scope: Record<string, string>,
+    body: unknown,
+  ) => {
     const scopeKey = Object.entries(scope)
       .map(([k, v]) => `${k}=${v}`)
       .join("&");
@@ -28,7 +36,10 @@ export const conversationRoutes: FastifyPluginAsync<{ store: Store }> = async (a
       organizationId,
       page.rows.map((r) => r.lead_id),
     );
-    return { ...page, items: page.rows.map((r) => toConversationResponse(r, leads.get(r.lead_id))) };
+    return sendPage(reply, CONVERSATION, {
+      ...page,
+      items: page.rows.map((r) => toConversationResponse(r, leads.get(r.lead_id))),
+    });
   };
 
   app.post<{ Params: { leadId: string } }>(
@@ -45,18 +56,18 @@ export const conversationRoutes: FastifyPluginAsync<{ store: Store }> = async (a
         response,
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { organizationId } = request.auth;
       if (!(await getLead(store.db, organizationId, request.params.leadId))) {
         throw notFound(`Lead '${request.params.leadId}'`);
       }
-      return list(organizationId, { lead_id: request.params.leadId }, request.body);
+      return list(reply, organizationId, { lead_id: request.params.leadId }, request.body);
     },
   );
 
   app.post(
     "/conversations/my",
     { schema: { tags: ["Conversations"], body: listBody, response } },
-    async (request) => list(request.auth.organizationId, {}, request.body),
+    async (request, reply) => list(reply, request.auth.organizationId, {}, request.body),
   );
 };

@@ -6,9 +6,13 @@ import { parseListOptions, runList } from "../../store/list-query.js";
 import type { LeadRow } from "../../store/schema.js";
 import type { Store } from "../../store/store.js";
 import { toLeadResponse, toLeadTableRow } from "../lead-record.js";
+import { sendPage } from "../paged-json.js";
 import { badRequest, notFound } from "../problem.js";
 import { listBody, problemResponses } from "../schemas/common.js";
 import { LeadRequestSchema } from "../schemas/lead.js";
+
+/** One item of a page (a constant object: Fastify caches its serializer by identity). */
+const LEAD_ROW = { $ref: "LeadTableRow#" };
 
 const params = {
   type: "object",
@@ -83,7 +87,7 @@ export const leadRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { st
         response: { 200: { $ref: "PagedResultOfLeadTableRow#" }, ...problemResponses },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const parsed = parseListOptions(LEAD_LIST_SPEC, request.body, store.cursors, "");
       const page = await runList<LeadRow>(
         store.db,
@@ -92,7 +96,7 @@ export const leadRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { st
         parsed,
         store.cursors,
       );
-      return { ...page, items: page.rows.map(toLeadTableRow) };
+      return sendPage(reply, LEAD_ROW, { ...page, items: page.rows.map(toLeadTableRow) });
     },
   );
 };

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { sql } from "kysely";
 import { toE164 } from "../../domain/phone.js";
 import { cancelMessage } from "../../messaging/cancel.js";
@@ -11,6 +11,7 @@ import { findPhoneNumberByNumber } from "../../store/phone-numbers-repo.js";
 import type { EventRow } from "../../store/schema.js";
 import type { RouteDeps } from "../deps.js";
 import { toEventRecord } from "../event-record.js";
+import { sendPage } from "../paged-json.js";
 import { badRequest, notFound } from "../problem.js";
 import { listBody, problemResponses } from "../schemas/common.js";
 import { toSmsEventTableRow, toSmsResponse } from "../sms-record.js";
@@ -114,6 +115,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
   );
 
   const listSms = async (
+    reply: FastifyReply,
     organizationId: string,
     scope: Record<string, string>,
     extra: ReturnType<typeof sql>[],
@@ -137,14 +139,12 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
         page.rows.flatMap((r) => (r.lead_id ? [r.lead_id] : [])),
       ),
     ]);
-    return {
-      pageSize: page.pageSize,
-      totalCount: page.totalCount,
-      continuationToken: page.continuationToken,
+    return sendPage(reply, open, {
+      ...page,
       items: page.rows.map((r) =>
         toSmsEventTableRow(r, transitions.get(r.id) ?? [], r.lead_id ? leads.get(r.lead_id) : undefined),
       ),
-    };
+    });
   };
 
   app.get<{ Params: { smsEventId: string } }>(
@@ -172,11 +172,12 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
         response: { 200: open, ...problemResponses },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { organizationId } = request.auth;
       if (!(await getLead(store.db, organizationId, request.params.leadId)))
         throw notFound(`Lead '${request.params.leadId}'`);
       return listSms(
+        reply,
         organizationId,
         { lead_id: request.params.leadId },
         [],
@@ -196,7 +197,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
         response: { 200: open, ...problemResponses },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const number = toE164(request.params.phoneNumber);
       if (!number)
         throw badRequest(
@@ -204,14 +205,14 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
           "phoneNumber",
         );
       const either = sql`(from_phone_number = ${number} or to_phone_number = ${number})`;
-      return listSms(request.auth.organizationId, {}, [either], `phone=${number}`, request.body);
+      return listSms(reply, request.auth.organizationId, {}, [either], `phone=${number}`, request.body);
     },
   );
 
   app.post(
     "/events/sms/all/my",
     { schema: { tags: ["SMS"], body: listBody, response: { 200: open, ...problemResponses } } },
-    async (request) => listSms(request.auth.organizationId, {}, [], "", request.body),
+    async (request, reply) => listSms(reply, request.auth.organizationId, {}, [], "", request.body),
   );
 };
 
