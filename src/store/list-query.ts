@@ -203,6 +203,13 @@ function escapeLike(term: string): string {
   return term.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
+/** The scope a continuation token is bound to (a token from one lead's list fails on another's). */
+export function scopeKeyOf(scope: Record<string, string>): string {
+  return Object.entries(scope)
+    .map(([k, v]) => `${k}=${v}`)
+    .join("&");
+}
+
 export function parseListOptions(
   spec: ListSpec,
   raw: unknown,

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { CONVERSATION_LIST_SPEC, getLead, getLeadsByIds } from "../../store/leads-repo.js";
-import { parseListOptions, runList } from "../../store/list-query.js";
+import { parseListOptions, runList, scopeKeyOf } from "../../store/list-query.js";
 import type { ConversationRow } from "../../store/schema.js";
 import type { Store } from "../../store/store.js";
 import { toConversationResponse } from "../lead-record.js";
@@ -19,10 +19,7 @@ export const conversationRoutes: FastifyPluginAsync<{ store: Store }> = async (a
     scope: Record<string, string>,
     body: unknown,
   ) => {
-    const scopeKey = Object.entries(scope)
-      .map(([k, v]) => `${k}=${v}`)
-      .join("&");
-    const parsed = parseListOptions(CONVERSATION_LIST_SPEC, body, store.cursors, scopeKey);
+    const parsed = parseListOptions(CONVERSATION_LIST_SPEC, body, store.cursors, scopeKeyOf(scope));
     const page = await runList<ConversationRow>(
       store.db,
       CONVERSATION_LIST_SPEC,

@@ -5,7 +5,7 @@ import { createNote, NOTE_MAX_LENGTH } from "../../services/notes.js";
 import { EVENT_LIST_SPEC } from "../../store/event-list-spec.js";
 import { getTransitions } from "../../store/events-repo.js";
 import { getConversation, getLead } from "../../store/leads-repo.js";
-import { parseListOptions, runList } from "../../store/list-query.js";
+import { parseListOptions, runList, scopeKeyOf } from "../../store/list-query.js";
 import type { EventRow } from "../../store/schema.js";
 import type { Store } from "../../store/store.js";
 import { toEventRecord } from "../event-record.js";
@@ -38,10 +38,7 @@ export const eventRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { s
     scope: Record<string, string>,
     body: unknown,
   ) => {
-    const scopeKey = Object.entries(scope)
-      .map(([k, v]) => `${k}=${v}`)
-      .join("&");
-    const parsed = parseListOptions(EVENT_LIST_SPEC, body, store.cursors, scopeKey);
+    const parsed = parseListOptions(EVENT_LIST_SPEC, body, store.cursors, scopeKeyOf(scope));
     const page = await runList<EventRow>(
       store.db,
       EVENT_LIST_SPEC,
