@@ -57,7 +57,6 @@ export async function seedDemoMessaging(
       )
       .execute();
   }
-  const prices = await pipeline.prices(org.organizationId);
   const conversations: string[] = [];
   for (const [firstName, phone, text] of RECIPIENTS) {
     const lead = await createLead(db, actor, {
@@ -66,23 +65,21 @@ export async function seedDemoMessaging(
     const conversation = await getConversationForLead(db, org.organizationId, lead.id);
     if (!conversation) continue;
     conversations.push(conversation.id);
-    await sendSms(db, actor, { conversationId: conversation.id, text }, prices);
+    await sendSms(db, actor, { conversationId: conversation.id, text });
   }
   const first = conversations[0]!;
   // Scheduled for tomorrow, and one scheduled then canceled.
   const tomorrow = new Date(now + 86_400_000).toISOString();
-  await sendSms(
-    db,
-    actor,
-    { conversationId: first, text: "Reminder: your quote expires Friday.", scheduledFor: tomorrow },
-    prices,
-  );
-  const canceled = await sendSms(
-    db,
-    actor,
-    { conversationId: first, text: "Sorry, wrong quote attached.", scheduledFor: tomorrow },
-    prices,
-  );
+  await sendSms(db, actor, {
+    conversationId: first,
+    text: "Reminder: your quote expires Friday.",
+    scheduledFor: tomorrow,
+  });
+  const canceled = await sendSms(db, actor, {
+    conversationId: first,
+    text: "Sorry, wrong quote attached.",
+    scheduledFor: tomorrow,
+  });
   await cancelMessage(db, org.organizationId, canceled.event.id, "Sent by mistake");
   // A reply, then an opt-out, then a message that the suppression blocks.
   await pipeline.handleInbound({
@@ -102,7 +99,7 @@ export async function seedDemoMessaging(
     providerMessageId: null,
     receivedAt: Date.now(),
   });
-  await sendSms(db, actor, { conversationId: conversations[5]!, text: "One last offer!" }, prices);
+  await sendSms(db, actor, { conversationId: conversations[5]!, text: "One last offer!" });
   pipeline.poke();
 }
 

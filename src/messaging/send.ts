@@ -7,9 +7,9 @@ import { chooseFrom, senderCandidates } from "../services/sender.js";
 import { recordEvent } from "../services/timeline.js";
 import { insertEvents, type NewEvent, newEventRow } from "../store/events-repo.js";
 import { plainTransact } from "../store/group-commit.js";
-import { getConversation, getLead, touchConversations } from "../store/leads-repo.js";
+import { touchConversations } from "../store/leads-repo.js";
 import { touchLastUsed } from "../store/phone-numbers-repo.js";
-import type { ConversationRow, Database, EventRow, PhoneNumberRow } from "../store/schema.js";
+import type { ConversationRow, Database, EventRow, LeadRow, PhoneNumberRow } from "../store/schema.js";
 import { type Prices, priceMessage } from "./billing.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -190,6 +190,44 @@ function isUniqueViolation(error: unknown): boolean {
   );
 }
 
+interface SendContext {
+  conversation: ConversationRow;
+  /** Only what sending reads of the lead (absent if the lead is gone). */
+  lead: Pick<LeadRow, "document" | "source_id"> | undefined;
+  prices: Prices;
+}
+
+/** The conversation, its lead and the organization's prices, in one statement. */
+async function readSendContext(
+  db: Db,
+  organizationId: string,
+  conversationId: string,
+): Promise<SendContext | undefined> {
+  const row = await db
+    .selectFrom("conversations as c")
+    .innerJoin("organizations as o", "o.id", "c.organization_id")
+    .leftJoin("leads as l", (join) =>
+      join.onRef("l.organization_id", "=", "c.organization_id").onRef("l.id", "=", "c.lead_id"),
+    )
+    .selectAll("c")
+    .select([
+      "o.price_segment_micros",
+      "o.price_mms_micros",
+      "l.document as lead_document",
+      "l.source_id as lead_source_id",
+    ])
+    .where("c.organization_id", "=", organizationId)
+    .where("c.id", "=", conversationId)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const { price_segment_micros, price_mms_micros, lead_document, lead_source_id, ...conversation } = row;
+  return {
+    conversation,
+    lead: lead_document === null ? undefined : { document: lead_document, source_id: lead_source_id },
+    prices: { segmentMicros: price_segment_micros, mmsMicros: price_mms_micros },
+  };
+}
+
 export interface SendOutcome {
   event: EventRow;
   /** false when an earlier request with the same idempotency key already created it. */
@@ -201,8 +239,6 @@ export async function sendSms(
   db: Kysely<Database>,
   actor: Actor,
   body: SendSmsBody,
-  /** The organization's prices, or how to read them (then read beside the other lookups). */
-  prices: Prices | (() => Promise<Prices>),
   now = Date.now(),
   /** How the message is written (Messaging batches sends that arrive together); one transaction by default. */
   queue: (send: QueuedSend) => Promise<EventRow> = (send) =>
@@ -229,15 +265,14 @@ export async function sendSms(
     if (existing) return { event: existing, created: false };
   }
 
-  // Independent reads at once (on PostgreSQL each is a round trip): the conversation, the
-  // organization's numbers and its prices.
-  const [conversation, senders, messagePrices] = await Promise.all([
-    getConversation(db, actor.organizationId, body.conversationId),
+  // Two reads at once (on PostgreSQL each is a round trip): the conversation with its lead and the
+  // organization's prices, and the organization's numbers with their health.
+  const [context, senders] = await Promise.all([
+    readSendContext(db, actor.organizationId, body.conversationId),
     senderCandidates(db, actor.organizationId, now),
-    typeof prices === "function" ? prices() : prices,
   ]);
-  if (!conversation) throw notFound(`Conversation '${body.conversationId}'`);
-  const lead = await getLead(db, actor.organizationId, conversation.lead_id);
+  if (!context) throw notFound(`Conversation '${body.conversationId}'`);
+  const { conversation, lead, prices: messagePrices } = context;
   const metadata = lead ? leadDocument(lead).metadata : {};
   const assigned = typeof metadata.assignedPhoneNumberId === "string" ? metadata.assignedPhoneNumberId : null;
   const manual = body.wasManuallyOverridden === true;

@@ -34,7 +34,7 @@ function leadColumns(doc: LeadDocument) {
   };
 }
 
-export function leadDocument(row: LeadRow): LeadDocument {
+export function leadDocument(row: Pick<LeadRow, "document">): LeadDocument {
   return JSON.parse(row.document) as LeadDocument;
 }
 

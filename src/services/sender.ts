@@ -1,7 +1,7 @@
 import type { Kysely, Transaction } from "kysely";
 import { areaCode, regionOfNumber } from "../domain/number-geo.js";
 import { type Selection, type SenderCandidate, selectSender } from "../domain/sender-selection.js";
-import { healthByNumber, listPhoneNumbers } from "../store/phone-numbers-repo.js";
+import { phoneNumbersWithHealth } from "../store/phone-numbers-repo.js";
 import type { ConversationRow, Database, PhoneNumberRow } from "../store/schema.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -25,10 +25,7 @@ export interface SenderChoice {
 }
 
 export async function senderCandidates(db: Db, organizationId: string, now = Date.now()) {
-  const [rows, health] = await Promise.all([
-    listPhoneNumbers(db, organizationId),
-    healthByNumber(db, organizationId, now),
-  ]);
+  const { rows, health } = await phoneNumbersWithHealth(db, organizationId, now);
   const candidates = rows.map(
     (r): SenderCandidate => ({
       id: r.id,

@@ -43,15 +43,6 @@ export async function getPhoneNumber(
     .executeTakeFirst();
 }
 
-export async function listPhoneNumbers(db: Db, organizationId: string): Promise<PhoneNumberRow[]> {
-  return db
-    .selectFrom("phone_numbers")
-    .selectAll()
-    .where("organization_id", "=", organizationId)
-    .orderBy("id")
-    .execute();
-}
-
 /** The organization that owns a number (inbound messages arrive addressed to a number). */
 export async function findPhoneNumberByNumber(db: Db, number: string): Promise<PhoneNumberRow | undefined> {
   return db
@@ -91,13 +82,9 @@ export async function recordOutcome(
     .execute();
 }
 
-/** Health of every number of the organization from its last seven days of outcomes. */
-export async function healthByNumber(
-  db: Db,
-  organizationId: string,
-  now = Date.now(),
-): Promise<Map<string, HealthStatus>> {
-  const rows = await db
+/** Each number's outcome counts over the last seven days (the input of healthFromCounts). */
+function healthCounts(db: Db, organizationId: string, now: number) {
+  return db
     .selectFrom("phone_number_health_days")
     .select((eb) => [
       "phone_number_id",
@@ -107,14 +94,49 @@ export async function healthByNumber(
     ])
     .where("organization_id", "=", organizationId)
     .where("day", ">", dayOf(now) - HEALTH_WINDOW_DAYS)
-    .groupBy("phone_number_id")
-    .execute();
+    .groupBy("phone_number_id");
+}
+
+/** Health of every number of the organization from its last seven days of outcomes. */
+export async function healthByNumber(
+  db: Db,
+  organizationId: string,
+  now = Date.now(),
+): Promise<Map<string, HealthStatus>> {
+  const rows = await healthCounts(db, organizationId, now).execute();
   return new Map(
     rows.map((r) => [
       r.phone_number_id,
       healthFromCounts(Number(r.sent), Number(r.failed), Number(r.carrier_blocked)),
     ]),
   );
+}
+
+/**
+ * The organization's numbers with their health, in one statement (sender selection reads both on
+ * every send; on PostgreSQL each statement is a round trip).
+ */
+export async function phoneNumbersWithHealth(
+  db: Db,
+  organizationId: string,
+  now = Date.now(),
+): Promise<{ rows: PhoneNumberRow[]; health: Map<string, HealthStatus> }> {
+  const joined = await db
+    .selectFrom("phone_numbers as p")
+    .leftJoin(healthCounts(db, organizationId, now).as("h"), "h.phone_number_id", "p.id")
+    .selectAll("p")
+    .select(["h.sent as h_sent", "h.failed as h_failed", "h.carrier_blocked as h_carrier_blocked"])
+    .where("p.organization_id", "=", organizationId)
+    .orderBy("p.id")
+    .execute();
+  const rows: PhoneNumberRow[] = [];
+  const health = new Map<string, HealthStatus>();
+  for (const { h_sent, h_failed, h_carrier_blocked, ...row } of joined) {
+    rows.push(row);
+    if (h_sent !== null)
+      health.set(row.id, healthFromCounts(Number(h_sent), Number(h_failed), Number(h_carrier_blocked)));
+  }
+  return { rows, health };
 }
 
 export async function touchLastUsed(db: Db, organizationId: string, id: string, at: number): Promise<void> {

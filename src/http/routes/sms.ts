@@ -72,12 +72,10 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
       },
     },
     async (request, reply) => {
-      const { organizationId } = request.auth;
       const { event, created } = await sendSms(
         store.db,
         request.auth,
         request.body,
-        () => pipeline.prices(organizationId),
         Date.now(),
         pipeline.queueSend,
       );
