@@ -37,11 +37,16 @@ forEachEngine("batched transitions", (engine) => {
     const at = Date.now();
     const moved = await api.db.store.db.transaction().execute((trx) =>
       transitionBatch(trx, {
-        shared: { status: "Sending", sending_started_at: at, next_retry_at: null },
         perEvent: { from_phone_number: "text", next_attempt_at: "bigint" },
         items: events.map((event, i) => ({
           event,
-          values: { from_phone_number: `+1415555010${i}`, next_attempt_at: at + i },
+          changes: {
+            status: "Sending",
+            sending_started_at: at,
+            next_retry_at: null,
+            from_phone_number: `+1415555010${i}`,
+            next_attempt_at: at + i,
+          },
           log: { stage: "sending", message: `batch ${i}` },
         })),
         at,
@@ -81,15 +86,33 @@ forEachEngine("batched transitions", (engine) => {
     assert.equal(log.length, 0, "no log entry for an event the batch did not change");
   });
 
+  test("items that differ outside their per-event columns are refused, and nothing changes", async () => {
+    const events = [await queue("+12125550305"), await queue("+12125550306")];
+    const attempt = api.db.store.db.transaction().execute((trx) =>
+      transitionBatch(trx, {
+        perEvent: { from_phone_number: "text" },
+        items: events.map((event, i) => ({
+          event,
+          changes: { status: i === 0 ? "Sending" : "Blocked", from_phone_number: "+14155550100" },
+          log: { stage: "test", message: "mixed" },
+        })),
+        at: Date.now(),
+      }),
+    );
+    await assert.rejects(attempt, /differ outside their per-event columns/);
+    for (const event of events) {
+      assert.equal((await loadEvent(api.db.store.db, api.org.organizationId, event.id))!.status, "Queued");
+    }
+  });
+
   test("a second batch continues each event's log numbering", async () => {
     const event = await queue("+12125550304");
     const at = Date.now();
     const step = (from: EventRow, status: string, message: string) =>
       api.db.store.db.transaction().execute((trx) =>
         transitionBatch(trx, {
-          shared: { status },
           perEvent: {},
-          items: [{ event: from, values: {}, log: { stage: "test", message } }],
+          items: [{ event: from, changes: { status }, log: { stage: "test", message } }],
           at,
         }),
       );

@@ -16,15 +16,16 @@ export type ColumnType = "text" | "bigint" | "integer";
 
 export interface BatchItem {
   event: EventRow;
-  /** This event's values of the per-event columns. */
-  values: Partial<EventRow>;
+  /** This event's changes: the same as a one-by-one transition() would apply. */
+  changes: Partial<EventRow>;
   log: TransitionLog;
 }
 
 export interface Batch {
-  /** Changes shared by every event (one parameter each). */
-  shared: Partial<EventRow>;
-  /** The columns whose value differs per event, with their SQL types. */
+  /**
+   * The columns whose value may differ per event, with their SQL types. Every other change must be
+   * the same for every item: it is sent once.
+   */
   perEvent: Partial<Record<keyof EventRow, ColumnType>>;
   items: BatchItem[];
   at: number;
@@ -35,47 +36,63 @@ const CHUNK = 200;
 
 /** Applies a batch; answers the updated rows of the events whose guard still held. */
 export async function transitionBatch(trx: Transaction<Database>, batch: Batch): Promise<EventRow[]> {
+  if (batch.items.length === 0) return [];
+  const shared = sharedChanges(batch);
   const updated: EventRow[] = [];
   const logs: LogEntry[] = [];
   for (let start = 0; start < batch.items.length; start += CHUNK) {
     const items = batch.items.slice(start, start + CHUNK);
-    const applied = await updateChunk(trx, batch, items);
-    for (const item of items) {
-      if (!applied.has(item.event.id)) continue;
-      const changes = { ...batch.shared, ...item.values };
-      const row = { ...item.event, ...changes, modified_at: batch.at };
-      updated.push(row);
-      logs.push({
-        event: item.event,
-        toStatus: changes.status ?? item.event.status,
-        log: item.log,
-        at: batch.at,
-      });
+    const applied = await updateChunk(trx, batch, shared, items);
+    for (const { event, changes, log } of items) {
+      if (!applied.has(event.id)) continue;
+      updated.push({ ...event, ...changes, modified_at: batch.at });
+      logs.push({ event, toStatus: changes.status ?? event.status, log, at: batch.at });
     }
   }
   await appendLogs(trx, logs);
   return updated;
 }
 
+/**
+ * The changes outside `perEvent`, which every item must share, as every item must set each
+ * per-event column (a caller's bug otherwise: the batch would write something else than
+ * transition() would).
+ */
+function sharedChanges(batch: Batch): Partial<EventRow> {
+  const perEvent = Object.keys(batch.perEvent);
+  const first = batch.items[0]!.changes;
+  const columns = Object.keys(first).filter((c) => !perEvent.includes(c)) as (keyof EventRow)[];
+  for (const { changes } of batch.items) {
+    const keys = Object.keys(changes);
+    const same =
+      keys.length === columns.length + perEvent.length &&
+      perEvent.every((c) => keys.includes(c)) &&
+      columns.every((c) => keys.includes(c) && changes[c] === first[c]);
+    if (!same) throw new Error("transitionBatch: items differ outside their per-event columns");
+  }
+  return Object.fromEntries(columns.map((c) => [c, first[c]])) as Partial<EventRow>;
+}
+
 async function updateChunk(
   trx: Transaction<Database>,
   batch: Batch,
+  shared: Partial<EventRow>,
   items: BatchItem[],
 ): Promise<Set<string>> {
   const columns = Object.keys(batch.perEvent) as (keyof EventRow)[];
   const rows = items.map(
-    ({ event, values }) =>
+    ({ event, changes }) =>
       sql`(${sql.join([
         sql`cast(${event.organization_id} as text)`,
         sql`cast(${event.id} as text)`,
         sql`cast(${event.status} as text)`,
         sql`cast(${event.retry_count} as integer)`,
-        ...columns.map((c) => sql`cast(${values[c] ?? null} as ${sql.raw(batch.perEvent[c]!)})`),
+        ...columns.map((c) => sql`cast(${changes[c] ?? null} as ${sql.raw(batch.perEvent[c]!)})`),
       ])})`,
   );
   const names = ["v_org", "v_id", "v_status", "v_retry", ...columns.map((_, i) => `v_${i}`)];
   const sets = [
-    ...Object.entries(batch.shared).map(([column, value]) => sql`${sql.id(column)} = ${value}`),
+    ...Object.entries(shared).map(([column, value]) => sql`${sql.id(column)} = ${value}`),
     ...columns.map((column, i) => sql`${sql.id(column)} = ${sql.ref(`v.v_${i}`)}`),
     sql`modified_at = ${batch.at}`,
   ];
@@ -143,4 +160,20 @@ export async function appendLogs(trx: Transaction<Database>, entries: LogEntry[]
       await trx.insertInto("event_transitions").values(rows).execute();
     }
   }
+}
+
+/**
+ * The indexes of `items` grouped by organization (batches lock, bill and log per organization);
+ * items whose key is null are left out (they go one by one).
+ */
+export function indexesByOrganization<T>(items: T[], key: (item: T) => string | null): Map<string, number[]> {
+  const groups = new Map<string, number[]>();
+  for (const [i, item] of items.entries()) {
+    const organizationId = key(item);
+    if (organizationId === null) continue;
+    const list = groups.get(organizationId);
+    if (list) list.push(i);
+    else groups.set(organizationId, [i]);
+  }
+  return groups;
 }

@@ -3,7 +3,7 @@ import { isAcceptedByProvider, receiptMovesForward, receiptStatus } from "../dom
 import { plainTransact, type Transact } from "../store/group-commit.js";
 import { recordOutcome } from "../store/phone-numbers-repo.js";
 import type { Database, EventRow } from "../store/schema.js";
-import { transitionBatch } from "./batch-transitions.js";
+import { indexesByOrganization, transitionBatch } from "./batch-transitions.js";
 import { billAccepted } from "./billing.js";
 import type { Receipt } from "./provider.js";
 import { lockEvent, lockEvents, logIgnored, transition } from "./transitions.js";
@@ -62,6 +62,10 @@ function receiptChanges(event: EventRow, receipt: Receipt): Partial<EventRow> {
 
 type ReceiptResult = { done: boolean; event: EventRow | undefined };
 
+function receiptLog(receipt: Receipt) {
+  return { stage: "provider-receipt", message: `Provider reported '${receipt.kind}'.` };
+}
+
 /**
  * Applies a provider receipt. It moves the message forward only (by rank, see message-status.ts); a
  * receipt that would not is logged as ignored, and a late "sent" still fills in the send time.
@@ -99,13 +103,9 @@ export async function applyReceiptsIn(
   receipts: Receipt[],
 ): Promise<ReceiptResult[]> {
   const results: ReceiptResult[] = [];
-  const delivered = new Map<string, number[]>();
-  for (const [i, r] of receipts.entries()) {
-    if (receipts.length === 1 || r.kind !== "delivered" || !r.organizationId || !r.eventId) continue;
-    const list = delivered.get(r.organizationId);
-    if (list) list.push(i);
-    else delivered.set(r.organizationId, [i]);
-  }
+  const delivered = indexesByOrganization(receipts, (r) =>
+    receipts.length > 1 && r.kind === "delivered" && r.eventId ? r.organizationId : null,
+  );
   for (const [organizationId, indexes] of delivered) {
     const ids = [...new Set(indexes.map((i) => receipts[i]!.eventId!))];
     const sent = new Map(
@@ -126,27 +126,11 @@ export async function applyReceiptsIn(
     if (batch.length === 0) continue;
     const now = Date.now();
     const moved = await transitionBatch(trx, {
-      shared: {
-        status: "Delivered",
-        next_attempt_at: null,
-        next_retry_at: null,
-        failed_at: null,
-        undeliverable_at: null,
-        error_code: null,
-        error_message: null,
-      },
       perEvent: { provider_message_id: "text", delivered_at: "bigint" },
       items: batch.map((i) => {
         const receipt = receipts[i]!;
         const event = sent.get(receipt.eventId!)!;
-        return {
-          event,
-          values: {
-            provider_message_id: event.provider_message_id ?? receipt.providerMessageId,
-            delivered_at: receipt.occurredAt,
-          },
-          log: { stage: "provider-receipt", message: "Provider reported 'delivered'." },
-        };
+        return { event, changes: receiptChanges(event, receipt), log: receiptLog(receipt) };
       }),
       at: now,
     });
@@ -173,7 +157,7 @@ export async function applyReceiptIn(trx: Transaction<Database>, receipt: Receip
   const event = await findEvent(trx, receipt);
   if (!event) return { done: true, event: undefined };
   const now = Date.now();
-  const log = { stage: "provider-receipt", message: `Provider reported '${receipt.kind}'.` };
+  const log = receiptLog(receipt);
   if (!receiptMovesForward(event.status, receipt.kind)) {
     const fillIn: Partial<EventRow> = {};
     // A late "sent" still proves the provider sent it: record when, and bill it (once) even if

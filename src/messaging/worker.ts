@@ -10,13 +10,15 @@ import type { Engine } from "../store/database.js";
 import { plainTransact, type Transact } from "../store/group-commit.js";
 import { recordOutcome } from "../store/phone-numbers-repo.js";
 import type { Database, EventRow, PhoneNumberRow } from "../store/schema.js";
-import { transitionBatch } from "./batch-transitions.js";
+import { indexesByOrganization, transitionBatch } from "./batch-transitions.js";
 import { billAccepted, billAcceptedMany, isBillableTraffic } from "./billing.js";
 import { type GateFacts, isOwnTraffic, readGateFacts } from "./gate-facts.js";
 import type { Provider, SendResult } from "./provider.js";
 import { lockEvent, lockEvents, transition } from "./transitions.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
+
+type AcceptedResult = Extract<SendResult, { kind: "accepted" }>;
 
 /** What the provider said about one message. */
 interface Outcome {
@@ -283,19 +285,20 @@ export class Worker {
    * deadline after which an unanswered send is never retried blindly. Answers the moved rows.
    */
   private moveToSending(trx: Transaction<Database>, passed: Passed[], now: number): Promise<EventRow[]> {
-    if (passed.length === 0) return Promise.resolve([]);
     const log = { stage: "sending", message: `Passed compliance; handing to ${this.options.provider.name}.` };
+    const reconcileAt = now + Math.round(this.options.config.reconcileSeconds * 1000);
     return transitionBatch(trx, {
-      shared: {
-        status: "Sending",
-        sending_started_at: now,
-        next_attempt_at: now + Math.round(this.options.config.reconcileSeconds * 1000),
-        next_retry_at: null,
-      },
       perEvent: { ten_dlc_campaign_id: "text", from_phone_number: "text" },
       items: passed.map(({ row, sender }) => ({
         event: row,
-        values: { ten_dlc_campaign_id: sender.ten_dlc_campaign_id, from_phone_number: sender.number },
+        changes: {
+          status: "Sending",
+          sending_started_at: now,
+          ten_dlc_campaign_id: sender.ten_dlc_campaign_id,
+          from_phone_number: sender.number,
+          next_attempt_at: reconcileAt,
+          next_retry_at: null,
+        },
         log,
       })),
       at: now,
@@ -335,13 +338,9 @@ export class Worker {
    */
   private async recordResults(trx: Transaction<Database>, outcomes: Outcome[]): Promise<boolean[]> {
     const done: boolean[] = [];
-    const accepted = new Map<string, number[]>();
-    for (const [i, o] of outcomes.entries()) {
-      if (o.result.kind !== "accepted" || outcomes.length === 1) continue;
-      const list = accepted.get(o.organizationId);
-      if (list) list.push(i);
-      else accepted.set(o.organizationId, [i]);
-    }
+    const accepted = indexesByOrganization(outcomes, (o) =>
+      outcomes.length > 1 && o.result.kind === "accepted" ? o.organizationId : null,
+    );
     const now = this.now();
     for (const [organizationId, indexes] of accepted) {
       const events = await lockEvents(
@@ -354,14 +353,6 @@ export class Worker {
       if (batch.length === 0) continue;
       const billing = await billAcceptedMany(trx, organizationId, [...sending.values()], now);
       const moved = await transitionBatch(trx, {
-        shared: {
-          status: "Sent",
-          provider: this.options.provider.name,
-          next_attempt_at: null,
-          error_code: null,
-          error_message: null,
-          failed_at: null,
-        },
         perEvent: {
           provider_message_id: "text",
           telnyx_id: "text",
@@ -371,21 +362,17 @@ export class Worker {
         },
         items: batch.map((i) => {
           const event = sending.get(outcomes[i]!.id)!;
-          const result = outcomes[i]!.result as Extract<SendResult, { kind: "accepted" }>;
+          const result = outcomes[i]!.result as AcceptedResult;
           return {
             event,
-            values: {
-              provider_message_id: event.provider_message_id ?? result.providerMessageId,
-              telnyx_id: event.telnyx_id ?? result.telnyxId ?? null,
-              sent_at: event.sent_at ?? now,
+            changes: {
+              ...this.acceptedChanges(event, result, now),
+              // Every item sets both (an event billed already keeps its values).
               billing_status: event.billing_status,
               billable_micros: event.billable_micros,
               ...billing.get(event.id),
             },
-            log: {
-              stage: "provider",
-              message: `Accepted by ${this.options.provider.name} as ${result.providerMessageId}.`,
-            },
+            log: this.acceptedLog(result),
           };
         }),
         at: now,
@@ -397,6 +384,28 @@ export class Worker {
       done[i] ??= await this.recordResult(trx, o.organizationId, o.id, o.result);
     }
     return done;
+  }
+
+  /** What an accepted send changes on a message that was Sending (billing aside). */
+  private acceptedChanges(event: EventRow, result: AcceptedResult, now: number): Partial<EventRow> {
+    return {
+      provider_message_id: event.provider_message_id ?? result.providerMessageId,
+      telnyx_id: event.telnyx_id ?? result.telnyxId ?? null,
+      provider: this.options.provider.name,
+      status: "Sent",
+      sent_at: event.sent_at ?? now,
+      next_attempt_at: null,
+      error_code: null,
+      error_message: null,
+      failed_at: null,
+    };
+  }
+
+  private acceptedLog(result: AcceptedResult) {
+    return {
+      stage: "provider",
+      message: `Accepted by ${this.options.provider.name} as ${result.providerMessageId}.`,
+    };
   }
 
   private async recordResult(
@@ -415,28 +424,11 @@ export class Worker {
         provider: this.options.provider.name,
       };
       if (event.status === "Sending" || event.status === "Failed") {
-        const changes: Partial<EventRow> = {
-          ...ids,
-          status: "Sent",
-          sent_at: event.sent_at ?? now,
-          next_attempt_at: null,
-          error_code: null,
-          error_message: null,
-          failed_at: null,
+        const changes = {
+          ...this.acceptedChanges(event, result, now),
+          ...(await billAccepted(trx, event, now)),
         };
-        Object.assign(changes, await billAccepted(trx, event, now));
-        return (
-          (await transition(
-            trx,
-            event,
-            changes,
-            {
-              stage: "provider",
-              message: `Accepted by ${this.options.provider.name} as ${result.providerMessageId}.`,
-            },
-            now,
-          )) !== undefined
-        );
+        return (await transition(trx, event, changes, this.acceptedLog(result), now)) !== undefined;
       }
       // A receipt got here first (e.g. delivered before the send call returned): fill in, never move back.
       const fill: Partial<EventRow> = {
