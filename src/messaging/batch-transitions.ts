@@ -120,13 +120,8 @@ export interface LogEntry {
  * locked by the caller (as transition() requires), so the numbers read here cannot race.
  */
 export async function appendLogs(trx: Transaction<Database>, entries: LogEntry[]): Promise<void> {
-  const byOrg = new Map<string, LogEntry[]>();
-  for (const entry of entries) {
-    const list = byOrg.get(entry.event.organization_id);
-    if (list) list.push(entry);
-    else byOrg.set(entry.event.organization_id, [entry]);
-  }
-  for (const [organizationId, all] of byOrg) {
+  for (const [organizationId, indexes] of indexesByOrganization(entries, (e) => e.event.organization_id)) {
+    const all = indexes.map((i) => entries[i]!);
     for (let start = 0; start < all.length; start += CHUNK) {
       const chunk = all.slice(start, start + CHUNK);
       const ids = [...new Set(chunk.map((e) => e.event.id))];
