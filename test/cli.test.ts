@@ -216,3 +216,27 @@ forEachEngine("leadtrail CLI", (engine) => {
     });
   });
 });
+
+describe("bench-seed on a SQLite file no other connection has open", () => {
+  let db: CliDatabase;
+  before(async () => {
+    db = await createCliDatabase("sqlite");
+  });
+  after(async () => db?.cleanup());
+
+  test("loads every event and hands the file back in WAL mode", { timeout: 120_000 }, async () => {
+    // With the file to itself the load runs through a rollback journal (src/cli/bench-seed.ts): the
+    // file must come back in WAL mode, which the server and worker rely on for concurrent readers.
+    const { stdout } = await cliOk(["bench-seed", "--events", "30000", "--json"], db.env);
+    const seeded = JSON.parse(stdout.trimEnd().split("\n").at(-1)!);
+    const [mode] = await db.query<{ journal_mode: string }>("pragma journal_mode");
+    assert.equal(mode?.journal_mode, "wal");
+    const [count] = await db.query<{ n: number }>(
+      "select count(*) as n from events where organization_id = $1",
+      [seeded.organizationId],
+    );
+    assert.equal(count?.n, 30000);
+    const [check] = await db.query<{ integrity_check: string }>("pragma integrity_check");
+    assert.equal(check?.integrity_check, "ok");
+  });
+});

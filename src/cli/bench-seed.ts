@@ -1,7 +1,8 @@
+import type { Database as SqliteDatabase } from "better-sqlite3";
 import { SingleBar } from "cli-progress";
 import { ACTIVITY_CATEGORY, type ActivityType } from "../domain/event-vocabulary.js";
 import { newId } from "../domain/ids.js";
-import { type NewEvent, newEventRow } from "../store/events-repo.js";
+import { EVENT_COLUMNS, type NewEvent, newEventRow } from "../store/events-repo.js";
 import { createOrganization } from "../store/orgs-repo.js";
 import type { ConversationRow, EventRow, LeadRow } from "../store/schema.js";
 import type { Store } from "../store/store.js";
@@ -115,16 +116,6 @@ function makeLead(organizationId: string, userId: string, index: number, at: num
 
 // Event rows are built from per-variant templates (positional arrays) and patched per event: no
 // per-event object with fifty properties, which is what made seeding allocation-bound.
-const EVENT_COLUMNS = Object.keys(
-  newEventRow({
-    organization_id: "",
-    event_type: "",
-    activity_type: "Note",
-    activity_category: "",
-    description: "",
-    created_by: "",
-  }),
-);
 const column = (name: keyof EventRow) => EVENT_COLUMNS.indexOf(name);
 const C = {
   id: column("id"),
@@ -315,15 +306,25 @@ interface Inserter {
   finish(): Promise<void>;
 }
 
-/** Single-row INSERTs prepared once and bound from arrays: the fastest path better-sqlite3 offers. */
+/**
+ * Single-row INSERTs prepared once and bound from arrays: the fastest path better-sqlite3 offers.
+ *
+ * In WAL mode every page of a bulk load is written twice: into the log at each commit, then back into
+ * the file by the checkpoint (together a third of the load's time). When the seeder has the file to
+ * itself it switches to a rollback journal for the load, which writes new pages once and journals only
+ * the few existing pages a commit changes (synchronous=FULL keeps each commit durable), and switches
+ * back to WAL at the end. With another connection open (a running server) SQLite refuses the switch,
+ * and the load runs in WAL mode with one checkpoint at the end. A crash mid-load leaves whole
+ * committed batches either way; the next `openConnection` puts the file back in WAL mode.
+ */
 function sqliteInserter(store: Store): Inserter {
   if (store.conn.engine !== "sqlite") throw new Error("not sqlite");
   const raw = store.conn.raw;
-  // A bulk load touches several B-trees per event: a large page cache keeps their hot pages in
-  // memory, and one checkpoint at the end (see finish) copies each page to the file once instead of
-  // every 1,000 pages.
+  // A bulk load touches several B-trees per event: a large page cache keeps their hot pages in memory.
   raw.pragma("cache_size = -262144");
-  raw.pragma("wal_autocheckpoint = 0");
+  const rollbackJournal = switchJournalMode(raw, "delete");
+  if (rollbackJournal) raw.pragma("synchronous = FULL");
+  else raw.pragma("wal_autocheckpoint = 0");
   const statements = new Map<string, ReturnType<typeof raw.prepare>>();
   const insertRows = (table: string, set: RowSet) => {
     let statement = statements.get(table);
@@ -343,10 +344,24 @@ function sqliteInserter(store: Store): Inserter {
   return {
     write: async (batch) => write(batch),
     finish: async () => {
-      raw.pragma("wal_checkpoint(TRUNCATE)");
-      raw.pragma("wal_autocheckpoint = 1000");
+      if (rollbackJournal) {
+        switchJournalMode(raw, "wal");
+        raw.pragma("synchronous = NORMAL");
+      } else {
+        raw.pragma("wal_checkpoint(TRUNCATE)");
+        raw.pragma("wal_autocheckpoint = 4000");
+      }
     },
   };
+}
+
+/** Sets the journal mode; false when SQLite keeps the current one (another connection is open). */
+function switchJournalMode(raw: SqliteDatabase, mode: "delete" | "wal"): boolean {
+  try {
+    return raw.pragma(`journal_mode = ${mode}`, { simple: true }) === mode;
+  } catch {
+    return false;
+  }
 }
 
 /** Multi-row INSERT … VALUES ($1,…),(…) in one transaction per batch. */
@@ -416,35 +431,39 @@ export async function benchSeed(
   };
   let batch = emptyBatch();
   let current = makeLead(org.organizationId, org.userId, 0, at, random);
-  for (let i = 0; i < total; i++) {
-    const kind = i % EVENTS_PER_LEAD;
-    if (kind === 0) {
-      if (i > 0) current = makeLead(org.organizationId, org.userId, i / EVENTS_PER_LEAD, at, random);
-      push(batch.leads, current.lead);
+  // The journal mode goes back to WAL even when a batch fails.
+  try {
+    for (let i = 0; i < total; i++) {
+      const kind = i % EVENTS_PER_LEAD;
+      if (kind === 0) {
+        if (i > 0) current = makeLead(org.organizationId, org.userId, i / EVENTS_PER_LEAD, at, random);
+        push(batch.leads, current.lead);
+      }
+      const event = makeEvent(
+        kind,
+        org.organizationId,
+        org.userId,
+        current.lead,
+        current.conversation,
+        at,
+        random,
+      );
+      batch.events.rows.push(event.values);
+      current.conversation.last_event_at = at;
+      current.conversation.last_snippet = event.summary.slice(0, 160);
+      // A lead's conversation row is written with its last event (leads never span batches: 25 | 10,000).
+      if (kind === EVENTS_PER_LEAD - 1 || i === total - 1) push(batch.conversations, current.conversation);
+      at += step;
+      if (batch.events.rows.length === BATCH || i === total - 1) {
+        await insert.write(batch);
+        written += batch.events.rows.length;
+        bar?.update(written);
+        batch = emptyBatch();
+      }
     }
-    const event = makeEvent(
-      kind,
-      org.organizationId,
-      org.userId,
-      current.lead,
-      current.conversation,
-      at,
-      random,
-    );
-    batch.events.rows.push(event.values);
-    current.conversation.last_event_at = at;
-    current.conversation.last_snippet = event.summary.slice(0, 160);
-    // A lead's conversation row is written with its last event (leads never span batches: 25 | 10,000).
-    if (kind === EVENTS_PER_LEAD - 1 || i === total - 1) push(batch.conversations, current.conversation);
-    at += step;
-    if (batch.events.rows.length === BATCH || i === total - 1) {
-      await insert.write(batch);
-      written += batch.events.rows.length;
-      bar?.update(written);
-      batch = emptyBatch();
-    }
+  } finally {
+    await insert.finish();
   }
-  await insert.finish();
   bar?.stop();
   return {
     organizationId: org.organizationId,
