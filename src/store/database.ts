@@ -29,7 +29,7 @@ export interface ConnectionOptions {
 }
 
 // BIGINT (int8) columns hold epoch milliseconds and micro-dollars, well inside 2^53: read them as numbers.
-const pgTypes = {
+export const pgTypes = {
   getTypeParser(oid: number, format?: "text" | "binary") {
     if (oid === pg.types.builtins.INT8) return (value: string) => Number(value);
     // biome-ignore lint/suspicious/noExplicitAny: pg's overloaded getTypeParser signature

@@ -1,6 +1,5 @@
 import type { Kysely, Transaction } from "kysely";
 import { newId } from "../domain/ids.js";
-import type { Connection } from "./database.js";
 import type { Database, EventRow, EventTransitionsTable } from "./schema.js";
 
 /** What a caller supplies to write an event; everything else takes the record's neutral default. */
@@ -144,42 +143,3 @@ export const EVENT_COLUMNS = Object.keys(
     created_by: "",
   }),
 ) as (keyof EventRow)[];
-
-/**
- * An EventRow from a positional result row (columns in EVENT_COLUMNS order). Both drivers build a
- * result object one property at a time, which for this 60-column row costs more than the primary-key
- * lookup itself; an object literal of one fixed shape, compiled once from the column names (our own
- * constants, never input), costs a fraction of that.
- */
-const eventRowFromArray = new Function(
-  "a",
-  `return { ${EVENT_COLUMNS.map((name, i) => `${name}: a[${i}]`).join(", ")} };`,
-) as (values: unknown[]) => EventRow;
-
-/**
- * The hottest read of the API (GET /events/{id}): a primary-key lookup through a statement prepared
- * once per connection, not re-planned per request, read as an array (see eventRowFromArray).
- */
-export function eventByIdReader(
-  conn: Connection,
-): (organizationId: string, id: string) => Promise<EventRow | undefined> {
-  const text = `select ${EVENT_COLUMNS.join(", ")} from events where organization_id = $1 and id = $2`;
-  if (conn.engine === "sqlite") {
-    const statement = conn.raw.prepare(text.replace(/\$\d/g, "?")).raw(true);
-    return async (organizationId, id) => {
-      const values = statement.get(organizationId, id) as unknown[] | undefined;
-      return values && eventRowFromArray(values);
-    };
-  }
-  const pool = conn.raw;
-  return async (organizationId, id) => {
-    const result = await pool.query<unknown[]>({
-      name: "event_by_id_positional",
-      text,
-      values: [organizationId, id],
-      rowMode: "array",
-    });
-    const values = result.rows[0];
-    return values && eventRowFromArray(values);
-  };
-}

@@ -1,10 +1,9 @@
 import { sql } from "kysely";
 import { CursorCodec } from "./cursor.js";
 import { type Connection, type ConnectionOptions, openConnection } from "./database.js";
-import { eventByIdReader } from "./events-repo.js";
+import { type EventByIdReader, eventByIdReader } from "./event-by-id-reader.js";
 import { LATEST_MIGRATION, migrateToLatest } from "./migrations.js";
 import { type ApiKeyOwner, findApiKeyOwner, getOrCreateSecret } from "./orgs-repo.js";
-import type { EventRow } from "./schema.js";
 
 /**
  * The store: one open database (SQLite or PostgreSQL), migrated, with the hot-path readers and the
@@ -14,7 +13,7 @@ export class Store {
   private constructor(
     readonly conn: Connection,
     readonly cursors: CursorCodec,
-    readonly getEventById: (organizationId: string, id: string) => Promise<EventRow | undefined>,
+    readonly getEventById: EventByIdReader,
   ) {}
 
   static async open(options: ConnectionOptions): Promise<Store> {

@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import pg from "pg";
+import { ACTIVITY_CATEGORY } from "../src/domain/event-vocabulary.js";
+import { pgTypes } from "../src/store/database.js";
+import { CoalescingEventReader } from "../src/store/event-by-id-reader.js";
+import { insertEvents, newEventRow } from "../src/store/events-repo.js";
+import { createOrganization } from "../src/store/orgs-repo.js";
+import type { EventRow } from "../src/store/schema.js";
+import { forEachEngine, openTestDatabase, PG_URL, type TestDatabase } from "./helpers/engines.js";
+
+// GET /events/{id}'s reader: rows read positionally must equal the rows Kysely reads, on both engines,
+// whatever mix of organizations, unknown ids and repeats arrives at once; on PostgreSQL concurrent
+// lookups share queries.
+
+function eventsOf(organizationId: string, userId: string, count: number): EventRow[] {
+  return Array.from({ length: count }, (_, i) =>
+    newEventRow({
+      organization_id: organizationId,
+      event_type: "SmsOutbound",
+      activity_type: "Sms",
+      activity_category: ACTIVITY_CATEGORY.Sms,
+      description: "Outbound SMS.",
+      created_by: userId,
+      summary: `message ${i} — “quoted”`,
+      status: i % 2 ? "Delivered" : "Sent",
+      billable_micros: 7900 + i,
+      sent_at: 1_700_000_000_000 + i,
+      retry_count: i % 3,
+      media: i % 5 === 0 ? JSON.stringify([{ url: "https://example.com/a.jpg" }]) : null,
+    }),
+  );
+}
+
+forEachEngine("GET /events/{id} reader", (engine) => {
+  let tdb: TestDatabase;
+  let a: EventRow[];
+  let b: EventRow[];
+  before(async () => {
+    tdb = await openTestDatabase(engine);
+    const orgA = await createOrganization(tdb.store.db, "A");
+    const orgB = await createOrganization(tdb.store.db, "B");
+    a = eventsOf(orgA.organizationId, orgA.userId, 40);
+    b = eventsOf(orgB.organizationId, orgB.userId, 40);
+    await insertEvents(tdb.store.db, [...a, ...b]);
+  });
+  after(() => tdb.cleanup());
+
+  test("concurrent lookups each get their own organization's row, every column with its type", async () => {
+    const asked: { organizationId: string; id: string; expected: EventRow | undefined }[] = [];
+    for (let i = 0; i < 40; i++) {
+      asked.push({ organizationId: a[i]!.organization_id, id: a[i]!.id, expected: a[i] });
+      asked.push({ organizationId: b[i]!.organization_id, id: b[i]!.id, expected: b[i] });
+      // Another organization's id, an unknown id, and a repeat.
+      asked.push({ organizationId: b[i]!.organization_id, id: a[i]!.id, expected: undefined });
+      asked.push({ organizationId: a[i]!.organization_id, id: `evt_missing_${i}`, expected: undefined });
+      asked.push({ organizationId: a[i]!.organization_id, id: a[i]!.id, expected: a[i] });
+    }
+    const answers = await Promise.all(asked.map((q) => tdb.store.getEventById(q.organizationId, q.id)));
+    answers.forEach((answer, i) => {
+      assert.deepEqual(answer, asked[i]!.expected, `lookup ${i}`);
+    });
+    const viaKysely = await tdb.store.db
+      .selectFrom("events")
+      .selectAll()
+      .where("id", "=", a[3]!.id)
+      .executeTakeFirstOrThrow();
+    assert.deepEqual(await tdb.store.getEventById(a[3]!.organization_id, a[3]!.id), viaKysely);
+  });
+
+  if (engine !== "postgresql") return;
+
+  describe("coalescing on PostgreSQL", () => {
+    /** A real pool; `queries()` counts the clients it handed out, one per pool.query. */
+    const openPool = () => {
+      const pool = new pg.Pool({
+        connectionString: PG_URL,
+        types: pgTypes,
+        options: `-c search_path=${tdb.options.pgSchema}`,
+      });
+      let acquired = 0;
+      pool.on("acquire", () => {
+        acquired++;
+      });
+      return Object.assign(pool, { queries: () => acquired });
+    };
+
+    test("200 lookups at once take a handful of queries, and each gets its row", async () => {
+      const pool = openPool();
+      try {
+        const reader = new CoalescingEventReader(pool, 2);
+        const asked = Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b)[i % 40]!);
+        const answers = await Promise.all(asked.map((row) => reader.read(row.organization_id, row.id)));
+        answers.forEach((answer, i) => {
+          assert.deepEqual(answer, asked[i]);
+        });
+        assert.ok(pool.queries() <= 8, `${pool.queries()} queries for 200 lookups`);
+      } finally {
+        await pool.end();
+      }
+    });
+
+    test("one lookup at a time is one query each, answered at once", async () => {
+      const pool = openPool();
+      try {
+        const reader = new CoalescingEventReader(pool, 2);
+        for (const row of a.slice(0, 5))
+          assert.deepEqual(await reader.read(row.organization_id, row.id), row);
+        assert.equal(pool.queries(), 5);
+      } finally {
+        await pool.end();
+      }
+    });
+
+    test("a failing query rejects every lookup waiting on it, and later lookups still run", async () => {
+      const pool = openPool();
+      const reader = new CoalescingEventReader(pool, 1);
+      await pool.end();
+      const results = await Promise.allSettled(
+        a.slice(0, 6).map((row) => reader.read(row.organization_id, row.id)),
+      );
+      assert.deepEqual(
+        results.map((r) => r.status),
+        Array(6).fill("rejected"),
+      );
+    });
+  });
+});
