@@ -1,4 +1,4 @@
-import type { Database as SqliteDatabase } from "better-sqlite3";
+import type { Database as SqliteDatabase, Statement as SqliteStatement } from "better-sqlite3";
 import { SingleBar } from "cli-progress";
 import { ACTIVITY_CATEGORY, type ActivityType } from "../domain/event-vocabulary.js";
 import { newId } from "../domain/ids.js";
@@ -325,11 +325,11 @@ function sqliteInserter(store: Store): Inserter {
   const rollbackJournal = switchJournalMode(raw, "delete");
   if (rollbackJournal) raw.pragma("synchronous = FULL");
   else raw.pragma("wal_autocheckpoint = 0");
-  const statements = new Map<string, ReturnType<typeof raw.prepare>>();
+  const statements = new Map<string, SqliteStatement<unknown[]>>();
   const insertRows = (table: string, set: RowSet) => {
     let statement = statements.get(table);
     if (!statement) {
-      statement = raw.prepare(
+      statement = raw.prepare<unknown[]>(
         `insert into ${table} (${set.columns.join(",")}) values (${set.columns.map(() => "?").join(",")})`,
       );
       statements.set(table, statement);
