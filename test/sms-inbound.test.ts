@@ -125,4 +125,33 @@ forEachEngine("inbound SMS and keywords", (engine) => {
     });
     assert.equal(res.statusCode, 404);
   });
+
+  test("one message delivered five times at once (provider redelivery) is recorded once: one lead, one event, one reply", async () => {
+    const phone = `+1206555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const message = {
+      from: phone,
+      to: OUR,
+      text: "STOP",
+      mediaUrls: [],
+      providerMessageId: `msg-redelivered-${phone}`,
+      receivedAt: Date.now(),
+    };
+    const outcomes = await Promise.all(Array.from({ length: 5 }, () => api.pipeline.handleInbound(message)));
+    assert.equal(outcomes.filter((o) => o !== undefined).length, 1, "exactly one delivery is recorded");
+    const db = api.db.store.db;
+    const leads = await db.selectFrom("leads").select("id").where("phone", "=", phone).execute();
+    assert.equal(leads.length, 1, "the redeliveries' leads were rolled back");
+    const events = await db
+      .selectFrom("events")
+      .select(["direction", "event_type"])
+      .where("lead_id", "=", leads[0]!.id)
+      .execute();
+    assert.deepEqual(events.map((e) => `${e.direction}:${e.event_type}`).sort(), [
+      "inbound:SmsInbound",
+      "null:LeadCreated",
+      "outbound:SmsOutbound",
+    ]);
+    const again = await api.pipeline.handleInbound({ ...message, receivedAt: Date.now() });
+    assert.equal(again, undefined, "a later redelivery is recorded no more");
+  });
 });

@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
+import { sql } from "kysely";
 import { ACTIVITY_CATEGORY } from "../src/domain/event-vocabulary.js";
-import { insertEvent, newEventRow } from "../src/store/events-repo.js";
-import { LATEST_MIGRATION } from "../src/store/migrations.js";
+import { isUniqueViolation } from "../src/store/errors.js";
+import { insertEvent, insertEvents, newEventRow } from "../src/store/events-repo.js";
+import { INBOUND_ONCE } from "../src/store/migration-0004-inbound-once.js";
+import { LATEST_MIGRATION, migrateToLatest, migrator } from "../src/store/migrations.js";
 import { createOrganization, hashApiKey } from "../src/store/orgs-repo.js";
 import { Store } from "../src/store/store.js";
 import { forEachEngine, openTestDatabase, type TestDatabase } from "./helpers/engines.js";
@@ -58,6 +61,47 @@ forEachEngine("store", (engine) => {
     assert.equal(await tdb.store.getEventById(b.organizationId, row.id), undefined);
     const back = await tdb.store.getEventById(a.organizationId, row.id);
     assert.deepEqual(back, row, "every column round-trips with its type (numbers stay numbers)");
+  });
+
+  test("migration 0004 keeps the first of inbound copies recorded twice before it, then refuses copies", async () => {
+    const db = tdb.store.db;
+    const schema =
+      engine === "postgresql"
+        ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
+        : undefined;
+    const down = await migrator(db as never, schema).migrateTo("0003_warmup");
+    assert.equal(down.error, undefined);
+    const org = await createOrganization(db, "Redelivered");
+    const inbound = (at: number) =>
+      newEventRow(
+        {
+          organization_id: org.organizationId,
+          event_type: "SmsInbound",
+          activity_type: "Sms",
+          activity_category: ACTIVITY_CATEGORY.Sms,
+          description: "Inbound SMS.",
+          created_by: "system",
+          direction: "inbound",
+          provider_message_id: "msg-twice",
+        },
+        at,
+      );
+    const [first, second] = [inbound(1_000), inbound(2_000)];
+    await insertEvents(db, [second!, first!]);
+    assert.equal(await migrateToLatest(db as never), LATEST_MIGRATION);
+    const rows = await db
+      .selectFrom("events")
+      .select(["id", "provider_message_id"])
+      .where("organization_id", "=", org.organizationId)
+      .orderBy("created_at")
+      .execute();
+    assert.deepEqual(rows, [
+      { id: first!.id, provider_message_id: "msg-twice" },
+      { id: second!.id, provider_message_id: null },
+    ]);
+    await assert.rejects(insertEvents(db, [inbound(3_000)]), (error) =>
+      isUniqueViolation(error, INBOUND_ONCE),
+    );
   });
 
   test("a second process on the same database verifies the first one's continuation tokens", async () => {

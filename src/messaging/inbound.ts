@@ -2,9 +2,11 @@ import type { Kysely } from "kysely";
 import { ACTIVITY_CATEGORY } from "../domain/event-vocabulary.js";
 import { keywordAction } from "../domain/keywords.js";
 import { toE164 } from "../domain/phone.js";
-import { createLead } from "../services/leads.js";
+import { insertLead } from "../services/leads.js";
 import { recordEvent } from "../services/timeline.js";
+import { isUniqueViolation } from "../store/errors.js";
 import { getConversationForLead } from "../store/leads-repo.js";
+import { INBOUND_ONCE } from "../store/migration-0004-inbound-once.js";
 import { findPhoneNumberByNumber } from "../store/phone-numbers-repo.js";
 import type { Database, EventRow } from "../store/schema.js";
 import { release, suppress } from "../store/suppressions-repo.js";
@@ -29,7 +31,8 @@ export interface InboundOutcome {
  * An inbound message: a Received event on the sender's conversation (lead and conversation created
  * for an unknown sender), plus the carrier keywords: STOP-words suppress the sender and answer once,
  * START/UNSTOP release, HELP/INFO answer with help. Replies are SystemInternal and never billed.
- * Returns undefined when the number it was sent to belongs to no organization.
+ * Returns undefined when the number it was sent to belongs to no organization, or when the message
+ * (by its provider id) was recorded before: providers redeliver webhooks, even concurrently.
  */
 export async function handleInbound(
   db: Kysely<Database>,
@@ -41,114 +44,127 @@ export async function handleInbound(
   const organizationId = ourNumber.organization_id;
   const from = toE164(message.from) ?? message.from;
   const actor = { organizationId, userId: SYSTEM_ACTOR };
-  let lead = await db
-    .selectFrom("leads")
-    .selectAll()
-    .where("organization_id", "=", organizationId)
-    .where("phone", "=", from)
-    .orderBy("created_at")
-    .executeTakeFirst();
-  if (!lead)
-    lead = await createLead(
-      db,
-      actor,
-      { contact: { phone: { number: from, type: "mobile" } }, metadata: { origin: "inbound-sms" } },
-      message.receivedAt,
-    );
-  const conversation = await getConversationForLead(db, organizationId, lead.id);
-  if (!conversation) return undefined;
   const action = keywordAction(message.text);
   const orgPrices = await prices(organizationId);
   const isMms = message.mediaUrls.length > 0;
-  return db.transaction().execute(async (trx) => {
-    const event = await recordEvent(
-      trx,
-      {
-        organization_id: organizationId,
-        event_type: isMms ? "MmsInbound" : "SmsInbound",
-        event_category: "Messaging",
-        activity_type: isMms ? "Mms" : "Sms",
-        activity_category: ACTIVITY_CATEGORY.Sms,
-        description: `Inbound ${isMms ? "MMS" : "SMS"} from ${from} to ${ourNumber.number}.`,
-        summary: message.text || `[${message.mediaUrls.length} media]`,
-        conversation_id: conversation.id,
-        lead_id: lead.id,
-        related_entity_type: "Conversation",
-        related_entity_id: conversation.id,
-        direction: "inbound",
-        status: action === "opt-out" ? "Opted out" : "Received",
-        compliance_action:
-          action === "opt-out" ? "OptOut" : action === "opt-in" ? "OptIn" : action === "help" ? "Help" : null,
-        traffic_type: "RealLead",
-        outbound_phone_number_id: ourNumber.id,
-        from_phone_number: from,
-        to_phone_number: ourNumber.number,
-        provider_message_id: message.providerMessageId,
-        received_at: message.receivedAt,
-        billing_status: "NotBilled",
-        body: message.text,
-        media: isMms
-          ? JSON.stringify(
-              message.mediaUrls.map((url) => ({
-                url,
-                contentType: null,
-                size: null,
-                sha256: null,
-                fileName: null,
-              })),
-            )
-          : null,
-        created_by: SYSTEM_ACTOR,
-      },
-      message.receivedAt,
-    );
-    if (action === "opt-out") {
-      await suppress(trx, {
-        organizationId,
-        channel: "sms",
-        recipient: from,
-        phoneNumber: from,
-        email: null,
-        source: "inbound_keyword",
-        reason: `Replied '${message.text.trim()}'`,
-        actorId: null,
-        at: message.receivedAt,
-      });
-    } else if (action === "opt-in") {
-      await release(trx, {
-        organizationId,
-        channel: "sms",
-        recipient: from,
-        source: "inbound_keyword",
-        reason: `Replied '${message.text.trim()}'`,
-        actorId: null,
-        at: message.receivedAt,
-      });
-    }
-    const reply = action
-      ? await queueOutbound(
+  try {
+    return await db.transaction().execute(async (trx) => {
+      // In the transaction, so that a redelivery rolled back below takes the lead it created with it.
+      const lead =
+        (await trx
+          .selectFrom("leads")
+          .selectAll()
+          .where("organization_id", "=", organizationId)
+          .where("phone", "=", from)
+          .orderBy("created_at")
+          .executeTakeFirst()) ??
+        (await insertLead(
           trx,
-          {
-            organizationId,
-            createdBy: SYSTEM_ACTOR,
-            conversation,
-            to: from,
-            from: ourNumber,
-            selectionReason: "StickyConversation",
-            wasManuallyOverridden: false,
-            text: REPLIES[action],
-            mediaUrls: [],
-            campaignId: null,
-            sourceId: null,
-            trafficType: "SystemInternal",
-            scheduledFor: null,
-            idempotencyKey: null,
-            outboundSource: "system_notification",
-            prices: orgPrices,
-          },
-          Date.now(),
-        )
-      : null;
-    return { event, reply };
-  });
+          actor,
+          { contact: { phone: { number: from, type: "mobile" } }, metadata: { origin: "inbound-sms" } },
+          message.receivedAt,
+        ));
+      const conversation = await getConversationForLead(trx, organizationId, lead.id);
+      if (!conversation) return undefined;
+      const event = await recordEvent(
+        trx,
+        {
+          organization_id: organizationId,
+          event_type: isMms ? "MmsInbound" : "SmsInbound",
+          event_category: "Messaging",
+          activity_type: isMms ? "Mms" : "Sms",
+          activity_category: ACTIVITY_CATEGORY.Sms,
+          description: `Inbound ${isMms ? "MMS" : "SMS"} from ${from} to ${ourNumber.number}.`,
+          summary: message.text || `[${message.mediaUrls.length} media]`,
+          conversation_id: conversation.id,
+          lead_id: lead.id,
+          related_entity_type: "Conversation",
+          related_entity_id: conversation.id,
+          direction: "inbound",
+          status: action === "opt-out" ? "Opted out" : "Received",
+          compliance_action:
+            action === "opt-out"
+              ? "OptOut"
+              : action === "opt-in"
+                ? "OptIn"
+                : action === "help"
+                  ? "Help"
+                  : null,
+          traffic_type: "RealLead",
+          outbound_phone_number_id: ourNumber.id,
+          from_phone_number: from,
+          to_phone_number: ourNumber.number,
+          provider_message_id: message.providerMessageId,
+          received_at: message.receivedAt,
+          billing_status: "NotBilled",
+          body: message.text,
+          media: isMms
+            ? JSON.stringify(
+                message.mediaUrls.map((url) => ({
+                  url,
+                  contentType: null,
+                  size: null,
+                  sha256: null,
+                  fileName: null,
+                })),
+              )
+            : null,
+          created_by: SYSTEM_ACTOR,
+        },
+        message.receivedAt,
+      );
+      if (action === "opt-out") {
+        await suppress(trx, {
+          organizationId,
+          channel: "sms",
+          recipient: from,
+          phoneNumber: from,
+          email: null,
+          source: "inbound_keyword",
+          reason: `Replied '${message.text.trim()}'`,
+          actorId: null,
+          at: message.receivedAt,
+        });
+      } else if (action === "opt-in") {
+        await release(trx, {
+          organizationId,
+          channel: "sms",
+          recipient: from,
+          source: "inbound_keyword",
+          reason: `Replied '${message.text.trim()}'`,
+          actorId: null,
+          at: message.receivedAt,
+        });
+      }
+      const reply = action
+        ? await queueOutbound(
+            trx,
+            {
+              organizationId,
+              createdBy: SYSTEM_ACTOR,
+              conversation,
+              to: from,
+              from: ourNumber,
+              selectionReason: "StickyConversation",
+              wasManuallyOverridden: false,
+              text: REPLIES[action],
+              mediaUrls: [],
+              campaignId: null,
+              sourceId: null,
+              trafficType: "SystemInternal",
+              scheduledFor: null,
+              idempotencyKey: null,
+              outboundSource: "system_notification",
+              prices: orgPrices,
+            },
+            Date.now(),
+          )
+        : null;
+      return { event, reply };
+    });
+  } catch (error) {
+    // A redelivery that raced the first delivery past the webhook's check: recorded once already.
+    if (isUniqueViolation(error, INBOUND_ONCE)) return undefined;
+    throw error;
+  }
 }

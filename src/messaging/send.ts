@@ -5,6 +5,7 @@ import { badRequest, notFound, ProblemError } from "../http/problem.js";
 import { type Actor, leadDocument } from "../services/leads.js";
 import { chooseFrom, senderCandidates } from "../services/sender.js";
 import { recordEvent } from "../services/timeline.js";
+import { isUniqueViolation } from "../store/errors.js";
 import { insertEvents, type NewEvent, newEventRow } from "../store/events-repo.js";
 import { plainTransact } from "../store/group-commit.js";
 import { touchConversations } from "../store/leads-repo.js";
@@ -179,15 +180,6 @@ async function findByIdempotencyKey(
     .where("organization_id", "=", organizationId)
     .where("idempotency_key", "=", key)
     .executeTakeFirst();
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; message?: string };
-  return (
-    e.code === "23505" ||
-    e.code === "SQLITE_CONSTRAINT_UNIQUE" ||
-    /UNIQUE constraint failed/.test(e.message ?? "")
-  );
 }
 
 interface SendContext {

@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import type { Kysely, Transaction } from "kysely";
 import { ACTIVITY_CATEGORY } from "../domain/event-vocabulary.js";
 import { newId } from "../domain/ids.js";
 import {
@@ -107,29 +107,37 @@ export async function createLead(
   body: LeadRequestBody,
   now: number = Date.now(),
 ): Promise<LeadRow> {
+  return db.transaction().execute((trx) => insertLead(trx, actor, body, now));
+}
+
+/** createLead inside the caller's transaction (the lead, its conversation and its LeadCreated event). */
+export async function insertLead(
+  trx: Transaction<Database>,
+  actor: Actor,
+  body: LeadRequestBody,
+  now: number = Date.now(),
+): Promise<LeadRow> {
   const doc = normalizeLeadRequest(body);
-  return db.transaction().execute(async (trx) => {
-    const lead: LeadRow = {
-      organization_id: actor.organizationId,
-      id: newId("lead", now),
-      ...leadColumns(doc),
-      created_at: now,
-      updated_at: now,
-      created_by: actor.userId,
-    };
-    await trx.insertInto("leads").values(lead).execute();
-    const conversation = await ensureConversation(trx, lead, now);
-    await recordEvent(
-      trx,
-      leadEvent(actor, "LeadCreated", lead, conversation, {
-        description: `Lead ${leadDisplayName(doc)} was created.`,
-        summary: `Lead created: ${leadDisplayName(doc)}`,
-        campaign_id: typeof doc.metadata.utmCampaign === "string" ? doc.metadata.utmCampaign : null,
-      }),
-      now,
-    );
-    return lead;
-  });
+  const lead: LeadRow = {
+    organization_id: actor.organizationId,
+    id: newId("lead", now),
+    ...leadColumns(doc),
+    created_at: now,
+    updated_at: now,
+    created_by: actor.userId,
+  };
+  await trx.insertInto("leads").values(lead).execute();
+  const conversation = await ensureConversation(trx, lead, now);
+  await recordEvent(
+    trx,
+    leadEvent(actor, "LeadCreated", lead, conversation, {
+      description: `Lead ${leadDisplayName(doc)} was created.`,
+      summary: `Lead created: ${leadDisplayName(doc)}`,
+      campaign_id: typeof doc.metadata.utmCampaign === "string" ? doc.metadata.utmCampaign : null,
+    }),
+    now,
+  );
+  return lead;
 }
 
 export interface LeadUpdateResult {

@@ -2,6 +2,7 @@ import { type Kysely, sql, type Transaction } from "kysely";
 import { newId } from "../domain/ids.js";
 import { type HealthStatus, healthFromCounts } from "../domain/sender-selection.js";
 import type { Engine } from "./database.js";
+import { isUniqueViolation } from "./errors.js";
 import type { ListSpec } from "./list-query.js";
 import type { Database, PhoneNumberRow } from "./schema.js";
 
@@ -205,15 +206,6 @@ export function newPhoneNumberRow(
 }
 
 export type SaveResult = { row: PhoneNumberRow } | { conflict: "duplicate-number" } | { missing: true };
-
-export function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; message?: string } | null;
-  return (
-    e?.code === "23505" ||
-    e?.code === "SQLITE_CONSTRAINT_UNIQUE" ||
-    /UNIQUE constraint failed/.test(e?.message ?? "")
-  );
-}
 
 /**
  * Serializes phone-number writes of one organization (PostgreSQL: a row lock on the organization;
