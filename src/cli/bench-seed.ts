@@ -323,8 +323,12 @@ function sqliteInserter(store: Store): Inserter {
   // A bulk load touches several B-trees per event: a large page cache keeps their hot pages in memory.
   raw.pragma("cache_size = -262144");
   const rollbackJournal = switchJournalMode(raw, "delete");
-  if (rollbackJournal) raw.pragma("synchronous = FULL");
-  else raw.pragma("wal_autocheckpoint = 0");
+  if (rollbackJournal) {
+    raw.pragma("synchronous = FULL");
+    // Keep the lock between batches: released, SQLite re-validates its page cache at every
+    // transaction start (about 4% of the load).
+    raw.pragma("locking_mode = EXCLUSIVE");
+  } else raw.pragma("wal_autocheckpoint = 0");
   const statements = new Map<string, SqliteStatement<unknown[]>>();
   const insertRows = (table: string, set: RowSet) => {
     let statement = statements.get(table);
@@ -347,6 +351,7 @@ function sqliteInserter(store: Store): Inserter {
     write: async (batch) => write(batch),
     finish: async () => {
       if (rollbackJournal) {
+        raw.pragma("locking_mode = NORMAL");
         switchJournalMode(raw, "wal");
         raw.pragma("synchronous = NORMAL");
       } else {
