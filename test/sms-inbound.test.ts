@@ -154,4 +154,24 @@ forEachEngine("inbound SMS and keywords", (engine) => {
     const again = await api.pipeline.handleInbound({ ...message, receivedAt: Date.now() });
     assert.equal(again, undefined, "a later redelivery is recorded no more");
   });
+
+  test("five first messages of a new sender arriving at once make one lead with five inbound events", async () => {
+    const phone = `+1206555${String(1000 + Math.floor(Math.random() * 8999))}`;
+    const outcomes = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        api.pipeline.handleInbound({
+          from: phone,
+          to: OUR,
+          text: `message ${i}`,
+          mediaUrls: [],
+          providerMessageId: `msg-first-${phone}-${i}`,
+          receivedAt: Date.now(),
+        }),
+      ),
+    );
+    assert.equal(outcomes.filter((o) => o !== undefined).length, 5);
+    assert.equal(new Set(outcomes.map((o) => o?.event.lead_id)).size, 1, "all on one lead");
+    const leads = await api.db.store.db.selectFrom("leads").select("id").where("phone", "=", phone).execute();
+    assert.equal(leads.length, 1);
+  });
 });

@@ -6,6 +6,7 @@ import { insertLead } from "../services/leads.js";
 import { recordEvent } from "../services/timeline.js";
 import { isUniqueViolation } from "../store/errors.js";
 import { getConversationForLead } from "../store/leads-repo.js";
+import { lockForTransaction } from "../store/locks.js";
 import { INBOUND_ONCE } from "../store/migration-0004-inbound-once.js";
 import { findPhoneNumberByNumber } from "../store/phone-numbers-repo.js";
 import type { Database, EventRow } from "../store/schema.js";
@@ -49,7 +50,9 @@ export async function handleInbound(
   const isMms = message.mediaUrls.length > 0;
   try {
     return await db.transaction().execute(async (trx) => {
-      // In the transaction, so that a redelivery rolled back below takes the lead it created with it.
+      // In the transaction, so that a redelivery rolled back below takes the lead it created with it;
+      // under the sender's lock, so that two first messages of a new sender create one lead.
+      await lockForTransaction(trx, `inbound-sender:${organizationId}:${from}`);
       const lead =
         (await trx
           .selectFrom("leads")
