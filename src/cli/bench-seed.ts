@@ -320,8 +320,10 @@ interface Inserter {
 function sqliteInserter(store: Store): Inserter {
   if (store.conn.engine !== "sqlite") throw new Error("not sqlite");
   const raw = store.conn.raw;
-  // A bulk load touches several B-trees per event: a large page cache keeps their hot pages in memory.
-  raw.pragma("cache_size = -262144");
+  // The load appends to every B-tree (ids and timestamps ascend), so the pages it touches are few:
+  // 64 MiB of page cache loads as fast as 256 MiB (measured: 9.4–9.5 s against 9.7–9.8 s for 1M
+  // events) with 200 MB less memory; SQLite's default 2 MiB is too small for four trees' right edges.
+  raw.pragma("cache_size = -65536");
   const rollbackJournal = switchJournalMode(raw, "delete");
   if (rollbackJournal) {
     raw.pragma("synchronous = FULL");
