@@ -126,6 +126,29 @@ forEachEngine("GET /events/{id} reader", (engine) => {
       }
     });
 
+    test("a lookup PostgreSQL refuses (a NUL in the id) fails alone, not the lookups batched with it", async () => {
+      const pool = openPool();
+      try {
+        const reader = new CoalescingEventReader(pool);
+        const good = a.slice(0, 6);
+        const reads = [
+          ...good.map((row) => reader.read(row.organization_id, row.id)),
+          reader.read(a[0]!.organization_id, "evt_\u0000bad"),
+          ...good.map((row) => reader.read(row.organization_id, row.id)),
+        ];
+        const results = await Promise.allSettled(reads);
+        assert.deepEqual(
+          results.map((r) => r.status),
+          [...Array(6).fill("fulfilled"), "rejected", ...Array(6).fill("fulfilled")],
+        );
+        results.forEach((result, i) => {
+          if (result.status === "fulfilled") assert.deepEqual(result.value, i < 6 ? good[i] : good[i - 7]);
+        });
+      } finally {
+        await pool.end();
+      }
+    });
+
     test("a failing query rejects every lookup waiting on it, and later lookups still run", async () => {
       const pool = openPool();
       const reader = new CoalescingEventReader(pool, 1);

@@ -100,7 +100,10 @@ export class CoalescingEventReader {
         lookup.resolve(values && eventRowFromArray(values));
       }
     } catch (error) {
-      for (const lookup of batch) lookup.reject(error);
+      if (batch.length === 1) batch[0]!.reject(error);
+      // One lookup's input (say, text PostgreSQL cannot store) must not fail the others it was
+      // batched with: each goes again on its own and fails or succeeds alone.
+      else for (const lookup of batch) await this.query([lookup]);
     }
   }
 }
