@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { LATEST_MIGRATION } from "../src/store/migrations.js";
 import { hashApiKey } from "../src/store/orgs-repo.js";
+import { assertEventRecord } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 import {
   type CliDatabase,
@@ -180,6 +181,15 @@ forEachEngine("leadtrail CLI", (engine) => {
       const events = await listAllEvents(server.baseUrl, seeded.apiKey);
       assert.equal(events.length, 2000);
       assert.equal(new Set(events.map((e) => e.id)).size, 2000);
+      for (const event of events) assertEventRecord(event);
+      // Events are written from per-kind templates: each kind must come out with its own fields.
+      const kinds = new Set(events.map((e) => `${e.activityType}/${e.status}`));
+      for (const kind of ["LeadCreated/Completed", "Sms/Delivered", "Sms/Received", "Note/Completed"]) {
+        assert.ok(kinds.has(kind), `no ${kind} among ${[...kinds].join(", ")}`);
+      }
+      const delivered = events.find((e) => e.status === "Delivered")!;
+      assert.equal(delivered.billableAmount, 0.0079);
+      assert.ok(String(delivered.deliveredAt) > String(delivered.createdAt));
     });
 
     test("the server shuts down cleanly on SIGTERM", async () => {
