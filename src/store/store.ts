@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import { CursorCodec } from "./cursor.js";
 import { type Connection, type ConnectionOptions, openConnection } from "./database.js";
 import { type EventByIdReader, eventByIdReader } from "./event-by-id-reader.js";
+import { type ListPage, type ListSpec, parseListOptions, runList, scopeKeyOf } from "./list-query.js";
 import { LATEST_MIGRATION, migrateToLatest } from "./migrations.js";
 import { type ApiKeyOwner, findApiKeyOwner, getOrCreateSecret } from "./orgs-repo.js";
 
@@ -38,6 +39,20 @@ export class Store {
 
   findApiKeyOwner(keyHash: string): Promise<ApiKeyOwner | null> {
     return findApiKeyOwner(this.db, keyHash);
+  }
+
+  /**
+   * One page of a list request (RequestDataOptions in `body`) over an organization's rows, narrowed to
+   * `scope` (say, one lead's) when given; the continuation token is bound to that scope.
+   */
+  listPage<Row>(
+    spec: ListSpec,
+    organizationId: string,
+    body: unknown,
+    scope: Record<string, string> = {},
+  ): Promise<ListPage<Row>> {
+    const parsed = parseListOptions(spec, body, this.cursors, scopeKeyOf(scope));
+    return runList<Row>(this.db, spec, { organization_id: organizationId, ...scope }, parsed, this.cursors);
   }
 
   /** The newest applied migration, read from the database itself (for /healthz). */

@@ -9,7 +9,6 @@ import {
   type UsageSummaryGroup,
 } from "../../store/billing-repo.js";
 import { getLeadsByIds } from "../../store/leads-repo.js";
-import { parseListOptions, runList } from "../../store/list-query.js";
 import { getOrganization } from "../../store/orgs-repo.js";
 import type { LeadRow, UsageLedgerTable, WalletsTable } from "../../store/schema.js";
 import type { RouteDeps } from "../deps.js";
@@ -238,14 +237,7 @@ export const billingRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store 
     },
     async (request) => {
       const { organizationId } = request.auth;
-      const parsed = parseListOptions(USAGE_LIST_SPEC, request.body, store.cursors, "");
-      const page = await runList<UsageLedgerTable>(
-        store.db,
-        USAGE_LIST_SPEC,
-        { organization_id: organizationId },
-        parsed,
-        store.cursors,
-      );
+      const page = await store.listPage<UsageLedgerTable>(USAGE_LIST_SPEC, organizationId, request.body);
       const org = await getOrganization(store.db, organizationId);
       const leads = await getLeadsByIds(
         store.db,

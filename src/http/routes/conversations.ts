@@ -1,6 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { CONVERSATION_LIST_SPEC, getLead, getLeadsByIds } from "../../store/leads-repo.js";
-import { parseListOptions, runList, scopeKeyOf } from "../../store/list-query.js";
 import type { ConversationRow } from "../../store/schema.js";
 import type { Store } from "../../store/store.js";
 import { toConversationResponse } from "../lead-record.js";
@@ -19,14 +18,7 @@ export const conversationRoutes: FastifyPluginAsync<{ store: Store }> = async (a
     scope: Record<string, string>,
     body: unknown,
   ) => {
-    const parsed = parseListOptions(CONVERSATION_LIST_SPEC, body, store.cursors, scopeKeyOf(scope));
-    const page = await runList<ConversationRow>(
-      store.db,
-      CONVERSATION_LIST_SPEC,
-      { organization_id: organizationId, ...scope },
-      parsed,
-      store.cursors,
-    );
+    const page = await store.listPage<ConversationRow>(CONVERSATION_LIST_SPEC, organizationId, body, scope);
     // One query for the page's leads, not one per conversation.
     const leads = await getLeadsByIds(
       store.db,

@@ -5,7 +5,6 @@ import { createNote, NOTE_MAX_LENGTH } from "../../services/notes.js";
 import { EVENT_LIST_SPEC } from "../../store/event-list-spec.js";
 import { getTransitions } from "../../store/events-repo.js";
 import { getConversation, getLead } from "../../store/leads-repo.js";
-import { parseListOptions, runList, scopeKeyOf } from "../../store/list-query.js";
 import type { EventRow } from "../../store/schema.js";
 import type { Store } from "../../store/store.js";
 import { toEventRecord } from "../event-record.js";
@@ -38,14 +37,7 @@ export const eventRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { s
     scope: Record<string, string>,
     body: unknown,
   ) => {
-    const parsed = parseListOptions(EVENT_LIST_SPEC, body, store.cursors, scopeKeyOf(scope));
-    const page = await runList<EventRow>(
-      store.db,
-      EVENT_LIST_SPEC,
-      { organization_id: organizationId, ...scope },
-      parsed,
-      store.cursors,
-    );
+    const page = await store.listPage<EventRow>(EVENT_LIST_SPEC, organizationId, body, scope);
     return sendPage(reply, EVENT_RECORD, { ...page, items: page.rows.map(toEventRecord) });
   };
 

@@ -2,7 +2,6 @@ import type { FastifyPluginAsync } from "fastify";
 import { type LeadRequestBody, LeadValidationError } from "../../domain/lead.js";
 import { createLead, updateLead } from "../../services/leads.js";
 import { getLead, LEAD_LIST_SPEC } from "../../store/leads-repo.js";
-import { parseListOptions, runList } from "../../store/list-query.js";
 import type { LeadRow } from "../../store/schema.js";
 import type { Store } from "../../store/store.js";
 import { toLeadResponse, toLeadTableRow } from "../lead-record.js";
@@ -88,14 +87,7 @@ export const leadRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { st
       },
     },
     async (request, reply) => {
-      const parsed = parseListOptions(LEAD_LIST_SPEC, request.body, store.cursors, "");
-      const page = await runList<LeadRow>(
-        store.db,
-        LEAD_LIST_SPEC,
-        { organization_id: request.auth.organizationId },
-        parsed,
-        store.cursors,
-      );
+      const page = await store.listPage<LeadRow>(LEAD_LIST_SPEC, request.auth.organizationId, request.body);
       return sendPage(reply, LEAD_ROW, { ...page, items: page.rows.map(toLeadTableRow) });
     },
   );

@@ -13,7 +13,6 @@ import { progressPercent, warmupState } from "../../domain/warmup.js";
 import { leadDocument } from "../../services/leads.js";
 import { chooseSender } from "../../services/sender.js";
 import { getConversation, getLead } from "../../store/leads-repo.js";
-import { parseListOptions, runList } from "../../store/list-query.js";
 import {
   deletePhoneNumber,
   getPhoneNumber,
@@ -436,14 +435,7 @@ export const phoneNumbersRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
     },
     async (request) => {
       const { organizationId } = request.auth;
-      const parsed = parseListOptions(PHONE_NUMBER_LIST_SPEC, request.body, store.cursors, "");
-      const page = await runList<PhoneNumberRow>(
-        store.db,
-        PHONE_NUMBER_LIST_SPEC,
-        { organization_id: organizationId },
-        parsed,
-        store.cursors,
-      );
+      const page = await store.listPage<PhoneNumberRow>(PHONE_NUMBER_LIST_SPEC, organizationId, request.body);
       const now = Date.now();
       const [health, orgName] = await Promise.all([
         healthByNumber(store.db, organizationId, now),

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import { isValidEmail } from "../../domain/phone.js";
 import { toIso } from "../../domain/time.js";
-import { parseListOptions, runList } from "../../store/list-query.js";
 import type { ApiKeyOwner } from "../../store/orgs-repo.js";
 import type { SuppressionRow } from "../../store/schema.js";
 import {
@@ -263,13 +262,10 @@ export const suppressionsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
       },
     },
     async (request) => {
-      const parsed = parseListOptions(SUPPRESSION_LIST_SPEC, request.body, store.cursors, "");
-      const page = await runList<SuppressionRow>(
-        store.db,
+      const page = await store.listPage<SuppressionRow>(
         SUPPRESSION_LIST_SPEC,
-        { organization_id: request.auth.organizationId },
-        parsed,
-        store.cursors,
+        request.auth.organizationId,
+        request.body,
       );
       return {
         items: page.rows.map(toSuppressionResponse),
