@@ -8,6 +8,7 @@ import { recordEvent } from "../services/timeline.js";
 import { isUniqueViolation } from "../store/errors.js";
 import { insertEvents, type NewEvent, newEventRow } from "../store/events-repo.js";
 import { plainTransact } from "../store/group-commit.js";
+import { latestByKey } from "../store/latest-by-key.js";
 import { touchConversations } from "../store/leads-repo.js";
 import { touchLastUsed } from "../store/phone-numbers-repo.js";
 import type { ConversationRow, Database, EventRow, LeadRow, PhoneNumberRow } from "../store/schema.js";
@@ -84,12 +85,12 @@ export async function queueOutboundMany(
           ],
     ),
   );
-  const lastUse = new Map<string, QueuedSend>();
-  for (const send of sends) {
-    const key = `${send.q.organizationId} ${send.q.from.id}`;
-    if ((lastUse.get(key)?.now ?? -1) <= send.now) lastUse.set(key, send);
-  }
-  for (const { q, now } of lastUse.values()) await touchLastUsed(trx, q.organizationId, q.from.id, now);
+  const lastUse = latestByKey(
+    sends,
+    (send) => `${send.q.organizationId} ${send.q.from.id}`,
+    (send) => send.now,
+  );
+  for (const { q, now } of lastUse) await touchLastUsed(trx, q.organizationId, q.from.id, now);
   return rows;
 }
 

@@ -1,4 +1,5 @@
 import { type Kysely, sql, type Transaction } from "kysely";
+import { latestByKey } from "./latest-by-key.js";
 import type { ListSpec } from "./list-query.js";
 import type { ConversationRow, Database, LeadRow } from "./schema.js";
 
@@ -127,12 +128,11 @@ export async function touchConversations(
   db: Transaction<Database>,
   touches: ConversationTouch[],
 ): Promise<void> {
-  const latest = new Map<string, ConversationTouch>();
-  for (const t of touches) {
-    const key = `${t.organizationId} ${t.id}`;
-    if ((latest.get(key)?.at ?? -1) <= t.at) latest.set(key, t);
-  }
-  const all = [...latest.values()];
+  const all = latestByKey(
+    touches,
+    (t) => `${t.organizationId} ${t.id}`,
+    (t) => t.at,
+  );
   for (let start = 0; start < all.length; start += 500) {
     const rows = all.slice(start, start + 500).map(
       (t) =>
