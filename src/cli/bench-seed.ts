@@ -136,9 +136,19 @@ const TIMESTAMP_COLUMNS = EVENT_COLUMNS.flatMap((name, i) =>
 ).concat([column("scheduled_for")]);
 
 /** The columns makeEvent sets per event; every other column is the template's constant. */
-const PER_EVENT = [C.id, C.org, C.lead, C.conversation, C.source, C.createdAt, C.createdBy, C.summary].concat(
-  [C.relatedId, C.from, C.to],
-);
+const PER_EVENT = [
+  C.id,
+  C.org,
+  C.lead,
+  C.conversation,
+  C.source,
+  C.createdAt,
+  C.createdBy,
+  C.summary,
+  C.relatedId,
+  C.from,
+  C.to,
+];
 
 interface EventTemplate {
   values: unknown[];
@@ -316,7 +326,8 @@ interface Inserter {
 }
 
 /**
- * Single-row INSERTs prepared once and bound from arrays: the fastest path better-sqlite3 offers.
+ * Single-row INSERTs prepared once (per table, and per event template) and bound from spread
+ * arguments: the fastest path better-sqlite3 offers.
  *
  * In WAL mode every page of a bulk load is written twice: into the log at each commit, then back into
  * the file by the checkpoint (together a third of the load's time). When the seeder has the file to

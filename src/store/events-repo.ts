@@ -132,7 +132,10 @@ export async function getTransitions(
   return logs;
 }
 
-/** Every column of `events`, in a fixed order: the order of the positional reads below. */
+/**
+ * Every column of `events`, in a fixed order: the order of GET-by-id's positional reads
+ * (event-by-id-reader.ts) and of bench-seed's rows.
+ */
 export const EVENT_COLUMNS = Object.keys(
   newEventRow({
     organization_id: "",
