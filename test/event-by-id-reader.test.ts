@@ -84,51 +84,48 @@ forEachEngine("GET /events/{id} reader", (engine) => {
       });
       return Object.assign(pool, { queries: () => acquired });
     };
-
-    test("200 lookups of two organizations at once take two queries, and each gets its row", async () => {
+    const withPool = async (use: (pool: ReturnType<typeof openPool>) => Promise<void>) => {
       const pool = openPool();
       try {
+        await use(pool);
+      } finally {
+        await pool.end();
+      }
+    };
+    /** 200 lookups alternating between the two organizations' rows. */
+    const mixedLookups = () => Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b)[i % 40]!);
+
+    test("200 lookups of two organizations at once take two queries, and each gets its row", async () =>
+      withPool(async (pool) => {
         const reader = new CoalescingEventReader(pool);
-        const asked = Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b)[i % 40]!);
+        const asked = mixedLookups();
         const answers = await Promise.all(asked.map((row) => reader.read(row.organization_id, row.id)));
         answers.forEach((answer, i) => {
           assert.deepEqual(answer, asked[i]);
         });
         // The first lookup goes out alone at once; the other 199 wait for it and go out together.
         assert.equal(pool.queries(), 2);
-      } finally {
-        await pool.end();
-      }
-    });
+      }));
 
-    test("a batch holds at most maxBatch lookups", async () => {
-      const pool = openPool();
-      try {
+    test("a batch holds at most maxBatch lookups", async () =>
+      withPool(async (pool) => {
         const reader = new CoalescingEventReader(pool, 1, 50);
-        const asked = Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b)[i % 40]!);
+        const asked = mixedLookups();
         const answers = await Promise.all(asked.map((row) => reader.read(row.organization_id, row.id)));
         assert.deepEqual(answers, asked);
         assert.equal(pool.queries(), 1 + Math.ceil(199 / 50));
-      } finally {
-        await pool.end();
-      }
-    });
+      }));
 
-    test("one lookup at a time is one query each, answered at once", async () => {
-      const pool = openPool();
-      try {
+    test("one lookup at a time is one query each, answered at once", async () =>
+      withPool(async (pool) => {
         const reader = new CoalescingEventReader(pool);
         for (const row of a.slice(0, 5))
           assert.deepEqual(await reader.read(row.organization_id, row.id), row);
         assert.equal(pool.queries(), 5);
-      } finally {
-        await pool.end();
-      }
-    });
+      }));
 
-    test("a lookup PostgreSQL refuses (a NUL in the id) fails alone, not the lookups batched with it", async () => {
-      const pool = openPool();
-      try {
+    test("a lookup PostgreSQL refuses (a NUL in the id) fails alone, not the lookups batched with it", async () =>
+      withPool(async (pool) => {
         const reader = new CoalescingEventReader(pool);
         const good = a.slice(0, 6);
         const reads = [
@@ -144,12 +141,9 @@ forEachEngine("GET /events/{id} reader", (engine) => {
         results.forEach((result, i) => {
           if (result.status === "fulfilled") assert.deepEqual(result.value, i < 6 ? good[i] : good[i - 7]);
         });
-      } finally {
-        await pool.end();
-      }
-    });
+      }));
 
-    test("a failing query rejects every lookup waiting on it, and later lookups still run", async () => {
+    test("a failing query rejects every lookup waiting on it", async () => {
       const pool = openPool();
       const reader = new CoalescingEventReader(pool, 1);
       await pool.end();
