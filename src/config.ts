@@ -79,7 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port,
     rateLimitPerMinute: integer("LEADTRAIL_RATE_LIMIT_PER_MINUTE", 300, env, 1),
     logLevel: env.LOG_LEVEL || "info",
-    heapGrowthPercent: integer("LEADTRAIL_HEAP_GROWTH_PERCENT", 50, env, 0),
+    heapGrowthPercent: integer("LEADTRAIL_HEAP_GROWTH_PERCENT", 100, env, 0),
     messaging: loadMessagingConfig(env, port),
   };
 }
