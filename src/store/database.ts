@@ -1,22 +1,36 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import SqliteDatabase from "better-sqlite3";
-import { Kysely } from "kysely";
+import { type CompiledQuery, Kysely } from "kysely";
 import pg from "pg";
 import { LeadtrailPostgresDialect } from "./pg-dialect.js";
 import { NamedStatementPool } from "./pg-named-statements.js";
 import type { Database } from "./schema.js";
 import { LeadtrailSqliteDialect } from "./sqlite-dialect.js";
+import { StatementCache } from "./sqlite-statement-cache.js";
 
 export type Engine = "sqlite" | "postgresql";
 
 /**
+ * Runs a compiled read query and answers its rows as arrays of values in select order: for wide rows
+ * read in bulk (the event lists), where building each driver row object one property at a time
+ * costs more than the query (see eventRowFromArray).
+ */
+export type ArrayRowReader = (query: CompiledQuery) => Promise<unknown[][]>;
+
+interface ConnectionBase {
+  db: Kysely<Database>;
+  readArrays: ArrayRowReader;
+  close(): Promise<void>;
+}
+
+/**
  * One open database: the Kysely handle every repository uses, plus the engine's raw handle for the
- * few hot paths that use prepared statements directly (see hot-queries.ts).
+ * few hot paths that use prepared statements directly (see event-by-id-reader.ts).
  */
 export type Connection =
-  | { engine: "sqlite"; db: Kysely<Database>; raw: SqliteDatabase.Database; close(): Promise<void> }
-  | { engine: "postgresql"; db: Kysely<Database>; raw: pg.Pool; close(): Promise<void> };
+  | (ConnectionBase & { engine: "sqlite"; raw: SqliteDatabase.Database })
+  | (ConnectionBase & { engine: "postgresql"; raw: pg.Pool });
 
 export interface ConnectionOptions {
   /** postgres://… selects PostgreSQL; otherwise SQLite at sqlitePath. */
@@ -53,10 +67,10 @@ export function openConnection(options: ConnectionOptions): Connection {
     });
     // An idle client losing its server must not crash the process; the next query reconnects.
     pool.on("error", () => {});
-    const db = new Kysely<Database>({
-      dialect: new LeadtrailPostgresDialect({ pool: new NamedStatementPool(pool) }),
-    });
-    return { engine: "postgresql", db, raw: pool, close: () => db.destroy() };
+    const named = new NamedStatementPool(pool);
+    const db = new Kysely<Database>({ dialect: new LeadtrailPostgresDialect({ pool: named }) });
+    const readArrays: ArrayRowReader = (query) => named.queryArrays(query.sql, query.parameters);
+    return { engine: "postgresql", db, raw: pool, readArrays, close: () => db.destroy() };
   }
   if (options.sqlitePath !== ":memory:") mkdirSync(dirname(options.sqlitePath), { recursive: true });
   const raw = new SqliteDatabase(options.sqlitePath);
@@ -69,5 +83,12 @@ export function openConnection(options: ConnectionOptions): Connection {
   raw.pragma("busy_timeout = 5000");
   raw.pragma("foreign_keys = ON");
   const db = new Kysely<Database>({ dialect: new LeadtrailSqliteDialect(raw) });
-  return { engine: "sqlite", db, raw, close: () => db.destroy() };
+  // Statements of their own, apart from Kysely's: these are switched to arrays for good.
+  const arrayStatements = new StatementCache(raw);
+  const readArrays: ArrayRowReader = async (query) =>
+    arrayStatements
+      .statement(query.sql)
+      .raw(true)
+      .all(...query.parameters) as unknown[][];
+  return { engine: "sqlite", db, raw, readArrays, close: () => db.destroy() };
 }

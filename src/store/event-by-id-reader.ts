@@ -1,20 +1,9 @@
 import type pg from "pg";
 import type { Connection } from "./database.js";
-import { EVENT_COLUMNS } from "./events-repo.js";
+import { EVENT_COLUMNS, eventRowFromArray } from "./events-repo.js";
 import type { EventRow } from "./schema.js";
 
 export type EventByIdReader = (organizationId: string, id: string) => Promise<EventRow | undefined>;
-
-/**
- * An EventRow from a positional result row (columns in EVENT_COLUMNS order). Both drivers build a
- * result object one property at a time, which for this 60-column row costs more than the primary-key
- * lookup itself; an object literal of one fixed shape, compiled once from the column names (our own
- * constants, never input), costs a fraction of that.
- */
-const eventRowFromArray = new Function(
-  "a",
-  `return { ${EVENT_COLUMNS.map((name, i) => `${name}: a[${i}]`).join(", ")} };`,
-) as (values: unknown[]) => EventRow;
 
 const ID_POSITION = EVENT_COLUMNS.indexOf("id");
 const ORGANIZATION_POSITION = EVENT_COLUMNS.indexOf("organization_id");

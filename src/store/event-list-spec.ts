@@ -1,4 +1,5 @@
 import { ACTIVITY_TYPES, EVENT_STATUSES, TRAFFIC_TYPES } from "../domain/event-vocabulary.js";
+import { EVENT_COLUMNS, eventRowFromArray } from "./events-repo.js";
 import type { ListField, ListSpec } from "./list-query.js";
 
 const text = (column: string, extra: Partial<ListField> = {}): ListField => ({
@@ -42,4 +43,6 @@ export const EVENT_LIST_SPEC: ListSpec = {
   aliases: { timelineType: "activityType" },
   defaultOrder: { field: "createdAt", direction: "desc" },
   tieBreakers: ["createdAt", "id"],
+  // 60 columns a row: arrays halve the driver's share of a page (bench/RESULTS.md, fifth session).
+  rowShape: { columns: EVENT_COLUMNS, fromArray: eventRowFromArray },
 };

@@ -3,6 +3,7 @@ import { type Kysely, type RawBuilder, sql } from "kysely";
 import { parseRfc3339 } from "../domain/time.js";
 import { badRequest } from "../http/problem.js";
 import type { CursorCodec, CursorValue } from "./cursor.js";
+import type { ArrayRowReader } from "./database.js";
 import type { Database } from "./schema.js";
 
 // The RequestDataOptions query language (CONTRACT.md "Lists"), shared by every paged resource:
@@ -32,6 +33,16 @@ export interface ListSpec {
   defaultOrder: { field: string; direction: Direction };
   /** Appended after the requested order, in order, unless already present: makes the order total. */
   tieBreakers: string[];
+  /**
+   * Read the rows as arrays of these columns and build each with `fromArray`, when the engine can
+   * (ArrayRowReader), instead of `select *` into driver-built objects: for wide rows.
+   */
+  rowShape?: RowShape;
+}
+
+export interface RowShape {
+  columns: readonly string[];
+  fromArray: (values: unknown[]) => unknown;
 }
 
 export type Direction = "asc" | "desc";
@@ -350,13 +361,17 @@ export interface ListPage<Row> {
   continuationToken: string | null;
 }
 
-/** Runs a parsed list query inside `scope` (organization and path-scope equalities). */
+/**
+ * Runs a parsed list query inside `scope` (organization and path-scope equalities). With
+ * `readArrays`, a spec with a rowShape reads its rows as arrays.
+ */
 export async function runList<Row>(
   db: Kysely<Database>,
   spec: ListSpec,
   scope: Record<string, string>,
   parsed: ParsedList,
   codec: CursorCodec,
+  readArrays?: ArrayRowReader,
 ): Promise<ListPage<Row>> {
   const base = [
     ...Object.entries(scope).map(([column, value]) => sql`${sql.ref(column)} = ${value}`),
@@ -374,11 +389,13 @@ export async function runList<Row>(
     parsed.order.map((k) => sql`${sql.ref(k.column)} ${sql.raw(k.direction)}`),
     sql`, `,
   );
-  const rows = (
-    await sql<Row>`select * from ${sql.table(spec.table)} where ${where(page)} order by ${orderSql} limit ${parsed.pageSize + 1}`.execute(
-      db,
-    )
-  ).rows;
+  const shape = readArrays ? spec.rowShape : undefined;
+  const columns = shape ? sql.join(shape.columns.map((column) => sql.ref(column))) : sql`*`;
+  const query = sql<Row>`select ${columns} from ${sql.table(spec.table)} where ${where(page)} order by ${orderSql} limit ${parsed.pageSize + 1}`;
+  const rows =
+    shape && readArrays
+      ? (await readArrays(query.compile(db))).map((values) => shape.fromArray(values) as Row)
+      : (await query.execute(db)).rows;
 
   let continuationToken: string | null = null;
   if (rows.length > parsed.pageSize) {

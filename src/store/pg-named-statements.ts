@@ -35,6 +35,22 @@ export class NamedStatementPool implements PostgresPool {
     };
   }
 
+  /**
+   * Runs a read query outside Kysely and answers its rows as arrays, in select order (node-pg's
+   * `rowMode: "array"`), named like every other statement of this pool.
+   */
+  async queryArrays(text: string, parameters: ReadonlyArray<unknown>): Promise<unknown[][]> {
+    const values = [...parameters];
+    const name = values.length > 0 ? this.nameOf(text) : undefined;
+    const result = await this.pool.query<unknown[]>({
+      ...(name ? { name } : {}),
+      text,
+      values,
+      rowMode: "array",
+    });
+    return result.rows;
+  }
+
   private nameOf(text: string): string | undefined {
     let name = this.names.get(text);
     if (name === undefined && this.names.size < MAX_NAMED) {

@@ -19,6 +19,11 @@ export class StatementCache implements KyselySqliteDatabase {
   ) {}
 
   prepare(sql: string): SqliteStatement {
+    return this.statement(sql);
+  }
+
+  /** The cached statement for `sql`, as better-sqlite3's own type. */
+  statement(sql: string): SqliteDatabase.Statement {
     const cached = this.statements.get(sql);
     if (cached && !cached.busy) {
       // Move to the most recently used end (Map keeps insertion order).

@@ -52,7 +52,8 @@ export class Store {
     scope: Record<string, string> = {},
   ): Promise<ListPage<Row>> {
     const parsed = parseListOptions(spec, body, this.cursors, scopeKeyOf(scope));
-    return runList<Row>(this.db, spec, { organization_id: organizationId, ...scope }, parsed, this.cursors);
+    const fullScope = { organization_id: organizationId, ...scope };
+    return runList<Row>(this.db, spec, fullScope, parsed, this.cursors, this.conn.readArrays);
   }
 
   /** The newest applied migration, read from the database itself (for /healthz). */

@@ -128,6 +128,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
       { organization_id: organizationId, ...scope },
       parsed,
       store.cursors,
+      store.conn.readArrays,
     );
     const [transitions, leads] = await Promise.all([
       transitionsOf(organizationId, page.rows),
