@@ -25,8 +25,6 @@ export interface Config {
   port: number;
   rateLimitPerMinute: number;
   logLevel: string;
-  /** Old-generation growth between full GCs, in % of the live heap (cli/heap-policy.ts); 0 = V8's default. */
-  heapGrowthPercent: number;
   messaging: MessagingConfig;
 }
 
@@ -79,7 +77,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port,
     rateLimitPerMinute: integer("LEADTRAIL_RATE_LIMIT_PER_MINUTE", 300, env, 1),
     logLevel: env.LOG_LEVEL || "info",
-    heapGrowthPercent: integer("LEADTRAIL_HEAP_GROWTH_PERCENT", 100, env, 0),
     messaging: loadMessagingConfig(env, port),
   };
 }

@@ -9,7 +9,6 @@ import { countOrganizations, createOrganization } from "../store/orgs-repo.js";
 import { benchSeed } from "./bench-seed.js";
 import { demoInstructions, seedDemo } from "./demo.js";
 import { seedDemoMessaging, waitForDemoMessages } from "./demo-messaging.js";
-import { applyHeapGrowthPolicy } from "./heap-policy.js";
 import { openStore } from "./open-store.js";
 
 const program = new Command();
@@ -23,7 +22,6 @@ program
   .option("--demo-if-empty", "create the demo organization when the database has none")
   .action(async (options: { demoIfEmpty?: boolean }) => {
     const config = loadConfig();
-    applyHeapGrowthPolicy(config.heapGrowthPercent);
     const store = await openStore(config);
     const baseUrl = `http://${config.host}:${config.port}`;
     const pipeline = new Messaging(store.db, store.engine, config.messaging);
@@ -58,7 +56,6 @@ program
   .description("run only the outbound messaging worker (any number may run against one PostgreSQL)")
   .action(async () => {
     const config = loadConfig();
-    applyHeapGrowthPolicy(config.heapGrowthPercent);
     const store = await openStore(config);
     const pipeline = new Messaging(store.db, store.engine, config.messaging);
     pipeline.startWorker(createProvider(config.messaging, pipeline));
