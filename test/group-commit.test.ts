@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import type { Transaction } from "kysely";
-import { GroupCommit } from "../src/store/group-commit.js";
+import { sql, type Transaction } from "kysely";
+import pg from "pg";
+import { GroupCommit, plainTransact } from "../src/store/group-commit.js";
 import type { Database } from "../src/store/schema.js";
-import { forEachEngine, openTestDatabase, type TestDatabase } from "./helpers/engines.js";
+import { forEachEngine, openTestDatabase, PG_URL, type TestDatabase } from "./helpers/engines.js";
 
 forEachEngine("group commit", (engine) => {
   let tdb: TestDatabase;
@@ -68,4 +69,79 @@ forEachEngine("group commit", (engine) => {
     assert.deepEqual([...seen.values()], [10, 10, 10, 5]);
     assert.equal((await keys("g3-")).length, 35);
   });
+
+  if (engine !== "postgresql") return;
+
+  // Another process's transaction holds row b and then asks for row a, which the unit holds while it
+  // waits for b: a deadlock. The unit started waiting first, so PostgreSQL's check (after
+  // deadlock_timeout, 1 s) runs in the unit's backend and aborts the unit; it must run again and
+  // commit, whichever way it was submitted.
+  for (const [how, transactOf] of [
+    ["plainTransact", () => plainTransact(tdb.store.db)],
+    ["a group commit", () => new GroupCommit(tdb.store.db).transact],
+  ] as const) {
+    test(`a unit that loses a deadlock runs again and commits (${how})`, async () => {
+      const [a, b] = [`dl-${how}-a`, `dl-${how}-b`];
+      await tdb.store.db
+        .insertInto("settings")
+        .values([
+          { key: a, value: "0" },
+          { key: b, value: "0" },
+        ])
+        .execute();
+      const other = new pg.Client({
+        connectionString: PG_URL,
+        options: `-c search_path=${tdb.options.pgSchema}`,
+      });
+      await other.connect();
+      try {
+        await other.query("begin");
+        await other.query("update settings set value = 'other' where key = $1", [b]);
+        let attempts = 0;
+        let unitPid: number | null = null;
+        const unit = transactOf()(async (trx) => {
+          attempts++;
+          unitPid ??= (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx)).rows[0]!.pid;
+          await trx
+            .updateTable("settings")
+            .set({ value: `unit ${attempts}` })
+            .where("key", "=", a)
+            .execute();
+          await trx
+            .updateTable("settings")
+            .set({ value: `unit ${attempts}` })
+            .where("key", "=", b)
+            .execute();
+          return attempts;
+        });
+        // Wait until the unit is blocked on row b, then close the cycle.
+        for (let waited = 0; ; waited += 20) {
+          assert.ok(waited < 10_000, "the unit never waited for row b");
+          if (unitPid !== null) {
+            const { rows } = await other.query<{ w: string | null }>(
+              "select wait_event_type as w from pg_stat_activity where pid = $1",
+              [unitPid],
+            );
+            if (rows[0]?.w === "Lock") break;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        await other.query("update settings set value = 'other' where key = $1", [a]);
+        await other.query("commit");
+        assert.equal(await unit, 2, "aborted once by the deadlock, then committed");
+        const values = await tdb.store.db
+          .selectFrom("settings")
+          .select(["key", "value"])
+          .where("key", "in", [a, b])
+          .orderBy("key")
+          .execute();
+        assert.deepEqual(values, [
+          { key: a, value: "unit 2" },
+          { key: b, value: "unit 2" },
+        ]);
+      } finally {
+        await other.end();
+      }
+    });
+  }
 });

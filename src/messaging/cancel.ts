@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import { CANCELABLE_STATUSES } from "../domain/message-status.js";
 import { notFound, ProblemError } from "../http/problem.js";
+import { runTransaction } from "../store/group-commit.js";
 import type { Database, EventRow } from "../store/schema.js";
 import { loadEvent, lockEvent, transition } from "./transitions.js";
 
@@ -15,7 +16,7 @@ export async function cancelMessage(
   reason: string | null,
   now = Date.now(),
 ): Promise<EventRow> {
-  return db.transaction().execute(async (trx) => {
+  return runTransaction(db, async (trx) => {
     const event = await lockEvent(trx, { organizationId, id: eventId });
     if (event?.direction !== "outbound") throw notFound(`SMS event '${eventId}'`);
     if (!CANCELABLE_STATUSES.has(event.status ?? "")) {

@@ -5,6 +5,7 @@ import { toE164 } from "../domain/phone.js";
 import { insertLead } from "../services/leads.js";
 import { recordEvent } from "../services/timeline.js";
 import { isUniqueViolation } from "../store/errors.js";
+import { runTransaction } from "../store/group-commit.js";
 import { getConversationForLead } from "../store/leads-repo.js";
 import { lockForTransaction } from "../store/locks.js";
 import { INBOUND_ONCE } from "../store/migration-0004-inbound-once.js";
@@ -49,7 +50,7 @@ export async function handleInbound(
   const orgPrices = await prices(organizationId);
   const isMms = message.mediaUrls.length > 0;
   try {
-    return await db.transaction().execute(async (trx) => {
+    return await runTransaction(db, async (trx) => {
       // In the transaction, so that a redelivery rolled back below takes the lead it created with it;
       // under the sender's lock, so that two first messages of a new sender create one lead.
       await lockForTransaction(trx, `inbound-sender:${organizationId}:${from}`);

@@ -1,12 +1,36 @@
 import type { Kysely, Transaction } from "kysely";
+import { isTransientConflict } from "./errors.js";
 import type { Database } from "./schema.js";
 
 /** Runs `work` in a transaction and answers what it returned. */
 export type Transact = <T>(work: (trx: Transaction<Database>) => Promise<T>) => Promise<T>;
 
+/** How many times a unit of work is tried when PostgreSQL keeps choosing it as a deadlock's victim. */
+const CONFLICT_ATTEMPTS = 3;
+
+/**
+ * Runs `work` in a transaction; when PostgreSQL aborts it to break a deadlock or a serialization
+ * conflict, runs it again (CONFLICT_ATTEMPTS in all). Transactions of different processes that touch
+ * the same rows in different orders (a webhook's receipts and a worker's outcomes, each a group of
+ * several messages) can deadlock; the victim's work is rolled back whole, so running it again is
+ * safe, and failing it instead would lose a provider outcome until reconciliation.
+ */
+export async function runTransaction<T>(
+  db: Kysely<Database>,
+  work: (trx: Transaction<Database>) => Promise<T>,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction().execute(work);
+    } catch (error) {
+      if (attempt >= CONFLICT_ATTEMPTS || !isTransientConflict(error)) throw error;
+    }
+  }
+}
+
 /** One transaction per unit of work: the plain way. */
 export function plainTransact(db: Kysely<Database>): Transact {
-  return (work) => db.transaction().execute(work);
+  return (work) => runTransaction(db, work);
 }
 
 interface Unit {
@@ -22,9 +46,9 @@ interface Unit {
  * checkpoint every thousand pages), so sharing one lifts throughput several times; a unit's caller
  * still hears back only once its changes are committed.
  *
- * Units must only touch the database inside `work` (they may be run twice). If any unit throws,
- * the shared transaction rolls back and every unit of the group is run again in a transaction of
- * its own, so one bad unit fails alone and the others still commit.
+ * Units must only touch the database inside `work` (they may be run more than once). If any unit
+ * throws, the shared transaction rolls back and every unit of the group is run again in a
+ * transaction of its own (runTransaction), so one bad unit fails alone and the others still commit.
  */
 export class GroupCommit {
   private pending: Unit[] = [];
@@ -73,7 +97,7 @@ export class GroupCommit {
 
   private async runAlone(unit: Unit): Promise<void> {
     try {
-      unit.resolve(await this.db.transaction().execute(unit.work));
+      unit.resolve(await runTransaction(this.db, unit.work));
     } catch (error) {
       unit.reject(error);
     }
