@@ -37,6 +37,13 @@ describe("named statements on PostgreSQL", {
     assert.ok(!statements.some((s) => /^(begin|commit|select 1)$/i.test(s.trim())), statements.join("\n"));
   });
 
+  test("queryArrays answers rows as arrays in select order, prepared once like Kysely's queries", async () => {
+    const text = "select $1::int as a, $2::text as b, null as c";
+    assert.deepEqual(await pool.queryArrays(text, [7, "x"]), [[7, "x", null]]);
+    assert.deepEqual(await pool.queryArrays(text, [8, "y"]), [[8, "y", null]]);
+    assert.equal((await prepared()).filter((s) => s === text).length, 1);
+  });
+
   test("at most 400 distinct texts get a name; the others still run, unnamed", async () => {
     for (let i = 0; i < 450; i++) {
       const r = await sql<{ n: number }>`select ${i}::int + ${sql.raw(String(i))} as n`.execute(db);
