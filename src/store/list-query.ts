@@ -34,8 +34,8 @@ export interface ListSpec {
   /** Appended after the requested order, in order, unless already present: makes the order total. */
   tieBreakers: string[];
   /**
-   * Read the rows as arrays of these columns and build each with `fromArray`, when the engine can
-   * (ArrayRowReader), instead of `select *` into driver-built objects: for wide rows.
+   * Read the rows as arrays of these columns (ArrayRowReader) and build each with `fromArray`,
+   * instead of `select *` into driver-built objects: for wide rows.
    */
   rowShape?: RowShape;
 }
@@ -362,8 +362,8 @@ export interface ListPage<Row> {
 }
 
 /**
- * Runs a parsed list query inside `scope` (organization and path-scope equalities). With
- * `readArrays`, a spec with a rowShape reads its rows as arrays.
+ * Runs a parsed list query inside `scope` (organization and path-scope equalities). A spec with a
+ * rowShape reads its rows through `readArrays`.
  */
 export async function runList<Row>(
   db: Kysely<Database>,
@@ -371,7 +371,7 @@ export async function runList<Row>(
   scope: Record<string, string>,
   parsed: ParsedList,
   codec: CursorCodec,
-  readArrays?: ArrayRowReader,
+  readArrays: ArrayRowReader,
 ): Promise<ListPage<Row>> {
   const base = [
     ...Object.entries(scope).map(([column, value]) => sql`${sql.ref(column)} = ${value}`),
@@ -389,13 +389,12 @@ export async function runList<Row>(
     parsed.order.map((k) => sql`${sql.ref(k.column)} ${sql.raw(k.direction)}`),
     sql`, `,
   );
-  const shape = readArrays ? spec.rowShape : undefined;
+  const shape = spec.rowShape;
   const columns = shape ? sql.join(shape.columns.map((column) => sql.ref(column))) : sql`*`;
   const query = sql<Row>`select ${columns} from ${sql.table(spec.table)} where ${where(page)} order by ${orderSql} limit ${parsed.pageSize + 1}`;
-  const rows =
-    shape && readArrays
-      ? (await readArrays(query.compile(db))).map((values) => shape.fromArray(values) as Row)
-      : (await query.execute(db)).rows;
+  const rows = shape
+    ? (await readArrays(query.compile(db))).map((values) => shape.fromArray(values) as Row)
+    : (await query.execute(db)).rows;
 
   let continuationToken: string | null = null;
   if (rows.length > parsed.pageSize) {

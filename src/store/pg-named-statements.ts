@@ -22,14 +22,11 @@ export class NamedStatementPool implements PostgresPool {
 
   async connect(): Promise<PostgresPoolClient> {
     const client = await this.pool.connect();
-    const nameOf = (text: string) => this.nameOf(text);
     // The overloads (text or cursor) are checked at run time; cursors (streaming) pass through.
     return {
       query: ((textOrCursor: string | PostgresCursor<unknown>, parameters?: ReadonlyArray<unknown>) => {
         if (typeof textOrCursor !== "string") return client.query(textOrCursor as never);
-        const values = parameters ? [...parameters] : [];
-        const name = values.length > 0 ? nameOf(textOrCursor) : undefined;
-        return client.query(name ? { name, text: textOrCursor, values } : { text: textOrCursor, values });
+        return client.query(this.statement(textOrCursor, parameters ?? []));
       }) as unknown as PostgresPoolClient["query"],
       release: (destroy?: boolean) => client.release(destroy),
     };
@@ -40,15 +37,18 @@ export class NamedStatementPool implements PostgresPool {
    * `rowMode: "array"`), named like every other statement of this pool.
    */
   async queryArrays(text: string, parameters: ReadonlyArray<unknown>): Promise<unknown[][]> {
-    const values = [...parameters];
-    const name = values.length > 0 ? this.nameOf(text) : undefined;
     const result = await this.pool.query<unknown[]>({
-      ...(name ? { name } : {}),
-      text,
-      values,
+      ...this.statement(text, parameters),
       rowMode: "array",
     });
     return result.rows;
+  }
+
+  /** The query config for `text`: named when it has parameters and a name is left (see above). */
+  private statement(text: string, parameters: ReadonlyArray<unknown>): pg.QueryConfig {
+    const values = [...parameters];
+    const name = values.length > 0 ? this.nameOf(text) : undefined;
+    return name ? { name, text, values } : { text, values };
   }
 
   private nameOf(text: string): string | undefined {

@@ -1,10 +1,16 @@
-import { sql } from "kysely";
+import { type RawBuilder, sql } from "kysely";
 import { CursorCodec } from "./cursor.js";
 import { type Connection, type ConnectionOptions, openConnection } from "./database.js";
 import { type EventByIdReader, eventByIdReader } from "./event-by-id-reader.js";
 import { type ListPage, type ListSpec, parseListOptions, runList, scopeKeyOf } from "./list-query.js";
 import { LATEST_MIGRATION, migrateToLatest } from "./migrations.js";
 import { type ApiKeyOwner, findApiKeyOwner, getOrCreateSecret } from "./orgs-repo.js";
+
+/** Conditions a list adds to its spec's, and the key its continuation tokens are bound to. */
+export interface ListNarrowing {
+  conditions: RawBuilder<unknown>[];
+  key: string;
+}
 
 /**
  * The store: one open database (SQLite or PostgreSQL), migrated, with the hot-path readers and the
@@ -43,15 +49,18 @@ export class Store {
 
   /**
    * One page of a list request (RequestDataOptions in `body`) over an organization's rows, narrowed to
-   * `scope` (say, one lead's) when given; the continuation token is bound to that scope.
+   * `scope` (say, one lead's) when given; the continuation token is bound to that scope. `narrowing`
+   * adds conditions of the caller's own (the SMS lists' message types), bound to its key instead.
    */
   listPage<Row>(
     spec: ListSpec,
     organizationId: string,
     body: unknown,
     scope: Record<string, string> = {},
+    narrowing: ListNarrowing = { conditions: [], key: scopeKeyOf(scope) },
   ): Promise<ListPage<Row>> {
-    const parsed = parseListOptions(spec, body, this.cursors, scopeKeyOf(scope));
+    const parsed = parseListOptions(spec, body, this.cursors, narrowing.key);
+    parsed.conditions.push(...narrowing.conditions);
     const fullScope = { organization_id: organizationId, ...scope };
     return runList<Row>(this.db, spec, fullScope, parsed, this.cursors, this.conn.readArrays);
   }

@@ -6,7 +6,7 @@ import { type SendSmsBody, sendSms } from "../../messaging/send.js";
 import { EVENT_LIST_SPEC } from "../../store/event-list-spec.js";
 import { creationEntry, getTransitions } from "../../store/events-repo.js";
 import { getLead, getLeadsByIds } from "../../store/leads-repo.js";
-import { type ListSpec, parseListOptions, runList } from "../../store/list-query.js";
+import type { ListSpec } from "../../store/list-query.js";
 import { findPhoneNumberByNumber } from "../../store/phone-numbers-repo.js";
 import type { EventRow } from "../../store/schema.js";
 import type { RouteDeps } from "../deps.js";
@@ -120,16 +120,10 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
     scopeKey: string,
     body: unknown,
   ) => {
-    const parsed = parseListOptions(SMS_LIST_SPEC, body, store.cursors, scopeKey);
-    parsed.conditions.push(MESSAGE_TYPES, ...extra);
-    const page = await runList<EventRow>(
-      store.db,
-      SMS_LIST_SPEC,
-      { organization_id: organizationId, ...scope },
-      parsed,
-      store.cursors,
-      store.conn.readArrays,
-    );
+    const page = await store.listPage<EventRow>(SMS_LIST_SPEC, organizationId, body, scope, {
+      conditions: [MESSAGE_TYPES, ...extra],
+      key: scopeKey,
+    });
     const [transitions, leads] = await Promise.all([
       transitionsOf(organizationId, page.rows),
       getLeadsByIds(
