@@ -261,19 +261,23 @@ export async function createCliDatabase(engine: Engine): Promise<CliDatabase> {
   await admin.end();
   const url = new URL(PG_URL);
   url.pathname = `/${name}`;
-  const pool = new pg.Pool({ connectionString: url.href, max: 2 });
+  // One client, not a pool: Client.end() resolves only once the connection has closed, whereas
+  // Pool.end() resolves while its clients are still closing, and the forced drop below would then
+  // terminate a live connection and raise an unhandled error in the test process.
+  const client = new pg.Client({ connectionString: url.href });
+  await client.connect();
   return {
     env: cliEnv({ DATABASE_URL: url.href }),
     isEmpty: async () =>
-      (await pool.query("select 1 from information_schema.tables where table_schema = 'public'")).rowCount ===
-      0,
-    query: async <T>(text: string, params: unknown[] = []) => (await pool.query(text, params)).rows as T[],
+      (await client.query("select 1 from information_schema.tables where table_schema = 'public'"))
+        .rowCount === 0,
+    query: async <T>(text: string, params: unknown[] = []) => (await client.query(text, params)).rows as T[],
     cleanup: async () => {
-      await pool.end();
-      const client = new pg.Client({ connectionString: PG_URL });
-      await client.connect();
-      await client.query(`drop database if exists ${name} with (force)`);
       await client.end();
+      const dropper = new pg.Client({ connectionString: PG_URL });
+      await dropper.connect();
+      await dropper.query(`drop database if exists ${name} with (force)`);
+      await dropper.end();
     },
   };
 }
