@@ -9,7 +9,8 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { OUT, parseFlags, ROOT } from "./lib.js";
+import { ROOT } from "./common.js";
+import { OUT, parseFlags } from "./lib.js";
 
 const flags = parseFlags();
 const pass: string[] = [];

@@ -10,19 +10,17 @@
 // a keep-alive connection and timed with performance.now() (request sent → whole body read). Page 1
 // and the deep page are timed alternately, so drift on the machine hits both equally.
 
+import { machine, round, verdict } from "./common.js";
 import {
   checkBuild,
   ensureSeeded,
   gcLine,
   intFlag,
-  machine,
   parseFlags,
   type RunningServer,
-  round,
   startLeadtrail,
   summarize,
   target,
-  verdict,
   waitForQuiet,
   withCpuAccounting,
   writeResult,

@@ -19,23 +19,21 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import autocannon, { type AutocannonResult } from "autocannon";
+import { machine, round, verdict } from "./common.js";
 import {
   checkBuild,
   ensureSeeded,
   gcLine,
   intFlag,
   type LatencySummary,
-  machine,
   OUT,
   parseFlags,
   type RunningServer,
-  round,
   sampleEventIds,
   startBareFastify,
   startLeadtrail,
   summarize,
   target,
-  verdict,
   waitForQuiet,
   withCpuAccounting,
   writeResult,

@@ -1,10 +1,11 @@
-// Shared plumbing for the benchmarks: command-line flags, seeded databases (created once, reused),
-// starting the servers under test as child processes, sampling their memory and CPU, statistics.
+// Plumbing of the event-store benchmarks (seed, GET by id, deep page): command-line flags, seeded
+// databases (created once, reused), the servers under test as child processes, CPU accounting and
+// latency statistics. What the SMS benchmarks share with these is in bench/common.ts.
 //
 // The load generators (autocannon, timing loops) run in the benchmark's own process; every server
 // under test is a separate child process bound to 127.0.0.1.
 
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import {
   closeSync,
   existsSync,
@@ -16,18 +17,24 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { createServer } from "node:net";
-import { cpus, totalmem } from "node:os";
-import { basename, dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { basename, dirname, join, relative } from "node:path";
 import pg from "pg";
+import {
+  childEnv,
+  type Engine,
+  freePort,
+  HOST,
+  machineBusySeconds,
+  ProcessSampler,
+  percentile,
+  ROOT,
+  round,
+  sleep,
+  writeResultIn,
+} from "./common.js";
 
-export type Engine = "sqlite" | "postgresql";
-
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const OUT = join(ROOT, "bench", "out");
 const CLI = join(ROOT, "bin", "leadtrail.js");
-const HOST = "127.0.0.1";
 
 // ---------------------------------------------------------------------------------------------
 // Flags
@@ -162,7 +169,7 @@ export async function seed(t: Target): Promise<Seeded> {
   const started = performance.now();
   const child = spawn(process.execPath, [CLI, "bench-seed", "--events", String(t.events)], {
     cwd: ROOT,
-    env: serverEnv(t.env),
+    env: childEnv(t.env),
     stdio: ["ignore", "pipe", "inherit"],
   });
   const sampler = new ProcessSampler(child.pid!);
@@ -237,26 +244,6 @@ export async function sampleEventIds(t: Target, organizationId: string, n: numbe
 // ---------------------------------------------------------------------------------------------
 // Servers under test
 
-function serverEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  // Never let an inherited DATABASE_URL turn a SQLite run into a PostgreSQL one (or the reverse).
-  delete env.DATABASE_URL;
-  delete env.LEADTRAIL_DB;
-  return { ...env, ...extra };
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, HOST, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
 export interface RunningServer {
   name: string;
   url: string;
@@ -282,7 +269,7 @@ async function startProcess(
   }
   const child = spawn(process.execPath, gcLog ? ["--trace-gc", ...args] : args, {
     cwd: ROOT,
-    env: serverEnv({ ...env, PORT: String(port), HOST }),
+    env: childEnv({ ...env, PORT: String(port), HOST }),
     stdio: ["ignore", stdout, "inherit"],
   });
   if (typeof stdout === "number") closeSync(stdout);
@@ -427,75 +414,7 @@ function exitOf(child: ChildProcess, timeoutMs: number): Promise<number | null> 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Resident memory and CPU of a process, from /proc
-
-const CLOCK_TICKS = 100; // USER_HZ on Linux
-
-export class ProcessSampler {
-  maxRssKb = 0;
-  samples = 0;
-  private lastCpuSeconds = 0;
-  private readonly timer: NodeJS.Timeout;
-
-  constructor(
-    readonly pid: number,
-    intervalMs = 100,
-  ) {
-    this.sample();
-    this.timer = setInterval(() => this.sample(), intervalMs);
-    this.timer.unref();
-  }
-
-  get maxRssMb(): number {
-    return Math.round((this.maxRssKb / 1024) * 10) / 10;
-  }
-
-  /** Seconds of CPU (user + system) the process has used so far (the last sample once it has exited). */
-  cpuSeconds(): number {
-    try {
-      const stat = readFileSync(`/proc/${this.pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      // fields[0] is field 3 (state): utime is field 14, stime field 15.
-      const seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-      if (Number.isFinite(seconds)) this.lastCpuSeconds = seconds;
-    } catch {
-      // exited: keep the last reading
-    }
-    return this.lastCpuSeconds;
-  }
-
-  rssKb(): number {
-    try {
-      const status = readFileSync(`/proc/${this.pid}/status`, "utf8");
-      const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
-      return m ? Number(m[1]) : 0;
-    } catch {
-      return 0;
-    }
-  }
-
-  private sample(): void {
-    this.cpuSeconds();
-    const kb = this.rssKb();
-    if (kb > 0) {
-      this.samples++;
-      if (kb > this.maxRssKb) this.maxRssKb = kb;
-    }
-  }
-
-  stop(): void {
-    this.sample();
-    clearInterval(this.timer);
-  }
-}
-
-/** Jiffies the whole machine spent busy (all CPUs), from /proc/stat. */
-export function machineBusySeconds(): number {
-  const cpu = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal …: busy is everything but idle and iowait.
-  const busy = cpu.slice(0, 8).reduce((a, b) => a + b, 0) - cpu[3]! - cpu[4]!;
-  return busy / CLOCK_TICKS;
-}
+// CPU of the processes under test, and of everything else
 
 /**
  * CPU used by everything else on the machine (other processes, e.g. PostgreSQL or someone's test
@@ -551,12 +470,6 @@ export async function waitForQuiet(maxPercent = 25, maxSeconds = 120): Promise<n
 // ---------------------------------------------------------------------------------------------
 // Statistics and output
 
-export function percentile(sorted: ArrayLike<number>, p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i]!;
-}
-
 export interface LatencySummary {
   count: number;
   mean: number;
@@ -571,53 +484,17 @@ export function summarize(values: number[]): LatencySummary {
   const sum = values.reduce((a, b) => a + b, 0);
   return {
     count: values.length,
-    mean: round(sum / values.length),
-    p50: round(percentile(sorted, 50)),
-    p90: round(percentile(sorted, 90)),
-    p99: round(percentile(sorted, 99)),
-    max: round(sorted[sorted.length - 1] ?? Number.NaN),
+    mean: round(sum / values.length, 3),
+    p50: round(percentile(sorted, 50), 3),
+    p90: round(percentile(sorted, 90), 3),
+    p99: round(percentile(sorted, 99), 3),
+    max: round(sorted[sorted.length - 1] ?? Number.NaN, 3),
   };
-}
-
-export function round(n: number, digits = 3): number {
-  const f = 10 ** digits;
-  return Math.round(n * f) / f;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-export function machine(): Record<string, string | number> {
-  const cpu = cpus();
-  return {
-    cpus: cpu.length,
-    cpuModel: cpu[0]?.model ?? "unknown",
-    memoryGb: Math.round(totalmem() / 2 ** 30),
-    node: process.version,
-    code: codeVersion(),
-  };
-}
-
-/** The commit checked out, whether src/ had uncommitted changes (read-only git commands), dist's build time. */
-function codeVersion(): string {
-  const git = (args: string[]) =>
-    spawnSync("git", args, { cwd: ROOT, encoding: "utf8", timeout: 10_000 }).stdout?.trim() ?? "";
-  const head = git(["rev-parse", "--short", "HEAD"]) || "unknown";
-  const dirty = git(["status", "--porcelain", "--", "src"]);
-  const main = join(ROOT, "dist", "cli", "main.js");
-  const built = existsSync(main) ? new Date(statSync(main).mtimeMs).toISOString() : "missing";
-  // What runs is dist/, so when it was built matters as much as the commit checked out now.
-  return `HEAD ${head}${dirty ? " + uncommitted changes in src/" : ""}; dist/ built ${built}`;
 }
 
 /** Writes bench/out/results/<name>.json and returns its path relative to the project. */
 export function writeResult(name: string, data: unknown): string {
-  const dir = join(OUT, "results");
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${name}.json`);
-  writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
-  return relative(ROOT, file);
+  return writeResultIn(OUT, name, data);
 }
 
 export function gcLine(gc: GcSummary | null): string {
@@ -626,8 +503,4 @@ export function gcLine(gc: GcSummary | null): string {
     `\n  leadtrail GC: ${gc.scavenges} scavenges (${gc.scavengeMsTotal} ms in all, longest ${gc.scavengeMsMax} ms), ` +
     `${gc.markCompacts} mark-compacts (longest ${gc.markCompactMsMax} ms), heap up to ${gc.maxHeapCommittedMb} MB — ${gc.log}`
   );
-}
-
-export function verdict(ok: boolean): string {
-  return ok ? "met" : "NOT met";
 }

@@ -6,7 +6,8 @@
 // the PostgreSQL database leadtrail_bench_<N>) is what the other benchmarks reuse.
 
 import { cpus } from "node:os";
-import { checkBuild, machine, parseFlags, seed, target, verdict, writeResult } from "./lib.js";
+import { machine, verdict } from "./common.js";
+import { checkBuild, parseFlags, seed, target, writeResult } from "./lib.js";
 
 const SQLITE_TARGET_EVENTS_PER_S = 100_000;
 

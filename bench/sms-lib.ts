@@ -6,7 +6,7 @@
 //
 // Every leadtrail process is a child process bound to 127.0.0.1; the load generator (autocannon) runs
 // in the benchmark's own process. Every loop here is bounded in count and in time.
-// Self-contained on purpose: bench/lib.ts belongs to the read benchmarks and may change under us.
+// What it shares with the event-store benchmarks (bench/lib.ts) is in bench/common.ts.
 
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import {
@@ -17,20 +17,29 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
-  statSync,
   writeFileSync,
 } from "node:fs";
-import { createServer } from "node:net";
-import { cpus, totalmem } from "node:os";
-import { dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { join, relative, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import autocannon, { type AutocannonOptions, type AutocannonResult } from "autocannon";
 import Sqlite from "better-sqlite3";
 import pg from "pg";
+import {
+  CLOCK_TICKS,
+  childEnv,
+  machine as commonMachine,
+  type Engine,
+  freePort,
+  HOST,
+  machineBusySeconds,
+  ProcessSampler,
+  percentile,
+  ROOT,
+  round,
+  sleep,
+  writeResultIn,
+} from "./common.js";
 
-export type Engine = "sqlite" | "postgresql";
-
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const OUT = join(ROOT, "bench", "out", "sms");
 /**
  * The leadtrail tree whose bin/leadtrail.js (and so dist/) runs: this project, or a frozen copy of it
@@ -38,7 +47,6 @@ export const OUT = join(ROOT, "bench", "out", "sms");
  */
 export const LT_ROOT = resolve(process.env.BENCH_LEADTRAIL_ROOT ?? ROOT);
 const CLI = join(LT_ROOT, "bin", "leadtrail.js");
-const HOST = "127.0.0.1";
 const PG_SERVER = (process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432").replace(/\/+$/, "");
 /** The only PostgreSQL database these benchmarks create, and drop. */
 const PG_DATABASE = "lt_sms_bench";
@@ -277,29 +285,6 @@ export function summarizeSqlStats(dir: string | null, messages: number, top = 40
 
 // ---------------------------------------------------------------------------------------------
 // Processes under test
-
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env.DATABASE_URL;
-  delete env.LEADTRAIL_DB;
-  return { ...env, ...extra };
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, HOST, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 function exitOf(child: ChildProcess, timeoutMs: number): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode ?? -1);
@@ -934,86 +919,6 @@ export class PgWatch {
 // ---------------------------------------------------------------------------------------------
 // Memory and CPU of processes, from /proc
 
-const CLOCK_TICKS = 100;
-
-export class ProcessSampler {
-  maxRssKb = 0;
-  lastRssKb = 0;
-  private lastCpuSeconds = 0;
-  private readonly timer: NodeJS.Timeout;
-
-  constructor(
-    readonly pid: number,
-    intervalMs = 100,
-  ) {
-    this.sample();
-    this.timer = setInterval(() => this.sample(), intervalMs);
-    this.timer.unref();
-  }
-
-  get maxRssMb(): number {
-    return round(this.maxRssKb / 1024, 1);
-  }
-
-  /** Resets the maximum (e.g. after setup, to report the RSS of the measured phase alone). */
-  resetMax(): void {
-    this.maxRssKb = 0;
-    this.sample();
-  }
-
-  cpuSeconds(): number {
-    try {
-      const stat = readFileSync(`/proc/${this.pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-      if (Number.isFinite(seconds)) this.lastCpuSeconds = seconds;
-    } catch {
-      // exited: keep the last reading
-    }
-    return this.lastCpuSeconds;
-  }
-
-  private sample(): void {
-    this.cpuSeconds();
-    try {
-      const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${this.pid}/status`, "utf8"));
-      const kb = m ? Number(m[1]) : 0;
-      if (kb > 0) {
-        this.lastRssKb = kb;
-        this.maxRssKb = Math.max(this.maxRssKb, kb);
-      }
-    } catch {
-      // exited
-    }
-  }
-
-  /** Bytes the process has caused to be written to storage so far (/proc/<pid>/io write_bytes). */
-  writeBytes(): number {
-    try {
-      const m = /^write_bytes:\s+(\d+)/m.exec(readFileSync(`/proc/${this.pid}/io`, "utf8"));
-      if (m) this.lastWriteBytes = Number(m[1]);
-    } catch {
-      // exited: keep the last reading
-    }
-    return this.lastWriteBytes;
-  }
-
-  private lastWriteBytes = 0;
-
-  stop(): void {
-    this.sample();
-    this.writeBytes();
-    clearInterval(this.timer);
-  }
-}
-
-/** CPU seconds the whole machine spent busy (all cores), from /proc/stat. */
-export function machineBusySeconds(): number {
-  const cpu = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const busy = cpu.slice(0, 8).reduce((a, b) => a + b, 0) - cpu[3]! - cpu[4]!;
-  return busy / CLOCK_TICKS;
-}
-
 /**
  * CPU seconds used so far by every PostgreSQL process of the machine: the living ones, plus what the
  * postmaster has collected from the backends that exited (cutime, cstime).
@@ -1095,17 +1000,6 @@ export async function waitForQuiet(maxPercent = 25, maxSeconds = 120): Promise<n
 // ---------------------------------------------------------------------------------------------
 // Statistics, output
 
-export function round(n: number, digits = 1): number {
-  const f = 10 ** digits;
-  return Math.round(n * f) / f;
-}
-
-export function percentile(sorted: ArrayLike<number>, p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i]!;
-}
-
 export interface Distribution {
   count: number;
   mean: number;
@@ -1120,7 +1014,7 @@ export function distribution(values: number[]): Distribution {
   const sum = values.reduce((a, b) => a + b, 0);
   return {
     count: values.length,
-    mean: round(sum / Math.max(1, values.length)),
+    mean: round(sum / Math.max(1, values.length), 1),
     p50: percentile(sorted, 50),
     p95: percentile(sorted, 95),
     p99: percentile(sorted, 99),
@@ -1291,33 +1185,11 @@ export function finishRun(
 }
 
 export function machine(): Record<string, string | number> {
-  const cpu = cpus();
-  const git = (args: string[]) =>
-    spawnSync("git", args, { cwd: ROOT, encoding: "utf8", timeout: 10_000 }).stdout?.trim() ?? "";
-  const head = git(["rev-parse", "--short", "HEAD"]) || "unknown";
-  const dirty = git(["status", "--porcelain", "--", "src"]);
-  const main = join(LT_ROOT, "dist", "cli", "main.js");
-  const built = existsSync(main) ? new Date(statSync(main).mtimeMs).toISOString() : "missing";
-  const tree = LT_ROOT === ROOT ? "" : `leadtrail run from ${LT_ROOT} (BENCH_LEADTRAIL_ROOT); `;
-  return {
-    cpus: cpu.length,
-    cpuModel: cpu[0]?.model ?? "unknown",
-    memoryGb: Math.round(totalmem() / 2 ** 30),
-    node: process.version,
-    code: `${tree}project HEAD ${head}${dirty ? " + uncommitted changes in src/" : ""}; dist/ built ${built}`,
-  };
+  return commonMachine(LT_ROOT);
 }
 
 export function writeResult(name: string, data: unknown): string {
-  const dir = join(OUT, "results");
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${name}.json`);
-  writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
-  return relative(ROOT, file);
-}
-
-export function verdict(ok: boolean): string {
-  return ok ? "met" : "NOT met";
+  return writeResultIn(OUT, name, data);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
+import { round, verdict } from "./common.js";
 import {
   distribution,
   Flags,
   finishRun,
   messageTimes,
   monotonicUs,
-  round,
   runDescription,
   type StatusCounts,
   sendSmsLoad,
@@ -12,7 +12,6 @@ import {
   setUp,
   stages,
   statusCounts,
-  verdict,
   waitFor,
   waitForQuiet,
   warmUp,
