@@ -171,18 +171,19 @@ export const PHONE_NUMBER_LIST_SPEC: ListSpec = {
 };
 
 /** The settings a client sends (PhoneNumberRequest and our extensions), already normalized. */
-export interface PhoneNumberSettings {
-  number: string;
-  name: string;
-  enabled: number;
-  sms_enabled: number;
-  source_id: string | null;
-  campaign_id: string | null;
-  ten_dlc_campaign_id: string | null;
-  is_preferred: number;
-  is_default: number;
-  warmup_enabled: number;
-}
+export type PhoneNumberSettings = Pick<
+  PhoneNumberRow,
+  | "number"
+  | "name"
+  | "enabled"
+  | "sms_enabled"
+  | "source_id"
+  | "campaign_id"
+  | "ten_dlc_campaign_id"
+  | "is_preferred"
+  | "is_default"
+  | "warmup_enabled"
+>;
 
 /** A new number's row: its settings, no usage yet, no warmup ramp started. */
 export function newPhoneNumberRow(
