@@ -1,3 +1,13 @@
+// SMS latency: a steady --rate (default 200 messages/s) for --duration seconds (default 30), and the
+// time each message takes from queued to Sent (handed to the provider). Target: p99 < 250 ms.
+//
+//   node --import tsx bench/sms-latency.ts --engine sqlite|postgresql [--rate 200] [--duration 30]
+//     [--connections 20] [--leads 2000] [--workers N] [--senders 1] [--warmup 0] [--max-wait 300]
+//     [--quiet-wait 300 | --no-wait] [--cpu-prof] [--sql-stats] [--keep]
+//
+// Same set-up as sms-throughput.ts (fresh database, simulator provider). Results:
+// bench/out/sms/results/latency-<engine>.json.
+
 import { round, sleep, verdict } from "./common.js";
 import {
   distribution,

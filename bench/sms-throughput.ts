@@ -1,3 +1,16 @@
+// SMS throughput: --messages N sends (default 20,000) posted to POST /sms/send as fast as
+// --connections autocannon connections (default 50) go, to --leads leads, through the built-in
+// simulator provider (receipts included). Measured: first POST to last Delivered, in messages/s.
+// Target: 1,000/s on SQLite, 500/s on PostgreSQL (serve + --workers worker processes, default 2),
+// with every accepted message Delivered once.
+//
+//   node --import tsx bench/sms-throughput.ts --engine sqlite|postgresql [--messages 20000]
+//     [--leads 2000] [--connections 50] [--workers N] [--senders 1] [--warmup 0] [--max-wait 600]
+//     [--quiet-wait 300 | --no-wait] [--cpu-prof] [--sql-stats] [--keep]
+//
+// Each run uses a fresh database (bench/out/sms/lt-sms-bench.db or PostgreSQL database lt_sms_bench)
+// and drops it afterwards unless --keep. Results: bench/out/sms/results/throughput-<engine>.json.
+
 import { round, verdict } from "./common.js";
 import {
   distribution,
