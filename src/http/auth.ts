@@ -1,7 +1,7 @@
 import "fastify";
+import { ProblemError } from "../domain/problem.js";
 import type { ApiKeyOwner } from "../store/orgs-repo.js";
 import { hashApiKey } from "../store/orgs-repo.js";
-import { ProblemError } from "./problem.js";
 
 declare module "fastify" {
   interface FastifyRequest {

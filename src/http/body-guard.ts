@@ -1,4 +1,4 @@
-import { badRequest } from "./problem.js";
+import { badRequest } from "../domain/problem.js";
 
 // Limits on what a JSON body may contain, checked once after parsing so that nothing downstream
 // (serializers, diffing, the databases) meets input it cannot handle: nesting deeper than any

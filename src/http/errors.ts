@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { type ProblemBody, ProblemError, problemType, titleFor } from "./problem.js";
+import { type ProblemBody, ProblemError, problemType, titleFor } from "../domain/problem.js";
 import { RateLimitedError } from "./rate-limit.js";
 
 function send(

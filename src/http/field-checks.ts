@@ -1,5 +1,5 @@
 import { toE164 } from "../domain/phone.js";
-import { badRequest } from "./problem.js";
+import { badRequest } from "../domain/problem.js";
 
 // Checks of single request fields shared by route plugins, each a 400 naming the field.
 

@@ -1,4 +1,4 @@
-import { ProblemError } from "./problem.js";
+import { ProblemError } from "../domain/problem.js";
 
 /**
  * Per-organization fixed-window limiter (CONTRACT.md: N requests per 60 s). In-process: each server

@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
 import { CANCELABLE_STATUSES } from "../domain/message-status.js";
-import { notFound, ProblemError } from "../http/problem.js";
+import { notFound, ProblemError } from "../domain/problem.js";
 import { runTransaction } from "../store/group-commit.js";
 import type { Database, EventRow } from "../store/schema.js";
 import { loadEvent, lockEvent, transition } from "./transitions.js";

@@ -1,7 +1,7 @@
 import type { Kysely, Transaction } from "kysely";
 import { ACTIVITY_CATEGORY, type SelectionReason, type TrafficType } from "../domain/event-vocabulary.js";
+import { badRequest, notFound, ProblemError } from "../domain/problem.js";
 import { parseRfc3339 } from "../domain/time.js";
-import { badRequest, notFound, ProblemError } from "../http/problem.js";
 import { type Actor, leadDocument } from "../services/leads.js";
 import { chooseFrom, senderCandidates } from "../services/sender.js";
 import { recordEvent } from "../services/timeline.js";

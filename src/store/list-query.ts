@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { type Kysely, type RawBuilder, sql } from "kysely";
+import { badRequest } from "../domain/problem.js";
 import { parseRfc3339 } from "../domain/time.js";
-import { badRequest } from "../http/problem.js";
 import type { CursorCodec, CursorValue } from "./cursor.js";
 import type { ArrayRowReader } from "./database.js";
 import type { Database } from "./schema.js";

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import { microsToUsd } from "../../domain/money.js";
+import { badRequest } from "../../domain/problem.js";
 import { parseRfc3339, toIso } from "../../domain/time.js";
 import {
   BILLABLE_USAGE_STATUSES,
@@ -12,7 +13,6 @@ import { getLeadsByIds } from "../../store/leads-repo.js";
 import { getOrganization } from "../../store/orgs-repo.js";
 import type { LeadRow, UsageLedgerTable, WalletsTable } from "../../store/schema.js";
 import type { RouteDeps } from "../deps.js";
-import { badRequest } from "../problem.js";
 import {
   PagedUsageSchema,
   UsageSummaryQuerySchema,

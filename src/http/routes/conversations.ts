@@ -1,10 +1,10 @@
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
+import { notFound } from "../../domain/problem.js";
 import { CONVERSATION_LIST_SPEC, getLead, getLeadsByIds } from "../../store/leads-repo.js";
 import type { ConversationRow } from "../../store/schema.js";
 import type { Store } from "../../store/store.js";
 import { toConversationResponse } from "../lead-record.js";
 import { sendPage } from "../paged-json.js";
-import { notFound } from "../problem.js";
 import { listBody, problemResponses } from "../schemas/common.js";
 
 const response = { 200: { $ref: "PagedResultOfConversationResponse#" }, ...problemResponses };

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { DETAIL_STATUS, type EventStatus } from "../../domain/event-vocabulary.js";
+import { badRequest, notFound } from "../../domain/problem.js";
 import { toIso } from "../../domain/time.js";
 import { createNote, NOTE_MAX_LENGTH } from "../../services/notes.js";
 import { EVENT_LIST_SPEC } from "../../store/event-list-spec.js";
@@ -9,7 +10,6 @@ import type { EventRow } from "../../store/schema.js";
 import type { Store } from "../../store/store.js";
 import { toEventRecord } from "../event-record.js";
 import { sendPage } from "../paged-json.js";
-import { badRequest, notFound } from "../problem.js";
 import { listBody, problemResponses } from "../schemas/common.js";
 import { CreateNoteRequestSchema } from "../schemas/event.js";
 

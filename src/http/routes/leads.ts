@@ -1,12 +1,12 @@
 import type { FastifyPluginAsync } from "fastify";
 import { type LeadRequestBody, LeadValidationError } from "../../domain/lead.js";
+import { badRequest, notFound } from "../../domain/problem.js";
 import { createLead, updateLead } from "../../services/leads.js";
 import { getLead, LEAD_LIST_SPEC } from "../../store/leads-repo.js";
 import type { LeadRow } from "../../store/schema.js";
 import type { Store } from "../../store/store.js";
 import { toLeadResponse, toLeadTableRow } from "../lead-record.js";
 import { sendPage } from "../paged-json.js";
-import { badRequest, notFound } from "../problem.js";
 import { listBody, problemResponses } from "../schemas/common.js";
 import { LeadRequestSchema } from "../schemas/lead.js";
 

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from "fastify";
 import { parsePhoneNumberFromString } from "libphonenumber-js";
 import type { SelectionReason } from "../../domain/event-vocabulary.js";
 import { areaCode, needsTenDlc, regionOfNumber } from "../../domain/number-geo.js";
+import { badRequest, notFound, ProblemError } from "../../domain/problem.js";
 import {
   candidateReason,
   type HealthStatus,
@@ -27,7 +28,6 @@ import type { ConversationRow, LeadRow, PhoneNumberRow } from "../../store/schem
 import type { Store } from "../../store/store.js";
 import type { RouteDeps } from "../deps.js";
 import { assertPlainText, requirePhoneNumber } from "../field-checks.js";
-import { badRequest, notFound, ProblemError } from "../problem.js";
 import { listBody, problemResponses } from "../schemas/common.js";
 import {
   OutgoingNumberManualOverrideRequestSchema,

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { sql } from "kysely";
 import { toE164 } from "../../domain/phone.js";
+import { badRequest, notFound } from "../../domain/problem.js";
 import { cancelMessage } from "../../messaging/cancel.js";
 import { type SendSmsBody, sendSms } from "../../messaging/send.js";
 import { EVENT_LIST_SPEC } from "../../store/event-list-spec.js";
@@ -12,7 +13,6 @@ import type { EventRow } from "../../store/schema.js";
 import type { RouteDeps } from "../deps.js";
 import { toEventRecord } from "../event-record.js";
 import { sendPage } from "../paged-json.js";
-import { badRequest, notFound } from "../problem.js";
 import { listBody, problemResponses } from "../schemas/common.js";
 import { toSmsEventTableRow, toSmsResponse } from "../sms-record.js";
 

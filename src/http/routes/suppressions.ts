@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import { isValidEmail } from "../../domain/phone.js";
+import { badRequest, notFound } from "../../domain/problem.js";
 import { toIso } from "../../domain/time.js";
 import type { ApiKeyOwner } from "../../store/orgs-repo.js";
 import type { SuppressionRow } from "../../store/schema.js";
@@ -15,7 +16,6 @@ import {
 } from "../../store/suppressions-repo.js";
 import type { RouteDeps } from "../deps.js";
 import { assertPlainText, requirePhoneNumber } from "../field-checks.js";
-import { badRequest, notFound } from "../problem.js";
 import { listBody, problemResponses } from "../schemas/common.js";
 import {
   PagedSuppressionsSchema,

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from "fastify";
+import { badRequest, notFound, ProblemError } from "../../domain/problem.js";
 import type { Messaging } from "../../messaging/messaging.js";
 import type { Receipt } from "../../messaging/provider.js";
 import {
@@ -8,7 +9,6 @@ import {
 } from "../../messaging/providers/telnyx-webhook.js";
 import { loadEvent } from "../../messaging/transitions.js";
 import type { RouteDeps } from "../deps.js";
-import { badRequest, notFound, ProblemError } from "../problem.js";
 
 type WebhookBody = Parameters<typeof parseTelnyxWebhook>[0];
 

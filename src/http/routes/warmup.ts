@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync } from "fastify";
+import { notFound } from "../../domain/problem.js";
 import { toIso } from "../../domain/time.js";
 import { dailyTarget, progressPercent, WARMUP_DAYS, warmupDay, warmupState } from "../../domain/warmup.js";
 import { getPhoneNumber, healthByNumber } from "../../store/phone-numbers-repo.js";
 import type { RouteDeps } from "../deps.js";
-import { notFound } from "../problem.js";
 import { problemResponses } from "../schemas/common.js";
 
 const DAY_MS = 86_400_000;

@@ -1,4 +1,5 @@
-// RFC 9457 problem details: the one error shape of the API.
+// RFC 9457 problem details: the one error shape of the API. The store, messaging and services raise
+// them, so they live here rather than in http/, which only renders them (http/errors.ts).
 
 export interface ProblemBody {
   type: string;
@@ -29,7 +30,7 @@ export function titleFor(status: number): string {
   return TITLES[status] ?? (status >= 500 ? "Server Error" : "Client Error");
 }
 
-/** Thrown anywhere below the HTTP layer; the error handler turns it into problem+json. */
+/** Thrown anywhere below the HTTP layer; the HTTP error handler turns it into problem+json. */
 export class ProblemError extends Error {
   constructor(
     readonly status: number,
