@@ -2,9 +2,10 @@ import { ProblemError } from "../domain/problem.js";
 
 /**
  * Per-organization fixed-window limiter (CONTRACT.md: N requests per 60 s). In-process: each server
- * process counts its own requests, which is exact for the single-process server and conservative
- * enough behind a load balancer. Chosen over @fastify/rate-limit to key by organization after
- * authentication and to answer with our problem+json body.
+ * process counts its own requests. That is exact for the one `serve` process leadtrail runs (workers
+ * serve no API); several servers behind a load balancer would each allow N (see README, Choices).
+ * Chosen over @fastify/rate-limit to key by organization after authentication and to answer with
+ * our problem+json body.
  */
 export class RateLimiter {
   private readonly windows = new Map<string, { start: number; count: number }>();
