@@ -28,9 +28,6 @@ const RANK: Record<string, number> = {
   Delivered: 6,
 };
 
-/** States no worker acts on again (receipts may still upgrade Sent/Failed/Undeliverable by rank). */
-export const FINAL_STATUSES = new Set(["Delivered", "Undeliverable", "Failed", "Blocked", "Canceled"]);
-
 /** States a user may still cancel from. */
 export const CANCELABLE_STATUSES = new Set(["Scheduled", "Queued"]);
 
