@@ -175,6 +175,7 @@ forEachEngine("SMS pipeline with the simulator", (engine) => {
       [{ conversationId, mediaUrls: Array(11).fill("https://example.com/a.png") }, 400, /mediaUrls/],
       [{ conversationId, text: "hi", scheduledFor: "tomorrow" }, 400, /scheduledFor/],
       [{ conversationId: "conv_01HZZZZZZZZZZZZZZZZZZZZZZZ", text: "hi" }, 404, /Conversation/],
+      [{ text: "hi" }, 400, /^conversationId is required\.$/],
       [
         { conversationId, text: "hi", wasManuallyOverridden: true, fromPhoneNumberId: "pn_nope" },
         400,

@@ -49,7 +49,11 @@ export function installErrorHandlers(app: FastifyInstance): void {
       for (const issue of issues) {
         const field = fieldOf(issue);
         const allowed = issue.params?.allowedValues;
-        const message = `${field} ${issue.message ?? "is invalid"}${Array.isArray(allowed) ? `: ${allowed.map((v) => JSON.stringify(v)).join(", ")}` : ""}`;
+        // Ajv's "must have required property 'x'" after the field's own name would name it twice.
+        const message =
+          typeof issue.params?.missingProperty === "string"
+            ? `${field} is required.`
+            : `${field} ${issue.message ?? "is invalid"}${Array.isArray(allowed) ? `: ${allowed.map((v) => JSON.stringify(v)).join(", ")}` : ""}`;
         errors[field] = [...(errors[field] ?? []), message];
       }
       const first = Object.values(errors)[0]?.[0] ?? "The request is invalid.";
