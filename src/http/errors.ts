@@ -12,6 +12,7 @@ function send(
 }
 
 interface ValidationIssue {
+  keyword?: string;
   instancePath: string;
   message?: string;
   params?: Record<string, unknown>;
@@ -49,11 +50,15 @@ export function installErrorHandlers(app: FastifyInstance): void {
       for (const issue of issues) {
         const field = fieldOf(issue);
         const allowed = issue.params?.allowedValues;
-        // Ajv's "must have required property 'x'" after the field's own name would name it twice.
+        const types = issue.keyword === "type" ? String(issue.params?.type ?? "").split(",") : [];
+        // Ajv's "must have required property 'x'" after the field's own name would name it twice,
+        // and it writes a list of types as "array,null".
         const message =
           typeof issue.params?.missingProperty === "string"
             ? `${field} is required.`
-            : `${field} ${issue.message ?? "is invalid"}${Array.isArray(allowed) ? `: ${allowed.map((v) => JSON.stringify(v)).join(", ")}` : ""}`;
+            : types.length > 1
+              ? `${field} must be ${types.join(" or ")}`
+              : `${field} ${issue.message ?? "is invalid"}${Array.isArray(allowed) ? `: ${allowed.map((v) => JSON.stringify(v)).join(", ")}` : ""}`;
         errors[field] = [...(errors[field] ?? []), message];
       }
       const first = Object.values(errors)[0]?.[0] ?? "The request is invalid.";
