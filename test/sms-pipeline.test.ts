@@ -176,7 +176,7 @@ forEachEngine("SMS pipeline with the simulator", (engine) => {
       [{ conversationId, text: "hi", scheduledFor: "tomorrow" }, 400, /scheduledFor/],
       [{ conversationId: "conv_01HZZZZZZZZZZZZZZZZZZZZZZZ", text: "hi" }, 404, /Conversation/],
       [{ text: "hi" }, 400, /^conversationId is required\.$/],
-      [{ conversationId, text: "hi", mediaUrls: "a" }, 400, /^mediaUrls must be array or null$/],
+      [{ conversationId, text: "hi", mediaUrls: "a" }, 400, /^mediaUrls must be array or null\.$/],
       [
         { conversationId, text: "hi", wasManuallyOverridden: true, fromPhoneNumberId: "pn_nope" },
         400,

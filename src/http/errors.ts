@@ -57,8 +57,8 @@ export function installErrorHandlers(app: FastifyInstance): void {
           typeof issue.params?.missingProperty === "string"
             ? `${field} is required.`
             : types.length > 1
-              ? `${field} must be ${types.join(" or ")}`
-              : `${field} ${issue.message ?? "is invalid"}${Array.isArray(allowed) ? `: ${allowed.map((v) => JSON.stringify(v)).join(", ")}` : ""}`;
+              ? `${field} must be ${types.join(" or ")}.`
+              : `${field} ${issue.message ?? "is invalid"}${Array.isArray(allowed) ? `: ${allowed.map((v) => JSON.stringify(v)).join(", ")}` : ""}.`;
         errors[field] = [...(errors[field] ?? []), message];
       }
       const first = Object.values(errors)[0]?.[0] ?? "The request is invalid.";
