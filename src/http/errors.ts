@@ -18,6 +18,18 @@ interface ValidationIssue {
   params?: Record<string, unknown>;
 }
 
+/** One Ajv issue as a sentence that starts with the field the client wrote. */
+function validationMessage(field: string, issue: ValidationIssue): string {
+  // Ajv's "must have required property 'x'" after the field's own name would name it twice.
+  if (typeof issue.params?.missingProperty === "string") return `${field} is required.`;
+  // Ajv writes a list of types as "must be array,null".
+  const types = issue.keyword === "type" ? String(issue.params?.type ?? "").split(",") : [];
+  if (types.length > 1) return `${field} must be ${types.join(" or ")}.`;
+  const allowed = issue.params?.allowedValues;
+  const values = Array.isArray(allowed) ? `: ${allowed.map((v) => JSON.stringify(v)).join(", ")}` : "";
+  return `${field} ${issue.message ?? "is invalid"}${values}.`;
+}
+
 /** "body/filters/0/field" style paths from Ajv, turned into the field names clients wrote. */
 function fieldOf(issue: ValidationIssue): string {
   const parts = issue.instancePath
@@ -49,17 +61,7 @@ export function installErrorHandlers(app: FastifyInstance): void {
       const errors: Record<string, string[]> = {};
       for (const issue of issues) {
         const field = fieldOf(issue);
-        const allowed = issue.params?.allowedValues;
-        const types = issue.keyword === "type" ? String(issue.params?.type ?? "").split(",") : [];
-        // Ajv's "must have required property 'x'" after the field's own name would name it twice,
-        // and it writes a list of types as "array,null".
-        const message =
-          typeof issue.params?.missingProperty === "string"
-            ? `${field} is required.`
-            : types.length > 1
-              ? `${field} must be ${types.join(" or ")}.`
-              : `${field} ${issue.message ?? "is invalid"}${Array.isArray(allowed) ? `: ${allowed.map((v) => JSON.stringify(v)).join(", ")}` : ""}.`;
-        errors[field] = [...(errors[field] ?? []), message];
+        errors[field] = [...(errors[field] ?? []), validationMessage(field, issue)];
       }
       const first = Object.values(errors)[0]?.[0] ?? "The request is invalid.";
       return send(reply, request, {
