@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import type { CompiledQuery } from "kysely";
 import pg from "pg";
 import { ACTIVITY_CATEGORY } from "../src/domain/event-vocabulary.js";
 import { pgTypes } from "../src/store/database.js";
@@ -8,6 +9,7 @@ import { EVENT_LIST_SPEC } from "../src/store/event-list-spec.js";
 import { insertEvents, newEventRow } from "../src/store/events-repo.js";
 import type { ListPage, ListSpec } from "../src/store/list-query.js";
 import { createOrganization } from "../src/store/orgs-repo.js";
+import { NamedStatementPool } from "../src/store/pg-named-statements.js";
 import type { EventRow } from "../src/store/schema.js";
 import { forEachEngine, openTestDatabase, PG_URL, type TestDatabase } from "./helpers/engines.js";
 
@@ -124,7 +126,12 @@ forEachEngine("GET /events/{id} reader", (engine) => {
       pool.on("acquire", () => {
         acquired++;
       });
-      return Object.assign(pool, { queries: () => acquired });
+      // What the store hands the reader: the pool's named statements, read as arrays.
+      const named = new NamedStatementPool(pool);
+      return Object.assign(pool, {
+        queries: () => acquired,
+        readArrays: (query: CompiledQuery) => named.queryArrays(query.sql, query.parameters),
+      });
     };
     const withPool = async (use: (pool: ReturnType<typeof openPool>) => Promise<void>) => {
       const pool = openPool();
@@ -139,7 +146,7 @@ forEachEngine("GET /events/{id} reader", (engine) => {
 
     test("200 lookups of two organizations at once take two queries, and each gets its row", async () =>
       withPool(async (pool) => {
-        const reader = new CoalescingEventReader(pool);
+        const reader = new CoalescingEventReader(pool.readArrays);
         const asked = mixedLookups();
         const answers = await Promise.all(asked.map((row) => reader.read(row.organization_id, row.id)));
         answers.forEach((answer, i) => {
@@ -151,7 +158,7 @@ forEachEngine("GET /events/{id} reader", (engine) => {
 
     test("a batch holds at most maxBatch lookups", async () =>
       withPool(async (pool) => {
-        const reader = new CoalescingEventReader(pool, 1, 50);
+        const reader = new CoalescingEventReader(pool.readArrays, 1, 50);
         const asked = mixedLookups();
         const answers = await Promise.all(asked.map((row) => reader.read(row.organization_id, row.id)));
         assert.deepEqual(answers, asked);
@@ -160,7 +167,7 @@ forEachEngine("GET /events/{id} reader", (engine) => {
 
     test("one lookup at a time is one query each, answered at once", async () =>
       withPool(async (pool) => {
-        const reader = new CoalescingEventReader(pool);
+        const reader = new CoalescingEventReader(pool.readArrays);
         for (const row of a.slice(0, 5))
           assert.deepEqual(await reader.read(row.organization_id, row.id), row);
         assert.equal(pool.queries(), 5);
@@ -168,7 +175,7 @@ forEachEngine("GET /events/{id} reader", (engine) => {
 
     test("a lookup PostgreSQL refuses (a NUL in the id) fails alone, not the lookups batched with it", async () =>
       withPool(async (pool) => {
-        const reader = new CoalescingEventReader(pool);
+        const reader = new CoalescingEventReader(pool.readArrays);
         const good = a.slice(0, 6);
         const reads = [
           ...good.map((row) => reader.read(row.organization_id, row.id)),
@@ -187,7 +194,7 @@ forEachEngine("GET /events/{id} reader", (engine) => {
 
     test("a failing query rejects every lookup waiting on it", async () => {
       const pool = openPool();
-      const reader = new CoalescingEventReader(pool, 1);
+      const reader = new CoalescingEventReader(pool.readArrays, 1);
       await pool.end();
       const results = await Promise.allSettled(
         a.slice(0, 6).map((row) => reader.read(row.organization_id, row.id)),

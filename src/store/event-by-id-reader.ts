@@ -1,5 +1,5 @@
-import type pg from "pg";
-import type { Connection } from "./database.js";
+import { CompiledQuery } from "kysely";
+import type { ArrayRowReader, Connection } from "./database.js";
 import { EVENT_COLUMNS, eventRowFromArray } from "./events-repo.js";
 import type { EventRow } from "./schema.js";
 
@@ -8,6 +8,8 @@ export type EventByIdReader = (organizationId: string, id: string) => Promise<Ev
 const ID_POSITION = EVENT_COLUMNS.indexOf("id");
 const ORGANIZATION_POSITION = EVENT_COLUMNS.indexOf("organization_id");
 const SELECT = `select ${EVENT_COLUMNS.join(", ")} from events`;
+const BY_KEYS = `${SELECT} join unnest($1::text[], $2::text[]) as wanted (organization_id, id)
+  using (organization_id, id)`;
 
 /**
  * The hottest read of the API (GET /events/{id}). On SQLite, a primary-key lookup through a statement
@@ -21,7 +23,7 @@ export function eventByIdReader(conn: Connection): EventByIdReader {
       return values && eventRowFromArray(values);
     };
   }
-  const reader = new CoalescingEventReader(conn.raw);
+  const reader = new CoalescingEventReader(conn.readArrays);
   return (organizationId, id) => reader.read(organizationId, id);
 }
 
@@ -45,7 +47,8 @@ export class CoalescingEventReader {
   private waiting: Lookup[] = [];
 
   constructor(
-    private readonly pool: pg.Pool,
+    /** The connection's array reader: on PostgreSQL, a named statement with `rowMode: "array"`. */
+    private readonly readArrays: ArrayRowReader,
     private readonly maxInFlight = 1,
     private readonly maxBatch = 200,
   ) {}
@@ -71,15 +74,14 @@ export class CoalescingEventReader {
 
   private async query(batch: Lookup[]): Promise<void> {
     try {
-      const result = await this.pool.query<unknown[]>({
-        name: "events_by_keys",
-        text: `${SELECT} join unnest($1::text[], $2::text[]) as wanted (organization_id, id)
-          using (organization_id, id)`,
-        values: [batch.map((lookup) => lookup.organizationId), batch.map((lookup) => lookup.id)],
-        rowMode: "array",
-      });
+      const rows = await this.readArrays(
+        CompiledQuery.raw(BY_KEYS, [
+          batch.map((lookup) => lookup.organizationId),
+          batch.map((lookup) => lookup.id),
+        ]),
+      );
       const found = new Map(
-        result.rows.map((values) => [
+        rows.map((values) => [
           keyOf(values[ORGANIZATION_POSITION] as string, values[ID_POSITION] as string),
           values,
         ]),
