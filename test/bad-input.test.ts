@@ -253,8 +253,56 @@ forEachEngine("bad input", (engine) => {
         await send(method, path, "a=1", api.org.apiKey, "application/x-www-form-urlencoded"),
         415,
         path,
+        "application/x-www-form-urlencoded",
+        "application/json",
       );
+      // Fastify would read text/plain as a string by default; a JSON API refuses it like any other type.
+      const ok = JSON.stringify({});
+      assertProblem(await send(method, path, ok, api.org.apiKey, "text/plain"), 415, path, "text/plain");
+      const untyped = await api.app.inject({
+        method,
+        url: path,
+        headers: { authorization: `Bearer ${api.org.apiKey}` },
+        payload: Buffer.from(ok),
+      });
+      assertProblem(untyped, 415, path, "no Content-Type");
     }
+    assert.deepEqual(await snapshot(api.db.store.db), before);
+  });
+
+  test("a method a documented path does not answer is a 405 with Allow, and changes nothing", async () => {
+    const before = await snapshot(api.db.store.db);
+    const spec = (await api.app.inject({ method: "GET", url: "/openapi.json" })).json() as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const templates = Object.entries(spec.paths).map(([template, operations]) => ({
+      pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, "[^/]+")}$`),
+      methods: Object.keys(operations).map((m) => m.toUpperCase()),
+    }));
+    assert.ok(templates.length > 20, "the OpenAPI document lists the API's paths");
+    let checked = 0;
+    for (const template of Object.keys(spec.paths)) {
+      const path = template.replace(/\{[^}]+\}/g, "x_1");
+      // Every documented path this concrete path fits (e.g. /leads/{id} and /leads/all/my do not overlap).
+      const allowed = new Set(templates.filter((t) => t.pattern.test(path)).flatMap((t) => t.methods));
+      if (allowed.has("GET")) allowed.add("HEAD");
+      for (const method of ["GET", "POST", "PUT", "DELETE", "PATCH"] as const) {
+        if (allowed.has(method)) continue;
+        const res = await api.app.inject({
+          method,
+          url: `${path}?q=1`,
+          headers: { authorization: `Bearer ${api.org.apiKey}`, "content-type": "application/json" },
+          payload: "{}",
+        });
+        const body = assertProblem(res, 405, path, method);
+        assert.equal(body.type, "urn:leadtrail:problem:method-not-allowed");
+        assert.deepEqual(String(res.headers.allow).split(", "), [...allowed].sort(), path);
+        checked++;
+      }
+    }
+    assert.ok(checked > 50, `checked ${checked} wrong methods`);
+    // A path no route answers under any method stays a 404.
+    assertProblem(await send("DELETE", "/no/such/path"), 404, "/no/such/path", "No route");
     assert.deepEqual(await snapshot(api.db.store.db), before);
   });
 
@@ -531,10 +579,10 @@ forEachEngine("bad input", (engine) => {
       404,
       `/conversations/lead/${mine.conversationId}`,
     );
-    // No such route, or no such method on a route.
+    // No such route is a 404; a method a route does not answer is a 405 (the next test covers every path).
     assertProblem(await send("GET", "/nope"), 404, "/nope");
-    assertProblem(await send("DELETE", `/leads/${mine.leadId}`), 404, `/leads/${mine.leadId}`);
-    assertProblem(await send("GET", "/events/all/my"), 404, "/events/all/my");
+    assertProblem(await send("DELETE", `/leads/${mine.leadId}`), 405, `/leads/${mine.leadId}`, "DELETE");
+    assertProblem(await send("GET", "/events/all/my"), 405, "/events/all/my", "POST");
     assert.deepEqual(await snapshot(api.db.store.db), before);
   });
 

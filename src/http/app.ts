@@ -52,6 +52,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   });
 
+  // First, so that every route (Swagger UI's too) gets the problem+json handlers and is known to 405s.
+  installErrorHandlers(app);
+
   // Every JSON body is parsed by Fastify's own parser (prototype-poisoning safe), then checked once.
   const defaultJson = app.getDefaultJsonParser("error", "error");
   const jsonParser: typeof defaultJson = (request, body, done) =>
@@ -70,6 +73,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       done(null, value);
     });
   app.removeContentTypeParser("application/json");
+  // Fastify reads text/plain bodies as strings by default; no route here takes one, so they are a 415
+  // like any other type that is not JSON, rather than a 400 "body must be object".
+  app.removeContentTypeParser("text/plain");
   app.addContentTypeParser("application/json", { parseAs: "string" }, jsonParser);
   // Leadping clients also send application/*+json and text/json bodies.
   app.addContentTypeParser("text/json", { parseAs: "string" }, jsonParser);
@@ -127,8 +133,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
-
-  installErrorHandlers(app);
 
   const authenticator = new ApiKeyAuthenticator((hash) => options.store.findApiKeyOwner(hash));
   const limiter = new RateLimiter(options.rateLimitPerMinute);

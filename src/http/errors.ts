@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { type ProblemBody, ProblemError, problemType, titleFor } from "../domain/problem.js";
+import { AllowedMethods } from "./allowed-methods.js";
 import { RateLimitedError } from "./rate-limit.js";
 
 function send(
@@ -41,8 +42,13 @@ function fieldOf(issue: ValidationIssue): string {
   return parts.join("").replace(/^\./, "") || "body";
 }
 
-/** Every error leaves as RFC 9457 problem+json; nothing a client sends can produce a 500 body with internals. */
+/**
+ * Every error leaves as RFC 9457 problem+json; nothing a client sends can produce a 500 body with
+ * internals. Call it before any route is registered: it records each route's methods for 405s.
+ */
 export function installErrorHandlers(app: FastifyInstance): void {
+  const allowedMethods = new AllowedMethods();
+  allowedMethods.track(app);
   app.setErrorHandler((error: FastifyError | ProblemError | Error, request, reply) => {
     if (error instanceof ProblemError) {
       if (error.status === 401) reply.header("WWW-Authenticate", 'Bearer realm="leadtrail"');
@@ -91,7 +97,9 @@ export function installErrorHandlers(app: FastifyInstance): void {
           ? "The request body is larger than 1 MiB."
           : error instanceof SyntaxError || fastifyError.code === "FST_ERR_CTP_INVALID_JSON_BODY"
             ? "The request body is not valid JSON."
-            : fastifyError.message;
+            : fastifyError.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE"
+              ? unsupportedMediaTypeDetail(request.headers["content-type"])
+              : fastifyError.message;
       return send(reply, request, {
         type: problemType(slugFor(status)),
         title: titleFor(status),
@@ -108,14 +116,25 @@ export function installErrorHandlers(app: FastifyInstance): void {
     });
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    send(reply, request, {
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split("?")[0] ?? request.url;
+    const allowed = allowedMethods.for(path);
+    if (allowed.length > 0) {
+      reply.header("Allow", allowed.join(", "));
+      return send(reply, request, {
+        type: problemType("method-not-allowed"),
+        title: titleFor(405),
+        status: 405,
+        detail: `${path} does not answer ${request.method}; it answers ${allowed.join(", ")}.`,
+      });
+    }
+    return send(reply, request, {
       type: problemType("not-found"),
       title: titleFor(404),
       status: 404,
-      detail: `No route ${request.method} ${request.url.split("?")[0]}.`,
-    }),
-  );
+      detail: `No route ${request.method} ${path}.`,
+    });
+  });
 }
 
 /**
@@ -151,6 +170,14 @@ export function frameworkErrorHandler(
       detail: "The server failed to process the request; it has been logged.",
     });
   }
+}
+
+/** Every body this API takes is JSON; say so, and name what was sent instead. */
+function unsupportedMediaTypeDetail(contentType: string | undefined): string {
+  const sent = contentType?.split(";")[0]?.trim();
+  return sent
+    ? `Content-Type ${sent} is not supported; send the body as application/json.`
+    : "The request has a body but no Content-Type; send it as application/json.";
 }
 
 /** PostgreSQL SQLSTATE 22021 / 22P05: text it cannot store, i.e. a NUL character from the client. */
