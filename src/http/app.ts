@@ -6,6 +6,7 @@ import type { Messaging } from "../messaging/messaging.js";
 import type { Store } from "../store/store.js";
 import { ApiKeyAuthenticator } from "./auth.js";
 import { assertAcceptableBody, assertAcceptableUrl, invalidJsonProblem } from "./body-guard.js";
+import { clientErrorHandler, connectionsCheckingInterval, REQUEST_TIMEOUT_MS } from "./client-errors.js";
 import type { RouteDeps } from "./deps.js";
 import { frameworkErrorHandler, installErrorHandlers } from "./errors.js";
 import { RateLimiter } from "./rate-limit.js";
@@ -35,14 +36,26 @@ export interface AppOptions {
   logLevel?: string;
   messaging: MessagingConfig;
   pipeline: Messaging;
+  /** A client must send a whole request within this (default REQUEST_TIMEOUT_MS), or gets a 408. */
+  requestTimeoutMs?: number;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const requestTimeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const app = Fastify({
     logger: options.logLevel && options.logLevel !== "silent" ? { level: options.logLevel } : false,
     bodyLimit: BODY_LIMIT_BYTES,
+    // Fastify's default is no limit: a client dripping a body byte by byte would hold its connection
+    // for ever. leadtrail may face clients directly, so a request has REQUEST_TIMEOUT_MS to arrive.
+    requestTimeout: requestTimeoutMs,
+    http: {
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: requestTimeoutMs,
+      connectionsCheckingInterval: connectionsCheckingInterval(requestTimeoutMs),
+    },
+    clientErrorHandler: clientErrorHandler(requestTimeoutMs),
     // Ids travel in paths; anything longer than this is not ours.
     routerOptions: { maxParamLength: 200 },
     // Errors raised before routing (bad percent-encoding, over-long ids) answer problem+json too.

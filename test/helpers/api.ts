@@ -26,7 +26,7 @@ export interface TestApi {
 
 export async function startTestApi(
   engine: Engine,
-  options: { rateLimitPerMinute?: number; env?: NodeJS.ProcessEnv } = {},
+  options: { rateLimitPerMinute?: number; env?: NodeJS.ProcessEnv; requestTimeoutMs?: number } = {},
 ): Promise<TestApi> {
   const db = await openTestDatabase(engine);
   const messaging = loadMessagingConfig({ LEADTRAIL_QUIET_HOURS: "off", ...options.env });
@@ -36,6 +36,7 @@ export async function startTestApi(
     rateLimitPerMinute: options.rateLimitPerMinute ?? 100_000,
     messaging,
     pipeline,
+    ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
   });
   const org = await createOrganization(db.store.db, "Test Org", {
     startingCreditMicros: messaging.startingCreditMicros,
