@@ -14,14 +14,11 @@ interface RawExchange {
   statusLine: string;
   headers: Record<string, string>;
   body: string;
-  /** Milliseconds from connecting until the server closed the connection. */
-  closedAfterMs: number;
 }
 
 /** Writes `raw` on a fresh connection (and nothing more) and reads until the server closes it. */
 function exchange(port: number, raw: string): Promise<RawExchange> {
   return new Promise((resolve, reject) => {
-    const started = Date.now();
     const socket = connect(port, "127.0.0.1", () => socket.write(raw));
     let received = "";
     socket.setEncoding("utf8");
@@ -38,7 +35,7 @@ function exchange(port: number, raw: string): Promise<RawExchange> {
           line.slice(line.indexOf(":") + 1).trim(),
         ]),
       );
-      resolve({ statusLine, headers, body, closedAfterMs: Date.now() - started });
+      resolve({ statusLine, headers, body });
     });
     // A server that never answers would hang the test: give up well past the timeout.
     socket.setTimeout(10_000, () => socket.destroy(new Error("the server neither answered nor closed")));
@@ -73,7 +70,6 @@ describe("connection-level client errors", () => {
         `${api.org.apiKey}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{"contact":`,
     );
     assertProblem(reply, 408, `${TIMEOUT_MS} ms`);
-    assert.ok(reply.closedAfterMs >= TIMEOUT_MS, `closed after ${reply.closedAfterMs} ms`);
     assert.deepEqual(await api.db.store.db.selectFrom("leads").select("id").execute(), before);
   });
 
@@ -92,6 +88,26 @@ describe("connection-level client errors", () => {
       `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`,
     );
     assertProblem(reply, 431, "headers");
+  });
+
+  test("a keep-alive connection outlives the timeout: the deadline is per request", async () => {
+    const socket = connect(port, "127.0.0.1");
+    await new Promise((resolve) => socket.once("connect", resolve));
+    let received = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => {
+      received += chunk;
+    });
+    const requests = 12;
+    for (let i = 0; i < requests; i++) {
+      socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+      await new Promise((resolve) => setTimeout(resolve, TIMEOUT_MS / 3));
+    }
+    socket.end();
+    await new Promise((resolve) => socket.once("close", resolve));
+    // 12 requests over 4× the timeout on one connection, every one answered 200.
+    assert.equal(received.match(/HTTP\/1\.1 200 /g)?.length, requests, received.slice(0, 500));
+    assert.doesNotMatch(received, /HTTP\/1\.1 408 /);
   });
 
   test("a whole request on time is answered as usual", async () => {
