@@ -174,7 +174,8 @@ export function frameworkErrorHandler(
 
 /** Every body this API takes is JSON; say so, and name what was sent instead. */
 function unsupportedMediaTypeDetail(contentType: string | undefined): string {
-  const sent = contentType?.split(";")[0]?.trim();
+  // Echoed back, so cut to a sane length: a header can be kilobytes long.
+  const sent = contentType?.split(";")[0]?.trim().slice(0, 100);
   return sent
     ? `Content-Type ${sent} is not supported; send the body as application/json.`
     : "The request has a body but no Content-Type; send it as application/json.";
