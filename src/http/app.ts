@@ -50,8 +50,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Fastify's default is no limit: a client dripping a body byte by byte would hold its connection
     // for ever. leadtrail may face clients directly, so a request has REQUEST_TIMEOUT_MS to arrive.
     requestTimeout: requestTimeoutMs,
+    // Fastify sets the server's requestTimeout itself; Node's own headers deadline (60 s) must not
+    // outlast it.
     http: {
-      requestTimeout: requestTimeoutMs,
       headersTimeout: requestTimeoutMs,
       connectionsCheckingInterval: connectionsCheckingInterval(requestTimeoutMs),
     },
