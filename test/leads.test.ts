@@ -105,7 +105,11 @@ forEachEngine("leads", (engine) => {
         lastName: "Gonzales",
         phone: { number: "415-555-0142", type: "mobile" },
       },
-      metadata: { utmSource: "google-search", trustedFormUrl: "https://cert.trustedform.com/abc" },
+      metadata: {
+        utmSource: "google-search",
+        utmCampaign: "spring",
+        trustedFormUrl: "https://cert.trustedform.com/abc",
+      },
     });
     const updated = await api.call("PUT", `/leads/${lead.id}`, changed);
     assert.equal(updated.statusCode, 200, updated.body);
@@ -116,7 +120,38 @@ forEachEngine("leads", (engine) => {
     const update = events[1]!;
     assert.equal(update.activityType, "LeadUpdated");
     // The phone was re-entered in another format but normalizes to the same number: not a change.
-    assert.equal(update.summary, "Lead updated: contact.lastName, metadata.utmSource");
+    assert.equal(update.summary, "Lead updated: contact.lastName, metadata.utmCampaign, metadata.utmSource");
+    assert.equal(update.campaignId, "spring");
+    assert.equal(events[0]!.campaignId, null);
+  });
+
+  test("a lead sent back as GET answered it is a no-op: metadata.organizationId and userId are the server's", async () => {
+    const lead = (await api.call("POST", "/leads", leadBody())).json();
+    assert.equal(lead.metadata.organizationId, api.org.organizationId);
+    assert.equal(lead.metadata.userId, api.org.userId);
+    const { metadata, contact, customer, enabled, tags } = (
+      await api.call("GET", `/leads/${lead.id}`)
+    ).json();
+    const roundTrip = await api.call("PUT", `/leads/${lead.id}`, {
+      metadata,
+      contact,
+      customer,
+      enabled,
+      tagIds: [],
+      tagNames: tags.map((t: { name: string }) => t.name),
+    });
+    assert.equal(roundTrip.statusCode, 200, roundTrip.body);
+    assert.deepEqual(roundTrip.json(), lead);
+    assert.equal((await eventsOf(lead.id)).length, 1);
+
+    // Nor can a client move the lead's metadata to another organization or user.
+    const spoofed = await api.call("PUT", `/leads/${lead.id}`, {
+      ...leadBody(),
+      metadata: { ...leadBody().metadata, organizationId: "org_other", userId: "usr_other" },
+    });
+    assert.equal(spoofed.json().metadata.organizationId, api.org.organizationId);
+    assert.equal(spoofed.json().metadata.userId, api.org.userId);
+    assert.equal((await eventsOf(lead.id)).length, 1);
   });
 
   test("PUT of an unknown lead is 404 and writes nothing", async () => {

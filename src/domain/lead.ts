@@ -98,6 +98,10 @@ export function normalizeLeadRequest(body: LeadRequestBody): LeadDocument {
     }
   }
   const metadata = { ...(body.metadata ?? {}) };
+  // The response fills these from the lead's row (its organization and creator); a client that sends
+  // a lead back as it received it must not change them, nor store another organization's id.
+  delete metadata.organizationId;
+  delete metadata.userId;
   for (const field of ["price", "directPostPrice"] as const) {
     const value = metadata[field];
     if (value === undefined || value === null) continue;

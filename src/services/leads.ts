@@ -80,8 +80,10 @@ function leadEvent(
   kind: "LeadCreated" | "LeadUpdated",
   lead: LeadRow,
   conversation: ConversationRow | undefined,
-  text: { description: string; summary: string; campaign_id?: string | null },
+  doc: LeadDocument,
+  text: { description: string; summary: string },
 ): NewEvent {
+  const campaign = doc.metadata.utmCampaign;
   return {
     organization_id: actor.organizationId,
     event_type: kind,
@@ -94,6 +96,8 @@ function leadEvent(
     related_entity_id: lead.id,
     status: "Completed",
     source_id: lead.source_id,
+    // Both events carry the lead's attribution as it stands after the change.
+    campaign_id: typeof campaign === "string" ? campaign : null,
     to_phone_number: lead.phone,
     created_by: actor.userId,
     ...text,
@@ -130,10 +134,9 @@ export async function insertLead(
   const conversation = await ensureConversation(trx, lead, now);
   await recordEvent(
     trx,
-    leadEvent(actor, "LeadCreated", lead, conversation, {
+    leadEvent(actor, "LeadCreated", lead, conversation, doc, {
       description: `Lead ${leadDisplayName(doc)} was created.`,
       summary: `Lead created: ${leadDisplayName(doc)}`,
-      campaign_id: typeof doc.metadata.utmCampaign === "string" ? doc.metadata.utmCampaign : null,
     }),
     now,
   );
@@ -174,7 +177,7 @@ export async function updateLead(
     const count = `${changedFields.length} field${changedFields.length === 1 ? "" : "s"}`;
     await recordEvent(
       trx,
-      leadEvent(actor, "LeadUpdated", lead, conversation, {
+      leadEvent(actor, "LeadUpdated", lead, conversation, doc, {
         description: `Lead ${leadDisplayName(doc)} was updated (${count}).`,
         summary: `Lead updated: ${shown}`,
       }),
