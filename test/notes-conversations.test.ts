@@ -82,6 +82,90 @@ forEachEngine("notes, conversations and event detail", (engine) => {
     assert.equal(after.items[1].id, conversationId);
   });
 
+  test("a conversation shows its manual override and the number it sends from", async () => {
+    const conversation = async () =>
+      (await api.call("POST", `/conversations/lead/${leadId}`, {})).json().items[0];
+    const before = await conversation();
+    assert.equal(before.outboundPhoneNumberOverrideId, null);
+    assert.equal(before.activeOutboundPhoneNumberId, null);
+    assert.equal(before.phoneNumber, null);
+
+    const create = async (number: string, name: string) => {
+      const res = await api.call("POST", "/phone-numbers", {
+        number,
+        name,
+        routing: { tenDlcCampaignId: "CAMP-10DLC" },
+      });
+      assert.ok(res.statusCode === 200 || res.statusCode === 201, res.body);
+      return res.json().id as string;
+    };
+    const main = await create("+12065550170", "Main line");
+    const backup = await create("+12065550171", "Backup line");
+    const override = `/phone-numbers/outgoing/conversation/${conversationId}/override`;
+    const set = await api.call("POST", override, {
+      fromPhoneNumberId: backup,
+      selection: { channel: "sms" },
+    });
+    assert.equal(set.statusCode, 200, set.body);
+    const overridden = await conversation();
+    assert.equal(overridden.outboundPhoneNumberOverrideId, backup);
+    assert.equal(overridden.activeOutboundPhoneNumberId, backup);
+    assert.deepEqual(overridden.phoneNumber, { id: backup, name: "Backup line", value: "+12065550171" });
+
+    // Without the override, the number the conversation last sent from is the active one (sticky).
+    assert.equal((await api.call("DELETE", override)).statusCode, 200);
+    const send = await api.call("POST", "/sms/send", {
+      conversationId,
+      text: "Hello",
+      fromPhoneNumberId: main,
+      wasManuallyOverridden: true,
+    });
+    assert.equal(send.statusCode, 201, send.body);
+    const sticky = await conversation();
+    assert.equal(sticky.outboundPhoneNumberOverrideId, null);
+    assert.equal(sticky.activeOutboundPhoneNumberId, main);
+    assert.deepEqual(sticky.phoneNumber, { id: main, name: "Main line", value: "+12065550170" });
+  });
+
+  test("lastEventAt and lastSnippet never move back for an event stamped earlier than the shown one", async () => {
+    const { touchConversation } = await import("../src/store/leads-repo.js");
+    const shown = (await api.call("POST", `/conversations/lead/${leadId}`, {})).json().items[0];
+    const earlier = Date.parse(shown.lastEventAt) - 60_000;
+    // A late webhook: a message the provider received a minute before what the inbox shows.
+    await touchConversation(api.db.store.db, api.org.organizationId, conversationId, earlier, "late", false);
+    const after = (await api.call("POST", `/conversations/lead/${leadId}`, {})).json().items[0];
+    assert.equal(after.lastEventAt, shown.lastEventAt);
+    assert.equal(after.lastSnippet, shown.lastSnippet);
+    assert.equal(after.lastEventIsInternalNote, shown.lastEventIsInternalNote);
+    const later = Date.parse(shown.lastEventAt) + 1;
+    await touchConversation(api.db.store.db, api.org.organizationId, conversationId, later, "newer", false);
+    const moved = (await api.call("POST", `/conversations/lead/${leadId}`, {})).json().items[0];
+    assert.equal(moved.lastEventAt, new Date(later).toISOString());
+    assert.equal(moved.lastSnippet, "newer");
+  });
+
+  test("an empty body with Content-Type: application/json is no body", async () => {
+    // A route that takes no body answers as if none was sent…
+    const cleared = await api.call(
+      "DELETE",
+      `/phone-numbers/outgoing/conversation/${conversationId}/override`,
+      "",
+    );
+    assert.equal(cleared.statusCode, 200, cleared.body);
+    // …and a route that needs one refuses it as it refuses a request without one, writing nothing.
+    const list = await api.call("POST", "/conversations/my", "");
+    assert.equal(list.statusCode, 400, list.body);
+    assert.equal(list.body, (await api.call("POST", "/conversations/my")).body);
+    const leadsBefore = (await api.call("POST", "/leads/all/my", { includeCount: true })).json().totalCount;
+    const lead = await api.call("POST", "/leads", "");
+    assert.equal(lead.statusCode, 400, lead.body);
+    assert.equal(lead.headers["content-type"], "application/problem+json; charset=utf-8");
+    assert.equal(
+      (await api.call("POST", "/leads/all/my", { includeCount: true })).json().totalCount,
+      leadsBefore,
+    );
+  });
+
   test("event detail shows EventDetailResponse with the ordered transition log", async () => {
     const note = (
       await api.call("POST", `/events/conversations/${conversationId}/notes`, { text: "Detail me." })

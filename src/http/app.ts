@@ -71,8 +71,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // Every JSON body is parsed by Fastify's own parser (prototype-poisoning safe), then checked once.
   const defaultJson = app.getDefaultJsonParser("error", "error");
-  const jsonParser: typeof defaultJson = (request, body, done) =>
-    defaultJson(request, body, (error, value) => {
+  const jsonParser: typeof defaultJson = (request, body, done) => {
+    // Many HTTP clients set Content-Type: application/json on every request, body or not: an empty
+    // body is no body (a route that needs one still answers 400 "body must be object").
+    if (body.length === 0) return done(null, undefined);
+    return defaultJson(request, body, (error, value) => {
       if (error) {
         // Refused as invalid JSON: either it is not JSON, or it is JSON with a prototype-poisoning
         // key, whose place is named like any other invalid part of a body.
@@ -86,6 +89,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       }
       done(null, value);
     });
+  };
   app.removeContentTypeParser("application/json");
   // Fastify reads text/plain bodies as strings by default; no route here takes one, so they are a 415
   // like any other type that is not JSON, rather than a 400 "body must be object".

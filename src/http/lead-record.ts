@@ -2,7 +2,7 @@ import type { LeadDocument } from "../domain/lead.js";
 import { microsToUsd } from "../domain/money.js";
 import { toIso } from "../domain/time.js";
 import { leadDocument } from "../services/leads.js";
-import type { ConversationRow, LeadRow } from "../store/schema.js";
+import type { ConversationRow, LeadRow, PhoneNumberRow } from "../store/schema.js";
 
 // Wire shapes of leads and conversations (LeadResponse, LeadTableRow, ConversationResponse).
 
@@ -67,7 +67,21 @@ export function toLeadTableRow(row: LeadRow) {
   };
 }
 
-export function toConversationResponse(row: ConversationRow, lead: LeadRow | undefined) {
+/**
+ * The number this conversation sends from next, as far as the conversation decides it: its manual
+ * override, else the number it last sent from (sticky selection). Null when neither is set, or the
+ * number is gone; then the next send is chosen by the organization-wide rules.
+ */
+export function activeOutboundPhoneNumberId(row: ConversationRow): string | null {
+  return row.override_phone_number_id ?? row.last_phone_number_id;
+}
+
+export function toConversationResponse(
+  row: ConversationRow,
+  lead: LeadRow | undefined,
+  /** The row of activeOutboundPhoneNumberId(row), when it still exists. */
+  activeNumber: PhoneNumberRow | undefined,
+) {
   const contact = lead ? leadDocument(lead).contact : undefined;
   return {
     id: row.id,
@@ -87,9 +101,11 @@ export function toConversationResponse(row: ConversationRow, lead: LeadRow | und
     currentLeadStatus: null,
     nextStep: null,
     isUnread: false,
-    phoneNumber: null,
+    phoneNumber: activeNumber
+      ? { id: activeNumber.id, name: activeNumber.name, value: activeNumber.number }
+      : null,
     leadPhoneNumber: row.lead_phone,
-    outboundPhoneNumberOverrideId: null,
-    activeOutboundPhoneNumberId: null,
+    outboundPhoneNumberOverrideId: row.override_phone_number_id,
+    activeOutboundPhoneNumberId: activeNumber?.id ?? null,
   };
 }

@@ -88,7 +88,15 @@ export async function getConversationForLead(
     .executeTakeFirst();
 }
 
-/** Keeps the inbox view current: the conversation's last event time and snippet. */
+/**
+ * `set column = value` only when `at` is not older than the conversation's last event: a webhook that
+ * arrives late (its provider time earlier than what is shown) must not move the inbox view back.
+ */
+function ifNewer<T>(at: number, column: string, value: T) {
+  return sql<T>`case when last_event_at <= ${at} then ${value} else ${sql.ref(column)} end`;
+}
+
+/** Keeps the inbox view current: the conversation's last event time and snippet (never backwards). */
 export async function touchConversation(
   db: Db,
   organizationId: string,
@@ -102,9 +110,9 @@ export async function touchConversation(
   await db
     .updateTable("conversations")
     .set({
-      last_event_at: at,
-      last_snippet: snippet.slice(0, 160),
-      last_event_is_internal_note: isInternalNote ? 1 : 0,
+      last_event_at: ifNewer(at, "last_event_at", at),
+      last_snippet: ifNewer(at, "last_snippet", snippet.slice(0, 160)),
+      last_event_is_internal_note: ifNewer(at, "last_event_is_internal_note", isInternalNote ? 1 : 0),
       ...(lastPhoneNumberId ? { last_phone_number_id: lastPhoneNumberId } : {}),
     })
     .where("organization_id", "=", organizationId)
@@ -122,7 +130,8 @@ export interface ConversationTouch {
 
 /**
  * touchConversation for messages sent together (never internal notes): one UPDATE … FROM VALUES.
- * A conversation touched twice keeps the later touch.
+ * A conversation touched twice keeps the later touch; an older touch than the shown one only moves
+ * the sticky sender.
  */
 export async function touchConversations(
   db: Transaction<Database>,
@@ -140,8 +149,12 @@ export async function touchConversations(
           cast(${t.snippet.slice(0, 160)} as text), cast(${t.lastPhoneNumberId} as text))`,
     );
     await sql`with v(v_org, v_id, v_at, v_snippet, v_phone) as (values ${sql.join(rows)})
-      update conversations set last_event_at = v.v_at, last_snippet = v.v_snippet,
-        last_event_is_internal_note = 0, last_phone_number_id = v.v_phone
+      update conversations set
+        last_event_at = case when last_event_at <= v.v_at then v.v_at else last_event_at end,
+        last_snippet = case when last_event_at <= v.v_at then v.v_snippet else last_snippet end,
+        last_event_is_internal_note =
+          case when last_event_at <= v.v_at then 0 else last_event_is_internal_note end,
+        last_phone_number_id = v.v_phone
       from v where conversations.organization_id = v.v_org and conversations.id = v.v_id`.execute(db);
   }
 }

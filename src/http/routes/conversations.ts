@@ -1,9 +1,10 @@
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { notFound } from "../../domain/problem.js";
 import { CONVERSATION_LIST_SPEC, getLead, getLeadsByIds } from "../../store/leads-repo.js";
+import { getPhoneNumbersByIds } from "../../store/phone-numbers-repo.js";
 import type { ConversationRow } from "../../store/schema.js";
 import type { Store } from "../../store/store.js";
-import { toConversationResponse } from "../lead-record.js";
+import { activeOutboundPhoneNumberId, toConversationResponse } from "../lead-record.js";
 import { sendPage } from "../paged-json.js";
 import { listBody, problemResponses } from "../schemas/common.js";
 
@@ -19,15 +20,23 @@ export const conversationRoutes: FastifyPluginAsync<{ store: Store }> = async (a
     body: unknown,
   ) => {
     const page = await store.listPage<ConversationRow>(CONVERSATION_LIST_SPEC, organizationId, body, scope);
-    // One query for the page's leads, not one per conversation.
+    // One query for the page's leads and one for its numbers, not one per conversation.
     const leads = await getLeadsByIds(
       store.db,
       organizationId,
       page.rows.map((r) => r.lead_id),
     );
+    const numbers = await getPhoneNumbersByIds(
+      store.db,
+      organizationId,
+      page.rows.map(activeOutboundPhoneNumberId).filter((id) => id !== null),
+    );
     return sendPage(reply, CONVERSATION, {
       ...page,
-      items: page.rows.map((r) => toConversationResponse(r, leads.get(r.lead_id))),
+      items: page.rows.map((r) => {
+        const active = activeOutboundPhoneNumberId(r);
+        return toConversationResponse(r, leads.get(r.lead_id), active ? numbers.get(active) : undefined);
+      }),
     });
   };
 

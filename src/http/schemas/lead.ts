@@ -119,7 +119,11 @@ export const ConversationSchema = {
     currentLeadStatus: { type: ["object", "null"], additionalProperties: true },
     nextStep: ns,
     isUnread: { type: "boolean" },
-    phoneNumber: { type: ["object", "null"], additionalProperties: true },
+    phoneNumber: {
+      type: ["object", "null"],
+      required: ["id", "name"],
+      properties: { id: { type: "string" }, name: { type: "string" }, value: ns },
+    },
     leadPhoneNumber: ns,
     outboundPhoneNumberOverrideId: ns,
     activeOutboundPhoneNumberId: ns,
