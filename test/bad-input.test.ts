@@ -360,6 +360,9 @@ forEachEngine("bad input", (engine) => {
           "rangeFilters[0].lessThan",
         ],
         [{ rangeFilters: [{ field: "createdAt", lessThan: "+275760-09-13T00:00:00Z" }] }, "lessThan"],
+        // Dates that do not exist are refused, not rolled forward to March 2nd or the next day.
+        [{ rangeFilters: [{ field: "createdAt", lessThan: "2024-02-30T00:00:00Z" }] }, "lessThan"],
+        [{ rangeFilters: [{ field: "createdAt", greaterThan: "2024-01-01T24:00:00Z" }] }, "greaterThan"],
         [{ search: 5 }, "search"],
         [{ search: ["a"] }, "search"],
         [{ search: "x".repeat(201) }, "search"],

@@ -174,6 +174,7 @@ forEachEngine("SMS pipeline with the simulator", (engine) => {
       [{ conversationId, text: "hi", mediaUrls: ["http://example.com/a.png"] }, 400, /mediaUrls\[0\]/],
       [{ conversationId, mediaUrls: Array(11).fill("https://example.com/a.png") }, 400, /mediaUrls/],
       [{ conversationId, text: "hi", scheduledFor: "tomorrow" }, 400, /scheduledFor/],
+      [{ conversationId, text: "hi", scheduledFor: "2027-02-30T12:00:00Z" }, 400, /scheduledFor/],
       [{ conversationId: "conv_01HZZZZZZZZZZZZZZZZZZZZZZZ", text: "hi" }, 404, /Conversation/],
       [{ text: "hi" }, 400, /^conversationId is required\.$/],
       [{ conversationId, text: "hi", mediaUrls: "a" }, 400, /^mediaUrls must be array or null\.$/],

@@ -4,11 +4,32 @@ export function toIso(ms: number | null | undefined): string | null {
 }
 
 // RFC 3339 date-time with a mandatory offset or Z; Date.parse alone accepts far too much.
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+const RFC3339 =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
 
-/** Parses an RFC 3339 timestamp to epoch ms, or null when it is not one. */
+/**
+ * Parses an RFC 3339 timestamp to epoch ms, or null when it is not one. Each part is range-checked
+ * first: Date.parse rolls an impossible date forward ("02-30" becomes March 2nd, hour 24 the next
+ * day), which would quietly schedule or filter at a time the client never wrote. A leap second (:60)
+ * is refused too: JavaScript time cannot represent it.
+ */
 export function parseRfc3339(value: string): number | null {
-  if (!RFC3339.test(value)) return null;
+  const parts = RFC3339.exec(value);
+  if (!parts) return null;
+  const [year, month, day, hour, minute, second] = parts.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const lastOfMonth = new Date(0);
+  lastOfMonth.setUTCFullYear(year, month, 0); // day 0 of the next month (not Date.UTC: it maps 0–99 to 19xx)
+  const daysInMonth = lastOfMonth.getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth) return null;
+  if (hour > 23 || minute > 59 || second > 59) return null;
+  if (parts[8] !== undefined && (Number(parts[8]) > 23 || Number(parts[9]) > 59)) return null;
   const ms = Date.parse(value);
   return Number.isFinite(ms) ? ms : null;
 }

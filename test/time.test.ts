@@ -1,0 +1,32 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { parseRfc3339 } from "../src/domain/time.js";
+
+test("parseRfc3339 reads RFC 3339 timestamps with any offset", () => {
+  assert.equal(parseRfc3339("2024-02-29T12:00:00Z"), Date.UTC(2024, 1, 29, 12));
+  assert.equal(parseRfc3339("2024-02-29t12:00:00.123456789z"), Date.UTC(2024, 1, 29, 12, 0, 0, 123));
+  assert.equal(parseRfc3339("2024-03-01T01:30:00+02:00"), Date.UTC(2024, 1, 29, 23, 30));
+  assert.equal(parseRfc3339("2024-12-31T23:59:59-23:59"), Date.UTC(2025, 0, 1, 23, 58, 59));
+  assert.equal(parseRfc3339("0024-02-29T00:00:00Z"), Date.parse("0024-02-29T00:00:00Z"));
+});
+
+test("parseRfc3339 refuses dates and times that do not exist instead of rolling them forward", () => {
+  for (const value of [
+    "2023-02-29T00:00:00Z", // not a leap year
+    "2024-02-30T12:00:00Z",
+    "2024-04-31T00:00:00Z",
+    "2024-13-01T00:00:00Z",
+    "2024-00-10T00:00:00Z",
+    "2024-01-00T00:00:00Z",
+    "2024-01-01T24:00:00Z",
+    "2024-01-01T23:60:00Z",
+    "2024-12-31T23:59:60Z", // a leap second: JavaScript time cannot hold it
+    "2024-01-01T00:00:00+24:00",
+    "2024-01-01T00:00:00+01:60",
+    "2024-01-01T00:00:00", // no offset
+    "2024-01-01",
+    "yesterday",
+  ]) {
+    assert.equal(parseRfc3339(value), null, value);
+  }
+});
