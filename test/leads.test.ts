@@ -154,6 +154,39 @@ forEachEngine("leads", (engine) => {
     assert.equal((await eventsOf(lead.id)).length, 1);
   });
 
+  test("search folds case beyond ASCII on both engines: a stored 'Émile ÖZTÜRK' is found as typed or lower-cased", async () => {
+    const lead = (
+      await api.call("POST", "/leads", { contact: { firstName: "Émile", lastName: "ÖZTÜRK" } })
+    ).json();
+    for (const term of ["Émile", "émile", "ÖZTÜRK", "öztürk", "ztÜr"]) {
+      const leads = (await api.call("POST", "/leads/all/my", { search: term, includeCount: true })).json();
+      assert.deepEqual(
+        leads.items.map((l: { id: string }) => l.id),
+        [lead.id],
+        `leads, search '${term}'`,
+      );
+      const events = (
+        await api.call("POST", "/events/all/my", {
+          search: term,
+          searchFields: ["summary"],
+          includeCount: true,
+        })
+      ).json();
+      assert.deepEqual(
+        events.items.map((e: { leadId: string; activityType: string }) => [e.leadId, e.activityType]),
+        [[lead.id, "LeadCreated"]],
+        `events, search '${term}'`,
+      );
+    }
+    // An empty searchFields means the default fields, never "no condition".
+    const none = await api.call("POST", "/leads/all/my", {
+      search: "zzqx-nobody",
+      searchFields: [],
+      includeCount: true,
+    });
+    assert.equal(none.json().totalCount, 0);
+  });
+
   test("PUT of an unknown lead is 404 and writes nothing", async () => {
     const res = await api.call("PUT", "/leads/lead_01HZZZZZZZZZZZZZZZZZZZZZZZ", leadBody());
     assert.equal(res.statusCode, 404);

@@ -21,8 +21,13 @@ export type ArrayRowReader = (query: CompiledQuery) => Promise<unknown[][]>;
 interface ConnectionBase {
   db: Kysely<Database>;
   readArrays: ArrayRowReader;
+  /** The name of an SQL function that lower-cases all of Unicode, not only ASCII. */
+  unicodeLower: string;
   close(): Promise<void>;
 }
+
+/** SQLite: a lower() for all of Unicode, registered on every connection (see openConnection). */
+const SQLITE_UNICODE_LOWER = "leadtrail_lower";
 
 /**
  * One open database: the Kysely handle every repository uses, plus the engine's raw handle for the
@@ -70,7 +75,15 @@ export function openConnection(options: ConnectionOptions): Connection {
     const named = new NamedStatementPool(pool);
     const db = new Kysely<Database>({ dialect: new LeadtrailPostgresDialect({ pool: named }) });
     const readArrays: ArrayRowReader = (query) => named.queryArrays(query.sql, query.parameters);
-    return { engine: "postgresql", db, raw: pool, readArrays, close: () => db.destroy() };
+    // PostgreSQL's own lower() folds all of Unicode (by the database's locale).
+    return {
+      engine: "postgresql",
+      db,
+      raw: pool,
+      readArrays,
+      unicodeLower: "lower",
+      close: () => db.destroy(),
+    };
   }
   if (options.sqlitePath !== ":memory:") mkdirSync(dirname(options.sqlitePath), { recursive: true });
   const raw = new SqliteDatabase(options.sqlitePath);
@@ -82,6 +95,12 @@ export function openConnection(options: ConnectionOptions): Connection {
   // Other processes (a worker, `leadtrail org create`) may write to the same file: wait, don't fail.
   raw.pragma("busy_timeout = 5000");
   raw.pragma("foreign_keys = ON");
+  // SQLite's lower() folds ASCII letters only, so a search for "Émile" would miss a stored "Émile"
+  // (lowered to "Émile", the term to "émile"). List search calls this instead when its term is not
+  // ASCII (an ASCII term only matches ASCII letters, which lower() folds, and stays on the fast path).
+  raw.function(SQLITE_UNICODE_LOWER, { deterministic: true }, (value: unknown) =>
+    typeof value === "string" ? value.toLowerCase() : value,
+  );
   const db = new Kysely<Database>({ dialect: new LeadtrailSqliteDialect(raw) });
   // Statements of their own, apart from Kysely's: these are switched to arrays for good.
   const arrayStatements = new StatementCache(raw);
@@ -90,5 +109,12 @@ export function openConnection(options: ConnectionOptions): Connection {
       .statement(query.sql)
       .raw(true)
       .all(...query.parameters) as unknown[][];
-  return { engine: "sqlite", db, raw, readArrays, close: () => db.destroy() };
+  return {
+    engine: "sqlite",
+    db,
+    raw,
+    readArrays,
+    unicodeLower: SQLITE_UNICODE_LOWER,
+    close: () => db.destroy(),
+  };
 }

@@ -227,6 +227,8 @@ export function parseListOptions(
   // Unused since tokens are verified in runList, against the full scope; kept for the call sites.
   _codec: CursorCodec,
   scope: string,
+  /** SQL function folding all of Unicode (Connection.unicodeLower); plain lower() folds ASCII only. */
+  unicodeLower = "lower",
 ): ParsedList {
   const options: RequestDataOptions = raw === undefined || raw === null ? {} : asObject(raw, "body");
   const pageSize = parsePageSize(options.pageSize);
@@ -267,13 +269,13 @@ export function parseListOptions(
     }
   });
 
-  // searchFields is checked even without a search term: an unsupported name is always a 400.
+  // searchFields is checked even without a search term: an unsupported name is always a 400. An empty
+  // array means the default fields, as null does: it must not turn a search term into no condition.
+  const searchFields = asArray(options.searchFields, "searchFields");
   const chosen =
-    options.searchFields === undefined || options.searchFields === null
+    searchFields.length === 0
       ? Object.values(spec.fields).filter((f) => f.search)
-      : asArray(options.searchFields, "searchFields").map(
-          (name, i) => resolveField(spec, name, "search", `searchFields[${i}]`)[1],
-        );
+      : searchFields.map((name, i) => resolveField(spec, name, "search", `searchFields[${i}]`)[1]);
   if (options.search !== undefined && options.search !== null) {
     if (typeof options.search !== "string" || options.search.length > 200) {
       throw badRequest("search must be a string of at most 200 characters.", "search");
@@ -282,7 +284,9 @@ export function parseListOptions(
     const term = options.search.trim();
     if (term.length > 0 && chosen.length > 0) {
       const pattern = `%${escapeLike(term.toLowerCase())}%`;
-      const ors = chosen.map((f) => sql`lower(${sql.ref(f.column)}) like ${pattern} escape '\\'`);
+      // An ASCII term matches ASCII letters only, which every lower() folds: the built-in is enough.
+      const lower = sql.raw(/^[\x20-\x7e]*$/.test(term) ? "lower" : unicodeLower);
+      const ors = chosen.map((f) => sql`${lower}(${sql.ref(f.column)}) like ${pattern} escape '\\'`);
       conditions.push(sql`(${sql.join(ors, sql` or `)})`);
     }
   }
