@@ -187,6 +187,108 @@ forEachEngine("leads", (engine) => {
     assert.equal(none.json().totalCount, 0);
   });
 
+  test("tags: names matched case-insensitively, ids resolved; lists filter by tagIds (any or all), untagged and archiveFilter", async () => {
+    const { createOrganization } = await import("../src/store/orgs-repo.js");
+    const org = await createOrganization(api.db.store.db, "Tagged");
+    const call = (method: "POST" | "PUT", url: string, body: unknown) =>
+      api.call(method, url, body, org.apiKey);
+    const create = async (name: string, tags: { tagNames?: string[]; tagIds?: string[] }) => {
+      const res = await call("POST", "/leads", {
+        contact: { firstName: name, phone: { number: "+12025550123" } },
+        ...tags,
+      });
+      assert.equal(res.statusCode, 201, res.body);
+      return res.json();
+    };
+    const a = await create("A", { tagNames: ["Hot", "VIP client"] });
+    const b = await create("B", { tagNames: [" hot "] });
+    const c = await create("C", { tagIds: ["tag_vip-client"] });
+    const d = await create("D", {});
+    const e = await create("E", { tagIds: ["crm-42"] });
+    const tagsOf = (lead: { tags: Array<{ id: string; name: string; normalizedName: string }> }) =>
+      lead.tags.map((t) => [t.id, t.name, t.normalizedName]);
+    assert.deepEqual(tagsOf(a), [
+      ["tag_hot", "Hot", "hot"],
+      ["tag_vip-client", "VIP client", "vip client"],
+    ]);
+    assert.deepEqual(tagsOf(b), [["tag_hot", "Hot", "hot"]], "one tag, shown as first named");
+    assert.deepEqual(tagsOf(c), [["tag_vip-client", "VIP client", "vip client"]]);
+    assert.deepEqual(tagsOf(d), []);
+    assert.deepEqual(tagsOf(e), [["crm-42", "crm-42", "crm-42"]], "an unknown id becomes a tag");
+
+    const ids = async (query: string, body: Record<string, unknown> = {}) => {
+      const res = await call("POST", `/leads/all/my${query}`, {
+        orderBy: [{ field: "createdAt", direction: "asc" }],
+        ...body,
+      });
+      assert.equal(res.statusCode, 200, res.body);
+      return res.json().items.map((l: { id: string }) => l.id);
+    };
+    assert.deepEqual(await ids(""), [a.id, b.id, c.id, d.id, e.id]);
+    assert.deepEqual(await ids("?tagIds=tag_hot"), [a.id, b.id]);
+    assert.deepEqual(await ids("?tagIds=tag_hot&tagIds=tag_vip-client"), [a.id, b.id, c.id]);
+    assert.deepEqual(await ids("?tagIds=tag_hot&tagIds=tag_vip-client&tagMatchAll=true"), [a.id]);
+    assert.deepEqual(await ids("?tagIds=tag_nothing"), []);
+    assert.deepEqual(await ids("?untagged=true"), [d.id]);
+    assert.deepEqual(await ids("?archiveFilter=active"), [a.id, b.id, c.id, d.id, e.id]);
+    assert.deepEqual(await ids("?archiveFilter=All"), [a.id, b.id, c.id, d.id, e.id]);
+    assert.deepEqual(await ids("?archiveFilter=Archived"), [], "leadtrail archives nothing yet");
+
+    for (const [query, field] of [
+      ["?archiveFilter=Deleted", "archiveFilter"],
+      ["?untagged=true&tagIds=tag_hot", "untagged"],
+      ["?tagMatchAll=maybe", "tagMatchAll"],
+    ]) {
+      const res = await call("POST", `/leads/all/my${query}`, {});
+      assert.equal(res.statusCode, 400, query);
+      assert.match(res.json().detail, new RegExp(field!), query);
+    }
+    // A token resumes only the list it came from.
+    const first = (await call("POST", "/leads/all/my?tagIds=tag_hot", { pageSize: 1 })).json();
+    assert.equal(
+      (await call("POST", "/leads/all/my?tagIds=tag_hot", { continuationToken: first.continuationToken }))
+        .statusCode,
+      200,
+    );
+    assert.equal(
+      (await call("POST", "/leads/all/my", { continuationToken: first.continuationToken })).statusCode,
+      400,
+    );
+
+    // The same tags by id instead of by name: nothing changed. Another set: one "tags" change.
+    const eventsOfA = async () => (await call("POST", `/events/leads/${a.id}`, {})).json().items;
+    const sameByIds = await call("PUT", `/leads/${a.id}`, {
+      contact: { firstName: "A", phone: { number: "+12025550123" } },
+      tagIds: ["tag_vip-client", "tag_hot"],
+    });
+    assert.equal(sameByIds.statusCode, 200, sameByIds.body);
+    assert.equal((await eventsOfA()).length, 1);
+    const fewer = await call("PUT", `/leads/${a.id}`, {
+      contact: { firstName: "A", phone: { number: "+12025550123" } },
+      tagNames: ["HOT"],
+    });
+    assert.deepEqual(tagsOf(fewer.json()), [["tag_hot", "Hot", "hot"]]);
+    const events = await eventsOfA();
+    assert.equal(events.length, 2);
+    assert.equal(events[0].summary, "Lead updated: tags");
+    assert.deepEqual(await ids("?tagIds=tag_vip-client"), [c.id]);
+
+    const blank = await call("POST", "/leads", { contact: { firstName: "Blank" }, tagNames: ["  "] });
+    assert.equal(blank.statusCode, 400);
+    assert.match(blank.json().detail, /tagNames\[0\]/);
+    assert.equal((await ids("")).length, 5, "the refused lead was not written");
+
+    const conversations = async (query: string) => {
+      const res = await call("POST", `/conversations/my${query}`, {});
+      assert.equal(res.statusCode, 200, res.body);
+      return res.json().items.length;
+    };
+    assert.equal(await conversations(""), 5);
+    assert.equal(await conversations("?archiveFilter=Active"), 5);
+    assert.equal(await conversations("?archiveFilter=archived"), 0);
+    assert.equal((await call("POST", "/conversations/my?archiveFilter=x", {})).statusCode, 400);
+  });
+
   test("PUT of an unknown lead is 404 and writes nothing", async () => {
     const res = await api.call("PUT", "/leads/lead_01HZZZZZZZZZZZZZZZZZZZZZZZ", leadBody());
     assert.equal(res.statusCode, 404);

@@ -104,6 +104,87 @@ forEachEngine("store", (engine) => {
     );
   });
 
+  test("migration 0005 gives leads written before it their tags: names and ids, filterable", async () => {
+    const db = tdb.store.db;
+    const schema =
+      engine === "postgresql"
+        ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
+        : undefined;
+    assert.equal((await migrator(db as never, schema).migrateTo("0004_inbound_once")).error, undefined);
+    const org = await createOrganization(db, "Tagged before tags");
+    const lead = (id: string, tagNames: string[], tagIds: string[]) => ({
+      organization_id: org.organizationId,
+      id,
+      first_name: id,
+      last_name: null,
+      phone: null,
+      email: null,
+      enabled: 1,
+      source_id: null,
+      price_micros: null,
+      document: JSON.stringify({
+        metadata: {},
+        contact: { firstName: id },
+        customer: {},
+        enabled: true,
+        tagIds,
+        tagNames,
+      }),
+      created_at: 1_000,
+      updated_at: 1_000,
+      created_by: org.userId,
+    });
+    await db
+      .insertInto("leads")
+      .values([
+        lead("lead_a", ["Hot", "Hot Lead"], ["ext-1"]),
+        lead("lead_b", ["hot"], []),
+        lead("lead_c", [], []),
+      ])
+      .execute();
+    assert.equal(await migrateToLatest(db as never), LATEST_MIGRATION);
+    const tagsOf = async (id: string) => {
+      const row = await db
+        .selectFrom("leads")
+        .select("document")
+        .where("organization_id", "=", org.organizationId)
+        .where("id", "=", id)
+        .executeTakeFirstOrThrow();
+      const rows = await db
+        .selectFrom("lead_tags")
+        .select("tag_id")
+        .where("organization_id", "=", org.organizationId)
+        .where("lead_id", "=", id)
+        .orderBy("tag_id")
+        .execute();
+      return { document: JSON.parse(row.document).tags, rows: rows.map((r) => r.tag_id) };
+    };
+    assert.deepEqual(await tagsOf("lead_a"), {
+      document: [
+        { id: "tag_hot", name: "Hot" },
+        { id: "tag_hot-lead", name: "Hot Lead" },
+        { id: "ext-1", name: "ext-1" },
+      ],
+      rows: ["ext-1", "tag_hot", "tag_hot-lead"],
+    });
+    assert.deepEqual(await tagsOf("lead_b"), {
+      document: [{ id: "tag_hot", name: "Hot" }],
+      rows: ["tag_hot"],
+    });
+    assert.deepEqual(await tagsOf("lead_c"), { document: undefined, rows: [] });
+    const tags = await db
+      .selectFrom("tags")
+      .select(["id", "normalized_name"])
+      .where("organization_id", "=", org.organizationId)
+      .orderBy("id")
+      .execute();
+    assert.deepEqual(tags, [
+      { id: "ext-1", normalized_name: "ext-1" },
+      { id: "tag_hot", normalized_name: "hot" },
+      { id: "tag_hot-lead", normalized_name: "hot lead" },
+    ]);
+  });
+
   test("a second process on the same database verifies the first one's continuation tokens", async () => {
     const other = await Store.open(tdb.options);
     const token = tdb.store.cursors.encode("events|x", [1, "evt_a"]);

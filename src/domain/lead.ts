@@ -1,5 +1,6 @@
 import type { CountryCode } from "libphonenumber-js";
 import { isValidEmail, toE164 } from "./phone.js";
+import { normalizeTagName, type TagRef, tagIdForName, tagIdSet } from "./tags.js";
 
 // A lead as the API stores it: the LeadRequest document with its phone normalized to E.164.
 // Only the parts the system reads are typed; everything else a client sends is kept as sent.
@@ -28,6 +29,8 @@ export interface LeadDocument {
   enabled: boolean;
   tagIds: string[];
   tagNames: string[];
+  /** The tags tagNames and tagIds resolved to when the lead was written (tags-repo.ts resolveTags). */
+  tags?: TagRef[];
 }
 
 export class LeadValidationError extends Error {
@@ -120,6 +123,16 @@ export function normalizeLeadRequest(body: LeadRequestBody): LeadDocument {
       "metadata.trustedFormUrl must be an http(s) URL.",
     );
   }
+  for (const [field, values] of [
+    ["tagNames", body.tagNames],
+    ["tagIds", body.tagIds],
+  ] as const) {
+    (values ?? []).forEach((value, i) => {
+      if (normalizeTagName(value) === "") {
+        throw new LeadValidationError(`${field}[${i}]`, `${field}[${i}] must not be empty.`);
+      }
+    });
+  }
   return {
     metadata,
     contact,
@@ -138,14 +151,30 @@ function flatten(value: unknown, prefix: string, out: Map<string, string>): void
   }
 }
 
-/** Dotted paths of every field whose value differs (null and absent count as the same). */
+/**
+ * Dotted paths of every field whose value differs (null and absent count as the same). Tags count as
+ * one field, "tags", compared as the set they resolve to: naming a tag by id instead of by name, or
+ * in another order, changes nothing.
+ */
 export function changedLeadFields(before: LeadDocument, after: LeadDocument): string[] {
   const a = new Map<string, string>();
   const b = new Map<string, string>();
-  flatten(before, "", a);
-  flatten(after, "", b);
+  const { tagIds: _ai, tagNames: _an, tags: tagsBefore, ...restBefore } = before;
+  const { tagIds: _bi, tagNames: _bn, tags: tagsAfter, ...restAfter } = after;
+  flatten(restBefore, "", a);
+  flatten(restAfter, "", b);
   const paths = new Set([...a.keys(), ...b.keys()]);
-  return [...paths].filter((p) => a.get(p) !== b.get(p)).sort();
+  const changed = [...paths].filter((p) => a.get(p) !== b.get(p));
+  if (tagIdSet(leadTags(before)) !== tagIdSet(tagsAfter ?? leadTags(after))) changed.push("tags");
+  return changed.sort();
+}
+
+/**
+ * A lead's tags. Documents written before tags were resolved (no `tags`) show their tag names, with
+ * ids derived from them, as they always did.
+ */
+export function leadTags(doc: LeadDocument): TagRef[] {
+  return doc.tags ?? doc.tagNames.map((name) => ({ id: tagIdForName(normalizeTagName(name)), name }));
 }
 
 export function leadDisplayName(doc: LeadDocument): string {

@@ -1,5 +1,6 @@
-import type { LeadDocument } from "../domain/lead.js";
+import { type LeadDocument, leadTags } from "../domain/lead.js";
 import { microsToUsd } from "../domain/money.js";
+import { normalizeTagName } from "../domain/tags.js";
 import { toIso } from "../domain/time.js";
 import { leadDocument } from "../services/leads.js";
 import type { ConversationRow, LeadRow, PhoneNumberRow } from "../store/schema.js";
@@ -7,10 +8,12 @@ import type { ConversationRow, LeadRow, PhoneNumberRow } from "../store/schema.j
 // Wire shapes of leads and conversations (LeadResponse, LeadTableRow, ConversationResponse).
 
 function tags(doc: LeadDocument) {
-  return doc.tagNames.map((name) => {
-    const normalizedName = name.trim().toLowerCase();
-    return { id: `tag_${normalizedName.replace(/[^a-z0-9]+/g, "-")}`, name, normalizedName, color: null };
-  });
+  return leadTags(doc).map(({ id, name }) => ({
+    id,
+    name,
+    normalizedName: normalizeTagName(name),
+    color: null,
+  }));
 }
 
 export function toLeadResponse(row: LeadRow) {

@@ -12,6 +12,7 @@ import { usdToMicros } from "../domain/money.js";
 import type { NewEvent } from "../store/events-repo.js";
 import { getConversationForLead, getLead } from "../store/leads-repo.js";
 import type { ConversationRow, Database, LeadRow } from "../store/schema.js";
+import { resolveTags, setLeadTags } from "../store/tags-repo.js";
 import { recordEvent } from "./timeline.js";
 
 export interface Actor {
@@ -122,6 +123,7 @@ export async function insertLead(
   now: number = Date.now(),
 ): Promise<LeadRow> {
   const doc = normalizeLeadRequest(body);
+  doc.tags = await resolveTags(trx, actor.organizationId, doc, now);
   const lead: LeadRow = {
     organization_id: actor.organizationId,
     id: newId("lead", now),
@@ -131,6 +133,7 @@ export async function insertLead(
     created_by: actor.userId,
   };
   await trx.insertInto("leads").values(lead).execute();
+  await setLeadTags(trx, actor.organizationId, lead.id, doc.tags);
   const conversation = await ensureConversation(trx, lead, now);
   await recordEvent(
     trx,
@@ -163,6 +166,7 @@ export async function updateLead(
   return db.transaction().execute(async (trx) => {
     const existing = await getLead(trx, actor.organizationId, leadId);
     if (!existing) return undefined;
+    doc.tags = await resolveTags(trx, actor.organizationId, doc, now);
     const changedFields = changedLeadFields(leadDocument(existing), doc);
     if (changedFields.length === 0) return { lead: existing, changedFields };
     const lead: LeadRow = { ...existing, ...leadColumns(doc), updated_at: now };
@@ -172,6 +176,7 @@ export async function updateLead(
       .where("organization_id", "=", actor.organizationId)
       .where("id", "=", leadId)
       .execute();
+    if (changedFields.includes("tags")) await setLeadTags(trx, actor.organizationId, leadId, doc.tags);
     const conversation = await ensureConversation(trx, lead, now);
     const shown = changedFields.slice(0, 12).join(", ") + (changedFields.length > 12 ? ", …" : "");
     const count = `${changedFields.length} field${changedFields.length === 1 ? "" : "s"}`;

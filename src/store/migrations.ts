@@ -2,6 +2,7 @@ import { type Kysely, type Migration, type MigrationProvider, Migrator, SqliteAd
 import { messaging } from "./migration-0002-messaging.js";
 import { warmup } from "./migration-0003-warmup.js";
 import { inboundOnce } from "./migration-0004-inbound-once.js";
+import { leadTags } from "./migration-0005-lead-tags.js";
 
 // Migrations are plain functions kept in code (no files to find at run time), applied in name order.
 // Timestamps are BIGINT epoch milliseconds; booleans are 0/1 integers (see schema.ts).
@@ -225,6 +226,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   "0002_messaging": messaging,
   "0003_warmup": warmup,
   "0004_inbound_once": inboundOnce,
+  "0005_lead_tags": leadTags,
 };
 
 export const LATEST_MIGRATION = Object.keys(MIGRATIONS).sort().at(-1) as string;

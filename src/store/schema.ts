@@ -34,6 +34,21 @@ export interface SettingsTable {
   value: string;
 }
 
+export interface TagsTable {
+  organization_id: string;
+  id: string;
+  name: string;
+  normalized_name: string;
+  created_at: number;
+}
+
+/** Which lead carries which tag (the lead's document holds the same list, with names). */
+export interface LeadTagsTable {
+  organization_id: string;
+  lead_id: string;
+  tag_id: string;
+}
+
 export interface LeadsTable {
   organization_id: string;
   id: string;
@@ -230,6 +245,8 @@ export interface Database {
   conversations: ConversationsTable;
   events: EventsTable;
   event_transitions: EventTransitionsTable;
+  tags: TagsTable;
+  lead_tags: LeadTagsTable;
   phone_numbers: PhoneNumbersTable;
   phone_number_health_days: PhoneNumberHealthDaysTable;
   suppressions: SuppressionsTable;

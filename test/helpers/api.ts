@@ -64,7 +64,7 @@ export async function startTestApi(
   };
 }
 
-// The contract's event schema (a vendored copy; test/contract.test.ts checks it against ../shared).
+// The contract's event schema (a vendored copy; test/store.test.ts checks it against ../shared).
 const ajv = new Ajv2020({ allErrors: true, strict: false });
 addFormats.default(ajv);
 const validateEvent = ajv.compile(

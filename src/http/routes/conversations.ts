@@ -5,6 +5,7 @@ import { getPhoneNumbersByIds } from "../../store/phone-numbers-repo.js";
 import type { ConversationRow } from "../../store/schema.js";
 import type { Store } from "../../store/store.js";
 import { activeOutboundPhoneNumberId, toConversationResponse } from "../lead-record.js";
+import { ArchiveFilterQuery, conversationListNarrowing } from "../list-narrowing.js";
 import { sendPage } from "../paged-json.js";
 import { listBody, problemResponses } from "../schemas/common.js";
 
@@ -17,9 +18,15 @@ export const conversationRoutes: FastifyPluginAsync<{ store: Store }> = async (a
     reply: FastifyReply,
     organizationId: string,
     scope: Record<string, string>,
-    body: unknown,
+    request: { body: unknown; query: { archiveFilter?: string } },
   ) => {
-    const page = await store.listPage<ConversationRow>(CONVERSATION_LIST_SPEC, organizationId, body, scope);
+    const page = await store.listPage<ConversationRow>(
+      CONVERSATION_LIST_SPEC,
+      organizationId,
+      request.body,
+      scope,
+      conversationListNarrowing(scope, request.query),
+    );
     // One query for the page's leads and one for its numbers, not one per conversation.
     const leads = await getLeadsByIds(
       store.db,
@@ -59,13 +66,18 @@ export const conversationRoutes: FastifyPluginAsync<{ store: Store }> = async (a
       if (!(await getLead(store.db, organizationId, request.params.leadId))) {
         throw notFound(`Lead '${request.params.leadId}'`);
       }
-      return list(reply, organizationId, { lead_id: request.params.leadId }, request.body);
+      return list(
+        reply,
+        organizationId,
+        { lead_id: request.params.leadId },
+        { body: request.body, query: {} },
+      );
     },
   );
 
-  app.post(
+  app.post<{ Querystring: { archiveFilter?: string } }>(
     "/conversations/my",
-    { schema: { tags: ["Conversations"], body: listBody, response } },
-    async (request, reply) => list(reply, request.auth.organizationId, {}, request.body),
+    { schema: { tags: ["Conversations"], querystring: ArchiveFilterQuery, body: listBody, response } },
+    async (request, reply) => list(reply, request.auth.organizationId, {}, request),
   );
 };

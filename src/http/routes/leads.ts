@@ -6,6 +6,7 @@ import { getLead, LEAD_LIST_SPEC } from "../../store/leads-repo.js";
 import type { LeadRow } from "../../store/schema.js";
 import type { Store } from "../../store/store.js";
 import { toLeadResponse, toLeadTableRow } from "../lead-record.js";
+import { LeadListQuery, type LeadListQueryParams, leadListNarrowing } from "../list-narrowing.js";
 import { sendPage } from "../paged-json.js";
 import { listBody, problemResponses } from "../schemas/common.js";
 import { LeadRequestSchema } from "../schemas/lead.js";
@@ -77,17 +78,24 @@ export const leadRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { st
     },
   );
 
-  app.post(
+  app.post<{ Querystring: LeadListQueryParams }>(
     "/leads/all/my",
     {
       schema: {
         tags: ["Leads"],
+        querystring: LeadListQuery,
         body: listBody,
         response: { 200: { $ref: "PagedResultOfLeadTableRow#" }, ...problemResponses },
       },
     },
     async (request, reply) => {
-      const page = await store.listPage<LeadRow>(LEAD_LIST_SPEC, request.auth.organizationId, request.body);
+      const page = await store.listPage<LeadRow>(
+        LEAD_LIST_SPEC,
+        request.auth.organizationId,
+        request.body,
+        {},
+        leadListNarrowing(request.query),
+      );
       return sendPage(reply, LEAD_ROW, { ...page, items: page.rows.map(toLeadTableRow) });
     },
   );

@@ -1,0 +1,119 @@
+import { createHash } from "node:crypto";
+import { type RawBuilder, sql, type Transaction } from "kysely";
+import { normalizeTagName, type TagRef, tagIdForName } from "../domain/tags.js";
+import type { Database } from "./schema.js";
+
+type Trx = Transaction<Database>;
+
+async function tagByName(trx: Trx, organizationId: string, normalizedName: string) {
+  return trx
+    .selectFrom("tags")
+    .select(["id", "name"])
+    .where("organization_id", "=", organizationId)
+    .where("normalized_name", "=", normalizedName)
+    .executeTakeFirst();
+}
+
+async function tagById(trx: Trx, organizationId: string, id: string) {
+  return trx
+    .selectFrom("tags")
+    .select(["id", "name"])
+    .where("organization_id", "=", organizationId)
+    .where("id", "=", id)
+    .executeTakeFirst();
+}
+
+async function createTag(trx: Trx, organizationId: string, tag: TagRef, normalized: string, now: number) {
+  await trx
+    .insertInto("tags")
+    .values({
+      organization_id: organizationId,
+      id: tag.id,
+      name: tag.name,
+      normalized_name: normalized,
+      created_at: now,
+    })
+    .execute();
+  return tag;
+}
+
+/** The organization's tag of this name, created on first use ("Hot" and " hot" are one tag). */
+async function tagNamed(trx: Trx, organizationId: string, name: string, now: number): Promise<TagRef> {
+  const normalized = normalizeTagName(name);
+  const existing = await tagByName(trx, organizationId, normalized);
+  if (existing) return existing;
+  let id = tagIdForName(normalized);
+  // "hot lead" and "hot-lead" read alike but are two names: the second gets a suffix of its own.
+  if (await tagById(trx, organizationId, id)) {
+    id = `${id}-${createHash("sha256").update(normalized).digest("hex").slice(0, 8)}`;
+  }
+  return createTag(trx, organizationId, { id, name: name.trim() }, normalized, now);
+}
+
+/**
+ * The organization's tag with this id. An id leadtrail has not seen (a client carrying ids over from
+ * another system) becomes a tag named by its id rather than a refused lead or a lost tag.
+ */
+async function tagWithId(trx: Trx, organizationId: string, id: string, now: number): Promise<TagRef> {
+  const existing = await tagById(trx, organizationId, id);
+  if (existing) return existing;
+  const normalized = normalizeTagName(id);
+  const sameName = await tagByName(trx, organizationId, normalized);
+  return sameName ?? createTag(trx, organizationId, { id, name: id.trim() }, normalized, now);
+}
+
+/** A lead's tags from its request: names first, then ids, each tag once. */
+export async function resolveTags(
+  trx: Trx,
+  organizationId: string,
+  request: { tagNames: readonly string[]; tagIds: readonly string[] },
+  now: number,
+): Promise<TagRef[]> {
+  const tags = new Map<string, TagRef>();
+  for (const name of request.tagNames) {
+    const tag = await tagNamed(trx, organizationId, name, now);
+    tags.set(tag.id, tag);
+  }
+  for (const id of request.tagIds) {
+    const tag = await tagWithId(trx, organizationId, id, now);
+    tags.set(tag.id, tag);
+  }
+  return [...tags.values()];
+}
+
+/** Replaces the lead's rows in lead_tags (the filterable copy of its document's tags). */
+export async function setLeadTags(trx: Trx, organizationId: string, leadId: string, tags: readonly TagRef[]) {
+  await trx
+    .deleteFrom("lead_tags")
+    .where("organization_id", "=", organizationId)
+    .where("lead_id", "=", leadId)
+    .execute();
+  if (tags.length === 0) return;
+  await trx
+    .insertInto("lead_tags")
+    .values(tags.map((t) => ({ organization_id: organizationId, lead_id: leadId, tag_id: t.id })))
+    .execute();
+}
+
+export interface LeadTagFilter {
+  tagIds: readonly string[];
+  matchAll: boolean;
+  untagged: boolean;
+}
+
+/** SQL conditions on `leads` for POST /leads/all/my's tagIds, tagMatchAll and untagged. */
+export function leadTagConditions(filter: LeadTagFilter): RawBuilder<unknown>[] {
+  const ofLead = sql`lead_tags.organization_id = leads.organization_id and lead_tags.lead_id = leads.id`;
+  const conditions: RawBuilder<unknown>[] = [];
+  if (filter.untagged) conditions.push(sql`not exists (select 1 from lead_tags where ${ofLead})`);
+  const ids = [...new Set(filter.tagIds)];
+  if (ids.length > 0) {
+    const inIds = sql`lead_tags.tag_id in (${sql.join(ids)})`;
+    conditions.push(
+      filter.matchAll
+        ? sql`(select count(*) from lead_tags where ${ofLead} and ${inIds}) = ${ids.length}`
+        : sql`exists (select 1 from lead_tags where ${ofLead} and ${inIds})`,
+    );
+  }
+  return conditions;
+}
