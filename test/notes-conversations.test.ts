@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
+import { isFinal, startSimulator, waitForEvent } from "./helpers/messaging.js";
 
 forEachEngine("notes, conversations and event detail", (engine) => {
   let api: TestApi;
@@ -125,6 +126,50 @@ forEachEngine("notes, conversations and event detail", (engine) => {
     assert.equal(sticky.outboundPhoneNumberOverrideId, null);
     assert.equal(sticky.activeOutboundPhoneNumberId, main);
     assert.deepEqual(sticky.phoneNumber, { id: main, name: "Main line", value: "+12065550170" });
+  });
+
+  test("a conversation's status follows its last message: open, needs_reply, waiting, failed", async () => {
+    const lead = (
+      await api.call("POST", "/leads", {
+        contact: { firstName: "Inbox", phone: { number: "(206) 555-0150" } },
+      })
+    ).json();
+    const state = async () => {
+      const c = (await api.call("POST", `/conversations/lead/${lead.id}`, {})).json().items[0];
+      return [c.status, c.statusReason === null ? null : typeof c.statusReason];
+    };
+    assert.deepEqual(await state(), ["open", null]);
+    const number = async (n: string, routing: Record<string, unknown>) => {
+      const res = await api.call("POST", "/phone-numbers", { number: n, name: `Line ${n}`, routing });
+      assert.ok(res.statusCode === 200 || res.statusCode === 201, res.body);
+      return res.json().id as string;
+    };
+    const registered = await number("+12065550180", { tenDlcCampaignId: "CAMP-10DLC" });
+    const unregistered = await number("+12065550181", {});
+    const inbound = await api.call("POST", "/simulator/inbound", {
+      from: "+12065550150",
+      to: "+12065550180",
+      text: "Is this still available?",
+    });
+    assert.equal(inbound.statusCode < 300, true, inbound.body);
+    assert.deepEqual(await state(), ["needs_reply", "string"]);
+    const conversationId = (await api.call("POST", `/conversations/lead/${lead.id}`, {})).json().items[0].id;
+    startSimulator(api);
+    const send = async (from: string) => {
+      const res = await api.call("POST", "/sms/send", {
+        conversationId,
+        text: "Yes!",
+        fromPhoneNumberId: from,
+        wasManuallyOverridden: true,
+      });
+      assert.equal(res.statusCode, 201, res.body);
+      return waitForEvent(api, res.json().id, isFinal);
+    };
+    assert.equal((await send(registered)).status, "Delivered");
+    assert.deepEqual(await state(), ["waiting", "string"]);
+    // A US message from a number without a 10DLC campaign is Blocked: it never reaches the lead.
+    assert.equal((await send(unregistered)).status, "Blocked");
+    assert.deepEqual(await state(), ["failed", "string"]);
   });
 
   test("lastEventAt and lastSnippet never move back for an event stamped earlier than the shown one", async () => {

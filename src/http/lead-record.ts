@@ -3,6 +3,7 @@ import { microsToUsd } from "../domain/money.js";
 import { normalizeTagName } from "../domain/tags.js";
 import { toIso } from "../domain/time.js";
 import { leadDocument } from "../services/leads.js";
+import type { ConversationStatusView } from "../store/conversation-status.js";
 import type { ConversationRow, LeadRow, PhoneNumberRow } from "../store/schema.js";
 
 // Wire shapes of leads and conversations (LeadResponse, LeadTableRow, ConversationResponse).
@@ -84,6 +85,7 @@ export function toConversationResponse(
   lead: LeadRow | undefined,
   /** The row of activeOutboundPhoneNumberId(row), when it still exists. */
   activeNumber: PhoneNumberRow | undefined,
+  inbox: ConversationStatusView = { status: "open", statusReason: null },
 ) {
   const contact = lead ? leadDocument(lead).contact : undefined;
   return {
@@ -96,8 +98,8 @@ export function toConversationResponse(
     lastSnippet: row.last_snippet,
     lastEventAt: toIso(row.last_event_at),
     lastEventIsInternalNote: row.last_event_is_internal_note === 1,
-    status: "open",
-    statusReason: null,
+    status: inbox.status,
+    statusReason: inbox.statusReason,
     archivedAt: null,
     archiveReason: null,
     isArchived: false,

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { notFound } from "../../domain/problem.js";
+import { conversationStatuses } from "../../store/conversation-status.js";
 import { CONVERSATION_LIST_SPEC, getLead, getLeadsByIds } from "../../store/leads-repo.js";
 import { getPhoneNumbersByIds } from "../../store/phone-numbers-repo.js";
 import type { ConversationRow } from "../../store/schema.js";
@@ -27,7 +28,7 @@ export const conversationRoutes: FastifyPluginAsync<{ store: Store }> = async (a
       scope,
       conversationListNarrowing(scope, request.query),
     );
-    // One query for the page's leads and one for its numbers, not one per conversation.
+    // One query each for the page's leads, numbers and statuses, not one per conversation.
     const leads = await getLeadsByIds(
       store.db,
       organizationId,
@@ -38,11 +39,21 @@ export const conversationRoutes: FastifyPluginAsync<{ store: Store }> = async (a
       organizationId,
       page.rows.map(activeOutboundPhoneNumberId).filter((id) => id !== null),
     );
+    const statuses = await conversationStatuses(
+      store.db,
+      organizationId,
+      page.rows.map((r) => r.id),
+    );
     return sendPage(reply, CONVERSATION, {
       ...page,
       items: page.rows.map((r) => {
         const active = activeOutboundPhoneNumberId(r);
-        return toConversationResponse(r, leads.get(r.lead_id), active ? numbers.get(active) : undefined);
+        return toConversationResponse(
+          r,
+          leads.get(r.lead_id),
+          active ? numbers.get(active) : undefined,
+          statuses.get(r.id),
+        );
       }),
     });
   };

@@ -111,7 +111,7 @@ export const ConversationSchema = {
     lastSnippet: ns,
     lastEventAt: nullableDateTime,
     lastEventIsInternalNote: { type: "boolean" },
-    status: ns,
+    status: { type: ["string", "null"], enum: ["needs_reply", "waiting", "failed", "open", null] },
     statusReason: ns,
     archivedAt: nullableDateTime,
     archiveReason: nullable("integer"),
