@@ -1,5 +1,10 @@
 import type { Kysely, Transaction } from "kysely";
-import { isAcceptedByProvider, receiptMovesForward, receiptStatus } from "../domain/message-status.js";
+import {
+  isAcceptedByProvider,
+  receiptMovesForward,
+  receiptStatus,
+  sentAtNoLaterThanOutcome,
+} from "../domain/message-status.js";
 import { plainTransact, type Transact } from "../store/group-commit.js";
 import { recordOutcome } from "../store/phone-numbers-repo.js";
 import type { Database, EventRow } from "../store/schema.js";
@@ -164,7 +169,7 @@ export async function applyReceiptIn(trx: Transaction<Database>, receipt: Receip
     // an outcome (delivered, failed…) arrived first. Never for a message we blocked or canceled.
     const handedOver = ["Sent", "Delivered", "Undeliverable", "Failed"].includes(event.status ?? "");
     if (receipt.kind === "sent" && event.sent_at === null && handedOver) {
-      fillIn.sent_at = receipt.occurredAt;
+      fillIn.sent_at = sentAtNoLaterThanOutcome(receipt.occurredAt, event);
       Object.assign(fillIn, await billAccepted(trx, event, now));
     }
     if (Object.keys(fillIn).length > 0) {

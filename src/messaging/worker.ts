@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import type { Kysely, Transaction } from "kysely";
 import type { MessagingConfig } from "../config.js";
 import { retryDelayMs } from "../domain/backoff.js";
-import { isAcceptedByProvider } from "../domain/message-status.js";
+import { isAcceptedByProvider, sentAtNoLaterThanOutcome } from "../domain/message-status.js";
 import { needsTenDlc } from "../domain/number-geo.js";
 import { nextAllowedTime } from "../domain/quiet-hours.js";
 import { BatchQueue } from "../store/batch-queue.js";
@@ -14,7 +14,7 @@ import { indexesByOrganization, transitionBatch } from "./batch-transitions.js";
 import { billAccepted, billAcceptedMany, isBillableTraffic } from "./billing.js";
 import { type GateFacts, isOwnTraffic, readGateFacts } from "./gate-facts.js";
 import type { Provider, SendResult } from "./provider.js";
-import { lockEvent, lockEvents, transition } from "./transitions.js";
+import { lockEvent, lockEvents, logIgnored, transition } from "./transitions.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -430,10 +430,13 @@ export class Worker {
         };
         return (await transition(trx, event, changes, this.acceptedLog(result), now)) !== undefined;
       }
-      // A receipt got here first (e.g. delivered before the send call returned): fill in, never move back.
+      // A receipt got here first (e.g. delivered before the send call returned): fill in, never move
+      // back. The send happened before that outcome, whatever our clock says now.
       const fill: Partial<EventRow> = {
         ...ids,
-        sent_at: event.sent_at ?? (isAcceptedByProvider(event.status ?? "") ? now : null),
+        sent_at:
+          event.sent_at ??
+          (isAcceptedByProvider(event.status ?? "") ? sentAtNoLaterThanOutcome(now, event) : null),
       };
       await trx
         .updateTable("events")
@@ -441,6 +444,14 @@ export class Worker {
         .where("organization_id", "=", organizationId)
         .where("id", "=", id)
         .execute();
+      const log = this.acceptedLog(result);
+      await logIgnored(
+        trx,
+        event,
+        "Sent",
+        { ...log, message: `${log.message} Ignored: the message is already ${event.status}.` },
+        now,
+      );
       return true;
     }
     if (event.status !== "Sending") return true;
