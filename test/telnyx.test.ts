@@ -358,22 +358,31 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
 
   test("message.finalized statuses map onto outcomes, with Telnyx's error code", async () => {
     const at = Date.now() - 10_000;
-    for (const [status, errors, expected, code, stamp] of [
-      ["delivered", [], "Delivered", null, "delivered_at"],
+    for (const [status, errors, expected, code, stamp, reason] of [
+      ["delivered", [], "Delivered", null, "delivered_at", null],
       [
         "delivery_failed",
         [{ code: "30003", title: "Unreachable destination handset" }],
         "Undeliverable",
         "30003",
         "undeliverable_at",
+        "The carrier could not deliver it (code 30003): Unreachable destination handset.",
       ],
-      ["delivery_unconfirmed", [], "Undeliverable", "Undeliverable", "undeliverable_at"],
+      [
+        "delivery_unconfirmed",
+        [],
+        "Undeliverable",
+        "Undeliverable",
+        "undeliverable_at",
+        "The carrier could not deliver it.",
+      ],
       [
         "sending_failed",
         [{ code: "40008", title: "Undeliverable", detail: "Spam" }],
         "Failed",
         "40008",
         "failed_at",
+        "The provider could not send it (code 40008): Spam.",
       ],
     ] as const) {
       const row = await sending();
@@ -383,6 +392,7 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
       assert.equal(event.status, expected, status);
       assert.equal(event.error_code, code, status);
       assert.equal(Number(event[stamp]), at, status);
+      assert.equal(event.status_reason, reason, status);
       if (status === "sending_failed") assert.equal(event.error_message, "Spam");
     }
   });
@@ -609,7 +619,8 @@ forEachEngine("Telnyx end to end", (engine) => {
     fake.behaviour.set("+12125550204", "429");
     await waitForEvent(api, sms.id, (e) => Number(e.retryCount) >= 2);
     fake.behaviour.set("+12125550204", "accept");
-    assert.equal((await waitForEvent(api, sms.id, (e) => e.status === "Sent")).status, "Sent");
+    const sent = await waitForEvent(api, sms.id, (e) => e.status === "Sent");
+    assert.equal(sent.statusReason, null, "the retries' reason is gone once Telnyx accepts it");
     assert.equal(fake.sent.filter((r) => r.body.to === "+12125550204").length, 1, "accepted once");
     fake.behaviour.set("+12125550205", "422");
     const { conversationId: c2 } = await addLead(api, "+12125550205");
@@ -617,5 +628,9 @@ forEachEngine("Telnyx end to end", (engine) => {
     const failed = await waitForEvent(api, bad.id, isFinal);
     assert.equal(failed.status, "Failed");
     assert.equal(failed.errorCode, "40310");
+    assert.equal(
+      failed.statusReason,
+      "Rejected by the provider (code 40310): The 'to' address is not a valid phone number.",
+    );
   });
 });

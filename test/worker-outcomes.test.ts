@@ -104,4 +104,36 @@ forEachEngine("worker outcomes", (engine) => {
     assert.equal(done.status, "Delivered");
     assert.equal(done.sentAt, new Date(deliveredAt).toISOString());
   });
+
+  test("a transient error's reason is the status reason while retrying, and when the retries run out", async () => {
+    const id = await send("+12125550500");
+    await worker.runOnce();
+    const retrying = await record(id);
+    assert.equal(retrying.status, "Queued");
+    assert.equal(retrying.errorCode, "503");
+    assert.equal(
+      retrying.statusReason,
+      "Temporary provider error (code 503): Simulated provider outage. Retrying (1 of 1).",
+    );
+    skew += 3_600_000; // the retry is due
+    await worker.runOnce();
+    const failed = await record(id);
+    assert.equal(failed.status, "Failed");
+    assert.equal(
+      failed.statusReason,
+      "The provider kept failing (code 503): Simulated provider outage. Gave up after 1 retry.",
+    );
+  });
+
+  test("a message canceled while waiting for its retry drops the retry's reason", async () => {
+    const id = await send("+13125550500");
+    await worker.runOnce();
+    assert.match(String((await record(id)).statusReason), /^Temporary provider error/);
+    const res = await api.call("POST", `/sms/${id}/cancel`, { reason: "Lead called in" });
+    assert.equal(res.statusCode, 200, res.body);
+    const canceled = await record(id);
+    assert.equal(canceled.status, "Canceled");
+    assert.equal(canceled.statusReason, null);
+    assert.equal(canceled.cancelReason, "Lead called in");
+  });
 });

@@ -5,6 +5,7 @@ import {
   receiptStatus,
   sentAtNoLaterThanOutcome,
 } from "../domain/message-status.js";
+import { receiptFailureReason } from "../domain/status-reason.js";
 import { plainTransact, type Transact } from "../store/group-commit.js";
 import { recordOutcome } from "../store/phone-numbers-repo.js";
 import type { Database, EventRow } from "../store/schema.js";
@@ -35,7 +36,8 @@ function receiptChanges(event: EventRow, receipt: Receipt): Partial<EventRow> {
   };
   switch (receipt.kind) {
     case "sent":
-      changes.sent_at = event.sent_at ?? at;
+      // Past any retry: its reason no longer applies.
+      Object.assign(changes, { sent_at: event.sent_at ?? at, status_reason: null });
       break;
     case "delivered":
       Object.assign(changes, {
@@ -44,6 +46,7 @@ function receiptChanges(event: EventRow, receipt: Receipt): Partial<EventRow> {
         undeliverable_at: null,
         error_code: null,
         error_message: null,
+        status_reason: null,
       });
       break;
     case "undeliverable":
@@ -52,6 +55,7 @@ function receiptChanges(event: EventRow, receipt: Receipt): Partial<EventRow> {
         failed_at: null,
         error_code: receipt.errorCode ?? "Undeliverable",
         error_message: receipt.errorMessage ?? null,
+        status_reason: receiptFailureReason("undeliverable", receipt.errorCode, receipt.errorMessage),
       });
       break;
     case "failed":
@@ -59,6 +63,7 @@ function receiptChanges(event: EventRow, receipt: Receipt): Partial<EventRow> {
         failed_at: at,
         error_code: receipt.errorCode ?? "Failed",
         error_message: receipt.errorMessage ?? null,
+        status_reason: receiptFailureReason("failed", receipt.errorCode, receipt.errorMessage),
       });
       break;
   }

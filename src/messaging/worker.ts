@@ -5,6 +5,12 @@ import { retryDelayMs } from "../domain/backoff.js";
 import { isAcceptedByProvider, sentAtNoLaterThanOutcome } from "../domain/message-status.js";
 import { needsTenDlc } from "../domain/number-geo.js";
 import { nextAllowedTime } from "../domain/quiet-hours.js";
+import {
+  gaveUpReason,
+  OUTCOME_UNKNOWN_REASON,
+  rejectedReason,
+  retryingReason,
+} from "../domain/status-reason.js";
 import { BatchQueue } from "../store/batch-queue.js";
 import type { Engine } from "../store/database.js";
 import { plainTransact, type Transact } from "../store/group-commit.js";
@@ -186,6 +192,7 @@ export class Worker {
           failed_at: now,
           error_code: "ProviderOutcomeUnknown",
           error_message: "No provider outcome before the reconcile deadline.",
+          status_reason: OUTCOME_UNKNOWN_REASON,
           next_attempt_at: null,
           billing_status: row.billing_status ?? "NotBilled",
         },
@@ -397,6 +404,8 @@ export class Worker {
       next_attempt_at: null,
       error_code: null,
       error_message: null,
+      // A retry's or a reconcile's reason no longer applies.
+      status_reason: null,
       failed_at: null,
     };
   }
@@ -469,6 +478,12 @@ export class Worker {
             next_attempt_at: nextRetryAt,
             error_code: result.errorCode,
             error_message: result.errorMessage,
+            status_reason: retryingReason(
+              result.errorCode,
+              result.errorMessage,
+              attempts,
+              this.options.config.retryMaxAttempts,
+            ),
           },
           {
             stage: "retry",
@@ -486,6 +501,10 @@ export class Worker {
         failed_at: now,
         error_code: result.errorCode,
         error_message: result.errorMessage,
+        status_reason:
+          result.kind === "transient"
+            ? gaveUpReason(result.errorCode, result.errorMessage, event.retry_count)
+            : rejectedReason(result.errorCode, result.errorMessage),
         next_attempt_at: null,
         next_retry_at: null,
         billing_status: "NotBilled",
