@@ -47,6 +47,7 @@ forEachEngine("reconcile", (engine) => {
     const failed = await waitForEvent(api, stuck.id, isFinal);
     assert.equal(failed.status, "Failed");
     assert.equal(failed.errorCode, "ProviderOutcomeUnknown");
+    assert.match(String(failed.statusReason), /^No answer from the provider before the reconcile deadline/);
     assert.equal(failed.providerMessageId, null, "the provider was not called again");
     const detail = (await api.call("GET", `/events/detail/${stuck.id}`)).json();
     assert.ok(
@@ -62,6 +63,7 @@ forEachEngine("reconcile", (engine) => {
     const settled = (await api.call("GET", `/events/${stuck.id}`)).json();
     assert.equal(settled.status, "Delivered");
     assert.equal(settled.errorCode, null);
+    assert.equal(settled.statusReason, null);
     assert.equal(settled.billingStatus, "Billed");
   });
 });

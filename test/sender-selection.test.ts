@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { SELECTION_REASONS, type SelectionReason } from "../src/domain/event-vocabulary.js";
 import {
   candidateReason,
+  canSendTo,
   type HealthStatus,
   healthFromCounts,
   isEligible,
@@ -28,6 +29,7 @@ const candidate = (id: string, overrides: Partial<SenderCandidate> = {}): Sender
   lastUsedAt: null,
   areaCode: "212",
   region: "NY",
+  hasTenDlcCampaign: true,
   ...overrides,
 });
 
@@ -174,6 +176,42 @@ describe("selectSender", () => {
     assert.deepEqual(pick(numbers, context({ manualPhoneNumberId: "nosms" })), ["ok", "HealthyPool"]);
     assert.deepEqual(pick(numbers, context({ manualPhoneNumberId: "gone" })), ["ok", "HealthyPool"]);
   });
+
+  test("a US/Canadian recipient: automatic rules pass over numbers without a 10DLC campaign", () => {
+    const us = (overrides: Partial<SelectionContext> = {}) =>
+      context({ recipientNeedsTenDlc: true, ...overrides });
+    const noCampaign = (id: string, extra: Partial<SenderCandidate> = {}) =>
+      candidate(id, { hasTenDlcCampaign: false, ...extra });
+    // StickyConversation: the conversation last sent from a number without a campaign (by hand).
+    const sticky = noCampaign("sticky", { areaCode: "415", isDefault: true });
+    const local = candidate("local", { areaCode: "415", lastUsedAt: 500 });
+    assert.deepEqual(pick([sticky, local], us({ stickyPhoneNumberId: "sticky" })), ["local", "LocalArea"]);
+    // HealthyPool: the least recently used number is passed over when it has no campaign.
+    const idle = noCampaign("idle", { lastUsedAt: null });
+    const busy = candidate("busy", { lastUsedAt: 900 });
+    assert.deepEqual(pick([idle, busy], us()), ["busy", "HealthyPool"]);
+    // FallbackDefault: a default without a campaign is passed over too.
+    const na = { health: "Needs Attention" as const };
+    assert.deepEqual(
+      pick([noCampaign("default", { ...na, isDefault: true }), candidate("other", na)], us()),
+      ["other", "FallbackDefault"],
+    );
+    // A manual choice still wins (the compliance gate blocks it).
+    assert.deepEqual(pick([sticky, local], us({ manualPhoneNumberId: "sticky" })), [
+      "sticky",
+      "ManualOverride",
+    ]);
+    // Outside the US and Canada any number may send: the sticky one stays.
+    assert.deepEqual(pick([sticky, local], context({ stickyPhoneNumberId: "sticky" })), [
+      "sticky",
+      "StickyConversation",
+    ]);
+    // No number may send there: the rules choose among all, and the gate says what is missing.
+    assert.deepEqual(pick([sticky, noCampaign("x")], us({ stickyPhoneNumberId: "sticky" })), [
+      "sticky",
+      "StickyConversation",
+    ]);
+  });
 });
 
 describe("candidateReason", () => {
@@ -228,6 +266,7 @@ describe("selection properties", () => {
         lastUsedAt: fc.option(fc.nat(100)),
         areaCode: fc.constantFrom(null, "415", "650", "212"),
         region: fc.constantFrom(null, "CA", "NY"),
+        hasTenDlcCampaign: fc.boolean(),
       })
       .map((r): SenderCandidate => ({ id, number: `+1000${id}`, ...r }));
   const arbCandidates = fc
@@ -242,15 +281,19 @@ describe("selection properties", () => {
     sourceId: fc.constantFrom(null, "s1", "s2"),
     recipientAreaCode: fc.constantFrom(null, "415", "650"),
     recipientRegion: fc.constantFrom(null, "CA", "NY"),
+    recipientNeedsTenDlc: fc.boolean(),
   });
   const rank = (reason: SelectionReason) =>
     reason === "ManualOverride" ? -1 : SELECTION_REASONS.indexOf(reason);
 
-  test("an automatic choice is eligible and no eligible number matches an earlier rule", () => {
+  test("an automatic choice is eligible, can send when any number can, and no such number matches an earlier rule", () => {
     fc.assert(
       fc.property(arbCandidates, arbContext, (candidates, ctx) => {
         const selection = selectSender(candidates, ctx);
-        const eligible = candidates.filter(isEligible);
+        const usable = candidates.filter(isEligible);
+        const lawful = usable.filter((c) => canSendTo(c, ctx));
+        // The rules run over the numbers that may send to the recipient, else over all usable ones.
+        const eligible = lawful.length > 0 ? lawful : usable;
         if (!selection) {
           // Nothing to choose: no eligible number and no usable manual choice.
           assert.equal(eligible.length, 0);
@@ -261,7 +304,7 @@ describe("selection properties", () => {
           assert.ok(selection.candidate.enabled && selection.candidate.smsEnabled);
           return;
         }
-        assert.ok(isEligible(selection.candidate));
+        assert.ok(eligible.includes(selection.candidate));
         assert.equal(
           candidateReason(selection.candidate, { ...ctx, manualPhoneNumberId: null }),
           selection.reason,

@@ -115,6 +115,40 @@ forEachEngine("SMS compliance gate", (engine) => {
       .execute();
   });
 
+  test("automatic selection passes over a number without a 10DLC campaign for US recipients; a manual choice does not", async () => {
+    const bare = await addSenderNumber(api, {
+      number: "+15125550198",
+      ten_dlc_campaign_id: null,
+      is_default: 0,
+    });
+    // HealthyPool would take the never-used number; it cannot send to Boston, the main number can.
+    const boston = await sendTo("+16175550125", { timeZoneId: DAYTIME });
+    assert.equal(boston.fromPhoneNumberId, main.id);
+    assert.equal(boston.selectionReason, "HealthyPool");
+    assert.equal((await waitForEvent(api, boston.id, isFinal)).status, "Delivered");
+
+    // One manual send from it (blocked), then the conversation's next automatic send.
+    const { conversationId } = await addLead(api, "+13125550124", { timeZoneId: DAYTIME });
+    const send = async (body: Record<string, unknown>) => {
+      const res = await api.call("POST", "/sms/send", { conversationId, text: "Checking in.", ...body });
+      assert.equal(res.statusCode, 201, res.body);
+      return res.json();
+    };
+    const manual = await send({ fromPhoneNumberId: bare.id, wasManuallyOverridden: true });
+    assert.equal(manual.selectionReason, "ManualOverride");
+    const blocked = await waitForEvent(api, manual.id, isFinal);
+    assert.equal(blocked.complianceAction, "MissingTenDlcCampaign");
+    const next = await send({});
+    assert.equal(next.fromPhoneNumberId, main.id, "not stuck to the number that cannot send");
+    assert.notEqual(next.selectionReason, "StickyConversation");
+    assert.equal((await waitForEvent(api, next.id, isFinal)).status, "Delivered");
+    await api.db.store.db
+      .updateTable("phone_numbers")
+      .set({ enabled: 0 })
+      .where("id", "=", bare.id)
+      .execute();
+  });
+
   test("a delivered message carries its sender's tenDlcCampaignId", async () => {
     const sms = await sendTo(
       "+13125550123",

@@ -132,7 +132,7 @@ forEachEngine("inbound SMS and keywords", (engine) => {
       from: phone,
       to: OUR,
       text: "STOP",
-      mediaUrls: [],
+      media: [],
       providerMessageId: `msg-redelivered-${phone}`,
       receivedAt: Date.now(),
     };
@@ -163,7 +163,7 @@ forEachEngine("inbound SMS and keywords", (engine) => {
           from: phone,
           to: OUR,
           text: `message ${i}`,
-          mediaUrls: [],
+          media: [],
           providerMessageId: `msg-first-${phone}-${i}`,
           receivedAt: Date.now(),
         }),

@@ -63,6 +63,7 @@ forEachEngine("SMS pipeline with the simulator", (engine) => {
     assert.equal(done.status, "Undeliverable");
     assert.ok(done.undeliverableAt);
     assert.equal(done.errorCode, "30003");
+    assert.equal(done.statusReason, "The carrier could not deliver it (code 30003).");
   });
 
   test("0500: two transient errors, two retries with backoff, then delivered", async () => {
@@ -70,6 +71,7 @@ forEachEngine("SMS pipeline with the simulator", (engine) => {
     const done = await waitForEvent(api, sms.id, isFinal);
     assert.equal(done.status, "Delivered");
     assert.equal(done.retryCount, 2);
+    assert.equal(done.statusReason, null, "the retries' reason is gone once it is delivered");
     const detail = (await api.call("GET", `/events/detail/${sms.id}`)).json();
     assert.equal(detail.transitions.filter((t: { stage: string }) => t.stage === "retry").length, 2);
   });
@@ -80,6 +82,7 @@ forEachEngine("SMS pipeline with the simulator", (engine) => {
     assert.equal(done.status, "Failed");
     assert.ok(done.failedAt);
     assert.equal(done.errorCode, "40300");
+    assert.equal(done.statusReason, "Rejected by the provider (code 40300): Simulated permanent rejection.");
     assert.equal(done.billingStatus, "NotBilled");
     assert.equal(done.billableAmount, null);
   });

@@ -8,7 +8,11 @@ import { fileURLToPath } from "node:url";
 import { ACTIVITY_CATEGORY } from "../src/domain/event-vocabulary.js";
 import type { OutboundMessage } from "../src/messaging/provider.js";
 import { TelnyxProvider } from "../src/messaging/providers/telnyx.js";
-import { telnyxPublicKey, verifyTelnyxSignature } from "../src/messaging/providers/telnyx-webhook.js";
+import {
+  parseTelnyxWebhook,
+  telnyxPublicKey,
+  verifyTelnyxSignature,
+} from "../src/messaging/providers/telnyx-webhook.js";
 import { loadEvent } from "../src/messaging/transitions.js";
 import { createWallet } from "../src/store/billing-repo.js";
 import { insertEvent, newEventRow } from "../src/store/events-repo.js";
@@ -144,6 +148,29 @@ test("the signature check: Ed25519 over timestamp|body, within 300 s either way"
   assert.equal(check(at, `${raw} `), false);
   assert.equal(check(at, raw, { ...headers, "telnyx-timestamp": String(at + 1) }), false);
   assert.throws(() => telnyxPublicKey(Buffer.alloc(31).toString("base64")), /32-byte/);
+});
+
+test("message.received: Telnyx's id is the telnyxId; media details Telnyx leaves out or mistypes are null", () => {
+  const body = new FakeTelnyx().inbound({
+    id: "tx-in-9",
+    from: "+12125550299",
+    to: "+14155550177",
+    text: "",
+  });
+  // Loosely typed, as a payload off the wire is.
+  (body.data.payload as { media: unknown[] }).media = [
+    { url: "https://media.example/a.jpg" },
+    { url: "https://media.example/b.gif", content_type: "", size: -1, hash_sha256: null },
+    { content_type: "image/png" },
+  ];
+  const parsed = parseTelnyxWebhook(body, null, null);
+  assert.equal(parsed.kind, "inbound");
+  if (parsed.kind !== "inbound") return;
+  assert.equal(parsed.message.telnyxId, "tx-in-9");
+  assert.deepEqual(parsed.message.media, [
+    { url: "https://media.example/a.jpg", contentType: null, size: null, sha256: null },
+    { url: "https://media.example/b.gif", contentType: null, size: null, sha256: null },
+  ]);
 });
 
 test("the fake runs as a process of its own and sends signed receipts for what it accepts", async () => {
@@ -358,22 +385,31 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
 
   test("message.finalized statuses map onto outcomes, with Telnyx's error code", async () => {
     const at = Date.now() - 10_000;
-    for (const [status, errors, expected, code, stamp] of [
-      ["delivered", [], "Delivered", null, "delivered_at"],
+    for (const [status, errors, expected, code, stamp, reason] of [
+      ["delivered", [], "Delivered", null, "delivered_at", null],
       [
         "delivery_failed",
         [{ code: "30003", title: "Unreachable destination handset" }],
         "Undeliverable",
         "30003",
         "undeliverable_at",
+        "The carrier could not deliver it (code 30003): Unreachable destination handset.",
       ],
-      ["delivery_unconfirmed", [], "Undeliverable", "Undeliverable", "undeliverable_at"],
+      [
+        "delivery_unconfirmed",
+        [],
+        "Undeliverable",
+        "Undeliverable",
+        "undeliverable_at",
+        "The carrier could not deliver it.",
+      ],
       [
         "sending_failed",
         [{ code: "40008", title: "Undeliverable", detail: "Spam" }],
         "Failed",
         "40008",
         "failed_at",
+        "The provider could not send it (code 40008): Spam.",
       ],
     ] as const) {
       const row = await sending();
@@ -383,6 +419,7 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
       assert.equal(event.status, expected, status);
       assert.equal(event.error_code, code, status);
       assert.equal(Number(event[stamp]), at, status);
+      assert.equal(event.status_reason, reason, status);
       if (status === "sending_failed") assert.equal(event.error_message, "Spam");
     }
   });
@@ -486,7 +523,7 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
     assert.equal((await reload(row)).status, "Delivered");
   });
 
-  test("message.received writes a Received event on the number's organization, once", async () => {
+  test("message.received writes a Received event on the number's organization, once, with Telnyx's id and media details", async () => {
     const ours = await addSenderNumber(api, { number: "+14155550177", is_default: 0, name: "Inbound line" });
     const at = Date.now() - 3000;
     const body = fake.inbound({
@@ -494,7 +531,14 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
       from: "+12125550299",
       to: ours.number,
       text: "Call me",
-      mediaUrls: ["https://media.example/cat.png"],
+      media: [
+        {
+          url: "https://media.example/cat.png",
+          contentType: "image/png",
+          size: 48213,
+          sha256: "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae",
+        },
+      ],
     });
     body.data.occurred_at = new Date(at).toISOString();
     assert.equal((await postWebhook(api, fake, body)).statusCode, 200);
@@ -514,10 +558,19 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
     assert.equal(event!.from_phone_number, "+12125550299");
     assert.equal(event!.to_phone_number, ours.number);
     assert.equal(Number(event!.received_at), at);
-    assert.deepEqual(
-      (JSON.parse(event!.media!) as Array<{ url: string }>).map((m) => m.url),
-      ["https://media.example/cat.png"],
-    );
+    const record = (await api.call("GET", `/events/${event!.id}`)).json();
+    assert.equal(record.providerMessageId, "tx-in-1");
+    assert.equal(record.telnyxId, "tx-in-1");
+    assert.equal(record.activityType, "Mms");
+    assert.deepEqual(record.media, [
+      {
+        url: "https://media.example/cat.png",
+        contentType: "image/png",
+        size: 48213,
+        sha256: "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae",
+        fileName: null,
+      },
+    ]);
     const listed = (await api.call("POST", "/events/sms/phone/+12125550299", {})).json();
     assert.equal(listed.items.length, 1);
     assert.equal(listed.items[0].status, "received");
@@ -609,7 +662,8 @@ forEachEngine("Telnyx end to end", (engine) => {
     fake.behaviour.set("+12125550204", "429");
     await waitForEvent(api, sms.id, (e) => Number(e.retryCount) >= 2);
     fake.behaviour.set("+12125550204", "accept");
-    assert.equal((await waitForEvent(api, sms.id, (e) => e.status === "Sent")).status, "Sent");
+    const sent = await waitForEvent(api, sms.id, (e) => e.status === "Sent");
+    assert.equal(sent.statusReason, null, "the retries' reason is gone once Telnyx accepts it");
     assert.equal(fake.sent.filter((r) => r.body.to === "+12125550204").length, 1, "accepted once");
     fake.behaviour.set("+12125550205", "422");
     const { conversationId: c2 } = await addLead(api, "+12125550205");
@@ -617,5 +671,9 @@ forEachEngine("Telnyx end to end", (engine) => {
     const failed = await waitForEvent(api, bad.id, isFinal);
     assert.equal(failed.status, "Failed");
     assert.equal(failed.errorCode, "40310");
+    assert.equal(
+      failed.statusReason,
+      "Rejected by the provider (code 40310): The 'to' address is not a valid phone number.",
+    );
   });
 });

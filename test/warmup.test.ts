@@ -48,6 +48,9 @@ forEachEngine("warmup", (engine) => {
       assert.equal(done.billingStatus, "NotBilled");
       assert.equal(done.billableAmount, null);
       assert.equal(done.leadId, null);
+      // No selection rule chose the pair, and nobody overrode one.
+      assert.equal(done.selectionReason, null);
+      assert.equal(done.wasManuallyOverridden, false);
     }
     const [out, back] = queued;
     assert.equal(out!.from_phone_number, fresh.number);

@@ -86,7 +86,7 @@ export async function seedDemoMessaging(
     from: RECIPIENTS[0]![1],
     to: NUMBERS[0]!.number,
     text: "Tomorrow after 5 works",
-    mediaUrls: [],
+    media: [],
     providerMessageId: null,
     receivedAt: Date.now(),
   });
@@ -95,7 +95,7 @@ export async function seedDemoMessaging(
     from: stopper,
     to: NUMBERS[1]!.number,
     text: "STOP",
-    mediaUrls: [],
+    media: [],
     providerMessageId: null,
     receivedAt: Date.now(),
   });

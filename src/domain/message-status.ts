@@ -104,3 +104,20 @@ export function smsLifecycleStatus(
   }
   return SMS_STATUS[status] ?? null;
 }
+
+/** The stamps of the outcomes that prove a message left the provider (columns of its event row). */
+export interface OutcomeStamps {
+  delivered_at: number | null;
+  undeliverable_at: number | null;
+}
+
+/**
+ * The send time to record when it is heard of after the message's outcome (a receipt overtook the
+ * send confirmation): never later than that outcome, since a provider sends before a carrier can
+ * deliver or refuse. Our clock and the provider's differ by the time a call takes, which is enough to
+ * invert them. (failed_at is left out: a reconcile deadline of ours, not proof of a send.)
+ */
+export function sentAtNoLaterThanOutcome(candidate: number, stamps: OutcomeStamps): number {
+  const outcomeAt = stamps.delivered_at ?? stamps.undeliverable_at;
+  return outcomeAt === null ? candidate : Math.min(candidate, outcomeAt);
+}

@@ -6,7 +6,9 @@ import type { SelectionReason } from "./event-vocabulary.js";
 // (area code, then state) → HealthyPool (least recently used Healthy number) → FallbackDefault (the
 // default number, else the best remaining one). Within a rule, the healthier and then the least
 // recently used number wins. A Blocked, disabled or SMS-disabled number is never chosen
-// automatically; only a manual choice may pick a Blocked one.
+// automatically; only a manual choice may pick a Blocked one. Nor does an automatic rule pick a
+// number that cannot legally send to the recipient (a US/Canadian recipient and no 10DLC campaign)
+// while one that can is left: the rule is passed over, and the compliance gate would only block it.
 
 export type HealthStatus = "Healthy" | "Needs Attention" | "Blocked";
 
@@ -23,6 +25,8 @@ export interface SenderCandidate {
   lastUsedAt: number | null;
   areaCode: string | null;
   region: string | null;
+  /** Has a registered 10DLC campaign (routing.tenDlcCampaignId). */
+  hasTenDlcCampaign: boolean;
 }
 
 export interface SelectionContext {
@@ -34,6 +38,8 @@ export interface SelectionContext {
   sourceId: string | null;
   recipientAreaCode: string | null;
   recipientRegion: string | null;
+  /** The recipient is in the US or Canada, where only a number with a 10DLC campaign may send. */
+  recipientNeedsTenDlc?: boolean;
 }
 
 export interface Selection {
@@ -44,6 +50,11 @@ export interface Selection {
 /** A number automatic selection may use: enabled for SMS and not Blocked by carriers. */
 export function isEligible(c: SenderCandidate): boolean {
   return c.enabled && c.smsEnabled && c.health !== "Blocked";
+}
+
+/** Whether the number may legally send to this context's recipient. */
+export function canSendTo(c: SenderCandidate, ctx: SelectionContext): boolean {
+  return !ctx.recipientNeedsTenDlc || c.hasTenDlcCampaign;
 }
 
 /** A number a user may choose by hand: enabled for SMS, whatever its health. */
@@ -98,8 +109,12 @@ export function selectSender(candidates: SenderCandidate[], ctx: SelectionContex
     if (manual && isManuallySelectable(manual)) return { candidate: manual, reason: "ManualOverride" };
   }
   const eligible = candidates.filter(isEligible).sort(byPreference);
+  const lawful = eligible.filter((c) => canSendTo(c, ctx));
+  // With no number that may send there, still choose one: the message is then recorded and blocked
+  // with MissingTenDlcCampaign, which tells the user what to set up (rather than refusing the send).
+  const pool = lawful.length > 0 ? lawful : eligible;
   for (const [reason, matches] of STEPS) {
-    const candidate = eligible.find((c) => matches(c, ctx));
+    const candidate = pool.find((c) => matches(c, ctx));
     if (candidate) return { candidate, reason };
   }
   return null;

@@ -33,6 +33,8 @@ export async function cancelMessage(
         status: "Canceled",
         canceled_at: now,
         cancel_reason: reason ?? "Canceled by user",
+        // A pending retry's reason no longer applies (cancelReason says why).
+        status_reason: null,
         next_attempt_at: null,
         next_retry_at: null,
         billing_status: "NotBilled",

@@ -48,7 +48,7 @@ export async function handleInbound(
   const actor = { organizationId, userId: SYSTEM_ACTOR };
   const action = keywordAction(message.text);
   const orgPrices = await prices(organizationId);
-  const isMms = message.mediaUrls.length > 0;
+  const isMms = message.media.length > 0;
   try {
     return await runTransaction(db, async (trx) => {
       // In the transaction, so that a redelivery rolled back below takes the lead it created with it;
@@ -79,7 +79,7 @@ export async function handleInbound(
           activity_type: isMms ? "Mms" : "Sms",
           activity_category: ACTIVITY_CATEGORY.Sms,
           description: `Inbound ${isMms ? "MMS" : "SMS"} from ${from} to ${ourNumber.number}.`,
-          summary: message.text || `[${message.mediaUrls.length} media]`,
+          summary: message.text || `[${message.media.length} media]`,
           conversation_id: conversation.id,
           lead_id: lead.id,
           related_entity_type: "Conversation",
@@ -99,20 +99,12 @@ export async function handleInbound(
           from_phone_number: from,
           to_phone_number: ourNumber.number,
           provider_message_id: message.providerMessageId,
+          telnyx_id: message.telnyxId ?? null,
           received_at: message.receivedAt,
           billing_status: "NotBilled",
           body: message.text,
-          media: isMms
-            ? JSON.stringify(
-                message.mediaUrls.map((url) => ({
-                  url,
-                  contentType: null,
-                  size: null,
-                  sha256: null,
-                  fileName: null,
-                })),
-              )
-            : null,
+          // No provider names the file: fileName stays null.
+          media: isMms ? JSON.stringify(message.media.map((m) => ({ ...m, fileName: null }))) : null,
           created_by: SYSTEM_ACTOR,
         },
         message.receivedAt,

@@ -32,12 +32,22 @@ export interface Receipt {
   errorMessage?: string | null;
 }
 
+/** An attachment of an inbound MMS, with what the provider tells of it (null when nothing). */
+export interface InboundMedia {
+  url: string;
+  contentType: string | null;
+  size: number | null;
+  sha256: string | null;
+}
+
 export interface InboundMessage {
   from: string;
   to: string;
   text: string;
-  mediaUrls: string[];
+  media: InboundMedia[];
   providerMessageId: string | null;
+  /** Telnyx's message id when Telnyx delivered it (the seed's telnyxId). */
+  telnyxId?: string | null;
   receivedAt: number;
 }
 

@@ -1,5 +1,11 @@
 import type { Kysely, Transaction } from "kysely";
-import { isAcceptedByProvider, receiptMovesForward, receiptStatus } from "../domain/message-status.js";
+import {
+  isAcceptedByProvider,
+  receiptMovesForward,
+  receiptStatus,
+  sentAtNoLaterThanOutcome,
+} from "../domain/message-status.js";
+import { receiptFailureReason } from "../domain/status-reason.js";
 import { plainTransact, type Transact } from "../store/group-commit.js";
 import { recordOutcome } from "../store/phone-numbers-repo.js";
 import type { Database, EventRow } from "../store/schema.js";
@@ -30,7 +36,8 @@ function receiptChanges(event: EventRow, receipt: Receipt): Partial<EventRow> {
   };
   switch (receipt.kind) {
     case "sent":
-      changes.sent_at = event.sent_at ?? at;
+      // Past any retry: its reason no longer applies.
+      Object.assign(changes, { sent_at: event.sent_at ?? at, status_reason: null });
       break;
     case "delivered":
       Object.assign(changes, {
@@ -39,6 +46,7 @@ function receiptChanges(event: EventRow, receipt: Receipt): Partial<EventRow> {
         undeliverable_at: null,
         error_code: null,
         error_message: null,
+        status_reason: null,
       });
       break;
     case "undeliverable":
@@ -47,6 +55,7 @@ function receiptChanges(event: EventRow, receipt: Receipt): Partial<EventRow> {
         failed_at: null,
         error_code: receipt.errorCode ?? "Undeliverable",
         error_message: receipt.errorMessage ?? null,
+        status_reason: receiptFailureReason("undeliverable", receipt.errorCode, receipt.errorMessage),
       });
       break;
     case "failed":
@@ -54,6 +63,7 @@ function receiptChanges(event: EventRow, receipt: Receipt): Partial<EventRow> {
         failed_at: at,
         error_code: receipt.errorCode ?? "Failed",
         error_message: receipt.errorMessage ?? null,
+        status_reason: receiptFailureReason("failed", receipt.errorCode, receipt.errorMessage),
       });
       break;
   }
@@ -164,7 +174,7 @@ export async function applyReceiptIn(trx: Transaction<Database>, receipt: Receip
     // an outcome (delivered, failed…) arrived first. Never for a message we blocked or canceled.
     const handedOver = ["Sent", "Delivered", "Undeliverable", "Failed"].includes(event.status ?? "");
     if (receipt.kind === "sent" && event.sent_at === null && handedOver) {
-      fillIn.sent_at = receipt.occurredAt;
+      fillIn.sent_at = sentAtNoLaterThanOutcome(receipt.occurredAt, event);
       Object.assign(fillIn, await billAccepted(trx, event, now));
     }
     if (Object.keys(fillIn).length > 0) {

@@ -78,7 +78,10 @@ async function warmupExchange(
           conversation: null,
           to: to.number,
           from,
-          selectionReason: "ManualOverride",
+          // null, which the seed allows (enum | null): no selection rule chose these numbers. The
+          // warmup pairs the number being warmed with a partner by design; none of the eight
+          // reasons (ManualOverride least of all: nobody overrode anything) would be true.
+          selectionReason: null,
           wasManuallyOverridden: false,
           text,
           mediaUrls: [],

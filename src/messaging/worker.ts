@@ -2,9 +2,15 @@ import { hostname } from "node:os";
 import type { Kysely, Transaction } from "kysely";
 import type { MessagingConfig } from "../config.js";
 import { retryDelayMs } from "../domain/backoff.js";
-import { isAcceptedByProvider } from "../domain/message-status.js";
+import { isAcceptedByProvider, sentAtNoLaterThanOutcome } from "../domain/message-status.js";
 import { needsTenDlc } from "../domain/number-geo.js";
 import { nextAllowedTime } from "../domain/quiet-hours.js";
+import {
+  gaveUpReason,
+  OUTCOME_UNKNOWN_REASON,
+  rejectedReason,
+  retryingReason,
+} from "../domain/status-reason.js";
 import { BatchQueue } from "../store/batch-queue.js";
 import type { Engine } from "../store/database.js";
 import { plainTransact, type Transact } from "../store/group-commit.js";
@@ -14,7 +20,7 @@ import { indexesByOrganization, transitionBatch } from "./batch-transitions.js";
 import { billAccepted, billAcceptedMany, isBillableTraffic } from "./billing.js";
 import { type GateFacts, isOwnTraffic, readGateFacts } from "./gate-facts.js";
 import type { Provider, SendResult } from "./provider.js";
-import { lockEvent, lockEvents, transition } from "./transitions.js";
+import { lockEvent, lockEvents, logIgnored, transition } from "./transitions.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -186,6 +192,7 @@ export class Worker {
           failed_at: now,
           error_code: "ProviderOutcomeUnknown",
           error_message: "No provider outcome before the reconcile deadline.",
+          status_reason: OUTCOME_UNKNOWN_REASON,
           next_attempt_at: null,
           billing_status: row.billing_status ?? "NotBilled",
         },
@@ -397,6 +404,8 @@ export class Worker {
       next_attempt_at: null,
       error_code: null,
       error_message: null,
+      // A retry's or a reconcile's reason no longer applies.
+      status_reason: null,
       failed_at: null,
     };
   }
@@ -430,10 +439,13 @@ export class Worker {
         };
         return (await transition(trx, event, changes, this.acceptedLog(result), now)) !== undefined;
       }
-      // A receipt got here first (e.g. delivered before the send call returned): fill in, never move back.
+      // A receipt got here first (e.g. delivered before the send call returned): fill in, never move
+      // back. The send happened before that outcome, whatever our clock says now.
       const fill: Partial<EventRow> = {
         ...ids,
-        sent_at: event.sent_at ?? (isAcceptedByProvider(event.status ?? "") ? now : null),
+        sent_at:
+          event.sent_at ??
+          (isAcceptedByProvider(event.status ?? "") ? sentAtNoLaterThanOutcome(now, event) : null),
       };
       await trx
         .updateTable("events")
@@ -441,6 +453,14 @@ export class Worker {
         .where("organization_id", "=", organizationId)
         .where("id", "=", id)
         .execute();
+      const log = this.acceptedLog(result);
+      await logIgnored(
+        trx,
+        event,
+        "Sent",
+        { ...log, message: `${log.message} Ignored: the message is already ${event.status}.` },
+        now,
+      );
       return true;
     }
     if (event.status !== "Sending") return true;
@@ -458,6 +478,12 @@ export class Worker {
             next_attempt_at: nextRetryAt,
             error_code: result.errorCode,
             error_message: result.errorMessage,
+            status_reason: retryingReason(
+              result.errorCode,
+              result.errorMessage,
+              attempts,
+              this.options.config.retryMaxAttempts,
+            ),
           },
           {
             stage: "retry",
@@ -475,6 +501,10 @@ export class Worker {
         failed_at: now,
         error_code: result.errorCode,
         error_message: result.errorMessage,
+        status_reason:
+          result.kind === "transient"
+            ? gaveUpReason(result.errorCode, result.errorMessage, event.retry_count)
+            : rejectedReason(result.errorCode, result.errorMessage),
         next_attempt_at: null,
         next_retry_at: null,
         billing_status: "NotBilled",

@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from "kysely";
-import { areaCode, regionOfNumber } from "../domain/number-geo.js";
+import { areaCode, needsTenDlc, regionOfNumber } from "../domain/number-geo.js";
 import { type Selection, type SenderCandidate, selectSender } from "../domain/sender-selection.js";
 import { phoneNumbersWithHealth } from "../store/phone-numbers-repo.js";
 import type { ConversationRow, Database, PhoneNumberRow } from "../store/schema.js";
@@ -40,6 +40,7 @@ export async function senderCandidates(db: Db, organizationId: string, now = Dat
       lastUsedAt: r.last_used_at,
       areaCode: areaCode(r.number),
       region: regionOfNumber(r.number),
+      hasTenDlcCampaign: Boolean(r.ten_dlc_campaign_id),
     }),
   );
   return { candidates, rows: new Map(rows.map((r) => [r.id, r])) };
@@ -67,6 +68,7 @@ export function chooseFrom({ candidates, rows }: SenderPool, request: SenderRequ
     sourceId: request.sourceId,
     recipientAreaCode: recipient ? areaCode(recipient) : null,
     recipientRegion: recipient ? regionOfNumber(recipient) : null,
+    recipientNeedsTenDlc: recipient !== null && needsTenDlc(recipient),
   });
   return { selection, candidates, rows };
 }

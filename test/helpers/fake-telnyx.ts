@@ -53,6 +53,14 @@ export interface ReceivedRequest {
   at: number;
 }
 
+/** An attachment of an inbound MMS, as the fake's caller describes it. */
+export interface FakeInboundMedia {
+  url: string;
+  contentType: string;
+  size: number;
+  sha256: string;
+}
+
 export interface FakeTelnyxOptions {
   /** Send message.sent, then message.finalized (delivered), for every accepted message. */
   autoReceipts?: boolean;
@@ -243,8 +251,11 @@ export class FakeTelnyx {
     };
   }
 
-  /** A message.received envelope: `from` texted our number `to`. */
-  inbound(message: { from: string; to: string; text: string; mediaUrls?: string[]; id?: string }) {
+  /**
+   * A message.received envelope: `from` texted our number `to`. Media are described as Telnyx's
+   * InboundMessagePayload does: url, content_type, size and hash_sha256.
+   */
+  inbound(message: { from: string; to: string; text: string; media?: FakeInboundMedia[]; id?: string }) {
     return {
       data: {
         event_type: "message.received",
@@ -255,11 +266,16 @@ export class FakeTelnyx {
           id: message.id ?? randomUUID(),
           record_type: "message",
           direction: "inbound",
-          type: message.mediaUrls?.length ? "MMS" : "SMS",
+          type: message.media?.length ? "MMS" : "SMS",
           from: { phone_number: message.from, carrier: "", line_type: "Wireless" },
           to: [{ phone_number: message.to, status: "webhook_delivered" }],
           text: message.text,
-          media: (message.mediaUrls ?? []).map((url) => ({ url, content_type: "image/png", size: 1 })),
+          media: (message.media ?? []).map((m) => ({
+            url: m.url,
+            content_type: m.contentType,
+            size: m.size,
+            hash_sha256: m.sha256,
+          })),
           received_at: new Date().toISOString(),
           errors: [],
         },

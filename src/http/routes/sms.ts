@@ -244,7 +244,7 @@ export const simulatorRoutes: FastifyPluginAsync<RouteDeps> = async (app, { stor
         from,
         to,
         text: request.body.text,
-        mediaUrls: [],
+        media: [],
         providerMessageId: null,
         receivedAt: Date.now(),
       });

@@ -1,6 +1,6 @@
 import { createPublicKey, type KeyObject, verify } from "node:crypto";
 import type { ReceiptKind } from "../../domain/message-status.js";
-import type { InboundMessage, Receipt } from "../provider.js";
+import type { InboundMedia, InboundMessage, Receipt } from "../provider.js";
 
 // Telnyx webhooks: Ed25519 signature over `${telnyx-timestamp}|${raw body}`, and the mapping of
 // message.sent / message.finalized / message.received onto receipts and inbound messages.
@@ -32,6 +32,14 @@ export function verifyTelnyxSignature(
   return verify(null, Buffer.from(`${timestamp}|${rawBody}`), key, sig);
 }
 
+/** An attachment of message.received: Telnyx's InboundMessagePayload calls the hash hash_sha256. */
+interface TelnyxMedia {
+  url?: string;
+  content_type?: string | null;
+  size?: number | null;
+  hash_sha256?: string | null;
+}
+
 interface TelnyxWebhook {
   data?: {
     event_type?: string;
@@ -41,10 +49,22 @@ interface TelnyxWebhook {
       text?: string;
       from?: { phone_number?: string };
       to?: Array<{ phone_number?: string; status?: string }>;
-      media?: Array<{ url?: string }>;
+      media?: TelnyxMedia[];
       errors?: Array<{ code?: string; title?: string; detail?: string }>;
       received_at?: string;
     };
+  };
+}
+
+/** What Telnyx tells of an attachment; a field of the wrong type counts as not told. */
+function inboundMedia(url: string, m: TelnyxMedia): InboundMedia {
+  const text = (v: unknown) => (typeof v === "string" && v !== "" ? v : null);
+  const size = m.size;
+  return {
+    url,
+    contentType: text(m.content_type),
+    size: typeof size === "number" && Number.isSafeInteger(size) && size >= 0 ? size : null,
+    sha256: text(m.hash_sha256),
   };
 }
 
@@ -97,8 +117,9 @@ export function parseTelnyxWebhook(
         from,
         to,
         text: payload.text ?? "",
-        mediaUrls: (payload.media ?? []).flatMap((m) => (m.url ? [m.url] : [])),
+        media: (payload.media ?? []).flatMap((m) => (m.url ? [inboundMedia(m.url, m)] : [])),
         providerMessageId: payload.id ?? null,
+        telnyxId: payload.id ?? null,
         receivedAt: occurredAt,
       },
     };

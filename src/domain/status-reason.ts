@@ -1,0 +1,48 @@
+// statusReason: the sentence a person reads beside a message's status. For provider outcomes it
+// carries the provider's own words (stored in error_message) and its code, so the timeline says why
+// without a lookup in the provider's console.
+
+/**
+ * "Lead (code 503): What the provider said." — or without the code or the words when it gave none.
+ */
+function reason(lead: string, code: string | null | undefined, message: string | null | undefined): string {
+  const head = code ? `${lead} (code ${code})` : lead;
+  const text = message?.trim() ?? "";
+  if (text === "") return `${head}.`;
+  return `${head}: ${/[.!?]$/.test(text) ? text : `${text}.`}`;
+}
+
+/** A transient provider error; the message is queued again for retry `attempt` of `maxAttempts`. */
+export function retryingReason(
+  code: string,
+  message: string | null,
+  attempt: number,
+  maxAttempts: number,
+): string {
+  return `${reason("Temporary provider error", code, message)} Retrying (${attempt} of ${maxAttempts}).`;
+}
+
+/** Transient errors until the retries ran out. */
+export function gaveUpReason(code: string, message: string | null, retries: number): string {
+  return `${reason("The provider kept failing", code, message)} Gave up after ${retries} ${retries === 1 ? "retry" : "retries"}.`;
+}
+
+/** The provider refused the message outright. */
+export function rejectedReason(code: string, message: string | null): string {
+  return reason("Rejected by the provider", code, message);
+}
+
+/** A receipt's failure: the carrier could not deliver it, or the provider could not send it. */
+export function receiptFailureReason(
+  kind: "undeliverable" | "failed",
+  code: string | null | undefined,
+  message: string | null | undefined,
+): string {
+  const lead =
+    kind === "undeliverable" ? "The carrier could not deliver it" : "The provider could not send it";
+  return reason(lead, code, message);
+}
+
+/** Sending past the reconcile deadline with no outcome (worker.ts: never resent blindly). */
+export const OUTCOME_UNKNOWN_REASON =
+  "No answer from the provider before the reconcile deadline; not resent, as it may have gone out.";

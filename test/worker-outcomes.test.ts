@@ -1,0 +1,139 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import type { InboundMessage, Receipt } from "../src/messaging/provider.js";
+import { SimulatorProvider } from "../src/messaging/providers/simulator.js";
+import { Worker } from "../src/messaging/worker.js";
+import { createWallet } from "../src/store/billing-repo.js";
+import { startTestApi, type TestApi } from "./helpers/api.js";
+import { forEachEngine } from "./helpers/engines.js";
+import { addLead, addSenderNumber, type EventJson } from "./helpers/messaging.js";
+
+// What the worker records from a provider's answer, one round at a time (runOnce returns once the
+// outcome is committed), with a clock the test moves: a send call that returns "a minute later"
+// than the receipt it raced, a retry that is due.
+
+interface Transition {
+  applied: boolean;
+  toStatus: string;
+  stage: string;
+  message: string;
+}
+
+forEachEngine("worker outcomes", (engine) => {
+  let api: TestApi;
+  let provider: SimulatorProvider;
+  let worker: Worker;
+  /** Added to the worker's clock. */
+  let skew = 0;
+  /** Added to `skew` once a receipt was applied (the send call returns that much later). */
+  let callReturnsAfterReceipt = 0;
+
+  before(async () => {
+    api = await startTestApi(engine, {
+      env: { LEADTRAIL_QUIET_HOURS: "off", LEADTRAIL_RETRY_MAX_ATTEMPTS: "1" },
+    });
+    await addSenderNumber(api);
+    await createWallet(api.db.store.db, api.org.organizationId, 10_000_000);
+    // The simulator's receipts go to the pipeline as they would from a webhook.
+    const events = {
+      receipt: async (receipt: Receipt) => {
+        await api.pipeline.receipt(receipt);
+        skew += callReturnsAfterReceipt;
+      },
+      inbound: (message: InboundMessage) => api.pipeline.inbound(message),
+    };
+    provider = new SimulatorProvider(events, 60_000);
+    worker = new Worker(api.db.store.db, {
+      engine,
+      config: api.pipeline.config,
+      provider,
+      now: () => Date.now() + skew,
+    });
+  });
+  after(async () => {
+    await provider.close();
+    await api.close();
+  });
+
+  const send = async (phone: string) => {
+    const { conversationId } = await addLead(api, phone);
+    const res = await api.call("POST", "/sms/send", { conversationId, text: "Hello from Summit." });
+    assert.equal(res.statusCode, 201, res.body);
+    return res.json().id as string;
+  };
+  const record = async (id: string) => (await api.call("GET", `/events/${id}`)).json() as EventJson;
+  const transitions = async (id: string) =>
+    (await api.call("GET", `/events/detail/${id}`)).json().transitions as Transition[];
+
+  test("0700: a delivered receipt before the send call returns: sentAt is not after deliveredAt, the acceptance is logged", async () => {
+    const id = await send("+12125550700");
+    callReturnsAfterReceipt = 60_000;
+    try {
+      await worker.runOnce();
+    } finally {
+      callReturnsAfterReceipt = 0;
+    }
+    const done = await record(id);
+    assert.equal(done.status, "Delivered");
+    assert.ok(done.sentAt && done.deliveredAt);
+    assert.ok(
+      Date.parse(String(done.sentAt)) <= Date.parse(String(done.deliveredAt)),
+      `sentAt ${done.sentAt} after deliveredAt ${done.deliveredAt}`,
+    );
+    assert.ok(String(done.providerMessageId).startsWith("sim_"));
+    const accepted = (await transitions(id)).filter((t) => t.stage === "provider");
+    assert.equal(accepted.length, 1, JSON.stringify(accepted));
+    assert.equal(accepted[0]!.applied, false);
+    assert.equal(accepted[0]!.toStatus, "Sent");
+    assert.match(accepted[0]!.message, /^Accepted by simulator as sim_.*already Delivered\.$/);
+  });
+
+  test("a late 'sent' receipt stamped after the delivery does not put sentAt after deliveredAt", async () => {
+    const id = await send("+12125550120");
+    // As if the worker had moved it to Sending and died before the provider's answer.
+    await api.db.store.db
+      .updateTable("events")
+      .set({ status: "Sending", sending_started_at: Date.now(), next_attempt_at: null })
+      .where("id", "=", id)
+      .execute();
+    const deliveredAt = Date.now();
+    const receipt = { eventId: id, organizationId: api.org.organizationId, providerMessageId: "late-sent" };
+    await api.pipeline.receipt({ ...receipt, kind: "delivered", occurredAt: deliveredAt });
+    await api.pipeline.receipt({ ...receipt, kind: "sent", occurredAt: deliveredAt + 5_000 });
+    const done = await record(id);
+    assert.equal(done.status, "Delivered");
+    assert.equal(done.sentAt, new Date(deliveredAt).toISOString());
+  });
+
+  test("a transient error's reason is the status reason while retrying, and when the retries run out", async () => {
+    const id = await send("+12125550500");
+    await worker.runOnce();
+    const retrying = await record(id);
+    assert.equal(retrying.status, "Queued");
+    assert.equal(retrying.errorCode, "503");
+    assert.equal(
+      retrying.statusReason,
+      "Temporary provider error (code 503): Simulated provider outage. Retrying (1 of 1).",
+    );
+    skew += 3_600_000; // the retry is due
+    await worker.runOnce();
+    const failed = await record(id);
+    assert.equal(failed.status, "Failed");
+    assert.equal(
+      failed.statusReason,
+      "The provider kept failing (code 503): Simulated provider outage. Gave up after 1 retry.",
+    );
+  });
+
+  test("a message canceled while waiting for its retry drops the retry's reason", async () => {
+    const id = await send("+13125550500");
+    await worker.runOnce();
+    assert.match(String((await record(id)).statusReason), /^Temporary provider error/);
+    const res = await api.call("POST", `/sms/${id}/cancel`, { reason: "Lead called in" });
+    assert.equal(res.statusCode, 200, res.body);
+    const canceled = await record(id);
+    assert.equal(canceled.status, "Canceled");
+    assert.equal(canceled.statusReason, null);
+    assert.equal(canceled.cancelReason, "Lead called in");
+  });
+});
