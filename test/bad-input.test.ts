@@ -876,7 +876,8 @@ forEachEngine("rate limit", (engine) => {
       assertProblem(res, 429, path);
       const retryAfter = String(res.headers["retry-after"]);
       assert.match(retryAfter, /^\d+$/);
-      assert.ok(Number(retryAfter) >= 1 && Number(retryAfter) <= 60, retryAfter);
+      // Up to the window plus the 100 ms slot its oldest request was counted in, rounded up.
+      assert.ok(Number(retryAfter) >= 1 && Number(retryAfter) <= 61, retryAfter);
     }
     assert.deepEqual(await counts(api.db.store.db), before);
 

@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
+import { RateLimitedError, RateLimiter } from "../src/http/rate-limit.js";
+
+const WINDOW = 60_000;
+
+/** Whether the limiter admits a request at `now` (and its Retry-After when not). */
+function attempt(limiter: RateLimiter, now: number, key = "org_a"): true | number {
+  try {
+    limiter.hit(key, now);
+    return true;
+  } catch (error) {
+    assert.ok(error instanceof RateLimitedError);
+    return error.retryAfterSeconds;
+  }
+}
+
+test("the limit holds over any 60 s, not per calendar minute: no 2× burst across a boundary", () => {
+  const limiter = new RateLimiter(3);
+  for (let i = 0; i < 3; i++) assert.equal(attempt(limiter, 59_000), true);
+  // A fixed window starting at the first request would reopen here, 1.5 s later.
+  assert.equal(attempt(limiter, 60_500), 59);
+  assert.equal(attempt(limiter, 118_900), 1);
+  assert.equal(attempt(limiter, 119_100), true);
+  assert.equal(attempt(limiter, 119_100, "org_b"), true, "organizations are counted apart");
+});
+
+test("refused requests do not count: a client that waits Retry-After gets in", () => {
+  const limiter = new RateLimiter(1);
+  assert.equal(attempt(limiter, 0), true);
+  for (let t = 1_000; t < 60_000; t += 1_000) assert.notEqual(attempt(limiter, t), true);
+  const retryAfter = attempt(limiter, 30_000);
+  assert.equal(typeof retryAfter, "number");
+  assert.equal(attempt(limiter, 30_000 + (retryAfter as number) * 1000), true);
+});
+
+test("property: no 60 s span admits more than the limit, and a refusal means the window is full", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 5 }),
+      fc.array(fc.integer({ min: 0, max: 3_000 }), { minLength: 1, maxLength: 60 }),
+      (limit, gaps) => {
+        const limiter = new RateLimiter(limit, WINDOW);
+        const admitted: number[] = [];
+        let now = 1_000_000;
+        for (const gap of gaps) {
+          now += gap * 40; // up to 2 minutes apart
+          const recent = admitted.filter((t) => t > now - WINDOW).length;
+          const result = attempt(limiter, now);
+          if (result === true) {
+            assert.ok(recent < limit, `admitted with ${recent} in the last window`);
+            admitted.push(now);
+          } else {
+            // Refused only when the window (give or take one 100 ms slot) is full.
+            const nearlyRecent = admitted.filter((t) => t > now - WINDOW - 100).length;
+            assert.ok(nearlyRecent >= limit, `refused with ${nearlyRecent} in the last window`);
+            // …and Retry-After is when the oldest of them has left it.
+            const waitUntil = now + result * 1000;
+            const stillThere = admitted.filter((t) => t > waitUntil - WINDOW).length;
+            assert.ok(stillThere < limit, `Retry-After ${result} s is too early`);
+          }
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
