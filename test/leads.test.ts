@@ -289,6 +289,19 @@ forEachEngine("leads", (engine) => {
     assert.equal((await call("POST", "/conversations/my?archiveFilter=x", {})).statusCode, 400);
   });
 
+  test("a trailing slash names the same route (as ASP.NET-style servers treat it)", async () => {
+    const lead = (await api.call("POST", "/leads/", leadBody())).json();
+    assert.match(lead.id, /^lead_/);
+    const read = await api.call("GET", `/leads/${lead.id}/`);
+    assert.equal(read.statusCode, 200, read.body);
+    assert.equal(read.json().id, lead.id);
+    const list = await api.call("POST", "/leads/all/my/", { pageSize: 1 });
+    assert.equal(list.statusCode, 200, list.body);
+    const wrongMethod = await api.call("DELETE", "/leads/all/my/");
+    assert.equal(wrongMethod.statusCode, 405);
+    assert.equal(wrongMethod.headers.allow, "POST");
+  });
+
   test("PUT of an unknown lead is 404 and writes nothing", async () => {
     const res = await api.call("PUT", "/leads/lead_01HZZZZZZZZZZZZZZZZZZZZZZZ", leadBody());
     assert.equal(res.statusCode, 404);

@@ -7,7 +7,7 @@ import FindMyWay from "find-my-way";
  * this keeps a second router (the same find-my-way Fastify routes with) that only records methods.
  */
 export class AllowedMethods {
-  private readonly router = FindMyWay({ maxParamLength: Number.MAX_SAFE_INTEGER });
+  private readonly router = FindMyWay({ maxParamLength: Number.MAX_SAFE_INTEGER, ignoreTrailingSlash: true });
   private readonly methods = new Set<FindMyWay.HTTPMethod>();
 
   /** Records every route registered on `app` from now on, in every plugin scope. Call before routes. */

@@ -58,7 +58,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     clientErrorHandler: clientErrorHandler(requestTimeoutMs),
     // Ids travel in paths; anything longer than this is not ours.
-    routerOptions: { maxParamLength: 200 },
+    // ignoreTrailingSlash: "/leads/all/my/" is "/leads/all/my", as ASP.NET-style servers treat it.
+    routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
     // Errors raised before routing (bad percent-encoding, over-long ids) answer problem+json too.
     frameworkErrors: frameworkErrorHandler,
     ajv: {
