@@ -410,16 +410,17 @@ export const phoneNumbersRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
         tags,
         summary: "Add a sender number (a duplicate number in the organization is a 409)",
         body: PhoneNumberRequestSchema,
-        response: { 201: PhoneNumberResponseSchema, ...withConflict },
+        // 200, not 201: the contract's subset lists only '200': PhoneNumberResponse for this create.
+        response: { 200: PhoneNumberResponseSchema, ...withConflict },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const { organizationId } = request.auth;
       const settings = parseSettings(request.body, organizationId);
       const saved = await savePhoneNumber(store.db, store.engine, organizationId, null, settings);
       if ("conflict" in saved) throw duplicateNumber(settings.number);
       if ("missing" in saved) throw new Error("unreachable: a new number cannot be missing");
-      return reply.code(201).send(await describe(saved.row));
+      return describe(saved.row);
     },
   );
 
