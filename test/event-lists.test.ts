@@ -223,6 +223,17 @@ forEachEngine("event lists", (engine) => {
     });
     assert.equal(filter.statusCode, 400);
     assert.match(filter.json().detail, /activityType/);
+    // timelineType is accepted as a filter (an alias of activityType), so it is listed too.
+    assert.match(
+      filter.json().detail,
+      /supported: activityType, campaignId, conversationId, direction, eventType, leadId, sourceId, status, timelineType, trafficType\.$/,
+    );
+    const alias = await api.call("POST", `/events/all/my`, {
+      filters: [{ field: "timelineType", value: "Note" }],
+    });
+    assert.equal(alias.statusCode, 200, alias.body);
+    // It names no orderable field, so an orderBy problem does not list it.
+    assert.doesNotMatch(res.json().detail, /timelineType/);
   });
 });
 

@@ -87,9 +87,13 @@ function resolveField(
   purpose: keyof ListField,
   param: string,
 ): [string, ListField] {
+  // Every name that is accepted for this purpose, aliases included (timelineType is a filter too).
   const supported = Object.entries(spec.fields)
     .filter(([, f]) => f[purpose])
     .map(([n]) => n);
+  for (const [alias, target] of Object.entries(spec.aliases ?? {})) {
+    if (spec.fields[target]?.[purpose]) supported.push(alias);
+  }
   if (typeof name !== "string" || name.length === 0) {
     throw badRequest(`${param} needs a field name; supported: ${listNames(supported)}.`, param);
   }
