@@ -22,6 +22,11 @@ export interface ListField {
   search?: boolean;
   /** Allowed values for an exact filter (enums), checked so a typo is a 400, not an empty page. */
   values?: readonly string[];
+  /**
+   * Builds an exact filter's condition from its (string) value instead of `column = value`: for a
+   * value with several spellings. Throws a 400 naming `param` for a value it does not know.
+   */
+  match?: (value: string, param: string) => RawBuilder<unknown>;
 }
 
 export interface ListSpec {
@@ -242,6 +247,9 @@ export function parseListOptions(
     const [, def] = resolveField(spec, f.field, "filter", `filters[${i}].field`);
     if (f.value === null) {
       conditions.push(sql`${sql.ref(def.column)} is null`);
+    } else if (def.match) {
+      const param = `filters[${i}].value`;
+      conditions.push(def.match(columnValue(def, f.value, param) as string, param));
     } else {
       conditions.push(sql`${sql.ref(def.column)} = ${columnValue(def, f.value, `filters[${i}].value`)}`);
     }
