@@ -6,6 +6,7 @@ import { createNote, NOTE_MAX_LENGTH } from "../../services/notes.js";
 import { EVENT_LIST_SPEC } from "../../store/event-list-spec.js";
 import { getTransitions } from "../../store/events-repo.js";
 import { getConversation, getLead } from "../../store/leads-repo.js";
+import { getUser } from "../../store/orgs-repo.js";
 import type { EventRow } from "../../store/schema.js";
 import type { Store } from "../../store/store.js";
 import { toEventRecord } from "../event-record.js";
@@ -72,15 +73,21 @@ export const eventRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { s
       const { organizationId } = request.auth;
       const row = await store.getEventById(organizationId, request.params.eventId);
       if (!row) throw notFound(`Event '${request.params.eventId}'`);
-      const transitions = (await getTransitions(store.db, organizationId, [row])).get(row.id) ?? [];
+      // The author's name and email come from the users table; an author that is no user of the
+      // organization (the system, a worker) has neither.
+      const [log, author] = await Promise.all([
+        getTransitions(store.db, organizationId, [row]),
+        getUser(store.db, organizationId, row.created_by),
+      ]);
+      const transitions = log.get(row.id) ?? [];
       const record = toEventRecord(row);
       return {
         ...record,
         secondaryEventType: row.event_category,
         status: row.status ? (DETAIL_STATUS[row.status as EventStatus] ?? null) : null,
         eventStatus: row.status,
-        user: row.created_by.startsWith("usr_") ? { id: row.created_by, name: row.created_by } : null,
-        userEmail: null,
+        user: author ? { id: author.id, name: author.name } : null,
+        userEmail: author?.email ?? null,
         userId: row.created_by,
         modifiedAt: toIso(row.modified_at),
         transitions: transitions.map((t) => ({
