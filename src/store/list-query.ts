@@ -326,7 +326,7 @@ export function parseListOptions(
 
 function invalidToken() {
   return badRequest(
-    "continuationToken is not valid for this query: pass back the token of the previous page unchanged, with the same orderBy.",
+    "continuationToken is not valid for this query: pass back the token of the previous page unchanged, with the same orderBy and query parameters.",
     "continuationToken",
   );
 }
