@@ -4,6 +4,7 @@ import { loadMessagingConfig } from "../src/config.js";
 import { newId } from "../src/domain/ids.js";
 import { summaryPeriod } from "../src/http/routes/billing.js";
 import { addCredit, chargeOnce, getWallet, type UsageEntry } from "../src/store/billing-repo.js";
+import { insertEvents, newEventRow } from "../src/store/events-repo.js";
 import { type CreatedOrganization, createOrganization } from "../src/store/orgs-repo.js";
 import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
@@ -352,6 +353,8 @@ forEachEngine("wallets and usage", (engine) => {
           unitPrice: 0.0079,
           customerChargeAmount: 0.0158,
           isBillable: true,
+          // Its event_id names no stored message: what was billed, without a recipient.
+          description: "SMS, 2 segments",
           createdAt: "2024-01-05T10:00:00.000Z",
         },
       );
@@ -359,6 +362,8 @@ forEachEngine("wallets and usage", (engine) => {
       assert.match(first.id as string, /^use_/);
       const mms = all.find((r) => r.channel === "mms")!;
       assert.equal(mms.smsSegments, null);
+      assert.equal(mms.description, "MMS");
+      assert.equal(all.find((r) => r.channel === "warmup")!.description, "Warmup SMS, 1 segment");
       assert.equal(mms.lead, null);
       assert.equal(all.find((r) => r.status === "non_billable_internal")!.isBillable, false);
 
@@ -410,6 +415,46 @@ forEachEngine("wallets and usage", (engine) => {
         assert.equal(bad.statusCode, 400, bad.body);
         assert.match(String(bad.headers["content-type"]), PROBLEM);
       }
+    });
+
+    test("a line's description names the billed message's recipient, read from its event", async () => {
+      const other = await createOrganization(api.db.store.db, "Described Co");
+      const db = api.db.store.db;
+      const message = (activity: "Sms" | "Mms", to: string) =>
+        newEventRow({
+          organization_id: other.organizationId,
+          event_type: "SmsSent",
+          activity_type: activity,
+          activity_category: "Messaging",
+          description: "",
+          created_by: other.userId,
+          to_phone_number: to,
+        });
+      const sms = message("Sms", "+12125550142");
+      const mms = message("Mms", "+12125550143");
+      await insertEvents(db, [sms, mms]);
+      await chargeOnce(db, usage(other.organizationId, { event_id: sms.id, quantity: 3 }));
+      await chargeOnce(
+        db,
+        usage(other.organizationId, {
+          event_id: mms.id,
+          channel: "mms",
+          billable_unit: "mms_message",
+          quantity: 1,
+        }),
+      );
+      const res = await api.call("POST", "/usage/all/my", {}, other.apiKey);
+      assert.equal(res.statusCode, 200, res.body);
+      assert.deepEqual(
+        res
+          .json()
+          .items.map((r: { eventId: string; description: string }) => [r.eventId, r.description])
+          .sort(),
+        [
+          [sms.id, "SMS to +12125550142, 3 segments"],
+          [mms.id, "MMS to +12125550143"],
+        ].sort(),
+      );
     });
 
     test("another organization sees only its own usage", async () => {

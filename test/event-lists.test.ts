@@ -223,6 +223,17 @@ forEachEngine("event lists", (engine) => {
     });
     assert.equal(filter.statusCode, 400);
     assert.match(filter.json().detail, /activityType/);
+    // timelineType is accepted as a filter (an alias of activityType), so it is listed too.
+    assert.match(
+      filter.json().detail,
+      /supported: activityType, campaignId, conversationId, direction, eventType, leadId, sourceId, status, timelineType, trafficType\.$/,
+    );
+    const alias = await api.call("POST", `/events/all/my`, {
+      filters: [{ field: "timelineType", value: "Note" }],
+    });
+    assert.equal(alias.statusCode, 200, alias.body);
+    // It names no orderable field, so an orderBy problem does not list it.
+    assert.doesNotMatch(res.json().detail, /timelineType/);
   });
 });
 
@@ -275,5 +286,199 @@ forEachEngine("event pages on the wire", (engine) => {
     assert.equal(lastPage.totalCount, null); // not asked for
     assert.equal(lastPage.continuationToken, null);
     assert.deepEqual(lastPage.items.map((e: { summary: string }) => e.summary).slice(0, 1), [texts[0]]);
+  });
+});
+
+// The query parameters the subset declares on two event lists: category (activityCategory or
+// eventCategory), startAt (inclusive) and endAt (exclusive), combined with the body's query.
+forEachEngine("event list query parameters", (engine) => {
+  let api: TestApi;
+  const base = Date.parse("2025-04-01T08:00:00Z");
+  const at = (minutes: number) => new Date(base + minutes * 60_000).toISOString();
+  const smsIds: string[] = [];
+  const noteIds: string[] = [];
+  let leadCreatedId: string;
+  let orgPath: string;
+
+  before(async () => {
+    api = await startTestApi(engine);
+    orgPath = `/events/organizations/${api.org.organizationId}`;
+    // A lead, with its LeadCreated event (category Lead, created now: after every window here).
+    const lead = await api.call("POST", "/leads", {
+      contact: { firstName: "Query", phone: { number: "+12125550190" } },
+    });
+    leadCreatedId = (await post(`/events/leads/${lead.json().id}`)).json().items[0].id;
+    const rows = Array.from({ length: 10 }, (_, i) => [
+      newEventRow(
+        {
+          organization_id: api.org.organizationId,
+          event_type: "SmsOutbound",
+          event_category: "Messaging",
+          activity_type: "Sms",
+          activity_category: ACTIVITY_CATEGORY.Sms,
+          description: "Outbound SMS.",
+          status: i % 2 === 0 ? "Delivered" : "Failed",
+          created_by: api.org.userId,
+        },
+        base + i * 60_000,
+      ),
+      newEventRow(
+        {
+          organization_id: api.org.organizationId,
+          event_type: "NoteCreated",
+          event_category: "Note",
+          activity_type: "Note",
+          activity_category: ACTIVITY_CATEGORY.Note,
+          description: "Internal note.",
+          status: "Completed",
+          created_by: api.org.userId,
+        },
+        base + i * 60_000 + 30_000,
+      ),
+    ]).flat();
+    for (const row of rows) (row.activity_type === "Sms" ? smsIds : noteIds).push(row.id);
+    await api.db.store.db.insertInto("events").values(rows).execute();
+  });
+  after(() => api.close());
+
+  const post = (url: string, body: Record<string, unknown> = {}) => api.call("POST", url, body);
+  const ids = async (url: string, body: Record<string, unknown> = {}) => {
+    const res = await post(url, { pageSize: 500, ...body });
+    assert.equal(res.statusCode, 200, `${url}: ${res.body}`);
+    res.json().items.forEach(assertEventRecord);
+    return (res.json().items as Item[]).map((i) => i.id).sort();
+  };
+  const window = `startAt=${encodeURIComponent(at(2))}&endAt=${encodeURIComponent(at(5))}`;
+  // [2 min, 5 min): SMS at 2, 3, 4 and notes at 2.5, 3.5, 4.5; the SMS at 5 is excluded.
+  const inWindow = () => [...smsIds.slice(2, 5), ...noteIds.slice(2, 5)].sort();
+
+  test("category matches activityCategory or eventCategory, in any case", async () => {
+    assert.deepEqual(await ids("/events/all/my?category=Messaging"), [...smsIds].sort());
+    assert.deepEqual(await ids("/events/all/my?category=messaging"), [...smsIds].sort());
+    // Notes: the activityCategory; Note: the eventCategory of the same events.
+    assert.deepEqual(await ids("/events/all/my?category=Notes"), [...noteIds].sort());
+    assert.deepEqual(await ids("/events/all/my?category=NOTE"), [...noteIds].sort());
+    const lead = await post("/events/all/my?category=Lead", {});
+    assert.deepEqual(
+      lead.json().items.map((i: Item) => i.activityType),
+      ["LeadCreated"],
+    );
+    assert.deepEqual(await ids("/events/all/my?category=Billing"), []);
+  });
+
+  test("startAt is inclusive and endAt exclusive, on both lists", async () => {
+    for (const path of ["/events/all/my", orgPath]) {
+      assert.deepEqual(await ids(`${path}?${window}`), inWindow(), path);
+      assert.deepEqual(
+        await ids(`${path}?startAt=${encodeURIComponent(at(9))}`),
+        [smsIds[9]!, noteIds[9]!, leadCreatedId].sort(),
+        path,
+      );
+      assert.deepEqual(
+        await ids(`${path}?endAt=${encodeURIComponent(at(1))}`),
+        [smsIds[0]!, noteIds[0]!].sort(),
+        path,
+      );
+    }
+  });
+
+  test("query parameters combine with the body's filters and range filters", async () => {
+    const both = await ids(`/events/all/my?category=Messaging&${window}`, {
+      filters: [{ field: "status", value: "Delivered" }],
+    });
+    assert.deepEqual(both, [smsIds[2]!, smsIds[4]!].sort());
+    const narrower = await ids(`${orgPath}?${window}`, {
+      rangeFilters: [{ field: "createdAt", greaterThan: at(3) }],
+    });
+    assert.deepEqual(narrower, [noteIds[3]!, smsIds[4]!, noteIds[4]!].sort());
+  });
+
+  test("paging with the parameters visits each matching event once; a token needs the same parameters", async () => {
+    const url = `/events/all/my?${window}`;
+    const seen: string[] = [];
+    let token: string | null = null;
+    let first: string | null = null;
+    do {
+      const res = await post(url, { pageSize: 2, continuationToken: token });
+      assert.equal(res.statusCode, 200, res.body);
+      seen.push(...res.json().items.map((i: Item) => i.id));
+      token = res.json().continuationToken;
+      first ??= token;
+    } while (token);
+    assert.deepEqual([...seen].sort(), inWindow());
+    assert.equal(new Set(seen).size, seen.length);
+
+    const otherQueries = [
+      "/events/all/my",
+      `/events/all/my?startAt=${encodeURIComponent(at(1))}&endAt=${encodeURIComponent(at(5))}`,
+      `/events/all/my?startAt=${encodeURIComponent(at(2))}`,
+      `/events/all/my?category=Messaging&${window}`,
+    ];
+    for (const other of otherQueries) {
+      const res = await post(other, { pageSize: 2, continuationToken: first });
+      assert.equal(res.statusCode, 400, `${other}: ${res.body}`);
+      assert.match(res.json().detail, /continuationToken/);
+    }
+    // The same instants written another way are the same query.
+    const sameInstants = `startAt=${encodeURIComponent("2025-04-01T10:02:00+02:00")}&endAt=${encodeURIComponent(at(5))}`;
+    const same = await post(`/events/all/my?${sameInstants}`, { pageSize: 2, continuationToken: first });
+    assert.equal(same.statusCode, 200, same.body);
+  });
+
+  test("a bad parameter is a 400 problem naming it, and changes nothing", async () => {
+    const count = async () =>
+      Number(
+        (
+          await api.db.store.db
+            .selectFrom("events")
+            .select((eb) => eb.fn.countAll().as("n"))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    const before = await count();
+    const cases: Array<[string, string]> = [
+      ["/events/all/my?startAt=yesterday", "startAt"],
+      ["/events/all/my?startAt=2025-04-01", "startAt"],
+      ["/events/all/my?startAt=2025-04-01T08:00:00", "startAt"],
+      ["/events/all/my?endAt=2025-13-01T00:00:00Z", "endAt"],
+      ["/events/all/my?startAt=", "startAt"],
+      [`/events/all/my?startAt=${encodeURIComponent(at(1))}&startAt=${encodeURIComponent(at(2))}`, "startAt"],
+      [`/events/all/my?startAt=${encodeURIComponent(at(5))}&endAt=${encodeURIComponent(at(5))}`, "endAt"],
+      ["/events/all/my?category=Sms", "category"],
+      ["/events/all/my?category=", "category"],
+      [`/events/all/my?category=${"x".repeat(101)}`, "category"],
+      [`${"/events/organizations/"}ORG?endAt=soon`, "endAt"],
+      [
+        `${"/events/organizations/"}ORG?startAt=${encodeURIComponent(at(9))}&endAt=${encodeURIComponent(at(1))}`,
+        "endAt",
+      ],
+    ];
+    for (const [rawUrl, param] of cases) {
+      const url = rawUrl.replace("ORG", api.org.organizationId);
+      const res = await post(url, {});
+      assert.equal(res.statusCode, 400, `${url}: ${res.body}`);
+      assert.match(String(res.headers["content-type"]), /^application\/problem\+json\b/);
+      const problem = res.json();
+      assert.ok(String(problem.detail).startsWith(param), `${url}: ${problem.detail}`);
+      assert.equal(problem.instance, url.split("?")[0]);
+    }
+    const unknown = await post("/events/all/my?category=Sms", {});
+    assert.match(unknown.json().detail, /supported: Billing, Calls, Lead, Messaging, Note, Notes, System\./);
+    assert.equal(await count(), before);
+  });
+
+  test("/openapi.json documents the parameters", async () => {
+    const doc = (await api.call("GET", "/openapi.json", undefined, null)).json();
+    const query = (path: string) =>
+      Object.fromEntries(
+        (doc.paths[path].post.parameters as Array<{ in: string; name: string; schema: { format?: string } }>)
+          .filter((p) => p.in === "query")
+          .map((p) => [p.name, p.schema.format ?? null]),
+      );
+    assert.deepEqual(query("/events/all/my"), { category: null, startAt: "date-time", endAt: "date-time" });
+    assert.deepEqual(query("/events/organizations/{organizationId}"), {
+      startAt: "date-time",
+      endAt: "date-time",
+    });
   });
 });

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { insertEvents, newEventRow } from "../src/store/events-repo.js";
+import { createOrganization } from "../src/store/orgs-repo.js";
 import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 
@@ -86,5 +88,53 @@ forEachEngine("events API", (engine) => {
     assert.equal(record.retryCount, 0);
     assert.equal(record.isWarmup, false);
     assert.match(record.createdAt, /Z$/);
+  });
+
+  test("event detail names its author from the users table: name, email when known, null otherwise", async () => {
+    const db = api.db.store.db;
+    const org = await createOrganization(db, "Detail Org", "Grace Hopper");
+    const detailOf = async (eventId: string) => {
+      const res = await api.call("GET", `/events/detail/${eventId}`, undefined, org.apiKey);
+      assert.equal(res.statusCode, 200, res.body);
+      return res.json();
+    };
+    const leadEvent = async (firstName: string) => {
+      const lead = await api.call("POST", "/leads", { contact: { firstName } }, org.apiKey);
+      assert.equal(lead.statusCode, 201, lead.body);
+      const page = await api.call("POST", `/events/leads/${lead.json().id}`, {}, org.apiKey);
+      return page.json().items[0].id as string;
+    };
+
+    // A user without an email.
+    const first = await detailOf(await leadEvent("Ada"));
+    assert.equal(first.userId, org.userId);
+    assert.deepEqual(first.user, { id: org.userId, name: "Grace Hopper" });
+    assert.equal(first.userEmail, null);
+
+    // With one.
+    await db
+      .updateTable("users")
+      .set({ email: "grace@example.com" })
+      .where("organization_id", "=", org.organizationId)
+      .where("id", "=", org.userId)
+      .execute();
+    const second = await detailOf(await leadEvent("Alan"));
+    assert.deepEqual(second.user, { id: org.userId, name: "Grace Hopper" });
+    assert.equal(second.userEmail, "grace@example.com");
+
+    // An author that is no user (the system writes inbound messages and replies): unknown.
+    const system = newEventRow({
+      organization_id: org.organizationId,
+      event_type: "SmsReceived",
+      activity_type: "Sms",
+      activity_category: "Messaging",
+      description: "",
+      created_by: "system",
+    });
+    await insertEvents(db, [system]);
+    const bySystem = await detailOf(system.id);
+    assert.equal(bySystem.userId, "system");
+    assert.equal(bySystem.user, null);
+    assert.equal(bySystem.userEmail, null);
   });
 });

@@ -128,6 +128,30 @@ describe("OpenAPI document and docs UI", () => {
     );
   });
 
+  test("every contract operation documents the subset's success status, and no other unless it is a known extra", async (t) => {
+    const contractFile = new URL("../../shared/contract/leadping-openapi-subset.json", import.meta.url);
+    if (!existsSync(contractFile)) return t.skip("../shared/contract is not beside this checkout");
+    const contract = JSON.parse(readFileSync(contractFile, "utf8")) as {
+      paths: Record<string, Record<string, { responses: object }>>;
+    };
+    // Re-suppressing an already active entry answers 200 (nothing new was created).
+    const extras: Record<string, string[]> = { "post /suppressions": ["200"] };
+    const doc = (await api.call("GET", "/openapi.json", undefined, null)).json();
+    const success = (responses: object) => Object.keys(responses).filter((c) => /^2\d\d$/.test(c));
+    for (const [path, item] of Object.entries(contract.paths)) {
+      if (path.startsWith("/sources")) continue;
+      for (const [method, op] of Object.entries(item)) {
+        const wanted = success(op.responses);
+        const ours = success(doc.paths[path][method].responses);
+        assert.deepEqual(
+          ours.filter((c) => !(extras[`${method} ${path}`] ?? []).includes(c)).sort(),
+          wanted.sort(),
+          `${method} ${path}`,
+        );
+      }
+    }
+  });
+
   test("every API route is documented, and nothing else", async () => {
     const doc = (await api.call("GET", "/openapi.json", undefined, null)).json();
     const operations = Object.entries(doc.paths as Record<string, Record<string, unknown>>)

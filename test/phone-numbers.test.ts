@@ -46,7 +46,7 @@ forEachEngine("phone numbers", (engine) => {
 
   const create = async (o: Org, number: string, overrides: Record<string, unknown> = {}) => {
     const res = await o.call("POST", "/phone-numbers", numberBody(number, overrides));
-    assert.equal(res.statusCode, 201, res.body);
+    assert.equal(res.statusCode, 200, res.body);
     return res.json();
   };
 
@@ -76,7 +76,7 @@ forEachEngine("phone numbers", (engine) => {
   };
 
   describe("CRUD", () => {
-    test("POST normalizes the number, answers 201 PhoneNumberResponse, and GET reads it back", async () => {
+    test("POST normalizes the number, answers 200 PhoneNumberResponse (the subset lists only 200), and GET reads it back", async () => {
       const o = await newOrg("Crud Org");
       const res = await o.call("POST", "/phone-numbers", {
         number: "(415) 555-0123",
@@ -85,7 +85,7 @@ forEachEngine("phone numbers", (engine) => {
         isPreferred: true,
         warmup: { enabled: true },
       });
-      assert.equal(res.statusCode, 201, res.body);
+      assert.equal(res.statusCode, 200, res.body);
       const pn = res.json();
       assert.match(pn.id, /^pn_/);
       assert.equal(pn.number, "+14155550123");
@@ -120,34 +120,98 @@ forEachEngine("phone numbers", (engine) => {
       assert.deepEqual(read.json(), pn);
     });
 
-    test("PUT replaces every setting (omitted ones take their defaults); DELETE answers 204, then 404", async () => {
+    test("PUT replaces number, name and enabled; extension fields left out keep their values; DELETE answers 204, then 404", async () => {
       const o = await newOrg("Put Org");
       const pn = await create(o, "+14155550124", {
         isPreferred: true,
+        isDefault: true,
         warmupEnabled: true,
-        routing: { campaignId: "x", tenDlcApplicationId: "APP1" },
+        routing: { campaignId: "x", sourceId: "fb", tenDlcApplicationId: "APP1" },
       });
       assert.equal(pn.routing.tenDlcCampaignId, "APP1");
+      await api.db.store.db
+        .updateTable("phone_numbers")
+        .set({ warmup_started_at: Date.now() - 2 * 86_400_000 })
+        .where("id", "=", pn.id)
+        .execute();
+      const canSendToUs = async () =>
+        (await o.call("POST", "/phone-numbers/outgoing/new", { recipientPhoneNumber: "+12125550177" })).json()
+          .canSend;
+      assert.equal(await canSendToUs(), true);
 
+      // A Leadping client's PhoneNumberRequest: only the subset's fields.
       const put = await o.call("PUT", `/phone-numbers/${pn.id}`, {
         id: pn.id,
-        number: "415 555 0125",
+        number: "415 555 0124",
         name: "Renamed",
-        enabled: false,
+        enabled: true,
       });
       assert.equal(put.statusCode, 200, put.body);
       const updated = put.json();
       assert.equal(updated.id, pn.id);
-      assert.equal(updated.number, "+14155550125");
+      assert.equal(updated.number, "+14155550124");
       assert.equal(updated.name, "Renamed");
-      assert.equal(updated.enabled, false);
-      assert.equal(updated.isPreferred, false);
-      assert.equal(updated.warmup.enabled, false);
-      assert.equal(updated.routing.campaignId, null);
-      assert.equal(updated.routing.tenDlcCampaignId, null);
+      assert.equal(updated.enabled, true);
+      assert.deepEqual(updated.routing, pn.routing);
+      assert.equal(updated.isPreferred, true);
+      assert.equal(updated.isDefault, true);
+      assert.equal(updated.warmup.enabled, true);
+      assert.equal(updated.warmup.state, "In Progress");
       assert.equal(updated.createdAt, pn.createdAt);
       assert.notEqual(updated.modifiedAt, null);
       assert.deepEqual((await o.call("GET", `/phone-numbers/${pn.id}`)).json(), updated);
+      assert.equal(await canSendToUs(), true);
+
+      // Null objects and null flags give nothing: they keep too. enabled is the subset's: replaced.
+      const nulls = await o.call("PUT", `/phone-numbers/${pn.id}`, {
+        number: "+14155550125",
+        name: "Renamed",
+        enabled: false,
+        routing: null,
+        warmup: null,
+        isPreferred: null,
+        isDefault: null,
+        warmupEnabled: null,
+      });
+      assert.equal(nulls.statusCode, 200, nulls.body);
+      const disabled = nulls.json();
+      assert.equal(disabled.number, "+14155550125");
+      assert.equal(disabled.enabled, false);
+      assert.deepEqual(disabled.routing, pn.routing);
+      assert.equal(disabled.isPreferred, true);
+      assert.equal(disabled.isDefault, true);
+      assert.equal(disabled.warmup.enabled, true);
+
+      // Given values change them; an explicit null clears a routing id; an absent one still keeps.
+      const changed = await o.call("PUT", `/phone-numbers/${pn.id}`, {
+        number: "+14155550125",
+        name: "Renamed",
+        routing: { smsEnabled: false, tenDlcCampaignId: null, campaignId: null },
+        isPreferred: false,
+        isDefault: false,
+        warmup: { enabled: false },
+      });
+      assert.equal(changed.statusCode, 200, changed.body);
+      const cleared = changed.json();
+      assert.equal(cleared.enabled, true);
+      assert.deepEqual(cleared.routing, {
+        ...pn.routing,
+        smsEnabled: false,
+        campaignId: null,
+        tenDlcCampaignId: null,
+        tenDlcApplicationId: null,
+      });
+      assert.equal(cleared.routing.sourceId, "fb");
+      assert.equal(cleared.isPreferred, false);
+      assert.equal(cleared.isDefault, false);
+      assert.equal(cleared.warmup.enabled, false);
+      // ... and a later Leadping-shaped PUT keeps those too.
+      const again = await o.call("PUT", `/phone-numbers/${pn.id}`, {
+        number: "+14155550125",
+        name: "Renamed",
+        enabled: true,
+      });
+      assert.deepEqual(again.json(), cleared);
 
       const mismatch = await o.call("PUT", `/phone-numbers/${pn.id}`, {
         ...numberBody("+14155550125"),
@@ -362,17 +426,17 @@ forEachEngine("phone numbers", (engine) => {
         o.call("POST", "/phone-numbers", numberBody(`+1415555016${i}`, { isDefault: true })),
       ),
     );
-    for (const r of racers) assert.equal(r.statusCode, 201, r.body);
+    for (const r of racers) assert.equal(r.statusCode, 200, r.body);
     const after = (await o.call("POST", "/phone-numbers/all/organization", {})).json();
     assert.equal(after.items.filter((i: { isDefault: boolean }) => i.isDefault).length, 1);
   });
 
-  test("concurrent creates of one number: one 201, the rest 409", async () => {
+  test("concurrent creates of one number: one 200, the rest 409", async () => {
     const o = await newOrg("Race Org");
     const results = await Promise.all(
       [0, 1, 2, 3].map(() => o.call("POST", "/phone-numbers", numberBody("+14155550170"))),
     );
-    assert.deepEqual(results.map((r) => r.statusCode).sort(), [201, 409, 409, 409]);
+    assert.deepEqual(results.map((r) => r.statusCode).sort(), [200, 409, 409, 409]);
   });
 
   test("POST /phone-numbers/all/organization pages, searches and filters", async () => {
@@ -822,7 +886,7 @@ forEachEngine("phone numbers", (engine) => {
     test("a sender without a 10DLC campaign cannot send to a US recipient", async () => {
       const o = await newOrg("TenDlc Org");
       const bare = await o.call("POST", "/phone-numbers", { number: "+14155550401", name: "No campaign" });
-      assert.equal(bare.statusCode, 201, bare.body);
+      assert.equal(bare.statusCode, 200, bare.body);
       const s = (
         await o.call("POST", "/phone-numbers/outgoing/new", { recipientPhoneNumber: "+14155550402" })
       ).json();

@@ -55,6 +55,13 @@ forEachEngine("SMS pipeline with the simulator", (engine) => {
     if (walletAfter.statusCode === 200 && typeof walletBefore.balance === "number") {
       assert.equal(Math.round((walletBefore.balance - walletAfter.json().balance) * 1e6), 7900);
     }
+    // Its usage line says what was billed, with the recipient read from the message.
+    const usage = await api.call("POST", "/usage/all/my", { filters: [{ field: "eventId", value: sms.id }] });
+    assert.equal(usage.statusCode, 200, usage.body);
+    assert.deepEqual(
+      usage.json().items.map((r: { description: string | null }) => r.description),
+      ["SMS to +12125550101, 1 segment"],
+    );
   });
 
   test("0400: undeliverable with an error code", async () => {

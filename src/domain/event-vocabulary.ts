@@ -73,6 +73,15 @@ export const ACTIVITY_CATEGORY: Record<ActivityType, string> = {
 };
 
 /**
+ * What an event list's `category` query parameter matches: the timeline categories above
+ * (`activityCategory`) and the `eventCategory` values events are written with (Lead, Messaging,
+ * Note). The seed types both as free strings; these are the values leadtrail writes.
+ */
+export const EVENT_CATEGORIES: readonly string[] = [
+  ...new Set([...Object.values(ACTIVITY_CATEGORY), "Lead", "Messaging", "Note"]),
+].sort();
+
+/**
  * `EventDetailResponse.status` uses a coarse vocabulary (Pending, InProgress, Completed, Failed,
  * Cancelled); this is the one table that folds the seed's statuses into it.
  */

@@ -1,3 +1,5 @@
+import { EVENT_STATUSES } from "./event-vocabulary.js";
+
 // The outbound message lifecycle (DESIGN.md "Transitions are monotonic and logged").
 //
 //   Scheduled → Queued → Sending → Sent → Delivered | Undeliverable | Failed
@@ -61,21 +63,23 @@ export function isAcceptedByProvider(status: string): boolean {
 }
 
 /** The lower-case lifecycle of SmsResponse / SmsEventTableRow, from an event's status and flags. */
-export type SmsLifecycleStatus =
-  | "draft"
-  | "scheduled"
-  | "queued"
-  | "sending"
-  | "sent"
-  | "received"
-  | "delivered"
-  | "failed"
-  | "undeliverable"
-  | "opted_out"
-  | "blocked_compliance"
-  | "blocked_billing"
-  | "blocked_missing_campaign"
-  | "canceled";
+export const SMS_LIFECYCLE_STATUSES = [
+  "draft",
+  "scheduled",
+  "queued",
+  "sending",
+  "sent",
+  "received",
+  "delivered",
+  "failed",
+  "undeliverable",
+  "opted_out",
+  "blocked_compliance",
+  "blocked_billing",
+  "blocked_missing_campaign",
+  "canceled",
+] as const;
+export type SmsLifecycleStatus = (typeof SMS_LIFECYCLE_STATUSES)[number];
 
 const SMS_STATUS: Record<string, SmsLifecycleStatus> = {
   Scheduled: "scheduled",
@@ -120,4 +124,32 @@ export interface OutcomeStamps {
 export function sentAtNoLaterThanOutcome(candidate: number, stamps: OutcomeStamps): number {
   const outcomeAt = stamps.delivered_at ?? stamps.undeliverable_at;
   return outcomeAt === null ? candidate : Math.min(candidate, outcomeAt);
+}
+
+/** Which Blocked messages a blocked_* status names (the flags smsLifecycleStatus reads). */
+export type BlockedKind = "billing" | "missing_campaign" | "compliance";
+
+export type SmsStatusFilter = { status: string; blocked: BlockedKind | null } | { none: true };
+
+const BLOCKED_KINDS: Record<string, BlockedKind> = {
+  blocked_billing: "billing",
+  blocked_missing_campaign: "missing_campaign",
+  blocked_compliance: "compliance",
+};
+
+/**
+ * A status filter of the SMS lists, whose rows show the lower-case lifecycle while the event record
+ * shows the seed's status: either vocabulary, in any case, read back through the table above, so
+ * a filter matches the rows that display that status. null for a value of neither; `none` for
+ * draft, which no stored message shows.
+ */
+export function smsStatusFilter(value: string): SmsStatusFilter | null {
+  const lower = value.toLowerCase();
+  const seed = EVENT_STATUSES.find((s) => s.toLowerCase() === lower);
+  if (seed) return { status: seed, blocked: null };
+  const stored = Object.entries(SMS_STATUS).find(([, lifecycle]) => lifecycle === lower);
+  if (stored) return { status: stored[0], blocked: null };
+  const blocked = Object.hasOwn(BLOCKED_KINDS, lower) ? BLOCKED_KINDS[lower]! : null;
+  if (blocked) return { status: "Blocked", blocked };
+  return lower === "draft" ? { none: true } : null;
 }

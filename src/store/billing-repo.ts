@@ -88,6 +88,22 @@ export const USAGE_LIST_SPEC: ListSpec = {
   tieBreakers: ["id"],
 };
 
+/** The recipient of each billed message, by event id (ids without an event are left out). */
+export async function recipientsByEventId(
+  db: Db,
+  organizationId: string,
+  eventIds: string[],
+): Promise<Map<string, string | null>> {
+  if (eventIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("events")
+    .select(["id", "to_phone_number"])
+    .where("organization_id", "=", organizationId)
+    .where("id", "in", [...new Set(eventIds)])
+    .execute();
+  return new Map(rows.map((r) => [r.id, r.to_phone_number]));
+}
+
 /** Creates the organization's wallet with `startingMicros` of credit; a no-op when it already has one. */
 export async function createWallet(
   db: Db,

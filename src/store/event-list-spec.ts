@@ -1,6 +1,15 @@
-import { ACTIVITY_TYPES, EVENT_STATUSES, TRAFFIC_TYPES } from "../domain/event-vocabulary.js";
+import { sql } from "kysely";
+import {
+  ACTIVITY_TYPES,
+  EVENT_CATEGORIES,
+  EVENT_STATUSES,
+  TRAFFIC_TYPES,
+} from "../domain/event-vocabulary.js";
+import { badRequest } from "../domain/problem.js";
+import { parseRfc3339 } from "../domain/time.js";
 import { EVENT_COLUMNS, eventRowFromArray } from "./events-repo.js";
-import type { ListField, ListSpec } from "./list-query.js";
+import { type ListField, type ListSpec, scopeKeyOf } from "./list-query.js";
+import type { ListNarrowing } from "./store.js";
 
 const text = (column: string, extra: Partial<ListField> = {}): ListField => ({
   column,
@@ -46,3 +55,56 @@ export const EVENT_LIST_SPEC: ListSpec = {
   // 60 columns a row: arrays halve the driver's share of a page (bench/RESULTS.md, fifth session).
   rowShape: { columns: EVENT_COLUMNS, fromArray: eventRowFromArray },
 };
+
+/** The query parameters the subset declares on POST /events/all/my and /events/organizations/{id}. */
+export interface EventListQuery {
+  category?: string;
+  startAt?: string;
+  endAt?: string;
+}
+
+function instant(value: string | undefined, param: string): number | null {
+  if (value === undefined) return null;
+  const ms = parseRfc3339(value);
+  if (ms === null) {
+    throw badRequest(`${param} must be an RFC 3339 date-time such as 2024-01-31T12:00:00Z.`, param);
+  }
+  return ms;
+}
+
+/**
+ * The query parameters as conditions added to the body's filters: `category` (an activityCategory
+ * or eventCategory, any case), `startAt` (inclusive) and `endAt` (exclusive) on createdAt. They are
+ * also part of the key continuation tokens are bound to, so a token continues only the query that
+ * issued it; with none given the key is the path scope's alone, as before they existed.
+ */
+export function eventListNarrowing(query: EventListQuery, scope: Record<string, string>): ListNarrowing {
+  const conditions = [];
+  const key = [scopeKeyOf(scope)];
+  if (query.category !== undefined) {
+    const wanted = query.category.toLowerCase();
+    const category = EVENT_CATEGORIES.find((c) => c.toLowerCase() === wanted);
+    if (!category) {
+      throw badRequest(
+        `category: '${query.category.slice(0, 100)}' is not an event category; supported: ${EVENT_CATEGORIES.join(", ")}.`,
+        "category",
+      );
+    }
+    conditions.push(sql`(activity_category = ${category} or event_category = ${category})`);
+    key.push(`category=${category}`);
+  }
+  const start = instant(query.startAt, "startAt");
+  const end = instant(query.endAt, "endAt");
+  if (start !== null && end !== null && end <= start) {
+    throw badRequest("endAt must be later than startAt (startAt is inclusive, endAt exclusive).", "endAt");
+  }
+  if (start !== null) {
+    conditions.push(sql`created_at >= ${start}`);
+    key.push(`startAt=${start}`);
+  }
+  if (end !== null) {
+    conditions.push(sql`created_at < ${end}`);
+    key.push(`endAt=${end}`);
+  }
+  return { conditions, key: key.join("|") };
+}

@@ -22,6 +22,11 @@ export interface ListField {
   search?: boolean;
   /** Allowed values for an exact filter (enums), checked so a typo is a 400, not an empty page. */
   values?: readonly string[];
+  /**
+   * Builds an exact filter's condition from its (string) value instead of `column = value`: for a
+   * value with several spellings. Throws a 400 naming `param` for a value it does not know.
+   */
+  match?: (value: string, param: string) => RawBuilder<unknown>;
 }
 
 export interface ListSpec {
@@ -87,9 +92,13 @@ function resolveField(
   purpose: keyof ListField,
   param: string,
 ): [string, ListField] {
+  // Every name that is accepted for this purpose, aliases included (timelineType is a filter too).
   const supported = Object.entries(spec.fields)
     .filter(([, f]) => f[purpose])
     .map(([n]) => n);
+  for (const [alias, target] of Object.entries(spec.aliases ?? {})) {
+    if (spec.fields[target]?.[purpose]) supported.push(alias);
+  }
   if (typeof name !== "string" || name.length === 0) {
     throw badRequest(`${param} needs a field name; supported: ${listNames(supported)}.`, param);
   }
@@ -240,6 +249,9 @@ export function parseListOptions(
     const [, def] = resolveField(spec, f.field, "filter", `filters[${i}].field`);
     if (f.value === null) {
       conditions.push(sql`${sql.ref(def.column)} is null`);
+    } else if (def.match) {
+      const param = `filters[${i}].value`;
+      conditions.push(def.match(columnValue(def, f.value, param) as string, param));
     } else {
       conditions.push(sql`${sql.ref(def.column)} = ${columnValue(def, f.value, `filters[${i}].value`)}`);
     }
@@ -318,7 +330,7 @@ export function parseListOptions(
 
 function invalidToken() {
   return badRequest(
-    "continuationToken is not valid for this query: pass back the token of the previous page unchanged, with the same orderBy.",
+    "continuationToken is not valid for this query: pass back the token of the previous page unchanged, with the same orderBy and query parameters.",
     "continuationToken",
   );
 }

@@ -209,6 +209,46 @@ export function newPhoneNumberRow(
 export type SaveResult = { row: PhoneNumberRow } | { conflict: "duplicate-number" } | { missing: true };
 
 /**
+ * A create or update: number, name and enabled always given; a setting left undefined takes its
+ * default on create and keeps its current value on update.
+ */
+export type PhoneNumberChanges = Pick<PhoneNumberSettings, "number" | "name" | "enabled"> &
+  Partial<PhoneNumberSettings>;
+
+/** What a new number gets for the settings its request left out. */
+const NEW_NUMBER_DEFAULTS: Omit<PhoneNumberSettings, "number" | "name" | "enabled"> = {
+  sms_enabled: 1,
+  source_id: null,
+  campaign_id: null,
+  ten_dlc_campaign_id: null,
+  is_preferred: 0,
+  is_default: 0,
+  warmup_enabled: 0,
+};
+
+/** `base` overlaid with the changes that are not undefined. */
+function applyChanges(base: PhoneNumberSettings, changes: PhoneNumberChanges): PhoneNumberSettings {
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(changes)) if (value !== undefined) merged[key] = value;
+  return merged as PhoneNumberSettings;
+}
+
+function settingsOf(row: PhoneNumberRow): PhoneNumberSettings {
+  return {
+    number: row.number,
+    name: row.name,
+    enabled: row.enabled,
+    sms_enabled: row.sms_enabled,
+    source_id: row.source_id,
+    campaign_id: row.campaign_id,
+    ten_dlc_campaign_id: row.ten_dlc_campaign_id,
+    is_preferred: row.is_preferred,
+    is_default: row.is_default,
+    warmup_enabled: row.warmup_enabled,
+  };
+}
+
+/**
  * Serializes phone-number writes of one organization (PostgreSQL: a row lock on the organization;
  * SQLite has a single writer already), so "at most one default number" holds under concurrency.
  */
@@ -239,30 +279,33 @@ async function clearOtherDefaults(trx: Db, organizationId: string, keepId: strin
 }
 
 /**
- * Creates (id null) or fully replaces (id given) a number of the organization. A number already used
- * by another of the organization's numbers is a conflict; making one the default clears the flag on
- * the others, in the same transaction.
+ * Creates (id null) or updates (id given) a number of the organization. On update, settings the
+ * changes leave undefined keep their current values, read in the same transaction. A number already
+ * used by another of the organization's numbers is a conflict; making one the default clears the
+ * flag on the others, in the same transaction.
  */
 export async function savePhoneNumber(
   db: Kysely<Database>,
   engine: Engine,
   organizationId: string,
   id: string | null,
-  settings: PhoneNumberSettings,
+  changes: PhoneNumberChanges,
   now: number = Date.now(),
 ): Promise<SaveResult> {
   try {
     return await db.transaction().execute(async (trx): Promise<SaveResult> => {
       await lockOrganization(trx, engine, organizationId);
-      if (await numberTaken(trx, organizationId, settings.number, id))
-        return { conflict: "duplicate-number" };
+      if (await numberTaken(trx, organizationId, changes.number, id)) return { conflict: "duplicate-number" };
       let row: PhoneNumberRow;
       if (id === null) {
+        const { number, name, enabled } = changes;
+        const settings = applyChanges({ ...NEW_NUMBER_DEFAULTS, number, name, enabled }, changes);
         row = newPhoneNumberRow(organizationId, settings, now);
         await trx.insertInto("phone_numbers").values(row).execute();
       } else {
         const existing = await getPhoneNumber(trx, organizationId, id);
         if (!existing) return { missing: true };
+        const settings = applyChanges(settingsOf(existing), changes);
         const changed = (Object.keys(settings) as Array<keyof PhoneNumberSettings>).some(
           (k) => existing[k] !== settings[k],
         );
@@ -292,7 +335,7 @@ export async function savePhoneNumber(
           .execute();
         row = { ...existing, ...settings, ...reset, updated_at: now };
       }
-      if (settings.is_default === 1) await clearOtherDefaults(trx, organizationId, row.id, now);
+      if (row.is_default === 1) await clearOtherDefaults(trx, organizationId, row.id, now);
       return { row };
     });
   } catch (error) {

@@ -5,6 +5,7 @@ import { parseRfc3339, toIso } from "../../domain/time.js";
 import {
   BILLABLE_USAGE_STATUSES,
   getOrCreateWallet,
+  recipientsByEventId,
   summarizeUsage,
   USAGE_LIST_SPEC,
   type UsageSummaryGroup,
@@ -153,10 +154,34 @@ function leadName(lead: LeadRow): string {
   return name || lead.phone || lead.email || lead.id;
 }
 
+const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? "" : "s"}`;
+
+/**
+ * What a line billed, e.g. "SMS to +14155550142, 2 segments" (the recipient is read from the
+ * message event, which the ledger line does not copy); null for a unit no message is billed in.
+ */
+export function usageDescription(
+  row: Pick<UsageLedgerTable, "billable_unit" | "quantity">,
+  recipient: string | null,
+): string | null {
+  const to = recipient ? ` to ${recipient}` : "";
+  switch (row.billable_unit) {
+    case "sms_segment":
+      return `SMS${to}, ${plural(row.quantity, "segment")}`;
+    case "warmup_sms_segment":
+      return `Warmup SMS${to}, ${plural(row.quantity, "segment")}`;
+    case "mms_message":
+      return row.quantity === 1 ? `MMS${to}` : `MMS${to}, ${plural(row.quantity, "message")}`;
+    default:
+      return null;
+  }
+}
+
 function toUsageRow(
   row: UsageLedgerTable,
   organization: { id: string; name: string },
   leads: Map<string, LeadRow>,
+  recipients: Map<string, string | null>,
 ) {
   const lead = row.lead_id ? leads.get(row.lead_id) : undefined;
   return {
@@ -177,6 +202,7 @@ function toUsageRow(
     unitPrice: microsToUsd(row.unit_price_micros),
     customerChargeAmount: microsToUsd(row.amount_micros),
     isBillable: BILLABLE_USAGE_STATUSES.includes(row.status),
+    description: usageDescription(row, row.event_id ? (recipients.get(row.event_id) ?? null) : null),
     createdAt: toIso(row.created_at),
     eventId: row.event_id,
   };
@@ -238,15 +264,22 @@ export const billingRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store 
     async (request) => {
       const { organizationId } = request.auth;
       const page = await store.listPage<UsageLedgerTable>(USAGE_LIST_SPEC, organizationId, request.body);
-      const org = await getOrganization(store.db, organizationId);
-      const leads = await getLeadsByIds(
-        store.db,
-        organizationId,
-        page.rows.flatMap((r) => (r.lead_id ? [r.lead_id] : [])),
-      );
+      const [org, leads, recipients] = await Promise.all([
+        getOrganization(store.db, organizationId),
+        getLeadsByIds(
+          store.db,
+          organizationId,
+          page.rows.flatMap((r) => (r.lead_id ? [r.lead_id] : [])),
+        ),
+        recipientsByEventId(
+          store.db,
+          organizationId,
+          page.rows.flatMap((r) => (r.event_id ? [r.event_id] : [])),
+        ),
+      ]);
       const organization = { id: organizationId, name: org?.name ?? organizationId };
       return {
-        items: page.rows.map((r) => toUsageRow(r, organization, leads)),
+        items: page.rows.map((r) => toUsageRow(r, organization, leads, recipients)),
         pageSize: page.pageSize,
         totalCount: page.totalCount,
         continuationToken: page.continuationToken,

@@ -1,11 +1,12 @@
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
-import { DETAIL_STATUS, type EventStatus } from "../../domain/event-vocabulary.js";
+import { DETAIL_STATUS, EVENT_CATEGORIES, type EventStatus } from "../../domain/event-vocabulary.js";
 import { badRequest, notFound } from "../../domain/problem.js";
 import { toIso } from "../../domain/time.js";
 import { createNote, NOTE_MAX_LENGTH } from "../../services/notes.js";
-import { EVENT_LIST_SPEC } from "../../store/event-list-spec.js";
+import { EVENT_LIST_SPEC, type EventListQuery, eventListNarrowing } from "../../store/event-list-spec.js";
 import { getTransitions } from "../../store/events-repo.js";
 import { getConversation, getLead } from "../../store/leads-repo.js";
+import { getUser } from "../../store/orgs-repo.js";
 import type { EventRow } from "../../store/schema.js";
 import type { Store } from "../../store/store.js";
 import { toEventRecord } from "../event-record.js";
@@ -22,13 +23,32 @@ const idParam = (name: string) => ({
 /** One item of an event page (a constant object: Fastify caches its serializer by identity). */
 const EVENT_RECORD = { $ref: "EventRecord#" };
 
-const listSchema = (param: string | null, summary: string) => ({
+const listSchema = (param: string | null, summary: string, querystring?: object) => ({
   tags: ["Events"],
   summary,
   ...(param ? { params: idParam(param) } : {}),
+  ...(querystring ? { querystring } : {}),
   body: listBody,
   response: { 200: { $ref: "PagedResultOfEventTableRow#" }, ...problemResponses },
 });
+
+// The subset's query parameters of two event lists. Values are checked again (and their problems
+// worded) by eventListNarrowing; a continuation token is bound to them.
+const timeParam = (description: string) => ({
+  type: "string",
+  format: "date-time",
+  maxLength: 64,
+  description: `${description} RFC 3339 (percent-encode a '+' offset as %2B). Combined with the body's filters; a continuation token is valid only with the same value.`,
+});
+const startAt = timeParam("Events created at or after this instant (inclusive).");
+const endAt = timeParam("Events created before this instant (exclusive).");
+const category = {
+  type: "string",
+  maxLength: 100,
+  description: `Events whose activityCategory or eventCategory is this one, in any case: ${EVENT_CATEGORIES.join(", ")}. Combined with the body's filters; a continuation token is valid only with the same value.`,
+};
+const organizationQuery = { type: "object", properties: { startAt, endAt } };
+const myQuery = { type: "object", properties: { category, startAt, endAt } };
 
 export const eventRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { store }) => {
   const listEvents = async (
@@ -36,8 +56,10 @@ export const eventRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { s
     organizationId: string,
     scope: Record<string, string>,
     body: unknown,
+    query: EventListQuery = {},
   ) => {
-    const page = await store.listPage<EventRow>(EVENT_LIST_SPEC, organizationId, body, scope);
+    const narrowing = eventListNarrowing(query, scope);
+    const page = await store.listPage<EventRow>(EVENT_LIST_SPEC, organizationId, body, scope, narrowing);
     return sendPage(reply, EVENT_RECORD, { ...page, items: page.rows.map(toEventRecord) });
   };
 
@@ -72,15 +94,21 @@ export const eventRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { s
       const { organizationId } = request.auth;
       const row = await store.getEventById(organizationId, request.params.eventId);
       if (!row) throw notFound(`Event '${request.params.eventId}'`);
-      const transitions = (await getTransitions(store.db, organizationId, [row])).get(row.id) ?? [];
+      // The author's name and email come from the users table; an author that is no user of the
+      // organization (the system, a worker) has neither.
+      const [log, author] = await Promise.all([
+        getTransitions(store.db, organizationId, [row]),
+        getUser(store.db, organizationId, row.created_by),
+      ]);
+      const transitions = log.get(row.id) ?? [];
       const record = toEventRecord(row);
       return {
         ...record,
         secondaryEventType: row.event_category,
         status: row.status ? (DETAIL_STATUS[row.status as EventStatus] ?? null) : null,
         eventStatus: row.status,
-        user: row.created_by.startsWith("usr_") ? { id: row.created_by, name: row.created_by } : null,
-        userEmail: null,
+        user: author ? { id: author.id, name: author.name } : null,
+        userEmail: author?.email ?? null,
         userId: row.created_by,
         modifiedAt: toIso(row.modified_at),
         transitions: transitions.map((t) => ({
@@ -125,21 +153,37 @@ export const eventRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { s
     },
   );
 
-  app.post<{ Params: { organizationId: string } }>(
+  app.post<{ Params: { organizationId: string }; Querystring: Omit<EventListQuery, "category"> }>(
     "/events/organizations/:organizationId",
-    { schema: listSchema("organizationId", "List an organization's events") },
+    {
+      schema: listSchema(
+        "organizationId",
+        "List an organization's events (startAt inclusive, endAt exclusive)",
+        organizationQuery,
+      ),
+    },
     async (request, reply) => {
       if (request.params.organizationId !== request.auth.organizationId) {
         throw notFound(`Organization '${request.params.organizationId}'`);
       }
-      return listEvents(reply, request.auth.organizationId, {}, request.body);
+      const { startAt, endAt } = request.query;
+      return listEvents(reply, request.auth.organizationId, {}, request.body, { startAt, endAt });
     },
   );
 
-  app.post(
+  app.post<{ Querystring: EventListQuery }>(
     "/events/all/my",
-    { schema: listSchema(null, "List the caller's organization's events") },
-    async (request, reply) => listEvents(reply, request.auth.organizationId, {}, request.body),
+    {
+      schema: listSchema(
+        null,
+        "List the caller's organization's events (by category; startAt inclusive, endAt exclusive)",
+        myQuery,
+      ),
+    },
+    async (request, reply) => {
+      const { category, startAt, endAt } = request.query;
+      return listEvents(reply, request.auth.organizationId, {}, request.body, { category, startAt, endAt });
+    },
   );
 
   app.post<{ Params: { conversationId: string }; Body: { text: string } }>(

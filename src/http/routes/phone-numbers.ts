@@ -20,7 +20,7 @@ import {
   healthByNumber,
   organizationName,
   PHONE_NUMBER_LIST_SPEC,
-  type PhoneNumberSettings,
+  type PhoneNumberChanges,
   savePhoneNumber,
   setConversationOverride,
 } from "../../store/phone-numbers-repo.js";
@@ -89,20 +89,31 @@ function optionalId(value: string | null | undefined, field: string): string | n
   return trimmed.length > 0 ? trimmed : null;
 }
 
-/** One flag given under two names: they must agree. */
+/** One flag given under two names: they must agree. Undefined when neither gives a value. */
 function eitherFlag(
   a: boolean | null | undefined,
   b: boolean | null | undefined,
   names: [string, string],
-  fallback: boolean,
-): boolean {
+): boolean | undefined {
   if (a != null && b != null && a !== b) {
     throw badRequest(`${names[0]} and ${names[1]} disagree; send one of them.`, names[0]);
   }
-  return a ?? b ?? fallback;
+  return a ?? b ?? undefined;
 }
 
-function parseSettings(body: PhoneNumberBody, organizationId: string): PhoneNumberSettings {
+const flag = (value: boolean | undefined): 0 | 1 | undefined =>
+  value === undefined ? undefined : value ? 1 : 0;
+
+/**
+ * The settings a body gives. PUT is a replace only for the subset's own PhoneNumberRequest fields
+ * (number, name, enabled). Our extensions (routing.*, isPreferred, isDefault, warmup) are not in
+ * that schema, so a Leadping client never sends them: one it leaves out, or sends as null, comes
+ * back undefined and keeps its current value on PUT (its default on POST), or a PUT from such a
+ * client would drop the 10DLC campaign and the default flag. An explicit null clears the routing
+ * ids (sourceId, campaignId, tenDlcCampaignId): null is a value they can hold. A null flag has no
+ * cleared state, and a null routing or warmup object gives no field, so both keep.
+ */
+function parseChanges(body: PhoneNumberBody, organizationId: string): PhoneNumberChanges {
   if (body.organizationId != null && body.organizationId !== organizationId) {
     throw badRequest(
       "organizationId must be the caller's organization (or omitted): numbers are created in the organization of the API key.",
@@ -112,31 +123,31 @@ function parseSettings(body: PhoneNumberBody, organizationId: string): PhoneNumb
   const number = requirePhoneNumber(body.number, "number");
   assertPlainText(body.name, "name");
   const routing = body.routing ?? {};
-  const campaign = optionalId(routing.tenDlcCampaignId, "routing.tenDlcCampaignId");
-  const application = optionalId(routing.tenDlcApplicationId, "routing.tenDlcApplicationId");
+  const given = (key: keyof RoutingBody) => Object.hasOwn(routing, key);
+  const routingId = (key: "sourceId" | "campaignId" | "tenDlcCampaignId" | "tenDlcApplicationId") =>
+    given(key) ? optionalId(routing[key], `routing.${key}`) : undefined;
+  const campaign = routingId("tenDlcCampaignId");
+  const application = routingId("tenDlcApplicationId");
   if (campaign && application && campaign !== application) {
     throw badRequest(
       "routing.tenDlcCampaignId and routing.tenDlcApplicationId disagree; send one of them.",
       "routing.tenDlcCampaignId",
     );
   }
-  const warmup = eitherFlag(
-    body.warmup?.enabled,
-    body.warmupEnabled,
-    ["warmup.enabled", "warmupEnabled"],
-    false,
-  );
+  // Either name with a value sets it; otherwise a null (or blank) under either name clears it.
+  const tenDlc = campaign || application || (campaign === null || application === null ? null : undefined);
+  const warmup = eitherFlag(body.warmup?.enabled, body.warmupEnabled, ["warmup.enabled", "warmupEnabled"]);
   return {
     number,
     name: body.name.trim() || displayNumber(number),
     enabled: body.enabled === false ? 0 : 1,
-    sms_enabled: routing.smsEnabled === false ? 0 : 1,
-    source_id: optionalId(routing.sourceId, "routing.sourceId"),
-    campaign_id: optionalId(routing.campaignId, "routing.campaignId"),
-    ten_dlc_campaign_id: campaign ?? application,
-    is_preferred: body.isPreferred === true ? 1 : 0,
-    is_default: body.isDefault === true ? 1 : 0,
-    warmup_enabled: warmup ? 1 : 0,
+    sms_enabled: flag(routing.smsEnabled ?? undefined),
+    source_id: routingId("sourceId"),
+    campaign_id: routingId("campaignId"),
+    ten_dlc_campaign_id: tenDlc,
+    is_preferred: flag(body.isPreferred ?? undefined),
+    is_default: flag(body.isDefault ?? undefined),
+    warmup_enabled: flag(warmup),
   };
 }
 
@@ -410,16 +421,17 @@ export const phoneNumbersRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
         tags,
         summary: "Add a sender number (a duplicate number in the organization is a 409)",
         body: PhoneNumberRequestSchema,
-        response: { 201: PhoneNumberResponseSchema, ...withConflict },
+        // 200, not 201: the contract's subset lists only '200': PhoneNumberResponse for this create.
+        response: { 200: PhoneNumberResponseSchema, ...withConflict },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const { organizationId } = request.auth;
-      const settings = parseSettings(request.body, organizationId);
-      const saved = await savePhoneNumber(store.db, store.engine, organizationId, null, settings);
-      if ("conflict" in saved) throw duplicateNumber(settings.number);
+      const changes = parseChanges(request.body, organizationId);
+      const saved = await savePhoneNumber(store.db, store.engine, organizationId, null, changes);
+      if ("conflict" in saved) throw duplicateNumber(changes.number);
       if ("missing" in saved) throw new Error("unreachable: a new number cannot be missing");
-      return reply.code(201).send(await describe(saved.row));
+      return describe(saved.row);
     },
   );
 
@@ -471,7 +483,8 @@ export const phoneNumbersRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
     {
       schema: {
         tags,
-        summary: "Replace a sender number's settings (omitted fields take their defaults)",
+        summary:
+          "Update a sender number: number, name and enabled as sent; extension fields left out (or null flags) keep their values",
         params: phoneNumberParams,
         body: PhoneNumberRequestSchema,
         response: { 200: PhoneNumberResponseSchema, ...withConflict },
@@ -483,10 +496,10 @@ export const phoneNumbersRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
       if (request.body.id != null && request.body.id !== phoneNumberId) {
         throw badRequest("id must match the phoneNumberId of the path (or be omitted).", "id");
       }
-      const settings = parseSettings(request.body, organizationId);
-      const saved = await savePhoneNumber(store.db, store.engine, organizationId, phoneNumberId, settings);
+      const changes = parseChanges(request.body, organizationId);
+      const saved = await savePhoneNumber(store.db, store.engine, organizationId, phoneNumberId, changes);
       if ("missing" in saved) throw notFound(`Phone number '${phoneNumberId}'`);
-      if ("conflict" in saved) throw duplicateNumber(settings.number);
+      if ("conflict" in saved) throw duplicateNumber(changes.number);
       return describe(saved.row);
     },
   );

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
-import { sql } from "kysely";
+import { type RawBuilder, sql } from "kysely";
+import { EVENT_STATUSES } from "../../domain/event-vocabulary.js";
+import { SMS_LIFECYCLE_STATUSES, smsStatusFilter } from "../../domain/message-status.js";
 import { toE164 } from "../../domain/phone.js";
 import { badRequest, notFound } from "../../domain/problem.js";
 import { cancelMessage } from "../../messaging/cancel.js";
@@ -16,11 +18,38 @@ import { sendPage } from "../paged-json.js";
 import { listBody, problemResponses } from "../schemas/common.js";
 import { toSmsEventTableRow, toSmsResponse } from "../sms-record.js";
 
+/** A status filter in either vocabulary (the rows show the lower-case one), any case. */
+function statusCondition(value: string, param: string): RawBuilder<unknown> {
+  const wanted = smsStatusFilter(value);
+  if (!wanted) {
+    throw badRequest(
+      `${param}: '${value.slice(0, 100)}' is not a status; accepted, in any case: ${SMS_LIFECYCLE_STATUSES.join(", ")}; or the event statuses ${EVENT_STATUSES.join(", ")}.`,
+      param,
+    );
+  }
+  if ("none" in wanted) return sql`1 = 0`;
+  const status = sql`status = ${wanted.status}`;
+  // The same flags, in the same order, as smsLifecycleStatus reads them.
+  const funds = sql`coalesce(billing_status, '') = ${"InsufficientFunds"}`;
+  const campaign = sql`coalesce(compliance_action, '') = ${"MissingTenDlcCampaign"}`;
+  switch (wanted.blocked) {
+    case "billing":
+      return sql`(${status} and ${funds})`;
+    case "missing_campaign":
+      return sql`(${status} and not ${funds} and ${campaign})`;
+    case "compliance":
+      return sql`(${status} and not ${funds} and not ${campaign})`;
+    case null:
+      return status;
+  }
+}
+
 const SMS_LIST_SPEC: ListSpec = {
   ...EVENT_LIST_SPEC,
   resource: "sms-events",
   fields: {
     ...EVENT_LIST_SPEC.fields,
+    status: { column: "status", kind: "string", filter: true, match: statusCondition },
     fromPhoneNumberId: { column: "from_phone_number_id", kind: "string", filter: true },
     toPhoneNumber: { column: "to_phone_number", kind: "string", filter: true },
     text: { column: "body", kind: "string", search: true },

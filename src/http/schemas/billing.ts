@@ -106,6 +106,11 @@ const UsageLedgerTableRowSchema = {
     unitPrice: { type: "number" },
     customerChargeAmount: { type: "number" },
     isBillable: { type: "boolean" },
+    description: {
+      ...ns,
+      description:
+        'What the line billed, e.g. "SMS to +14155550142, 2 segments"; null when no message applies.',
+    },
     createdAt: dateTime,
     eventId: {
       ...ns,

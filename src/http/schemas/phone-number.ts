@@ -5,7 +5,7 @@ import { dateTime, nullable, nullableDateTime } from "./common.js";
 // outgoing-number selection). Inlined in the routes rather than shared by $id: only the phone-number
 // route plugin uses them. Our extensions (routing.tenDlcCampaignId, isPreferred, isDefault,
 // warmupEnabled / warmup.enabled on requests) are documented here; everything else is the
-// contract's.
+// contract's. On PUT an extension left out keeps its value (see parseChanges in the route).
 
 const ns = nullable("string");
 const id = { type: "string", maxLength: 200 };
@@ -17,8 +17,10 @@ const WARMUP_STATES = ["Not Started", "In Progress", "Paused", "Blocked", "Ready
 const RoutingRequestSchema = {
   type: ["object", "null"],
   additionalProperties: true,
+  description:
+    "leadtrail extension. On PUT a field left out (or the whole object, or a null smsEnabled) keeps its current value; null clears sourceId, campaignId and tenDlcCampaignId.",
   properties: {
-    smsEnabled: nullable("boolean", { description: "Default true." }),
+    smsEnabled: nullable("boolean", { description: "Default true on create." }),
     voiceEnabled: nullable("boolean", { description: "Accepted and ignored: leadtrail sends SMS only." }),
     teamId: nullableId,
     sourceId: nullableId,
@@ -35,6 +37,8 @@ const RoutingRequestSchema = {
 /** PhoneNumberRequest plus routing, isPreferred, isDefault and warmup. Values are checked by the route. */
 export const PhoneNumberRequestSchema = {
   type: "object",
+  description:
+    "Leadping PhoneNumberRequest plus leadtrail extensions (routing, isPreferred, isDefault, warmupEnabled / warmup). number, name and enabled are replaced on PUT; an extension left out, or a null flag, keeps its current value (its default on create).",
   required: ["number", "name"],
   additionalProperties: true,
   properties: {

@@ -1,0 +1,151 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { EVENT_STATUSES } from "../src/domain/event-vocabulary.js";
+import { insertEvents, newEventRow } from "../src/store/events-repo.js";
+import type { EventRow } from "../src/store/schema.js";
+import { startTestApi, type TestApi } from "./helpers/api.js";
+import { forEachEngine } from "./helpers/engines.js";
+
+// The SMS lists show the lower-case lifecycle ("delivered", "blocked_billing") while the event
+// record shows the seed's status ("Delivered", "Blocked"): a status filter takes either, in any
+// case, and matches exactly the rows that display it.
+
+const PROBLEM = /^application\/problem\+json\b/;
+// SmsEventTableRow.status in the contract's subset.
+const SMS_LIFECYCLE_STATUSES = [
+  "draft",
+  "scheduled",
+  "queued",
+  "sending",
+  "sent",
+  "received",
+  "delivered",
+  "failed",
+  "undeliverable",
+  "opted_out",
+  "blocked_compliance",
+  "blocked_billing",
+  "blocked_missing_campaign",
+  "canceled",
+];
+const LEAD_PHONE = "+12125550150";
+
+type Item = { id: string; status: string | null };
+
+forEachEngine("SMS list status filter", (engine) => {
+  let api: TestApi;
+  let leadId: string;
+  /** Each message's seed status, by id. */
+  const seedStatus = new Map<string, string>();
+
+  before(async () => {
+    api = await startTestApi(engine);
+    const lead = await api.call("POST", "/leads", {
+      contact: { firstName: "Val", phone: { number: LEAD_PHONE } },
+    });
+    assert.equal(lead.statusCode, 201, lead.body);
+    leadId = lead.json().id;
+    const message = (status: string, fields: Partial<EventRow> = {}) =>
+      newEventRow({
+        organization_id: api.org.organizationId,
+        event_type: "SmsSent",
+        activity_type: "Sms",
+        activity_category: "Messaging",
+        description: "",
+        created_by: api.org.userId,
+        lead_id: leadId,
+        direction: "outbound",
+        from_phone_number: "+14155550100",
+        to_phone_number: LEAD_PHONE,
+        status,
+        ...fields,
+      });
+    const rows = [
+      message("Delivered"),
+      message("Delivered"),
+      message("Sent"),
+      message("Queued"),
+      message("Canceled"),
+      // smsLifecycleStatus reads InsufficientFunds before the compliance action.
+      message("Blocked", { billing_status: "InsufficientFunds", compliance_action: "MissingTenDlcCampaign" }),
+      message("Blocked", { compliance_action: "MissingTenDlcCampaign" }),
+      message("Blocked", { compliance_action: "Suppressed" }),
+      message("Blocked"),
+      message("Received", {
+        direction: "inbound",
+        from_phone_number: LEAD_PHONE,
+        to_phone_number: "+14155550100",
+      }),
+      message("Opted out", {
+        direction: "inbound",
+        from_phone_number: LEAD_PHONE,
+        to_phone_number: "+14155550100",
+      }),
+    ];
+    await insertEvents(api.db.store.db, rows);
+    for (const row of rows) seedStatus.set(row.id, row.status!);
+  });
+  after(() => api.close());
+
+  const paths = () => ["/events/sms/all/my", `/events/sms/lead/${leadId}`, `/events/sms/phone/${LEAD_PHONE}`];
+
+  const ids = async (path: string, value?: string): Promise<Item[]> => {
+    const body = value === undefined ? {} : { filters: [{ field: "status", value }] };
+    const res = await api.call("POST", path, { ...body, pageSize: 500 });
+    assert.equal(res.statusCode, 200, `${path} ${value}: ${res.body}`);
+    return res.json().items.map((i: Item) => ({ id: i.id, status: i.status }));
+  };
+  const sorted = (items: Item[]) => items.map((i) => i.id).sort();
+
+  test('filters: [{"field":"status","value":"delivered"}] matches the rows shown as delivered, as "Delivered" does', async () => {
+    for (const path of paths()) {
+      const lower = await ids(path, "delivered");
+      assert.equal(lower.length, 2, path);
+      assert.ok(
+        lower.every((i) => i.status === "delivered"),
+        path,
+      );
+      assert.deepEqual(sorted(await ids(path, "Delivered")), sorted(lower), path);
+      assert.deepEqual(sorted(await ids(path, "DELIVERED")), sorted(lower), path);
+    }
+  });
+
+  test("every lower-case status, in any case, matches exactly the rows that display it", async () => {
+    for (const path of paths()) {
+      const all = await ids(path);
+      assert.equal(all.length, seedStatus.size, path);
+      for (const status of SMS_LIFECYCLE_STATUSES) {
+        const expected = sorted(all.filter((i) => i.status === status));
+        assert.deepEqual(sorted(await ids(path, status)), expected, `${path} ${status}`);
+        assert.deepEqual(sorted(await ids(path, status.toUpperCase())), expected, `${path} ${status}`);
+      }
+      // Each of the three blocked kinds is one row here.
+      for (const kind of ["blocked_billing", "blocked_missing_campaign", "blocked_compliance"]) {
+        assert.ok((await ids(path, kind)).length >= 1, `${path} ${kind}`);
+      }
+    }
+  });
+
+  test("every seed status, in any case, matches the rows with that event status", async () => {
+    for (const path of paths()) {
+      for (const status of EVENT_STATUSES) {
+        const expected = [...seedStatus].filter(([, s]) => s === status).map(([id]) => id);
+        assert.deepEqual(sorted(await ids(path, status)), expected.sort(), `${path} ${status}`);
+        assert.deepEqual(sorted(await ids(path, status.toLowerCase())), expected.sort(), `${path} ${status}`);
+      }
+    }
+  });
+
+  test("a status of neither vocabulary is a 400 naming the value and both vocabularies", async () => {
+    for (const path of paths()) {
+      for (const value of ["deliverd", "opted-out", "Blocked_Sms", "pending_invoice"]) {
+        const res = await api.call("POST", path, { filters: [{ field: "status", value }] });
+        assert.equal(res.statusCode, 400, `${path} ${value}: ${res.body}`);
+        assert.match(String(res.headers["content-type"]), PROBLEM);
+        const detail = res.json().detail as string;
+        assert.ok(detail.startsWith("filters[0].value"), detail);
+        assert.ok(detail.includes("delivered") && detail.includes("Delivered"), detail);
+      }
+    }
+  });
+});
