@@ -276,7 +276,7 @@ forEachEngine("phone numbers", (engine) => {
       assert.equal(list.totalCount, 0);
     });
 
-    test("the same number twice in one organization is a 409, whatever its format; another organization may hold it", async () => {
+    test("the same number twice is a 409, whatever its format, in one organization or across two", async () => {
       const o = await newOrg("Dup Org");
       const first = await create(o, "+14155550130");
       const dup = await o.call("POST", "/phone-numbers", numberBody("(415) 555-0130"));
@@ -291,7 +291,17 @@ forEachEngine("phone numbers", (engine) => {
       );
       assert.equal(same.statusCode, 200, same.body);
 
+      // A number receives for one organization only: another one cannot register it as well, by POST
+      // or by PUT, and its message says why. Once the first lets it go, the other may take it.
       const other = await newOrg("Other Dup Org");
+      const taken = assertProblem(
+        await other.call("POST", "/phone-numbers", numberBody("+14155550130")),
+        409,
+      );
+      assert.match(String(taken.detail), /another organization/);
+      const own = await create(other, "+14155550139");
+      assertProblem(await other.call("PUT", `/phone-numbers/${own.id}`, numberBody("+14155550130")), 409);
+      assert.equal((await o.call("DELETE", `/phone-numbers/${first.id}`)).statusCode, 204);
       await create(other, "+14155550130");
     });
   });

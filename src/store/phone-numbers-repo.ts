@@ -4,6 +4,7 @@ import { type HealthStatus, healthFromCounts } from "../domain/sender-selection.
 import type { Engine } from "./database.js";
 import { isUniqueViolation } from "./errors.js";
 import type { ListSpec } from "./list-query.js";
+import { lockForTransaction } from "./locks.js";
 import type { Database, PhoneNumberRow } from "./schema.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -44,7 +45,11 @@ export async function getPhoneNumber(
     .executeTakeFirst();
 }
 
-/** The organization that owns a number (inbound messages arrive addressed to a number). */
+/**
+ * The organization that owns a number (inbound messages arrive addressed to a number). A number is
+ * saved in one organization only; a database from before that rule may hold it twice, and then the
+ * organization that registered it first keeps receiving.
+ */
 export async function findPhoneNumberByNumber(db: Db, number: string): Promise<PhoneNumberRow | undefined> {
   return db
     .selectFrom("phone_numbers")
@@ -206,7 +211,13 @@ export function newPhoneNumberRow(
   };
 }
 
-export type SaveResult = { row: PhoneNumberRow } | { conflict: "duplicate-number" } | { missing: true };
+/**
+ * Why a number cannot be saved: the organization has it already, or another organization does (a
+ * number belongs to one organization: the messages sent to it are that organization's).
+ */
+export type NumberConflict = "duplicate-number" | "number-of-another-organization";
+
+export type SaveResult = { row: PhoneNumberRow } | { conflict: NumberConflict } | { missing: true };
 
 /**
  * A create or update: number, name and enabled always given; a setting left undefined takes its
@@ -258,14 +269,21 @@ async function lockOrganization(trx: Transaction<Database>, engine: Engine, orga
   }
 }
 
-async function numberTaken(trx: Db, organizationId: string, number: string, exceptId: string | null) {
-  let query = trx
+/** Who else holds this number already, if anyone: this organization (another record) or another one. */
+async function numberTaken(
+  trx: Db,
+  organizationId: string,
+  number: string,
+  exceptId: string | null,
+): Promise<NumberConflict | null> {
+  const holders = await trx
     .selectFrom("phone_numbers")
-    .select("id")
-    .where("organization_id", "=", organizationId)
-    .where("number", "=", number);
-  if (exceptId) query = query.where("id", "!=", exceptId);
-  return (await query.executeTakeFirst()) !== undefined;
+    .select(["organization_id", "id"])
+    .where("number", "=", number)
+    .execute();
+  const others = holders.filter((h) => !(h.organization_id === organizationId && h.id === exceptId));
+  if (others.some((h) => h.organization_id === organizationId)) return "duplicate-number";
+  return others.length > 0 ? "number-of-another-organization" : null;
 }
 
 async function clearOtherDefaults(trx: Db, organizationId: string, keepId: string, now: number) {
@@ -295,7 +313,11 @@ export async function savePhoneNumber(
   try {
     return await db.transaction().execute(async (trx): Promise<SaveResult> => {
       await lockOrganization(trx, engine, organizationId);
-      if (await numberTaken(trx, organizationId, changes.number, id)) return { conflict: "duplicate-number" };
+      // Organizations do not share numbers, so the number itself is locked too (PostgreSQL: the
+      // organization's lock does not stop another organization adding it at the same moment).
+      await lockForTransaction(trx, `phone-number:${changes.number}`);
+      const conflict = await numberTaken(trx, organizationId, changes.number, id);
+      if (conflict) return { conflict };
       let row: PhoneNumberRow;
       if (id === null) {
         const { number, name, enabled } = changes;

@@ -18,6 +18,7 @@ import {
   deletePhoneNumber,
   getPhoneNumber,
   healthByNumber,
+  type NumberConflict,
   organizationName,
   PHONE_NUMBER_LIST_SPEC,
   type PhoneNumberChanges,
@@ -395,13 +396,12 @@ const conversationParams = {
 const tags = ["Phone numbers"];
 const withConflict = { ...problemResponses, 409: { $ref: "ProblemDetails#" } };
 
-function duplicateNumber(number: string): ProblemError {
-  return new ProblemError(
-    409,
-    "duplicate-phone-number",
-    `The organization already has the number ${number}.`,
-    { number: [`The organization already has the number ${number}.`] },
-  );
+function duplicateNumber(number: string, conflict: NumberConflict): ProblemError {
+  const detail =
+    conflict === "duplicate-number"
+      ? `The organization already has the number ${number}.`
+      : `The number ${number} belongs to another organization: a number receives for one organization only.`;
+  return new ProblemError(409, "duplicate-phone-number", detail, { number: [detail] });
 }
 
 export const phoneNumbersRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store }) => {
@@ -429,7 +429,7 @@ export const phoneNumbersRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
       const { organizationId } = request.auth;
       const changes = parseChanges(request.body, organizationId);
       const saved = await savePhoneNumber(store.db, store.engine, organizationId, null, changes);
-      if ("conflict" in saved) throw duplicateNumber(changes.number);
+      if ("conflict" in saved) throw duplicateNumber(changes.number, saved.conflict);
       if ("missing" in saved) throw new Error("unreachable: a new number cannot be missing");
       return describe(saved.row);
     },
@@ -499,7 +499,7 @@ export const phoneNumbersRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
       const changes = parseChanges(request.body, organizationId);
       const saved = await savePhoneNumber(store.db, store.engine, organizationId, phoneNumberId, changes);
       if ("missing" in saved) throw notFound(`Phone number '${phoneNumberId}'`);
-      if ("conflict" in saved) throw duplicateNumber(changes.number);
+      if ("conflict" in saved) throw duplicateNumber(changes.number, saved.conflict);
       return describe(saved.row);
     },
   );
