@@ -25,6 +25,22 @@ forEachEngine("notes, conversations and event detail", (engine) => {
   });
   after(() => api.close());
 
+  /** A sender number of the test organization (POST /phone-numbers), by id. */
+  const addNumber = async (number: string, name: string, routing: Record<string, unknown> = {}) => {
+    const res = await api.call("POST", "/phone-numbers", { number, name, routing });
+    assert.equal(res.statusCode, 200, res.body);
+    return res.json().id as string;
+  };
+
+  /** POST /sms/send from a chosen number (a manual override). */
+  const sendFrom = (conversationId: string, fromPhoneNumberId: string) =>
+    api.call("POST", "/sms/send", {
+      conversationId,
+      text: "Hello",
+      fromPhoneNumberId,
+      wasManuallyOverridden: true,
+    });
+
   test("a note is a Note event answered as an event record, created by the acting user", async () => {
     const res = await api.call("POST", `/events/conversations/${conversationId}/notes`, {
       text: "  Call after 5pm.  ",
@@ -91,17 +107,8 @@ forEachEngine("notes, conversations and event detail", (engine) => {
     assert.equal(before.activeOutboundPhoneNumberId, null);
     assert.equal(before.phoneNumber, null);
 
-    const create = async (number: string, name: string) => {
-      const res = await api.call("POST", "/phone-numbers", {
-        number,
-        name,
-        routing: { tenDlcCampaignId: "CAMP-10DLC" },
-      });
-      assert.ok(res.statusCode === 200 || res.statusCode === 201, res.body);
-      return res.json().id as string;
-    };
-    const main = await create("+12065550170", "Main line");
-    const backup = await create("+12065550171", "Backup line");
+    const main = await addNumber("+12065550170", "Main line", { tenDlcCampaignId: "CAMP-10DLC" });
+    const backup = await addNumber("+12065550171", "Backup line", { tenDlcCampaignId: "CAMP-10DLC" });
     const override = `/phone-numbers/outgoing/conversation/${conversationId}/override`;
     const set = await api.call("POST", override, {
       fromPhoneNumberId: backup,
@@ -115,12 +122,7 @@ forEachEngine("notes, conversations and event detail", (engine) => {
 
     // Without the override, the number the conversation last sent from is the active one (sticky).
     assert.equal((await api.call("DELETE", override)).statusCode, 200);
-    const send = await api.call("POST", "/sms/send", {
-      conversationId,
-      text: "Hello",
-      fromPhoneNumberId: main,
-      wasManuallyOverridden: true,
-    });
+    const send = await sendFrom(conversationId, main);
     assert.equal(send.statusCode, 201, send.body);
     const sticky = await conversation();
     assert.equal(sticky.outboundPhoneNumberOverrideId, null);
@@ -139,13 +141,8 @@ forEachEngine("notes, conversations and event detail", (engine) => {
       return [c.status, c.statusReason === null ? null : typeof c.statusReason];
     };
     assert.deepEqual(await state(), ["open", null]);
-    const number = async (n: string, routing: Record<string, unknown>) => {
-      const res = await api.call("POST", "/phone-numbers", { number: n, name: `Line ${n}`, routing });
-      assert.ok(res.statusCode === 200 || res.statusCode === 201, res.body);
-      return res.json().id as string;
-    };
-    const registered = await number("+12065550180", { tenDlcCampaignId: "CAMP-10DLC" });
-    const unregistered = await number("+12065550181", {});
+    const registered = await addNumber("+12065550180", "Registered", { tenDlcCampaignId: "CAMP-10DLC" });
+    const unregistered = await addNumber("+12065550181", "Unregistered");
     const inbound = await api.call("POST", "/simulator/inbound", {
       from: "+12065550150",
       to: "+12065550180",
@@ -156,12 +153,7 @@ forEachEngine("notes, conversations and event detail", (engine) => {
     const conversationId = (await api.call("POST", `/conversations/lead/${lead.id}`, {})).json().items[0].id;
     startSimulator(api);
     const send = async (from: string) => {
-      const res = await api.call("POST", "/sms/send", {
-        conversationId,
-        text: "Yes!",
-        fromPhoneNumberId: from,
-        wasManuallyOverridden: true,
-      });
+      const res = await sendFrom(conversationId, from);
       assert.equal(res.statusCode, 201, res.body);
       return waitForEvent(api, res.json().id, isFinal);
     };
