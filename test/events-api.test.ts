@@ -111,16 +111,31 @@ forEachEngine("events API", (engine) => {
     assert.deepEqual(first.user, { id: org.userId, name: "Grace Hopper" });
     assert.equal(first.userEmail, null);
 
-    // With one.
+    const firstRecord = (await api.call("GET", `/events/${first.id}`, undefined, org.apiKey)).json();
+    assert.equal(firstRecord.actorDisplayName, "Grace Hopper");
+    assert.equal(firstRecord.actorEmail, null);
+
+    // With one (set before leadtrail first reads the user: no endpoint edits users, and each
+    // process remembers the authors it has read).
+    const withEmail = await createOrganization(db, "Email Org", "Alan Turing");
     await db
       .updateTable("users")
-      .set({ email: "grace@example.com" })
-      .where("organization_id", "=", org.organizationId)
-      .where("id", "=", org.userId)
+      .set({ email: "alan@example.com" })
+      .where("organization_id", "=", withEmail.organizationId)
+      .where("id", "=", withEmail.userId)
       .execute();
-    const second = await detailOf(await leadEvent("Alan"));
-    assert.deepEqual(second.user, { id: org.userId, name: "Grace Hopper" });
-    assert.equal(second.userEmail, "grace@example.com");
+    const lead = await api.call("POST", "/leads", { contact: { firstName: "Kurt" } }, withEmail.apiKey);
+    const page = (await api.call("POST", `/events/leads/${lead.json().id}`, {}, withEmail.apiKey)).json();
+    assert.equal(page.items[0].actorDisplayName, "Alan Turing");
+    assert.equal(page.items[0].actorEmail, "alan@example.com");
+    const second = (
+      await api.call("GET", `/events/detail/${page.items[0].id}`, undefined, withEmail.apiKey)
+    ).json();
+    assert.deepEqual(second.user, { id: withEmail.userId, name: "Alan Turing" });
+    assert.equal(second.userEmail, "alan@example.com");
+    const record = (await api.call("GET", `/events/${page.items[0].id}`, undefined, withEmail.apiKey)).json();
+    assert.equal(record.actorDisplayName, "Alan Turing");
+    assert.equal(record.actorEmail, "alan@example.com");
 
     // An author that is no user (the system writes inbound messages and replies): unknown.
     const system = newEventRow({
@@ -136,5 +151,9 @@ forEachEngine("events API", (engine) => {
     assert.equal(bySystem.userId, "system");
     assert.equal(bySystem.user, null);
     assert.equal(bySystem.userEmail, null);
+    const systemRecord = (await api.call("GET", `/events/${system.id}`, undefined, org.apiKey)).json();
+    assert.equal(systemRecord.actorUserId, null);
+    assert.equal(systemRecord.actorDisplayName, "System");
+    assert.equal(systemRecord.actorEmail, null);
   });
 });

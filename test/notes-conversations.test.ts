@@ -52,6 +52,8 @@ forEachEngine("notes, conversations and event detail", (engine) => {
     assert.equal(note.timelineType, "Note");
     assert.equal(note.summary, "Call after 5pm.");
     assert.equal(note.createdBy, api.org.userId);
+    assert.equal(note.actorUserId, api.org.userId);
+    assert.equal(note.actorDisplayName, "Owner");
     assert.equal(note.conversationId, conversationId);
     assert.equal(note.leadId, leadId);
     assert.deepEqual((await api.call("GET", `/events/${note.id}`)).json(), note);

@@ -1,6 +1,7 @@
 import { microsToUsd } from "../domain/money.js";
 import { toIso } from "../domain/time.js";
 import type { EventRow } from "../store/schema.js";
+import type { Author } from "../store/user-directory.js";
 
 export interface MediaAttachment {
   url: string;
@@ -67,6 +68,9 @@ export interface EventRecord {
   createdAt: string;
   createdBy: string;
   actorUserId: string | null;
+  /** The later revision's EventTableRow names the author too (UserDirectory; "System" for the system). */
+  actorDisplayName: string | null;
+  actorEmail: string | null;
 }
 
 function parseMedia(json: string | null): MediaAttachment[] {
@@ -74,7 +78,7 @@ function parseMedia(json: string | null): MediaAttachment[] {
   return JSON.parse(json) as MediaAttachment[];
 }
 
-export function toEventRecord(row: EventRow): EventRecord {
+export function toEventRecord(row: EventRow, author: Author | null | undefined): EventRecord {
   return {
     id: row.id,
     eventType: row.event_type,
@@ -127,5 +131,7 @@ export function toEventRecord(row: EventRow): EventRecord {
     createdAt: toIso(row.created_at) as string,
     createdBy: row.created_by,
     actorUserId: row.created_by.startsWith("usr_") ? row.created_by : null,
+    actorDisplayName: author?.name ?? null,
+    actorEmail: author?.email ?? null,
   };
 }

@@ -18,7 +18,8 @@ export function consoleEntries(transitions: EventTransitionsTable[]) {
 }
 
 export function toSmsResponse(row: EventRow, transitions: EventTransitionsTable[]) {
-  const record = toEventRecord(row);
+  // Only the record's formatted fields are read here (SmsResponse names no author).
+  const record = toEventRecord(row, null);
   return {
     id: row.id,
     conversationId: row.conversation_id,

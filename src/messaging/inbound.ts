@@ -12,11 +12,13 @@ import { INBOUND_ONCE } from "../store/migration-0004-inbound-once.js";
 import { findPhoneNumberByNumber } from "../store/phone-numbers-repo.js";
 import type { Database, EventRow } from "../store/schema.js";
 import { release, suppress } from "../store/suppressions-repo.js";
+import { SYSTEM_AUTHOR_ID } from "../store/user-directory.js";
 import type { Prices } from "./billing.js";
 import type { InboundMessage } from "./provider.js";
 import { queueOutbound } from "./send.js";
 
-export const SYSTEM_ACTOR = "system";
+/** The author of what the system writes by itself (see UserDirectory). */
+export const SYSTEM_ACTOR = SYSTEM_AUTHOR_ID;
 
 export const REPLIES = {
   "opt-out": "You have been unsubscribed and will receive no more messages. Reply START to resubscribe.",

@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import { warmupDay, warmupMessageDue } from "../domain/warmup.js";
 import type { Database, EventRow, PhoneNumberRow } from "../store/schema.js";
+import { SYSTEM_AUTHOR_ID } from "../store/user-directory.js";
 import type { Prices } from "./billing.js";
 import { queueOutbound } from "./send.js";
 
@@ -74,7 +75,7 @@ async function warmupExchange(
         trx,
         {
           organizationId: number.organization_id,
-          createdBy: "system",
+          createdBy: SYSTEM_AUTHOR_ID,
           conversation: null,
           to: to.number,
           from,

@@ -86,16 +86,6 @@ export async function getOrganization(db: Kysely<Database>, id: string) {
   return db.selectFrom("organizations").selectAll().where("id", "=", id).executeTakeFirst();
 }
 
-/** One user of an organization (events name their author by user id). */
-export async function getUser(db: Kysely<Database>, organizationId: string, id: string) {
-  return db
-    .selectFrom("users")
-    .select(["id", "name", "email"])
-    .where("organization_id", "=", organizationId)
-    .where("id", "=", id)
-    .executeTakeFirst();
-}
-
 export async function countOrganizations(db: Kysely<Database>): Promise<number> {
   const row = await db
     .selectFrom("organizations")

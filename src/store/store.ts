@@ -5,6 +5,7 @@ import { type EventByIdReader, eventByIdReader } from "./event-by-id-reader.js";
 import { type ListPage, type ListSpec, parseListOptions, runList, scopeKeyOf } from "./list-query.js";
 import { LATEST_MIGRATION, migrateToLatest } from "./migrations.js";
 import { type ApiKeyOwner, findApiKeyOwner, getOrCreateSecret } from "./orgs-repo.js";
+import { UserDirectory } from "./user-directory.js";
 
 /** Conditions a list adds to its spec's, and the key its continuation tokens are bound to. */
 export interface ListNarrowing {
@@ -17,11 +18,16 @@ export interface ListNarrowing {
  * continuation-token codec ready. Repositories take `store.db` (Kysely) for everything else.
  */
 export class Store {
+  /** Event authors' names and emails, cached for the process. */
+  readonly users: UserDirectory;
+
   private constructor(
     readonly conn: Connection,
     readonly cursors: CursorCodec,
     readonly getEventById: EventByIdReader,
-  ) {}
+  ) {
+    this.users = new UserDirectory(conn.db);
+  }
 
   static async open(options: ConnectionOptions): Promise<Store> {
     const conn = openConnection(options);

@@ -6,7 +6,6 @@ import { createNote, NOTE_MAX_LENGTH } from "../../services/notes.js";
 import { EVENT_LIST_SPEC, type EventListQuery, eventListNarrowing } from "../../store/event-list-spec.js";
 import { getTransitions } from "../../store/events-repo.js";
 import { getConversation, getLead } from "../../store/leads-repo.js";
-import { getUser } from "../../store/orgs-repo.js";
 import type { EventRow } from "../../store/schema.js";
 import type { Store } from "../../store/store.js";
 import { toEventRecord } from "../event-record.js";
@@ -60,7 +59,14 @@ export const eventRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { s
   ) => {
     const narrowing = eventListNarrowing(query, scope);
     const page = await store.listPage<EventRow>(EVENT_LIST_SPEC, organizationId, body, scope, narrowing);
-    return sendPage(reply, EVENT_RECORD, { ...page, items: page.rows.map(toEventRecord) });
+    const authors = await store.users.authors(
+      organizationId,
+      page.rows.map((r) => r.created_by),
+    );
+    return sendPage(reply, EVENT_RECORD, {
+      ...page,
+      items: page.rows.map((r) => toEventRecord(r, authors.get(r.created_by))),
+    });
   };
 
   app.get<{ Params: { eventId: string } }>(
@@ -74,9 +80,10 @@ export const eventRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { s
       },
     },
     async (request) => {
-      const row = await store.getEventById(request.auth.organizationId, request.params.eventId);
+      const { organizationId } = request.auth;
+      const row = await store.getEventById(organizationId, request.params.eventId);
       if (!row) throw notFound(`Event '${request.params.eventId}'`);
-      return toEventRecord(row);
+      return toEventRecord(row, await store.users.author(organizationId, row.created_by));
     },
   );
 
@@ -94,21 +101,22 @@ export const eventRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { s
       const { organizationId } = request.auth;
       const row = await store.getEventById(organizationId, request.params.eventId);
       if (!row) throw notFound(`Event '${request.params.eventId}'`);
-      // The author's name and email come from the users table; an author that is no user of the
-      // organization (the system, a worker) has neither.
+      // The author's name and email come from the users table; `user` names a user only (the
+      // system, which the record calls "System", is none).
       const [log, author] = await Promise.all([
         getTransitions(store.db, organizationId, [row]),
-        getUser(store.db, organizationId, row.created_by),
+        store.users.author(organizationId, row.created_by),
       ]);
       const transitions = log.get(row.id) ?? [];
-      const record = toEventRecord(row);
+      const record = toEventRecord(row, author);
+      const user = author && record.actorUserId ? author : null;
       return {
         ...record,
         secondaryEventType: row.event_category,
         status: row.status ? (DETAIL_STATUS[row.status as EventStatus] ?? null) : null,
         eventStatus: row.status,
-        user: author ? { id: author.id, name: author.name } : null,
-        userEmail: author?.email ?? null,
+        user: user ? { id: row.created_by, name: user.name } : null,
+        userEmail: user?.email ?? null,
         userId: row.created_by,
         modifiedAt: toIso(row.modified_at),
         transitions: transitions.map((t) => ({
@@ -207,7 +215,7 @@ export const eventRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { s
       }
       const row = await createNote(store.db, request.auth, request.params.conversationId, text);
       if (!row) throw notFound(`Conversation '${request.params.conversationId}'`);
-      return toEventRecord(row);
+      return toEventRecord(row, await store.users.author(request.auth.organizationId, row.created_by));
     },
   );
 };

@@ -279,7 +279,8 @@ export const simulatorRoutes: FastifyPluginAsync<RouteDeps> = async (app, { stor
       });
       if (!outcome) throw notFound(`Phone number '${to}' of this organization`);
       if (outcome.reply) pipeline.poke();
-      return reply.code(201).send(toEventRecord(outcome.event));
+      const author = await store.users.author(outcome.event.organization_id, outcome.event.created_by);
+      return reply.code(201).send(toEventRecord(outcome.event, author));
     },
   );
 };

@@ -73,6 +73,8 @@ const eventProperties = {
   createdAt: dateTime,
   createdBy: { type: "string" },
   actorUserId: ns,
+  actorDisplayName: ns,
+  actorEmail: ns,
 };
 
 /** The event record (seed + later revision names), as GET /events/{eventId} answers it. */
@@ -80,7 +82,7 @@ export const EventRecordSchema = {
   $id: "EventRecord",
   type: "object",
   description: "A lead activity event: the seed's record plus the later revision's names.",
-  required: Object.keys(eventProperties).filter((k) => k !== "actorUserId"),
+  required: Object.keys(eventProperties).filter((k) => !k.startsWith("actor")),
   properties: eventProperties,
 };
 
