@@ -289,6 +289,30 @@ forEachEngine("leads", (engine) => {
     assert.equal((await call("POST", "/conversations/my?archiveFilter=x", {})).statusCode, 400);
   });
 
+  test("leads created at once with the same new tag share one tag (no unique-violation 500)", async () => {
+    const { createOrganization } = await import("../src/store/orgs-repo.js");
+    const org = await createOrganization(api.db.store.db, "Racing tags");
+    const created = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        api.call(
+          "POST",
+          "/leads",
+          { contact: { firstName: `Racer${i}` }, tagNames: ["Brand New"], tagIds: ["ext-race"] },
+          org.apiKey,
+        ),
+      ),
+    );
+    for (const res of created) assert.equal(res.statusCode, 201, res.body);
+    const ids = new Set(created.flatMap((r) => r.json().tags.map((t: { id: string }) => t.id)));
+    assert.deepEqual([...ids].sort(), ["ext-race", "tag_brand-new"]);
+    const tags = await api.db.store.db
+      .selectFrom("tags")
+      .select("id")
+      .where("organization_id", "=", org.organizationId)
+      .execute();
+    assert.equal(tags.length, 2);
+  });
+
   test("a trailing slash names the same route (as ASP.NET-style servers treat it)", async () => {
     const lead = (await api.call("POST", "/leads/", leadBody())).json();
     assert.match(lead.id, /^lead_/);

@@ -23,6 +23,10 @@ async function tagById(trx: Trx, organizationId: string, id: string) {
     .executeTakeFirst();
 }
 
+/**
+ * Adds a tag unless one with its id or name is there (a concurrent lead may be adding the same one:
+ * on PostgreSQL the insert waits for it and then does nothing), then answers the tag of that name.
+ */
 async function createTag(trx: Trx, organizationId: string, tag: TagRef, normalized: string, now: number) {
   await trx
     .insertInto("tags")
@@ -33,8 +37,14 @@ async function createTag(trx: Trx, organizationId: string, tag: TagRef, normaliz
       normalized_name: normalized,
       created_at: now,
     })
+    .onConflict((oc) => oc.doNothing())
     .execute();
-  return tag;
+  return tagByName(trx, organizationId, normalized);
+}
+
+/** A second id for a name whose readable id another name took ("hot lead" and "hot-lead"). */
+function suffixedId(id: string, normalized: string): string {
+  return `${id}-${createHash("sha256").update(normalized).digest("hex").slice(0, 8)}`;
 }
 
 /** The organization's tag of this name, created on first use ("Hot" and " hot" are one tag). */
@@ -42,12 +52,15 @@ async function tagNamed(trx: Trx, organizationId: string, name: string, now: num
   const normalized = normalizeTagName(name);
   const existing = await tagByName(trx, organizationId, normalized);
   if (existing) return existing;
-  let id = tagIdForName(normalized);
-  // "hot lead" and "hot-lead" read alike but are two names: the second gets a suffix of its own.
-  if (await tagById(trx, organizationId, id)) {
-    id = `${id}-${createHash("sha256").update(normalized).digest("hex").slice(0, 8)}`;
+  const readable = tagIdForName(normalized);
+  const taken = (await tagById(trx, organizationId, readable)) !== undefined;
+  for (const id of taken
+    ? [suffixedId(readable, normalized)]
+    : [readable, suffixedId(readable, normalized)]) {
+    const tag = await createTag(trx, organizationId, { id, name: name.trim() }, normalized, now);
+    if (tag) return tag;
   }
-  return createTag(trx, organizationId, { id, name: name.trim() }, normalized, now);
+  throw new Error(`tag '${normalized}' could not be created`);
 }
 
 /**
@@ -58,8 +71,11 @@ async function tagWithId(trx: Trx, organizationId: string, id: string, now: numb
   const existing = await tagById(trx, organizationId, id);
   if (existing) return existing;
   const normalized = normalizeTagName(id);
-  const sameName = await tagByName(trx, organizationId, normalized);
-  return sameName ?? createTag(trx, organizationId, { id, name: id.trim() }, normalized, now);
+  // A tag of that name (or, concurrently, of that id) may be there already: either serves.
+  const created = await createTag(trx, organizationId, { id, name: id.trim() }, normalized, now);
+  const tag = created ?? (await tagById(trx, organizationId, id));
+  if (!tag) throw new Error(`tag '${id}' could not be created`);
+  return tag;
 }
 
 /** A lead's tags from its request: names first, then ids, each tag once. */
