@@ -311,6 +311,25 @@ forEachEngine("leads", (engine) => {
       .where("organization_id", "=", org.organizationId)
       .execute();
     assert.equal(tags.length, 2);
+
+    // New tags named in different orders at once: PostgreSQL would deadlock two creators that each
+    // hold one tag and wait for the other's, unless creating tags is serialized.
+    for (let round = 0; round < 5; round++) {
+      const orders = [
+        ["x", "y", "z"],
+        ["z", "y", "x"],
+        ["y", "x", "z"],
+        ["z", "x", "y"],
+        ["x", "z", "y"],
+        ["y", "z", "x"],
+      ].map((names) => names.map((n) => `${n}${round}`));
+      const results = await Promise.all(
+        orders.map((tagNames, i) =>
+          api.call("POST", "/leads", { contact: { firstName: `Order${i}` }, tagNames }, org.apiKey),
+        ),
+      );
+      for (const res of results) assert.equal(res.statusCode, 201, res.body);
+    }
   });
 
   test("a trailing slash names the same route (as ASP.NET-style servers treat it)", async () => {

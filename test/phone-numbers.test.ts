@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { LightMyRequestResponse } from "fastify";
 import { type CreatedOrganization, createOrganization } from "../src/store/orgs-repo.js";
-import { dayOf } from "../src/store/phone-numbers-repo.js";
+import { dayOf, newPhoneNumberRow } from "../src/store/phone-numbers-repo.js";
 import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 
@@ -303,6 +303,39 @@ forEachEngine("phone numbers", (engine) => {
       assertProblem(await other.call("PUT", `/phone-numbers/${own.id}`, numberBody("+14155550130")), 409);
       assert.equal((await o.call("DELETE", `/phone-numbers/${first.id}`)).statusCode, 204);
       await create(other, "+14155550130");
+    });
+
+    test("a number two organizations held before numbers had one owner stays editable by both", async () => {
+      const first = await newOrg("Shared Before A");
+      const second = await newOrg("Shared Before B");
+      const mine = await create(first, "+14155550148", { routing: {} });
+      // As a database from before the rule may hold it: the same number in a second organization.
+      const theirs = newPhoneNumberRow(second.org.organizationId, {
+        number: "+14155550148",
+        name: "Theirs",
+        enabled: 1,
+        sms_enabled: 1,
+        source_id: null,
+        campaign_id: null,
+        ten_dlc_campaign_id: null,
+        is_preferred: 0,
+        is_default: 0,
+        warmup_enabled: 0,
+      });
+      await api.db.store.db.insertInto("phone_numbers").values(theirs).execute();
+      for (const [o, id] of [
+        [first, mine.id],
+        [second, theirs.id],
+      ] as const) {
+        const renamed = await o.call("PUT", `/phone-numbers/${id}`, {
+          number: "+14155550148",
+          name: "Renamed",
+          enabled: true,
+          routing: { tenDlcCampaignId: "CAMP-LATER" },
+        });
+        assert.equal(renamed.statusCode, 200, renamed.body);
+        assert.equal(renamed.json().routing.tenDlcCampaignId, "CAMP-LATER");
+      }
     });
   });
 

@@ -6,6 +6,7 @@ import { ACTIVITY_CATEGORY } from "../src/domain/event-vocabulary.js";
 import { isUniqueViolation } from "../src/store/errors.js";
 import { insertEvent, insertEvents, newEventRow } from "../src/store/events-repo.js";
 import { INBOUND_ONCE } from "../src/store/migration-0004-inbound-once.js";
+import { leadTags } from "../src/store/migration-0005-lead-tags.js";
 import { LATEST_MIGRATION, migrateToLatest, migrator } from "../src/store/migrations.js";
 import { createOrganization, hashApiKey } from "../src/store/orgs-repo.js";
 import { Store } from "../src/store/store.js";
@@ -140,6 +141,11 @@ forEachEngine("store", (engine) => {
         lead("lead_a", ["Hot", "Hot Lead"], ["ext-1"]),
         lead("lead_b", ["hot"], []),
         lead("lead_c", [], []),
+        // Ids a client copied from what leads showed (tag_hot, tag_vip, tag_caf-) name those tags,
+        // even on a lead written before the lead that names the tag.
+        lead("lead_d", ["Hot"], ["tag_hot"]),
+        lead("lead_e", [], ["tag_vip"]),
+        lead("lead_f", ["VIP", "Café"], ["tag_caf-"]),
       ])
       .execute();
     assert.equal(await migrateToLatest(db as never), LATEST_MIGRATION);
@@ -172,6 +178,31 @@ forEachEngine("store", (engine) => {
       rows: ["tag_hot"],
     });
     assert.deepEqual(await tagsOf("lead_c"), { document: undefined, rows: [] });
+    assert.deepEqual(await tagsOf("lead_d"), {
+      document: [{ id: "tag_hot", name: "Hot" }],
+      rows: ["tag_hot"],
+    });
+    assert.deepEqual(await tagsOf("lead_e"), {
+      document: [{ id: "tag_vip", name: "VIP" }],
+      rows: ["tag_vip"],
+    });
+    assert.deepEqual(await tagsOf("lead_f"), {
+      document: [
+        { id: "tag_vip", name: "VIP" },
+        { id: "tag_caf-", name: "Café" },
+      ],
+      rows: ["tag_caf-", "tag_vip"],
+    });
+    // Running it again (a migration killed half-way on SQLite, where it is no transaction) changes
+    // nothing and fails on nothing.
+    const snapshot = async () => ({
+      tags: await db.selectFrom("tags").selectAll().orderBy("organization_id").orderBy("id").execute(),
+      leadTags: await db.selectFrom("lead_tags").selectAll().orderBy("lead_id").orderBy("tag_id").execute(),
+      leads: await db.selectFrom("leads").select(["id", "document"]).orderBy("id").execute(),
+    });
+    const once = await snapshot();
+    await leadTags.up(db as never);
+    assert.deepEqual(await snapshot(), once);
     const tags = await db
       .selectFrom("tags")
       .select(["id", "normalized_name"])
@@ -180,8 +211,10 @@ forEachEngine("store", (engine) => {
       .execute();
     assert.deepEqual(tags, [
       { id: "ext-1", normalized_name: "ext-1" },
+      { id: "tag_caf-", normalized_name: "café" },
       { id: "tag_hot", normalized_name: "hot" },
       { id: "tag_hot-lead", normalized_name: "hot lead" },
+      { id: "tag_vip", normalized_name: "vip" },
     ]);
   });
 

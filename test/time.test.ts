@@ -8,6 +8,10 @@ test("parseRfc3339 reads RFC 3339 timestamps with any offset", () => {
   assert.equal(parseRfc3339("2024-03-01T01:30:00+02:00"), Date.UTC(2024, 1, 29, 23, 30));
   assert.equal(parseRfc3339("2024-12-31T23:59:59-23:59"), Date.UTC(2025, 0, 1, 23, 58, 59));
   assert.equal(parseRfc3339("0024-02-29T00:00:00Z"), Date.parse("0024-02-29T00:00:00Z"));
+  // A space or lower-case letters read the same as the canonical form, early years included.
+  assert.equal(parseRfc3339("0050-01-01 00:00:00z"), Date.parse("0050-01-01T00:00:00Z"));
+  assert.equal(parseRfc3339("0024-02-29 00:00:00+01:00"), Date.parse("0024-02-29T00:00:00+01:00"));
+  assert.equal(new Date(parseRfc3339("0050-01-01 00:00:00Z") as number).getUTCFullYear(), 50);
 });
 
 test("parseRfc3339 refuses dates and times that do not exist instead of rolling them forward", () => {

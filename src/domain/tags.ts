@@ -12,9 +12,13 @@ export function normalizeTagName(name: string): string {
   return name.trim().toLowerCase();
 }
 
-/** The id a tag named by a lead gets: readable and the same in every organization. */
+/**
+ * The id a tag named by a lead gets: readable and the same in every organization. The formula is the
+ * one leads have shown since tags were first answered ("VIP client" → tag_vip-client, "Café" →
+ * tag_caf-), so the ids clients already hold keep naming the same tags.
+ */
 export function tagIdForName(normalizedName: string): string {
-  return `tag_${normalizedName.replace(/[^\p{L}\p{N}]+/gu, "-").replace(/^-+|-+$/g, "") || "x"}`;
+  return `tag_${normalizedName.replace(/[^a-z0-9]+/g, "-")}`;
 }
 
 /** The ids of a lead's tags, sorted: what "did the tags change" compares. */

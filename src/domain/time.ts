@@ -30,6 +30,8 @@ export function parseRfc3339(value: string): number | null {
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth) return null;
   if (hour > 23 || minute > 59 || second > 59) return null;
   if (parts[8] !== undefined && (Number(parts[8]) > 23 || Number(parts[9]) > 59)) return null;
-  const ms = Date.parse(value);
+  // In the one form Date.parse reads by the ISO rules: with a space or a lower-case t/z it falls back
+  // to a legacy parser that reads years 0–99 as 19xx.
+  const ms = Date.parse(`${value.slice(0, 10)}T${value.slice(11).toUpperCase()}`);
   return Number.isFinite(ms) ? ms : null;
 }

@@ -100,7 +100,7 @@ export function leadListNarrowing(query: LeadListQueryParams): ListNarrowing {
   const tagKey = tags.untagged
     ? "untagged"
     : tags.tagIds.length > 0
-      ? `tags=${tags.matchAll ? "all" : "any"}:${[...new Set(tags.tagIds)].sort().join(",")}`
+      ? `tags=${tags.matchAll ? "all" : "any"}:${JSON.stringify([...new Set(tags.tagIds)].sort())}`
       : "";
   return narrowing({}, [
     archiveConditions(query.archiveFilter),

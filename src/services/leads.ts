@@ -133,7 +133,7 @@ export async function insertLead(
     created_by: actor.userId,
   };
   await trx.insertInto("leads").values(lead).execute();
-  await setLeadTags(trx, actor.organizationId, lead.id, doc.tags);
+  await setLeadTags(trx, actor.organizationId, lead.id, doc.tags, { newLead: true });
   const conversation = await ensureConversation(trx, lead, now);
   await recordEvent(
     trx,
@@ -176,7 +176,9 @@ export async function updateLead(
       .where("organization_id", "=", actor.organizationId)
       .where("id", "=", leadId)
       .execute();
-    if (changedFields.includes("tags")) await setLeadTags(trx, actor.organizationId, leadId, doc.tags);
+    if (changedFields.includes("tags")) {
+      await setLeadTags(trx, actor.organizationId, leadId, doc.tags, { newLead: false });
+    }
     const conversation = await ensureConversation(trx, lead, now);
     const shown = changedFields.slice(0, 12).join(", ") + (changedFields.length > 12 ? ", …" : "");
     const count = `${changedFields.length} field${changedFields.length === 1 ? "" : "s"}`;

@@ -281,8 +281,14 @@ async function numberTaken(
     .select(["organization_id", "id"])
     .where("number", "=", number)
     .execute();
-  const others = holders.filter((h) => !(h.organization_id === organizationId && h.id === exceptId));
+  const isSelf = (h: { organization_id: string; id: string }) =>
+    h.organization_id === organizationId && h.id === exceptId;
+  const others = holders.filter((h) => !isSelf(h));
   if (others.some((h) => h.organization_id === organizationId)) return "duplicate-number";
+  // A record that keeps its number may always be saved: a database from before numbers belonged to
+  // one organization can hold one twice, and its holders must still be able to rename it or add a
+  // 10DLC campaign.
+  if (holders.some(isSelf)) return null;
   return others.length > 0 ? "number-of-another-organization" : null;
 }
 

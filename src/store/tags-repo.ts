@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { type RawBuilder, sql, type Transaction } from "kysely";
 import { normalizeTagName, type TagRef, tagIdForName } from "../domain/tags.js";
+import { lockForTransaction } from "./locks.js";
 import type { Database } from "./schema.js";
 
 type Trx = Transaction<Database>;
@@ -78,32 +79,74 @@ async function tagWithId(trx: Trx, organizationId: string, id: string, now: numb
   return tag;
 }
 
-/** A lead's tags from its request: names first, then ids, each tag once. */
+/** The organization's tags among these names and ids, in one query. */
+async function knownTags(trx: Trx, organizationId: string, names: string[], ids: string[]) {
+  const rows = await trx
+    .selectFrom("tags")
+    .select(["id", "name", "normalized_name"])
+    .where("organization_id", "=", organizationId)
+    .where((eb) =>
+      eb.or([
+        ...(names.length > 0 ? [eb("normalized_name", "in", names)] : []),
+        ...(ids.length > 0 ? [eb("id", "in", ids)] : []),
+      ]),
+    )
+    .execute();
+  return {
+    byName: new Map(rows.map((r) => [r.normalized_name, { id: r.id, name: r.name }])),
+    byId: new Map(rows.map((r) => [r.id, { id: r.id, name: r.name }])),
+  };
+}
+
+/**
+ * A lead's tags from its request: names first, then ids, each tag once. Tags that exist are read in
+ * one query; creating missing ones is serialized per organization, because two leads adding tags
+ * (a, b) and (b, a) at once would each hold one and wait for the other (a deadlock on PostgreSQL).
+ */
 export async function resolveTags(
   trx: Trx,
   organizationId: string,
   request: { tagNames: readonly string[]; tagIds: readonly string[] },
   now: number,
 ): Promise<TagRef[]> {
+  if (request.tagNames.length + request.tagIds.length === 0) return [];
+  const names = [...new Set(request.tagNames.map(normalizeTagName))];
+  const ids = [...new Set(request.tagIds)];
+  const known = await knownTags(trx, organizationId, names, ids);
+  const missing =
+    names.some((n) => !known.byName.has(n)) ||
+    ids.some((id) => !known.byId.has(id) && !known.byName.has(normalizeTagName(id)));
+  if (missing) await lockForTransaction(trx, `tags:${organizationId}`);
   const tags = new Map<string, TagRef>();
   for (const name of request.tagNames) {
-    const tag = await tagNamed(trx, organizationId, name, now);
+    const tag = known.byName.get(normalizeTagName(name)) ?? (await tagNamed(trx, organizationId, name, now));
     tags.set(tag.id, tag);
   }
   for (const id of request.tagIds) {
-    const tag = await tagWithId(trx, organizationId, id, now);
+    const tag =
+      known.byId.get(id) ??
+      known.byName.get(normalizeTagName(id)) ??
+      (await tagWithId(trx, organizationId, id, now));
     tags.set(tag.id, tag);
   }
   return [...tags.values()];
 }
 
 /** Replaces the lead's rows in lead_tags (the filterable copy of its document's tags). */
-export async function setLeadTags(trx: Trx, organizationId: string, leadId: string, tags: readonly TagRef[]) {
-  await trx
-    .deleteFrom("lead_tags")
-    .where("organization_id", "=", organizationId)
-    .where("lead_id", "=", leadId)
-    .execute();
+export async function setLeadTags(
+  trx: Trx,
+  organizationId: string,
+  leadId: string,
+  tags: readonly TagRef[],
+  options: { newLead: boolean },
+) {
+  if (!options.newLead) {
+    await trx
+      .deleteFrom("lead_tags")
+      .where("organization_id", "=", organizationId)
+      .where("lead_id", "=", leadId)
+      .execute();
+  }
   if (tags.length === 0) return;
   await trx
     .insertInto("lead_tags")
