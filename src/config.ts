@@ -51,7 +51,8 @@ export function loadMessagingConfig(env: NodeJS.ProcessEnv = process.env, port =
     throw new Error(`LEADTRAIL_PROVIDER must be 'simulator' or 'telnyx', got '${provider}'`);
   }
   return {
-    quietHours: parseQuietWindow(env.LEADTRAIL_QUIET_HOURS ?? "21:00-08:00"),
+    // Empty means the default, as for every other variable: only an explicit "off" lifts quiet hours.
+    quietHours: parseQuietWindow(env.LEADTRAIL_QUIET_HOURS || "21:00-08:00"),
     retryBaseSeconds: decimal("LEADTRAIL_RETRY_BASE_SECONDS", 30, env),
     retryMaxAttempts: integer("LEADTRAIL_RETRY_MAX_ATTEMPTS", 5, env, 0),
     reconcileSeconds: decimal("LEADTRAIL_RECONCILE_SECONDS", 300, env),

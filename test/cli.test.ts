@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { baseUrlOf } from "../src/cli/base-url.js";
 import { LATEST_MIGRATION } from "../src/store/migrations.js";
 import { hashApiKey } from "../src/store/orgs-repo.js";
 import { assertEventRecord } from "./helpers/api.js";
@@ -48,9 +49,28 @@ describe("leadtrail CLI basics", () => {
     }
   });
 
-  test("a missing --name fails without touching a database", async () => {
+  test("--version prints the package's version", async () => {
+    const { stdout } = await cliOk(["--version"], cliEnv({}));
+    const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+    assert.equal(stdout.trim(), version);
+  });
+
+  test("the printed base URL is one a client can use: an IPv6 host in brackets", () => {
+    assert.equal(baseUrlOf({ host: "127.0.0.1", port: 3000 }), "http://127.0.0.1:3000");
+    assert.equal(baseUrlOf({ host: "::", port: 3000 }), "http://[::]:3000");
+    assert.equal(baseUrlOf({ host: "::1", port: 8080 }), "http://[::1]:8080");
+  });
+
+  test("a missing or blank --name fails without touching a database", async () => {
     const dir = mkdtempSync(join(tmpdir(), "leadtrail-cli-"));
     try {
+      const blank = await cli(
+        ["org", "create", "--name", "  ", "--json"],
+        cliEnv({ LEADTRAIL_DB: join(dir, "x.db") }),
+      );
+      assert.notEqual(blank.code, 0);
+      assert.equal(blank.stdout, "");
+      assert.match(blank.stderr, /--name must not be empty/);
       const result = await cli(["org", "create", "--json"], cliEnv({ LEADTRAIL_DB: join(dir, "x.db") }));
       assert.notEqual(result.code, 0);
       assert.equal(result.stdout, "");
@@ -162,6 +182,23 @@ forEachEngine("leadtrail CLI", (engine) => {
       const types = new Set(events.map((e) => e.activityType));
       for (const type of ["LeadCreated", "Note", "LeadUpdated"])
         assert.ok(types.has(type), `no ${type} in ${[...types]}`);
+    });
+
+    test("a second demo on the same database gets numbers of its own, and its own inbound messages", async () => {
+      const keys: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const { stdout } = await cliOk(["demo"], db.env);
+        keys.push(stdout.match(/API key:\s+(sk_[A-Za-z0-9_-]+)/)?.[1] as string);
+      }
+      const numbers = await db.query<{ number: string; n: number | string }>(
+        "select number, count(*) as n from phone_numbers group by number having count(*) > 1",
+      );
+      assert.deepEqual(numbers, [], "a number held by two organizations");
+      for (const key of keys) {
+        const events = await listAllEvents(server!.baseUrl, key);
+        const received = events.filter((e) => e.status === "Received" || e.status === "Opted out");
+        assert.equal(received.length, 2, "the reply and the STOP of this demo, in this demo");
+      }
     });
 
     test("bench-seed --events 2000 --json writes 2000 events into a new organization", {

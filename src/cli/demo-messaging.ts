@@ -13,9 +13,26 @@ import type { Database } from "../store/schema.js";
 // timeline shows (the simulator decides outcomes by the recipient's last four digits).
 
 const NUMBERS = [
-  { number: "+14155550100", name: "SF main line", isDefault: 1 },
-  { number: "+12125550100", name: "NYC line", isDefault: 0 },
+  { prefix: "+1415555", name: "SF main line", isDefault: 1 },
+  { prefix: "+1212555", name: "NYC line", isDefault: 0 },
 ];
+
+/**
+ * The first number of the form prefix + 01xx that no organization holds: a number belongs to one
+ * organization, and a database may hold an earlier demo's (+14155550100, then …0101, …).
+ */
+async function freeNumber(db: Kysely<Database>, prefix: string): Promise<string> {
+  const taken = new Set(
+    (
+      await db.selectFrom("phone_numbers").select("number").where("number", "like", `${prefix}01%`).execute()
+    ).map((r) => r.number),
+  );
+  for (let n = 100; n < 200; n++) {
+    const number = `${prefix}0${n}`;
+    if (!taken.has(number)) return number;
+  }
+  throw new Error(`no free demo number left in ${prefix}01xx`);
+}
 
 const RECIPIENTS: Array<[string, string, string]> = [
   ["Olivia", "+14155550161", "Hi Olivia, thanks for requesting a quote! When is a good time to talk?"],
@@ -34,14 +51,17 @@ export async function seedDemoMessaging(
   const actor = { organizationId: org.organizationId, userId: org.userId };
   const now = Date.now();
   await createWallet(db, org.organizationId, 10_000_000, now);
+  const senders: string[] = [];
   for (const n of NUMBERS) {
+    const number = await freeNumber(db, n.prefix);
+    senders.push(number);
     await db
       .insertInto("phone_numbers")
       .values(
         newPhoneNumberRow(
           org.organizationId,
           {
-            number: n.number,
+            number,
             name: n.name,
             enabled: 1,
             sms_enabled: 1,
@@ -84,7 +104,7 @@ export async function seedDemoMessaging(
   // A reply, then an opt-out, then a message that the suppression blocks.
   await pipeline.handleInbound({
     from: RECIPIENTS[0]![1],
-    to: NUMBERS[0]!.number,
+    to: senders[0]!,
     text: "Tomorrow after 5 works",
     media: [],
     providerMessageId: null,
@@ -93,7 +113,7 @@ export async function seedDemoMessaging(
   const stopper = RECIPIENTS[5]![1];
   await pipeline.handleInbound({
     from: stopper,
-    to: NUMBERS[1]!.number,
+    to: senders[1]!,
     text: "STOP",
     media: [],
     providerMessageId: null,
@@ -103,7 +123,11 @@ export async function seedDemoMessaging(
   pipeline.poke();
 }
 
-/** Waits (bounded) until no message of the organization is waiting to be sent now. */
+/**
+ * Waits (bounded) until no message of the organization is being sent or due now. A message waiting
+ * for a later retry (the simulator's two transient errors) is not waited for: it stays Queued with
+ * its retry time, and the next `leadtrail serve` sends it.
+ */
 export async function waitForDemoMessages(
   db: Kysely<Database>,
   organizationId: string,
@@ -111,11 +135,20 @@ export async function waitForDemoMessages(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    const now = Date.now();
     const pending = await db
       .selectFrom("events")
       .select((eb) => eb.fn.countAll().as("n"))
       .where("organization_id", "=", organizationId)
-      .where("status", "in", ["Queued", "Sending"])
+      .where((eb) =>
+        eb.or([
+          eb("status", "=", "Sending"),
+          eb.and([
+            eb("status", "=", "Queued"),
+            eb.or([eb("next_attempt_at", "is", null), eb("next_attempt_at", "<=", now)]),
+          ]),
+        ]),
+      )
       .executeTakeFirst();
     if (Number(pending?.n ?? 0) === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 100));

@@ -85,7 +85,7 @@ export function demoInstructions(org: CreatedOrganization, baseUrl: string): str
     `  curl -s -X POST ${baseUrl}/leads/all/my ${auth} -H 'Content-Type: application/json' -d '{}'`,
     `  curl -s -X POST ${baseUrl}/conversations/my ${auth} -H 'Content-Type: application/json' -d '{}'`,
     `  curl -s -X POST ${baseUrl}/leads ${auth} -H 'Content-Type: application/json' \\`,
-    `       -d '{"contact":{"firstName":"Ada","phone":{"number":"(415) 555-0100"}}}'`,
+    `       -d '{"contact":{"firstName":"Ada","phone":{"number":"(415) 555-0142"}}}'`,
     `  open ${baseUrl}/docs for the API reference`,
   ].join("\n");
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { loadConfig } from "../config.js";
 import { microsToUsd } from "../domain/money.js";
@@ -6,6 +7,7 @@ import { Messaging } from "../messaging/messaging.js";
 import { createProvider } from "../messaging/providers/index.js";
 import { addCredit } from "../store/billing-repo.js";
 import { countOrganizations, createOrganization } from "../store/orgs-repo.js";
+import { baseUrlOf } from "./base-url.js";
 import { benchSeed } from "./bench-seed.js";
 import { demoInstructions, seedDemo } from "./demo.js";
 import { seedDemoMessaging, waitForDemoMessages } from "./demo-messaging.js";
@@ -14,7 +16,14 @@ import { openStore } from "./open-store.js";
 const program = new Command();
 program
   .name("leadtrail")
-  .description("Lead activity timeline and SMS event service (Leadping v1 compatible)");
+  .description("Lead activity timeline and SMS event service (Leadping v1 compatible)")
+  .version(packageVersion());
+
+/** The package's version, from the package.json beside dist/ (read, not imported: no JSON modules). */
+function packageVersion(): string {
+  const file = new URL("../../package.json", import.meta.url);
+  return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
+}
 
 program
   .command("serve")
@@ -23,7 +32,7 @@ program
   .action(async (options: { demoIfEmpty?: boolean }) => {
     const config = loadConfig();
     const store = await openStore(config);
-    const baseUrl = `http://${config.host}:${config.port}`;
+    const baseUrl = baseUrlOf(config);
     const pipeline = new Messaging(store.db, store.engine, config.messaging);
     if (options.demoIfEmpty && (await countOrganizations(store.db)) === 0) {
       const demo = await seedDemo(store.db, undefined, config.messaging.startingCreditMicros);
@@ -109,6 +118,7 @@ org
   .option("--json", "print only {organizationId,userId,apiKey} as JSON")
   .option("--credit <usd>", "the wallet's starting credit in USD (default: LEADTRAIL_STARTING_CREDIT, or 10)")
   .action(async (options: { name: string; json?: boolean; credit?: string }) => {
+    if (options.name.trim() === "") program.error("leadtrail: --name must not be empty");
     const credit = options.credit === undefined ? undefined : usdOption(options.credit, "--credit", true);
     const config = loadConfig();
     const startingCreditMicros = credit ?? config.messaging.startingCreditMicros;
@@ -172,7 +182,7 @@ program
       await pipeline.stop();
     }
     await store.close();
-    console.log(demoInstructions(created, `http://${config.host}:${config.port}`));
+    console.log(demoInstructions(created, baseUrlOf(config)));
   });
 
 program
