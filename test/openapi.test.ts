@@ -187,6 +187,34 @@ describe("OpenAPI document and docs UI", () => {
     }
   });
 
+  test("every error response is documented as application/problem+json, the media type it is sent with", async () => {
+    const doc = (await api.call("GET", "/openapi.json", undefined, null)).json();
+    const paths = doc.paths as Record<
+      string,
+      Record<string, { responses?: Record<string, { content?: object }> }>
+    >;
+    let errors = 0;
+    for (const [path, item] of Object.entries(paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        if (!HTTP_METHODS.has(method)) continue;
+        for (const [code, response] of Object.entries(op.responses ?? {})) {
+          if (!/^[45]\d\d$/.test(code)) continue;
+          errors++;
+          assert.deepEqual(
+            Object.keys(response.content ?? {}),
+            ["application/problem+json"],
+            `${method} ${path} ${code}`,
+          );
+        }
+      }
+    }
+    assert.ok(errors > 100, `only ${errors} error responses documented`);
+    // And a real error answers with that media type.
+    const res = await api.call("GET", "/events/evt_01HZZZZZZZZZZZZZZZZZZZZZZZ");
+    assert.equal(res.statusCode, 404);
+    assert.match(String(res.headers["content-type"]), /^application\/problem\+json/);
+  });
+
   test("every $ref resolves inside the document, to a named component schema", async () => {
     const doc = (await api.call("GET", "/openapi.json", undefined, null)).json();
     const refs = [...new Set(collectRefs(doc))];

@@ -29,7 +29,7 @@ import type { ConversationRow, LeadRow, PhoneNumberRow } from "../../store/schem
 import type { Store } from "../../store/store.js";
 import type { RouteDeps } from "../deps.js";
 import { assertPlainText, requirePhoneNumber } from "../field-checks.js";
-import { listBody, problemResponses } from "../schemas/common.js";
+import { listBody, problem, problemResponses } from "../schemas/common.js";
 import {
   OutgoingNumberManualOverrideRequestSchema,
   OutgoingNumberSelectionRequestSchema,
@@ -394,7 +394,7 @@ const conversationParams = {
   properties: { conversationId: { type: "string", minLength: 1, maxLength: 200 } },
 };
 const tags = ["Phone numbers"];
-const withConflict = { ...problemResponses, 409: { $ref: "ProblemDetails#" } };
+const withConflict = { ...problemResponses, 409: problem("The number is taken already.") };
 
 function duplicateNumber(number: string, conflict: NumberConflict): ProblemError {
   const detail =

@@ -15,7 +15,7 @@ import type { EventRow } from "../../store/schema.js";
 import type { RouteDeps } from "../deps.js";
 import { toEventRecord } from "../event-record.js";
 import { sendPage } from "../paged-json.js";
-import { listBody, problemResponses } from "../schemas/common.js";
+import { listBody, problem, problemResponses } from "../schemas/common.js";
 import { toSmsEventTableRow, toSmsResponse } from "../sms-record.js";
 
 /** A status filter in either vocabulary (the rows show the lower-case one), any case. */
@@ -97,7 +97,11 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
         tags: ["SMS"],
         summary: "Queue an SMS or MMS (idempotent by outboundIdempotencyKey)",
         body: SendSmsSchema,
-        response: { 201: open, ...problemResponses },
+        response: {
+          201: open,
+          ...problemResponses,
+          409: problem("The organization has no number to send from."),
+        },
       },
     },
     async (request, reply) => {
@@ -127,7 +131,11 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
           type: ["object", "null"],
           properties: { reason: { type: ["string", "null"], maxLength: 500 } },
         },
-        response: { 200: open, ...problemResponses },
+        response: {
+          200: open,
+          ...problemResponses,
+          409: problem("Only Scheduled or Queued messages can be canceled."),
+        },
       },
     },
     async (request) => {

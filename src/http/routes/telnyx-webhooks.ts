@@ -9,6 +9,7 @@ import {
 } from "../../messaging/providers/telnyx-webhook.js";
 import { loadEvent } from "../../messaging/transitions.js";
 import type { RouteDeps } from "../deps.js";
+import { problem } from "../schemas/common.js";
 
 type WebhookBody = Parameters<typeof parseTelnyxWebhook>[0];
 
@@ -65,9 +66,9 @@ export const telnyxWebhooksRoutes: FastifyPluginAsync<RouteDeps> = async (app, {
         security: [],
         response: {
           200: { type: "object", properties: { received: { type: "boolean" } } },
-          400: { $ref: "ProblemDetails#" },
-          401: { $ref: "ProblemDetails#" },
-          404: { $ref: "ProblemDetails#" },
+          400: problem("A body that is not a Telnyx event."),
+          401: problem("A missing, forged or stale signature."),
+          404: problem("Telnyx is not the configured provider."),
         },
         querystring: {
           type: "object",

@@ -76,11 +76,17 @@ export function pagedResultSchema(id: string, itemRef: string) {
   };
 }
 
+/** A problem response as /openapi.json documents it: RFC 9457's own media type, not application/json. */
+export const problem = (description: string) => ({
+  description,
+  content: { "application/problem+json": { schema: { $ref: "ProblemDetails#" } } },
+});
+
 export const problemResponses = {
-  400: { $ref: "ProblemDetails#" },
-  401: { $ref: "ProblemDetails#" },
-  404: { $ref: "ProblemDetails#" },
-  429: { $ref: "ProblemDetails#" },
+  400: problem("Bad request: the detail names the offending field."),
+  401: problem("Missing or unknown API key."),
+  404: problem("Not found (or another organization's)."),
+  429: problem("Rate limited: retry after Retry-After seconds."),
 };
 
 export const listBody = {
