@@ -17,10 +17,12 @@ forEachEngine("reconcile", (engine) => {
   });
   after(() => api.close());
 
-  test("Sending past its deadline ends ProviderOutcomeUnknown without a provider call; a late receipt settles it", async () => {
-    const number = await addSenderNumber(api);
+  let sender: Awaited<ReturnType<typeof addSenderNumber>> | undefined;
+  const stuckMessage = async (to: string) => {
+    sender ??= await addSenderNumber(api);
+    const number = sender;
     const now = Date.now();
-    const stuck = await insertEvent(
+    return insertEvent(
       api.db.store.db,
       newEventRow({
         organization_id: api.org.organizationId,
@@ -33,7 +35,7 @@ forEachEngine("reconcile", (engine) => {
         traffic_type: "RealLead",
         from_phone_number_id: number.id,
         from_phone_number: number.number,
-        to_phone_number: "+12125550190",
+        to_phone_number: to,
         body: "hello",
         price_micros: 7900,
         segments: 1,
@@ -44,6 +46,10 @@ forEachEngine("reconcile", (engine) => {
         created_at: now - 10_000,
       }),
     );
+  };
+
+  test("Sending past its deadline ends ProviderOutcomeUnknown without a provider call; a late receipt settles it", async () => {
+    const stuck = await stuckMessage("+12125550190");
     const failed = await waitForEvent(api, stuck.id, isFinal);
     assert.equal(failed.status, "Failed");
     assert.equal(failed.errorCode, "ProviderOutcomeUnknown");
@@ -65,5 +71,23 @@ forEachEngine("reconcile", (engine) => {
     assert.equal(settled.errorCode, null);
     assert.equal(settled.statusReason, null);
     assert.equal(settled.billingStatus, "Billed");
+  });
+  test("a late 'sent' receipt after the reconcile gave up makes it Sent: it did go out (billed, no error left)", async () => {
+    const stuck = await stuckMessage("+12125550191");
+    const failed = await waitForEvent(api, stuck.id, isFinal);
+    assert.equal(failed.errorCode, "ProviderOutcomeUnknown");
+    await api.pipeline.receipt({
+      eventId: stuck.id,
+      organizationId: api.org.organizationId,
+      providerMessageId: "late-2",
+      kind: "sent",
+      occurredAt: Date.now(),
+    });
+    const sent = (await api.call("GET", `/events/${stuck.id}`)).json();
+    assert.equal(sent.status, "Sent");
+    assert.equal(sent.errorCode, null);
+    assert.equal(sent.failedAt, null);
+    assert.equal(sent.statusReason, null);
+    assert.equal(sent.billingStatus, "Billed");
   });
 });

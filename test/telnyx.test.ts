@@ -102,8 +102,11 @@ test("the adapter speaks Telnyx's messages API and maps its answers", async () =
       ["429", "transient", "429"],
       ["500", "transient", "500"],
       ["422", "permanent", "40310"],
-      ["garbage", "permanent", "MalformedResponse"],
-      ["hang", "transient", "Timeout"],
+      // Answers that do not say whether Telnyx took the message: never retried (it could go twice).
+      ["502", "unknown", "502"],
+      ["garbage", "unknown", "MalformedResponse"],
+      ["hang", "unknown", "Timeout"],
+      ["accept-hang", "unknown", "Timeout"],
     ] as const) {
       fake.behaviour.set("+12125550101", behaviour);
       const started = Date.now();
@@ -111,25 +114,32 @@ test("the adapter speaks Telnyx's messages API and maps its answers", async () =
       assert.equal(result.kind, kind, behaviour);
       assert.equal(result.kind === "accepted" ? null : result.errorCode, code, behaviour);
       if (result.kind !== "accepted") assert.ok(result.errorMessage, behaviour);
-      if (behaviour === "hang") assert.ok(Date.now() - started < 3000, "the timeout bounds the call");
+      if (behaviour.endsWith("hang")) assert.ok(Date.now() - started < 3000, "the timeout bounds the call");
     }
     // Every request is recorded, answered or not.
     assert.deepEqual(
       fake.requests.map((r) => r.status),
-      [200, 200, 201, 429, 500, 422, 200, 0],
+      [200, 200, 201, 429, 500, 422, 502, 200, 0, 0],
     );
   } finally {
     await fake.stop();
   }
+  // A port nothing listens on (a fresh one: the fake's own may still have a pooled keep-alive
+  // socket, whose failure after the request is written is rightly "unknown").
+  const free = createServer();
+  await new Promise<void>((resolve) => free.listen(0, "127.0.0.1", resolve));
+  const freePort = (free.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => free.close(() => resolve()));
   const unreachable = new TelnyxProvider({
     apiKey: "KEYtest",
-    apiBaseUrl: `${url}/v2`, // stopped: nothing listens there any more
+    apiBaseUrl: `http://127.0.0.1:${freePort}/v2`,
     publicUrl: "https://hooks.example",
     timeoutMs: 2000,
   });
+  // Refused before any request went out: Telnyx never got it, so a retry is safe.
   const result = await unreachable.send(message);
   assert.equal(result.kind, "transient");
-  assert.equal(result.kind === "transient" ? result.errorCode : null, "NetworkError");
+  assert.equal(result.kind === "transient" ? result.errorCode : null, "ConnectError");
 });
 
 test("the signature check: Ed25519 over timestamp|body, within 300 s either way", () => {
@@ -652,6 +662,43 @@ forEachEngine("Telnyx end to end", (engine) => {
     await waitForEvent(api, mms.id, (e) => e.status === "Sent" || isFinal(e));
     const request = fake.sent.find((r) => r.body.webhook_url?.includes(mms.id))!;
     assert.deepEqual(request.body.media_urls, ["https://media.example/house.jpg"]);
+  });
+
+  test("an answer that does not say whether Telnyx took it is never resent: Sending, until receipts finish it", async () => {
+    // Telnyx takes the message, but its answer never comes (a timeout after the request went out).
+    fake.behaviour.set("+12125550207", "accept-hang");
+    const { conversationId } = await addLead(api, "+12125550207");
+    const sms = (await api.call("POST", "/sms/send", { conversationId, text: "once only" })).json();
+    const waiting = await waitForEvent(api, sms.id, (e) => e.errorCode === "Timeout");
+    assert.equal(waiting.status, "Sending", "not queued for a retry that could send it twice");
+    assert.equal(waiting.retryCount, 0);
+    assert.equal(waiting.nextRetryAt, null);
+    assert.match(String(waiting.statusReason), /^No clear answer from the provider \(code Timeout\)/);
+    assert.equal(fake.requests.filter((r) => r.body.to === "+12125550207").length, 1);
+    // Telnyx's receipts name the event in their URL: they finish it, billed once.
+    const request = fake.sent.find((r) => r.body.to === "+12125550207")!;
+    const query = `?event=${sms.id}&org=${api.org.organizationId}`;
+    for (const [type, status] of [
+      ["message.sent", "sent"],
+      ["message.finalized", "delivered"],
+    ] as const) {
+      const hook = fake.webhook(type, request.id, request.body, status);
+      assert.equal((await postWebhook(api, fake, hook, { query })).statusCode, 200);
+    }
+    const done = (await api.call("GET", `/events/${sms.id}`)).json();
+    assert.equal(done.status, "Delivered");
+    assert.equal(done.errorCode, null);
+    assert.equal(done.statusReason, null);
+    assert.equal(done.billingStatus, "Billed");
+    assert.equal(fake.requests.filter((r) => r.body.to === "+12125550207").length, 1, "sent once");
+
+    // A gateway's 502 (not Telnyx's error format) says nothing either: left Sending, not resent.
+    fake.behaviour.set("+12125550208", "502");
+    const { conversationId: c2 } = await addLead(api, "+12125550208");
+    const gw = (await api.call("POST", "/sms/send", { conversationId: c2, text: "gateway" })).json();
+    const left = await waitForEvent(api, gw.id, (e) => e.errorCode === "502");
+    assert.equal(left.status, "Sending");
+    assert.equal(fake.requests.filter((r) => r.body.to === "+12125550208").length, 1);
   });
 
   test("429 and 5xx from Telnyx are retried; a 422 fails the message with Telnyx's code", async () => {

@@ -88,6 +88,20 @@ forEachEngine("worker outcomes", (engine) => {
     assert.match(accepted[0]!.message, /^Accepted by simulator as sim_.*already Delivered\.$/);
   });
 
+  test("0900: a failure receipt before the send call returns: the failure stands, the acceptance is logged as ignored", async () => {
+    const id = await send("+12125550900");
+    await worker.runOnce();
+    const done = await record(id);
+    assert.equal(done.status, "Failed");
+    assert.equal(done.errorCode, "40001");
+    assert.match(String(done.statusReason), /Simulated sending failure/);
+    const log = await transitions(id);
+    const accepted = log.find((t) => t.stage === "provider");
+    assert.ok(accepted, JSON.stringify(log));
+    assert.equal(accepted.applied, false);
+    assert.equal(log.at(-1)!.toStatus, "Sent");
+  });
+
   test("a late 'sent' receipt stamped after the delivery does not put sentAt after deliveredAt", async () => {
     const id = await send("+12125550120");
     // As if the worker had moved it to Sending and died before the provider's answer.

@@ -43,6 +43,11 @@ export function receiptFailureReason(
   return reason(lead, code, message);
 }
 
+/** The provider's answer did not say whether it took the message; it stays Sending, never resent. */
+export function unknownOutcomeReason(code: string, message: string | null): string {
+  return `${reason("No clear answer from the provider", code, message)} Not resent, as it may have gone out: waiting for its receipts.`;
+}
+
 /** Sending past the reconcile deadline with no outcome (worker.ts: never resent blindly). */
 export const OUTCOME_UNKNOWN_REASON =
   "No answer from the provider before the reconcile deadline; not resent, as it may have gone out.";

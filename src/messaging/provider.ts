@@ -17,7 +17,13 @@ export type SendResult =
   /** 429, 5xx, timeouts: worth retrying later. */
   | { kind: "transient"; errorCode: string; errorMessage: string }
   /** Rejected for good (invalid number, bad request…): the message fails now. */
-  | { kind: "permanent"; errorCode: string; errorMessage: string };
+  | { kind: "permanent"; errorCode: string; errorMessage: string }
+  /**
+   * No answer that says whether the provider took the message (a timeout or a reset after the
+   * request went out, a gateway's 502): retrying could send it twice, so it stays Sending until a
+   * receipt (the webhook URL names the event) or the reconcile deadline settles it.
+   */
+  | { kind: "unknown"; errorCode: string; errorMessage: string };
 
 /** A delivery receipt: what the provider says happened to a message it accepted. */
 export interface Receipt {

@@ -36,8 +36,14 @@ function receiptChanges(event: EventRow, receipt: Receipt): Partial<EventRow> {
   };
   switch (receipt.kind) {
     case "sent":
-      // Past any retry: its reason no longer applies.
-      Object.assign(changes, { sent_at: event.sent_at ?? at, status_reason: null });
+      // Past any retry, or a reconcile that gave up on it: their error and reason no longer apply.
+      Object.assign(changes, {
+        sent_at: event.sent_at ?? at,
+        status_reason: null,
+        error_code: null,
+        error_message: null,
+        failed_at: null,
+      });
       break;
     case "delivered":
       Object.assign(changes, {
@@ -168,7 +174,10 @@ export async function applyReceiptIn(trx: Transaction<Database>, receipt: Receip
   if (!event) return { done: true, event: undefined };
   const now = Date.now();
   const log = receiptLog(receipt);
-  if (!receiptMovesForward(event.status, receipt.kind)) {
+  // A message the reconcile gave up on (Failed / ProviderOutcomeUnknown) was never known to have
+  // failed: any receipt is news about it, and moves it as it would move a Sending one.
+  const reconciled = event.status === "Failed" && event.error_code === "ProviderOutcomeUnknown";
+  if (!receiptMovesForward(reconciled ? "Sending" : event.status, receipt.kind)) {
     const fillIn: Partial<EventRow> = {};
     // A late "sent" still proves the provider sent it: record when, and bill it (once) even if
     // an outcome (delivered, failed…) arrived first. Never for a message we blocked or canceled.

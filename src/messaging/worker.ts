@@ -10,6 +10,7 @@ import {
   OUTCOME_UNKNOWN_REASON,
   rejectedReason,
   retryingReason,
+  unknownOutcomeReason,
 } from "../domain/status-reason.js";
 import { BatchQueue } from "../store/batch-queue.js";
 import type { Engine } from "../store/database.js";
@@ -432,7 +433,10 @@ export class Worker {
         telnyx_id: event.telnyx_id ?? result.telnyxId ?? null,
         provider: this.options.provider.name,
       };
-      if (event.status === "Sending" || event.status === "Failed") {
+      // A message the reconcile gave up on (ProviderOutcomeUnknown) was sent after all. Any other
+      // Failed came from a failure receipt that overtook this answer: it stands.
+      const reconciled = event.status === "Failed" && event.error_code === "ProviderOutcomeUnknown";
+      if (event.status === "Sending" || reconciled) {
         const changes = {
           ...this.acceptedChanges(event, result, now),
           ...(await billAccepted(trx, event, now)),
@@ -464,6 +468,24 @@ export class Worker {
       return true;
     }
     if (event.status !== "Sending") return true;
+    if (result.kind === "unknown") {
+      return (
+        (await transition(
+          trx,
+          event,
+          {
+            error_code: result.errorCode,
+            error_message: result.errorMessage,
+            status_reason: unknownOutcomeReason(result.errorCode, result.errorMessage),
+          },
+          {
+            stage: "provider",
+            message: `No clear answer from the provider (${result.errorCode}); not resent, as it may have gone out: left Sending for its receipts or the reconcile deadline.`,
+          },
+          now,
+        )) !== undefined
+      );
+    }
     const attempts = event.retry_count + 1;
     if (result.kind === "transient" && attempts <= this.options.config.retryMaxAttempts) {
       const nextRetryAt = now + retryDelayMs(attempts, this.options.config.retryBaseSeconds);

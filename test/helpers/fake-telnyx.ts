@@ -20,10 +20,21 @@ import { fileURLToPath } from "node:url";
 /**
  * How POST /v2/messages answers a recipient: "accept" is Telnyx's 200 with the message; "201" the
  * same as 201; "garbage" a 200 without a message id; "429" / "500" / "422" Telnyx error bodies;
- * "hang" never answers (the adapter's timeout).
+ * "502" a gateway's answer (not Telnyx's format); "hang" never answers (the adapter's timeout);
+ * "accept-hang" takes the message (and sends its receipts) but never answers.
  */
-export type Behaviour = "accept" | "201" | "garbage" | "429" | "500" | "422" | "hang";
-const BEHAVIOURS = new Set<string>(["accept", "201", "garbage", "429", "500", "422", "hang"]);
+export type Behaviour = "accept" | "201" | "garbage" | "429" | "500" | "502" | "422" | "hang" | "accept-hang";
+const BEHAVIOURS = new Set<string>([
+  "accept",
+  "201",
+  "garbage",
+  "429",
+  "500",
+  "502",
+  "422",
+  "hang",
+  "accept-hang",
+]);
 
 export interface MessageRequestBody {
   from: string;
@@ -175,12 +186,16 @@ export class FakeTelnyx {
         return error(429, "10011", "Too many requests", "Rate limit exceeded. Try again later.");
       case "500":
         return error(500, "10007", "Unexpected error", "An unexpected error occurred.");
+      case "502":
+        // A gateway in front of Telnyx: not Telnyx's error format, nothing said about the message.
+        return { status: 502, body: { message: "Bad Gateway" } };
       case "422":
         return error(422, "40310", "Invalid 'to' address", "The 'to' address is not a valid phone number.");
       case "garbage":
         return { status: 200, body: { data: { record_type: "message" } } };
       case "accept":
       case "201":
+      case "accept-hang":
         break;
     }
     const id = randomUUID();
@@ -193,6 +208,8 @@ export class FakeTelnyx {
         this.deliverWithRetry(url, this.webhook("message.finalized", id, body, "delivered")),
       );
     }
+    // Taken (and its receipts on their way), but the answer never comes back.
+    if (behaviour === "accept-hang") return { status: 0, body: null };
     return {
       status: behaviour === "201" ? 201 : 200,
       body: {

@@ -5,6 +5,7 @@ import type { OutboundMessage, Provider, ProviderEvents, SendResult } from "../p
 // sends its receipts back through the same path a real provider's webhooks take.
 //   0400 undeliverable · 0500 two transient errors, then delivered · 0600 permanent failure
 //   0700 delivered receipt before the sent confirmation · 0800 delivered receipt twice
+//   0900 a failure receipt before the send confirmation (accepted, then it could not send it)
 //   anything else: delivered shortly after sending
 
 export class SimulatorProvider implements Provider {
@@ -20,7 +21,10 @@ export class SimulatorProvider implements Provider {
   async send(message: OutboundMessage): Promise<SendResult> {
     const scenario = message.to.slice(-4);
     const providerMessageId = `sim_${randomUUID()}`;
-    const receipt = (kind: "sent" | "delivered" | "undeliverable", extra: { errorCode?: string } = {}) => ({
+    const receipt = (
+      kind: "sent" | "delivered" | "undeliverable" | "failed",
+      extra: { errorCode?: string; errorMessage?: string } = {},
+    ) => ({
       eventId: message.eventId,
       organizationId: message.organizationId,
       providerMessageId,
@@ -47,6 +51,12 @@ export class SimulatorProvider implements Provider {
         // The delivery receipt overtakes the send confirmation.
         await this.events.receipt(receipt("delivered"));
         this.later(() => this.events.receipt(receipt("sent")));
+        return { kind: "accepted", providerMessageId };
+      case "0900":
+        // Its failure receipt overtakes the send confirmation: the failure stands.
+        await this.events.receipt(
+          receipt("failed", { errorCode: "40001", errorMessage: "Simulated sending failure." }),
+        );
         return { kind: "accepted", providerMessageId };
       case "0800":
         this.later(async () => {

@@ -62,11 +62,13 @@ export class TelnyxProvider implements Provider {
     } catch (error) {
       const timeout =
         error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
-      return {
-        kind: "transient",
-        errorCode: timeout ? "Timeout" : "NetworkError",
-        errorMessage: error instanceof Error ? error.message : String(error),
-      };
+      const errorMessage = error instanceof Error ? error.message : String(error);
+      // Only a connection that was never made proves Telnyx did not get the message. After that a
+      // timeout or a reset may come after Telnyx took it: a retry could send it twice.
+      if (!timeout && neverConnected(error)) {
+        return { kind: "transient", errorCode: "ConnectError", errorMessage };
+      }
+      return { kind: "unknown", errorCode: timeout ? "Timeout" : "NetworkError", errorMessage };
     }
     let json: { data?: { id?: string }; errors?: TelnyxError[] } = {};
     try {
@@ -79,13 +81,16 @@ export class TelnyxProvider implements Provider {
     }
     const first = json.errors?.[0];
     const errorMessage = first?.detail ?? first?.title ?? `HTTP ${response.status}`;
-    if (response.status === 429 || response.status >= 500) {
+    // 429: Telnyx refused it for now. A 5xx in Telnyx's own error format: Telnyx says it failed. A
+    // 5xx without one (a gateway in front of it) says nothing about whether Telnyx took it.
+    if (response.status === 429 || (response.status >= 500 && first !== undefined)) {
       return { kind: "transient", errorCode: String(response.status), errorMessage };
     }
+    if (response.status >= 500) return { kind: "unknown", errorCode: String(response.status), errorMessage };
     if (response.ok) {
       // Telnyx took the message but we cannot tell which it is: retrying could send it twice.
       return {
-        kind: "permanent",
+        kind: "unknown",
         errorCode: "MalformedResponse",
         errorMessage: `Telnyx answered ${response.status} without a message id.`,
       };
@@ -94,4 +99,19 @@ export class TelnyxProvider implements Provider {
   }
 
   async close(): Promise<void> {}
+}
+
+/** Connection errors raised before a request could be sent (undici puts the code on `cause`). */
+const CONNECT_ERRORS = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+
+function neverConnected(error: unknown): boolean {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  return typeof cause?.code === "string" && CONNECT_ERRORS.has(cause.code);
 }
