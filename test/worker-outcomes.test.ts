@@ -102,6 +102,40 @@ forEachEngine("worker outcomes", (engine) => {
     assert.equal(log.at(-1)!.toStatus, "Sent");
   });
 
+  test("one round cannot spend more than the wallet holds: messages past the balance are blocked", async () => {
+    const db = api.db.store.db;
+    const org = api.org.organizationId;
+    const setBalance = (micros: number) =>
+      db.updateTable("wallets").set({ balance_micros: micros }).where("organization_id", "=", org).execute();
+    const { balance_micros: before } = await db
+      .selectFrom("wallets")
+      .select("balance_micros")
+      .where("organization_id", "=", org)
+      .executeTakeFirstOrThrow();
+    // Room for one one-segment message ($0.0079), not two.
+    await setBalance(2 * 7_900 - 1);
+    try {
+      const ids = [await send("+12125550131"), await send("+12125550132"), await send("+12125550133")];
+      await worker.runOnce();
+      const states = await Promise.all(ids.map(record));
+      assert.deepEqual(
+        states.map((e) => e.status).sort(),
+        ["Blocked", "Blocked", "Sent"],
+        JSON.stringify(states.map((e) => [e.status, e.billingStatus])),
+      );
+      for (const e of states.filter((x) => x.status === "Blocked"))
+        assert.equal(e.billingStatus, "InsufficientFunds");
+      const { balance_micros: after } = await db
+        .selectFrom("wallets")
+        .select("balance_micros")
+        .where("organization_id", "=", org)
+        .executeTakeFirstOrThrow();
+      assert.equal(Number(after), 7_900 - 1, "one message billed, the wallet never below zero");
+    } finally {
+      await setBalance(Number(before));
+    }
+  });
+
   test("a late 'sent' receipt stamped after the delivery does not put sentAt after deliveredAt", async () => {
     const id = await send("+12125550120");
     // As if the worker had moved it to Sending and died before the provider's answer.

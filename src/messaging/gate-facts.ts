@@ -24,7 +24,11 @@ export interface GateFacts {
   suppressed: Set<string>;
   /** Sender numbers by id (missing: removed). */
   senders: Map<string, PhoneNumberRow>;
-  /** Wallet balance (micro-dollars) by organization. */
+  /**
+   * What each organization can still spend (micro-dollars): its wallet balance less the price of its
+   * messages already handed to a provider and not yet billed. The gate lowers it by each message it
+   * passes, so one batch, or batches of several workers, cannot spend more than the wallet holds.
+   */
   balances: Map<string, number>;
 }
 
@@ -36,6 +40,25 @@ function groupByOrganization(rows: EventRow[]): Map<string, EventRow[]> {
     groups.set(row.organization_id, group);
   }
   return groups;
+}
+
+/**
+ * The price of the organization's billable messages in Sending that are not billed yet: spent, as
+ * far as the wallet check is concerned (billing happens when the provider accepts). Sending messages
+ * carry their reconcile deadline in next_attempt_at, so the events_due index finds them.
+ */
+async function unbilledInFlight(trx: Transaction<Database>, organizationId: string): Promise<number> {
+  const row = await trx
+    .selectFrom("events")
+    .select((eb) => eb.fn.sum<number | string | null>("price_micros").as("micros"))
+    .where("next_attempt_at", "is not", null)
+    .where("organization_id", "=", organizationId)
+    .where("status", "=", "Sending")
+    .where((eb) => eb.or([eb("billing_status", "is", null), eb("billing_status", "<>", "Billed")]))
+    .where((eb) => eb.or([eb("traffic_type", "is", null), eb("traffic_type", "=", "RealLead")]))
+    .where("is_warmup", "=", 0)
+    .executeTakeFirst();
+  return Number(row?.micros ?? 0);
 }
 
 export async function readGateFacts(trx: Transaction<Database>, claimed: EventRow[]): Promise<GateFacts> {
@@ -57,6 +80,7 @@ export async function readGateFacts(trx: Transaction<Database>, claimed: EventRo
     const suppressed = await suppressedAmong(trx, organizationId, "sms", recipients);
     const senders = await getPhoneNumbersByIds(trx, organizationId, senderIds);
     const wallet = await getWallet(trx, organizationId);
+    const committed = await unbilledInFlight(trx, organizationId);
     for (const row of recipientRules) {
       const lead = row.lead_id ? leads.get(row.lead_id) : undefined;
       const tz = lead ? leadDocument(lead).contact.timeZoneId : null;
@@ -64,7 +88,7 @@ export async function readGateFacts(trx: Transaction<Database>, claimed: EventRo
       if (suppressed.has(row.to_phone_number!)) facts.suppressed.add(row.id);
     }
     for (const [id, sender] of senders) facts.senders.set(id, sender);
-    facts.balances.set(organizationId, wallet?.balance_micros ?? 0);
+    facts.balances.set(organizationId, (wallet?.balance_micros ?? 0) - committed);
   }
   return facts;
 }

@@ -275,7 +275,9 @@ export class Worker {
       );
     }
     if (isBillableTraffic(row.traffic_type) && !row.is_warmup) {
-      if ((facts.balances.get(row.organization_id) ?? 0) < (row.price_micros ?? 0)) {
+      const spendable = facts.balances.get(row.organization_id) ?? 0;
+      const price = row.price_micros ?? 0;
+      if (spendable < price) {
         return block(
           {
             billing_status: "InsufficientFunds",
@@ -284,6 +286,8 @@ export class Worker {
           "Blocked: insufficient funds.",
         );
       }
+      // Spent as far as the rest of this batch is concerned (it is billed once the provider takes it).
+      facts.balances.set(row.organization_id, spendable - price);
     }
     return { row, sender };
   }
