@@ -56,7 +56,20 @@ forEachEngine("inbound SMS and keywords", (engine) => {
     assert.equal(event.conversationId, conversationId);
   });
 
-  for (const word of ["STOP", "stop", " Unsubscribe ", "CANCEL", "end", "QUIT", "StopAll"]) {
+  for (const word of [
+    "STOP",
+    "stop",
+    " Unsubscribe ",
+    "CANCEL",
+    "end",
+    "QUIT",
+    "StopAll",
+    "Stop.",
+    "REVOKE",
+    "opt out",
+    "Opt-Out!",
+    "optout",
+  ]) {
     test(`'${word}' opts out: suppression, Opted out, one unbilled SystemInternal confirmation`, async () => {
       const phone = `+1206555${String(1000 + Math.floor(Math.random() * 8999))}`;
       const event = await inbound(phone, word);
@@ -115,6 +128,35 @@ forEachEngine("inbound SMS and keywords", (engine) => {
       assert.equal(replies.length, 1);
       assert.match(replies[0]!.summary, /STOP/);
     }
+  });
+
+  test("a message from another of our own numbers (warmup traffic) makes no lead and no inbound event", async () => {
+    const partner = "+14155550177";
+    await addSenderNumber(api, { number: partner, is_default: 0 });
+    const leadsBefore = (await api.call("POST", "/leads/all/my", { includeCount: true })).json().totalCount;
+    // As a provider's webhook would deliver it (Telnyx reports warmup messages our numbers receive).
+    const outcome = await api.pipeline.handleInbound({
+      from: partner,
+      to: OUR,
+      text: "Warmup 3 of 8",
+      media: [],
+      providerMessageId: "warmup-inbound-1",
+      receivedAt: Date.now(),
+    });
+    assert.equal(outcome, undefined);
+    const leadsAfter = (await api.call("POST", "/leads/all/my", { includeCount: true })).json().totalCount;
+    assert.equal(leadsAfter, leadsBefore, "our own number is no lead");
+    const received = await api.db.store.db
+      .selectFrom("events")
+      .select("id")
+      .where("organization_id", "=", api.org.organizationId)
+      .where("provider_message_id", "=", "warmup-inbound-1")
+      .execute();
+    assert.deepEqual(received, []);
+    // The simulator refuses to inject one, naming the field.
+    const res = await api.call("POST", "/simulator/inbound", { from: partner, to: OUR, text: "hi" });
+    assert.equal(res.statusCode, 400);
+    assert.match(res.json().detail, /^from /);
   });
 
   test("inbound to a number of another organization is 404 and writes nothing", async () => {

@@ -421,6 +421,7 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
         "failed_at",
         "The provider could not send it (code 40008): Spam.",
       ],
+      ["expired", [], "Failed", "Failed", "failed_at", "The provider could not send it."],
     ] as const) {
       const row = await sending();
       const body = about(row, `tx-${status}`, "message.finalized", status, at, { errors });

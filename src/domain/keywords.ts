@@ -1,4 +1,6 @@
-// Carrier-standard SMS keywords (CTIA): matched against the whole message, any case, trimmed.
+// Carrier-standard SMS keywords (CTIA), plus the FCC's 2025 revocation words (REVOKE, OPT OUT):
+// matched against the whole message, any case, with surrounding spaces and trailing punctuation
+// ("Stop." and "stop!" are a STOP) ignored. A longer message that merely contains one is not a keyword.
 
 export type KeywordAction = "opt-out" | "opt-in" | "help";
 
@@ -9,6 +11,9 @@ const KEYWORDS: Record<string, KeywordAction> = {
   CANCEL: "opt-out",
   END: "opt-out",
   QUIT: "opt-out",
+  REVOKE: "opt-out",
+  OPTOUT: "opt-out",
+  "OPT OUT": "opt-out",
   START: "opt-in",
   UNSTOP: "opt-in",
   HELP: "help",
@@ -16,5 +21,11 @@ const KEYWORDS: Record<string, KeywordAction> = {
 };
 
 export function keywordAction(text: string): KeywordAction | null {
-  return KEYWORDS[text.trim().toUpperCase()] ?? null;
+  const word = text
+    .trim()
+    .replace(/[.!?]+$/, "")
+    .replace(/[\s-]+/g, " ")
+    .trim()
+    .toUpperCase();
+  return Object.hasOwn(KEYWORDS, word) ? KEYWORDS[word]! : null;
 }

@@ -26,6 +26,21 @@ export const REPLIES = {
   help: "Reply STOP to unsubscribe, START to resubscribe. Msg & data rates may apply.",
 } as const;
 
+/** Whether `number` is one of the organization's own numbers (a warmup partner, not a lead). */
+export async function isOwnNumber(
+  db: Kysely<Database>,
+  organizationId: string,
+  number: string,
+): Promise<boolean> {
+  const own = await db
+    .selectFrom("phone_numbers")
+    .select("id")
+    .where("organization_id", "=", organizationId)
+    .where("number", "=", number)
+    .executeTakeFirst();
+  return own !== undefined;
+}
+
 export interface InboundOutcome {
   event: EventRow;
   reply: EventRow | null;
@@ -35,8 +50,10 @@ export interface InboundOutcome {
  * An inbound message: a Received event on the sender's conversation (lead and conversation created
  * for an unknown sender), plus the carrier keywords: STOP-words suppress the sender and answer once,
  * START/UNSTOP release, HELP/INFO answer with help. Replies are SystemInternal and never billed.
- * Returns undefined when the number it was sent to belongs to no organization, or when the message
- * (by its provider id) was recorded before: providers redeliver webhooks, even concurrently.
+ * Returns undefined when the number it was sent to belongs to no organization, when it comes from
+ * another of that organization's own numbers (warmup traffic: on the timeline already, as the
+ * outbound Warmup event, and no lead), or when the message (by its provider id) was recorded before:
+ * providers redeliver webhooks, even concurrently.
  */
 export async function handleInbound(
   db: Kysely<Database>,
@@ -47,6 +64,7 @@ export async function handleInbound(
   if (!ourNumber) return undefined;
   const organizationId = ourNumber.organization_id;
   const from = toE164(message.from) ?? message.from;
+  if (await isOwnNumber(db, organizationId, from)) return undefined;
   const actor = { organizationId, userId: SYSTEM_ACTOR };
   const action = keywordAction(message.text);
   const orgPrices = await prices(organizationId);

@@ -5,6 +5,7 @@ import { SMS_LIFECYCLE_STATUSES, smsStatusFilter } from "../../domain/message-st
 import { toE164 } from "../../domain/phone.js";
 import { badRequest, notFound } from "../../domain/problem.js";
 import { cancelMessage } from "../../messaging/cancel.js";
+import { isOwnNumber } from "../../messaging/inbound.js";
 import { type SendSmsBody, sendSms } from "../../messaging/send.js";
 import { EVENT_LIST_SPEC } from "../../store/event-list-spec.js";
 import { creationEntry, getTransitions } from "../../store/events-repo.js";
@@ -276,6 +277,12 @@ export const simulatorRoutes: FastifyPluginAsync<RouteDeps> = async (app, { stor
       const ours = await findPhoneNumberByNumber(store.db, to);
       if (!ours || ours.organization_id !== request.auth.organizationId) {
         throw notFound(`Phone number '${to}' of this organization`);
+      }
+      if (await isOwnNumber(store.db, ours.organization_id, from)) {
+        throw badRequest(
+          `from ${from} is one of this organization's numbers: messages between its own numbers are warmup traffic, not a lead's.`,
+          "from",
+        );
       }
       const outcome = await pipeline.handleInbound({
         from,

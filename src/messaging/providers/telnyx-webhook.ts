@@ -73,6 +73,8 @@ const FINALIZED: Record<string, ReceiptKind> = {
   delivery_failed: "undeliverable",
   delivery_unconfirmed: "undeliverable",
   sending_failed: "failed",
+  // Held past its validity period and never sent.
+  expired: "failed",
 };
 
 export type TelnyxEvent =
