@@ -43,25 +43,39 @@ function groupByOrganization(rows: EventRow[]): Map<string, EventRow[]> {
 }
 
 /**
- * The price of the organization's billable messages in Sending that are not billed yet: spent, as
- * far as the wallet check is concerned (billing happens when the provider accepts). Sending messages
- * carry their reconcile deadline in next_attempt_at, so the events_due index finds them.
+ * The price of each organization's billable messages in Sending that are not billed yet: spent, as
+ * far as the wallet check is concerned (billing happens when the provider accepts). A Sending message
+ * carries its reconcile deadline, still ahead, in next_attempt_at, so the only condition an index can
+ * serve is that range: events_due finds the few future entries. (Filtering by organization here made
+ * SQLite walk the organization's whole primary key instead, once per claimed batch.) Past its
+ * deadline a message is about to be reconciled, and is not counted.
  */
-async function unbilledInFlight(trx: Transaction<Database>, organizationId: string): Promise<number> {
-  const row = await trx
+async function unbilledInFlight(trx: Transaction<Database>, now: number): Promise<Map<string, number>> {
+  // Summed here, not with GROUP BY: SQLite would walk the primary key to get the groups in order.
+  const rows = await trx
     .selectFrom("events")
-    .select((eb) => eb.fn.sum<number | string | null>("price_micros").as("micros"))
-    .where("next_attempt_at", "is not", null)
-    .where("organization_id", "=", organizationId)
+    .select(["organization_id", "price_micros"])
+    .where("next_attempt_at", ">", now)
     .where("status", "=", "Sending")
     .where((eb) => eb.or([eb("billing_status", "is", null), eb("billing_status", "<>", "Billed")]))
     .where((eb) => eb.or([eb("traffic_type", "is", null), eb("traffic_type", "=", "RealLead")]))
     .where("is_warmup", "=", 0)
-    .executeTakeFirst();
-  return Number(row?.micros ?? 0);
+    .execute();
+  const byOrganization = new Map<string, number>();
+  for (const r of rows) {
+    byOrganization.set(
+      r.organization_id,
+      (byOrganization.get(r.organization_id) ?? 0) + Number(r.price_micros ?? 0),
+    );
+  }
+  return byOrganization;
 }
 
-export async function readGateFacts(trx: Transaction<Database>, claimed: EventRow[]): Promise<GateFacts> {
+export async function readGateFacts(
+  trx: Transaction<Database>,
+  claimed: EventRow[],
+  now: number,
+): Promise<GateFacts> {
   const facts: GateFacts = {
     zones: new Map(),
     suppressed: new Set(),
@@ -71,6 +85,7 @@ export async function readGateFacts(trx: Transaction<Database>, claimed: EventRo
   const gated = claimed.filter(
     (r) => (r.status === "Queued" || r.status === "Scheduled") && r.to_phone_number,
   );
+  const committed = gated.length > 0 ? await unbilledInFlight(trx, now) : new Map<string, number>();
   for (const [organizationId, rows] of groupByOrganization(gated)) {
     const recipientRules = rows.filter((r) => !isOwnTraffic(r));
     const leadIds = recipientRules.flatMap((r) => (r.lead_id ? [r.lead_id] : []));
@@ -80,7 +95,6 @@ export async function readGateFacts(trx: Transaction<Database>, claimed: EventRo
     const suppressed = await suppressedAmong(trx, organizationId, "sms", recipients);
     const senders = await getPhoneNumbersByIds(trx, organizationId, senderIds);
     const wallet = await getWallet(trx, organizationId);
-    const committed = await unbilledInFlight(trx, organizationId);
     for (const row of recipientRules) {
       const lead = row.lead_id ? leads.get(row.lead_id) : undefined;
       const tz = lead ? leadDocument(lead).contact.timeZoneId : null;
@@ -88,7 +102,7 @@ export async function readGateFacts(trx: Transaction<Database>, claimed: EventRo
       if (suppressed.has(row.to_phone_number!)) facts.suppressed.add(row.id);
     }
     for (const [id, sender] of senders) facts.senders.set(id, sender);
-    facts.balances.set(organizationId, (wallet?.balance_micros ?? 0) - committed);
+    facts.balances.set(organizationId, (wallet?.balance_micros ?? 0) - (committed.get(organizationId) ?? 0));
   }
   return facts;
 }

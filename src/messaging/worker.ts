@@ -131,7 +131,7 @@ export class Worker {
     if (!(await this.anyDue(now))) return 0;
     const { claimed, toSend } = await this.db.transaction().execute(async (trx) => {
       const claimed = await this.claim(trx, now);
-      const facts = await readGateFacts(trx, claimed);
+      const facts = await readGateFacts(trx, claimed, now);
       const passed: Passed[] = [];
       for (const row of claimed) {
         const pass = await this.gate(trx, row, facts, now);
