@@ -100,6 +100,8 @@ test("the adapter speaks Telnyx's messages API and maps its answers", async () =
     for (const [behaviour, kind, code] of [
       ["201", "accepted", null],
       ["429", "transient", "429"],
+      ["408", "transient", "408"],
+      ["401", "transient", "401"],
       ["500", "transient", "500"],
       ["422", "permanent", "40310"],
       // Answers that do not say whether Telnyx took the message: never retried (it could go twice).
@@ -119,7 +121,7 @@ test("the adapter speaks Telnyx's messages API and maps its answers", async () =
     // Every request is recorded, answered or not.
     assert.deepEqual(
       fake.requests.map((r) => r.status),
-      [200, 200, 201, 429, 500, 422, 502, 200, 0, 0],
+      [200, 200, 201, 429, 408, 401, 500, 422, 502, 200, 0, 0],
     );
   } finally {
     await fake.stop();

@@ -19,15 +19,29 @@ import { fileURLToPath } from "node:url";
 
 /**
  * How POST /v2/messages answers a recipient: "accept" is Telnyx's 200 with the message; "201" the
- * same as 201; "garbage" a 200 without a message id; "429" / "500" / "422" Telnyx error bodies;
+ * same as 201; "garbage" a 200 without a message id; "401" / "408" / "429" / "500" / "422" Telnyx
+ * error bodies;
  * "502" a gateway's answer (not Telnyx's format); "hang" never answers (the adapter's timeout);
  * "accept-hang" takes the message (and sends its receipts) but never answers.
  */
-export type Behaviour = "accept" | "201" | "garbage" | "429" | "500" | "502" | "422" | "hang" | "accept-hang";
+export type Behaviour =
+  | "accept"
+  | "201"
+  | "garbage"
+  | "401"
+  | "408"
+  | "429"
+  | "500"
+  | "502"
+  | "422"
+  | "hang"
+  | "accept-hang";
 const BEHAVIOURS = new Set<string>([
   "accept",
   "201",
   "garbage",
+  "401",
+  "408",
   "429",
   "500",
   "502",
@@ -182,6 +196,11 @@ export class FakeTelnyx {
     switch (behaviour) {
       case "hang":
         return { status: 0, body: null };
+      case "401":
+        // Telnyx's answer to a key it does not accept (revoked, rotated).
+        return error(401, "10009", "Authentication failed", "The API key is not valid.");
+      case "408":
+        return error(408, "10010", "Request timeout", "The request was not received in time.");
       case "429":
         return error(429, "10011", "Too many requests", "Rate limit exceeded. Try again later.");
       case "500":

@@ -81,9 +81,16 @@ export class TelnyxProvider implements Provider {
     }
     const first = json.errors?.[0];
     const errorMessage = first?.detail ?? first?.title ?? `HTTP ${response.status}`;
-    // 429: Telnyx refused it for now. A 5xx in Telnyx's own error format: Telnyx says it failed. A
-    // 5xx without one (a gateway in front of it) says nothing about whether Telnyx took it.
-    if (response.status === 429 || (response.status >= 500 && first !== undefined)) {
+    // 429: Telnyx refused it for now; 408: it never read the whole request; 401: our key was
+    // refused (rotated, or not yet valid), which is the deployment's to fix while the message waits.
+    // A 5xx in Telnyx's own error format: Telnyx says it failed. A 5xx without one (a gateway in
+    // front of it) says nothing about whether Telnyx took it.
+    if (
+      response.status === 429 ||
+      response.status === 408 ||
+      response.status === 401 ||
+      (response.status >= 500 && first !== undefined)
+    ) {
       return { kind: "transient", errorCode: String(response.status), errorMessage };
     }
     if (response.status >= 500) return { kind: "unknown", errorCode: String(response.status), errorMessage };
