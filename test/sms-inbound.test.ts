@@ -130,6 +130,33 @@ forEachEngine("inbound SMS and keywords", (engine) => {
     }
   });
 
+  test("a short code or alphanumeric sender is recorded, and its STOP honoured, not refused", async () => {
+    const stop = await inbound("22395", "STOP");
+    assert.equal(stop.status, "Opted out");
+    assert.equal(stop.fromPhoneNumber, "22395");
+    const lead = (await api.call("GET", `/leads/${stop.leadId}`)).json();
+    assert.equal(lead.contact.phone.number, "22395");
+    const suppressed = await api.db.store.db
+      .selectFrom("suppressions")
+      .selectAll()
+      .where("organization_id", "=", api.org.organizationId)
+      .where("recipient", "=", "22395")
+      .executeTakeFirst();
+    assert.equal(suppressed?.status, "active");
+    // Its confirmation is sent like any other (the worker's gate takes a recipient that is no E.164).
+    const [reply] = await replyTo(stop.conversationId);
+    assert.ok(reply);
+    const settled = await waitForEvent(api, reply.id, isFinal);
+    assert.ok(["Delivered", "Failed", "Blocked"].includes(settled.status), settled.status);
+    const named = await inbound("ACME Bank", "Your code is 1234");
+    assert.equal(named.status, "Received");
+    assert.equal(named.fromPhoneNumber, "ACME Bank");
+    // An API client's lead still needs a real phone number.
+    const res = await api.call("POST", "/leads", { contact: { phone: { number: "22395" } } });
+    assert.equal(res.statusCode, 400);
+    assert.match(res.json().detail, /contact\.phone\.number/);
+  });
+
   test("a message from another of our own numbers (warmup traffic) makes no lead and no inbound event", async () => {
     const partner = "+14155550177";
     await addSenderNumber(api, { number: partner, is_default: 0 });

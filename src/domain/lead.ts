@@ -1,5 +1,5 @@
 import type { CountryCode } from "libphonenumber-js";
-import { isValidEmail, toE164 } from "./phone.js";
+import { isValidEmail, senderId, toE164 } from "./phone.js";
 import { normalizeTagName, type TagRef, tagIdForName, tagIdSet } from "./tags.js";
 
 // A lead as the API stores it: the LeadRequest document with its phone normalized to E.164.
@@ -67,11 +67,19 @@ function isUrl(value: string): boolean {
   }
 }
 
-/** Validates and normalizes a LeadRequest; throws LeadValidationError naming the first bad field. */
-export function normalizeLeadRequest(body: LeadRequestBody): LeadDocument {
+/**
+ * Validates and normalizes a LeadRequest; throws LeadValidationError naming the first bad field.
+ * `acceptSenderIds`: a short code or alphanumeric sender id stands as the phone (leads made by an
+ * inbound message from one); an API client's lead needs a real number.
+ */
+export function normalizeLeadRequest(
+  body: LeadRequestBody,
+  options: { acceptSenderIds?: boolean } = {},
+): LeadDocument {
   const contact: LeadContact = { ...(body.contact ?? {}) };
   if (contact.phone?.number !== undefined && contact.phone?.number !== null) {
-    const e164 = toE164(String(contact.phone.number), regionOf(contact));
+    const raw = String(contact.phone.number);
+    const e164 = toE164(raw, regionOf(contact)) ?? (options.acceptSenderIds ? senderId(raw) : null);
     if (!e164) {
       throw new LeadValidationError(
         "contact.phone.number",

@@ -9,6 +9,18 @@ export function toE164(input: string, defaultRegion: CountryCode = "US"): string
   return parsed.number;
 }
 
+/**
+ * A sender that is no phone number a lead could have but still writes to us: a short code (3–8
+ * digits) or an alphanumeric sender id (up to 11 letters, digits or spaces, with a letter). Its
+ * messages, a STOP above all, must be recorded rather than refused.
+ */
+export function senderId(input: string): string | null {
+  const trimmed = input.trim();
+  if (/^\d{3,8}$/.test(trimmed)) return trimmed;
+  if (/^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$/.test(trimmed)) return trimmed;
+  return null;
+}
+
 // Deliberately modest: a single @, no spaces, a dot in the domain. Full RFC 5322 is not useful for leads.
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 

@@ -87,6 +87,9 @@ export async function handleInbound(
           actor,
           { contact: { phone: { number: from, type: "mobile" } }, metadata: { origin: "inbound-sms" } },
           message.receivedAt,
+          // A short code or sender id writes too; its lead keeps it as its phone, so a STOP it
+          // sends is recorded and honoured rather than refused (and retried, then dropped).
+          { acceptSenderIds: true },
         ));
       const conversation = await getConversationForLead(trx, organizationId, lead.id);
       if (!conversation) return undefined;

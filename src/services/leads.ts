@@ -121,8 +121,9 @@ export async function insertLead(
   actor: Actor,
   body: LeadRequestBody,
   now: number = Date.now(),
+  options: { acceptSenderIds?: boolean } = {},
 ): Promise<LeadRow> {
-  const doc = normalizeLeadRequest(body);
+  const doc = normalizeLeadRequest(body, options);
   doc.tags = await resolveTags(trx, actor.organizationId, doc, now);
   const lead: LeadRow = {
     organization_id: actor.organizationId,

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { type RawBuilder, sql } from "kysely";
 import { EVENT_STATUSES } from "../../domain/event-vocabulary.js";
 import { SMS_LIFECYCLE_STATUSES, smsStatusFilter } from "../../domain/message-status.js";
-import { toE164 } from "../../domain/phone.js";
+import { senderId, toE164 } from "../../domain/phone.js";
 import { badRequest, notFound } from "../../domain/problem.js";
 import { cancelMessage } from "../../messaging/cancel.js";
 import { isOwnNumber } from "../../messaging/inbound.js";
@@ -269,9 +269,10 @@ export const simulatorRoutes: FastifyPluginAsync<RouteDeps> = async (app, { stor
     },
     async (request, reply) => {
       if (messaging.provider !== "simulator") throw notFound("The simulator");
-      const from = toE164(request.body.from);
+      // A short code or alphanumeric sender id may write too (providers deliver those).
+      const from = toE164(request.body.from) ?? senderId(request.body.from);
       const to = toE164(request.body.to);
-      if (!from) throw badRequest("from is not a valid phone number.", "from");
+      if (!from) throw badRequest("from is not a valid phone number, short code or sender id.", "from");
       if (!to) throw badRequest("to is not a valid phone number.", "to");
       // Only numbers of the caller's organization: injecting into another tenant is not found.
       const ours = await findPhoneNumberByNumber(store.db, to);
