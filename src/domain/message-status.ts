@@ -109,6 +109,17 @@ export function smsLifecycleStatus(
   return SMS_STATUS[status] ?? null;
 }
 
+/** The error code of a message the reconcile gave up on: Sending past its deadline, no outcome. */
+export const OUTCOME_UNKNOWN = "ProviderOutcomeUnknown";
+
+/**
+ * A message the reconcile gave up on was never known to have failed: a later accepted answer or
+ * receipt is news about it, and moves it as it would move a Sending one. Any other Failed stands.
+ */
+export function isReconciledUnknown(event: { status: string | null; error_code: string | null }): boolean {
+  return event.status === "Failed" && event.error_code === OUTCOME_UNKNOWN;
+}
+
 /** The stamps of the outcomes that prove a message left the provider (columns of its event row). */
 export interface OutcomeStamps {
   delivered_at: number | null;

@@ -1,6 +1,7 @@
 import type { Kysely, Transaction } from "kysely";
 import {
   isAcceptedByProvider,
+  isReconciledUnknown,
   receiptMovesForward,
   receiptStatus,
   sentAtNoLaterThanOutcome,
@@ -174,10 +175,7 @@ export async function applyReceiptIn(trx: Transaction<Database>, receipt: Receip
   if (!event) return { done: true, event: undefined };
   const now = Date.now();
   const log = receiptLog(receipt);
-  // A message the reconcile gave up on (Failed / ProviderOutcomeUnknown) was never known to have
-  // failed: any receipt is news about it, and moves it as it would move a Sending one.
-  const reconciled = event.status === "Failed" && event.error_code === "ProviderOutcomeUnknown";
-  if (!receiptMovesForward(reconciled ? "Sending" : event.status, receipt.kind)) {
+  if (!receiptMovesForward(isReconciledUnknown(event) ? "Sending" : event.status, receipt.kind)) {
     const fillIn: Partial<EventRow> = {};
     // A late "sent" still proves the provider sent it: record when, and bill it (once) even if
     // an outcome (delivered, failed…) arrived first. Never for a message we blocked or canceled.

@@ -2,7 +2,12 @@ import { hostname } from "node:os";
 import type { Kysely, Transaction } from "kysely";
 import type { MessagingConfig } from "../config.js";
 import { retryDelayMs } from "../domain/backoff.js";
-import { isAcceptedByProvider, sentAtNoLaterThanOutcome } from "../domain/message-status.js";
+import {
+  isAcceptedByProvider,
+  isReconciledUnknown,
+  OUTCOME_UNKNOWN,
+  sentAtNoLaterThanOutcome,
+} from "../domain/message-status.js";
 import { needsTenDlc } from "../domain/number-geo.js";
 import { nextAllowedTime } from "../domain/quiet-hours.js";
 import {
@@ -191,7 +196,7 @@ export class Worker {
         {
           status: "Failed",
           failed_at: now,
-          error_code: "ProviderOutcomeUnknown",
+          error_code: OUTCOME_UNKNOWN,
           error_message: "No provider outcome before the reconcile deadline.",
           status_reason: OUTCOME_UNKNOWN_REASON,
           next_attempt_at: null,
@@ -437,10 +442,8 @@ export class Worker {
         telnyx_id: event.telnyx_id ?? result.telnyxId ?? null,
         provider: this.options.provider.name,
       };
-      // A message the reconcile gave up on (ProviderOutcomeUnknown) was sent after all. Any other
-      // Failed came from a failure receipt that overtook this answer: it stands.
-      const reconciled = event.status === "Failed" && event.error_code === "ProviderOutcomeUnknown";
-      if (event.status === "Sending" || reconciled) {
+      // Any other Failed came from a failure receipt that overtook this answer: it stands.
+      if (event.status === "Sending" || isReconciledUnknown(event)) {
         const changes = {
           ...this.acceptedChanges(event, result, now),
           ...(await billAccepted(trx, event, now)),
