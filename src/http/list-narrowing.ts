@@ -1,7 +1,6 @@
-import { type RawBuilder, sql } from "kysely";
+import { sql } from "kysely";
 import { badRequest } from "../domain/problem.js";
-import { scopeKeyOf } from "../store/list-query.js";
-import type { ListNarrowing } from "../store/store.js";
+import { type ListNarrowing, type NarrowingPart, narrowingOf } from "../store/store.js";
 import { type LeadTagFilter, leadTagConditions } from "../store/tags-repo.js";
 
 // Query parameters that narrow a list beyond its RequestDataOptions body (the Leadping lists take
@@ -14,7 +13,7 @@ const ARCHIVE_FILTERS = ["active", "archived", "all"] as const;
  * archiveFilter: Active (default), Archived or All, in any case. leadtrail has no archive operation
  * yet, so nothing is ever archived: Archived is an empty list and Active the same as All.
  */
-function archiveConditions(value: string | undefined): { conditions: RawBuilder<unknown>[]; key: string } {
+function archiveConditions(value: string | undefined): NarrowingPart {
   if (value === undefined) return { conditions: [], key: "" };
   const filter = value.toLowerCase();
   if (!(ARCHIVE_FILTERS as readonly string[]).includes(filter)) {
@@ -71,21 +70,11 @@ function flag(value: boolean | string | undefined, name: string): boolean {
   throw badRequest(`${name} must be true or false.`, name);
 }
 
-function narrowing(
-  scope: Record<string, string>,
-  parts: { conditions: RawBuilder<unknown>[]; key: string }[],
-) {
-  return {
-    conditions: parts.flatMap((p) => p.conditions),
-    key: [scopeKeyOf(scope), ...parts.map((p) => p.key).filter(Boolean)].join("|"),
-  } satisfies ListNarrowing;
-}
-
 export function conversationListNarrowing(
   scope: Record<string, string>,
   query: { archiveFilter?: string },
 ): ListNarrowing {
-  return narrowing(scope, [archiveConditions(query.archiveFilter)]);
+  return narrowingOf(scope, [archiveConditions(query.archiveFilter)]);
 }
 
 export function leadListNarrowing(query: LeadListQueryParams): ListNarrowing {
@@ -102,7 +91,7 @@ export function leadListNarrowing(query: LeadListQueryParams): ListNarrowing {
     : tags.tagIds.length > 0
       ? `tags=${tags.matchAll ? "all" : "any"}:${JSON.stringify([...new Set(tags.tagIds)].sort())}`
       : "";
-  return narrowing({}, [
+  return narrowingOf({}, [
     archiveConditions(query.archiveFilter),
     { conditions: leadTagConditions(tags), key: tagKey },
   ]);

@@ -8,8 +8,8 @@ import {
 import { badRequest } from "../domain/problem.js";
 import { parseRfc3339 } from "../domain/time.js";
 import { EVENT_COLUMNS, eventRowFromArray } from "./events-repo.js";
-import { type ListField, type ListSpec, scopeKeyOf } from "./list-query.js";
-import type { ListNarrowing } from "./store.js";
+import type { ListField, ListSpec } from "./list-query.js";
+import { type ListNarrowing, type NarrowingPart, narrowingOf } from "./store.js";
 
 const text = (column: string, extra: Partial<ListField> = {}): ListField => ({
   column,
@@ -79,8 +79,7 @@ function instant(value: string | undefined, param: string): number | null {
  * issued it; with none given the key is the path scope's alone, as before they existed.
  */
 export function eventListNarrowing(query: EventListQuery, scope: Record<string, string>): ListNarrowing {
-  const conditions = [];
-  const key = [scopeKeyOf(scope)];
+  const parts: NarrowingPart[] = [];
   if (query.category !== undefined) {
     const wanted = query.category.toLowerCase();
     const category = EVENT_CATEGORIES.find((c) => c.toLowerCase() === wanted);
@@ -90,21 +89,17 @@ export function eventListNarrowing(query: EventListQuery, scope: Record<string, 
         "category",
       );
     }
-    conditions.push(sql`(activity_category = ${category} or event_category = ${category})`);
-    key.push(`category=${category}`);
+    parts.push({
+      conditions: [sql`(activity_category = ${category} or event_category = ${category})`],
+      key: `category=${category}`,
+    });
   }
   const start = instant(query.startAt, "startAt");
   const end = instant(query.endAt, "endAt");
   if (start !== null && end !== null && end <= start) {
     throw badRequest("endAt must be later than startAt (startAt is inclusive, endAt exclusive).", "endAt");
   }
-  if (start !== null) {
-    conditions.push(sql`created_at >= ${start}`);
-    key.push(`startAt=${start}`);
-  }
-  if (end !== null) {
-    conditions.push(sql`created_at < ${end}`);
-    key.push(`endAt=${end}`);
-  }
-  return { conditions, key: key.join("|") };
+  if (start !== null) parts.push({ conditions: [sql`created_at >= ${start}`], key: `startAt=${start}` });
+  if (end !== null) parts.push({ conditions: [sql`created_at < ${end}`], key: `endAt=${end}` });
+  return narrowingOf(scope, parts);
 }

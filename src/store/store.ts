@@ -13,6 +13,21 @@ export interface ListNarrowing {
   key: string;
 }
 
+/** What one query parameter adds: its conditions, and its part of the key (empty when not given). */
+export type NarrowingPart = ListNarrowing;
+
+/**
+ * A list's narrowing from the parts its query parameters give, in a fixed order: their conditions,
+ * and a key of the path scope's and theirs (a part with no key, i.e. a parameter not given, adds
+ * nothing, so a list queried without any keeps the scope's key alone).
+ */
+export function narrowingOf(scope: Record<string, string>, parts: NarrowingPart[]): ListNarrowing {
+  return {
+    conditions: parts.flatMap((p) => p.conditions),
+    key: [scopeKeyOf(scope), ...parts.map((p) => p.key).filter(Boolean)].join("|"),
+  };
+}
+
 /**
  * The store: one open database (SQLite or PostgreSQL), migrated, with the hot-path readers and the
  * continuation-token codec ready. Repositories take `store.db` (Kysely) for everything else.
