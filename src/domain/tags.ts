@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 // Tags of leads. The API has no tag endpoints: a tag comes into being when a lead names it
 // (LeadRequest.tagNames, matched case-insensitively) or refers to it by id (tagIds).
 
@@ -19,6 +21,11 @@ export function normalizeTagName(name: string): string {
  */
 export function tagIdForName(normalizedName: string): string {
   return `tag_${normalizedName.replace(/[^a-z0-9]+/g, "-")}`;
+}
+
+/** A second id for a name whose readable id another name took ("hot lead" and "hot-lead"). */
+export function suffixedTagId(readableId: string, normalizedName: string): string {
+  return `${readableId}-${createHash("sha256").update(normalizedName).digest("hex").slice(0, 8)}`;
 }
 
 /** The ids of a lead's tags, sorted: what "did the tags change" compares. */

@@ -1,5 +1,5 @@
 import { type Kysely, type Migration, sql } from "kysely";
-import { normalizeTagName, type TagRef, tagIdForName } from "../domain/tags.js";
+import { normalizeTagName, suffixedTagId, type TagRef, tagIdForName } from "../domain/tags.js";
 
 // The tags of an organization, and which lead carries which: what POST /leads/all/my filters by
 // (tagIds, tagMatchAll, untagged). Each lead's document also keeps its resolved tags (id and name),
@@ -110,7 +110,7 @@ async function backfill(db: Kysely<unknown>): Promise<void> {
         const normalized = normalizeTagName(name);
         if (registry.named(lead.organization_id, normalized)) continue;
         let id = tagIdForName(normalized);
-        if (registry.withId(lead.organization_id, id)) id = `${id}-${registry.byName.size}`;
+        if (registry.withId(lead.organization_id, id)) id = suffixedTagId(id, normalized);
         await registry.add(
           lead.organization_id,
           { id, name: name.trim() },

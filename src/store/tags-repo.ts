@@ -1,6 +1,5 @@
-import { createHash } from "node:crypto";
 import { type RawBuilder, sql, type Transaction } from "kysely";
-import { normalizeTagName, type TagRef, tagIdForName } from "../domain/tags.js";
+import { normalizeTagName, suffixedTagId, type TagRef, tagIdForName } from "../domain/tags.js";
 import { lockForTransaction } from "./locks.js";
 import type { Database } from "./schema.js";
 
@@ -43,11 +42,6 @@ async function createTag(trx: Trx, organizationId: string, tag: TagRef, normaliz
   return tagByName(trx, organizationId, normalized);
 }
 
-/** A second id for a name whose readable id another name took ("hot lead" and "hot-lead"). */
-function suffixedId(id: string, normalized: string): string {
-  return `${id}-${createHash("sha256").update(normalized).digest("hex").slice(0, 8)}`;
-}
-
 /** The organization's tag of this name, created on first use ("Hot" and " hot" are one tag). */
 async function tagNamed(trx: Trx, organizationId: string, name: string, now: number): Promise<TagRef> {
   const normalized = normalizeTagName(name);
@@ -56,8 +50,8 @@ async function tagNamed(trx: Trx, organizationId: string, name: string, now: num
   const readable = tagIdForName(normalized);
   const taken = (await tagById(trx, organizationId, readable)) !== undefined;
   for (const id of taken
-    ? [suffixedId(readable, normalized)]
-    : [readable, suffixedId(readable, normalized)]) {
+    ? [suffixedTagId(readable, normalized)]
+    : [readable, suffixedTagId(readable, normalized)]) {
     const tag = await createTag(trx, organizationId, { id, name: name.trim() }, normalized, now);
     if (tag) return tag;
   }
