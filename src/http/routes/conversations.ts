@@ -28,22 +28,25 @@ export const conversationRoutes: FastifyPluginAsync<{ store: Store }> = async (a
       scope,
       conversationListNarrowing(scope, request.query),
     );
-    // One query each for the page's leads, numbers and statuses, not one per conversation.
-    const leads = await getLeadsByIds(
-      store.db,
-      organizationId,
-      page.rows.map((r) => r.lead_id),
-    );
-    const numbers = await getPhoneNumbersByIds(
-      store.db,
-      organizationId,
-      page.rows.map(activeOutboundPhoneNumberId).filter((id) => id !== null),
-    );
-    const statuses = await conversationStatuses(
-      store.db,
-      organizationId,
-      page.rows.map((r) => r.id),
-    );
+    // One query each for the page's leads, numbers and statuses, not one per conversation; they do
+    // not depend on each other, so they run together (as the usage list's do).
+    const [leads, numbers, statuses] = await Promise.all([
+      getLeadsByIds(
+        store.db,
+        organizationId,
+        page.rows.map((r) => r.lead_id),
+      ),
+      getPhoneNumbersByIds(
+        store.db,
+        organizationId,
+        page.rows.map(activeOutboundPhoneNumberId).filter((id) => id !== null),
+      ),
+      conversationStatuses(
+        store.db,
+        organizationId,
+        page.rows.map((r) => r.id),
+      ),
+    ]);
     return sendPage(reply, CONVERSATION, {
       ...page,
       items: page.rows.map((r) => {
