@@ -1,12 +1,16 @@
 import { ProblemError } from "../domain/problem.js";
 
-/** The window is counted in this many slots (100 ms of a 60 s window); one more is kept so a full window is always covered. */
+/**
+ * The window is counted in this many slots (100 ms of a 60 s window); one more is kept so that a
+ * full window is always covered.
+ */
 const SLOTS_PER_WINDOW = 600;
 
 /**
- * Accepted requests of one key in the last window, counted per slot in a ring, with a running total. The total covers the current slot and the SLOTS_PER_WINDOW before it,
- * a little more than one window: so no 60 s span, wherever it starts, ever holds more than the limit
- * (a request may be refused up to one slot early, never let through late).
+ * Accepted requests of one key in the last window, counted per slot in a ring, with a running
+ * total. The total covers the current slot and the SLOTS_PER_WINDOW before it, a little more than
+ * one window: so no 60 s span, wherever it starts, ever holds more than the limit (a request may be
+ * refused up to one slot early, never let through late).
  */
 class SlidingWindow {
   private readonly counts = new Uint32Array(SLOTS_PER_WINDOW + 1);
@@ -29,7 +33,10 @@ class SlidingWindow {
     this.slot = Math.max(this.slot, slot);
   }
 
-  /** Counts the request if the window has room; else answers the slot from which it would (and does not count it). */
+  /**
+   * Counts the request if the window has room; else answers the slot from which it would have
+   * room, and does not count it.
+   */
   tryAcquire(slot: number, limit: number): { admitted: true } | { admitted: false; freeAtSlot: number } {
     this.advance(slot);
     if (this.total < limit) {
