@@ -2,12 +2,15 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import Fastify, { type LightMyRequestResponse } from "fastify";
 import type { Kysely } from "kysely";
+import { normalizeSourceRequest } from "../src/domain/sources.js";
 import { frameworkErrorHandler, installErrorHandlers } from "../src/http/errors.js";
+import { createSource } from "../src/services/sources.js";
 import { EVENT_LIST_SPEC } from "../src/store/event-list-spec.js";
 import { CONVERSATION_LIST_SPEC, LEAD_LIST_SPEC } from "../src/store/leads-repo.js";
 import type { ListField, ListSpec } from "../src/store/list-query.js";
 import { type CreatedOrganization, createOrganization } from "../src/store/orgs-repo.js";
 import type { Database } from "../src/store/schema.js";
+import { getSource } from "../src/store/sources-repo.js";
 import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 
@@ -778,6 +781,10 @@ forEachEngine("bad input", (engine) => {
       { header: `Bearer ${api.org.apiKey.slice(0, -1)}` },
       { header: `Bearer ${api.org.apiKey} ${api.org.apiKey}` },
       { header: "Bearer sk_' or '1'='1" },
+      // Source keys: unknown, too short, or an organization key dressed as one.
+      { header: `Bearer lp_src_${"A".repeat(43)}` },
+      { header: "Bearer lp_src_short" },
+      { header: `Bearer lp_src_${api.org.apiKey.slice(3)}` },
     ];
     const endpoints: Array<["GET" | "POST" | "PUT", string, string | undefined]> = [
       ...bodyEndpoints().map(
@@ -820,6 +827,7 @@ forEachEngine("bad input", (engine) => {
       "/events/conversations/{conversationId}",
       "/events/organizations/{organizationId}",
       "/conversations/lead/{leadId}",
+      "/sources/all/my",
     ]) {
       const responses = paths[list]?.post?.responses ?? {};
       for (const status of ["400", "401", "404", "429"])
@@ -859,18 +867,26 @@ forEachEngine("rate limit", (engine) => {
   after(() => api?.close());
 
   test("past the limit every request is a 429 problem with Retry-After, and changes nothing", async () => {
+    const source = await createSource(api.db.store.db, api.org, normalizeSourceRequest({ name: "Vendor" }));
     for (let i = 0; i < 3; i++) {
       const res = await api.call("POST", "/events/all/my", {});
       assert.equal(res.statusCode, 200, res.body);
     }
     const before = await counts(api.db.store.db);
-    for (const [method, path, body] of [
+    for (const [method, path, body, key] of [
       ["POST", "/events/all/my", {}],
+      // A source's key counts against its organization's limit.
+      [
+        "POST",
+        "/leads",
+        { contact: { firstName: "Via", phone: { number: "(415) 555-0198" } } },
+        source.api_key!,
+      ],
       ["POST", "/leads", { contact: { firstName: "Over", phone: { number: "(415) 555-0199" } } }],
       ["POST", "/leads/all/my", { orderBy: [{ field: "nope" }] }],
       ["GET", "/leads/lead_nope", undefined],
-    ] as Array<["GET" | "POST", string, unknown]>) {
-      const res = await api.call(method, path, body);
+    ] as Array<["GET" | "POST", string, unknown, string?]>) {
+      const res = await api.call(method, path, body, key);
       assertProblem(res, 429, path);
       const retryAfter = String(res.headers["retry-after"]);
       assert.match(retryAfter, /^\d+$/);
@@ -878,6 +894,8 @@ forEachEngine("rate limit", (engine) => {
       assert.ok(Number(retryAfter) >= 1 && Number(retryAfter) <= 61, retryAfter);
     }
     assert.deepEqual(await counts(api.db.store.db), before);
+    const sourceRow = await getSource(api.db.store.db, api.org.organizationId, source.id);
+    assert.equal(sourceRow?.api_key_total_uses, 0, "a refused request is not a use of the key");
 
     // The limit is per organization: another one is not affected.
     const other = await createOrganization(api.db.store.db, "Other Org");

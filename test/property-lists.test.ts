@@ -9,6 +9,7 @@ import { CONVERSATION_LIST_SPEC, LEAD_LIST_SPEC } from "../src/store/leads-repo.
 import type { ListField, ListSpec } from "../src/store/list-query.js";
 import { createOrganization } from "../src/store/orgs-repo.js";
 import type { Database } from "../src/store/schema.js";
+import { SOURCE_LIST_SPEC } from "../src/store/sources-repo.js";
 import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 
@@ -29,7 +30,7 @@ interface Endpoint {
   name: string;
   path: string;
   spec: ListSpec;
-  kind: "events" | "leads" | "conversations";
+  kind: "events" | "leads" | "conversations" | "sources";
   /** Item property → value every item of this list must have (the path scope). */
   scope: Record<string, string>;
 }
@@ -51,7 +52,7 @@ function fieldOf(spec: ListSpec, name: string): ListField {
 
 const ALL_WIRE_NAMES = [
   ...new Set(
-    [EVENT_LIST_SPEC, LEAD_LIST_SPEC, CONVERSATION_LIST_SPEC].flatMap((s) => [
+    [EVENT_LIST_SPEC, LEAD_LIST_SPEC, CONVERSATION_LIST_SPEC, SOURCE_LIST_SPEC].flatMap((s) => [
       ...Object.keys(s.fields),
       ...Object.keys(s.aliases ?? {}),
     ]),
@@ -59,7 +60,7 @@ const ALL_WIRE_NAMES = [
 ];
 const COLUMN_NAMES = [
   ...new Set(
-    [EVENT_LIST_SPEC, LEAD_LIST_SPEC, CONVERSATION_LIST_SPEC].flatMap((s) =>
+    [EVENT_LIST_SPEC, LEAD_LIST_SPEC, CONVERSATION_LIST_SPEC, SOURCE_LIST_SPEC].flatMap((s) =>
       Object.values(s.fields).map((f) => f.column),
     ),
   ),
@@ -192,6 +193,7 @@ interface Pools {
 
 function filterValue(field: ListField, pools: Pools): fc.Arbitrary<Json> {
   if (field.values) return fc.oneof(fc.constantFrom(...field.values), fc.constant(null));
+  if (field.kind === "boolean") return fc.oneof(fc.boolean(), fc.constant(null));
   return fc.oneof(
     fc.constantFrom(...pools.strings),
     fc.string({ maxLength: 20 }).filter(noNul),
@@ -283,7 +285,8 @@ function invalidBody(endpoint: Endpoint, pools: Pools): fc.Arbitrary<{ body: Jso
   const replace = (key: string, value: fc.Arbitrary<Json>, param = key) =>
     fc.tuple(base, value).map(([b, v]) => ({ body: { ...b, [key]: v }, param }));
 
-  const stringFilterFields = namesFor(spec, "filter");
+  const stringFilterFields = namesFor(spec, "filter").filter((n) => fieldOf(spec, n).kind === "string");
+  const booleanFilterFields = namesFor(spec, "filter").filter((n) => fieldOf(spec, n).kind === "boolean");
   const tokens = pools.tokens[endpoint.path] ?? [];
   const variants: Array<fc.Arbitrary<{ body: Json; param: string }>> = [
     replace(
@@ -341,6 +344,15 @@ function invalidBody(endpoint: Endpoint, pools: Pools): fc.Arbitrary<{ body: Jso
       }),
       ".value",
     ),
+    ...(booleanFilterFields.length === 0
+      ? []
+      : [
+          withEntry(
+            "filters",
+            fc.record({ field: fc.constantFrom(...booleanFilterFields), value: wrongType("boolean") }),
+            ".value",
+          ),
+        ]),
     withEntry(
       "rangeFilters",
       fc.record({ field: unsupportedName(spec, "range"), greaterThan: validTimestamp }),
@@ -533,6 +545,9 @@ function assertPage(res: LightMyRequestResponse, endpoint: Endpoint, sent: Json)
     } else if (endpoint.kind === "leads") {
       assert.match(item.id as string, /^lead_/, where);
       assert.match(String(item.createdAt), ISO, where);
+    } else if (endpoint.kind === "sources") {
+      assert.match(item.id as string, /^src_/, where);
+      assert.equal(typeof item.enabled, "boolean", where);
     } else {
       assert.match(item.id as string, /^conv_/, where);
       assert.match(String(item.leadId), /^lead_/, where);
@@ -540,7 +555,7 @@ function assertPage(res: LightMyRequestResponse, endpoint: Endpoint, sent: Json)
     // Exact filters hold for every item that shows the filtered field.
     for (const f of Array.isArray(options.filters) ? (options.filters as Array<Record<string, Json>>) : []) {
       const name = f.field as string;
-      if (typeof f.value === "string" && Object.hasOwn(item, name)) {
+      if ((typeof f.value === "string" || typeof f.value === "boolean") && Object.hasOwn(item, name)) {
         assert.equal(item[name], f.value, `filter ${name}: ${where}`);
       }
     }
@@ -562,7 +577,7 @@ function assertPage(res: LightMyRequestResponse, endpoint: Endpoint, sent: Json)
 
 async function counts(db: Kysely<Database>): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const table of ["events", "leads", "conversations", "event_transitions"] as const) {
+  for (const table of ["events", "leads", "conversations", "event_transitions", "sources"] as const) {
     const row = await db
       .selectFrom(table)
       .select((eb) => eb.fn.countAll<number | string>().as("n"))
@@ -630,6 +645,19 @@ forEachEngine("list endpoints under random bodies", (engine) => {
     assert.equal(theirs.statusCode, 201, theirs.body);
     pools.strings.push(theirs.json().id, other.organizationId);
 
+    for (const [name, enabled] of [
+      ["Quote Form Co", true],
+      ["quote form co", false],
+      ["Acme Leads", true],
+    ] as const) {
+      const source = await api.call("POST", "/sources", { name, enabled, description: `${name} vendor` });
+      assert.equal(source.statusCode, 201, source.body);
+      pools.strings.push(source.json().id, name);
+    }
+    const theirSource = await api.call("POST", "/sources", { name: "Acme Leads" }, other.apiKey);
+    assert.equal(theirSource.statusCode, 201, theirSource.body);
+    pools.strings.push(theirSource.json().id);
+
     endpoints.push(
       {
         name: "POST /events/leads/{leadId}",
@@ -674,6 +702,13 @@ forEachEngine("list endpoints under random bodies", (engine) => {
         kind: "conversations",
         scope: {},
       },
+      {
+        name: "POST /sources/all/my",
+        path: "/sources/all/my",
+        spec: SOURCE_LIST_SPEC,
+        kind: "sources",
+        scope: {},
+      },
     );
     for (const endpoint of endpoints) {
       pools.tokens[endpoint.path] = [];
@@ -714,6 +749,7 @@ forEachEngine("list endpoints under random bodies", (engine) => {
     "POST /leads/all/my",
     "POST /conversations/lead/{leadId}",
     "POST /conversations/my",
+    "POST /sources/all/my",
   ];
   const endpointNamed = (name: string) => endpoints.find((e) => e.name === name)!;
 

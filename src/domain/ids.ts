@@ -19,7 +19,19 @@ function pooledCryptoRandom(): number {
 
 const nextUlid = monotonicFactory(pooledCryptoRandom);
 
-export type IdPrefix = "evt" | "lead" | "conv" | "org" | "usr" | "key" | "trn" | "pn" | "sup" | "wal" | "use";
+export type IdPrefix =
+  | "evt"
+  | "lead"
+  | "conv"
+  | "org"
+  | "usr"
+  | "key"
+  | "trn"
+  | "pn"
+  | "sup"
+  | "wal"
+  | "use"
+  | "src";
 
 export function newId(prefix: IdPrefix, now: number = Date.now()): string {
   return `${prefix}_${nextUlid(now)}`;

@@ -31,6 +31,8 @@ export interface LeadDocument {
   tagNames: string[];
   /** The tags tagNames and tagIds resolved to when the lead was written (tags-repo.ts resolveTags). */
   tags?: TagRef[];
+  /** The source that delivered the lead with its key (the server's record; kept by updates). */
+  intakeSourceId?: string;
 }
 
 export class LeadValidationError extends Error {

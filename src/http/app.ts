@@ -3,8 +3,9 @@ import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { MessagingConfig } from "../config.js";
 import type { Messaging } from "../messaging/messaging.js";
+import { noteSourceKeyUse } from "../store/sources-repo.js";
 import type { Store } from "../store/store.js";
-import { ApiKeyAuthenticator } from "./auth.js";
+import { ApiKeyAuthenticator, sourceKeyNotAllowed } from "./auth.js";
 import { assertAcceptableBody, assertAcceptableUrl, invalidJsonProblem } from "./body-guard.js";
 import { clientErrorHandler, connectionsCheckingInterval, REQUEST_TIMEOUT_MS } from "./client-errors.js";
 import type { RouteDeps } from "./deps.js";
@@ -17,6 +18,7 @@ import { healthRoutes } from "./routes/health.js";
 import { leadRoutes } from "./routes/leads.js";
 import { phoneNumbersRoutes } from "./routes/phone-numbers.js";
 import { simulatorRoutes, smsRoutes } from "./routes/sms.js";
+import { sourceRoutes } from "./routes/sources.js";
 import { suppressionsRoutes } from "./routes/suppressions.js";
 import { telnyxWebhooksRoutes } from "./routes/telnyx-webhooks.js";
 import { warmupRoutes } from "./routes/warmup.js";
@@ -127,6 +129,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       components: {
         securitySchemes: {
           Bearer: { type: "http", scheme: "bearer", description: "An organization API key, sk_…" },
+          SourceKey: {
+            type: "http",
+            scheme: "bearer",
+            description: "A lead source's key, lp_src_…: accepted by POST /leads only.",
+          },
         },
       },
       security: [{ Bearer: [] }],
@@ -153,7 +160,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
-  const authenticator = new ApiKeyAuthenticator((hash) => options.store.findApiKeyOwner(hash));
+  const authenticator = new ApiKeyAuthenticator({
+    organizationKey: (hash) => options.store.findApiKeyOwner(hash),
+    sourceKey: (hash) => options.store.findSourceKeyOwner(hash),
+  });
   const limiter = new RateLimiter(options.rateLimitPerMinute);
   const deps: RouteDeps = {
     store: options.store,
@@ -168,9 +178,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     api.addHook("onRequest", async (request) => {
       request.auth = await authenticator.authenticate(request.headers.authorization);
       limiter.hit(request.auth.organizationId);
+      const { sourceId } = request.auth;
+      if (sourceId) {
+        await noteSourceKeyUse(options.store.db, request.auth.organizationId, sourceId, Date.now());
+        if (!request.routeOptions.config.acceptsSourceKey) throw sourceKeyNotAllowed();
+      }
     });
     await api.register(eventRoutes, deps);
     await api.register(leadRoutes, deps);
+    await api.register(sourceRoutes, deps);
     await api.register(conversationRoutes, deps);
     await api.register(phoneNumbersRoutes, deps);
     await api.register(suppressionsRoutes, deps);

@@ -43,7 +43,8 @@ export function toLeadResponse(row: LeadRow) {
   };
 }
 
-export function toLeadTableRow(row: LeadRow) {
+/** `sourceNames`: names of the page's sources (an id that is no source shows as its own name). */
+export function toLeadTableRow(row: LeadRow, sourceNames: ReadonlyMap<string, string> = new Map()) {
   const doc = leadDocument(row);
   return {
     id: row.id,
@@ -66,7 +67,9 @@ export function toLeadTableRow(row: LeadRow) {
     processingStatusChangedAt: null,
     price: microsToUsd(row.price_micros),
     organization: null,
-    source: row.source_id ? { id: row.source_id, name: row.source_id } : null,
+    source: row.source_id
+      ? { id: row.source_id, name: sourceNames.get(row.source_id) ?? row.source_id }
+      : null,
     tags: tags(doc),
   };
 }

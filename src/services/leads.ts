@@ -9,9 +9,13 @@ import {
   normalizeLeadRequest,
 } from "../domain/lead.js";
 import { usdToMicros } from "../domain/money.js";
+import { ProblemError } from "../domain/problem.js";
+import { assertSourceAccepts } from "../domain/sources.js";
+import { chargeOnce } from "../store/billing-repo.js";
 import type { NewEvent } from "../store/events-repo.js";
 import { getConversationForLead, getLead } from "../store/leads-repo.js";
-import type { ConversationRow, Database, LeadRow } from "../store/schema.js";
+import type { ConversationRow, Database, LeadRow, SourceRow } from "../store/schema.js";
+import { getSource, noteSourceLead, sourceDefaultTags, sourceRules } from "../store/sources-repo.js";
 import { resolveTags, setLeadTags } from "../store/tags-repo.js";
 import { recordEvent } from "./timeline.js";
 
@@ -22,7 +26,8 @@ export interface Actor {
 
 function leadColumns(doc: LeadDocument) {
   const price = doc.metadata.price;
-  const sourceId = doc.metadata.sourceId ?? doc.metadata.origin;
+  // The source that delivered the lead, else the attribution its metadata names.
+  const sourceId = doc.intakeSourceId ?? doc.metadata.sourceId ?? doc.metadata.origin;
   return {
     first_name: doc.contact.firstName ?? null,
     last_name: doc.contact.lastName ?? null,
@@ -121,10 +126,21 @@ export async function insertLead(
   actor: Actor,
   body: LeadRequestBody,
   now: number = Date.now(),
-  options: { acceptSenderIds?: boolean } = {},
+  options: { acceptSenderIds?: boolean; source?: SourceRow } = {},
 ): Promise<LeadRow> {
   const doc = normalizeLeadRequest(body, options);
-  doc.tags = await resolveTags(trx, actor.organizationId, doc, now);
+  const { source } = options;
+  if (source) {
+    assertSourceAccepts(sourceRules(source), doc);
+    doc.intakeSourceId = source.id;
+  }
+  const defaultTagIds = source ? sourceDefaultTags(source).map((t) => t.id) : [];
+  doc.tags = await resolveTags(
+    trx,
+    actor.organizationId,
+    { tagNames: doc.tagNames, tagIds: [...doc.tagIds, ...defaultTagIds] },
+    now,
+  );
   const lead: LeadRow = {
     organization_id: actor.organizationId,
     id: newId("lead", now),
@@ -136,15 +152,65 @@ export async function insertLead(
   await trx.insertInto("leads").values(lead).execute();
   await setLeadTags(trx, actor.organizationId, lead.id, doc.tags, { newLead: true });
   const conversation = await ensureConversation(trx, lead, now);
-  await recordEvent(
+  const event = await recordEvent(
     trx,
     leadEvent(actor, "LeadCreated", lead, conversation, doc, {
-      description: `Lead ${leadDisplayName(doc)} was created.`,
+      description: source
+        ? `Lead ${leadDisplayName(doc)} was received from source '${source.name}'.`
+        : `Lead ${leadDisplayName(doc)} was created.`,
       summary: `Lead created: ${leadDisplayName(doc)}`,
     }),
     now,
   );
+  if (source) await chargeSourceLead(trx, source, lead, event.id, now);
   return lead;
+}
+
+/**
+ * Creates a lead delivered with a source key: the source's rules must accept it (else a 403 or 400
+ * and nothing is written); it gets the source and its default tags; the source's cost per lead, when
+ * set, is charged to the wallet as a lead_received usage line. A paid lead is never refused for want
+ * of credit: the wallet may go below zero, which stops SMS sending until credit is added.
+ */
+export async function receiveLead(
+  db: Kysely<Database>,
+  actor: Actor & { sourceId: string },
+  body: LeadRequestBody,
+  now: number = Date.now(),
+): Promise<LeadRow> {
+  return db.transaction().execute(async (trx) => {
+    const source = await getSource(trx, actor.organizationId, actor.sourceId);
+    // Deleted between authentication and now: the key is no longer valid.
+    if (!source) throw new ProblemError(401, "unauthorized", "The source key is not valid.");
+    const lead = await insertLead(trx, actor, body, now, { source });
+    await noteSourceLead(trx, actor.organizationId, source.id, now);
+    return lead;
+  });
+}
+
+async function chargeSourceLead(
+  trx: Transaction<Database>,
+  source: SourceRow,
+  lead: LeadRow,
+  eventId: string,
+  now: number,
+): Promise<void> {
+  const cost = source.cost_per_lead_micros;
+  if (cost === null) return;
+  await chargeOnce(trx, {
+    organization_id: source.organization_id,
+    event_id: eventId,
+    channel: "lead",
+    billable_unit: "lead_received",
+    status: "charged",
+    quantity: 1,
+    unit_price_micros: cost,
+    amount_micros: cost,
+    lead_id: lead.id,
+    phone_number_id: null,
+    phone_number: lead.phone,
+    created_at: now,
+  });
 }
 
 export interface LeadUpdateResult {
@@ -167,6 +233,9 @@ export async function updateLead(
   return db.transaction().execute(async (trx) => {
     const existing = await getLead(trx, actor.organizationId, leadId);
     if (!existing) return undefined;
+    // Which source delivered the lead is the server's record, not the client's to replace.
+    const { intakeSourceId } = leadDocument(existing);
+    if (intakeSourceId) doc.intakeSourceId = intakeSourceId;
     doc.tags = await resolveTags(trx, actor.organizationId, doc, now);
     const changedFields = changedLeadFields(leadDocument(existing), doc);
     if (changedFields.length === 0) return { lead: existing, changedFields };

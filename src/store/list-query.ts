@@ -10,7 +10,8 @@ import type { Database } from "./schema.js";
 // exact filters, range filters, search and keyset ordering over whitelisted fields only. Field names
 // never reach SQL: each wire name maps to a column in the resource's ListSpec.
 
-export type FieldKind = "string" | "timestamp" | "integer";
+/** "boolean": a 0/1 column, filtered by a JSON true or false. */
+export type FieldKind = "string" | "timestamp" | "integer" | "boolean";
 
 export interface ListField {
   column: string;
@@ -177,6 +178,10 @@ function columnValue(field: ListField, value: unknown, param: string): string | 
       if (typeof n !== "number" || !Number.isSafeInteger(n))
         throw badRequest(`${param} must be an integer.`, param);
       return n;
+    }
+    case "boolean": {
+      if (typeof value !== "boolean") throw badRequest(`${param} must be true or false.`, param);
+      return value ? 1 : 0;
     }
     case "string": {
       if (typeof value !== "string" || value.length > 500) {

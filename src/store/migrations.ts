@@ -3,6 +3,7 @@ import { messaging } from "./migration-0002-messaging.js";
 import { warmup } from "./migration-0003-warmup.js";
 import { inboundOnce } from "./migration-0004-inbound-once.js";
 import { leadTags } from "./migration-0005-lead-tags.js";
+import { sources } from "./migration-0006-sources.js";
 
 // Migrations are plain functions kept in code (no files to find at run time), applied in name order.
 // Timestamps are BIGINT epoch milliseconds; booleans are 0/1 integers (see schema.ts).
@@ -227,6 +228,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   "0003_warmup": warmup,
   "0004_inbound_once": inboundOnce,
   "0005_lead_tags": leadTags,
+  "0006_sources": sources,
 };
 
 export const LATEST_MIGRATION = Object.keys(MIGRATIONS).sort().at(-1) as string;

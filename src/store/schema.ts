@@ -236,6 +236,36 @@ export interface UsageLedgerTable {
   created_at: number;
 }
 
+/** A lead source (Leadping's SourceResponse); JSON text columns hold arrays. */
+export interface SourcesTable {
+  organization_id: string;
+  id: string;
+  name: string;
+  description: string | null;
+  enabled: number;
+  api_key: string | null;
+  api_key_hash: string | null;
+  api_key_last_used_at: number | null;
+  api_key_total_uses: number;
+  cost_per_lead_micros: number | null;
+  /** JSON array of upper-cased state codes; empty means every state. */
+  allowed_states: string;
+  /** JSON array of product names as given; empty means every product. */
+  allowed_products: string;
+  requires_trusted_form: number;
+  /** JSON array of TagRef: the tags every lead it delivers gets. */
+  default_tags: string;
+  /** The user the source belongs to: its leads are created in their name. */
+  user_id: string;
+  created_by: string;
+  modified_by: string | null;
+  created_at: number;
+  modified_at: number | null;
+  first_lead_received_at: number | null;
+  last_lead_received_at: number | null;
+  deleted_at: number | null;
+}
+
 export interface Database {
   organizations: OrganizationsTable;
   users: UsersTable;
@@ -252,6 +282,7 @@ export interface Database {
   suppressions: SuppressionsTable;
   wallets: WalletsTable;
   usage_ledger: UsageLedgerTable;
+  sources: SourcesTable;
 }
 
 export type EventRow = EventsTable;
@@ -259,3 +290,4 @@ export type LeadRow = LeadsTable;
 export type ConversationRow = ConversationsTable;
 export type PhoneNumberRow = Selectable<PhoneNumbersTable>;
 export type SuppressionRow = SuppressionsTable;
+export type SourceRow = SourcesTable;

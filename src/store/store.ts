@@ -5,6 +5,7 @@ import { type EventByIdReader, eventByIdReader } from "./event-by-id-reader.js";
 import { type ListPage, type ListSpec, parseListOptions, runList, scopeKeyOf } from "./list-query.js";
 import { LATEST_MIGRATION, migrateToLatest } from "./migrations.js";
 import { type ApiKeyOwner, findApiKeyOwner, getOrCreateSecret } from "./orgs-repo.js";
+import { findSourceByKeyHash } from "./sources-repo.js";
 import { UserDirectory } from "./user-directory.js";
 
 /** Conditions a list adds to its spec's, and the key its continuation tokens are bound to. */
@@ -66,6 +67,14 @@ export class Store {
 
   findApiKeyOwner(keyHash: string): Promise<ApiKeyOwner | null> {
     return findApiKeyOwner(this.db, keyHash);
+  }
+
+  /** The source holding a source key, as who its requests act as (its user, in its organization). */
+  async findSourceKeyOwner(
+    keyHash: string,
+  ): Promise<{ organizationId: string; userId: string; sourceId: string } | null> {
+    const row = await findSourceByKeyHash(this.db, keyHash);
+    return row ? { organizationId: row.organization_id, userId: row.user_id, sourceId: row.id } : null;
   }
 
   /**

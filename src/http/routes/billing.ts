@@ -172,6 +172,9 @@ export function usageDescription(
       return `Warmup SMS${to}, ${plural(row.quantity, "segment")}`;
     case "mms_message":
       return row.quantity === 1 ? `MMS${to}` : `MMS${to}, ${plural(row.quantity, "message")}`;
+    case "lead_received":
+      // A lead a source delivered, charged at the source's cost per lead (its phone, when it has one).
+      return recipient ? `Lead received, ${recipient}` : "Lead received";
     default:
       return null;
   }

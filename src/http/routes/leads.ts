@@ -1,14 +1,15 @@
 import type { FastifyPluginAsync } from "fastify";
 import { type LeadRequestBody, LeadValidationError } from "../../domain/lead.js";
 import { badRequest, notFound } from "../../domain/problem.js";
-import { createLead, updateLead } from "../../services/leads.js";
+import { createLead, receiveLead, updateLead } from "../../services/leads.js";
 import { getLead, LEAD_LIST_SPEC } from "../../store/leads-repo.js";
 import type { LeadRow } from "../../store/schema.js";
+import { sourceNames } from "../../store/sources-repo.js";
 import type { Store } from "../../store/store.js";
 import { toLeadResponse, toLeadTableRow } from "../lead-record.js";
 import { LeadListQuery, type LeadListQueryParams, leadListNarrowing } from "../list-narrowing.js";
 import { sendPage } from "../paged-json.js";
-import { listBody, problemResponses } from "../schemas/common.js";
+import { listBody, problem, problemResponses } from "../schemas/common.js";
 import { LeadRequestSchema } from "../schemas/lead.js";
 
 /** One item of a page (a constant object: Fastify caches its serializer by identity). */
@@ -33,15 +34,28 @@ export const leadRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { st
   app.post<{ Body: LeadRequestBody }>(
     "/leads",
     {
+      config: { acceptsSourceKey: true },
       schema: {
         tags: ["Leads"],
         summary: "Create a lead (writes a LeadCreated event and opens its conversation)",
+        description:
+          "With an organization key (sk_…) or a lead source's key (lp_src_…). A source's lead must meet the source's rules (allowed states and products, TrustedForm), gets its default tags and is charged its cost per lead.",
+        security: [{ Bearer: [] }, { SourceKey: [] }],
         body: LeadRequestSchema,
-        response: { 201: { $ref: "LeadResponse#" }, ...problemResponses },
+        response: {
+          201: { $ref: "LeadResponse#" },
+          ...problemResponses,
+          403: problem("The source is disabled: it is not allowed to accept traffic."),
+        },
       },
     },
     async (request, reply) => {
-      const lead = await validated(() => createLead(store.db, request.auth, request.body));
+      const { sourceId } = request.auth;
+      const lead = await validated(() =>
+        sourceId
+          ? receiveLead(store.db, { ...request.auth, sourceId }, request.body)
+          : createLead(store.db, request.auth, request.body),
+      );
       return reply.code(201).send(toLeadResponse(lead));
     },
   );
@@ -96,7 +110,15 @@ export const leadRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { st
         {},
         leadListNarrowing(request.query),
       );
-      return sendPage(reply, LEAD_ROW, { ...page, items: page.rows.map(toLeadTableRow) });
+      const names = await sourceNames(
+        store.db,
+        request.auth.organizationId,
+        page.rows.flatMap((r) => (r.source_id ? [r.source_id] : [])),
+      );
+      return sendPage(reply, LEAD_ROW, {
+        ...page,
+        items: page.rows.map((row) => toLeadTableRow(row, names)),
+      });
     },
   );
 };

@@ -1,5 +1,5 @@
 import { BILLABLE_UNITS, USAGE_CHANNELS, USAGE_STATUSES } from "../../store/billing-repo.js";
-import { dateTime, nullable, nullableDateTime } from "./common.js";
+import { dateTime, nullable, nullableDateTime, nullableIdNamePair } from "./common.js";
 
 // Wallet and usage shapes (Leadping WalletResponse, UsageSummaryResponse, UsageLedgerTableRow).
 // Inlined in the routes rather than shared by $id: they are used by this one route plugin only.
@@ -81,11 +81,7 @@ export const UsageSummaryQuerySchema = {
   },
 };
 
-const IdNamePair = {
-  type: ["object", "null"],
-  required: ["id", "name"],
-  properties: { id: { type: "string" }, name: { type: "string" } },
-};
+const IdNamePair = nullableIdNamePair;
 
 const UsageLedgerTableRowSchema = {
   type: "object",

@@ -8,6 +8,13 @@ export const nullable = (type: string, extra: Record<string, unknown> = {}) => (
 export const dateTime = { type: "string", format: "date-time" };
 export const nullableDateTime = { type: ["string", "null"], format: "date-time" };
 
+/** Leadping's IdNamePair, where the reference may be null. */
+export const nullableIdNamePair = {
+  type: ["object", "null"],
+  required: ["id", "name"],
+  properties: { id: { type: "string" }, name: { type: "string" } },
+};
+
 export const ProblemDetailsSchema = {
   $id: "ProblemDetails",
   type: "object",

@@ -3,7 +3,7 @@ import { dateTime, nullable, nullableDateTime, pagedResultSchema } from "./commo
 const ns = nullable("string");
 const openObject = { type: "object", additionalProperties: true };
 
-const TagSummary = {
+export const TagSummary = {
   type: "object",
   properties: {
     id: { type: "string" },

@@ -1,5 +1,5 @@
 import { SELECTION_REASONS } from "../../domain/event-vocabulary.js";
-import { dateTime, nullable, nullableDateTime } from "./common.js";
+import { dateTime, nullable, nullableDateTime, nullableIdNamePair } from "./common.js";
 
 // Phone-number shapes (Leadping PhoneNumberRequest / PhoneNumberResponse / PhoneNumberTableRow and the
 // outgoing-number selection). Inlined in the routes rather than shared by $id: only the phone-number
@@ -86,10 +86,7 @@ const ReadinessSchema = {
   },
 };
 
-const IdNamePair = {
-  type: ["object", "null"],
-  properties: { id: { type: "string" }, name: { type: "string" } },
-};
+const IdNamePair = nullableIdNamePair;
 
 export const PhoneNumberResponseSchema = {
   type: "object",

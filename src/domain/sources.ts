@@ -1,0 +1,161 @@
+import { randomBytes } from "node:crypto";
+import type { LeadDocument } from "./lead.js";
+import { usdToMicros } from "./money.js";
+import { badRequest, ProblemError } from "./problem.js";
+
+// Lead sources: who may deliver leads with a source key (Authorization: Bearer lp_src_…), and what
+// a lead they deliver must carry. Validation here; storage in store/sources-repo.ts.
+
+export const SOURCE_KEY_PREFIX = "lp_src_";
+
+/** What a source key looks like: the prefix and 20 to 200 URL-safe characters. */
+export const SOURCE_KEY_PATTERN = /^lp_src_[A-Za-z0-9_-]{20,200}$/;
+
+/** A new source key: 256 random bits, like an organization key. */
+export function generateSourceKey(): string {
+  return `${SOURCE_KEY_PREFIX}${randomBytes(32).toString("base64url")}`;
+}
+
+/** The key as lists show it: its prefix and last four characters. */
+export function sourceKeyPreview(key: string): string {
+  return `${SOURCE_KEY_PREFIX}…${key.slice(-4)}`;
+}
+
+/** SourceRequest as the route receives it (types and lengths checked by its JSON schema). */
+export interface SourceRequestBody {
+  id?: string | null;
+  name: string;
+  description?: string | null;
+  enabled?: boolean | null;
+  apiKey?: string | null;
+  regenerateApiKey?: boolean | null;
+  costPerLead?: number | null;
+  allowedStates?: string[] | null;
+  allowedProducts?: string[] | null;
+  requiresTrustedForm?: boolean | null;
+  defaultTagIds?: string[] | null;
+  defaultTagNames?: string[] | null;
+}
+
+/**
+ * A SourceRequest, checked and normalized. Fields a request leaves out (or, for a list, sends as
+ * null) are `undefined` here: an update keeps their current value; null clears a nullable one.
+ */
+export interface SourceSettings {
+  name: string;
+  description: string | null | undefined;
+  enabled: boolean | undefined;
+  /** A key the client chose (say, the one its vendors already use), or undefined to keep/generate. */
+  apiKey: string | undefined;
+  regenerateApiKey: boolean;
+  costPerLeadMicros: number | null | undefined;
+  allowedStates: string[] | undefined;
+  allowedProducts: string[] | undefined;
+  requiresTrustedForm: boolean | undefined;
+  defaultTagIds: string[] | undefined;
+  defaultTagNames: string[] | undefined;
+}
+
+/** Trimmed, non-empty, each once (by `fold`); kept folded, or as first written when `keepAsWritten`. */
+function distinct(
+  values: string[] | null | undefined,
+  field: string,
+  fold: (value: string) => string,
+  keepAsWritten = false,
+): string[] | undefined {
+  if (values === undefined || values === null) return undefined;
+  const seen = new Map<string, string>();
+  values.forEach((raw, i) => {
+    const value = raw.trim();
+    if (value === "") throw badRequest(`${field}[${i}] must not be empty.`, `${field}[${i}]`);
+    if (!seen.has(fold(value))) seen.set(fold(value), keepAsWritten ? value : fold(value));
+  });
+  return [...seen.values()];
+}
+
+export function normalizeSourceRequest(body: SourceRequestBody): SourceSettings {
+  const name = body.name.trim();
+  if (name === "") throw badRequest("name must not be empty.", "name");
+  const apiKey = body.apiKey ?? undefined;
+  if (apiKey !== undefined && !SOURCE_KEY_PATTERN.test(apiKey)) {
+    throw badRequest(
+      "apiKey must be a source key: 'lp_src_' followed by 20 to 200 letters, digits, '-' or '_'.",
+      "apiKey",
+    );
+  }
+  if (apiKey !== undefined && body.regenerateApiKey) {
+    throw badRequest("Send either apiKey or regenerateApiKey: true, not both.", "regenerateApiKey");
+  }
+  const cost = body.costPerLead;
+  if (cost !== undefined && cost !== null && (!Number.isFinite(cost) || cost < 0 || cost > 1_000_000)) {
+    throw badRequest("costPerLead must be a number from 0 to 1000000 (USD).", "costPerLead");
+  }
+  const description = body.description === undefined ? undefined : body.description?.trim() || null;
+  return {
+    name,
+    description,
+    enabled: body.enabled ?? undefined,
+    apiKey,
+    regenerateApiKey: body.regenerateApiKey === true,
+    costPerLeadMicros: cost === undefined ? undefined : cost === null ? null : usdToMicros(cost),
+    // States are kept upper-cased ("ca" is CA); products as first named (matched ignoring case).
+    allowedStates: distinct(body.allowedStates, "allowedStates", (s) => s.toUpperCase()),
+    allowedProducts: distinct(body.allowedProducts, "allowedProducts", (s) => s.toLowerCase(), true),
+    requiresTrustedForm: body.requiresTrustedForm ?? undefined,
+    defaultTagIds: distinct(body.defaultTagIds, "defaultTagIds", (s) => s),
+    defaultTagNames: distinct(body.defaultTagNames, "defaultTagNames", (s) => s),
+  };
+}
+
+/** What a source demands of the leads it delivers. */
+export interface SourceRules {
+  enabled: boolean;
+  allowedStates: readonly string[];
+  allowedProducts: readonly string[];
+  requiresTrustedForm: boolean;
+}
+
+function text(value: unknown): string | null {
+  return typeof value === "string" && value.trim() !== "" ? value.trim() : null;
+}
+
+/**
+ * Throws the problem a source's lead is refused with, or returns when the source takes it. A
+ * disabled source is a 403 (its traffic is not accepted at all); a lead that misses one of the
+ * source's rules is a 400 naming the field the vendor has to fill or change.
+ */
+export function assertSourceAccepts(rules: SourceRules, lead: LeadDocument): void {
+  if (!rules.enabled) {
+    throw new ProblemError(
+      403,
+      "source-disabled",
+      "This source is disabled: it is not allowed to accept traffic.",
+    );
+  }
+  if (rules.allowedStates.length > 0) {
+    const state = text(lead.contact.streetAddress?.state);
+    if (!state || !rules.allowedStates.includes(state.toUpperCase())) {
+      const field = "contact.streetAddress.state";
+      throw badRequest(
+        `${field} must be one of the states this source accepts: ${rules.allowedStates.join(", ")}${state ? ` (got '${state.slice(0, 40)}')` : ""}.`,
+        field,
+      );
+    }
+  }
+  if (rules.allowedProducts.length > 0) {
+    const product = text(lead.metadata.product);
+    const fold = (value: string) => value.toLowerCase();
+    if (!product || !rules.allowedProducts.some((p) => fold(p) === fold(product))) {
+      throw badRequest(
+        `metadata.product must be one of the products this source accepts: ${rules.allowedProducts.join(", ")}.`,
+        "metadata.product",
+      );
+    }
+  }
+  if (rules.requiresTrustedForm && !text(lead.metadata.trustedFormUrl)) {
+    throw badRequest(
+      "metadata.trustedFormUrl is required: this source requires a TrustedForm certificate with every lead.",
+      "metadata.trustedFormUrl",
+    );
+  }
+}

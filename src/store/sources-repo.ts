@@ -1,0 +1,159 @@
+import { type Kysely, sql, type Transaction } from "kysely";
+import type { SourceRules } from "../domain/sources.js";
+import type { TagRef } from "../domain/tags.js";
+import type { ListSpec } from "./list-query.js";
+import type { Database, SourceRow } from "./schema.js";
+import type { ListNarrowing } from "./store.js";
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** The index that keeps a source key to one source. */
+export const SOURCE_KEY_INDEX = { index: "sources_by_key", columns: "sources.api_key_hash" };
+
+export const SOURCE_LIST_SPEC: ListSpec = {
+  resource: "sources",
+  table: "sources",
+  fields: {
+    id: { column: "id", kind: "string", order: true, filter: true },
+    createdAt: { column: "created_at", kind: "timestamp", range: true, order: true },
+    modifiedAt: { column: "modified_at", kind: "timestamp", range: true },
+    name: { column: "name", kind: "string", order: true, filter: true, search: true },
+    description: { column: "description", kind: "string", search: true },
+    enabled: { column: "enabled", kind: "boolean", filter: true },
+    firstLeadReceivedAt: { column: "first_lead_received_at", kind: "timestamp", range: true },
+    lastLeadReceivedAt: { column: "last_lead_received_at", kind: "timestamp", range: true },
+    apiKeyLastUsedAt: { column: "api_key_last_used_at", kind: "timestamp", range: true },
+  },
+  defaultOrder: { field: "createdAt", direction: "desc" },
+  tieBreakers: ["id"],
+};
+
+/** Lists show the sources that are not deleted. */
+export const LIVE_SOURCES: ListNarrowing = { conditions: [sql`deleted_at is null`], key: "" };
+
+export function sourceRules(row: SourceRow): SourceRules {
+  return {
+    enabled: row.enabled === 1,
+    allowedStates: JSON.parse(row.allowed_states) as string[],
+    allowedProducts: JSON.parse(row.allowed_products) as string[],
+    requiresTrustedForm: row.requires_trusted_form === 1,
+  };
+}
+
+export function sourceDefaultTags(row: Pick<SourceRow, "default_tags">): TagRef[] {
+  return JSON.parse(row.default_tags) as TagRef[];
+}
+
+export async function insertSource(db: Db, row: SourceRow): Promise<void> {
+  await db.insertInto("sources").values(row).execute();
+}
+
+/** A source of the organization that is not deleted. */
+export async function getSource(db: Db, organizationId: string, id: string): Promise<SourceRow | undefined> {
+  return db
+    .selectFrom("sources")
+    .selectAll()
+    .where("organization_id", "=", organizationId)
+    .where("id", "=", id)
+    .where("deleted_at", "is", null)
+    .executeTakeFirst();
+}
+
+/** The source a key belongs to (deleted sources hold no key). */
+export async function findSourceByKeyHash(db: Db, keyHash: string): Promise<SourceRow | undefined> {
+  return db.selectFrom("sources").selectAll().where("api_key_hash", "=", keyHash).executeTakeFirst();
+}
+
+/** Whether another source (of any organization) holds this key. */
+export async function isSourceKeyTaken(db: Db, keyHash: string, exceptId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom("sources")
+    .select("id")
+    .where("api_key_hash", "=", keyHash)
+    .where("id", "!=", exceptId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * Names of sources by id, deleted ones included: a lead keeps naming the source that delivered it.
+ * Ids that are no source (free-form attribution in older leads' metadata) are left out.
+ */
+export async function sourceNames(
+  db: Db,
+  organizationId: string,
+  ids: string[],
+): Promise<Map<string, string>> {
+  const wanted = [...new Set(ids)].filter((id) => id.startsWith("src_"));
+  if (wanted.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("sources")
+    .select(["id", "name"])
+    .where("organization_id", "=", organizationId)
+    .where("id", "in", wanted)
+    .execute();
+  return new Map(rows.map((r) => [r.id, r.name]));
+}
+
+export type SourceChanges = Partial<
+  Omit<SourceRow, "organization_id" | "id" | "created_at" | "created_by" | "user_id">
+>;
+
+export async function updateSource(
+  db: Db,
+  organizationId: string,
+  id: string,
+  changes: SourceChanges,
+): Promise<void> {
+  await db
+    .updateTable("sources")
+    .set(changes)
+    .where("organization_id", "=", organizationId)
+    .where("id", "=", id)
+    .execute();
+}
+
+/** Deletes a source: it leaves lists and its key stops working; its name stays for its leads. */
+export async function deleteSource(
+  db: Db,
+  organizationId: string,
+  id: string,
+  now: number,
+): Promise<boolean> {
+  const result = await db
+    .updateTable("sources")
+    .set({ deleted_at: now, api_key: null, api_key_hash: null, enabled: 0 })
+    .where("organization_id", "=", organizationId)
+    .where("id", "=", id)
+    .where("deleted_at", "is", null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Counts one authenticated request made with the source's key. */
+export async function noteSourceKeyUse(
+  db: Db,
+  organizationId: string,
+  id: string,
+  now: number,
+): Promise<void> {
+  await db
+    .updateTable("sources")
+    .set({ api_key_last_used_at: now, api_key_total_uses: sql`api_key_total_uses + 1` })
+    .where("organization_id", "=", organizationId)
+    .where("id", "=", id)
+    .execute();
+}
+
+/** Stamps a lead the source delivered (first and last received). */
+export async function noteSourceLead(db: Db, organizationId: string, id: string, now: number): Promise<void> {
+  await db
+    .updateTable("sources")
+    .set({
+      first_lead_received_at: sql`coalesce(first_lead_received_at, ${now})`,
+      last_lead_received_at: now,
+    })
+    .where("organization_id", "=", organizationId)
+    .where("id", "=", id)
+    .execute();
+}

@@ -1,0 +1,426 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { type CreatedOrganization, createOrganization } from "../src/store/orgs-repo.js";
+import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
+import { forEachEngine } from "./helpers/engines.js";
+
+const PROBLEM = /^application\/problem\+json\b/;
+const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+forEachEngine("lead sources", (engine) => {
+  let api: TestApi;
+  let other: CreatedOrganization;
+  before(async () => {
+    api = await startTestApi(engine);
+    other = await createOrganization(api.db.store.db, "Other Org");
+  });
+  after(() => api.close());
+
+  const createSource = async (fields: Record<string, unknown> = {}) => {
+    const res = await api.call("POST", "/sources", { name: "Acme Leads", ...fields });
+    assert.equal(res.statusCode, 201, res.body);
+    return res.json();
+  };
+
+  const lead = (fields: Record<string, unknown> = {}, phone = "(415) 555-0190") => ({
+    contact: {
+      firstName: "Sam",
+      lastName: "Vendor",
+      phone: { number: phone },
+      streetAddress: { state: "CA", country: "US" },
+    },
+    metadata: { product: "Auto", trustedFormUrl: "https://cert.trustedform.com/abc" },
+    ...fields,
+  });
+
+  const count = async (table: "leads" | "events" | "usage_ledger" | "sources") =>
+    Number(
+      (
+        await api.db.store.db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll<number | string>().as("n"))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+
+  const balance = async () => (await api.call("GET", "/wallets/me")).json().balance as number;
+
+  test("POST /sources answers 201 with a generated lp_src_ key and the defaults; GET answers the same", async () => {
+    const created = await createSource({
+      description: "  Web form vendor ",
+      defaultTagNames: ["Hot", "hot "],
+    });
+    assert.match(created.id, /^src_/);
+    assert.match(created.apiKey, /^lp_src_[A-Za-z0-9_-]{43}$/);
+    assert.equal(created.apiKeyPreview, `lp_src_…${created.apiKey.slice(-4)}`);
+    assert.equal(created.name, "Acme Leads");
+    assert.equal(created.description, "Web form vendor");
+    assert.equal(created.enabled, true);
+    assert.equal(created.costPerLead, null);
+    assert.deepEqual(created.allowedStates, []);
+    assert.deepEqual(created.allowedProducts, []);
+    assert.equal(created.requiresTrustedForm, false);
+    assert.equal(created.complianceApproved, false);
+    assert.deepEqual(created.defaultTagIds, ["tag_hot"]);
+    assert.deepEqual(created.defaultTags, [
+      { id: "tag_hot", name: "Hot", normalizedName: "hot", color: null },
+    ]);
+    assert.deepEqual(created.user, { id: api.org.userId, name: "Owner" });
+    assert.deepEqual(created.createdByUser, { id: api.org.userId, name: "Owner" });
+    assert.equal(created.modifiedByUser, null);
+    assert.equal(created.createdByUserEmail, null);
+    assert.deepEqual(created.organization, { id: api.org.organizationId, name: "Test Org" });
+    assert.match(created.createdAt, ISO);
+    assert.equal(created.modifiedAt, null);
+    assert.equal(created.firstLeadReceivedAt, null);
+    assert.equal(created.lastLeadReceivedAt, null);
+
+    const read = await api.call("GET", `/sources/${created.id}`);
+    assert.equal(read.statusCode, 200, read.body);
+    assert.deepEqual(read.json(), created);
+  });
+
+  test("bad source requests are 400s naming the field, and create nothing", async () => {
+    const before = await count("sources");
+    for (const [body, field] of [
+      [{}, "name"],
+      [{ name: "   " }, "name"],
+      [{ name: 7 }, "name"],
+      [{ name: "x", apiKey: "sk_not-a-source-key-1234567890" }, "apiKey"],
+      [{ name: "x", apiKey: "lp_src_short" }, "apiKey"],
+      [{ name: "x", apiKey: `lp_src_${"a".repeat(30)}`, regenerateApiKey: true }, "regenerateApiKey"],
+      [{ name: "x", costPerLead: -1 }, "costPerLead"],
+      [{ name: "x", costPerLead: "5" }, "costPerLead"],
+      [{ name: "x", allowedStates: ["CA", " "] }, "allowedStates[1]"],
+      [{ name: "x", allowedProducts: "Auto" }, "allowedProducts"],
+      [{ name: "x", defaultTagNames: [""] }, "defaultTagNames[0]"],
+      [{ name: "bad\u0000name" }, "name"],
+    ] as const) {
+      const res = await api.call("POST", "/sources", body);
+      assert.equal(res.statusCode, 400, `${JSON.stringify(body)} → ${res.body}`);
+      assert.match(String(res.headers["content-type"]), PROBLEM);
+      const problem = res.json();
+      assert.ok(
+        Object.keys(problem.errors ?? {}).some(
+          (k) => k === field || k === `/${field}` || k.endsWith(field),
+        ) || problem.detail.includes(field),
+        `${JSON.stringify(body)} names ${field}: ${res.body}`,
+      );
+    }
+    assert.equal(await count("sources"), before);
+  });
+
+  test("a lead delivered with the source key gets the source, its default tags, a charge and the source's stamps", async () => {
+    const source = await createSource({
+      name: "Quote Form Co",
+      costPerLead: 12.5,
+      defaultTagNames: ["From vendor"],
+      allowedStates: ["ca", "NV"],
+      allowedProducts: ["auto", "Home"],
+      requiresTrustedForm: true,
+    });
+    assert.deepEqual(source.allowedStates, ["CA", "NV"]);
+    assert.deepEqual(source.allowedProducts, ["auto", "Home"]);
+    assert.equal(source.costPerLead, 12.5);
+    const walletBefore = await balance();
+
+    const res = await api.call("POST", "/leads", lead({ tagNames: ["Callback"] }), source.apiKey);
+    assert.equal(res.statusCode, 201, res.body);
+    const created = res.json();
+    assert.equal(created.metadata.userId, api.org.userId);
+    assert.deepEqual(created.tags.map((t: { name: string }) => t.name).sort(), ["Callback", "From vendor"]);
+
+    // The lead list names the source.
+    const list = await api.call("POST", "/leads/all/my", {
+      filters: [{ field: "sourceId", value: source.id }],
+    });
+    assert.equal(list.statusCode, 200, list.body);
+    assert.deepEqual(
+      list.json().items.map((i: { id: string; source: unknown }) => [i.id, i.source]),
+      [[created.id, { id: source.id, name: "Quote Form Co" }]],
+    );
+
+    // Its LeadCreated event carries the source and says where the lead came from.
+    const events = await api.call("POST", `/events/leads/${created.id}`, {});
+    const [event] = events.json().items;
+    assertEventRecord(event);
+    assert.equal(event.activityType, "LeadCreated");
+    assert.equal(event.sourceId, source.id);
+    assert.equal(event.createdBy, api.org.userId);
+    assert.equal(event.description, "Lead Sam Vendor was received from source 'Quote Form Co'.");
+
+    // The cost per lead is on the ledger and off the wallet.
+    assert.equal(await balance(), walletBefore - 12.5);
+    const usage = await api.call("POST", "/usage/all/my", {});
+    const line = usage
+      .json()
+      .items.find((i: { billableUnit: string; lead: { id: string } | null }) => i.lead?.id === created.id);
+    assert.ok(line, usage.body);
+    assert.equal(line.channel, "lead");
+    assert.equal(line.billableUnit, "lead_received");
+    assert.equal(line.customerChargeAmount, 12.5);
+    assert.equal(line.unitPrice, 12.5);
+    assert.equal(line.quantity, 1);
+    assert.equal(line.isBillable, true);
+    assert.equal(line.description, "Lead received, +14155550190");
+
+    // The source records the lead and the key's use.
+    const after = (await api.call("GET", `/sources/${source.id}`)).json();
+    assert.match(after.firstLeadReceivedAt, ISO);
+    assert.equal(after.lastLeadReceivedAt, after.firstLeadReceivedAt);
+    const row = (
+      await api.call("POST", "/sources/all/my", { filters: [{ field: "id", value: source.id }] })
+    ).json().items[0];
+    assert.equal(row.apiKeyTotalUses, 1);
+    assert.match(row.apiKeyLastUsedAt, ISO);
+    assert.equal(row.organizationId, api.org.organizationId);
+
+    // An update with the organization key keeps the lead's source (it is not the client's to drop).
+    const updated = await api.call("PUT", `/leads/${created.id}`, lead({ metadata: { product: "Auto" } }));
+    assert.equal(updated.statusCode, 200, updated.body);
+    const again = await api.call("POST", "/leads/all/my", {
+      filters: [{ field: "sourceId", value: source.id }],
+    });
+    assert.deepEqual(
+      again.json().items.map((i: { id: string }) => i.id),
+      [created.id],
+    );
+  });
+
+  test("a lead that misses the source's rules is refused, naming the field, and nothing is written or charged", async () => {
+    const source = await createSource({
+      costPerLead: 3,
+      allowedStates: ["CA"],
+      allowedProducts: ["Auto"],
+      requiresTrustedForm: true,
+    });
+    const counts = {
+      leads: await count("leads"),
+      events: await count("events"),
+      usage: await count("usage_ledger"),
+    };
+    const walletBefore = await balance();
+    for (const [body, field] of [
+      [
+        lead({
+          contact: { firstName: "T", phone: { number: "4155550191" }, streetAddress: { state: "TX" } },
+        }),
+        "contact.streetAddress.state",
+      ],
+      [lead({ contact: { firstName: "T", phone: { number: "4155550191" } } }), "contact.streetAddress.state"],
+      [
+        lead({ metadata: { product: "Life", trustedFormUrl: "https://cert.trustedform.com/x" } }),
+        "metadata.product",
+      ],
+      [lead({ metadata: { product: "auto" } }), "metadata.trustedFormUrl"],
+      [
+        lead({ contact: { phone: { number: "not a phone" }, streetAddress: { state: "CA" } } }),
+        "contact.phone.number",
+      ],
+    ] as const) {
+      const res = await api.call("POST", "/leads", body, source.apiKey);
+      assert.equal(res.statusCode, 400, `${JSON.stringify(body)} → ${res.body}`);
+      assert.match(String(res.headers["content-type"]), PROBLEM);
+      assert.deepEqual(Object.keys(res.json().errors), [field], res.body);
+    }
+    // The same rules do not bind the organization's own key.
+    const own = await api.call("POST", "/leads", lead({ metadata: {} }));
+    assert.equal(own.statusCode, 201, own.body);
+
+    const disabled = await api.call("PUT", `/sources/${source.id}`, { name: source.name, enabled: false });
+    assert.equal(disabled.statusCode, 200, disabled.body);
+    assert.equal(disabled.json().enabled, false);
+    const refused = await api.call("POST", "/leads", lead(), source.apiKey);
+    assert.equal(refused.statusCode, 403, refused.body);
+    assert.match(String(refused.headers["content-type"]), PROBLEM);
+    assert.match(refused.json().detail, /not allowed to accept traffic/);
+
+    assert.equal(await count("leads"), counts.leads + 1);
+    assert.equal(await count("events"), counts.events + 1);
+    assert.equal(await count("usage_ledger"), counts.usage);
+    assert.equal(await balance(), walletBefore);
+    const read = (await api.call("GET", `/sources/${source.id}`)).json();
+    assert.equal(read.firstLeadReceivedAt, null);
+  });
+
+  test("a source key creates leads only: other routes answer 403; an unknown source key is a 401", async () => {
+    const source = await createSource();
+    for (const [method, url, body] of [
+      ["GET", `/sources/${source.id}`, undefined],
+      ["POST", "/sources/all/my", {}],
+      ["POST", "/events/all/my", {}],
+      ["POST", "/leads/all/my", {}],
+      ["GET", "/wallets/me", undefined],
+      ["POST", "/sms/send", { toPhoneNumber: "+14155550192", message: "hi" }],
+    ] as const) {
+      const res = await api.call(method, url, body, source.apiKey);
+      assert.equal(res.statusCode, 403, `${method} ${url} → ${res.body}`);
+      assert.match(String(res.headers["content-type"]), PROBLEM);
+      assert.match(res.json().detail, /POST \/leads/);
+    }
+    const unknown = await api.call("POST", "/leads", lead(), `lp_src_${"x".repeat(43)}`);
+    assert.equal(unknown.statusCode, 401, unknown.body);
+    assert.match(String(unknown.headers["www-authenticate"]), /^Bearer\b/);
+  });
+
+  test("regenerateApiKey retires the old key; a chosen apiKey is kept, and one another source holds is a 409", async () => {
+    const source = await createSource();
+    const regenerated = await api.call("PUT", `/sources/${source.id}`, {
+      name: "Renamed",
+      regenerateApiKey: true,
+    });
+    assert.equal(regenerated.statusCode, 200, regenerated.body);
+    const renamed = regenerated.json();
+    assert.notEqual(renamed.apiKey, source.apiKey);
+    assert.equal(renamed.name, "Renamed");
+    assert.match(renamed.modifiedAt, ISO);
+    assert.deepEqual(renamed.modifiedByUser, { id: api.org.userId, name: "Owner" });
+    assert.equal((await api.call("POST", "/leads", lead(), source.apiKey)).statusCode, 401);
+    assert.equal((await api.call("POST", "/leads", lead({}, "4155550193"), renamed.apiKey)).statusCode, 201);
+
+    // A key carried over from another system (vendors keep posting with it).
+    const chosen = `lp_src_${"K".repeat(40)}`;
+    const carried = await createSource({ name: "Carried", apiKey: chosen });
+    assert.equal(carried.apiKey, chosen);
+    // Sending the current key back changes nothing.
+    const same = await api.call("PUT", `/sources/${carried.id}`, { name: "Carried", apiKey: chosen });
+    assert.equal(same.json().apiKey, chosen);
+
+    const before = await count("sources");
+    const taken = await api.call("POST", "/sources", { name: "Copy", apiKey: chosen });
+    assert.equal(taken.statusCode, 409, taken.body);
+    assert.match(String(taken.headers["content-type"]), PROBLEM);
+    const theirs = await api.call("POST", "/sources", { name: "Theirs", apiKey: chosen }, other.apiKey);
+    assert.equal(theirs.statusCode, 409, theirs.body);
+    const onUpdate = await api.call("PUT", `/sources/${source.id}`, { name: "Renamed", apiKey: chosen });
+    assert.equal(onUpdate.statusCode, 409, onUpdate.body);
+    assert.equal(await count("sources"), before);
+    assert.equal((await api.call("GET", `/sources/${source.id}`)).json().apiKey, renamed.apiKey);
+  });
+
+  test("PUT keeps what it leaves out, replaces what it sends; a mismatched id is a 400", async () => {
+    const source = await createSource({
+      description: "d",
+      costPerLead: 1,
+      allowedStates: ["CA"],
+      defaultTagNames: ["A"],
+      requiresTrustedForm: true,
+    });
+    const kept = (await api.call("PUT", `/sources/${source.id}`, { name: "New name" })).json();
+    assert.equal(kept.description, "d");
+    assert.equal(kept.costPerLead, 1);
+    assert.deepEqual(kept.allowedStates, ["CA"]);
+    assert.deepEqual(kept.defaultTagIds, ["tag_a"]);
+    assert.equal(kept.requiresTrustedForm, true);
+    assert.equal(kept.apiKey, source.apiKey);
+
+    const replaced = (
+      await api.call("PUT", `/sources/${source.id}`, {
+        id: source.id,
+        name: "New name",
+        description: null,
+        costPerLead: null,
+        allowedStates: [],
+        defaultTagIds: [],
+        defaultTagNames: ["B"],
+        requiresTrustedForm: false,
+      })
+    ).json();
+    assert.equal(replaced.description, null);
+    assert.equal(replaced.costPerLead, null);
+    assert.deepEqual(replaced.allowedStates, []);
+    assert.deepEqual(replaced.defaultTagIds, ["tag_b"]);
+    assert.equal(replaced.requiresTrustedForm, false);
+
+    const mismatch = await api.call("PUT", `/sources/${source.id}`, { id: "src_other", name: "x" });
+    assert.equal(mismatch.statusCode, 400, mismatch.body);
+    assert.equal((await api.call("GET", `/sources/${source.id}`)).json().name, "New name");
+  });
+
+  test("DELETE: the source leaves GET and lists, its key stops working, its leads keep its name", async () => {
+    const source = await createSource({ name: "Gone Soon" });
+    const created = (await api.call("POST", "/leads", lead({}, "4155550194"), source.apiKey)).json();
+    const del = await api.call("DELETE", `/sources/${source.id}`);
+    assert.equal(del.statusCode, 204, del.body);
+    assert.equal((await api.call("GET", `/sources/${source.id}`)).statusCode, 404);
+    assert.equal((await api.call("DELETE", `/sources/${source.id}`)).statusCode, 404);
+    assert.equal((await api.call("PUT", `/sources/${source.id}`, { name: "x" })).statusCode, 404);
+    const list = (await api.call("POST", "/sources/all/my", { pageSize: 500 })).json();
+    assert.ok(!list.items.some((i: { id: string }) => i.id === source.id));
+    assert.equal((await api.call("POST", "/leads", lead({}, "4155550195"), source.apiKey)).statusCode, 401);
+    const leads = await api.call("POST", "/leads/all/my", { filters: [{ field: "id", value: created.id }] });
+    assert.deepEqual(leads.json().items[0].source, { id: source.id, name: "Gone Soon" });
+  });
+
+  test("another organization's source is a 404 on every route, and never in its list", async () => {
+    const mine = await createSource({ name: "Mine" });
+    for (const [method, body] of [
+      ["GET", undefined],
+      ["PUT", { name: "Hijacked" }],
+      ["DELETE", undefined],
+    ] as const) {
+      const res = await api.call(method, `/sources/${mine.id}`, body, other.apiKey);
+      assert.equal(res.statusCode, 404, `${method} → ${res.body}`);
+    }
+    const theirs = (await api.call("POST", "/sources/all/my", { pageSize: 500 }, other.apiKey)).json();
+    assert.ok(!theirs.items.some((i: { id: string }) => i.id === mine.id));
+    assert.equal((await api.call("GET", `/sources/${mine.id}`)).json().name, "Mine");
+  });
+
+  test("POST /sources/all/my pages, searches, filters by enabled and orders by name", async () => {
+    const fresh = await createOrganization(api.db.store.db, "Lister");
+    const names = ["Delta", "alpha", "Charlie", "bravo", "Echo"];
+    for (const [i, name] of names.entries()) {
+      const res = await api.call("POST", "/sources", { name, enabled: i % 2 === 0 }, fresh.apiKey);
+      assert.equal(res.statusCode, 201, res.body);
+    }
+    const walk = async (body: Record<string, unknown>) => {
+      const seen: string[] = [];
+      let token: string | null = null;
+      do {
+        const res = await api.call(
+          "POST",
+          "/sources/all/my",
+          { ...body, pageSize: 2, continuationToken: token },
+          fresh.apiKey,
+        );
+        assert.equal(res.statusCode, 200, res.body);
+        const page = res.json();
+        seen.push(...page.items.map((i: { name: string }) => i.name));
+        token = page.continuationToken;
+      } while (token);
+      return seen;
+    };
+    assert.deepEqual(await walk({}), [...names].reverse());
+    assert.deepEqual(await walk({ orderBy: [{ field: "name", direction: "asc" }] }), [
+      "Charlie",
+      "Delta",
+      "Echo",
+      "alpha",
+      "bravo",
+    ]);
+    assert.deepEqual(await walk({ filters: [{ field: "enabled", value: true }] }), [
+      "Echo",
+      "Charlie",
+      "Delta",
+    ]);
+    assert.deepEqual(await walk({ search: "ALP" }), ["alpha"]);
+    const counted = await api.call(
+      "POST",
+      "/sources/all/my",
+      { includeCount: true, filters: [{ field: "enabled", value: false }] },
+      fresh.apiKey,
+    );
+    assert.equal(counted.json().totalCount, 2);
+
+    for (const [body, param] of [
+      [{ filters: [{ field: "enabled", value: "yes" }] }, "filters[0].value"],
+      [{ filters: [{ field: "apiKey", value: "x" }] }, "filters[0].field"],
+      [{ orderBy: [{ field: "lastLeadReceivedAt" }] }, "orderBy[0].field"],
+    ] as const) {
+      const res = await api.call("POST", "/sources/all/my", body, fresh.apiKey);
+      assert.equal(res.statusCode, 400, res.body);
+      assert.deepEqual(Object.keys(res.json().errors), [param]);
+    }
+  });
+});
