@@ -174,14 +174,33 @@ forEachEngine("leadtrail CLI", (engine) => {
       assert.ok(key, `no API key in:\n${stdout}`);
       const curls = stdout.split("\n").filter((line) => line.trim().startsWith("curl "));
       assert.ok(curls.length >= 3, stdout);
-      for (const line of curls) assert.ok(line.includes(`Bearer ${key}`), line);
+      const sourceKey = stdout.match(/Bearer (lp_src_[A-Za-z0-9_-]+)/)?.[1];
+      assert.ok(sourceKey, `no source key in:\n${stdout}`);
+      for (const line of curls)
+        assert.ok(line.includes(`Bearer ${key}`) || line.includes(`Bearer ${sourceKey}`), line);
       assert.match(stdout, /curl -s -X POST http:\/\/\S+\/events\/all\/my /);
+
+      // The source's key creates a lead, named on the timeline as the source's.
+      const delivered = await fetch(`${server.baseUrl}/leads`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${sourceKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ contact: { firstName: "Grace", phone: { number: "(415) 555-0143" } } }),
+      });
+      assert.equal(delivered.status, 201, await delivered.clone().text());
+      const leadId = ((await delivered.json()) as { id: string }).id;
 
       const events = await listAllEvents(server.baseUrl, key);
       assert.ok(events.length > 0);
       const types = new Set(events.map((e) => e.activityType));
       for (const type of ["LeadCreated", "Note", "LeadUpdated"])
         assert.ok(types.has(type), `no ${type} in ${[...types]}`);
+      const received = events.find((e) => e.leadId === leadId && e.activityType === "LeadCreated");
+      assert.match(String(received?.sourceId), /^src_/);
+      // The demo's own leads came from several sources, two of them delivered with a source key.
+      const sourced = events.filter(
+        (e) => e.activityType === "LeadCreated" && /^src_/.test(String(e.sourceId)),
+      );
+      assert.ok(sourced.length >= 3, `${sourced.length} leads delivered by sources`);
     });
 
     test("a second demo on the same database gets numbers of its own, and its own inbound messages", async () => {

@@ -1,13 +1,16 @@
 import type { Kysely } from "kysely";
 import type { LeadRequestBody } from "../domain/lead.js";
-import { createLead, updateLead } from "../services/leads.js";
+import { normalizeSourceRequest } from "../domain/sources.js";
+import { createLead, receiveLead, updateLead } from "../services/leads.js";
 import { createNote } from "../services/notes.js";
+import { createSource } from "../services/sources.js";
 import { getConversationForLead } from "../store/leads-repo.js";
 import { type CreatedOrganization, createOrganization } from "../store/orgs-repo.js";
 import type { Database } from "../store/schema.js";
 
-// A small, realistic demo organization: leads from a few sources, their conversations, notes and
-// lead updates, so a new user sees a populated timeline on the first request.
+// A small, realistic demo organization: leads from a few sources (two of them delivered with a lead
+// source's key), their conversations, notes and lead updates, so a new user sees a populated
+// timeline on the first request.
 
 const PEOPLE: Array<[string, string, string, string, string]> = [
   ["Maria", "Gonzalez", "(415) 555-0142", "maria.gonzalez@example.com", "America/Los_Angeles"],
@@ -46,20 +49,36 @@ function leadRequest(i: number): LeadRequestBody {
   };
 }
 
+export interface DemoOrganization extends CreatedOrganization {
+  /** The key of the demo's "Website Form" lead source (lp_src_…). */
+  sourceKey: string;
+}
+
 /** Seeds the demo organization; its wallet starts with `startingCreditMicros` (default 10 USD). */
 export async function seedDemo(
   db: Kysely<Database>,
   name = "Demo Insurance Co",
   startingCreditMicros?: number,
-): Promise<CreatedOrganization> {
+): Promise<DemoOrganization> {
   const org = await createOrganization(db, name, {
     userName: "Demo Owner",
     ...(startingCreditMicros === undefined ? {} : { startingCreditMicros }),
   });
   const actor = { organizationId: org.organizationId, userId: org.userId };
+  // The partner feed's leads are charged (1 USD each, well inside the demo's credit); the form's are not.
+  const partner = await createSource(
+    db,
+    actor,
+    normalizeSourceRequest({ name: "Partner Feed", costPerLead: 1, defaultTagNames: ["partner"] }),
+  );
+  const form = await createSource(db, actor, normalizeSourceRequest({ name: "Website Form" }));
+  const deliveredBy = [undefined, undefined, partner, form] as const;
   for (let i = 0; i < PEOPLE.length; i++) {
     const request = leadRequest(i);
-    const lead = await createLead(db, actor, request);
+    const source = deliveredBy[i % deliveredBy.length];
+    const lead = source
+      ? await receiveLead(db, { ...actor, sourceId: source.id }, request)
+      : await createLead(db, actor, request);
     const conversation = await getConversationForLead(db, org.organizationId, lead.id);
     if (conversation && i % 2 === 0) await createNote(db, actor, conversation.id, NOTES[i % NOTES.length]!);
     if (i % 3 === 1) {
@@ -70,10 +89,10 @@ export async function seedDemo(
       });
     }
   }
-  return org;
+  return { ...org, sourceKey: form.api_key! };
 }
 
-export function demoInstructions(org: CreatedOrganization, baseUrl: string): string {
+export function demoInstructions(org: DemoOrganization, baseUrl: string): string {
   const auth = `-H 'Authorization: Bearer ${org.apiKey}'`;
   return [
     "Demo organization ready.",
@@ -86,6 +105,10 @@ export function demoInstructions(org: CreatedOrganization, baseUrl: string): str
     `  curl -s -X POST ${baseUrl}/conversations/my ${auth} -H 'Content-Type: application/json' -d '{}'`,
     `  curl -s -X POST ${baseUrl}/leads ${auth} -H 'Content-Type: application/json' \\`,
     `       -d '{"contact":{"firstName":"Ada","phone":{"number":"(415) 555-0142"}}}'`,
+    "",
+    "A vendor delivers leads with its source's key, which creates leads only (source 'Website Form'):",
+    `  curl -s -X POST ${baseUrl}/leads -H 'Authorization: Bearer ${org.sourceKey}' -H 'Content-Type: application/json' \\`,
+    `       -d '{"contact":{"firstName":"Grace","phone":{"number":"(415) 555-0143"}}}'`,
     `  open ${baseUrl}/docs for the API reference`,
   ].join("\n");
 }
