@@ -1,6 +1,6 @@
 import { type LeadDocument, leadTags } from "../domain/lead.js";
 import { microsToUsd } from "../domain/money.js";
-import { normalizeTagName } from "../domain/tags.js";
+import { normalizeTagName, type TagRef } from "../domain/tags.js";
 import { toIso } from "../domain/time.js";
 import { leadDocument } from "../services/leads.js";
 import type { ConversationStatusView } from "../store/conversation-status.js";
@@ -8,13 +8,13 @@ import type { ConversationRow, LeadRow, PhoneNumberRow } from "../store/schema.j
 
 // Wire shapes of leads and conversations (LeadResponse, LeadTableRow, ConversationResponse).
 
+/** A tag as the wire shows it (TagSummary); leadtrail keeps no tag colors. */
+export function tagSummary({ id, name }: TagRef) {
+  return { id, name, normalizedName: normalizeTagName(name), color: null };
+}
+
 function tags(doc: LeadDocument) {
-  return leadTags(doc).map(({ id, name }) => ({
-    id,
-    name,
-    normalizedName: normalizeTagName(name),
-    color: null,
-  }));
+  return leadTags(doc).map(tagSummary);
 }
 
 export function toLeadResponse(row: LeadRow) {

@@ -1,10 +1,10 @@
 import { microsToUsd } from "../domain/money.js";
 import { sourceKeyPreview } from "../domain/sources.js";
-import { normalizeTagName } from "../domain/tags.js";
 import { toIso } from "../domain/time.js";
 import type { SourceRow } from "../store/schema.js";
 import { sourceDefaultTags } from "../store/sources-repo.js";
 import type { Author } from "../store/user-directory.js";
+import { tagSummary } from "./lead-record.js";
 
 // Wire shapes of lead sources (SourceResponse, SourceTableRow).
 
@@ -47,12 +47,7 @@ function sourceFields(row: SourceRow, context: SourceContext) {
     // leadtrail has no compliance review of sources: none is reported as passed.
     complianceApproved: false,
     defaultTagIds: tags.map((t) => t.id),
-    defaultTags: tags.map((t) => ({
-      id: t.id,
-      name: t.name,
-      normalizedName: normalizeTagName(t.name),
-      color: null,
-    })),
+    defaultTags: tags.map(tagSummary),
     createdAt: toIso(row.created_at),
     modifiedAt: toIso(row.modified_at),
   };
