@@ -187,6 +187,52 @@ forEachEngine("lead sources", (engine) => {
     );
   });
 
+  test("a source that sends a lead again (same sellerLeadId) gets the lead it made: no second lead, event or charge", async () => {
+    const source = await createSource({ name: "Retrying Vendor", costPerLead: 2 });
+    const other = await createSource({ name: "Second Vendor" });
+    const before = {
+      leads: await count("leads"),
+      events: await count("events"),
+      usage: await count("usage_ledger"),
+    };
+    const walletBefore = await balance();
+    const body = (firstName: string) => ({
+      contact: { firstName, phone: { number: "4155550196" } },
+      metadata: { sellerLeadId: "vendor-lead-77" },
+    });
+
+    const first = await api.call("POST", "/leads", body("Kim"), source.apiKey);
+    assert.equal(first.statusCode, 201, first.body);
+    // Sent again, sequentially and then twenty at once: the same lead every time, as first stored.
+    const again = await api.call("POST", "/leads", body("Kimberly"), source.apiKey);
+    assert.equal(again.statusCode, 201, again.body);
+    assert.deepEqual(again.json(), first.json());
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, () => api.call("POST", "/leads", body("Kim"), source.apiKey)),
+    );
+    for (const res of burst) {
+      assert.equal(res.statusCode, 201, res.body);
+      assert.equal(res.json().id, first.json().id);
+    }
+    assert.equal(await count("leads"), before.leads + 1);
+    assert.equal(await count("events"), before.events + 1);
+    assert.equal(await count("usage_ledger"), before.usage + 1);
+    assert.equal(await balance(), walletBefore - 2);
+    const row = (
+      await api.call("POST", "/sources/all/my", { filters: [{ field: "id", value: source.id }] })
+    ).json().items[0];
+    assert.equal(row.apiKeyTotalUses, 22, "every delivery is a use of the key");
+
+    // Another source's lead with the same seller id is another lead; so is a delivery without one.
+    const theirs = await api.call("POST", "/leads", body("Kim"), other.apiKey);
+    assert.equal(theirs.statusCode, 201, theirs.body);
+    assert.notEqual(theirs.json().id, first.json().id);
+    const plain = { contact: { firstName: "Lee", phone: { number: "4155550197" } } };
+    const a = (await api.call("POST", "/leads", plain, source.apiKey)).json();
+    const b = (await api.call("POST", "/leads", plain, source.apiKey)).json();
+    assert.notEqual(a.id, b.id);
+  });
+
   test("a lead that misses the source's rules is refused, naming the field, and nothing is written or charged", async () => {
     const source = await createSource({
       costPerLead: 3,

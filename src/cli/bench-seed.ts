@@ -98,6 +98,7 @@ function makeLead(organizationId: string, userId: string, index: number, at: num
     created_at: at,
     updated_at: at,
     created_by: userId,
+    intake_key: null,
   };
   const conversation: ConversationRow = {
     organization_id: organizationId,

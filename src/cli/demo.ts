@@ -77,7 +77,7 @@ export async function seedDemo(
     const request = leadRequest(i);
     const source = deliveredBy[i % deliveredBy.length];
     const lead = source
-      ? await receiveLead(db, { ...actor, sourceId: source.id }, request)
+      ? (await receiveLead(db, { ...actor, sourceId: source.id }, request)).lead
       : await createLead(db, actor, request);
     const conversation = await getConversationForLead(db, org.organizationId, lead.id);
     if (conversation && i % 2 === 0) await createNote(db, actor, conversation.id, NOTES[i % NOTES.length]!);

@@ -107,6 +107,18 @@ export function normalizeSourceRequest(body: SourceRequestBody): SourceSettings 
   };
 }
 
+/**
+ * What makes a delivered lead the same lead again: its source and the seller's lead id
+ * (metadata.sellerLeadId). Null when the lead carries none: then every delivery is a new lead.
+ */
+export function intakeKey(
+  sourceId: string,
+  metadata: Record<string, unknown> | null | undefined,
+): string | null {
+  const seller = text(metadata?.sellerLeadId);
+  return seller ? `${sourceId}\n${seller}` : null;
+}
+
 /** What a source demands of the leads it delivers. */
 export interface SourceRules {
   enabled: boolean;

@@ -10,10 +10,12 @@ import {
 } from "../domain/lead.js";
 import { usdToMicros } from "../domain/money.js";
 import { ProblemError } from "../domain/problem.js";
-import { assertSourceAccepts } from "../domain/sources.js";
+import { assertSourceAccepts, intakeKey } from "../domain/sources.js";
 import { chargeOnce } from "../store/billing-repo.js";
+import { isUniqueViolation } from "../store/errors.js";
 import type { NewEvent } from "../store/events-repo.js";
-import { getConversationForLead, getLead } from "../store/leads-repo.js";
+import { getConversationForLead, getLead, getLeadByIntakeKey } from "../store/leads-repo.js";
+import { LEAD_INTAKE_ONCE } from "../store/migration-0006-sources.js";
 import type { ConversationRow, Database, LeadRow, SourceRow } from "../store/schema.js";
 import { getSource, noteSourceLead, sourceDefaultTags, sourceRules } from "../store/sources-repo.js";
 import { resolveTags, setLeadTags } from "../store/tags-repo.js";
@@ -126,7 +128,7 @@ export async function insertLead(
   actor: Actor,
   body: LeadRequestBody,
   now: number = Date.now(),
-  options: { acceptSenderIds?: boolean; source?: SourceRow } = {},
+  options: { acceptSenderIds?: boolean; source?: SourceRow; intakeKey?: string | null } = {},
 ): Promise<LeadRow> {
   const doc = normalizeLeadRequest(body, options);
   const { source } = options;
@@ -148,6 +150,7 @@ export async function insertLead(
     created_at: now,
     updated_at: now,
     created_by: actor.userId,
+    intake_key: options.intakeKey ?? null,
   };
   await trx.insertInto("leads").values(lead).execute();
   await setLeadTags(trx, actor.organizationId, lead.id, doc.tags, { newLead: true });
@@ -171,21 +174,35 @@ export async function insertLead(
  * and nothing is written); it gets the source and its default tags; the source's cost per lead, when
  * set, is charged to the wallet as a lead_received usage line. A paid lead is never refused for want
  * of credit: the wallet may go below zero, which stops SMS sending until credit is added.
+ * A lead the source delivered before under the same metadata.sellerLeadId is answered as it is
+ * (`created: false`): nothing is written or charged, whatever the repeated body says.
  */
 export async function receiveLead(
   db: Kysely<Database>,
   actor: Actor & { sourceId: string },
   body: LeadRequestBody,
   now: number = Date.now(),
-): Promise<LeadRow> {
-  return db.transaction().execute(async (trx) => {
-    const source = await getSource(trx, actor.organizationId, actor.sourceId);
-    // Deleted between authentication and now: the key is no longer valid.
-    if (!source) throw new ProblemError(401, "unauthorized", "The source key is not valid.");
-    const lead = await insertLead(trx, actor, body, now, { source });
-    await noteSourceLead(trx, actor.organizationId, source.id, now);
-    return lead;
-  });
+): Promise<{ lead: LeadRow; created: boolean }> {
+  const key = intakeKey(actor.sourceId, body.metadata);
+  try {
+    return await db.transaction().execute(async (trx) => {
+      const source = await getSource(trx, actor.organizationId, actor.sourceId);
+      // Deleted between authentication and now: the key is no longer valid.
+      if (!source) throw new ProblemError(401, "unauthorized", "The source key is not valid.");
+      const earlier = key ? await getLeadByIntakeKey(trx, actor.organizationId, key) : undefined;
+      if (earlier) return { lead: earlier, created: false };
+      const lead = await insertLead(trx, actor, body, now, { source, intakeKey: key });
+      await noteSourceLead(trx, actor.organizationId, source.id, now);
+      return { lead, created: true };
+    });
+  } catch (error) {
+    // The same lead delivered twice at once (PostgreSQL): the first insert won; answer with it.
+    if (key && isUniqueViolation(error, LEAD_INTAKE_ONCE)) {
+      const earlier = await getLeadByIntakeKey(db, actor.organizationId, key);
+      if (earlier) return { lead: earlier, created: false };
+    }
+    throw error;
+  }
 }
 
 async function chargeSourceLead(

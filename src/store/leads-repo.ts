@@ -46,6 +46,20 @@ export async function getLead(db: Db, organizationId: string, id: string): Promi
     .executeTakeFirst();
 }
 
+/** The lead a source delivered under this intake key (domain/sources.ts intakeKey). */
+export async function getLeadByIntakeKey(
+  db: Db,
+  organizationId: string,
+  key: string,
+): Promise<LeadRow | undefined> {
+  return db
+    .selectFrom("leads")
+    .selectAll()
+    .where("organization_id", "=", organizationId)
+    .where("intake_key", "=", key)
+    .executeTakeFirst();
+}
+
 export async function getLeadsByIds(
   db: Db,
   organizationId: string,

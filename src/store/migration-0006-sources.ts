@@ -1,5 +1,8 @@
 import { type Kysely, type Migration, sql } from "kysely";
 
+/** The index that keeps one lead per source and sellerLeadId. */
+export const LEAD_INTAKE_ONCE = { index: "leads_intake_once", columns: "leads.intake_key" };
+
 // Lead sources (Leadping's /sources): the vendors and forms that deliver leads, each with its own
 // key (lp_src_…) that may only create leads, and the rules a delivered lead must meet.
 export const sources: Migration = {
@@ -35,8 +38,15 @@ export const sources: Migration = {
     await sql`create unique index sources_by_key on sources (api_key_hash)`.execute(db);
     await sql`create index sources_by_created on sources (organization_id, created_at, id)`.execute(db);
     await sql`create index sources_by_name on sources (organization_id, name, id)`.execute(db);
+    // A source that sends the same lead again (its sellerLeadId) gets the lead it created: a vendor
+    // retrying a delivery must not make a second lead, nor be charged twice.
+    await db.schema.alterTable("leads").addColumn("intake_key", "text").execute();
+    await sql`create unique index leads_intake_once on leads (organization_id, intake_key)
+      where intake_key is not null`.execute(db);
   },
   async down(db: Kysely<unknown>) {
+    await sql`drop index leads_intake_once`.execute(db);
+    await sql`alter table leads drop column intake_key`.execute(db);
     await sql`drop table sources`.execute(db);
   },
 };

@@ -64,6 +64,8 @@ export interface LeadsTable {
   created_at: number;
   updated_at: number;
   created_by: string;
+  /** Source id and sellerLeadId of a lead a source delivered (one lead per pair); else null. */
+  intake_key: string | null;
 }
 
 export interface ConversationsTable {

@@ -51,9 +51,11 @@ export const leadRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { st
     },
     async (request, reply) => {
       const { sourceId } = request.auth;
-      const lead = await validated(() =>
+      // A lead a source sends again (same sellerLeadId) answers 201 with the lead it made, as a
+      // repeated POST /sms/send with the same idempotency key does.
+      const lead = await validated(async () =>
         sourceId
-          ? receiveLead(store.db, { ...request.auth, sourceId }, request.body)
+          ? (await receiveLead(store.db, { ...request.auth, sourceId }, request.body)).lead
           : createLead(store.db, request.auth, request.body),
       );
       return reply.code(201).send(toLeadResponse(lead));
