@@ -615,6 +615,31 @@ forEachEngine("bad input", (engine) => {
     if (engine === "postgresql") assert.deepEqual(await counts(api.db.store.db), before);
   });
 
+  test("a lone UTF-16 surrogate in a body (valid JSON, not Unicode text) is a 400 naming where it sits", async () => {
+    const before = await snapshot(api.db.store.db);
+    // Written as JSON escapes: JSON.stringify would escape them the same way.
+    for (const [method, path, payload, field] of [
+      ["POST", "/leads", '{"contact":{"firstName":"sur\\ud800"}}', "contact.firstName"],
+      ["POST", "/leads", '{"contact":{"lastName":"x\\udc00y"}}', "contact.lastName"],
+      ["POST", "/leads", '{"metadata":{"k\\udbff":"v"}}', "metadata.k\udbff"],
+      ["POST", `/events/conversations/${mine.conversationId}/notes`, '{"text":"\\ud83d"}', "text"],
+      ["POST", "/events/all/my", '{"search":"\\udfff"}', "search"],
+    ] as const) {
+      const res = await send(method, path, payload);
+      assertProblem(res, 400, path, "lone UTF-16 surrogate");
+      assert.deepEqual(Object.keys(res.json().errors), [field], res.body);
+    }
+    // A surrogate pair is a character like any other.
+    const emoji = await send("POST", "/leads", '{"contact":{"firstName":"Ana \\ud83d\\ude00"}}');
+    assert.equal(emoji.statusCode, 201, emoji.body);
+    assert.equal(emoji.json().contact.firstName, "Ana \u{1F600}");
+    const created = emoji.json().id as string;
+    const read = await send("GET", `/leads/${created}`);
+    assert.equal(read.json().contact.firstName, "Ana \u{1F600}");
+    const after = await snapshot(api.db.store.db);
+    assert.equal(after.leads!.length, before.leads!.length + 1);
+  });
+
   test("another organization's lead, conversation and event answer exactly like ones that do not exist", async () => {
     const before = await snapshot(api.db.store.db);
     const fake = {

@@ -148,6 +148,8 @@ forEachEngine("lead sources", (engine) => {
     assert.equal(event.sourceId, source.id);
     assert.equal(event.createdBy, api.org.userId);
     assert.equal(event.description, "Lead Sam Vendor was received from source 'Quote Form Co'.");
+    assert.equal(event.billingStatus, "Billed");
+    assert.equal(event.billableAmount, 12.5);
 
     // The cost per lead is on the ledger and off the wallet.
     assert.equal(await balance(), walletBefore - 12.5);

@@ -3,10 +3,21 @@ import { badRequest } from "../domain/problem.js";
 // Limits on what a JSON body may contain, checked once after parsing so that nothing downstream
 // (serializers, diffing, the databases) meets input it cannot handle: nesting deeper than any
 // contract shape needs (deep enough values overflow the stack of JSON.stringify), U+0000, which
-// PostgreSQL text cannot store, and prototype-poisoning keys (Fastify's parser refuses those
-// first; this walk names where they sit).
+// PostgreSQL text cannot store, lone UTF-16 surrogates ("\ud800" is valid JSON but no Unicode text:
+// stored as UTF-8 it comes back as U+FFFD, so the record read would differ from the one answered),
+// and prototype-poisoning keys (Fastify's parser refuses those first; this walk names where they sit).
 
 export const MAX_BODY_DEPTH = 32;
+
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Why a string of a body cannot be stored as sent, or null when it can. */
+function unstorable(text: string): string | null {
+  if (text.includes("\u0000")) return "must not contain the NUL character (U+0000)";
+  if (LONE_SURROGATE.test(text)) return "must be valid Unicode text (it holds a lone UTF-16 surrogate)";
+  return null;
+}
 
 function pathOf(parent: string, key: string, isArray: boolean): string {
   if (isArray) return `${parent}[${key}]`;
@@ -22,8 +33,8 @@ function isPrototypeKey(key: string, value: unknown): boolean {
 }
 
 /**
- * Throws a 400 problem naming the field when the value nests too deep, holds a NUL, or has a
- * prototype-poisoning key.
+ * Throws a 400 problem naming the field when the value nests too deep, holds a NUL or a lone
+ * surrogate, or has a prototype-poisoning key.
  */
 export function assertAcceptableBody(body: unknown): void {
   const stack: Array<[unknown, number, string]> = [[body, 1, ""]];
@@ -31,16 +42,16 @@ export function assertAcceptableBody(body: unknown): void {
     const [value, depth, path] = stack.pop()!;
     const field = path || "body";
     if (typeof value === "string") {
-      if (value.includes("\u0000"))
-        throw badRequest(`${field} must not contain the NUL character (U+0000).`, field);
+      const reason = unstorable(value);
+      if (reason) throw badRequest(`${field} ${reason}.`, field);
     } else if (value !== null && typeof value === "object") {
       if (depth > MAX_BODY_DEPTH)
         throw badRequest(`${field} nests deeper than ${MAX_BODY_DEPTH} levels.`, field);
       const isArray = Array.isArray(value);
       for (const [key, child] of Object.entries(value)) {
         const childPath = pathOf(path, key, isArray);
-        if (key.includes("\u0000"))
-          throw badRequest(`${childPath} must not contain the NUL character (U+0000).`, childPath);
+        const reason = unstorable(key);
+        if (reason) throw badRequest(`${childPath}: the key ${reason}.`, childPath);
         if (isPrototypeKey(key, child))
           throw badRequest(
             `${childPath}: the key '${key}' is not allowed in a JSON request body.`,

@@ -155,17 +155,30 @@ export async function insertLead(
   await trx.insertInto("leads").values(lead).execute();
   await setLeadTags(trx, actor.organizationId, lead.id, doc.tags, { newLead: true });
   const conversation = await ensureConversation(trx, lead, now);
+  const charge = source ? sourceLeadCharge(source) : undefined;
   const event = await recordEvent(
     trx,
-    leadEvent(actor, "LeadCreated", lead, conversation, doc, {
-      description: source
-        ? `Lead ${leadDisplayName(doc)} was received from source '${source.name}'.`
-        : `Lead ${leadDisplayName(doc)} was created.`,
-      summary: `Lead created: ${leadDisplayName(doc)}`,
-    }),
+    {
+      ...leadEvent(actor, "LeadCreated", lead, conversation, doc, {
+        description: source
+          ? `Lead ${leadDisplayName(doc)} was received from source '${source.name}'.`
+          : `Lead ${leadDisplayName(doc)} was created.`,
+        summary: `Lead created: ${leadDisplayName(doc)}`,
+      }),
+      ...charge?.eventColumns,
+    },
     now,
   );
-  if (source) await chargeSourceLead(trx, source, lead, event.id, now);
+  if (charge) {
+    await chargeOnce(trx, {
+      ...charge.usage,
+      organization_id: actor.organizationId,
+      event_id: event.id,
+      lead_id: lead.id,
+      phone_number: lead.phone,
+      created_at: now,
+    });
+  }
   return lead;
 }
 
@@ -205,29 +218,29 @@ export async function receiveLead(
   }
 }
 
-async function chargeSourceLead(
-  trx: Transaction<Database>,
-  source: SourceRow,
-  lead: LeadRow,
-  eventId: string,
-  now: number,
-): Promise<void> {
+/**
+ * What a source's lead costs: its usage line (lead_received) and the billing columns of its
+ * LeadCreated event, as an SMS's are set when it is charged. None when the source has no cost per
+ * lead; a cost of 0 is recorded as not billable.
+ */
+function sourceLeadCharge(source: SourceRow) {
   const cost = source.cost_per_lead_micros;
-  if (cost === null) return;
-  await chargeOnce(trx, {
-    organization_id: source.organization_id,
-    event_id: eventId,
-    channel: "lead",
-    billable_unit: "lead_received",
-    status: "charged",
-    quantity: 1,
-    unit_price_micros: cost,
-    amount_micros: cost,
-    lead_id: lead.id,
-    phone_number_id: null,
-    phone_number: lead.phone,
-    created_at: now,
-  });
+  if (cost === null) return undefined;
+  const billable = cost > 0;
+  return {
+    usage: {
+      channel: "lead",
+      billable_unit: "lead_received",
+      status: billable ? "charged" : "non_billable_internal",
+      quantity: 1,
+      unit_price_micros: cost,
+      amount_micros: cost,
+      phone_number_id: null,
+    },
+    eventColumns: billable
+      ? { billing_status: "Billed", billable_micros: cost }
+      : { billing_status: "NotBilled", billable_micros: null },
+  };
 }
 
 export interface LeadUpdateResult {
