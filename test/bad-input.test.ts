@@ -900,13 +900,6 @@ forEachEngine("rate limit", (engine) => {
     const before = await counts(api.db.store.db);
     for (const [method, path, body, key] of [
       ["POST", "/events/all/my", {}],
-      // A source's key counts against its organization's limit.
-      [
-        "POST",
-        "/leads",
-        { contact: { firstName: "Via", phone: { number: "(415) 555-0198" } } },
-        source.api_key!,
-      ],
       ["POST", "/leads", { contact: { firstName: "Over", phone: { number: "(415) 555-0199" } } }],
       ["POST", "/leads/all/my", { orderBy: [{ field: "nope" }] }],
       ["GET", "/leads/lead_nope", undefined],
@@ -919,8 +912,19 @@ forEachEngine("rate limit", (engine) => {
       assert.ok(Number(retryAfter) >= 1 && Number(retryAfter) <= 61, retryAfter);
     }
     assert.deepEqual(await counts(api.db.store.db), before);
+
+    // A source's key has a budget of its own: the organization being held back does not stop its
+    // vendors, and a vendor past its budget is held back alone (a refused request is no use of it).
+    const delivery = (i: number) => ({
+      contact: { firstName: "Via", phone: { number: `(415) 555-018${i}` } },
+    });
+    for (let i = 0; i < 3; i++) {
+      const res = await api.call("POST", "/leads", delivery(i), source.api_key!);
+      assert.equal(res.statusCode, 201, res.body);
+    }
+    assertProblem(await api.call("POST", "/leads", delivery(3), source.api_key!), 429, "/leads");
     const sourceRow = await getSource(api.db.store.db, api.org.organizationId, source.id);
-    assert.equal(sourceRow?.api_key_total_uses, 0, "a refused request is not a use of the key");
+    assert.equal(sourceRow?.api_key_total_uses, 3, "a refused request is not a use of the key");
 
     // The limit is per organization: another one is not affected.
     const other = await createOrganization(api.db.store.db, "Other Org");

@@ -1,10 +1,16 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 import { type CreatedOrganization, createOrganization } from "../src/store/orgs-repo.js";
 import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 
 const PROBLEM = /^application\/problem\+json\b/;
+
+/** 43 random URL-safe characters, as in a generated key. */
+const randomKeyBody = () => randomBytes(32).toString("base64url");
+/** A key a client brings along (say, from the system its vendors posted to before). */
+const chosenKey = () => `lp_src_${randomKeyBody()}`;
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 forEachEngine("lead sources", (engine) => {
@@ -88,7 +94,10 @@ forEachEngine("lead sources", (engine) => {
       [{ name: 7 }, "name"],
       [{ name: "x", apiKey: "sk_not-a-source-key-1234567890" }, "apiKey"],
       [{ name: "x", apiKey: "lp_src_short" }, "apiKey"],
-      [{ name: "x", apiKey: `lp_src_${"a".repeat(30)}`, regenerateApiKey: true }, "regenerateApiKey"],
+      // Guessable keys: too short, or too few different characters.
+      [{ name: "x", apiKey: `lp_src_${"a".repeat(40)}` }, "apiKey"],
+      [{ name: "x", apiKey: `lp_src_${"abc123".repeat(8)}` }, "apiKey"],
+      [{ name: "x", apiKey: `lp_src_${randomKeyBody().slice(0, 31)}` }, "apiKey"],
       [{ name: "x", costPerLead: -1 }, "costPerLead"],
       [{ name: "x", costPerLead: "5" }, "costPerLead"],
       [{ name: "x", allowedStates: ["CA", " "] }, "allowedStates[1]"],
@@ -327,12 +336,24 @@ forEachEngine("lead sources", (engine) => {
     assert.equal((await api.call("POST", "/leads", lead({}, "4155550193"), renamed.apiKey)).statusCode, 201);
 
     // A key carried over from another system (vendors keep posting with it).
-    const chosen = `lp_src_${"K".repeat(40)}`;
+    const chosen = chosenKey();
     const carried = await createSource({ name: "Carried", apiKey: chosen });
     assert.equal(carried.apiKey, chosen);
     // Sending the current key back changes nothing.
     const same = await api.call("PUT", `/sources/${carried.id}`, { name: "Carried", apiKey: chosen });
     assert.equal(same.json().apiKey, chosen);
+
+    // A copy of a source with regenerateApiKey gets a key of its own.
+    const copy = await createSource({ ...carried, name: "Copy", regenerateApiKey: true });
+    assert.notEqual(copy.apiKey, chosen);
+    // A new key and regenerateApiKey at once contradict each other.
+    const both = await api.call("PUT", `/sources/${carried.id}`, {
+      name: "Carried",
+      apiKey: chosenKey(),
+      regenerateApiKey: true,
+    });
+    assert.equal(both.statusCode, 400, both.body);
+    assert.deepEqual(Object.keys(both.json().errors), ["regenerateApiKey"]);
 
     const before = await count("sources");
     const taken = await api.call("POST", "/sources", { name: "Copy", apiKey: chosen });
@@ -344,6 +365,56 @@ forEachEngine("lead sources", (engine) => {
     assert.equal(onUpdate.statusCode, 409, onUpdate.body);
     assert.equal(await count("sources"), before);
     assert.equal((await api.call("GET", `/sources/${source.id}`)).json().apiKey, renamed.apiKey);
+  });
+
+  test("a key a source gave up (re-keyed or deleted) is never valid again, nor given to another source", async () => {
+    const source = await createSource();
+    const stale = (await api.call("GET", `/sources/${source.id}`)).json();
+    // A read-modify-write client sends the key back with regenerateApiKey: the regeneration wins.
+    const rekeyed = await api.call("PUT", `/sources/${source.id}`, { ...stale, regenerateApiKey: true });
+    assert.equal(rekeyed.statusCode, 200, rekeyed.body);
+    const fresh = rekeyed.json().apiKey as string;
+    assert.notEqual(fresh, source.apiKey);
+
+    // Another admin saves the copy read before the re-key: the description changes, the key does not
+    // go back to the retired one.
+    const saved = await api.call("PUT", `/sources/${source.id}`, { ...stale, description: "typo fixed" });
+    assert.equal(saved.statusCode, 200, saved.body);
+    assert.equal(saved.json().apiKey, fresh);
+    assert.equal(saved.json().description, "typo fixed");
+    assert.equal((await api.call("POST", "/leads", lead({}, "4155550181"), source.apiKey)).statusCode, 401);
+    assert.equal((await api.call("POST", "/leads", lead({}, "4155550182"), fresh)).statusCode, 201);
+
+    // Nobody may take the retired key, in this organization or another.
+    for (const [key, body] of [
+      [api.org.apiKey, { name: "Mine", apiKey: source.apiKey }],
+      [other.apiKey, { name: "Theirs", apiKey: source.apiKey }],
+    ] as const) {
+      const res = await api.call("POST", "/sources", body, key);
+      assert.equal(res.statusCode, 409, res.body);
+      assert.doesNotMatch(res.json().detail, /org_|src_/);
+    }
+    // Nor the key of a deleted source.
+    assert.equal((await api.call("DELETE", `/sources/${source.id}`)).statusCode, 204);
+    const afterDelete = await api.call("POST", "/sources", { name: "Reuse", apiKey: fresh }, other.apiKey);
+    assert.equal(afterDelete.statusCode, 409, afterDelete.body);
+    assert.equal((await api.call("POST", "/leads", lead({}, "4155550183"), fresh)).statusCode, 401);
+  });
+
+  test("a PUT that changes nothing leaves modifiedAt as it was", async () => {
+    const source = await createSource({
+      description: "same",
+      allowedStates: ["CA"],
+      defaultTagNames: ["Same"],
+    });
+    const echoed = await api.call("PUT", `/sources/${source.id}`, source);
+    assert.equal(echoed.statusCode, 200, echoed.body);
+    assert.deepEqual(echoed.json(), source);
+    const changed = (
+      await api.call("PUT", `/sources/${source.id}`, { ...source, allowedStates: ["CA", "NV"] })
+    ).json();
+    assert.match(changed.modifiedAt, ISO);
+    assert.deepEqual(changed.allowedStates, ["CA", "NV"]);
   });
 
   test("PUT keeps what it leaves out, replaces what it sends; a mismatched id is a 400", async () => {

@@ -8,8 +8,21 @@ import { badRequest, ProblemError } from "./problem.js";
 
 export const SOURCE_KEY_PREFIX = "lp_src_";
 
-/** What a source key looks like: the prefix and 20 to 200 URL-safe characters. */
-export const SOURCE_KEY_PATTERN = /^lp_src_[A-Za-z0-9_-]{20,200}$/;
+/** What a source key looks like: the prefix and 32 to 200 URL-safe characters. */
+export const SOURCE_KEY_PATTERN = /^lp_src_[A-Za-z0-9_-]{32,200}$/;
+
+/**
+ * A key a client chooses must look like one we would generate: a 43-character random key holds
+ * about 30 different characters; "lp_src_aaaa…" or a short pattern repeated is guessable.
+ */
+const MIN_DISTINCT_KEY_CHARACTERS = 16;
+
+function isAcceptableChosenKey(key: string): boolean {
+  return (
+    SOURCE_KEY_PATTERN.test(key) &&
+    new Set(key.slice(SOURCE_KEY_PREFIX.length)).size >= MIN_DISTINCT_KEY_CHARACTERS
+  );
+}
 
 /** A new source key: 256 random bits, like an organization key. */
 export function generateSourceKey(): string {
@@ -77,14 +90,11 @@ export function normalizeSourceRequest(body: SourceRequestBody): SourceSettings 
   const name = body.name.trim();
   if (name === "") throw badRequest("name must not be empty.", "name");
   const apiKey = body.apiKey ?? undefined;
-  if (apiKey !== undefined && !SOURCE_KEY_PATTERN.test(apiKey)) {
+  if (apiKey !== undefined && !isAcceptableChosenKey(apiKey)) {
     throw badRequest(
-      "apiKey must be a source key: 'lp_src_' followed by 20 to 200 letters, digits, '-' or '_'.",
+      `apiKey must be a source key: 'lp_src_' followed by 32 to 200 letters, digits, '-' or '_', at least ${MIN_DISTINCT_KEY_CHARACTERS} of them different (or leave it out to have one generated).`,
       "apiKey",
     );
-  }
-  if (apiKey !== undefined && body.regenerateApiKey) {
-    throw badRequest("Send either apiKey or regenerateApiKey: true, not both.", "regenerateApiKey");
   }
   const cost = body.costPerLead;
   if (cost !== undefined && cost !== null && (!Number.isFinite(cost) || cost < 0 || cost > 1_000_000)) {

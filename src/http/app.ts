@@ -173,12 +173,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes, deps);
   // Provider webhooks authenticate by the provider's signature, not by an API key.
   await app.register(telnyxWebhooksRoutes, deps);
-  // Every API route lives in this scope: authenticated, then counted against its organization's limit.
+  // Every API route lives in this scope: authenticated, then counted against its organization's limit
+  // (a request made with a source's key, against its source's).
   await app.register(async (api) => {
     api.addHook("onRequest", async (request) => {
       request.auth = await authenticator.authenticate(request.headers.authorization);
-      limiter.hit(request.auth.organizationId);
       const { sourceId } = request.auth;
+      // A source's key has a budget of its own: a vendor posting too fast (or misusing its key)
+      // is held back without locking the organization out of its own API.
+      limiter.hit(sourceId ? `source:${sourceId}` : request.auth.organizationId);
       if (sourceId) {
         await noteSourceKeyUse(options.store.db, request.auth.organizationId, sourceId, Date.now());
         if (!request.routeOptions.config.acceptsSourceKey) throw sourceKeyNotAllowed();

@@ -1,17 +1,20 @@
 import type { Kysely, Transaction } from "kysely";
 import { newId } from "../domain/ids.js";
-import { ProblemError } from "../domain/problem.js";
+import { badRequest, ProblemError } from "../domain/problem.js";
 import { generateSourceKey, type SourceSettings } from "../domain/sources.js";
 import { isUniqueViolation } from "../store/errors.js";
+import { lockForTransaction } from "../store/locks.js";
 import { hashApiKey } from "../store/orgs-repo.js";
 import type { Database, SourceRow } from "../store/schema.js";
 import {
   getSource,
   insertSource,
-  isSourceKeyTaken,
+  isSourceKeyUsed,
+  retireSourceKey,
   SOURCE_KEY_INDEX,
   type SourceChanges,
   updateSource,
+  wasKeyOfSource,
 } from "../store/sources-repo.js";
 import { resolveTags } from "../store/tags-repo.js";
 import type { Actor } from "./leads.js";
@@ -19,15 +22,43 @@ import type { Actor } from "./leads.js";
 // Creating and changing lead sources: their key (generated, chosen by the client, or regenerated)
 // and their default tags, resolved to the organization's tags as a lead's are.
 
+// The 409 does not say whose key it is, nor whether it is held now or was held before.
 function keyTaken(): ProblemError {
-  return new ProblemError(409, "source-key-taken", "Another source already uses this apiKey.");
+  return new ProblemError(
+    409,
+    "source-key-taken",
+    "This apiKey is or was the key of a source; choose another, or leave apiKey out to have one generated.",
+  );
 }
 
-/** The key columns for a key, refusing one another source holds (409). */
-async function keyColumns(trx: Transaction<Database>, key: string, sourceId: string) {
+/**
+ * The key columns for a new key of a source, refusing one any source holds or ever held (409).
+ * Serialized per key, so that a key being retired cannot be taken at the same moment.
+ */
+async function keyColumns(trx: Transaction<Database>, key: string) {
   const hash = hashApiKey(key);
-  if (await isSourceKeyTaken(trx, hash, sourceId)) throw keyTaken();
+  await lockForTransaction(trx, `source-key:${hash}`);
+  if (await isSourceKeyUsed(trx, hash)) throw keyTaken();
   return { api_key: key, api_key_hash: hash };
+}
+
+/**
+ * The key a PUT gives the source, or undefined to keep its own. An apiKey the source holds or held
+ * before is a copy of the source read earlier and sent back: it keeps the current key (a stale copy
+ * must not bring back a key that was retired). regenerateApiKey: true issues a new one.
+ */
+async function requestedKey(trx: Transaction<Database>, existing: SourceRow, settings: SourceSettings) {
+  const sent = settings.apiKey;
+  const echoed =
+    sent === undefined ||
+    sent === existing.api_key ||
+    (await wasKeyOfSource(trx, hashApiKey(sent), existing.organization_id, existing.id));
+  if (settings.regenerateApiKey) {
+    if (!echoed)
+      throw badRequest("Send either a new apiKey or regenerateApiKey: true, not both.", "regenerateApiKey");
+    return generateSourceKey();
+  }
+  return echoed ? undefined : sent;
 }
 
 async function defaultTags(trx: Transaction<Database>, actor: Actor, settings: SourceSettings, now: number) {
@@ -65,7 +96,12 @@ export async function createSource(
         name: settings.name,
         description: settings.description ?? null,
         enabled: settings.enabled === false ? 0 : 1,
-        ...(await keyColumns(trx, settings.apiKey ?? generateSourceKey(), id)),
+        // regenerateApiKey asks for a generated key: on a new source it wins over an apiKey sent
+        // along (a copy of another source, say), as it does over an echoed key on PUT.
+        ...(await keyColumns(
+          trx,
+          (settings.regenerateApiKey ? undefined : settings.apiKey) ?? generateSourceKey(),
+        )),
         api_key_last_used_at: null,
         api_key_total_uses: 0,
         cost_per_lead_micros: settings.costPerLeadMicros ?? null,
@@ -91,8 +127,9 @@ export async function createSource(
 /**
  * Replaces a source's settings: the name, and every field the request sends; a field it leaves out
  * keeps its value (default tags are replaced when either defaultTagIds or defaultTagNames is sent).
- * The key changes only for a different apiKey or regenerateApiKey: true. Undefined when there is no
- * such source.
+ * The key changes only for a new apiKey or regenerateApiKey: true (requestedKey); the key it
+ * replaces is retired. A request that changes nothing leaves the source as it was (modifiedAt
+ * included). Undefined when there is no such source.
  */
 export async function replaceSource(
   db: Kysely<Database>,
@@ -105,11 +142,7 @@ export async function replaceSource(
     db.transaction().execute(async (trx) => {
       const existing = await getSource(trx, actor.organizationId, id);
       if (!existing) return undefined;
-      const newKey = settings.regenerateApiKey
-        ? generateSourceKey()
-        : settings.apiKey !== undefined && settings.apiKey !== existing.api_key
-          ? settings.apiKey
-          : undefined;
+      const newKey = await requestedKey(trx, existing, settings);
       const keepsTags = settings.defaultTagIds === undefined && settings.defaultTagNames === undefined;
       const changes: SourceChanges = {
         name: settings.name,
@@ -128,11 +161,18 @@ export async function replaceSource(
         ...(settings.requiresTrustedForm === undefined
           ? {}
           : { requires_trusted_form: settings.requiresTrustedForm ? 1 : 0 }),
-        ...(newKey === undefined ? {} : await keyColumns(trx, newKey, id)),
+        ...(newKey === undefined ? {} : await keyColumns(trx, newKey)),
+      };
+      const changed = Object.entries(changes).filter(
+        ([column, value]) => existing[column as keyof SourceRow] !== value,
+      );
+      if (changed.length === 0) return existing;
+      if (newKey !== undefined) await retireSourceKey(trx, existing, now);
+      await updateSource(trx, actor.organizationId, id, {
+        ...Object.fromEntries(changed),
         modified_by: actor.userId,
         modified_at: now,
-      };
-      await updateSource(trx, actor.organizationId, id, changes);
+      });
       return getSource(trx, actor.organizationId, id);
     }),
   );

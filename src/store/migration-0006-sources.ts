@@ -38,6 +38,15 @@ export const sources: Migration = {
     await sql`create unique index sources_by_key on sources (api_key_hash)`.execute(db);
     await sql`create index sources_by_created on sources (organization_id, created_at, id)`.execute(db);
     await sql`create index sources_by_name on sources (organization_id, name, id)`.execute(db);
+    // Keys a source no longer holds (re-keyed or deleted): never valid again, nor given out again,
+    // so a vendor still posting with one cannot land leads in whichever source took it next.
+    await db.schema
+      .createTable("retired_source_keys")
+      .addColumn("key_hash", "text", (c) => c.primaryKey())
+      .addColumn("organization_id", "text", (c) => c.notNull())
+      .addColumn("source_id", "text", (c) => c.notNull())
+      .addColumn("retired_at", "bigint", (c) => c.notNull())
+      .execute();
     // A source that sends the same lead again (its sellerLeadId) gets the lead it created: a vendor
     // retrying a delivery must not make a second lead, nor be charged twice.
     await db.schema.alterTable("leads").addColumn("intake_key", "text").execute();
@@ -47,6 +56,7 @@ export const sources: Migration = {
   async down(db: Kysely<unknown>) {
     await sql`drop index leads_intake_once`.execute(db);
     await sql`alter table leads drop column intake_key`.execute(db);
+    await sql`drop table retired_source_keys`.execute(db);
     await sql`drop table sources`.execute(db);
   },
 };

@@ -268,6 +268,14 @@ export interface SourcesTable {
   deleted_at: number | null;
 }
 
+/** A key a source held and gave up (re-keyed or deleted): it is never accepted or issued again. */
+export interface RetiredSourceKeysTable {
+  key_hash: string;
+  organization_id: string;
+  source_id: string;
+  retired_at: number;
+}
+
 export interface Database {
   organizations: OrganizationsTable;
   users: UsersTable;
@@ -285,6 +293,7 @@ export interface Database {
   wallets: WalletsTable;
   usage_ledger: UsageLedgerTable;
   sources: SourcesTable;
+  retired_source_keys: RetiredSourceKeysTable;
 }
 
 export type EventRow = EventsTable;

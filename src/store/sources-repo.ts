@@ -64,15 +64,44 @@ export async function findSourceByKeyHash(db: Db, keyHash: string): Promise<Sour
   return db.selectFrom("sources").selectAll().where("api_key_hash", "=", keyHash).executeTakeFirst();
 }
 
-/** Whether another source (of any organization) holds this key. */
-export async function isSourceKeyTaken(db: Db, keyHash: string, exceptId: string): Promise<boolean> {
+/** Whether a source (of any organization) holds this key now, or ever held it. */
+export async function isSourceKeyUsed(db: Db, keyHash: string): Promise<boolean> {
+  const [live, retired] = await Promise.all([
+    db.selectFrom("sources").select("id").where("api_key_hash", "=", keyHash).executeTakeFirst(),
+    db
+      .selectFrom("retired_source_keys")
+      .select("key_hash")
+      .where("key_hash", "=", keyHash)
+      .executeTakeFirst(),
+  ]);
+  return live !== undefined || retired !== undefined;
+}
+
+/** Whether this source held this key before (a stale copy of the source may send it back). */
+export async function wasKeyOfSource(db: Db, keyHash: string, organizationId: string, sourceId: string) {
   const row = await db
-    .selectFrom("sources")
-    .select("id")
-    .where("api_key_hash", "=", keyHash)
-    .where("id", "!=", exceptId)
+    .selectFrom("retired_source_keys")
+    .select("key_hash")
+    .where("key_hash", "=", keyHash)
+    .where("organization_id", "=", organizationId)
+    .where("source_id", "=", sourceId)
     .executeTakeFirst();
   return row !== undefined;
+}
+
+/** Records a key the source gives up, so that it is never accepted or issued again. */
+export async function retireSourceKey(db: Db, source: SourceRow, now: number): Promise<void> {
+  if (!source.api_key_hash) return;
+  await db
+    .insertInto("retired_source_keys")
+    .values({
+      key_hash: source.api_key_hash,
+      organization_id: source.organization_id,
+      source_id: source.id,
+      retired_at: now,
+    })
+    .onConflict((oc) => oc.column("key_hash").doNothing())
+    .execute();
 }
 
 /**
@@ -113,21 +142,23 @@ export async function updateSource(
     .execute();
 }
 
-/** Deletes a source: it leaves lists and its key stops working; its name stays for its leads. */
-export async function deleteSource(
-  db: Db,
-  organizationId: string,
-  id: string,
-  now: number,
-): Promise<boolean> {
-  const result = await db
-    .updateTable("sources")
-    .set({ deleted_at: now, api_key: null, api_key_hash: null, enabled: 0 })
-    .where("organization_id", "=", organizationId)
-    .where("id", "=", id)
-    .where("deleted_at", "is", null)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
+/**
+ * Deletes a source: it leaves lists and its key is retired; its name stays for its leads. False when
+ * there is no such source.
+ */
+export async function deleteSource(db: Kysely<Database>, organizationId: string, id: string, now: number) {
+  return db.transaction().execute(async (trx) => {
+    const source = await getSource(trx, organizationId, id);
+    if (!source) return false;
+    await retireSourceKey(trx, source, now);
+    await updateSource(trx, organizationId, id, {
+      deleted_at: now,
+      api_key: null,
+      api_key_hash: null,
+      enabled: 0,
+    });
+    return true;
+  });
 }
 
 /** Counts one authenticated request made with the source's key. */
