@@ -855,7 +855,7 @@ forEachEngine("bad input", (engine) => {
       "/sources/all/my",
     ]) {
       const responses = paths[list]?.post?.responses ?? {};
-      for (const status of ["400", "401", "404", "429"])
+      for (const status of ["400", "401", "403", "404", "429"])
         assert.ok(responses[status], `${list} documents ${status}`);
     }
   });

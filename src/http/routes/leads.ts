@@ -45,7 +45,7 @@ export const leadRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { st
         response: {
           201: { $ref: "LeadResponse#" },
           ...problemResponses,
-          403: problem("The source is disabled: it is not allowed to accept traffic."),
+          403: problem("The source is disabled: it is not allowed to accept traffic (source keys only)."),
         },
       },
     },

@@ -92,6 +92,7 @@ export const problem = (description: string) => ({
 export const problemResponses = {
   400: problem("Bad request: the detail names the offending field."),
   401: problem("Missing or unknown API key."),
+  403: problem("A lead source's key (lp_src_…) on a route other than POST /leads."),
   404: problem("Not found (or another organization's)."),
   429: problem("Rate limited: retry after Retry-After seconds."),
 };
