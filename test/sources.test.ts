@@ -185,6 +185,9 @@ forEachEngine("lead sources", (engine) => {
     assert.equal(row.apiKeyTotalUses, 1);
     assert.match(row.apiKeyLastUsedAt, ISO);
     assert.equal(row.organizationId, api.org.organizationId);
+    // SourceTableRow's description is a string (SourceResponse's is nullable).
+    assert.equal(row.description, "");
+    assert.equal(after.description, null);
 
     // An update with the organization key keeps the lead's source (it is not the client's to drop).
     const updated = await api.call("PUT", `/leads/${created.id}`, lead({ metadata: { product: "Auto" } }));
@@ -242,6 +245,56 @@ forEachEngine("lead sources", (engine) => {
     const a = (await api.call("POST", "/leads", plain, source.apiKey)).json();
     const b = (await api.call("POST", "/leads", plain, source.apiKey)).json();
     assert.notEqual(a.id, b.id);
+  });
+
+  test("sellerLeadId must be a string of at most 200 characters; a disabled source's repeat is refused too", async () => {
+    const source = await createSource({ name: "Strict Vendor", costPerLead: 1 });
+    const before = { leads: await count("leads"), usage: await count("usage_ledger") };
+    for (const sellerLeadId of [12345, true, { id: "x" }, "x".repeat(201)]) {
+      const res = await api.call("POST", "/leads", lead({ metadata: { sellerLeadId } }), source.apiKey);
+      assert.equal(res.statusCode, 400, `${JSON.stringify(sellerLeadId).slice(0, 40)} → ${res.body}`);
+      assert.deepEqual(Object.keys(res.json().errors), ["metadata.sellerLeadId"]);
+    }
+    assert.equal(await count("leads"), before.leads);
+    const accepted = await api.call(
+      "POST",
+      "/leads",
+      lead({ metadata: { sellerLeadId: "x".repeat(200) } }),
+      source.apiKey,
+    );
+    assert.equal(accepted.statusCode, 201, accepted.body);
+
+    await api.call("PUT", `/sources/${source.id}`, { name: source.name, enabled: false });
+    const repeat = await api.call(
+      "POST",
+      "/leads",
+      lead({ metadata: { sellerLeadId: "x".repeat(200) } }),
+      source.apiKey,
+    );
+    assert.equal(repeat.statusCode, 403, repeat.body);
+    assert.equal(await count("leads"), before.leads + 1);
+    assert.equal(await count("usage_ledger"), before.usage + 1);
+  });
+
+  test("a cost per lead of 0 is recorded as not billable; a lead is taken even when the wallet cannot pay", async () => {
+    const free = await createSource({ name: "Free Vendor", costPerLead: 0 });
+    const freeLead = (await api.call("POST", "/leads", lead({}, "4155550184"), free.apiKey)).json();
+    const [event] = (await api.call("POST", `/events/leads/${freeLead.id}`, {})).json().items;
+    assert.equal(event.billingStatus, "NotBilled");
+    assert.equal(event.billableAmount, null);
+    const usage = (await api.call("POST", "/usage/all/my", { pageSize: 500 })).json();
+    const line = usage.items.find((i: { lead: { id: string } | null }) => i.lead?.id === freeLead.id);
+    assert.equal(line.status, "non_billable_internal");
+    assert.equal(line.isBillable, false);
+    assert.equal(line.customerChargeAmount, 0);
+
+    // More than the wallet holds: the lead is the vendor's delivery, taken; the balance goes below zero.
+    const dear = await createSource({ name: "Dear Vendor", costPerLead: 1000 });
+    const walletBefore = await balance();
+    assert.ok(walletBefore < 1000, `wallet ${walletBefore}`);
+    const res = await api.call("POST", "/leads", lead({}, "4155550185"), dear.apiKey);
+    assert.equal(res.statusCode, 201, res.body);
+    assert.equal(await balance(), walletBefore - 1000);
   });
 
   test("a lead that misses the source's rules is refused, naming the field, and nothing is written or charged", async () => {
@@ -343,10 +396,10 @@ forEachEngine("lead sources", (engine) => {
     const same = await api.call("PUT", `/sources/${carried.id}`, { name: "Carried", apiKey: chosen });
     assert.equal(same.json().apiKey, chosen);
 
-    // A copy of a source with regenerateApiKey gets a key of its own.
-    const copy = await createSource({ ...carried, name: "Copy", regenerateApiKey: true });
-    assert.notEqual(copy.apiKey, chosen);
-    // A new key and regenerateApiKey at once contradict each other.
+    // A new key and regenerateApiKey at once contradict each other, on a new source too.
+    const copy = await api.call("POST", "/sources", { ...carried, name: "Copy", regenerateApiKey: true });
+    assert.equal(copy.statusCode, 400, copy.body);
+    assert.deepEqual(Object.keys(copy.json().errors), ["regenerateApiKey"]);
     const both = await api.call("PUT", `/sources/${carried.id}`, {
       name: "Carried",
       apiKey: chosenKey(),
@@ -399,6 +452,43 @@ forEachEngine("lead sources", (engine) => {
     const afterDelete = await api.call("POST", "/sources", { name: "Reuse", apiKey: fresh }, other.apiKey);
     assert.equal(afterDelete.statusCode, 409, afterDelete.body);
     assert.equal((await api.call("POST", "/leads", lead({}, "4155550183"), fresh)).statusCode, 401);
+  });
+
+  test("a DELETE racing PUTs that re-key the source: no key handed out works afterwards, none left unretired", async () => {
+    for (let round = 0; round < 8; round++) {
+      const source = await createSource({ name: `Racing ${round}` });
+      const answers = await Promise.all([
+        api.call("PUT", `/sources/${source.id}`, { name: "r", regenerateApiKey: true }),
+        api.call("DELETE", `/sources/${source.id}`),
+        api.call("PUT", `/sources/${source.id}`, { name: "r", regenerateApiKey: true }),
+      ]);
+      for (const res of answers) assert.ok([200, 204, 404].includes(res.statusCode), res.body);
+      const keys = [
+        source.apiKey,
+        ...answers.filter((r) => r.statusCode === 200).map((r) => r.json().apiKey),
+      ];
+      for (const key of keys) {
+        const res = await api.call("POST", "/leads", lead({}, "4155550186"), key);
+        assert.equal(
+          res.statusCode,
+          401,
+          `round ${round}: a key of the deleted source still works: ${res.body}`,
+        );
+      }
+      const row = await api.db.store.db
+        .selectFrom("sources")
+        .select(["api_key_hash", "deleted_at"])
+        .where("id", "=", source.id)
+        .executeTakeFirstOrThrow();
+      assert.equal(row.api_key_hash, null);
+      assert.notEqual(row.deleted_at, null);
+      const retired = await api.db.store.db
+        .selectFrom("retired_source_keys")
+        .select((eb) => eb.fn.countAll<number | string>().as("n"))
+        .where("source_id", "=", source.id)
+        .executeTakeFirstOrThrow();
+      assert.equal(Number(retired.n), keys.length, `round ${round}: every key it held is retired`);
+    }
   });
 
   test("a PUT that changes nothing leaves modifiedAt as it was", async () => {

@@ -4,6 +4,7 @@ import { normalizeSourceRequest } from "../domain/sources.js";
 import { createLead, receiveLead, updateLead } from "../services/leads.js";
 import { createNote } from "../services/notes.js";
 import { createSource } from "../services/sources.js";
+import { DEFAULT_STARTING_CREDIT_MICROS } from "../store/billing-repo.js";
 import { getConversationForLead } from "../store/leads-repo.js";
 import { type CreatedOrganization, createOrganization } from "../store/orgs-repo.js";
 import type { Database } from "../store/schema.js";
@@ -65,11 +66,17 @@ export async function seedDemo(
     ...(startingCreditMicros === undefined ? {} : { startingCreditMicros }),
   });
   const actor = { organizationId: org.organizationId, userId: org.userId };
-  // The partner feed's leads are charged (1 USD each, well inside the demo's credit); the form's are not.
+  // The partner feed's two leads are charged 1 USD each when the demo's credit (10 USD unless
+  // configured) leaves plenty for its messages; with less, the feed is free.
+  const credit = startingCreditMicros ?? DEFAULT_STARTING_CREDIT_MICROS;
   const partner = await createSource(
     db,
     actor,
-    normalizeSourceRequest({ name: "Partner Feed", costPerLead: 1, defaultTagNames: ["partner"] }),
+    normalizeSourceRequest({
+      name: "Partner Feed",
+      costPerLead: credit >= 5_000_000 ? 1 : null,
+      defaultTagNames: ["partner"],
+    }),
   );
   const form = await createSource(db, actor, normalizeSourceRequest({ name: "Website Form" }));
   const deliveredBy = [undefined, undefined, partner, form] as const;

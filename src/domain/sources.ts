@@ -117,16 +117,42 @@ export function normalizeSourceRequest(body: SourceRequestBody): SourceSettings 
   };
 }
 
+/** The longest metadata.sellerLeadId a source may send (it is indexed; ids are far shorter). */
+export const MAX_SELLER_LEAD_ID_LENGTH = 200;
+
 /**
  * What makes a delivered lead the same lead again: its source and the seller's lead id
- * (metadata.sellerLeadId). Null when the lead carries none: then every delivery is a new lead.
+ * (metadata.sellerLeadId, a string, as the subset types it: a number would silently not
+ * deduplicate, so it is a 400). Null when the lead carries none: then every delivery is a new lead.
  */
 export function intakeKey(
   sourceId: string,
   metadata: Record<string, unknown> | null | undefined,
 ): string | null {
-  const seller = text(metadata?.sellerLeadId);
+  const raw = metadata?.sellerLeadId;
+  const field = "metadata.sellerLeadId";
+  if (raw !== undefined && raw !== null && typeof raw !== "string") {
+    throw badRequest(`${field} must be a string.`, field);
+  }
+  const seller = text(raw);
+  if (seller && seller.length > MAX_SELLER_LEAD_ID_LENGTH) {
+    throw badRequest(`${field} must be at most ${MAX_SELLER_LEAD_ID_LENGTH} characters.`, field);
+  }
   return seller ? `${sourceId}\n${seller}` : null;
+}
+
+/** A source key that no source holds (any more). */
+export function invalidSourceKey(): ProblemError {
+  return new ProblemError(401, "unauthorized", "The source key is not valid.");
+}
+
+/** A disabled source's delivery. */
+export function sourceDisabled(): ProblemError {
+  return new ProblemError(
+    403,
+    "source-disabled",
+    "This source is disabled: it is not allowed to accept traffic.",
+  );
 }
 
 /** What a source demands of the leads it delivers. */
@@ -147,13 +173,7 @@ function text(value: unknown): string | null {
  * source's rules is a 400 naming the field the vendor has to fill or change.
  */
 export function assertSourceAccepts(rules: SourceRules, lead: LeadDocument): void {
-  if (!rules.enabled) {
-    throw new ProblemError(
-      403,
-      "source-disabled",
-      "This source is disabled: it is not allowed to accept traffic.",
-    );
-  }
+  if (!rules.enabled) throw sourceDisabled();
   if (rules.allowedStates.length > 0) {
     const state = text(lead.contact.streetAddress?.state);
     if (!state || !rules.allowedStates.includes(state.toUpperCase())) {

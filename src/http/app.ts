@@ -3,7 +3,6 @@ import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { MessagingConfig } from "../config.js";
 import type { Messaging } from "../messaging/messaging.js";
-import { noteSourceKeyUse } from "../store/sources-repo.js";
 import type { Store } from "../store/store.js";
 import { ApiKeyAuthenticator, sourceKeyNotAllowed } from "./auth.js";
 import { assertAcceptableBody, assertAcceptableUrl, invalidJsonProblem } from "./body-guard.js";
@@ -183,7 +182,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       // is held back without locking the organization out of its own API.
       limiter.hit(sourceId ? `source:${sourceId}` : request.auth.organizationId);
       if (sourceId) {
-        await noteSourceKeyUse(options.store.db, request.auth.organizationId, sourceId, Date.now());
+        await options.store.noteSourceKeyUse(request.auth.organizationId, sourceId);
         if (!request.routeOptions.config.acceptsSourceKey) throw sourceKeyNotAllowed();
       }
     });

@@ -1,5 +1,6 @@
 import "fastify";
 import { ProblemError } from "../domain/problem.js";
+import { invalidSourceKey } from "../domain/sources.js";
 import type { ApiKeyOwner } from "../store/orgs-repo.js";
 import { hashApiKey } from "../store/orgs-repo.js";
 
@@ -45,7 +46,7 @@ export class ApiKeyAuthenticator {
     const hash = hashApiKey(match[1]!);
     if (match[2]!.toLowerCase() === "lp_src_") {
       const source = await this.lookups.sourceKey(hash);
-      if (!source) throw unauthorized("The source key is not valid.");
+      if (!source) throw invalidSourceKey();
       return source;
     }
     const now = Date.now();

@@ -2,7 +2,7 @@ import { microsToUsd } from "../domain/money.js";
 import { sourceKeyPreview } from "../domain/sources.js";
 import { toIso } from "../domain/time.js";
 import type { SourceRow } from "../store/schema.js";
-import { sourceDefaultTags } from "../store/sources-repo.js";
+import { sourceDefaultTags, sourceLists } from "../store/sources-repo.js";
 import type { Author } from "../store/user-directory.js";
 import { tagSummary } from "./lead-record.js";
 
@@ -41,8 +41,7 @@ function sourceFields(row: SourceRow, context: SourceContext) {
     modifiedByUser: userRef(row.modified_by, context),
     organization: context.organization,
     costPerLead: microsToUsd(row.cost_per_lead_micros),
-    allowedStates: JSON.parse(row.allowed_states) as string[],
-    allowedProducts: JSON.parse(row.allowed_products) as string[],
+    ...sourceLists(row),
     requiresTrustedForm: row.requires_trusted_form === 1,
     // leadtrail has no compliance review of sources: none is reported as passed.
     complianceApproved: false,
@@ -63,6 +62,8 @@ export function toSourceResponse(row: SourceRow, context: SourceContext) {
 export function toSourceTableRow(row: SourceRow, context: SourceContext) {
   return {
     ...sourceFields(row, context),
+    // SourceTableRow's description is a string, not nullable as SourceResponse's.
+    description: row.description ?? "",
     apiKeyLastUsedAt: toIso(row.api_key_last_used_at),
     apiKeyTotalUses: row.api_key_total_uses,
     organizationId: row.organization_id,

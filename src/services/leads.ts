@@ -9,13 +9,16 @@ import {
   normalizeLeadRequest,
 } from "../domain/lead.js";
 import { usdToMicros } from "../domain/money.js";
-import { ProblemError } from "../domain/problem.js";
-import { assertSourceAccepts, intakeKey } from "../domain/sources.js";
+import { assertSourceAccepts, intakeKey, invalidSourceKey, sourceDisabled } from "../domain/sources.js";
 import { chargeOnce } from "../store/billing-repo.js";
 import { isUniqueViolation } from "../store/errors.js";
 import type { NewEvent } from "../store/events-repo.js";
-import { getConversationForLead, getLead, getLeadByIntakeKey } from "../store/leads-repo.js";
-import { LEAD_INTAKE_ONCE } from "../store/migration-0006-sources.js";
+import {
+  getConversationForLead,
+  getLead,
+  getLeadByIntakeKey,
+  LEAD_INTAKE_ONCE,
+} from "../store/leads-repo.js";
 import type { ConversationRow, Database, LeadRow, SourceRow } from "../store/schema.js";
 import { getSource, noteSourceLead, sourceDefaultTags, sourceRules } from "../store/sources-repo.js";
 import { resolveTags, setLeadTags } from "../store/tags-repo.js";
@@ -198,16 +201,22 @@ export async function receiveLead(
 ): Promise<{ lead: LeadRow; created: boolean }> {
   const key = intakeKey(actor.sourceId, body.metadata);
   try {
-    return await db.transaction().execute(async (trx) => {
+    const received = await db.transaction().execute(async (trx) => {
       const source = await getSource(trx, actor.organizationId, actor.sourceId);
       // Deleted between authentication and now: the key is no longer valid.
-      if (!source) throw new ProblemError(401, "unauthorized", "The source key is not valid.");
+      if (!source) throw invalidSourceKey();
+      // Before the repeat check: a disabled source's traffic is refused, repeats included.
+      if (source.enabled !== 1) throw sourceDisabled();
       const earlier = key ? await getLeadByIntakeKey(trx, actor.organizationId, key) : undefined;
       if (earlier) return { lead: earlier, created: false };
       const lead = await insertLead(trx, actor, body, now, { source, intakeKey: key });
-      await noteSourceLead(trx, actor.organizationId, source.id, now);
       return { lead, created: true };
     });
+    // The source's first/last-received stamps, after the lead's transaction rather than in it: every
+    // delivery of a source updates that one row, and holding its lock until each lead commits would
+    // make a source's deliveries wait for one another. A crash in between leaves a stamp behind.
+    if (received.created) await noteSourceLead(db, actor.organizationId, actor.sourceId, now);
+    return received;
   } catch (error) {
     // The same lead delivered twice at once (PostgreSQL): the first insert won; answer with it.
     if (key && isUniqueViolation(error, LEAD_INTAKE_ONCE)) {

@@ -10,6 +10,7 @@ import {
   getSource,
   insertSource,
   isSourceKeyUsed,
+  lockSource,
   retireSourceKey,
   SOURCE_KEY_INDEX,
   type SourceChanges,
@@ -31,9 +32,14 @@ function keyTaken(): ProblemError {
   );
 }
 
+function bothKeys(): ProblemError {
+  return badRequest("Send either a new apiKey or regenerateApiKey: true, not both.", "regenerateApiKey");
+}
+
 /**
- * The key columns for a new key of a source, refusing one any source holds or ever held (409).
- * Serialized per key, so that a key being retired cannot be taken at the same moment.
+ * The key columns for a new key of a source, refusing one any source holds or ever held (409). Two
+ * requests choosing the same new key at once are serialized here (one 201, one 409). A key being
+ * retired meanwhile is seen either live or retired, as the retirement commits with the re-keying.
  */
 async function keyColumns(trx: Transaction<Database>, key: string) {
   const hash = hashApiKey(key);
@@ -54,8 +60,7 @@ async function requestedKey(trx: Transaction<Database>, existing: SourceRow, set
     sent === existing.api_key ||
     (await wasKeyOfSource(trx, hashApiKey(sent), existing.organization_id, existing.id));
   if (settings.regenerateApiKey) {
-    if (!echoed)
-      throw badRequest("Send either a new apiKey or regenerateApiKey: true, not both.", "regenerateApiKey");
+    if (!echoed) throw bothKeys();
     return generateSourceKey();
   }
   return echoed ? undefined : sent;
@@ -87,6 +92,8 @@ export async function createSource(
   settings: SourceSettings,
   now: number = Date.now(),
 ): Promise<SourceRow> {
+  // A new source has no key of its own that the body could be echoing (as a PUT's may).
+  if (settings.apiKey !== undefined && settings.regenerateApiKey) throw bothKeys();
   return mapKeyRace(() =>
     db.transaction().execute(async (trx) => {
       const id = newId("src", now);
@@ -96,12 +103,7 @@ export async function createSource(
         name: settings.name,
         description: settings.description ?? null,
         enabled: settings.enabled === false ? 0 : 1,
-        // regenerateApiKey asks for a generated key: on a new source it wins over an apiKey sent
-        // along (a copy of another source, say), as it does over an echoed key on PUT.
-        ...(await keyColumns(
-          trx,
-          (settings.regenerateApiKey ? undefined : settings.apiKey) ?? generateSourceKey(),
-        )),
+        ...(await keyColumns(trx, settings.apiKey ?? generateSourceKey())),
         api_key_last_used_at: null,
         api_key_total_uses: 0,
         cost_per_lead_micros: settings.costPerLeadMicros ?? null,
@@ -140,6 +142,9 @@ export async function replaceSource(
 ): Promise<SourceRow | undefined> {
   return mapKeyRace(() =>
     db.transaction().execute(async (trx) => {
+      // One change of a source at a time (a PUT racing a DELETE or another re-keying would
+      // otherwise write to a deleted source, or hand out a key that never worked).
+      await lockSource(trx, actor.organizationId, id);
       const existing = await getSource(trx, actor.organizationId, id);
       if (!existing) return undefined;
       const newKey = await requestedKey(trx, existing, settings);

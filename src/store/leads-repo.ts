@@ -46,6 +46,9 @@ export async function getLead(db: Db, organizationId: string, id: string): Promi
     .executeTakeFirst();
 }
 
+/** The index that keeps one lead per source and sellerLeadId (migration 0006). */
+export const LEAD_INTAKE_ONCE = { index: "leads_intake_once", columns: "leads.intake_key" };
+
 /** The lead a source delivered under this intake key (domain/sources.ts intakeKey). */
 export async function getLeadByIntakeKey(
   db: Db,

@@ -1,8 +1,5 @@
 import { type Kysely, type Migration, sql } from "kysely";
 
-/** The index that keeps one lead per source and sellerLeadId. */
-export const LEAD_INTAKE_ONCE = { index: "leads_intake_once", columns: "leads.intake_key" };
-
 // Lead sources (Leadping's /sources): the vendors and forms that deliver leads, each with its own
 // key (lp_src_…) that may only create leads, and the rules a delivered lead must meet.
 export const sources: Migration = {

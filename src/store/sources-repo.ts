@@ -2,6 +2,7 @@ import { type Kysely, sql, type Transaction } from "kysely";
 import type { SourceRules } from "../domain/sources.js";
 import type { TagRef } from "../domain/tags.js";
 import type { ListSpec } from "./list-query.js";
+import { lockForTransaction } from "./locks.js";
 import type { Database, SourceRow } from "./schema.js";
 import type { ListNarrowing } from "./store.js";
 
@@ -31,11 +32,18 @@ export const SOURCE_LIST_SPEC: ListSpec = {
 /** Lists show the sources that are not deleted. */
 export const LIVE_SOURCES: ListNarrowing = { conditions: [sql`deleted_at is null`], key: "" };
 
+/** The source's allowlists (JSON text columns). */
+export function sourceLists(row: Pick<SourceRow, "allowed_states" | "allowed_products">) {
+  return {
+    allowedStates: JSON.parse(row.allowed_states) as string[],
+    allowedProducts: JSON.parse(row.allowed_products) as string[],
+  };
+}
+
 export function sourceRules(row: SourceRow): SourceRules {
   return {
     enabled: row.enabled === 1,
-    allowedStates: JSON.parse(row.allowed_states) as string[],
-    allowedProducts: JSON.parse(row.allowed_products) as string[],
+    ...sourceLists(row),
     requiresTrustedForm: row.requires_trusted_form === 1,
   };
 }
@@ -64,17 +72,23 @@ export async function findSourceByKeyHash(db: Db, keyHash: string): Promise<Sour
   return db.selectFrom("sources").selectAll().where("api_key_hash", "=", keyHash).executeTakeFirst();
 }
 
-/** Whether a source (of any organization) holds this key now, or ever held it. */
+/**
+ * Whether a source (of any organization) holds this key now, or ever held it. Live first: a key
+ * being retired by a transaction committing meanwhile is seen live before, retired after.
+ */
 export async function isSourceKeyUsed(db: Db, keyHash: string): Promise<boolean> {
-  const [live, retired] = await Promise.all([
-    db.selectFrom("sources").select("id").where("api_key_hash", "=", keyHash).executeTakeFirst(),
-    db
-      .selectFrom("retired_source_keys")
-      .select("key_hash")
-      .where("key_hash", "=", keyHash)
-      .executeTakeFirst(),
-  ]);
-  return live !== undefined || retired !== undefined;
+  const live = await db
+    .selectFrom("sources")
+    .select("id")
+    .where("api_key_hash", "=", keyHash)
+    .executeTakeFirst();
+  if (live) return true;
+  const retired = await db
+    .selectFrom("retired_source_keys")
+    .select("key_hash")
+    .where("key_hash", "=", keyHash)
+    .executeTakeFirst();
+  return retired !== undefined;
 }
 
 /** Whether this source held this key before (a stale copy of the source may send it back). */
@@ -139,7 +153,13 @@ export async function updateSource(
     .set(changes)
     .where("organization_id", "=", organizationId)
     .where("id", "=", id)
+    .where("deleted_at", "is", null)
     .execute();
+}
+
+/** Serializes the transactions that change one source (PUT, DELETE), until each ends. */
+export async function lockSource(trx: Transaction<Database>, organizationId: string, id: string) {
+  await lockForTransaction(trx, `source:${organizationId}:${id}`);
 }
 
 /**
@@ -148,6 +168,7 @@ export async function updateSource(
  */
 export async function deleteSource(db: Kysely<Database>, organizationId: string, id: string, now: number) {
   return db.transaction().execute(async (trx) => {
+    await lockSource(trx, organizationId, id);
     const source = await getSource(trx, organizationId, id);
     if (!source) return false;
     await retireSourceKey(trx, source, now);

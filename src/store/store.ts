@@ -5,7 +5,7 @@ import { type EventByIdReader, eventByIdReader } from "./event-by-id-reader.js";
 import { type ListPage, type ListSpec, parseListOptions, runList, scopeKeyOf } from "./list-query.js";
 import { LATEST_MIGRATION, migrateToLatest } from "./migrations.js";
 import { type ApiKeyOwner, findApiKeyOwner, getOrCreateSecret } from "./orgs-repo.js";
-import { findSourceByKeyHash } from "./sources-repo.js";
+import { findSourceByKeyHash, noteSourceKeyUse } from "./sources-repo.js";
 import { UserDirectory } from "./user-directory.js";
 
 /** Conditions a list adds to its spec's, and the key its continuation tokens are bound to. */
@@ -67,6 +67,11 @@ export class Store {
 
   findApiKeyOwner(keyHash: string): Promise<ApiKeyOwner | null> {
     return findApiKeyOwner(this.db, keyHash);
+  }
+
+  /** Counts one request made with a source's key (SourceTableRow.apiKeyTotalUses, apiKeyLastUsedAt). */
+  noteSourceKeyUse(organizationId: string, sourceId: string, now: number = Date.now()): Promise<void> {
+    return noteSourceKeyUse(this.db, organizationId, sourceId, now);
   }
 
   /** The source holding a source key, as who its requests act as (its user, in its organization). */

@@ -81,15 +81,13 @@ export const UsageSummaryQuerySchema = {
   },
 };
 
-const IdNamePair = nullableIdNamePair;
-
 const UsageLedgerTableRowSchema = {
   type: "object",
   properties: {
     id: { type: "string" },
-    organization: IdNamePair,
-    user: IdNamePair,
-    lead: IdNamePair,
+    organization: nullableIdNamePair,
+    user: nullableIdNamePair,
+    lead: nullableIdNamePair,
     phoneNumberId: ns,
     phoneNumber: ns,
     channel: { type: "string" },

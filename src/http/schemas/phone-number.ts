@@ -86,15 +86,13 @@ const ReadinessSchema = {
   },
 };
 
-const IdNamePair = nullableIdNamePair;
-
 export const PhoneNumberResponseSchema = {
   type: "object",
   properties: {
     id: { type: "string" },
     number: { type: "string" },
     phoneIdentityId: ns,
-    organization: IdNamePair,
+    organization: nullableIdNamePair,
     leadpingOwned: { type: "boolean" },
     routing: RoutingSchema,
     enabled: { type: "boolean" },
