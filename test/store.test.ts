@@ -227,6 +227,16 @@ forEachEngine("store", (engine) => {
   });
 });
 
+test("the vendored component schemas are the contract subset's", () => {
+  const shared = new URL("../../shared/contract/leadping-openapi-subset.json", import.meta.url);
+  if (!existsSync(shared)) return;
+  const vendored = new URL("./contract/leadping-components.json", import.meta.url);
+  const subset = JSON.parse(readFileSync(shared, "utf8")) as { components: { schemas: unknown } };
+  assert.deepEqual(JSON.parse(readFileSync(vendored, "utf8")), {
+    components: { schemas: subset.components.schemas },
+  });
+});
+
 test("the vendored event schema is the contract's", () => {
   const shared = new URL("../../shared/contract/event.schema.json", import.meta.url);
   if (!existsSync(shared)) return;

@@ -21,7 +21,14 @@ export function toLeadResponse(row: LeadRow) {
   const doc = leadDocument(row);
   return {
     id: row.id,
-    metadata: { ...doc.metadata, organizationId: row.organization_id, userId: row.created_by },
+    // LeadMetadata requires trustedFormUrl: a lead without one shows it as null, not absent (a
+    // client whose deserializer enforces required properties would refuse the whole lead).
+    metadata: {
+      trustedFormUrl: null,
+      ...doc.metadata,
+      organizationId: row.organization_id,
+      userId: row.created_by,
+    },
     contact: doc.contact,
     phoneIdentity: null,
     customer: doc.customer,

@@ -79,3 +79,50 @@ export function assertEventRecord(value: unknown): void {
     );
   }
 }
+
+// The contract subset's component schemas (components.schemas of leadping-openapi-subset.json,
+// vendored; test/store.test.ts checks the copy against ../shared). Formats the subset uses for
+// numbers (int32, int64, double) are OpenAPI annotations, not string formats: accepted as they are.
+//
+// The subset marks a nullable enum or reference as `type: ["null", …]` beside an `enum` without null
+// or an `allOf: [{ $ref }]` (as .NET's generator writes them): read literally, null then fails the
+// enum or the referenced object schema, which the author plainly did not mean. Such nodes are read
+// as "null, or the rest".
+type SchemaNode = Record<string, unknown>;
+
+function nullableAsMeant(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(nullableAsMeant);
+  if (node === null || typeof node !== "object") return node;
+  const copy: SchemaNode = Object.fromEntries(
+    Object.entries(node as SchemaNode).map(([k, v]) => [k, nullableAsMeant(v)]),
+  );
+  const types = copy.type;
+  if (!Array.isArray(types) || !types.includes("null") || !("enum" in copy || "allOf" in copy)) return copy;
+  const rest = types.filter((t) => t !== "null");
+  const { description, ...schema } = copy;
+  return {
+    description,
+    anyOf: [{ type: "null" }, { ...schema, ...(rest.length > 0 ? { type: rest } : {}) }],
+  };
+}
+
+const leadping = new Ajv2020({ allErrors: true, strict: false });
+addFormats.default(leadping);
+for (const format of ["int32", "int64", "double"]) leadping.addFormat(format, true);
+leadping.addSchema({
+  $id: "leadping",
+  ...(nullableAsMeant(
+    JSON.parse(readFileSync(new URL("../contract/leadping-components.json", import.meta.url), "utf8")),
+  ) as SchemaNode),
+});
+
+/** Asserts that a response body fits the subset's schema of this name (say, "SourceResponse"). */
+export function assertLeadpingShape(value: unknown, schema: string): void {
+  const validate = leadping.getSchema(`leadping#/components/schemas/${schema}`);
+  if (!validate) throw new Error(`the subset has no schema ${schema}`);
+  if (!validate(value)) {
+    throw new Error(
+      `${schema} violated: ${leadping.errorsText(validate.errors)}\n${JSON.stringify(value).slice(0, 2000)}`,
+    );
+  }
+}
