@@ -155,9 +155,8 @@ export function sourceDisabled(): ProblemError {
   );
 }
 
-/** What a source demands of the leads it delivers. */
+/** What a source demands of the leads it delivers (whether it takes any at all is checked first). */
 export interface SourceRules {
-  enabled: boolean;
   allowedStates: readonly string[];
   allowedProducts: readonly string[];
   requiresTrustedForm: boolean;
@@ -168,12 +167,11 @@ function text(value: unknown): string | null {
 }
 
 /**
- * Throws the problem a source's lead is refused with, or returns when the source takes it. A
- * disabled source is a 403 (its traffic is not accepted at all); a lead that misses one of the
- * source's rules is a 400 naming the field the vendor has to fill or change.
+ * Throws the 400 a source's lead is refused with, naming the field the vendor has to fill or change,
+ * or returns when the lead meets the source's rules. (A disabled source's traffic is refused before
+ * any lead is looked at: services/leads.ts receiveLead.)
  */
 export function assertSourceAccepts(rules: SourceRules, lead: LeadDocument): void {
-  if (!rules.enabled) throw sourceDisabled();
   if (rules.allowedStates.length > 0) {
     const state = text(lead.contact.streetAddress?.state);
     if (!state || !rules.allowedStates.includes(state.toUpperCase())) {

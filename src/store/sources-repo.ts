@@ -42,7 +42,6 @@ export function sourceLists(row: Pick<SourceRow, "allowed_states" | "allowed_pro
 
 export function sourceRules(row: SourceRow): SourceRules {
   return {
-    enabled: row.enabled === 1,
     ...sourceLists(row),
     requiresTrustedForm: row.requires_trusted_form === 1,
   };
