@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
+import semver from "semver";
 
 const require = createRequire(import.meta.url);
 
@@ -21,4 +23,30 @@ test("installing better-sqlite3 builds it from source and downloads nothing (.pr
   assert.match(output, /--build-from-source specified, not attempting download/, output);
   assert.doesNotMatch(output, /http request GET/, output);
   assert.notEqual(run.status, 0, "prebuild-install gives way to node-gyp (a non-zero exit)");
+});
+
+test("every installed package supports the Node versions package.json promises", () => {
+  // A dependency that needs a newer Node than ours installs with only a warning and may fail at
+  // run time (better-sqlite3 13 needs Node 22 and crashes on 20). package.json's `overrides` pin
+  // light-my-request and @fastify/static to releases whose own dependencies still support Node 20.
+  const ours = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+    engines: { node: string };
+  };
+  const oldestPromised = semver.minVersion(ours.engines.node)?.version;
+  assert.ok(oldestPromised, `engines.node ${ours.engines.node} names a version`);
+  assert.ok(
+    semver.satisfies(process.version, ours.engines.node),
+    `this Node (${process.version}) is one we promise`,
+  );
+  const lock = JSON.parse(readFileSync(new URL("../package-lock.json", import.meta.url), "utf8")) as {
+    packages: Record<string, { engines?: { node?: string } | string[] }>;
+  };
+  const refusing = Object.entries(lock.packages).flatMap(([path, entry]) => {
+    const wanted = Array.isArray(entry.engines) ? undefined : entry.engines?.node;
+    if (path === "" || wanted === undefined) return [];
+    const fits = [oldestPromised, process.version].every((version) => semver.satisfies(version, wanted));
+    return fits ? [] : [`${path} needs node ${wanted}`];
+  });
+  assert.ok(Object.keys(lock.packages).length > 100, "package-lock.json lists the installed tree");
+  assert.deepEqual(refusing, []);
 });
