@@ -31,7 +31,7 @@ describe("leadtrail CLI basics", () => {
   test("--help lists every command", async () => {
     const { stdout } = await cliOk(["--help"], cliEnv({}));
     assert.match(stdout, /^Usage: leadtrail /m);
-    for (const command of ["serve", "migrate", "org", "demo", "bench-seed"]) {
+    for (const command of ["serve", "migrate", "org", "user", "demo", "bench-seed"]) {
       assert.match(stdout, new RegExp(`^\\s+${command}\\b`, "m"), `--help lacks ${command}`);
     }
     const org = await cliOk(["org", "create", "--help"], cliEnv({}));
@@ -165,6 +165,79 @@ forEachEngine("leadtrail CLI", (engine) => {
         {},
       );
       assert.equal(wrong.status, 401);
+    });
+
+    test("user add gives a second user of an organization a key of their own; their notes carry their name", async () => {
+      assert.ok(server, "needs the running server");
+      const owner = JSON.parse(
+        (await cliOk(["org", "create", "--name", "Team Org", "--json"], db.env)).stdout,
+      );
+      const { stdout } = await cliOk(
+        [
+          "user",
+          "add",
+          "--org",
+          owner.organizationId,
+          "--name",
+          "Sam Agent",
+          "--email",
+          "sam@example.com",
+          "--json",
+        ],
+        db.env,
+      );
+      assert.match(stdout, /^\{[^\n]*\}\n$/);
+      const added = JSON.parse(stdout);
+      assert.deepEqual(Object.keys(added).sort(), ["apiKey", "organizationId", "userId"]);
+      assert.equal(added.organizationId, owner.organizationId);
+      assert.notEqual(added.userId, owner.userId);
+      assert.notEqual(added.apiKey, owner.apiKey);
+      // The owner's lead, noted by the new user: same organization, the new user's name on the note.
+      const lead = await post(server.baseUrl, "/leads", owner.apiKey, {
+        contact: { firstName: "Ana", phone: { number: "+12065550177" } },
+      });
+      assert.equal(lead.status, 201, JSON.stringify(lead.body));
+      const conversations = await post(
+        server.baseUrl,
+        `/conversations/lead/${lead.body.id}`,
+        added.apiKey,
+        {},
+      );
+      assert.equal(conversations.status, 200, JSON.stringify(conversations.body));
+      const note = await post(
+        server.baseUrl,
+        `/events/conversations/${conversations.body.items[0].id}/notes`,
+        added.apiKey,
+        { text: "Called, no answer" },
+      );
+      assert.equal(note.status, 200, JSON.stringify(note.body));
+      assertEventRecord(note.body);
+      assert.equal(note.body.createdBy, added.userId);
+      assert.equal(note.body.actorDisplayName, "Sam Agent");
+      assert.equal(note.body.actorEmail, "sam@example.com");
+    });
+
+    test("user add refuses an unknown organization, an empty name and a malformed email", async () => {
+      const owner = JSON.parse(
+        (await cliOk(["org", "create", "--name", "Strict Org", "--json"], db.env)).stdout,
+      );
+      const users = async () =>
+        Number((await db.query<{ n: number | string }>("select count(*) as n from users"))[0]?.n);
+      const usersBefore = await users();
+      for (const [args, message] of [
+        [
+          ["--org", "org_01NOSUCHORGANIZATION0000000", "--name", "X"],
+          /organization 'org_01NOSUCH\w*' was not found/,
+        ],
+        [["--org", owner.organizationId, "--name", "  "], /--name must not be empty/],
+        [["--org", owner.organizationId, "--name", "X", "--email", "not-an-email"], /--email 'not-an-email'/],
+      ] as const) {
+        const run = await cli(["user", "add", ...args, "--json"], db.env);
+        assert.notEqual(run.code, 0, run.stdout);
+        assert.equal(run.stdout, "");
+        assert.match(run.stderr, message);
+      }
+      assert.equal(await users(), usersBefore, "nothing was added");
     });
 
     test("demo prints a working API key and curl commands", async () => {

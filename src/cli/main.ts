@@ -2,11 +2,12 @@ import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { loadConfig } from "../config.js";
 import { microsToUsd } from "../domain/money.js";
+import { isValidEmail } from "../domain/phone.js";
 import { buildApp } from "../http/app.js";
 import { Messaging } from "../messaging/messaging.js";
 import { createProvider } from "../messaging/providers/index.js";
 import { addCredit } from "../store/billing-repo.js";
-import { countOrganizations, createOrganization } from "../store/orgs-repo.js";
+import { addUser, countOrganizations, createOrganization } from "../store/orgs-repo.js";
 import { baseUrlOf } from "./base-url.js";
 import { benchSeed } from "./bench-seed.js";
 import { demoInstructions, seedDemo } from "./demo.js";
@@ -132,6 +133,33 @@ org
       console.log(`user         ${created.userId}`);
       console.log(`API key      ${created.apiKey}   (shown once)`);
       console.log(`wallet       ${formatUsd(startingCreditMicros)} USD`);
+    }
+  });
+
+const user = program.command("user").description("manage an organization's users");
+user
+  .command("add")
+  .description("add a user with their own API key to an organization")
+  .requiredOption("--org <id>", "organization id (org_…)")
+  .requiredOption("--name <name>", "the user's name (events they write carry it)")
+  .option("--email <email>", "the user's email")
+  .option("--json", "print only {organizationId,userId,apiKey} as JSON")
+  .action(async (options: { org: string; name: string; email?: string; json?: boolean }) => {
+    const name = options.name.trim();
+    if (name === "") program.error("leadtrail: --name must not be empty");
+    const email = options.email?.trim();
+    if (email !== undefined && !isValidEmail(email))
+      program.error(`leadtrail: --email '${email}' is not an email address`);
+    const store = await openStore(loadConfig());
+    const added = await addUser(store.db, options.org, { name, email: email ?? null }).finally(() =>
+      store.close(),
+    );
+    if (!added) throw new Error(`organization '${options.org}' was not found`);
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(added)}\n`);
+    } else {
+      console.log(`user    ${added.userId} added to ${added.organizationId}`);
+      console.log(`API key ${added.apiKey}   (shown once)`);
     }
   });
 

@@ -96,6 +96,8 @@ export function toConversationResponse(
   /** The row of activeOutboundPhoneNumberId(row), when it still exists. */
   activeNumber: PhoneNumberRow | undefined,
   inbox: ConversationStatusView = { status: "open", statusReason: null },
+  /** The lead wrote something no timeline page has shown the requesting user (store/conversation-reads). */
+  isUnread = false,
 ) {
   const contact = lead ? leadDocument(lead).contact : undefined;
   return {
@@ -115,7 +117,7 @@ export function toConversationResponse(
     isArchived: false,
     currentLeadStatus: null,
     nextStep: null,
-    isUnread: false,
+    isUnread,
     phoneNumber: activeNumber
       ? { id: activeNumber.id, name: activeNumber.name, value: activeNumber.number }
       : null,

@@ -47,28 +47,65 @@ export async function createOrganization(
   }
   const now = Date.now();
   const organizationId = newId("org", now);
+  return db.transaction().execute(async (trx) => {
+    await trx.insertInto("organizations").values({ id: organizationId, name, created_at: now }).execute();
+    const user = await insertUserWithKey(trx, organizationId, { name: userName }, now);
+    await createWallet(trx, organizationId, startingCreditMicros, now);
+    return user;
+  });
+}
+
+export interface NewUser {
+  name: string;
+  email?: string | null;
+}
+
+/**
+ * Adds a user with their own API key to an existing organization (a team member: what they write
+ * carries their name, and conversations are read or unread for each user). Null when there is no
+ * such organization.
+ */
+export async function addUser(
+  db: Kysely<Database>,
+  organizationId: string,
+  user: NewUser,
+): Promise<CreatedOrganization | null> {
+  return db.transaction().execute(async (trx) => {
+    if (!(await getOrganization(trx, organizationId))) return null;
+    return insertUserWithKey(trx, organizationId, user, Date.now());
+  });
+}
+
+async function insertUserWithKey(
+  db: Kysely<Database>,
+  organizationId: string,
+  user: NewUser,
+  now: number,
+): Promise<CreatedOrganization> {
   const userId = newId("usr", now);
   const apiKey = generateApiKey();
-  await db.transaction().execute(async (trx) => {
-    await trx.insertInto("organizations").values({ id: organizationId, name, created_at: now }).execute();
-    await trx
-      .insertInto("users")
-      .values({ organization_id: organizationId, id: userId, name: userName, email: null, created_at: now })
-      .execute();
-    await trx
-      .insertInto("api_keys")
-      .values({
-        id: newId("key", now),
-        organization_id: organizationId,
-        user_id: userId,
-        key_hash: hashApiKey(apiKey),
-        key_prefix: apiKey.slice(0, 7),
-        created_at: now,
-        revoked_at: null,
-      })
-      .execute();
-    await createWallet(trx, organizationId, startingCreditMicros, now);
-  });
+  await db
+    .insertInto("users")
+    .values({
+      organization_id: organizationId,
+      id: userId,
+      name: user.name,
+      email: user.email ?? null,
+      created_at: now,
+    })
+    .execute();
+  await db
+    .insertInto("api_keys")
+    .values({
+      id: newId("key", now),
+      organization_id: organizationId,
+      user_id: userId,
+      key_hash: hashApiKey(apiKey),
+      key_prefix: apiKey.slice(0, 7),
+      created_at: now,
+      revoked_at: null,
+    })
+    .execute();
   return { organizationId, userId, apiKey };
 }
 

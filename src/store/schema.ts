@@ -276,6 +276,14 @@ export interface RetiredSourceKeysTable {
   retired_at: number;
 }
 
+export interface ConversationReadsTable {
+  organization_id: string;
+  conversation_id: string;
+  user_id: string;
+  read_through_at: number;
+  read_through_id: string;
+}
+
 export interface Database {
   organizations: OrganizationsTable;
   users: UsersTable;
@@ -294,6 +302,7 @@ export interface Database {
   usage_ledger: UsageLedgerTable;
   sources: SourcesTable;
   retired_source_keys: RetiredSourceKeysTable;
+  conversation_reads: ConversationReadsTable;
 }
 
 export type EventRow = EventsTable;

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { notFound } from "../../domain/problem.js";
+import { unreadConversations } from "../../store/conversation-reads.js";
 import { conversationStatuses } from "../../store/conversation-status.js";
 import { CONVERSATION_LIST_SPEC, getLead, getLeadsByIds } from "../../store/leads-repo.js";
 import { getPhoneNumbersByIds } from "../../store/phone-numbers-repo.js";
@@ -17,7 +18,7 @@ const CONVERSATION = { $ref: "ConversationResponse#" };
 export const conversationRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { store }) => {
   const list = async (
     reply: FastifyReply,
-    organizationId: string,
+    { organizationId, userId }: { organizationId: string; userId: string },
     scope: Record<string, string>,
     request: { body: unknown; query: { archiveFilter?: string } },
   ) => {
@@ -30,7 +31,7 @@ export const conversationRoutes: FastifyPluginAsync<{ store: Store }> = async (a
     );
     // One query each for the page's leads, numbers and statuses, not one per conversation; they do
     // not depend on each other, so they run together (as the usage list's do).
-    const [leads, numbers, statuses] = await Promise.all([
+    const [leads, numbers, statuses, unread] = await Promise.all([
       getLeadsByIds(
         store.db,
         organizationId,
@@ -46,6 +47,12 @@ export const conversationRoutes: FastifyPluginAsync<{ store: Store }> = async (a
         organizationId,
         page.rows.map((r) => r.id),
       ),
+      unreadConversations(
+        store.db,
+        organizationId,
+        userId,
+        page.rows.map((r) => r.id),
+      ),
     ]);
     return sendPage(reply, CONVERSATION, {
       ...page,
@@ -56,6 +63,7 @@ export const conversationRoutes: FastifyPluginAsync<{ store: Store }> = async (a
           leads.get(r.lead_id),
           active ? numbers.get(active) : undefined,
           statuses.get(r.id),
+          unread.has(r.id),
         );
       }),
     });
@@ -80,18 +88,13 @@ export const conversationRoutes: FastifyPluginAsync<{ store: Store }> = async (a
       if (!(await getLead(store.db, organizationId, request.params.leadId))) {
         throw notFound(`Lead '${request.params.leadId}'`);
       }
-      return list(
-        reply,
-        organizationId,
-        { lead_id: request.params.leadId },
-        { body: request.body, query: {} },
-      );
+      return list(reply, request.auth, { lead_id: request.params.leadId }, { body: request.body, query: {} });
     },
   );
 
   app.post<{ Querystring: { archiveFilter?: string } }>(
     "/conversations/my",
     { schema: { tags: ["Conversations"], querystring: ArchiveFilterQuery, body: listBody, response } },
-    async (request, reply) => list(reply, request.auth.organizationId, {}, request),
+    async (request, reply) => list(reply, request.auth, {}, request),
   );
 };

@@ -3,9 +3,11 @@ import { DETAIL_STATUS, EVENT_CATEGORIES, type EventStatus } from "../../domain/
 import { badRequest, notFound } from "../../domain/problem.js";
 import { toIso } from "../../domain/time.js";
 import { createNote, NOTE_MAX_LENGTH } from "../../services/notes.js";
+import { markShownMessagesRead } from "../../store/conversation-reads.js";
 import { EVENT_LIST_SPEC, type EventListQuery, eventListNarrowing } from "../../store/event-list-spec.js";
 import { getTransitions } from "../../store/events-repo.js";
 import { getConversation, getLead } from "../../store/leads-repo.js";
+import type { ApiKeyOwner } from "../../store/orgs-repo.js";
 import type { EventRow } from "../../store/schema.js";
 import type { Store } from "../../store/store.js";
 import { toEventRecord } from "../event-record.js";
@@ -56,18 +58,31 @@ export const eventRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { s
     scope: Record<string, string>,
     body: unknown,
     query: EventListQuery = {},
+    /** A lead's or a conversation's timeline: the messages it shows are read by this user. */
+    reader?: string,
   ) => {
     const narrowing = eventListNarrowing(query, scope);
     const page = await store.listPage<EventRow>(EVENT_LIST_SPEC, organizationId, body, scope, narrowing);
-    const authors = await store.users.authors(
-      organizationId,
-      page.rows.map((r) => r.created_by),
-    );
+    const [authors] = await Promise.all([
+      store.users.authors(
+        organizationId,
+        page.rows.map((r) => r.created_by),
+      ),
+      reader && markShownMessagesRead(store.db, organizationId, reader, page.rows),
+    ]);
     return sendPage(reply, EVENT_RECORD, {
       ...page,
       items: page.rows.map((r) => toEventRecord(r, authors.get(r.created_by))),
     });
   };
+
+  /** A lead's or a conversation's timeline, read by the requesting user (store/conversation-reads). */
+  const listTimeline = (
+    reply: FastifyReply,
+    auth: ApiKeyOwner,
+    scope: Record<string, string>,
+    body: unknown,
+  ) => listEvents(reply, auth.organizationId, scope, body, {}, auth.userId);
 
   app.get<{ Params: { eventId: string } }>(
     "/events/:eventId",
@@ -140,7 +155,7 @@ export const eventRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { s
       if (!(await getLead(store.db, organizationId, request.params.leadId))) {
         throw notFound(`Lead '${request.params.leadId}'`);
       }
-      return listEvents(reply, organizationId, { lead_id: request.params.leadId }, request.body);
+      return listTimeline(reply, request.auth, { lead_id: request.params.leadId }, request.body);
     },
   );
 
@@ -152,9 +167,9 @@ export const eventRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { s
       if (!(await getConversation(store.db, organizationId, request.params.conversationId))) {
         throw notFound(`Conversation '${request.params.conversationId}'`);
       }
-      return listEvents(
+      return listTimeline(
         reply,
-        organizationId,
+        request.auth,
         { conversation_id: request.params.conversationId },
         request.body,
       );

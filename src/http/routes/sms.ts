@@ -7,6 +7,7 @@ import { badRequest, notFound } from "../../domain/problem.js";
 import { cancelMessage } from "../../messaging/cancel.js";
 import { isOwnNumber } from "../../messaging/inbound.js";
 import { type SendSmsBody, sendSms } from "../../messaging/send.js";
+import { markShownMessagesRead } from "../../store/conversation-reads.js";
 import { EVENT_LIST_SPEC } from "../../store/event-list-spec.js";
 import { creationEntry, getTransitions } from "../../store/events-repo.js";
 import { getLead, getLeadsByIds } from "../../store/leads-repo.js";
@@ -157,11 +158,14 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
     extra: ReturnType<typeof sql>[],
     scopeKey: string,
     body: unknown,
+    /** A lead's message thread: the messages it shows are read by this user. */
+    reader?: string,
   ) => {
     const page = await store.listPage<EventRow>(SMS_LIST_SPEC, organizationId, body, scope, {
       conditions: [MESSAGE_TYPES, ...extra],
       key: scopeKey,
     });
+    if (reader) await markShownMessagesRead(store.db, organizationId, reader, page.rows);
     const [transitions, leads] = await Promise.all([
       transitionsOf(organizationId, page.rows),
       getLeadsByIds(
@@ -214,6 +218,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
         [],
         `lead=${request.params.leadId}`,
         request.body,
+        request.auth.userId,
       );
     },
   );

@@ -118,7 +118,11 @@ export const ConversationSchema = {
     isArchived: { type: "boolean" },
     currentLeadStatus: { type: ["object", "null"], additionalProperties: true },
     nextStep: ns,
-    isUnread: { type: "boolean" },
+    isUnread: {
+      type: "boolean",
+      description:
+        "The lead has written a message that no page of the lead's or the conversation's timeline has shown the requesting user.",
+    },
     phoneNumber: {
       type: ["object", "null"],
       required: ["id", "name"],
