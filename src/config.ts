@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { parseQuietWindow, type QuietWindow } from "./domain/quiet-hours.js";
 
 // Every setting comes from the environment; these are its names and defaults (see README).
@@ -24,8 +25,39 @@ export interface Config {
   host: string;
   port: number;
   rateLimitPerMinute: number;
+  /** Failed authentications per client address per 60 s before its requests get 429s (0: no limit). */
+  authFailuresPerMinute: number;
+  /** Which proxies' X-Forwarded-For names the client (LEADTRAIL_TRUST_PROXY; Fastify's trustProxy). */
+  trustProxy: TrustProxy;
   logLevel: string;
   messaging: MessagingConfig;
+}
+
+/**
+ * false (the socket's peer is the client), true (any peer may name the client: only behind a proxy
+ * that sets X-Forwarded-For itself), or the proxies' addresses/CIDRs, comma-separated. Fastify's hop
+ * counts are left out: it trusts no peer with one.
+ */
+export type TrustProxy = boolean | string;
+
+function trustProxy(env: NodeJS.ProcessEnv): TrustProxy {
+  const raw = (env.LEADTRAIL_TRUST_PROXY ?? "").trim();
+  if (raw === "" || raw === "false") return false;
+  if (raw === "true") return true;
+  if (raw.split(",").every((entry) => isProxyAddress(entry.trim()))) return raw;
+  throw new Error(
+    `LEADTRAIL_TRUST_PROXY must be true, false, or proxy addresses/CIDRs (or loopback, linklocal, uniquelocal) separated by commas, got '${raw}'`,
+  );
+}
+
+/** An entry Fastify's proxy-addr takes: an IP, an IP/prefix, or one of its named ranges. */
+function isProxyAddress(entry: string): boolean {
+  if (["loopback", "linklocal", "uniquelocal"].includes(entry)) return true;
+  const [address = "", prefix, ...rest] = entry.split("/");
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
 function integer(name: string, fallback: number, env: NodeJS.ProcessEnv, min: number): number {
@@ -77,6 +109,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: env.HOST || "127.0.0.1",
     port,
     rateLimitPerMinute: integer("LEADTRAIL_RATE_LIMIT_PER_MINUTE", 300, env, 1),
+    authFailuresPerMinute: integer("LEADTRAIL_AUTH_FAILURES_PER_MINUTE", 60, env, 0),
+    trustProxy: trustProxy(env),
     logLevel: env.LOG_LEVEL || "info",
     messaging: loadMessagingConfig(env, port),
   };

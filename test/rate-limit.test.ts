@@ -66,3 +66,24 @@ test("property: no 60 s span admits more than the limit, and a refusal means the
     { numRuns: 300 },
   );
 });
+
+test("check answers as hit would, without counting", () => {
+  const limiter = new RateLimiter(2);
+  for (let i = 0; i < 5; i++) limiter.check("k", 0);
+  assert.equal(attempt(limiter, 0, "k"), true);
+  assert.equal(attempt(limiter, 0, "k"), true);
+  assert.throws(() => limiter.check("k", 100), RateLimitedError);
+  assert.doesNotThrow(() => limiter.check("k", 60_200));
+});
+
+test("a limiter remembers at most maxKeys keys: idle ones first, then the oldest", () => {
+  const limiter = new RateLimiter(1, WINDOW, { who: "This client address", what: "failures" }, 60, 3);
+  for (const key of ["a", "b", "c"]) assert.equal(attempt(limiter, 0, key), true);
+  // All three are busy: a fourth key makes the limiter forget the oldest, "a".
+  assert.equal(attempt(limiter, 1_000, "d"), true);
+  assert.equal(attempt(limiter, 1_000, "a"), true, "a was forgotten, so it starts again");
+  assert.notEqual(attempt(limiter, 1_000, "c"), true, "c is still remembered");
+  // Once the window has passed, idle keys are the ones forgotten.
+  assert.equal(attempt(limiter, 70_000, "e"), true);
+  assert.notEqual(attempt(limiter, 70_000, "e"), true);
+});

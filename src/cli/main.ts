@@ -45,6 +45,8 @@ program
     const app = await buildApp({
       store,
       rateLimitPerMinute: config.rateLimitPerMinute,
+      authFailuresPerMinute: config.authFailuresPerMinute,
+      trustProxy: config.trustProxy,
       logLevel: config.logLevel,
       messaging: config.messaging,
       pipeline,

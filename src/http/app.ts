@@ -1,10 +1,10 @@
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyInstance } from "fastify";
-import type { MessagingConfig } from "../config.js";
+import type { MessagingConfig, TrustProxy } from "../config.js";
 import type { Messaging } from "../messaging/messaging.js";
 import type { Store } from "../store/store.js";
-import { ApiKeyAuthenticator, sourceKeyNotAllowed } from "./auth.js";
+import { ApiKeyAuthenticator, FailedAuthenticationGuard, sourceKeyNotAllowed } from "./auth.js";
 import { assertAcceptableBody, assertAcceptableUrl, invalidJsonProblem } from "./body-guard.js";
 import { clientErrorHandler, connectionsCheckingInterval, REQUEST_TIMEOUT_MS } from "./client-errors.js";
 import type { RouteDeps } from "./deps.js";
@@ -34,6 +34,10 @@ import {
 export interface AppOptions {
   store: Store;
   rateLimitPerMinute: number;
+  /** Failed authentications per client address per 60 s before 429s (0 or absent: no limit). */
+  authFailuresPerMinute?: number;
+  /** Fastify's trustProxy: which proxies' X-Forwarded-For names the client (default: none). */
+  trustProxy?: TrustProxy;
   logLevel?: string;
   messaging: MessagingConfig;
   pipeline: Messaging;
@@ -48,6 +52,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logLevel && options.logLevel !== "silent" ? { level: options.logLevel } : false,
     bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: options.trustProxy ?? false,
     // Fastify's default is no limit: a client dripping a body byte by byte would hold its connection
     // for ever. leadtrail may face clients directly, so a request has REQUEST_TIMEOUT_MS to arrive.
     requestTimeout: requestTimeoutMs,
@@ -163,6 +168,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     organizationKey: (hash) => options.store.findApiKeyOwner(hash),
     sourceKey: (hash) => options.store.findSourceKeyOwner(hash),
   });
+  const failedAuthentications = options.authFailuresPerMinute
+    ? new FailedAuthenticationGuard(authenticator, options.authFailuresPerMinute)
+    : undefined;
   const limiter = new RateLimiter(options.rateLimitPerMinute);
   const deps: RouteDeps = {
     store: options.store,
@@ -176,7 +184,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // (a request made with a source's key, against its source's).
   await app.register(async (api) => {
     api.addHook("onRequest", async (request) => {
-      request.auth = await authenticator.authenticate(request.headers.authorization);
+      const { authorization } = request.headers;
+      request.auth = await (failedAuthentications
+        ? failedAuthentications.authenticate(authorization, request.ip)
+        : authenticator.authenticate(authorization));
       const { sourceId } = request.auth;
       // A source's key has a budget of its own: a vendor posting too fast (or misusing its key)
       // is held back without locking the organization out of its own API.

@@ -1,22 +1,30 @@
 import { ProblemError } from "../domain/problem.js";
 
 /**
- * The window is counted in this many slots (100 ms of a 60 s window); one more is kept so that a
- * full window is always covered.
+ * By default a window is counted in this many slots (100 ms of a 60 s window); one more is kept so
+ * that a full window is always covered.
  */
 const SLOTS_PER_WINDOW = 600;
 
+/** Whether a window admits one more; if not, the slot from which it will. */
+type Room = { admitted: true } | { admitted: false; freeAtSlot: number };
+
 /**
  * Accepted requests of one key in the last window, counted per slot in a ring, with a running
- * total. The total covers the current slot and the SLOTS_PER_WINDOW before it, a little more than
+ * total. The total covers the current slot and the slotsPerWindow before it, a little more than
  * one window: so no 60 s span, wherever it starts, ever holds more than the limit (a request may be
  * refused up to one slot early, never let through late).
  */
 class SlidingWindow {
-  private readonly counts = new Uint32Array(SLOTS_PER_WINDOW + 1);
+  private readonly counts: Uint32Array;
   private total = 0;
 
-  constructor(private slot: number) {}
+  constructor(
+    private slot: number,
+    private readonly slotsPerWindow: number,
+  ) {
+    this.counts = new Uint32Array(slotsPerWindow + 1);
+  }
 
   /** Drops the slots that have left the window by `slot`. */
   private advance(slot: number): void {
@@ -37,16 +45,22 @@ class SlidingWindow {
    * Counts the request if the window has room; else answers the slot from which it would have
    * room, and does not count it.
    */
-  tryAcquire(slot: number, limit: number): { admitted: true } | { admitted: false; freeAtSlot: number } {
-    this.advance(slot);
-    if (this.total < limit) {
+  tryAcquire(slot: number, limit: number): Room {
+    const room = this.room(slot, limit);
+    if (room.admitted) {
       this.counts[this.slot % this.counts.length]!++;
       this.total++;
-      return { admitted: true };
     }
+    return room;
+  }
+
+  /** Whether the window has room at `slot`, as tryAcquire answers it, counting nothing. */
+  room(slot: number, limit: number): Room {
+    this.advance(slot);
+    if (this.total < limit) return { admitted: true };
     // Oldest first: the slot after whose expiry fewer than `limit` requests remain.
     let remaining = this.total;
-    for (let s = this.slot - SLOTS_PER_WINDOW; s <= this.slot; s++) {
+    for (let s = this.slot - this.slotsPerWindow; s <= this.slot; s++) {
       remaining -= this.counts[s % this.counts.length]!;
       if (remaining < limit) return { admitted: false, freeAtSlot: s + this.counts.length };
     }
@@ -75,8 +89,14 @@ export class RateLimiter {
   constructor(
     private readonly limit: number,
     private readonly windowMs = 60_000,
+    /** What is limited, for the 429's detail: "This organization is limited to 300 requests per 60 seconds". */
+    private readonly subject = { who: "This organization", what: "requests" },
+    /** Coarser slots for limiters with many keys: a window takes 4 bytes per slot. */
+    private readonly slotsPerWindow = SLOTS_PER_WINDOW,
+    /** How many keys to remember; past it, idle ones are forgotten, then the oldest. */
+    private readonly maxKeys = 100_000,
   ) {
-    this.slotMs = windowMs / SLOTS_PER_WINDOW;
+    this.slotMs = windowMs / slotsPerWindow;
   }
 
   /** Counts one request; throws a 429 problem (with retryAfterSeconds) when over the limit. */
@@ -84,32 +104,44 @@ export class RateLimiter {
     const slot = Math.floor(now / this.slotMs);
     let window = this.windows.get(key);
     if (!window) {
-      if (this.windows.size >= 100_000) this.forgetIdle(slot);
-      window = new SlidingWindow(slot);
+      if (this.windows.size >= this.maxKeys) this.forgetIdle(slot);
+      window = new SlidingWindow(slot, this.slotsPerWindow);
       this.windows.set(key, window);
     }
-    const result = window.tryAcquire(slot, this.limit);
-    if (!result.admitted) {
-      const retryAfterSeconds = Math.max(1, Math.ceil((result.freeAtSlot * this.slotMs - now) / 1000));
-      throw new RateLimitedError(retryAfterSeconds, this.limit, this.windowMs / 1000);
-    }
+    this.refuseUnless(window.tryAcquire(slot, this.limit), now);
+  }
+
+  /** Throws the 429 that `hit` would, without counting anything. */
+  check(key: string, now: number = Date.now()): void {
+    const window = this.windows.get(key);
+    if (window) this.refuseUnless(window.room(Math.floor(now / this.slotMs), this.limit), now);
+  }
+
+  private refuseUnless(room: Room, now: number): void {
+    if (room.admitted) return;
+    const retryAfterSeconds = Math.max(1, Math.ceil((room.freeAtSlot * this.slotMs - now) / 1000));
+    throw new RateLimitedError(
+      retryAfterSeconds,
+      `${this.subject.who} is limited to ${this.limit} ${this.subject.what} per ${this.windowMs / 1000} seconds; retry after ${retryAfterSeconds} s.`,
+    );
   }
 
   private forgetIdle(slot: number): void {
     for (const [key, window] of this.windows) if (window.idle(slot)) this.windows.delete(key);
+    // All busy (many clients at once): forget the oldest, which is kinder than remembering without
+    // bound. A forgotten key starts again from an empty window.
+    for (const key of this.windows.keys()) {
+      if (this.windows.size < this.maxKeys) break;
+      this.windows.delete(key);
+    }
   }
 }
 
 export class RateLimitedError extends ProblemError {
   constructor(
     readonly retryAfterSeconds: number,
-    limit: number,
-    windowSeconds: number,
+    detail: string,
   ) {
-    super(
-      429,
-      "rate-limited",
-      `This organization is limited to ${limit} requests per ${windowSeconds} seconds; retry after ${retryAfterSeconds} s.`,
-    );
+    super(429, "rate-limited", detail);
   }
 }

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
-import { loadMessagingConfig } from "../../src/config.js";
+import { loadMessagingConfig, type TrustProxy } from "../../src/config.js";
 import { buildApp } from "../../src/http/app.js";
 import { Messaging } from "../../src/messaging/messaging.js";
 import type { Engine } from "../../src/store/database.js";
@@ -26,7 +26,13 @@ export interface TestApi {
 
 export async function startTestApi(
   engine: Engine,
-  options: { rateLimitPerMinute?: number; env?: NodeJS.ProcessEnv; requestTimeoutMs?: number } = {},
+  options: {
+    rateLimitPerMinute?: number;
+    env?: NodeJS.ProcessEnv;
+    requestTimeoutMs?: number;
+    authFailuresPerMinute?: number;
+    trustProxy?: TrustProxy;
+  } = {},
 ): Promise<TestApi> {
   const db = await openTestDatabase(engine);
   const messaging = loadMessagingConfig({ LEADTRAIL_QUIET_HOURS: "off", ...options.env });
@@ -37,6 +43,10 @@ export async function startTestApi(
     messaging,
     pipeline,
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+    ...(options.authFailuresPerMinute === undefined
+      ? {}
+      : { authFailuresPerMinute: options.authFailuresPerMinute }),
+    ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
   });
   const org = await createOrganization(db.store.db, "Test Org", {
     startingCreditMicros: messaging.startingCreditMicros,
