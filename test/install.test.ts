@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import semver from "semver";
@@ -49,4 +50,30 @@ test("every installed package supports the Node versions package.json promises",
   });
   assert.ok(Object.keys(lock.packages).length > 100, "package-lock.json lists the installed tree");
   assert.deepEqual(refusing, []);
+});
+
+test("prepare without TypeScript (npm ci --omit=dev) keeps a built dist/, and says how to build when there is none", () => {
+  // The script alone in a folder with no node_modules: TypeScript cannot be found there.
+  const dir = mkdtempSync(join(tmpdir(), "leadtrail-prepare-"));
+  try {
+    mkdirSync(join(dir, "scripts"));
+    copyFileSync(new URL("../scripts/prepare.mjs", import.meta.url), join(dir, "scripts", "prepare.mjs"));
+    writeFileSync(join(dir, "package.json"), '{"name":"copy","type":"module"}');
+    const prepare = () =>
+      spawnSync(process.execPath, [join(dir, "scripts", "prepare.mjs")], {
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+    const unbuilt = prepare();
+    assert.equal(unbuilt.status, 1, unbuilt.stdout);
+    assert.match(unbuilt.stderr, /TypeScript is a dev dependency and dist\/ is not built/);
+    assert.match(unbuilt.stderr, /npm prune --omit=dev/);
+    mkdirSync(join(dir, "dist", "cli"), { recursive: true });
+    writeFileSync(join(dir, "dist", "cli", "main.js"), "");
+    const built = prepare();
+    assert.equal(built.status, 0, built.stderr);
+    assert.match(built.stdout, /keeping the dist\/ already built/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
