@@ -148,6 +148,57 @@ forEachEngine("SMS pipeline with the simulator", (engine) => {
     assert.equal(Number(count?.n), 1);
   });
 
+  test("smsEventId: a retry naming the message answers it and sends nothing; a wrong one is a 404 or 409", async () => {
+    const { conversationId } = await addLead(api, "+12125550121");
+    const body = { conversationId, text: "Sent once, retried" };
+    const first = await api.call("POST", "/sms/send", body);
+    assert.equal(first.statusCode, 201, first.body);
+    const id = first.json().id as string;
+    const retries = await Promise.all(
+      Array.from({ length: 4 }, () => api.call("POST", "/sms/send", { ...body, smsEventId: id })),
+    );
+    for (const retry of retries) {
+      assert.equal(retry.statusCode, 201, retry.body);
+      assert.equal(retry.json().id, id);
+    }
+    await waitForEvent(api, id, isFinal);
+    const messages = async () =>
+      Number(
+        (
+          await api.db.store.db
+            .selectFrom("events")
+            .select((eb) => eb.fn.countAll().as("n"))
+            .where("organization_id", "=", api.org.organizationId)
+            .where("conversation_id", "=", conversationId)
+            .where("activity_type", "in", ["Sms", "Mms"])
+            .executeTakeFirst()
+        )?.n,
+      );
+    assert.equal(await messages(), 1, "one message, however many retries");
+    // Unknown, or not an SMS: 404.
+    const unknown = await api.call("POST", "/sms/send", {
+      ...body,
+      smsEventId: "evt_01NOSUCHEVENT0000000000000",
+    });
+    assert.equal(unknown.statusCode, 404, unknown.body);
+    const note = await api.call("POST", `/events/conversations/${conversationId}/notes`, {
+      text: "Not an SMS",
+    });
+    assert.equal(note.statusCode, 200, note.body);
+    const notSms = await api.call("POST", "/sms/send", { ...body, smsEventId: note.json().id });
+    assert.equal(notSms.statusCode, 404, notSms.body);
+    // Another conversation's message: 409.
+    const other = await addLead(api, "+12125550122");
+    const elsewhere = await api.call("POST", "/sms/send", {
+      conversationId: other.conversationId,
+      text: "x",
+      smsEventId: id,
+    });
+    assert.equal(elsewhere.statusCode, 409, elsewhere.body);
+    assert.match(elsewhere.json().detail, /not a message sent in conversation/);
+    assert.equal(await messages(), 1, "the refused retries wrote no message");
+  });
+
   test("scheduledFor: Scheduled until due, then sent", async () => {
     const at = new Date(Date.now() + 1_500).toISOString();
     const { sms } = await send("+12125550112", { scheduledFor: at });

@@ -145,6 +145,8 @@ function outboundEvent(q: QueueOutbound, now: number): NewEvent {
 }
 
 export interface SendSmsBody {
+  /** A retry of a send whose answer was lost: the message it names is answered, nothing is sent. */
+  smsEventId?: string | null;
   conversationId: string;
   text?: string | null;
   mediaUrls?: string[] | null;
@@ -181,6 +183,37 @@ async function findByIdempotencyKey(
     .where("organization_id", "=", organizationId)
     .where("idempotency_key", "=", key)
     .executeTakeFirst();
+}
+
+/**
+ * A send retried with `smsEventId` (Leadping: "existing SMS event ID to reuse … when retrying a send
+ * request") answers the message that id names and sends nothing: the first request may have been
+ * accepted even though its answer was lost. An accepted message is not rewritten: to change a
+ * scheduled one, cancel it and send anew. 404 when the organization has no such SMS/MMS; 409 when
+ * it is not an outbound message of the conversation the retry names.
+ */
+async function retriedMessage(
+  db: Db,
+  organizationId: string,
+  smsEventId: string,
+  body: SendSmsBody,
+): Promise<EventRow> {
+  const earlier = await db
+    .selectFrom("events")
+    .selectAll()
+    .where("organization_id", "=", organizationId)
+    .where("id", "=", smsEventId)
+    .where("activity_type", "in", ["Sms", "Mms"])
+    .executeTakeFirst();
+  if (!earlier) throw notFound(`SMS event '${smsEventId}'`);
+  if (earlier.direction !== "outbound" || earlier.conversation_id !== body.conversationId) {
+    throw new ProblemError(
+      409,
+      "sms-event-mismatch",
+      `smsEventId '${smsEventId}' is not a message sent in conversation '${body.conversationId}'; a retry must name the conversation of the message it retries.`,
+    );
+  }
+  return earlier;
 }
 
 interface SendContext {
@@ -250,6 +283,9 @@ export async function sendSms(
     if (scheduledFor === null)
       throw badRequest("scheduledFor must be an RFC 3339 date-time.", "scheduledFor");
   }
+  const retriedId = body.smsEventId?.trim() || null;
+  if (retriedId)
+    return { event: await retriedMessage(db, actor.organizationId, retriedId, body), created: false };
   const key = body.outboundIdempotencyKey?.trim() || null;
   if (key && key.length > 200)
     throw badRequest("outboundIdempotencyKey must be at most 200 characters.", "outboundIdempotencyKey");

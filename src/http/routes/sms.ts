@@ -70,7 +70,12 @@ const SendSmsSchema = {
   type: "object",
   required: ["conversationId"],
   properties: {
-    smsEventId: { type: ["string", "null"] },
+    smsEventId: {
+      type: ["string", "null"],
+      maxLength: 200,
+      description:
+        "Retrying a send whose answer was lost: the message this id names is answered (201) and nothing new is sent.",
+    },
     scheduledFor: { type: ["string", "null"] },
     conversationId: { type: "string", minLength: 1, maxLength: 200 },
     fromPhoneNumberId: { type: ["string", "null"], maxLength: 200 },
@@ -97,12 +102,14 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
     {
       schema: {
         tags: ["SMS"],
-        summary: "Queue an SMS or MMS (idempotent by outboundIdempotencyKey)",
+        summary: "Queue an SMS or MMS (idempotent by outboundIdempotencyKey, or smsEventId on a retry)",
         body: SendSmsSchema,
         response: {
           201: open,
           ...problemResponses,
-          409: problem("The organization has no number to send from."),
+          409: problem(
+            "The organization has no number to send from, or smsEventId names a message of another conversation.",
+          ),
         },
       },
     },
