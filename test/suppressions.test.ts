@@ -21,7 +21,7 @@ forEachEngine("suppressions", (engine) => {
     ...fields,
   });
 
-  test("POST /suppressions normalizes the phone to E.164, answers 201 with an audit trail, then 200", async () => {
+  test("POST /suppressions normalizes the phone to E.164, answers 201 with an audit trail, and 201 unchanged again", async () => {
     const res = await api.call(
       "POST",
       "/suppressions",
@@ -54,9 +54,14 @@ forEachEngine("suppressions", (engine) => {
       },
     );
 
-    // The same recipient in another spelling is the same entry, already active: 200, unchanged.
-    const again = await api.call("POST", "/suppressions", entry({ phoneNumber: "+1 415-555-0101" }));
-    assert.equal(again.statusCode, 200, again.body);
+    // The same recipient in another spelling is the same entry, already active: 201 (the only code
+    // Leadping documents), unchanged, even with another reason.
+    const again = await api.call(
+      "POST",
+      "/suppressions",
+      entry({ phoneNumber: "+1 415-555-0101", reason: "Second request" }),
+    );
+    assert.equal(again.statusCode, 201, again.body);
     assert.deepEqual(again.json(), created);
 
     const read = await api.call("GET", `/suppressions/${created.id}`);
@@ -195,7 +200,7 @@ forEachEngine("suppressions", (engine) => {
       at: Date.now(),
     });
     const res = await api.call("POST", "/suppressions", entry({ phoneNumber: "617-555-0105" }));
-    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(res.statusCode, 201, res.body);
     assert.equal(res.json().source, "inbound_keyword");
     const check = (
       await api.call("POST", "/suppressions/check", entry({ phoneNumber: "6175550105" }))
@@ -210,8 +215,11 @@ forEachEngine("suppressions", (engine) => {
     const results = await Promise.all(
       Array.from({ length: 8 }, () => api.call("POST", "/suppressions", body)),
     );
-    const codes = results.map((r) => r.statusCode).sort();
-    assert.deepEqual(codes, [200, 200, 200, 200, 200, 200, 200, 201], results.map((r) => r.body).join("\n"));
+    assert.deepEqual(
+      results.map((r) => r.statusCode),
+      Array(8).fill(201),
+      results.map((r) => r.body).join("\n"),
+    );
     assert.equal(new Set(results.map((r) => r.json().id)).size, 1);
     assert.equal(results[0]!.json().audit.length, 1);
   });

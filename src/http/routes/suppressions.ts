@@ -152,10 +152,10 @@ export const suppressionsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
     {
       schema: {
         tags: ["Suppressions"],
-        summary: "Create or reactivate a recipient suppression (201; 200 when it is already active)",
+        summary:
+          "Create or reactivate a recipient suppression (201, also when it is already active: the entry is answered unchanged)",
         body: SuppressionEntryRequestSchema,
         response: {
-          200: SuppressionEntryResponseSchema,
           201: SuppressionEntryResponseSchema,
           ...problemResponses,
         },
@@ -164,7 +164,10 @@ export const suppressionsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
     async (request, reply) => {
       const entry = parseEntry(request.body, request.auth);
       const recipient = recipientOf(entry);
-      const { row, outcome } = await store.db.transaction().execute((trx) =>
+      // 201 whatever the outcome: Leadping documents only 201 here, and generated clients refuse
+      // status codes their document does not list. An already active entry is answered unchanged
+      // (its first reason and audit stand); the audit trail shows what each call did.
+      const { row } = await store.db.transaction().execute((trx) =>
         applySuppression(trx, {
           organizationId: request.auth.organizationId,
           channel: entry.channel,
@@ -177,7 +180,7 @@ export const suppressionsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
           at: Date.now(),
         }),
       );
-      return reply.code(outcome === "unchanged" ? 200 : 201).send(toSuppressionResponse(row));
+      return reply.code(201).send(toSuppressionResponse(row));
     },
   );
 
