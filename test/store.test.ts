@@ -105,6 +105,27 @@ forEachEngine("store", (engine) => {
     );
   });
 
+  test("migration 0008 gives suppressions written before it their recipientIdentifier (the recipient)", async () => {
+    const db = tdb.store.db;
+    const schema =
+      engine === "postgresql"
+        ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
+        : undefined;
+    assert.equal((await migrator(db as never, schema).migrateTo("0007_conversation_reads")).error, undefined);
+    const org = await createOrganization(db, "Suppressed before identifiers");
+    await sql`insert into suppressions (organization_id, id, channel, recipient, phone_number, email, status,
+      source, reason, suppressed_at, released_at, audit)
+      values (${org.organizationId}, 'sup_before', 'sms', '+14155550177', '+14155550177', null, 'active',
+      'api', null, 1000, null, '[]')`.execute(db);
+    assert.equal(await migrateToLatest(db as never), LATEST_MIGRATION);
+    const row = await db
+      .selectFrom("suppressions")
+      .select(["recipient", "recipient_identifier"])
+      .where("organization_id", "=", org.organizationId)
+      .executeTakeFirstOrThrow();
+    assert.deepEqual(row, { recipient: "+14155550177", recipient_identifier: "+14155550177" });
+  });
+
   test("migration 0005 gives leads written before it their tags: names and ids, filterable", async () => {
     const db = tdb.store.db;
     const schema =

@@ -168,6 +168,74 @@ forEachEngine("suppressions", (engine) => {
     assert.equal(byIdentifier.json().normalizedPhoneNumber, "+12125550103");
   });
 
+  test("recipientIdentifier beside a phone number is the client's own id: kept, answered, listed and filterable", async () => {
+    const body = entry({ phoneNumber: "(646) 555-0131", recipientIdentifier: " crm-contact-42 " });
+    const res = await api.call("POST", "/suppressions", body);
+    assert.equal(res.statusCode, 201, res.body);
+    const created = res.json();
+    assert.equal(created.recipientIdentifier, "crm-contact-42");
+    assert.equal(created.normalizedPhoneNumber, "+16465550131");
+    assert.equal(
+      (await api.call("GET", `/suppressions/${created.id}`)).json().recipientIdentifier,
+      "crm-contact-42",
+    );
+    // Matching stays by phone number: a check without the id is blocked and names the entry's id.
+    const check = (
+      await api.call("POST", "/suppressions/check", entry({ phoneNumber: "+16465550131" }))
+    ).json();
+    assert.equal(check.allowed, false);
+    assert.equal(check.recipientIdentifier, "crm-contact-42");
+    // A check of an unsuppressed recipient echoes the id it was given.
+    const free = (
+      await api.call(
+        "POST",
+        "/suppressions/check",
+        entry({ phoneNumber: "+16465550132", recipientIdentifier: "crm-7" }),
+      )
+    ).json();
+    assert.equal(free.allowed, true);
+    assert.equal(free.recipientIdentifier, "crm-7");
+    for (const [field, value] of [
+      ["recipientIdentifier", "crm-contact-42"],
+      ["recipient", "+16465550131"],
+    ]) {
+      const list = await api.call("POST", "/suppressions/all/my", { filters: [{ field, value }] });
+      assert.equal(list.statusCode, 200, list.body);
+      assert.deepEqual(
+        list.json().items.map((i: { id: string }) => i.id),
+        [created.id],
+        `${field} = ${value}`,
+      );
+    }
+    const searched = await api.call("POST", "/suppressions/all/my", { search: "CRM-CONTACT" });
+    assert.deepEqual(
+      searched.json().items.map((i: { id: string }) => i.id),
+      [created.id],
+    );
+    // Released and suppressed again with another id: the entry takes the new one.
+    assert.equal((await api.call("POST", "/suppressions/release", body)).statusCode, 200);
+    const again = await api.call(
+      "POST",
+      "/suppressions",
+      entry({ phoneNumber: "+16465550131", recipientIdentifier: "crm-contact-43" }),
+    );
+    assert.equal(again.statusCode, 201, again.body);
+    assert.equal(again.json().id, created.id);
+    assert.equal(again.json().recipientIdentifier, "crm-contact-43");
+    // Too long, or with control characters: a 400 naming it, nothing written.
+    for (const bad of ["x".repeat(201), "crm\u0000id"]) {
+      const refused = await api.call(
+        "POST",
+        "/suppressions",
+        entry({ phoneNumber: "+16465550133", recipientIdentifier: bad }),
+      );
+      assert.equal(refused.statusCode, 400, refused.body);
+      assert.match(refused.json().detail, /recipientIdentifier/);
+    }
+    const none = await api.call("POST", "/suppressions/check", entry({ phoneNumber: "+16465550133" }));
+    assert.equal(none.json().allowed, true);
+  });
+
   test("an entry on channel 'all' blocks every channel, and the worker's isSuppressed sees it", async () => {
     const res = await api.call(
       "POST",

@@ -202,6 +202,8 @@ export interface SuppressionsTable {
   channel: string;
   /** The normalized identifier: E.164 phone or lower-cased email. */
   recipient: string;
+  /** recipientIdentifier as answered: the client's own identifier, else `recipient`. */
+  recipient_identifier: string | null;
   phone_number: string | null;
   email: string | null;
   status: string;

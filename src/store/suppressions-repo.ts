@@ -26,6 +26,7 @@ export const SUPPRESSION_LIST_SPEC: ListSpec = {
     channel: { column: "channel", kind: "string", filter: true, values: SUPPRESSION_CHANNELS },
     source: { column: "source", kind: "string", filter: true },
     recipient: { column: "recipient", kind: "string", filter: true, search: true },
+    recipientIdentifier: { column: "recipient_identifier", kind: "string", filter: true, search: true },
     normalizedPhoneNumber: { column: "phone_number", kind: "string", filter: true, search: true },
     normalizedEmail: { column: "email", kind: "string", filter: true, search: true },
     reason: { column: "reason", kind: "string", search: true },
@@ -33,7 +34,6 @@ export const SUPPRESSION_LIST_SPEC: ListSpec = {
   aliases: {
     phoneNumber: "normalizedPhoneNumber",
     email: "normalizedEmail",
-    recipientIdentifier: "recipient",
   },
   defaultOrder: { field: "suppressedAt", direction: "desc" },
   tieBreakers: ["id"],
@@ -55,13 +55,15 @@ export interface SuppressInput {
   recipient: string;
   phoneNumber: string | null;
   email: string | null;
+  /** The client's own identifier for the recipient (recipientIdentifier), when it gave one. */
+  clientIdentifier?: string | null;
   source: string;
   reason: string | null;
   actorId: string | null;
   at: number;
 }
 
-export type ReleaseInput = Omit<SuppressInput, "phoneNumber" | "email">;
+export type ReleaseInput = Omit<SuppressInput, "phoneNumber" | "email" | "clientIdentifier">;
 
 /** What a suppress call did: a new entry, a released entry made active again, or nothing (already active). */
 export type SuppressOutcome = "created" | "reactivated" | "unchanged";
@@ -184,6 +186,7 @@ export async function applySuppression(
         reason: input.reason,
         phone_number: input.phoneNumber ?? existing.phone_number,
         email: input.email ?? existing.email,
+        recipient_identifier: input.clientIdentifier ?? existing.recipient_identifier,
         suppressed_at: input.at,
         released_at: null,
         audit: JSON.stringify([...auditTrail(existing), audit("active", input)]),
@@ -196,6 +199,7 @@ export async function applySuppression(
           reason: row.reason,
           phone_number: row.phone_number,
           email: row.email,
+          recipient_identifier: row.recipient_identifier,
           suppressed_at: row.suppressed_at,
           released_at: row.released_at,
           audit: row.audit,
@@ -213,6 +217,7 @@ export async function applySuppression(
       id: newId("sup", input.at),
       channel: input.channel,
       recipient: input.recipient,
+      recipient_identifier: input.clientIdentifier ?? input.recipient,
       phone_number: input.phoneNumber,
       email: input.email,
       status: "active",

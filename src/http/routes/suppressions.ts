@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import { isValidEmail } from "../../domain/phone.js";
-import { badRequest, notFound } from "../../domain/problem.js";
+import { badRequest, notFound, ProblemError } from "../../domain/problem.js";
 import { toIso } from "../../domain/time.js";
 import type { ApiKeyOwner } from "../../store/orgs-repo.js";
 import type { SuppressionRow } from "../../store/schema.js";
@@ -41,8 +41,12 @@ interface ParsedEntry {
   channel: SuppressionChannel;
   phoneNumber: string | null;
   email: string | null;
+  /** recipientIdentifier when it is the client's own id, given beside the phone number or email. */
+  clientIdentifier: string | null;
   reason: string | null;
 }
+
+const MAX_IDENTIFIER_LENGTH = 200;
 
 const API_SOURCE = "api";
 
@@ -55,6 +59,19 @@ function normalizeEmail(value: string, field: string): string {
   const email = value.trim().toLowerCase();
   if (!isValidEmail(email)) throw badRequest(`${field} must be a valid email address.`, field);
   return email;
+}
+
+/** recipientIdentifier given alone must be the phone number (or email) an entry is matched by. */
+function identifierAsPhone(identifier: string): string {
+  try {
+    return requirePhoneNumber(identifier, "recipientIdentifier");
+  } catch (error) {
+    if (!(error instanceof ProblemError)) throw error;
+    throw badRequest(
+      `recipientIdentifier '${identifier.slice(0, 40)}' is neither a phone number nor an email, and an entry is matched by one of them: send phoneNumber or email (a recipientIdentifier beside them is kept as your own id for the recipient).`,
+      "recipientIdentifier",
+    );
+  }
 }
 
 function parseChannel(value: string | null | undefined): SuppressionChannel {
@@ -72,7 +89,8 @@ function parseChannel(value: string | null | undefined): SuppressionChannel {
 /**
  * Validates and normalizes a SuppressionEntryRequest. The organization must be the caller's (any
  * other answers 404, as for every foreign resource). Phone numbers become E.164 and emails lower
- * case; with neither, recipientIdentifier is read as whichever of the two it is.
+ * case. recipientIdentifier beside either is the client's own id for the recipient; with neither, it
+ * is read as whichever of the two it is (an entry is matched by phone number or email).
  */
 function parseEntry(body: SuppressionEntryRequest, auth: ApiKeyOwner): ParsedEntry {
   if (body.organizationId !== auth.organizationId) {
@@ -81,17 +99,31 @@ function parseEntry(body: SuppressionEntryRequest, auth: ApiKeyOwner): ParsedEnt
   const channel = parseChannel(body.channel);
   let phoneNumber = given(body.phoneNumber) ? requirePhoneNumber(body.phoneNumber, "phoneNumber") : null;
   let email = given(body.email) ? normalizeEmail(body.email, "email") : null;
-  if (!phoneNumber && !email && given(body.recipientIdentifier)) {
+  let clientIdentifier: string | null = null;
+  if (given(body.recipientIdentifier)) {
     const identifier = body.recipientIdentifier.trim();
-    if (identifier.includes("@")) email = normalizeEmail(identifier, "recipientIdentifier");
-    else phoneNumber = requirePhoneNumber(identifier, "recipientIdentifier");
+    if (phoneNumber || email) {
+      // The client's own id for the recipient (a CRM contact, say): kept and answered, not matched on.
+      assertPlainText(identifier, "recipientIdentifier");
+      if (identifier.length > MAX_IDENTIFIER_LENGTH) {
+        throw badRequest(
+          `recipientIdentifier must be at most ${MAX_IDENTIFIER_LENGTH} characters.`,
+          "recipientIdentifier",
+        );
+      }
+      clientIdentifier = identifier;
+    } else if (identifier.includes("@")) {
+      email = normalizeEmail(identifier, "recipientIdentifier");
+    } else {
+      phoneNumber = identifierAsPhone(identifier);
+    }
   }
   let reason: string | null = null;
   if (given(body.reason)) {
     if (body.reason.includes("\u0000")) throw badRequest("reason must not contain NUL characters.", "reason");
     reason = body.reason.trim();
   }
-  return { channel, phoneNumber, email, reason };
+  return { channel, phoneNumber, email, clientIdentifier, reason };
 }
 
 /**
@@ -119,7 +151,7 @@ export function toSuppressionResponse(row: SuppressionRow) {
   return {
     id: row.id,
     organizationId: row.organization_id,
-    recipientIdentifier: row.recipient,
+    recipientIdentifier: row.recipient_identifier ?? row.recipient,
     normalizedPhoneNumber: row.phone_number,
     normalizedEmail: row.email,
     channel: row.channel,
@@ -174,6 +206,7 @@ export const suppressionsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
           recipient,
           phoneNumber: entry.phoneNumber,
           email: entry.email,
+          clientIdentifier: entry.clientIdentifier,
           source: API_SOURCE,
           reason: entry.reason,
           actorId: request.auth.userId,
@@ -240,7 +273,10 @@ export const suppressionsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
       return {
         allowed: blocking === undefined,
         organizationId: request.auth.organizationId,
-        recipientIdentifier: blocking?.recipient ?? recipients[0]!,
+        recipientIdentifier:
+          (blocking ? (blocking.recipient_identifier ?? blocking.recipient) : null) ??
+          entry.clientIdentifier ??
+          recipients[0]!,
         normalizedPhoneNumber: entry.phoneNumber,
         normalizedEmail: entry.email,
         channel: entry.channel,
@@ -259,7 +295,7 @@ export const suppressionsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
         tags: ["Suppressions"],
         summary: "List the organization's suppression entries",
         description:
-          "Order by suppressedAt (default, newest first) or id; filter by status, channel, source, recipient, normalizedPhoneNumber, normalizedEmail or id; range on suppressedAt and releasedAt; search recipient, phone number, email and reason.",
+          "Order by suppressedAt (default, newest first) or id; filter by status, channel, source, recipient, recipientIdentifier, normalizedPhoneNumber, normalizedEmail or id; range on suppressedAt and releasedAt; search recipient, recipientIdentifier, phone number, email and reason.",
         body: listBody,
         response: { 200: PagedSuppressionsSchema, ...problemResponses },
       },
