@@ -5,8 +5,8 @@ import { assertEventRecord, assertLeadpingShape, startTestApi, type TestApi } fr
 import { forEachEngine } from "./helpers/engines.js";
 import { addLead, addSenderNumber } from "./helpers/messaging.js";
 
-// ConversationResponse.isUnread: per user, true while the lead has written something that no page of
-// the lead's or the conversation's timeline has shown that user.
+// ConversationResponse.isUnread: per user, true while the lead has sent a message that reached us
+// after a page of the lead's or the conversation's timeline last showed that user the lead's latest.
 
 forEachEngine("conversations read and unread per user", (engine) => {
   let api: TestApi;
@@ -131,7 +131,7 @@ forEachEngine("conversations read and unread per user", (engine) => {
     const phone = await phoneOf(leadId);
     await leadWrites(phone, "One");
     await leadWrites(phone, "Two");
-    const newest = await leadWrites(phone, "Three");
+    await leadWrites(phone, "Three");
     await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
         readTimeline(
@@ -148,9 +148,36 @@ forEachEngine("conversations read and unread per user", (engine) => {
       .where("conversation_id", "=", conversationId)
       .execute();
     assert.deepEqual(
-      marks.map((m) => [m.user_id, m.read_through_id]),
-      [[api.org.userId, newest.id]],
+      marks.map((m) => [m.user_id, Number(m.read_inbound_count)]),
+      [[api.org.userId, 3]],
     );
+  });
+
+  test("a message delivered late, with an earlier time, makes the conversation unread until a page shows it", async () => {
+    const { leadId, conversationId } = await newLead();
+    const phone = await phoneOf(leadId);
+    await leadWrites(phone, "Newest by time");
+    await readTimeline(`/events/conversations/${conversationId}`);
+    assert.equal(await isUnread(leadId, conversationId), false);
+    // A provider delivers an older message late, with the time it was sent (as Telnyx retries do).
+    const late = await api.pipeline.handleInbound({
+      from: phone,
+      to: OUR,
+      text: "Sent a minute ago, delivered now",
+      media: [],
+      providerMessageId: `late-${conversationId}`,
+      receivedAt: Date.now() - 60_000,
+    });
+    assert.ok(late);
+    assert.equal(await isUnread(leadId, conversationId), true);
+    assert.equal(await isUnread(leadId, conversationId, colleague.apiKey), true);
+    // Listed below newer events, it is read once a page shows it.
+    const oldestFirst = await readTimeline(`/events/conversations/${conversationId}`, {
+      orderBy: [{ field: "createdAt", direction: "asc" }],
+    });
+    assert.ok(oldestFirst.some((e) => e.id === late.event.id));
+    assert.equal(await isUnread(leadId, conversationId), false);
+    assert.equal(await isUnread(leadId, conversationId, colleague.apiKey), true);
   });
 
   test("our own messages and notes never make a conversation unread", async () => {

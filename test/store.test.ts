@@ -105,6 +105,31 @@ forEachEngine("store", (engine) => {
     );
   });
 
+  test("migration 0007 leaves conversations written before it read: counting starts with the next message", async () => {
+    const db = tdb.store.db;
+    const schema =
+      engine === "postgresql"
+        ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
+        : undefined;
+    assert.equal((await migrator(db as never, schema).migrateTo("0006_sources")).error, undefined);
+    const org = await createOrganization(db, "Conversations before reads");
+    await sql`insert into conversations (organization_id, id, lead_id, lead_phone, last_snippet,
+      last_event_at, last_event_is_internal_note, created_at, override_phone_number_id, last_phone_number_id)
+      values (${org.organizationId}, 'conv_before', 'lead_x', '+14155550188', null, 1000, 0, 1000, null, null)`.execute(
+      db,
+    );
+    assert.equal(await migrateToLatest(db as never), LATEST_MIGRATION);
+    const row = await db
+      .selectFrom("conversations")
+      .select(["inbound_count", "last_inbound_event_id"])
+      .where("organization_id", "=", org.organizationId)
+      .executeTakeFirstOrThrow();
+    assert.deepEqual(
+      { ...row, inbound_count: Number(row.inbound_count) },
+      { inbound_count: 0, last_inbound_event_id: null },
+    );
+  });
+
   test("migration 0008 gives suppressions written before it their recipientIdentifier (the recipient)", async () => {
     const db = tdb.store.db;
     const schema =

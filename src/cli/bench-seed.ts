@@ -111,6 +111,8 @@ function makeLead(organizationId: string, userId: string, index: number, at: num
     created_at: at,
     override_phone_number_id: null,
     last_phone_number_id: null,
+    inbound_count: 0,
+    last_inbound_event_id: null,
   };
   return { lead, conversation };
 }
@@ -510,6 +512,11 @@ export async function benchSeed(
       batch.eventTemplates.push(event.template);
       current.conversation.last_event_at = at;
       current.conversation.last_snippet = event.summary.slice(0, 160);
+      if (event.template === TEMPLATES.inbound) {
+        // As messaging/inbound.ts keeps them: the lead's messages, the last to arrive named.
+        current.conversation.inbound_count++;
+        current.conversation.last_inbound_event_id = event.values[C.id] as string;
+      }
       // A lead's conversation row is written with its last event (leads never span batches: 25 | 10,000).
       if (kind === EVENTS_PER_LEAD - 1 || i === total - 1) push(batch.conversations, current.conversation);
       at += step;

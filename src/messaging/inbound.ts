@@ -132,6 +132,14 @@ export async function handleInbound(
         },
         message.receivedAt,
       );
+      // Arrival order for isUnread (store/conversation-reads.ts): this message reached us last,
+      // whatever its createdAt.
+      await trx
+        .updateTable("conversations")
+        .set((eb) => ({ inbound_count: eb("inbound_count", "+", 1), last_inbound_event_id: event.id }))
+        .where("organization_id", "=", organizationId)
+        .where("id", "=", conversation.id)
+        .execute();
       if (action === "opt-out") {
         await suppress(trx, {
           organizationId,

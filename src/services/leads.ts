@@ -80,6 +80,8 @@ async function ensureConversation(
     created_at: now,
     override_phone_number_id: null,
     last_phone_number_id: null,
+    inbound_count: 0,
+    last_inbound_event_id: null,
   };
   await db.insertInto("conversations").values(conversation).execute();
   return conversation;

@@ -1,34 +1,21 @@
-import { type Kysely, sql } from "kysely";
-import type { Database, EventRow } from "./schema.js";
+import type { Kysely } from "kysely";
+import type { ConversationRow, Database, EventRow } from "./schema.js";
 
 // Per-user read state of conversations (ConversationResponse.isUnread). A conversation is unread for
-// a user while the lead has written something that no timeline page has shown that user yet. Reading
-// is marked by what was shown, not by when: a message arriving while a page is being read stays
-// unread until a page shows it. Marks only move forward, so reading an older page later, or two
-// pages read at once, never makes a conversation unread again.
+// a user while the lead has sent a message that reached us after the last time a timeline page
+// showed that user the lead's latest message. The order is arrival (conversations.inbound_count,
+// kept by messaging/inbound.ts), not createdAt: a message a provider delivers late, with its original
+// time, still makes the conversation unread. Reading is marked by what a page showed: a message that
+// arrives while a page is read stays unread. Marks only move forward.
 
-/** A message's place in a timeline: the (created_at, id) order every event list uses. */
-interface TimelinePosition {
-  at: number;
-  id: string;
-}
-
-function isAfter(a: TimelinePosition, b: TimelinePosition): boolean {
-  return a.at !== b.at ? a.at > b.at : a.id > b.id;
-}
-
-/** Messages the lead sent (warmup traffic between our own numbers is not the lead's). */
+/** Messages the lead sent (only these can be a conversation's last_inbound_event_id). */
 function isFromLead(row: EventRow): boolean {
-  return (
-    (row.activity_type === "Sms" || row.activity_type === "Mms") &&
-    row.direction === "inbound" &&
-    row.traffic_type !== "Warmup"
-  );
+  return row.direction === "inbound" && (row.activity_type === "Sms" || row.activity_type === "Mms");
 }
 
 /**
- * Marks, for one user, each conversation as read through the newest message from its lead among
- * `shown` (a page of a lead's or a conversation's timeline). Writes only marks that move forward.
+ * Marks, for one user, each conversation whose latest message from the lead is among `shown` (a page
+ * of a lead's or a conversation's timeline) as read. Writes only marks that move forward.
  */
 export async function markShownMessagesRead(
   db: Kysely<Database>,
@@ -36,112 +23,72 @@ export async function markShownMessagesRead(
   userId: string,
   shown: readonly EventRow[],
 ): Promise<void> {
-  const newest = new Map<string, TimelinePosition>();
+  const shownIds = new Set<string>();
+  const conversationIds = new Set<string>();
   for (const row of shown) {
     if (row.conversation_id === null || !isFromLead(row)) continue;
-    const position = { at: row.created_at, id: row.id };
-    const known = newest.get(row.conversation_id);
-    if (!known || isAfter(position, known)) newest.set(row.conversation_id, position);
+    shownIds.add(row.id);
+    conversationIds.add(row.conversation_id);
   }
-  if (newest.size === 0) return;
-  // Read first, so that re-reading a timeline (the common case) writes nothing.
-  const marks = await readMarks(db, organizationId, userId, [...newest.keys()]);
-  for (const [conversationId, position] of newest) {
-    const mark = marks.get(conversationId);
-    if (mark && !isAfter(position, mark)) continue;
+  if (conversationIds.size === 0) return;
+  // Read after the page: if another message arrived meanwhile, the page did not show the latest.
+  const conversations = await db
+    .selectFrom("conversations")
+    .select(["id", "inbound_count", "last_inbound_event_id"])
+    .where("organization_id", "=", organizationId)
+    .where("id", "in", [...conversationIds])
+    .execute();
+  const read = conversations.filter(
+    (c) => c.last_inbound_event_id !== null && shownIds.has(c.last_inbound_event_id),
+  );
+  if (read.length === 0) return;
+  // Read the marks first, so that re-reading a timeline (the common case) writes nothing.
+  const marks = await readMarks(
+    db,
+    organizationId,
+    userId,
+    read.map((c) => c.id),
+  );
+  for (const conversation of read) {
+    if ((marks.get(conversation.id) ?? 0) >= conversation.inbound_count) continue;
     // The update's condition keeps the mark from moving back when two pages are read at once.
     await db
       .insertInto("conversation_reads")
       .values({
         organization_id: organizationId,
-        conversation_id: conversationId,
+        conversation_id: conversation.id,
         user_id: userId,
-        read_through_at: position.at,
-        read_through_id: position.id,
+        read_inbound_count: conversation.inbound_count,
       })
       .onConflict((oc) =>
         oc
           .columns(["organization_id", "conversation_id", "user_id"])
-          .doUpdateSet({
-            read_through_at: (eb) => eb.ref("excluded.read_through_at"),
-            read_through_id: (eb) => eb.ref("excluded.read_through_id"),
-          })
-          .where((eb) =>
-            eb.or([
-              eb("excluded.read_through_at", ">", eb.ref("conversation_reads.read_through_at")),
-              eb.and([
-                eb("excluded.read_through_at", "=", eb.ref("conversation_reads.read_through_at")),
-                eb("excluded.read_through_id", ">", eb.ref("conversation_reads.read_through_id")),
-              ]),
-            ]),
-          ),
+          .doUpdateSet({ read_inbound_count: (eb) => eb.ref("excluded.read_inbound_count") })
+          .where("excluded.read_inbound_count", ">", (eb) => eb.ref("conversation_reads.read_inbound_count")),
       )
       .execute();
   }
 }
 
-async function readMarks(
+/** How far the user has read each of these conversations (absent: never). */
+export async function readMarks(
   db: Kysely<Database>,
   organizationId: string,
   userId: string,
   conversationIds: readonly string[],
-): Promise<Map<string, TimelinePosition>> {
+): Promise<Map<string, number>> {
+  if (conversationIds.length === 0) return new Map();
   const rows = await db
     .selectFrom("conversation_reads")
-    .select(["conversation_id", "read_through_at", "read_through_id"])
+    .select(["conversation_id", "read_inbound_count"])
     .where("organization_id", "=", organizationId)
     .where("user_id", "=", userId)
-    .where("conversation_id", "in", conversationIds)
+    .where("conversation_id", "in", [...new Set(conversationIds)])
     .execute();
-  return new Map(
-    rows.map((r) => [r.conversation_id, { at: Number(r.read_through_at), id: r.read_through_id }]),
-  );
+  return new Map(rows.map((r) => [r.conversation_id, Number(r.read_inbound_count)]));
 }
 
-/**
- * Which of these conversations are unread for the user, in one query: each one's newest message
- * from the lead (found through events_by_conversation) beside the user's mark.
- */
-export async function unreadConversations(
-  db: Kysely<Database>,
-  organizationId: string,
-  userId: string,
-  conversationIds: readonly string[],
-): Promise<Set<string>> {
-  const ids = [...new Set(conversationIds)];
-  if (ids.length === 0) return new Set();
-  const rows = await sql<{
-    conversation_id: string;
-    created_at: number | string;
-    id: string;
-    read_through_at: number | string | null;
-    read_through_id: string | null;
-  }>`
-    select e.conversation_id, e.created_at, e.id, r.read_through_at, r.read_through_id
-    from events e
-    left join conversation_reads r
-      on r.organization_id = e.organization_id and r.conversation_id = e.conversation_id
-      and r.user_id = ${userId}
-    where e.organization_id = ${organizationId} and e.id in (
-      select (
-        select m.id from events m
-        where m.organization_id = c.organization_id and m.conversation_id = c.id
-          and m.activity_type in ('Sms', 'Mms') and m.direction = 'inbound'
-          and (m.traffic_type is null or m.traffic_type <> 'Warmup')
-        order by m.created_at desc, m.id desc
-        limit 1
-      )
-      from conversations c
-      where c.organization_id = ${organizationId} and c.id in (${sql.join(ids)})
-    )`.execute(db);
-  const unread = new Set<string>();
-  for (const row of rows.rows) {
-    const newest = { at: Number(row.created_at), id: row.id };
-    const mark =
-      row.read_through_at === null || row.read_through_id === null
-        ? undefined
-        : { at: Number(row.read_through_at), id: row.read_through_id };
-    if (!mark || isAfter(newest, mark)) unread.add(row.conversation_id);
-  }
-  return unread;
+/** Whether the lead has sent something the user has not been shown (see readMarks). */
+export function isUnread(conversation: ConversationRow, readInboundCount: number | undefined): boolean {
+  return Number(conversation.inbound_count) > (readInboundCount ?? 0);
 }

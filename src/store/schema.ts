@@ -81,6 +81,10 @@ export interface ConversationsTable {
   override_phone_number_id: string | null;
   /** The number this conversation last sent from (StickyConversation). */
   last_phone_number_id: string | null;
+  /** How many messages the lead has sent here, in the order they reached us (isUnread). */
+  inbound_count: number;
+  /** The lead's message that reached us last: not always the newest by createdAt (late deliveries). */
+  last_inbound_event_id: string | null;
 }
 
 export interface EventsTable {
@@ -282,8 +286,8 @@ export interface ConversationReadsTable {
   organization_id: string;
   conversation_id: string;
   user_id: string;
-  read_through_at: number;
-  read_through_id: string;
+  /** The conversation's inbound_count when a page last showed this user the lead's latest message. */
+  read_inbound_count: number;
 }
 
 export interface Database {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { notFound } from "../../domain/problem.js";
-import { unreadConversations } from "../../store/conversation-reads.js";
+import { isUnread, readMarks } from "../../store/conversation-reads.js";
 import { conversationStatuses } from "../../store/conversation-status.js";
 import { CONVERSATION_LIST_SPEC, getLead, getLeadsByIds } from "../../store/leads-repo.js";
 import { getPhoneNumbersByIds } from "../../store/phone-numbers-repo.js";
@@ -31,7 +31,7 @@ export const conversationRoutes: FastifyPluginAsync<{ store: Store }> = async (a
     );
     // One query each for the page's leads, numbers and statuses, not one per conversation; they do
     // not depend on each other, so they run together (as the usage list's do).
-    const [leads, numbers, statuses, unread] = await Promise.all([
+    const [leads, numbers, statuses, marks] = await Promise.all([
       getLeadsByIds(
         store.db,
         organizationId,
@@ -47,7 +47,7 @@ export const conversationRoutes: FastifyPluginAsync<{ store: Store }> = async (a
         organizationId,
         page.rows.map((r) => r.id),
       ),
-      unreadConversations(
+      readMarks(
         store.db,
         organizationId,
         userId,
@@ -63,7 +63,7 @@ export const conversationRoutes: FastifyPluginAsync<{ store: Store }> = async (a
           leads.get(r.lead_id),
           active ? numbers.get(active) : undefined,
           statuses.get(r.id),
-          unread.has(r.id),
+          isUnread(r, marks.get(r.id)),
         );
       }),
     });

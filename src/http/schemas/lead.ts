@@ -121,7 +121,7 @@ export const ConversationSchema = {
     isUnread: {
       type: "boolean",
       description:
-        "The lead has written a message that no page of the lead's or the conversation's timeline has shown the requesting user.",
+        "The lead has sent a message since a page of the lead's timeline, the conversation's or the lead's message thread last showed the requesting user the lead's latest message.",
     },
     phoneNumber: {
       type: ["object", "null"],
