@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 import { loadConfig } from "../src/config.js";
+import { ApiKeyAuthenticator, FailedAuthenticationGuard } from "../src/http/auth.js";
 import { createOrganization } from "../src/store/orgs-repo.js";
 import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
@@ -86,6 +87,58 @@ forEachEngine("failed authentications per client address", (engine) => {
       assert.equal(bad.statusCode, 400, bad.body);
     }
     assert.equal((await get(address, `Bearer ${badKey()}`)).statusCode, 401);
+  });
+
+  test("a key in use keeps working past the key cache's minute while a bad client loops; a revoked one stops", async () => {
+    // The guard and the authenticator as app.ts builds them, on this database, with a clock we move.
+    let now = Date.UTC(2026, 0, 1);
+    const clock = () => now;
+    const authenticator = new ApiKeyAuthenticator(
+      {
+        organizationKey: (hash) => api.db.store.findApiKeyOwner(hash),
+        sourceKey: (hash) => api.db.store.findSourceKeyOwner(hash),
+      },
+      clock,
+    );
+    const guard = new FailedAuthenticationGuard(authenticator, LIMIT, clock);
+    const address = newAddress();
+    const status = (header: string) =>
+      guard.authenticate(header, address).then(
+        () => 200,
+        (error: { status?: number }) => error.status,
+      );
+    /** The looping client's bad keys until the address is throttled. */
+    const throttle = async () => {
+      for (let i = 0; i <= LIMIT; i++) if ((await status(`Bearer ${badKey()}`)) === 429) return;
+      assert.fail("the address was never throttled");
+    };
+    const team = await createOrganization(api.db.store.db, "Team behind the same address");
+    assert.equal(await status(`Bearer ${team.apiKey}`), 200);
+    // Ten minutes of work every 20 s beside the loop: the key cache's minute runs out many times.
+    for (let i = 0; i < 30; i++) {
+      now += 20_000;
+      await throttle();
+      assert.equal(await status(`Bearer ${team.apiKey}`), 200, `after ${(i + 1) * 20} s`);
+    }
+    // A valid key this process has not accepted waits while the address is throttled.
+    const newcomer = await createOrganization(api.db.store.db, "Newcomer at the same address");
+    assert.equal(await status(`Bearer ${newcomer.apiKey}`), 429);
+    // In use is not valid: once revoked, the key is refused at its next lookup.
+    await api.db.store.db
+      .updateTable("api_keys")
+      .set({ revoked_at: now })
+      .where("organization_id", "=", team.organizationId)
+      .execute();
+    now += 61_000;
+    await throttle();
+    assert.equal(await status(`Bearer ${team.apiKey}`), 401);
+    // Ten minutes unused, a key is no longer in use.
+    const quiet = await createOrganization(api.db.store.db, "Quiet team");
+    now += 120_000;
+    assert.equal(await status(`Bearer ${quiet.apiKey}`), 200);
+    now += 10 * 60_000;
+    await throttle();
+    assert.equal(await status(`Bearer ${quiet.apiKey}`), 429);
   });
 
   test("without LEADTRAIL_TRUST_PROXY, X-Forwarded-For does not name a new client", async () => {

@@ -87,3 +87,12 @@ test("a limiter remembers at most maxKeys keys: idle ones first, then the oldest
   assert.equal(attempt(limiter, 70_000, "e"), true);
   assert.notEqual(attempt(limiter, 70_000, "e"), true);
 });
+
+test("a full limiter with every key busy forgets the oldest for each new key", () => {
+  const limiter = new RateLimiter(1, WINDOW, { who: "This client address", what: "failures" }, 60, 1_000);
+  for (let i = 0; i < 1_000; i++) assert.equal(attempt(limiter, 0, `busy-${i}`), true);
+  // 5,000 new keys within one second: the idle scan finds none idle, and each evicts the oldest.
+  for (let i = 0; i < 5_000; i++) assert.equal(attempt(limiter, 500 + i / 10, `new-${i}`), true);
+  assert.notEqual(attempt(limiter, 1_000, "new-4999"), true, "the newest are remembered");
+  assert.equal(attempt(limiter, 1_000, "new-0"), true, "older ones were forgotten");
+});

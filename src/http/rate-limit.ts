@@ -85,6 +85,7 @@ class SlidingWindow {
 export class RateLimiter {
   private readonly windows = new Map<string, SlidingWindow>();
   private readonly slotMs: number;
+  private lastSweepSlot = -1;
 
   constructor(
     private readonly limit: number,
@@ -104,7 +105,7 @@ export class RateLimiter {
     const slot = Math.floor(now / this.slotMs);
     let window = this.windows.get(key);
     if (!window) {
-      if (this.windows.size >= this.maxKeys) this.forgetIdle(slot);
+      if (this.windows.size >= this.maxKeys) this.makeRoom(slot);
       window = new SlidingWindow(slot, this.slotsPerWindow);
       this.windows.set(key, window);
     }
@@ -126,10 +127,16 @@ export class RateLimiter {
     );
   }
 
-  private forgetIdle(slot: number): void {
-    for (const [key, window] of this.windows) if (window.idle(slot)) this.windows.delete(key);
-    // All busy (many clients at once): forget the oldest, which is kinder than remembering without
-    // bound. A forgotten key starts again from an empty window.
+  /**
+   * Forgets idle keys (a scan of them all, at most once per slot, so that many new keys at once do
+   * not each pay for one), then, if all are busy, the oldest: kinder than remembering without bound.
+   * A forgotten key starts again from an empty window.
+   */
+  private makeRoom(slot: number): void {
+    if (slot !== this.lastSweepSlot) {
+      this.lastSweepSlot = slot;
+      for (const [key, window] of this.windows) if (window.idle(slot)) this.windows.delete(key);
+    }
     for (const key of this.windows.keys()) {
       if (this.windows.size < this.maxKeys) break;
       this.windows.delete(key);
