@@ -105,20 +105,29 @@ forEachEngine("store", (engine) => {
     );
   });
 
-  test("migration 0007 leaves conversations written before it read: counting starts with the next message", async () => {
+  test("migration 0009 leaves conversations written before it read: counting starts with the next message", async () => {
     const db = tdb.store.db;
     const schema =
       engine === "postgresql"
         ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
         : undefined;
-    assert.equal((await migrator(db as never, schema).migrateTo("0006_sources")).error, undefined);
+    assert.equal(
+      (await migrator(db as never, schema).migrateTo("0008_suppression_identifiers")).error,
+      undefined,
+    );
     const org = await createOrganization(db, "Conversations before reads");
     await sql`insert into conversations (organization_id, id, lead_id, lead_phone, last_snippet,
       last_event_at, last_event_is_internal_note, created_at, override_phone_number_id, last_phone_number_id)
       values (${org.organizationId}, 'conv_before', 'lead_x', '+14155550188', null, 1000, 0, 1000, null, null)`.execute(
       db,
     );
+    // A mark as migration 0007 kept them (by position): 0009 cannot carry it over.
+    await sql`insert into conversation_reads (organization_id, conversation_id, user_id, read_through_at,
+      read_through_id) values (${org.organizationId}, 'conv_before', ${org.userId}, 1000, 'evt_x')`.execute(
+      db,
+    );
     assert.equal(await migrateToLatest(db as never), LATEST_MIGRATION);
+    assert.deepEqual(await db.selectFrom("conversation_reads").selectAll().execute(), []);
     const row = await db
       .selectFrom("conversations")
       .select(["inbound_count", "last_inbound_event_id"])

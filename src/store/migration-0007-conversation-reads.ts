@@ -1,30 +1,22 @@
 import type { Kysely, Migration } from "kysely";
 
-// Read state of conversations per user (ConversationResponse.isUnread). Each conversation counts the
-// lead's messages in the order they reached us, and names the last to arrive (by arrival, not by
-// createdAt: a provider may deliver a message late, with its original time). A user has read a
-// conversation through the count it had when a page last showed them its latest message.
+// How far each user has read each conversation (ConversationResponse.isUnread): the newest message
+// from the lead that a timeline page has shown them, as (created_at, id), the order timelines use.
+// Migration 0009 replaces these marks with arrival counts (a message delivered late, with an earlier
+// createdAt, must still make a conversation unread). Kept as it was applied.
 export const conversationReads: Migration = {
   async up(db: Kysely<unknown>) {
-    await db.schema
-      .alterTable("conversations")
-      .addColumn("inbound_count", "bigint", (c) => c.notNull().defaultTo(0))
-      .execute();
-    await db.schema.alterTable("conversations").addColumn("last_inbound_event_id", "text").execute();
-    // No backfill: before this, every conversation answered isUnread false, so what the lead wrote
-    // before the upgrade stays read; counting starts with the next message.
     await db.schema
       .createTable("conversation_reads")
       .addColumn("organization_id", "text", (c) => c.notNull())
       .addColumn("conversation_id", "text", (c) => c.notNull())
       .addColumn("user_id", "text", (c) => c.notNull())
-      .addColumn("read_inbound_count", "bigint", (c) => c.notNull())
+      .addColumn("read_through_at", "bigint", (c) => c.notNull())
+      .addColumn("read_through_id", "text", (c) => c.notNull())
       .addPrimaryKeyConstraint("conversation_reads_pk", ["organization_id", "conversation_id", "user_id"])
       .execute();
   },
   async down(db: Kysely<unknown>) {
     await db.schema.dropTable("conversation_reads").execute();
-    await db.schema.alterTable("conversations").dropColumn("last_inbound_event_id").execute();
-    await db.schema.alterTable("conversations").dropColumn("inbound_count").execute();
   },
 };
