@@ -906,6 +906,43 @@ forEachEngine("phone numbers", (engine) => {
       assert.equal(call.canSend, false);
       assert.match(call.setupMessage, /SMS only/);
 
+      // With conversationId: that conversation's next sender, as its own route answers.
+      const conversationId = (await o.call("POST", `/conversations/lead/${lead.json().id}`, {})).json()
+        .items[0].id as string;
+      const byConversation = await o.call("POST", "/phone-numbers/outgoing/new", { conversationId });
+      assert.equal(byConversation.statusCode, 200, byConversation.body);
+      assert.deepEqual(
+        byConversation.json(),
+        (await o.call("POST", `/phone-numbers/outgoing/conversation/${conversationId}`, {})).json(),
+      );
+      // A lead or recipient beside it must be the conversation's own.
+      for (const [extra, field] of [
+        [{ leadId: "lead_01HZZZZZZZZZZZZZZZZZZZZZZZ" }, "leadId"],
+        [{ recipientPhoneNumber: "+14155550399" }, "recipientPhoneNumber"],
+      ] as const) {
+        assertProblem(
+          await o.call("POST", "/phone-numbers/outgoing/new", { conversationId, ...extra }),
+          400,
+          field,
+        );
+        assertProblem(
+          await o.call("POST", `/phone-numbers/outgoing/conversation/${conversationId}`, extra),
+          400,
+          field,
+        );
+      }
+      const matching = await o.call("POST", `/phone-numbers/outgoing/conversation/${conversationId}`, {
+        leadId: lead.json().id,
+        recipientPhoneNumber: "(415) 555-0303",
+      });
+      assert.equal(matching.statusCode, 200, matching.body);
+      assertProblem(
+        await o.call("POST", "/phone-numbers/outgoing/new", {
+          conversationId: "conv_01HZZZZZZZZZZZZZZZZZZZZZZZ",
+        }),
+        404,
+      );
+
       assertProblem(await o.call("POST", "/phone-numbers/outgoing/new", {}), 400, "recipientPhoneNumber");
       assertProblem(
         await o.call("POST", "/phone-numbers/outgoing/new", { recipientPhoneNumber: "12" }),

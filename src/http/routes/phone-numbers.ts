@@ -532,6 +532,22 @@ export const phoneNumbersRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
 
   const forConversation = async (organizationId: string, conversationId: string, body: SelectionBody) => {
     const { conversation, lead } = await conversationOf(organizationId, conversationId);
+    // A lead or recipient sent beside the conversation must be the conversation's own: the answer
+    // is about the conversation's lead, and silently answering for another would mislead.
+    const leadId = optionalId(body.leadId, "leadId");
+    if (leadId && leadId !== conversation.lead_id) {
+      throw badRequest(
+        `leadId must be the conversation's lead ('${conversation.lead_id}') or be omitted.`,
+        "leadId",
+      );
+    }
+    const recipient = optionalId(body.recipientPhoneNumber, "recipientPhoneNumber");
+    if (recipient && requirePhoneNumber(recipient, "recipientPhoneNumber") !== conversation.lead_phone) {
+      throw badRequest(
+        `recipientPhoneNumber must be the conversation's number (${conversation.lead_phone}) or be omitted.`,
+        "recipientPhoneNumber",
+      );
+    }
     return selectionResponse(store, {
       organizationId,
       conversation,
@@ -571,7 +587,7 @@ export const phoneNumbersRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
       schema: {
         tags,
         summary:
-          "The number a first message to a recipient (recipientPhoneNumber or leadId) would be sent from (nothing is sent)",
+          "The number a first message to a recipient (recipientPhoneNumber or leadId) would be sent from; with conversationId, that conversation's next message (nothing is sent)",
         body: OutgoingNumberSelectionRequestSchema,
         response: { 200: OutgoingNumberSelectionResponseSchema, ...problemResponses },
       },
@@ -579,11 +595,14 @@ export const phoneNumbersRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
     async (request) => {
       const { organizationId } = request.auth;
       const body = request.body ?? {};
+      // A conversation named here is answered as its own route answers it: its next message's sender.
+      const conversationId = optionalId(body.conversationId, "conversationId");
+      if (conversationId) return forConversation(organizationId, conversationId, body);
       const leadId = optionalId(body.leadId, "leadId");
       const given = optionalId(body.recipientPhoneNumber, "recipientPhoneNumber");
       if (!leadId && !given) {
         throw badRequest(
-          "recipientPhoneNumber or leadId is required: they identify the recipient.",
+          "recipientPhoneNumber, leadId or conversationId is required: they identify the recipient.",
           "recipientPhoneNumber",
         );
       }
