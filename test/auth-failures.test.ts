@@ -132,6 +132,9 @@ forEachEngine("failed authentications per client address", (engine) => {
     now += 61_000;
     await throttle();
     assert.equal(await status(`Bearer ${team.apiKey}`), 401);
+    // …and from then on it is not in use: a client looping on it is throttled like any other.
+    await throttle();
+    assert.equal(await status(`Bearer ${team.apiKey}`), 429);
     // Ten minutes unused, a key is no longer in use.
     const quiet = await createOrganization(api.db.store.db, "Quiet team");
     now += 120_000;

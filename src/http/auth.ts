@@ -60,7 +60,10 @@ export class ApiKeyAuthenticator {
     const now = this.clock();
     if (key.isSourceKey) {
       const source = await this.lookups.sourceKey(hash);
-      if (!source) throw invalidSourceKey();
+      if (!source) {
+        this.sourceKeysInUse.delete(hash); // revoked: no longer in use
+        throw invalidSourceKey();
+      }
       remember(this.sourceKeysInUse, hash, now);
       return source;
     }
@@ -70,7 +73,10 @@ export class ApiKeyAuthenticator {
       return cached.owner;
     }
     const owner = await this.lookups.organizationKey(hash);
-    if (!owner) throw unauthorized("The API key is not valid.");
+    if (!owner) {
+      this.cache.delete(hash); // revoked: no longer in use
+      throw unauthorized("The API key is not valid.");
+    }
     remember(this.cache, hash, { owner, expires: now + CACHE_TTL_MS, lastUsed: now });
     return owner;
   }
