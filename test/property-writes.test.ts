@@ -166,10 +166,22 @@ forEachEngine("write endpoints under random bodies", (engine) => {
         path: "/phone-numbers/outgoing/new",
         valid: { leadId: String(lead.id), campaignId: "camp", sourceId: "src" },
       },
+      {
+        method: "POST",
+        path: "/phone-numbers/outgoing/new",
+        valid: { conversationId, leadId: String(lead.id), channel: "sms" },
+      },
       { method: "POST", path: "/suppressions", valid: suppression },
+      {
+        method: "POST",
+        path: "/suppressions",
+        valid: { ...suppression, recipientIdentifier: "crm-contact-1" },
+      },
       { method: "POST", path: "/suppressions/release", valid: suppression },
       { method: "POST", path: "/suppressions/check", valid: suppression },
       { method: "POST", path: "/sms/send", valid: { conversationId, text: "Following up", mediaUrls: null } },
+      // A retry of the message sent above: answers it and sends nothing.
+      { method: "POST", path: "/sms/send", valid: { conversationId, text: "Hello", smsEventId: smsId } },
       { method: "POST", path: `/sms/${smsId}/cancel`, valid: { reason: "changed my mind" } },
       {
         method: "POST",
