@@ -31,7 +31,7 @@ describe("leadtrail CLI basics", () => {
   test("--help lists every command", async () => {
     const { stdout } = await cliOk(["--help"], cliEnv({}));
     assert.match(stdout, /^Usage: leadtrail /m);
-    for (const command of ["serve", "migrate", "org", "user", "demo", "bench-seed"]) {
+    for (const command of ["serve", "migrate", "org", "user", "key", "demo", "bench-seed"]) {
       assert.match(stdout, new RegExp(`^\\s+${command}\\b`, "m"), `--help lacks ${command}`);
     }
     const org = await cliOk(["org", "create", "--help"], cliEnv({}));
@@ -215,6 +215,61 @@ forEachEngine("leadtrail CLI", (engine) => {
       assert.equal(note.body.createdBy, added.userId);
       assert.equal(note.body.actorDisplayName, "Sam Agent");
       assert.equal(note.body.actorEmail, "sam@example.com");
+    });
+
+    test("key create rotates a user's key; key revoke refuses a key, or all of a user's, from then on", async () => {
+      assert.ok(server, "needs the running server");
+      const owner = JSON.parse(
+        (await cliOk(["org", "create", "--name", "Rotating Org", "--json"], db.env)).stdout,
+      );
+      const status = async (apiKey: string) =>
+        (await post(server!.baseUrl, "/events/all/my", apiKey, {})).status;
+      const rotated = JSON.parse(
+        (await cliOk(["key", "create", "--user", owner.userId, "--json"], db.env)).stdout,
+      );
+      assert.deepEqual(Object.keys(rotated).sort(), ["apiKey", "organizationId", "userId"]);
+      assert.equal(rotated.userId, owner.userId);
+      assert.equal(rotated.organizationId, owner.organizationId);
+      assert.notEqual(rotated.apiKey, owner.apiKey);
+      // A third key, never used, so that the server has not cached it: its revocation shows at once.
+      const spare = JSON.parse(
+        (await cliOk(["key", "create", "--user", owner.userId, "--json"], db.env)).stdout,
+      );
+      const revoked = JSON.parse(
+        (await cliOk(["key", "revoke", "--key", spare.apiKey, "--json"], db.env)).stdout,
+      );
+      assert.deepEqual(revoked, {
+        organizationId: owner.organizationId,
+        userId: owner.userId,
+        keyPrefixes: [spare.apiKey.slice(0, 7)],
+      });
+      assert.equal(await status(spare.apiKey), 401);
+      assert.equal(await status(rotated.apiKey), 200, "the other keys still work");
+      // Every key of a user; a second time, nothing is left to revoke.
+      const other = JSON.parse(
+        (await cliOk(["user", "add", "--org", owner.organizationId, "--name", "Leaver", "--json"], db.env))
+          .stdout,
+      );
+      await cliOk(["key", "create", "--user", other.userId], db.env);
+      const all = JSON.parse(
+        (await cliOk(["key", "revoke", "--user", other.userId, "--json"], db.env)).stdout,
+      );
+      assert.equal(all.keyPrefixes.length, 2);
+      assert.equal(await status(other.apiKey), 401);
+      const again = await cli(["key", "revoke", "--user", other.userId], db.env);
+      assert.notEqual(again.code, 0);
+      assert.match(again.stderr, /no live API key matched/);
+      for (const args of [
+        ["key", "revoke"],
+        ["key", "revoke", "--key", "x", "--user", "y"],
+      ]) {
+        const run = await cli(args, db.env);
+        assert.notEqual(run.code, 0);
+        assert.match(run.stderr, /either --key or --user/);
+      }
+      const unknown = await cli(["key", "create", "--user", "usr_01NOSUCHUSER000000000000000"], db.env);
+      assert.notEqual(unknown.code, 0);
+      assert.match(unknown.stderr, /user 'usr_01NOSUCHUSER\w*' was not found/);
     });
 
     test("user add refuses an unknown organization, an empty name and a malformed email", async () => {

@@ -7,7 +7,13 @@ import { buildApp } from "../http/app.js";
 import { Messaging } from "../messaging/messaging.js";
 import { createProvider } from "../messaging/providers/index.js";
 import { addCredit } from "../store/billing-repo.js";
-import { addUser, countOrganizations, createOrganization } from "../store/orgs-repo.js";
+import {
+  addApiKey,
+  addUser,
+  countOrganizations,
+  createOrganization,
+  revokeApiKeys,
+} from "../store/orgs-repo.js";
 import { baseUrlOf } from "./base-url.js";
 import { benchSeed } from "./bench-seed.js";
 import { demoInstructions, seedDemo } from "./demo.js";
@@ -162,6 +168,48 @@ user
     } else {
       console.log(`user    ${added.userId} added to ${added.organizationId}`);
       console.log(`API key ${added.apiKey}   (shown once)`);
+    }
+  });
+
+const key = program.command("key").description("manage API keys");
+key
+  .command("create")
+  .description("a new API key for an existing user (to rotate one: create, switch, then revoke the old)")
+  .requiredOption("--user <id>", "user id (usr_…)")
+  .option("--json", "print only {organizationId,userId,apiKey} as JSON")
+  .action(async (options: { user: string; json?: boolean }) => {
+    const store = await openStore(loadConfig());
+    const created = await addApiKey(store.db, options.user.trim()).finally(() => store.close());
+    if (!created) throw new Error(`user '${options.user}' was not found`);
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(created)}\n`);
+    } else {
+      console.log(
+        `API key ${created.apiKey}   (shown once) for ${created.userId} of ${created.organizationId}`,
+      );
+    }
+  });
+key
+  .command("revoke")
+  .description("revoke an API key, or every key of a user (a running server refuses it within a minute)")
+  .option("--key <apiKey>", "the key itself (sk_…)")
+  .option("--user <id>", "every key of this user (usr_…)")
+  .option("--json", "print {organizationId,userId,keyPrefixes} as JSON")
+  .action(async (options: { key?: string; user?: string; json?: boolean }) => {
+    if ((options.key === undefined) === (options.user === undefined)) {
+      program.error("leadtrail: give either --key or --user");
+    }
+    const target =
+      options.key !== undefined ? { apiKey: options.key.trim() } : { userId: options.user!.trim() };
+    const store = await openStore(loadConfig());
+    const revoked = await revokeApiKeys(store.db, target).finally(() => store.close());
+    if (!revoked) throw new Error("no live API key matched: it is unknown or already revoked");
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(revoked)}\n`);
+    } else {
+      console.log(
+        `revoked ${revoked.keyPrefixes.map((p) => `${p}…`).join(", ")} of ${revoked.userId} (${revoked.organizationId})`,
+      );
     }
   });
 

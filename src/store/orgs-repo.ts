@@ -76,6 +76,74 @@ export async function addUser(
   });
 }
 
+/** A new API key for an existing user (to rotate one); null when there is no such user. */
+export async function addApiKey(db: Kysely<Database>, userId: string): Promise<CreatedOrganization | null> {
+  const user = await db
+    .selectFrom("users")
+    .select(["organization_id", "id"])
+    .where("id", "=", userId)
+    .executeTakeFirst();
+  if (!user) return null;
+  const apiKey = generateApiKey();
+  await insertApiKey(db, user.organization_id, user.id, apiKey, Date.now());
+  return { organizationId: user.organization_id, userId: user.id, apiKey };
+}
+
+export interface RevokedKeys {
+  organizationId: string;
+  userId: string;
+  /** The first characters of each key revoked (`sk_abcd`), as stored. */
+  keyPrefixes: string[];
+}
+
+/**
+ * Revokes an API key (given whole), or every key of a user. Null when nothing live matched. A
+ * running server stops accepting a revoked key once its cache entry for it ends: within a minute.
+ */
+export async function revokeApiKeys(
+  db: Kysely<Database>,
+  target: { apiKey: string } | { userId: string },
+  now: number = Date.now(),
+): Promise<RevokedKeys | null> {
+  const revoked = await db
+    .updateTable("api_keys")
+    .set({ revoked_at: now })
+    .where("revoked_at", "is", null)
+    .where((eb) =>
+      "apiKey" in target ? eb("key_hash", "=", hashApiKey(target.apiKey)) : eb("user_id", "=", target.userId),
+    )
+    .returning(["organization_id", "user_id", "key_prefix"])
+    .execute();
+  const first = revoked[0];
+  if (!first) return null;
+  return {
+    organizationId: first.organization_id,
+    userId: first.user_id,
+    keyPrefixes: revoked.map((r) => r.key_prefix),
+  };
+}
+
+async function insertApiKey(
+  db: Kysely<Database>,
+  organizationId: string,
+  userId: string,
+  apiKey: string,
+  now: number,
+): Promise<void> {
+  await db
+    .insertInto("api_keys")
+    .values({
+      id: newId("key", now),
+      organization_id: organizationId,
+      user_id: userId,
+      key_hash: hashApiKey(apiKey),
+      key_prefix: apiKey.slice(0, 7),
+      created_at: now,
+      revoked_at: null,
+    })
+    .execute();
+}
+
 async function insertUserWithKey(
   db: Kysely<Database>,
   organizationId: string,
@@ -94,18 +162,7 @@ async function insertUserWithKey(
       created_at: now,
     })
     .execute();
-  await db
-    .insertInto("api_keys")
-    .values({
-      id: newId("key", now),
-      organization_id: organizationId,
-      user_id: userId,
-      key_hash: hashApiKey(apiKey),
-      key_prefix: apiKey.slice(0, 7),
-      created_at: now,
-      revoked_at: null,
-    })
-    .execute();
+  await insertApiKey(db, organizationId, userId, apiKey, now);
   return { organizationId, userId, apiKey };
 }
 
