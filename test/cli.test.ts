@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,6 +11,7 @@ import { hashApiKey } from "../src/store/orgs-repo.js";
 import { assertEventRecord } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 import {
+  BIN,
   type CliDatabase,
   cli,
   cliEnv,
@@ -245,6 +247,24 @@ forEachEngine("leadtrail CLI", (engine) => {
       });
       assert.equal(await status(spare.apiKey), 401);
       assert.equal(await status(rotated.apiKey), 200, "the other keys still work");
+      // The key read from standard input (`--key -`), so that it stays out of shell history.
+      const piped = JSON.parse(
+        (await cliOk(["key", "create", "--user", owner.userId, "--json"], db.env)).stdout,
+      );
+      const fromStdin = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+        const child = spawn(process.execPath, [BIN, "key", "revoke", "--key", "-", "--json"], {
+          env: db.env,
+        });
+        let stdout = "";
+        child.stdout.on("data", (chunk: Buffer) => {
+          stdout += chunk.toString();
+        });
+        child.on("close", (code) => resolve({ code, stdout }));
+        child.stdin.end(`${piped.apiKey}\n`);
+      });
+      assert.equal(fromStdin.code, 0, fromStdin.stdout);
+      assert.deepEqual(JSON.parse(fromStdin.stdout).keyPrefixes, [piped.apiKey.slice(0, 7)]);
+      assert.equal(await status(piped.apiKey), 401);
       // Every key of a user; a second time, nothing is left to revoke.
       const other = JSON.parse(
         (await cliOk(["user", "add", "--org", owner.organizationId, "--name", "Leaver", "--json"], db.env))

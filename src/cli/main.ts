@@ -192,15 +192,18 @@ key
 key
   .command("revoke")
   .description("revoke an API key, or every key of a user (a running server refuses it within a minute)")
-  .option("--key <apiKey>", "the key itself (sk_…)")
+  .option(
+    "--key <apiKey>",
+    "the key itself (sk_…), or - to read it from standard input (kept out of shell history)",
+  )
   .option("--user <id>", "every key of this user (usr_…)")
   .option("--json", "print {organizationId,userId,keyPrefixes} as JSON")
   .action(async (options: { key?: string; user?: string; json?: boolean }) => {
     if ((options.key === undefined) === (options.user === undefined)) {
       program.error("leadtrail: give either --key or --user");
     }
-    const target =
-      options.key !== undefined ? { apiKey: options.key.trim() } : { userId: options.user!.trim() };
+    const apiKey = options.key === "-" ? readFileSync(0, "utf8") : options.key;
+    const target = apiKey !== undefined ? { apiKey: apiKey.trim() } : { userId: options.user!.trim() };
     const store = await openStore(loadConfig());
     const revoked = await revokeApiKeys(store.db, target).finally(() => store.close());
     if (!revoked) throw new Error("no live API key matched: it is unknown or already revoked");
