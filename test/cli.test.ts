@@ -287,9 +287,11 @@ forEachEngine("leadtrail CLI", (engine) => {
         assert.notEqual(run.code, 0);
         assert.match(run.stderr, /either --key or --user/);
       }
-      const unknown = await cli(["key", "create", "--user", "usr_01NOSUCHUSER000000000000000"], db.env);
-      assert.notEqual(unknown.code, 0);
-      assert.match(unknown.stderr, /user 'usr_01NOSUCHUSER\w*' was not found/);
+      for (const command of ["create", "revoke"]) {
+        const unknown = await cli(["key", command, "--user", "usr_01NOSUCHUSER000000000000000"], db.env);
+        assert.notEqual(unknown.code, 0);
+        assert.match(unknown.stderr, /user 'usr_01NOSUCHUSER\w*' was not found/, command);
+      }
     });
 
     test("user add refuses an unknown organization, an empty name and a malformed email", async () => {

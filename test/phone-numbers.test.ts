@@ -932,10 +932,22 @@ forEachEngine("phone numbers", (engine) => {
         );
       }
       const matching = await o.call("POST", `/phone-numbers/outgoing/conversation/${conversationId}`, {
+        conversationId: ` ${conversationId} `,
         leadId: lead.json().id,
         recipientPhoneNumber: "(415) 555-0303",
       });
       assert.equal(matching.statusCode, 200, matching.body);
+      // Blank ids are omitted ones, on both routes alike.
+      for (const path of [
+        `/phone-numbers/outgoing/conversation/${conversationId}`,
+        "/phone-numbers/outgoing/new",
+      ]) {
+        const blank = await o.call("POST", path, {
+          conversationId: path.endsWith("new") ? conversationId : "",
+          leadId: "",
+        });
+        assert.equal(blank.statusCode, 200, `${path}: ${blank.body}`);
+      }
       assertProblem(
         await o.call("POST", "/phone-numbers/outgoing/new", {
           conversationId: "conv_01HZZZZZZZZZZZZZZZZZZZZZZZ",

@@ -12,6 +12,8 @@ import {
   addUser,
   countOrganizations,
   createOrganization,
+  findUser,
+  type RevokedKeys,
   revokeApiKeys,
 } from "../store/orgs-repo.js";
 import { baseUrlOf } from "./base-url.js";
@@ -191,7 +193,9 @@ key
   });
 key
   .command("revoke")
-  .description("revoke an API key, or every key of a user (a running server refuses it within a minute)")
+  .description(
+    "revoke an organization API key (sk_…), or every one of a user (a running server refuses it within a minute); source keys belong to their sources",
+  )
   .option(
     "--key <apiKey>",
     "the key itself (sk_…), or - to read it from standard input (kept out of shell history)",
@@ -203,9 +207,19 @@ key
       program.error("leadtrail: give either --key or --user");
     }
     const apiKey = options.key === "-" ? readFileSync(0, "utf8") : options.key;
-    const target = apiKey !== undefined ? { apiKey: apiKey.trim() } : { userId: options.user!.trim() };
+    const target: { apiKey: string } | { userId: string } =
+      apiKey !== undefined ? { apiKey: apiKey.trim() } : { userId: options.user!.trim() };
     const store = await openStore(loadConfig());
-    const revoked = await revokeApiKeys(store.db, target).finally(() => store.close());
+    let revoked: RevokedKeys | null;
+    let unknownUser = false;
+    try {
+      revoked = await revokeApiKeys(store.db, target);
+      // Nothing revoked for a user: a mistyped id, or a user with no live key?
+      if (!revoked && "userId" in target) unknownUser = !(await findUser(store.db, target.userId));
+    } finally {
+      await store.close();
+    }
+    if (unknownUser) throw new Error(`user '${options.user!.trim()}' was not found`);
     if (!revoked) throw new Error("no live API key matched: it is unknown or already revoked");
     if (options.json) {
       process.stdout.write(`${JSON.stringify(revoked)}\n`);

@@ -76,13 +76,14 @@ export async function addUser(
   });
 }
 
+/** A user by id alone (ids are unique across organizations), for the operator's CLI. */
+export async function findUser(db: Kysely<Database>, userId: string) {
+  return db.selectFrom("users").select(["organization_id", "id"]).where("id", "=", userId).executeTakeFirst();
+}
+
 /** A new API key for an existing user (to rotate one); null when there is no such user. */
 export async function addApiKey(db: Kysely<Database>, userId: string): Promise<CreatedOrganization | null> {
-  const user = await db
-    .selectFrom("users")
-    .select(["organization_id", "id"])
-    .where("id", "=", userId)
-    .executeTakeFirst();
+  const user = await findUser(db, userId);
   if (!user) return null;
   const apiKey = generateApiKey();
   await insertApiKey(db, user.organization_id, user.id, apiKey, Date.now());
@@ -97,8 +98,9 @@ export interface RevokedKeys {
 }
 
 /**
- * Revokes an API key (given whole), or every key of a user. Null when nothing live matched. A
- * running server stops accepting a revoked key once its cache entry for it ends: within a minute.
+ * Revokes an organization API key (given whole), or every one of a user. Null when nothing live
+ * matched. A running server stops accepting a revoked key once its cache entry for it ends: within a
+ * minute. Source keys (lp_src_…) belong to their sources, not to a user: re-key or delete the source.
  */
 export async function revokeApiKeys(
   db: Kysely<Database>,

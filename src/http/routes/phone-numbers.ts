@@ -571,7 +571,8 @@ export const phoneNumbersRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
     async (request) => {
       const body = request.body ?? {};
       const { conversationId } = request.params;
-      if (body.conversationId != null && body.conversationId !== conversationId) {
+      const named = optionalId(body.conversationId, "conversationId");
+      if (named !== null && named !== conversationId) {
         throw badRequest(
           "conversationId must match the conversationId of the path (or be omitted).",
           "conversationId",
