@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
-import { loadConfig } from "../config.js";
+import { type Config, loadConfig } from "../config.js";
 import { microsToUsd } from "../domain/money.js";
 import { isValidEmail } from "../domain/phone.js";
 import { buildApp } from "../http/app.js";
@@ -13,9 +13,9 @@ import {
   countOrganizations,
   createOrganization,
   findUser,
-  type RevokedKeys,
   revokeApiKeys,
 } from "../store/orgs-repo.js";
+import type { Store } from "../store/store.js";
 import { baseUrlOf } from "./base-url.js";
 import { benchSeed } from "./bench-seed.js";
 import { demoInstructions, seedDemo } from "./demo.js";
@@ -93,9 +93,10 @@ program
   .command("migrate")
   .description("apply pending database migrations")
   .action(async () => {
-    const store = await openStore(loadConfig());
-    console.log(`migrated ${store.engine} database to ${await store.migrationVersion()}`);
-    await store.close();
+    const migrated = await withStore(
+      async (store) => `${store.engine} database to ${await store.migrationVersion()}`,
+    );
+    console.log(`migrated ${migrated}`);
   });
 
 /** A USD amount as typed ("25", "12.50", "0.000001") in exact micro-dollars, no float rounding. */
@@ -121,6 +122,22 @@ function formatUsd(micros: number): string {
   return `${sign}${Math.floor(abs / 1_000_000)}.${fraction.padEnd(2, "0")}`;
 }
 
+/** Runs `work` on the configured database, and closes it whatever happens. */
+async function withStore<T>(work: (store: Store) => Promise<T>, config: Config = loadConfig()): Promise<T> {
+  const store = await openStore(config);
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** A command's result: one JSON line with --json (for scripts), else lines for a person. */
+function report(json: boolean | undefined, result: unknown, lines: () => string[]): void {
+  if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else for (const line of lines()) console.log(line);
+}
+
 const org = program.command("org").description("manage organizations");
 org
   .command("create")
@@ -133,17 +150,16 @@ org
     const credit = options.credit === undefined ? undefined : usdOption(options.credit, "--credit", true);
     const config = loadConfig();
     const startingCreditMicros = credit ?? config.messaging.startingCreditMicros;
-    const store = await openStore(config);
-    const created = await createOrganization(store.db, options.name, { startingCreditMicros });
-    await store.close();
-    if (options.json) {
-      process.stdout.write(`${JSON.stringify(created)}\n`);
-    } else {
-      console.log(`organization ${created.organizationId} created`);
-      console.log(`user         ${created.userId}`);
-      console.log(`API key      ${created.apiKey}   (shown once)`);
-      console.log(`wallet       ${formatUsd(startingCreditMicros)} USD`);
-    }
+    const created = await withStore(
+      (store) => createOrganization(store.db, options.name, { startingCreditMicros }),
+      config,
+    );
+    report(options.json, created, () => [
+      `organization ${created.organizationId} created`,
+      `user         ${created.userId}`,
+      `API key      ${created.apiKey}   (shown once)`,
+      `wallet       ${formatUsd(startingCreditMicros)} USD`,
+    ]);
   });
 
 const user = program.command("user").description("manage an organization's users");
@@ -160,17 +176,12 @@ user
     const email = options.email?.trim();
     if (email !== undefined && !isValidEmail(email))
       program.error(`leadtrail: --email '${email}' is not an email address`);
-    const store = await openStore(loadConfig());
-    const added = await addUser(store.db, options.org, { name, email: email ?? null }).finally(() =>
-      store.close(),
-    );
+    const added = await withStore((store) => addUser(store.db, options.org, { name, email: email ?? null }));
     if (!added) throw new Error(`organization '${options.org}' was not found`);
-    if (options.json) {
-      process.stdout.write(`${JSON.stringify(added)}\n`);
-    } else {
-      console.log(`user    ${added.userId} added to ${added.organizationId}`);
-      console.log(`API key ${added.apiKey}   (shown once)`);
-    }
+    report(options.json, added, () => [
+      `user    ${added.userId} added to ${added.organizationId}`,
+      `API key ${added.apiKey}   (shown once)`,
+    ]);
   });
 
 const key = program.command("key").description("manage API keys");
@@ -180,16 +191,11 @@ key
   .requiredOption("--user <id>", "user id (usr_…)")
   .option("--json", "print only {organizationId,userId,apiKey} as JSON")
   .action(async (options: { user: string; json?: boolean }) => {
-    const store = await openStore(loadConfig());
-    const created = await addApiKey(store.db, options.user.trim()).finally(() => store.close());
+    const created = await withStore((store) => addApiKey(store.db, options.user.trim()));
     if (!created) throw new Error(`user '${options.user}' was not found`);
-    if (options.json) {
-      process.stdout.write(`${JSON.stringify(created)}\n`);
-    } else {
-      console.log(
-        `API key ${created.apiKey}   (shown once) for ${created.userId} of ${created.organizationId}`,
-      );
-    }
+    report(options.json, created, () => [
+      `API key ${created.apiKey}   (shown once) for ${created.userId} of ${created.organizationId}`,
+    ]);
   });
 key
   .command("revoke")
@@ -209,25 +215,17 @@ key
     const apiKey = options.key === "-" ? readFileSync(0, "utf8") : options.key;
     const target: { apiKey: string } | { userId: string } =
       apiKey !== undefined ? { apiKey: apiKey.trim() } : { userId: options.user!.trim() };
-    const store = await openStore(loadConfig());
-    let revoked: RevokedKeys | null;
-    let unknownUser = false;
-    try {
-      revoked = await revokeApiKeys(store.db, target);
+    const { revoked, unknownUser } = await withStore(async (store) => {
+      const revoked = await revokeApiKeys(store.db, target);
       // Nothing revoked for a user: a mistyped id, or a user with no live key?
-      if (!revoked && "userId" in target) unknownUser = !(await findUser(store.db, target.userId));
-    } finally {
-      await store.close();
-    }
+      const unknownUser = !revoked && "userId" in target && !(await findUser(store.db, target.userId));
+      return { revoked, unknownUser };
+    });
     if (unknownUser) throw new Error(`user '${options.user!.trim()}' was not found`);
     if (!revoked) throw new Error("no live API key matched: it is unknown or already revoked");
-    if (options.json) {
-      process.stdout.write(`${JSON.stringify(revoked)}\n`);
-    } else {
-      console.log(
-        `revoked ${revoked.keyPrefixes.map((p) => `${p}…`).join(", ")} of ${revoked.userId} (${revoked.organizationId})`,
-      );
-    }
+    report(options.json, revoked, () => [
+      `revoked ${revoked.keyPrefixes.map((p) => `${p}…`).join(", ")} of ${revoked.userId} (${revoked.organizationId})`,
+    ]);
   });
 
 const wallet = program.command("wallet").description("manage organization wallets");
@@ -239,23 +237,18 @@ wallet
   .option("--json", "print {organizationId,walletId,balance,amountPurchased,currency} as JSON")
   .action(async (options: { org: string; amount: string; json?: boolean }) => {
     const micros = usdOption(options.amount, "--amount", false);
-    const store = await openStore(loadConfig());
-    const credited = await addCredit(store.db, options.org, micros).finally(() => store.close());
+    const credited = await withStore((store) => addCredit(store.db, options.org, micros));
     if (!credited) throw new Error(`organization '${options.org}' was not found`);
-    if (options.json) {
-      const result = {
-        organizationId: credited.organization_id,
-        walletId: credited.id,
-        balance: microsToUsd(credited.balance_micros),
-        amountPurchased: microsToUsd(credited.purchased_micros),
-        currency: "USD",
-      };
-      process.stdout.write(`${JSON.stringify(result)}\n`);
-    } else {
-      console.log(
-        `credited ${formatUsd(micros)} USD to ${credited.organization_id}; balance ${formatUsd(credited.balance_micros)} USD`,
-      );
-    }
+    const result = {
+      organizationId: credited.organization_id,
+      walletId: credited.id,
+      balance: microsToUsd(credited.balance_micros),
+      amountPurchased: microsToUsd(credited.purchased_micros),
+      currency: "USD",
+    };
+    report(options.json, result, () => [
+      `credited ${formatUsd(micros)} USD to ${credited.organization_id}; balance ${formatUsd(credited.balance_micros)} USD`,
+    ]);
   });
 
 program

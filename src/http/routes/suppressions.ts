@@ -147,11 +147,16 @@ function recipientOf(entry: ParsedEntry): string {
   return entry.phoneNumber;
 }
 
+/** The identifier an entry answers with: the client's own when it gave one, else the matched one. */
+function answeredIdentifier(row: SuppressionRow): string {
+  return row.recipient_identifier ?? row.recipient;
+}
+
 export function toSuppressionResponse(row: SuppressionRow) {
   return {
     id: row.id,
     organizationId: row.organization_id,
-    recipientIdentifier: row.recipient_identifier ?? row.recipient,
+    recipientIdentifier: answeredIdentifier(row),
     normalizedPhoneNumber: row.phone_number,
     normalizedEmail: row.email,
     channel: row.channel,
@@ -274,9 +279,7 @@ export const suppressionsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
         allowed: blocking === undefined,
         organizationId: request.auth.organizationId,
         recipientIdentifier:
-          (blocking ? (blocking.recipient_identifier ?? blocking.recipient) : null) ??
-          entry.clientIdentifier ??
-          recipients[0]!,
+          (blocking ? answeredIdentifier(blocking) : null) ?? entry.clientIdentifier ?? recipients[0]!,
         normalizedPhoneNumber: entry.phoneNumber,
         normalizedEmail: entry.email,
         channel: entry.channel,
