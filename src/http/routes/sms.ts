@@ -172,7 +172,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
       conditions: [MESSAGE_TYPES, ...extra],
       key: scopeKey,
     });
-    if (reader) await markShownMessagesRead(store.db, organizationId, reader, page.rows);
+    // The page's reads and its read marks do not depend on each other (as in routes/events.ts).
     const [transitions, leads] = await Promise.all([
       transitionsOf(organizationId, page.rows),
       getLeadsByIds(
@@ -180,6 +180,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
         organizationId,
         page.rows.flatMap((r) => (r.lead_id ? [r.lead_id] : [])),
       ),
+      reader && markShownMessagesRead(store.db, organizationId, reader, page.rows),
     ]);
     return sendPage(reply, open, {
       ...page,
