@@ -51,6 +51,28 @@ describe("leadtrail CLI basics", () => {
     }
   });
 
+  test("commands on existing records refuse a database file that is not there, and create none", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "leadtrail-cli-"));
+    try {
+      const path = join(dir, "mistyped", "leadtrail.db");
+      const env = cliEnv({ LEADTRAIL_DB: path });
+      for (const args of [
+        ["user", "add", "--org", "org_01HZZZZZZZZZZZZZZZZZZZZZZZ", "--name", "X", "--json"],
+        ["key", "create", "--user", "usr_01HZZZZZZZZZZZZZZZZZZZZZZZ", "--json"],
+        ["key", "revoke", "--user", "usr_01HZZZZZZZZZZZZZZZZZZZZZZZ", "--json"],
+        ["wallet", "credit", "--org", "org_01HZZZZZZZZZZZZZZZZZZZZZZZ", "--amount", "5", "--json"],
+      ]) {
+        const result = await cli(args, env);
+        assert.equal(result.code, 1, args.join(" "));
+        assert.equal(result.stdout, "");
+        assert.match(result.stderr, /^leadtrail: there is no database at .*leadtrail\.db \(LEADTRAIL_DB\)$/m);
+        assert.equal(existsSync(path), false, `${args.join(" ")} created the file`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("--version prints the package's version", async () => {
     const { stdout } = await cliOk(["--version"], cliEnv({}));
     const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));

@@ -122,9 +122,15 @@ function formatUsd(micros: number): string {
   return `${sign}${Math.floor(abs / 1_000_000)}.${fraction.padEnd(2, "0")}`;
 }
 
-/** Runs `work` on the configured database, and closes it whatever happens. */
-async function withStore<T>(work: (store: Store) => Promise<T>, config: Config = loadConfig()): Promise<T> {
-  const store = await openStore(config);
+/**
+ * Runs `work` on the configured database, and closes it whatever happens. `existing`: the command
+ * acts on records already there (see openStore).
+ */
+async function withStore<T>(
+  work: (store: Store) => Promise<T>,
+  options: { config?: Config; existing?: boolean } = {},
+): Promise<T> {
+  const store = await openStore(options.config ?? loadConfig(), options);
   try {
     return await work(store);
   } finally {
@@ -152,7 +158,7 @@ org
     const startingCreditMicros = credit ?? config.messaging.startingCreditMicros;
     const created = await withStore(
       (store) => createOrganization(store.db, options.name, { startingCreditMicros }),
-      config,
+      { config },
     );
     report(options.json, created, () => [
       `organization ${created.organizationId} created`,
@@ -176,7 +182,9 @@ user
     const email = options.email?.trim();
     if (email !== undefined && !isValidEmail(email))
       program.error(`leadtrail: --email '${email}' is not an email address`);
-    const added = await withStore((store) => addUser(store.db, options.org, { name, email: email ?? null }));
+    const added = await withStore((store) => addUser(store.db, options.org, { name, email: email ?? null }), {
+      existing: true,
+    });
     if (!added) throw new Error(`organization '${options.org}' was not found`);
     report(options.json, added, () => [
       `user    ${added.userId} added to ${added.organizationId}`,
@@ -191,7 +199,7 @@ key
   .requiredOption("--user <id>", "user id (usr_…)")
   .option("--json", "print only {organizationId,userId,apiKey} as JSON")
   .action(async (options: { user: string; json?: boolean }) => {
-    const created = await withStore((store) => addApiKey(store.db, options.user.trim()));
+    const created = await withStore((store) => addApiKey(store.db, options.user.trim()), { existing: true });
     if (!created) throw new Error(`user '${options.user}' was not found`);
     report(options.json, created, () => [
       `API key ${created.apiKey}   (shown once) for ${created.userId} of ${created.organizationId}`,
@@ -215,12 +223,15 @@ key
     const apiKey = options.key === "-" ? readFileSync(0, "utf8") : options.key;
     const target: { apiKey: string } | { userId: string } =
       apiKey !== undefined ? { apiKey: apiKey.trim() } : { userId: options.user!.trim() };
-    const { revoked, unknownUser } = await withStore(async (store) => {
-      const revoked = await revokeApiKeys(store.db, target);
-      // Nothing revoked for a user: a mistyped id, or a user with no live key?
-      const unknownUser = !revoked && "userId" in target && !(await findUser(store.db, target.userId));
-      return { revoked, unknownUser };
-    });
+    const { revoked, unknownUser } = await withStore(
+      async (store) => {
+        const revoked = await revokeApiKeys(store.db, target);
+        // Nothing revoked for a user: a mistyped id, or a user with no live key?
+        const unknownUser = !revoked && "userId" in target && !(await findUser(store.db, target.userId));
+        return { revoked, unknownUser };
+      },
+      { existing: true },
+    );
     if (unknownUser) throw new Error(`user '${options.user!.trim()}' was not found`);
     if (!revoked) throw new Error("no live API key matched: it is unknown or already revoked");
     report(options.json, revoked, () => [
@@ -237,7 +248,7 @@ wallet
   .option("--json", "print {organizationId,walletId,balance,amountPurchased,currency} as JSON")
   .action(async (options: { org: string; amount: string; json?: boolean }) => {
     const micros = usdOption(options.amount, "--amount", false);
-    const credited = await withStore((store) => addCredit(store.db, options.org, micros));
+    const credited = await withStore((store) => addCredit(store.db, options.org, micros), { existing: true });
     if (!credited) throw new Error(`organization '${options.org}' was not found`);
     const result = {
       organizationId: credited.organization_id,

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { type CompiledQuery, Kysely } from "kysely";
@@ -45,6 +45,11 @@ export interface ConnectionOptions {
   poolSize?: number;
   /** PostgreSQL schema to use (tests isolate themselves in one schema each). */
   pgSchema?: string | undefined;
+  /**
+   * SQLite: open only an existing file. Commands that act on records already there (a user, a key,
+   * a wallet) set it, so a mistyped LEADTRAIL_DB is an error rather than a new, empty database.
+   */
+  mustExist?: boolean;
 }
 
 // BIGINT (int8) columns hold epoch milliseconds and micro-dollars, well inside 2^53: read them as numbers.
@@ -85,8 +90,12 @@ export function openConnection(options: ConnectionOptions): Connection {
       close: () => db.destroy(),
     };
   }
+  const mustExist = options.mustExist === true && options.sqlitePath !== ":memory:";
+  if (mustExist && !existsSync(options.sqlitePath)) {
+    throw new Error(`there is no database at ${options.sqlitePath} (LEADTRAIL_DB)`);
+  }
   if (options.sqlitePath !== ":memory:") mkdirSync(dirname(options.sqlitePath), { recursive: true });
-  const raw = new SqliteDatabase(options.sqlitePath);
+  const raw = new SqliteDatabase(options.sqlitePath, { fileMustExist: mustExist });
   raw.pragma("journal_mode = WAL");
   raw.pragma("synchronous = NORMAL");
   // Checkpoint every 4,000 WAL pages (16 MiB) rather than 1,000: under SMS load the same hot pages
