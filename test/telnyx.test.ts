@@ -434,6 +434,9 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
       assert.equal(Number(event[stamp]), at, status);
       assert.equal(event.status_reason, reason, status);
       if (status === "sending_failed") assert.equal(event.error_message, "Spam");
+      // Accepted messages are billed; one that failed before any acceptance is known not billed.
+      assert.equal(event.billing_status, expected === "Failed" ? "NotBilled" : "Billed", status);
+      assert.equal(event.telnyx_id, `tx-${status}`, status);
     }
   });
 
@@ -693,6 +696,9 @@ forEachEngine("Telnyx end to end", (engine) => {
     assert.equal(done.errorCode, null);
     assert.equal(done.statusReason, null);
     assert.equal(done.billingStatus, "Billed");
+    // The receipts told us Telnyx's id, which the send call never did.
+    assert.equal(done.providerMessageId, request.id);
+    assert.equal(done.telnyxId, request.id);
     assert.equal(fake.requests.filter((r) => r.body.to === "+12125550207").length, 1, "sent once");
 
     // A gateway's 502 (not Telnyx's error format) says nothing either: left Sending, not resent.
@@ -702,6 +708,22 @@ forEachEngine("Telnyx end to end", (engine) => {
     const left = await waitForEvent(api, gw.id, (e) => e.errorCode === "502");
     assert.equal(left.status, "Sending");
     assert.equal(fake.requests.filter((r) => r.body.to === "+12125550208").length, 1);
+    // Telnyx then says it could not send it: Failed, known not billed, with Telnyx's id.
+    const failedHook = fake.webhook(
+      "message.finalized",
+      "tx-gateway-1",
+      { from: String(left.fromPhoneNumber), to: "+12125550208", text: "gateway" },
+      "sending_failed",
+      { errors: [{ code: "40002", title: "Blocked as spam" }] },
+    );
+    const gwQuery = `?event=${gw.id}&org=${api.org.organizationId}`;
+    assert.equal((await postWebhook(api, fake, failedHook, { query: gwQuery })).statusCode, 200);
+    const failed = (await api.call("GET", `/events/${gw.id}`)).json();
+    assert.equal(failed.status, "Failed");
+    assert.equal(failed.errorCode, "40002");
+    assert.equal(failed.billingStatus, "NotBilled");
+    assert.equal(failed.telnyxId, "tx-gateway-1");
+    assert.equal(failed.providerMessageId, "tx-gateway-1");
   });
 
   test("429 and 5xx from Telnyx are retried; a 422 fails the message with Telnyx's code", async () => {

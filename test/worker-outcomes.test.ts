@@ -95,6 +95,7 @@ forEachEngine("worker outcomes", (engine) => {
     assert.equal(done.status, "Failed");
     assert.equal(done.errorCode, "40001");
     assert.match(String(done.statusReason), /Simulated sending failure/);
+    assert.equal(done.billingStatus, "NotBilled", "failed before any acceptance: known not billed");
     const log = await transitions(id);
     const accepted = log.find((t) => t.stage === "provider");
     assert.ok(accepted, JSON.stringify(log));

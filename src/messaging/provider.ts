@@ -36,6 +36,8 @@ export interface Receipt {
   occurredAt: number;
   errorCode?: string | null;
   errorMessage?: string | null;
+  /** Telnyx's message id when the receipt comes from Telnyx (the seed's telnyxId). */
+  telnyxId?: string | null;
 }
 
 /** An attachment of an inbound MMS, with what the provider tells of it (null when nothing). */

@@ -34,6 +34,8 @@ function receiptChanges(event: EventRow, receipt: Receipt): Partial<EventRow> {
     next_attempt_at: null,
     next_retry_at: null,
     provider_message_id: event.provider_message_id ?? receipt.providerMessageId,
+    // A message whose send call got no clear answer learns Telnyx's id from its first receipt.
+    telnyx_id: event.telnyx_id ?? receipt.telnyxId ?? null,
   };
   switch (receipt.kind) {
     case "sent":
@@ -68,6 +70,8 @@ function receiptChanges(event: EventRow, receipt: Receipt): Partial<EventRow> {
     case "failed":
       Object.assign(changes, {
         failed_at: at,
+        // Failed before any acceptance: known not billed (a later "sent" receipt still bills it).
+        billing_status: event.billing_status ?? "NotBilled",
         error_code: receipt.errorCode ?? "Failed",
         error_message: receipt.errorMessage ?? null,
         status_reason: receiptFailureReason("failed", receipt.errorCode, receipt.errorMessage),
@@ -143,7 +147,7 @@ export async function applyReceiptsIn(
     if (batch.length === 0) continue;
     const now = Date.now();
     const moved = await transitionBatch(trx, {
-      perEvent: { provider_message_id: "text", delivered_at: "bigint" },
+      perEvent: { provider_message_id: "text", telnyx_id: "text", delivered_at: "bigint" },
       items: batch.map((i) => {
         const receipt = receipts[i]!;
         const event = sent.get(receipt.eventId!)!;

@@ -93,7 +93,8 @@ export function parseTelnyxWebhook(
   const eventType = data.event_type ?? "unknown";
   const occurred = Date.parse(data.occurred_at ?? "");
   const occurredAt = Number.isFinite(occurred) ? occurred : Date.now();
-  const base = { eventId, organizationId: org, providerMessageId: payload.id ?? null, occurredAt };
+  const providerMessageId = payload.id ?? null;
+  const base = { eventId, organizationId: org, providerMessageId, telnyxId: providerMessageId, occurredAt };
   if (eventType === "message.sent") return { kind: "receipt", receipt: { ...base, kind: "sent" } };
   if (eventType === "message.finalized") {
     const kind = FINALIZED[payload.to?.[0]?.status ?? ""];
