@@ -72,11 +72,13 @@ forEachEngine("SMS list status filter", (engine) => {
       message("Blocked", { compliance_action: "Suppressed" }),
       message("Blocked"),
       message("Received", {
+        created_by: "system",
         direction: "inbound",
         from_phone_number: LEAD_PHONE,
         to_phone_number: "+14155550100",
       }),
       message("Opted out", {
+        created_by: "system",
         direction: "inbound",
         from_phone_number: LEAD_PHONE,
         to_phone_number: "+14155550100",
@@ -96,6 +98,46 @@ forEachEngine("SMS list status filter", (engine) => {
     return res.json().items.map((i: Item) => ({ id: i.id, status: i.status }));
   };
   const sorted = (items: Item[]) => items.map((i) => i.id).sort();
+
+  test("a row names its author as the event record does, its sender and its organization", async () => {
+    const db = api.db.store.db;
+    const { name: organizationName } = await db
+      .selectFrom("organizations")
+      .select("name")
+      .where("id", "=", api.org.organizationId)
+      .executeTakeFirstOrThrow();
+    const { name: userName } = await db
+      .selectFrom("users")
+      .select("name")
+      .where("id", "=", api.org.userId)
+      .executeTakeFirstOrThrow();
+    for (const path of paths()) {
+      const items = (await api.call("POST", path, { pageSize: 500 })).json().items as Record<
+        string,
+        unknown
+      >[];
+      assert.equal(items.length, seedStatus.size, path);
+      for (const item of items) {
+        const record = (await api.call("GET", `/events/${item.id}`)).json();
+        const single = (await api.call("GET", `/events/sms/${item.id}`)).json();
+        const inbound = item.direction === "inbound";
+        const expected = {
+          actorDisplayName: inbound ? "System" : userName,
+          userName: inbound ? null : userName,
+          senderName: inbound ? "Val" : userName,
+          organizationName,
+        };
+        for (const row of [item, single]) {
+          assert.deepEqual(
+            Object.fromEntries(Object.keys(expected).map((k) => [k, row[k]])),
+            expected,
+            `${path} ${item.id}`,
+          );
+        }
+        assert.equal(record.actorDisplayName, expected.actorDisplayName);
+      }
+    }
+  });
 
   test('filters: [{"field":"status","value":"delivered"}] matches the rows shown as delivered, as "Delivered" does', async () => {
     for (const path of paths()) {

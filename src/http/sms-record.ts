@@ -2,6 +2,7 @@ import { smsLifecycleStatus } from "../domain/message-status.js";
 import { microsToUsd } from "../domain/money.js";
 import { toIso } from "../domain/time.js";
 import type { EventRow, EventTransitionsTable, LeadRow } from "../store/schema.js";
+import type { Author } from "../store/user-directory.js";
 import { toEventRecord } from "./event-record.js";
 
 // Wire shapes of the SMS endpoints (SmsResponse, SmsEventTableRow); their lower-case status comes
@@ -62,10 +63,17 @@ export function toSmsResponse(row: EventRow, transitions: EventTransitionsTable[
   };
 }
 
+/** The names an SMS row shows: its event's author (a user or the system), and the organization's. */
+export interface SmsRowNames {
+  author: Author | null;
+  organizationName: string | null;
+}
+
 export function toSmsEventTableRow(
   row: EventRow,
   transitions: EventTransitionsTable[],
   lead: LeadRow | undefined,
+  names: SmsRowNames,
 ) {
   const response = toSmsResponse(row, transitions);
   const leadName = lead
@@ -79,10 +87,12 @@ export function toSmsEventTableRow(
     outboundSource: row.direction === "inbound" ? null : row.outbound_source,
     user: row.created_by,
     actorUserId: row.created_by.startsWith("usr_") ? row.created_by : null,
-    actorDisplayName: null,
-    userName: null,
-    senderName: null,
+    // The same author as the event's record names (actorDisplayName); userName only when a user
+    // wrote it. The sender of an inbound message is the lead, of an outbound one its author.
+    actorDisplayName: names.author?.name ?? null,
+    userName: row.created_by.startsWith("usr_") ? (names.author?.name ?? null) : null,
+    senderName: row.direction === "inbound" ? leadName || null : (names.author?.name ?? null),
     organization: row.organization_id,
-    organizationName: null,
+    organizationName: names.organizationName,
   };
 }

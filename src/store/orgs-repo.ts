@@ -207,3 +207,12 @@ export async function getOrCreateSecret(db: Kysely<Database>, key: string): Prom
     .executeTakeFirstOrThrow();
   return Buffer.from(row.value, "base64url");
 }
+
+export async function organizationName(db: Kysely<Database>, organizationId: string): Promise<string | null> {
+  const row = await db
+    .selectFrom("organizations")
+    .select("name")
+    .where("id", "=", organizationId)
+    .executeTakeFirst();
+  return row?.name ?? null;
+}

@@ -426,12 +426,3 @@ export async function setConversationOverride(
     .executeTakeFirst();
   return Number(updated.numUpdatedRows) > 0;
 }
-
-export async function organizationName(db: Db, organizationId: string): Promise<string | null> {
-  const row = await db
-    .selectFrom("organizations")
-    .select("name")
-    .where("id", "=", organizationId)
-    .executeTakeFirst();
-  return row?.name ?? null;
-}

@@ -14,12 +14,12 @@ import { progressPercent, warmupState } from "../../domain/warmup.js";
 import { leadDocument } from "../../services/leads.js";
 import { chooseSender } from "../../services/sender.js";
 import { getConversation, getLead } from "../../store/leads-repo.js";
+import { organizationName } from "../../store/orgs-repo.js";
 import {
   deletePhoneNumber,
   getPhoneNumber,
   healthByNumber,
   type NumberConflict,
-  organizationName,
   PHONE_NUMBER_LIST_SPEC,
   type PhoneNumberChanges,
   savePhoneNumber,

@@ -12,6 +12,7 @@ import { EVENT_LIST_SPEC } from "../../store/event-list-spec.js";
 import { creationEntry, getTransitions } from "../../store/events-repo.js";
 import { getLead, getLeadsByIds } from "../../store/leads-repo.js";
 import type { ListSpec } from "../../store/list-query.js";
+import { organizationName } from "../../store/orgs-repo.js";
 import { findPhoneNumberByNumber } from "../../store/phone-numbers-repo.js";
 import type { EventRow } from "../../store/schema.js";
 import type { RouteDeps } from "../deps.js";
@@ -173,19 +174,27 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
       key: scopeKey,
     });
     // The page's reads and its read marks do not depend on each other (as in routes/events.ts).
-    const [transitions, leads] = await Promise.all([
+    const [transitions, leads, authors, orgName] = await Promise.all([
       transitionsOf(organizationId, page.rows),
       getLeadsByIds(
         store.db,
         organizationId,
         page.rows.flatMap((r) => (r.lead_id ? [r.lead_id] : [])),
       ),
+      store.users.authors(
+        organizationId,
+        page.rows.map((r) => r.created_by),
+      ),
+      organizationName(store.db, organizationId),
       reader && markShownMessagesRead(store.db, organizationId, reader, page.rows),
     ]);
     return sendPage(reply, open, {
       ...page,
       items: page.rows.map((r) =>
-        toSmsEventTableRow(r, transitions.get(r.id) ?? [], r.lead_id ? leads.get(r.lead_id) : undefined),
+        toSmsEventTableRow(r, transitions.get(r.id) ?? [], r.lead_id ? leads.get(r.lead_id) : undefined, {
+          author: authors.get(r.created_by) ?? null,
+          organizationName: orgName,
+        }),
       ),
     });
   };
@@ -200,8 +209,16 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
       const row = await store.getEventById(organizationId, request.params.smsEventId);
       if (!row || !["Sms", "Mms", "Warmup"].includes(row.activity_type))
         throw notFound(`SMS event '${request.params.smsEventId}'`);
-      const lead = row.lead_id ? await getLead(store.db, organizationId, row.lead_id) : undefined;
-      return toSmsEventTableRow(row, (await transitionsOf(organizationId, [row])).get(row.id) ?? [], lead);
+      const [lead, transitions, author, orgName] = await Promise.all([
+        row.lead_id ? getLead(store.db, organizationId, row.lead_id) : undefined,
+        transitionsOf(organizationId, [row]),
+        store.users.author(organizationId, row.created_by),
+        organizationName(store.db, organizationId),
+      ]);
+      return toSmsEventTableRow(row, transitions.get(row.id) ?? [], lead, {
+        author,
+        organizationName: orgName,
+      });
     },
   );
 
