@@ -137,6 +137,52 @@ forEachEngine("worker outcomes", (engine) => {
     }
   });
 
+  test("two workers' rounds at once cannot spend more than the wallet holds either", async () => {
+    const db = api.db.store.db;
+    const org = api.org.organizationId;
+    const balance = async () =>
+      Number(
+        (
+          await db
+            .selectFrom("wallets")
+            .select("balance_micros")
+            .where("organization_id", "=", org)
+            .executeTakeFirstOrThrow()
+        ).balance_micros,
+      );
+    const before = await balance();
+    const setBalance = (micros: number) =>
+      db.updateTable("wallets").set({ balance_micros: micros }).where("organization_id", "=", org).execute();
+    // Room for exactly five one-segment messages ($0.0079 each); twelve are due, six per worker.
+    await setBalance(5 * 7_900);
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 12; i++) ids.push(await send(`+1212555${String(3100 + i)}`));
+      const workers = [0, 1].map(
+        () =>
+          new Worker(db, {
+            engine,
+            config: api.pipeline.config,
+            provider,
+            now: () => Date.now() + skew,
+            batchSize: 6,
+          }),
+      );
+      await Promise.all(workers.map((w) => w.runOnce()));
+      const states = await Promise.all(ids.map(record));
+      const blocked = states.filter((e) => e.status === "Blocked");
+      assert.equal(
+        states.length - blocked.length,
+        5,
+        JSON.stringify(states.map((e) => [e.status, e.billingStatus])),
+      );
+      for (const e of blocked) assert.equal(e.billingStatus, "InsufficientFunds");
+      assert.equal(await balance(), 0, "five billed, the wallet never below zero");
+    } finally {
+      await setBalance(before);
+    }
+  });
+
   test("a late 'sent' receipt stamped after the delivery does not put sentAt after deliveredAt", async () => {
     const id = await send("+12125550120");
     // As if the worker had moved it to Sending and died before the provider's answer.

@@ -3,6 +3,7 @@ import { recipientZones } from "../domain/number-geo.js";
 import { leadDocument } from "../services/leads.js";
 import { getWallet } from "../store/billing-repo.js";
 import { getLeadsByIds } from "../store/leads-repo.js";
+import { lockForTransaction } from "../store/locks.js";
 import { getPhoneNumbersByIds } from "../store/phone-numbers-repo.js";
 import type { Database, EventRow, PhoneNumberRow } from "../store/schema.js";
 import { suppressedAmong } from "../store/suppressions-repo.js";
@@ -27,7 +28,8 @@ export interface GateFacts {
   /**
    * What each organization can still spend (micro-dollars): its wallet balance less the price of its
    * messages already handed to a provider and not yet billed. The gate lowers it by each message it
-   * passes, so one batch, or batches of several workers, cannot spend more than the wallet holds.
+   * passes, so one batch, or batches of several workers (serialized per organization, see
+   * readGateFacts), cannot spend more than the wallet holds.
    */
   balances: Map<string, number>;
 }
@@ -85,8 +87,16 @@ export async function readGateFacts(
   const gated = claimed.filter(
     (r) => (r.status === "Queued" || r.status === "Scheduled") && r.to_phone_number,
   );
+  const byOrganization = groupByOrganization(gated);
+  // Workers in other processes gate the same organization's messages one batch at a time: under
+  // PostgreSQL's READ COMMITTED, a batch that read the wallet and the messages in flight before
+  // another batch's move to Sending committed would spend the same balance twice. The lock is held
+  // until this claim transaction commits its own moves; ordered by id, so two workers never deadlock.
+  for (const organizationId of [...byOrganization.keys()].sort()) {
+    await lockForTransaction(trx, `spend:${organizationId}`);
+  }
   const committed = gated.length > 0 ? await unbilledInFlight(trx, now) : new Map<string, number>();
-  for (const [organizationId, rows] of groupByOrganization(gated)) {
+  for (const [organizationId, rows] of byOrganization) {
     const recipientRules = rows.filter((r) => !isOwnTraffic(r));
     const leadIds = recipientRules.flatMap((r) => (r.lead_id ? [r.lead_id] : []));
     const senderIds = rows.flatMap((r) => (r.from_phone_number_id ? [r.from_phone_number_id] : []));
