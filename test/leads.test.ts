@@ -125,6 +125,21 @@ forEachEngine("leads", (engine) => {
     assert.equal(events[0]!.campaignId, null);
   });
 
+  test("the same update sent many times at once writes one LeadUpdated event", async () => {
+    const lead = (await api.call("POST", "/leads", leadBody())).json();
+    const changed = leadBody({ contact: { ...leadBody().contact, firstName: "Marisol" } });
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, () => api.call("PUT", `/leads/${lead.id}`, changed)),
+    );
+    for (const res of answers) {
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(res.json().contact.firstName, "Marisol");
+    }
+    const updates = (await eventsOf(lead.id)).filter((e) => e.activityType === "LeadUpdated");
+    assert.equal(updates.length, 1, JSON.stringify(updates.map((e) => e.summary)));
+    assert.equal(updates[0]!.summary, "Lead updated: contact.firstName");
+  });
+
   test("a lead sent back as GET answered it is a no-op: metadata.organizationId and userId are the server's", async () => {
     const lead = (await api.call("POST", "/leads", leadBody())).json();
     assert.equal(lead.metadata.organizationId, api.org.organizationId);

@@ -15,9 +15,9 @@ import { isUniqueViolation } from "../store/errors.js";
 import type { NewEvent } from "../store/events-repo.js";
 import {
   getConversationForLead,
-  getLead,
   getLeadByIntakeKey,
   LEAD_INTAKE_ONCE,
+  lockLead,
 } from "../store/leads-repo.js";
 import type { ConversationRow, Database, LeadRow, SourceRow } from "../store/schema.js";
 import { getSource, noteSourceLead, sourceDefaultTags, sourceRules } from "../store/sources-repo.js";
@@ -272,7 +272,8 @@ export async function updateLead(
 ): Promise<LeadUpdateResult | undefined> {
   const doc = normalizeLeadRequest(body);
   return db.transaction().execute(async (trx) => {
-    const existing = await getLead(trx, actor.organizationId, leadId);
+    // Locked: identical updates at once write one LeadUpdated event, not one each.
+    const existing = await lockLead(trx, actor.organizationId, leadId);
     if (!existing) return undefined;
     // Which source delivered the lead is the server's record, not the client's to replace.
     const { intakeSourceId } = leadDocument(existing);

@@ -1,4 +1,4 @@
-import { type Kysely, sql, type Transaction } from "kysely";
+import { type Kysely, PostgresAdapter, sql, type Transaction } from "kysely";
 import { latestByKey } from "./latest-by-key.js";
 import type { ListSpec } from "./list-query.js";
 import type { ConversationRow, Database, LeadRow } from "./schema.js";
@@ -44,6 +44,24 @@ export async function getLead(db: Db, organizationId: string, id: string): Promi
     .where("organization_id", "=", organizationId)
     .where("id", "=", id)
     .executeTakeFirst();
+}
+
+/**
+ * getLead, with the row locked until the transaction ends (PostgreSQL; SQLite runs one writer at a
+ * time already): concurrent updates of one lead then each compare against the one before.
+ */
+export async function lockLead(
+  trx: Transaction<Database>,
+  organizationId: string,
+  id: string,
+): Promise<LeadRow | undefined> {
+  let query = trx
+    .selectFrom("leads")
+    .selectAll()
+    .where("organization_id", "=", organizationId)
+    .where("id", "=", id);
+  if (trx.getExecutor().adapter instanceof PostgresAdapter) query = query.forUpdate();
+  return query.executeTakeFirst();
 }
 
 /** The index that keeps one lead per source and sellerLeadId (migration 0006). */
