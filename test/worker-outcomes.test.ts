@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { InboundMessage, Receipt } from "../src/messaging/provider.js";
 import { SimulatorProvider } from "../src/messaging/providers/simulator.js";
+import { applyReceiptsIn } from "../src/messaging/receipts.js";
 import { Worker } from "../src/messaging/worker.js";
 import { createWallet } from "../src/store/billing-repo.js";
 import { startTestApi, type TestApi } from "./helpers/api.js";
@@ -198,6 +199,35 @@ forEachEngine("worker outcomes", (engine) => {
     const done = await record(id);
     assert.equal(done.status, "Delivered");
     assert.equal(done.sentAt, new Date(deliveredAt).toISOString());
+  });
+
+  test("a delivery the provider stamps before our record of the send bounds sentAt (one receipt, and a batch)", async () => {
+    const ids = [await send("+12125550141"), await send("+12125550142"), await send("+12125550143")];
+    const recordedAt = Date.now();
+    // As if the worker's record of the acceptance had committed after the provider's delivery time.
+    await api.db.store.db
+      .updateTable("events")
+      .set({ status: "Sent", sent_at: recordedAt, billing_status: "Billed", next_attempt_at: null })
+      .where("id", "in", ids)
+      .execute();
+    const deliveredAt = recordedAt - 40;
+    const receipt = (id: string) => ({
+      eventId: id,
+      organizationId: api.org.organizationId,
+      providerMessageId: `early-${id}`,
+      kind: "delivered" as const,
+      occurredAt: deliveredAt,
+    });
+    await api.pipeline.receipt(receipt(ids[0]!));
+    await api.db.store.db
+      .transaction()
+      .execute((trx) => applyReceiptsIn(trx, [receipt(ids[1]!), receipt(ids[2]!)]));
+    for (const id of ids) {
+      const done = await record(id);
+      assert.equal(done.status, "Delivered");
+      assert.equal(done.deliveredAt, new Date(deliveredAt).toISOString());
+      assert.equal(done.sentAt, done.deliveredAt, id);
+    }
   });
 
   test("a transient error's reason is the status reason while retrying, and when the retries run out", async () => {

@@ -26,6 +26,15 @@ async function findEvent(db: Transaction<Database>, receipt: Receipt): Promise<E
   return lockEvent(db, { providerMessageId: receipt.providerMessageId });
 }
 
+/**
+ * The send time we recorded is when our write committed, which can lag behind the provider's own
+ * time of the outcome (a busy group commit): the outcome's time bounds it, so sentAt never comes
+ * after deliveredAt/undeliverableAt.
+ */
+function sentNoLaterThan(event: EventRow, outcomeAt: number): Pick<EventRow, "sent_at"> {
+  return { sent_at: event.sent_at === null ? null : Math.min(event.sent_at, outcomeAt) };
+}
+
 /** Fields set when a message reaches a receipt's status (and the outcomes it supersedes cleared). */
 function receiptChanges(event: EventRow, receipt: Receipt): Partial<EventRow> {
   const at = receipt.occurredAt;
@@ -50,6 +59,7 @@ function receiptChanges(event: EventRow, receipt: Receipt): Partial<EventRow> {
       break;
     case "delivered":
       Object.assign(changes, {
+        ...sentNoLaterThan(event, at),
         delivered_at: at,
         failed_at: null,
         undeliverable_at: null,
@@ -60,6 +70,7 @@ function receiptChanges(event: EventRow, receipt: Receipt): Partial<EventRow> {
       break;
     case "undeliverable":
       Object.assign(changes, {
+        ...sentNoLaterThan(event, at),
         undeliverable_at: at,
         failed_at: null,
         error_code: receipt.errorCode ?? "Undeliverable",
@@ -147,7 +158,7 @@ export async function applyReceiptsIn(
     if (batch.length === 0) continue;
     const now = Date.now();
     const moved = await transitionBatch(trx, {
-      perEvent: { provider_message_id: "text", telnyx_id: "text", delivered_at: "bigint" },
+      perEvent: { provider_message_id: "text", telnyx_id: "text", sent_at: "bigint", delivered_at: "bigint" },
       items: batch.map((i) => {
         const receipt = receipts[i]!;
         const event = sent.get(receipt.eventId!)!;
