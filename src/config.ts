@@ -30,6 +30,8 @@ export interface Config {
   /** Which proxies' X-Forwarded-For names the client (LEADTRAIL_TRUST_PROXY; Fastify's trustProxy). */
   trustProxy: TrustProxy;
   logLevel: string;
+  /** How long `serve` lets unfinished requests run after SIGTERM before it cuts their connections. */
+  shutdownGraceMs: number;
   messaging: MessagingConfig;
 }
 
@@ -60,22 +62,49 @@ function isProxyAddress(entry: string): boolean {
   return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
-function integer(name: string, fallback: number, env: NodeJS.ProcessEnv, min: number): number {
+function integer(name: string, fallback: number, env: NodeJS.ProcessEnv, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min)
-    throw new Error(`${name} must be an integer of at least ${min}, got '${raw}'`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new Error(`${name} must be an integer from ${min} to ${max}, got '${raw}'`);
   return n;
 }
 
-function decimal(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
+/** Bounded above too: a timer of more than 24.8 days fires at once in Node, and dates end. */
+function decimal(name: string, fallback: number, env: NodeJS.ProcessEnv, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got '${raw}'`);
+  if (!Number.isFinite(n) || n < 0 || n > max)
+    throw new Error(`${name} must be a number from 0 to ${max}, got '${raw}'`);
   return n;
 }
+
+/** An absolute http(s) URL, without a trailing slash. */
+function httpUrl(name: string, raw: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    throw new Error(`${name} must be an http:// or https:// URL, got '${raw}'`);
+  }
+  return raw.replace(/\/$/, "");
+}
+
+function named<T>(name: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    throw new Error(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+const DAY_SECONDS = 86_400;
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 export function loadMessagingConfig(env: NodeJS.ProcessEnv = process.env, port = 3000): MessagingConfig {
   const provider = env.LEADTRAIL_PROVIDER || "simulator";
@@ -84,34 +113,58 @@ export function loadMessagingConfig(env: NodeJS.ProcessEnv = process.env, port =
   }
   return {
     // Empty means the default, as for every other variable: only an explicit "off" lifts quiet hours.
-    quietHours: parseQuietWindow(env.LEADTRAIL_QUIET_HOURS || "21:00-08:00"),
-    retryBaseSeconds: decimal("LEADTRAIL_RETRY_BASE_SECONDS", 30, env),
-    retryMaxAttempts: integer("LEADTRAIL_RETRY_MAX_ATTEMPTS", 5, env, 0),
-    reconcileSeconds: decimal("LEADTRAIL_RECONCILE_SECONDS", 300, env),
-    startingCreditMicros: Math.round(decimal("LEADTRAIL_STARTING_CREDIT", 10, env) * 1_000_000),
+    quietHours: named("LEADTRAIL_QUIET_HOURS", () =>
+      parseQuietWindow(env.LEADTRAIL_QUIET_HOURS || "21:00-08:00"),
+    ),
+    retryBaseSeconds: decimal("LEADTRAIL_RETRY_BASE_SECONDS", 30, env, DAY_SECONDS),
+    retryMaxAttempts: integer("LEADTRAIL_RETRY_MAX_ATTEMPTS", 5, env, 0, 100),
+    reconcileSeconds: decimal("LEADTRAIL_RECONCILE_SECONDS", 300, env, 7 * DAY_SECONDS),
+    // A billion dollars keeps micro-dollars exact (below 2^53).
+    startingCreditMicros: Math.round(decimal("LEADTRAIL_STARTING_CREDIT", 10, env, 1e9) * 1_000_000),
     provider,
     telnyx: {
       apiKey: env.TELNYX_API_KEY || undefined,
       publicKey: env.TELNYX_PUBLIC_KEY || undefined,
-      apiBaseUrl: env.TELNYX_API_BASE_URL || "https://api.telnyx.com/v2",
+      apiBaseUrl: httpUrl("TELNYX_API_BASE_URL", env.TELNYX_API_BASE_URL || "https://api.telnyx.com/v2"),
     },
-    publicUrl: (env.LEADTRAIL_PUBLIC_URL || `http://127.0.0.1:${port}`).replace(/\/$/, ""),
-    warmupTickSeconds: decimal("LEADTRAIL_WARMUP_TICK_SECONDS", 60, env),
+    publicUrl: httpUrl("LEADTRAIL_PUBLIC_URL", env.LEADTRAIL_PUBLIC_URL || `http://127.0.0.1:${port}`),
+    warmupTickSeconds: decimal("LEADTRAIL_WARMUP_TICK_SECONDS", 60, env, DAY_SECONDS),
   };
+}
+
+/** A set DATABASE_URL must name PostgreSQL: anything else would quietly fall back to SQLite. */
+function databaseUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.DATABASE_URL?.trim();
+  if (!raw) return undefined;
+  if (!/^postgres(ql)?:\/\//i.test(raw)) {
+    throw new Error(
+      `DATABASE_URL must be a postgres:// or postgresql:// URL (unset it to use SQLite at LEADTRAIL_DB), got '${raw.replace(/\/\/[^@/]*@/, "//…@")}'`,
+    );
+  }
+  return raw;
+}
+
+function logLevel(env: NodeJS.ProcessEnv): string {
+  const level = env.LOG_LEVEL || "info";
+  if (!LOG_LEVELS.includes(level)) {
+    throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got '${level}'`);
+  }
+  return level;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // PORT=0 asks the OS for a free port.
-  const port = integer("PORT", 3000, env, 0);
+  const port = integer("PORT", 3000, env, 0, 65_535);
   return {
-    databaseUrl: env.DATABASE_URL || undefined,
+    databaseUrl: databaseUrl(env),
     sqlitePath: env.LEADTRAIL_DB || "./data/leadtrail.db",
     host: env.HOST || "127.0.0.1",
     port,
-    rateLimitPerMinute: integer("LEADTRAIL_RATE_LIMIT_PER_MINUTE", 300, env, 1),
-    authFailuresPerMinute: integer("LEADTRAIL_AUTH_FAILURES_PER_MINUTE", 60, env, 0),
+    rateLimitPerMinute: integer("LEADTRAIL_RATE_LIMIT_PER_MINUTE", 300, env, 1, 1_000_000_000),
+    authFailuresPerMinute: integer("LEADTRAIL_AUTH_FAILURES_PER_MINUTE", 60, env, 0, 1_000_000_000),
     trustProxy: trustProxy(env),
-    logLevel: env.LOG_LEVEL || "info",
+    logLevel: logLevel(env),
+    shutdownGraceMs: Math.round(decimal("LEADTRAIL_SHUTDOWN_GRACE_SECONDS", 10, env, 3_600) * 1000),
     messaging: loadMessagingConfig(env, port),
   };
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { loadMessagingConfig } from "../src/config.js";
+import { loadConfig, loadMessagingConfig } from "../src/config.js";
+import { MAX_RETRY_DELAY_MS, retryDelayMs } from "../src/domain/backoff.js";
 
 test("quiet hours: unset or empty is the default window, only 'off' lifts them", () => {
   const defaultWindow = { start: 21 * 60, end: 8 * 60 };
@@ -11,4 +12,88 @@ test("quiet hours: unset or empty is the default window, only 'off' lifts them",
     start: 22 * 60 + 30,
     end: 7 * 60,
   });
+});
+
+test("every setting the README lists is checked: a bad value is refused with a message naming it", () => {
+  const refused: Array<[Record<string, string>, RegExp]> = [
+    [{ PORT: "70000" }, /^PORT must be an integer from 0 to 65535, got '70000'$/],
+    [{ PORT: "http" }, /^PORT must be an integer/],
+    [
+      { DATABASE_URL: "mysql://root:secret@db/leads" },
+      /^DATABASE_URL must be a postgres:\/\/.*'mysql:\/\/…@db\/leads'$/,
+    ],
+    [{ DATABASE_URL: "notaurl" }, /^DATABASE_URL must be/],
+    [
+      { LOG_LEVEL: "loud" },
+      /^LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got 'loud'$/,
+    ],
+    [{ LEADTRAIL_QUIET_HOURS: "9pm-8am" }, /^LEADTRAIL_QUIET_HOURS: quiet hours must look like/],
+    [
+      { LEADTRAIL_RETRY_BASE_SECONDS: "1e308" },
+      /^LEADTRAIL_RETRY_BASE_SECONDS must be a number from 0 to 86400/,
+    ],
+    [
+      { LEADTRAIL_RETRY_MAX_ATTEMPTS: "1000" },
+      /^LEADTRAIL_RETRY_MAX_ATTEMPTS must be an integer from 0 to 100/,
+    ],
+    [{ LEADTRAIL_RECONCILE_SECONDS: "-1" }, /^LEADTRAIL_RECONCILE_SECONDS must be a number from 0/],
+    [
+      { LEADTRAIL_WARMUP_TICK_SECONDS: "3000000" },
+      /^LEADTRAIL_WARMUP_TICK_SECONDS must be a number from 0 to 86400/,
+    ],
+    [
+      { LEADTRAIL_STARTING_CREDIT: "1e20" },
+      /^LEADTRAIL_STARTING_CREDIT must be a number from 0 to 1000000000/,
+    ],
+    [{ LEADTRAIL_SHUTDOWN_GRACE_SECONDS: "forever" }, /^LEADTRAIL_SHUTDOWN_GRACE_SECONDS must be a number/],
+    [
+      { TELNYX_API_BASE_URL: "notaurl" },
+      /^TELNYX_API_BASE_URL must be an http:\/\/ or https:\/\/ URL, got 'notaurl'$/,
+    ],
+    [
+      { LEADTRAIL_PUBLIC_URL: "ftp://example.com" },
+      /^LEADTRAIL_PUBLIC_URL must be an http:\/\/ or https:\/\/ URL/,
+    ],
+    [{ LEADTRAIL_RATE_LIMIT_PER_MINUTE: "0" }, /^LEADTRAIL_RATE_LIMIT_PER_MINUTE must be an integer from 1/],
+  ];
+  for (const [env, message] of refused) {
+    assert.throws(() => loadConfig(env), { message }, JSON.stringify(env));
+  }
+});
+
+test("accepted settings: a PostgreSQL URL in any case of its scheme, URLs without their trailing slash", () => {
+  assert.equal(loadConfig({}).databaseUrl, undefined);
+  assert.equal(loadConfig({ DATABASE_URL: " " }).databaseUrl, undefined);
+  assert.equal(loadConfig({ DATABASE_URL: "Postgres://u@h/db" }).databaseUrl, "Postgres://u@h/db");
+  const config = loadConfig({
+    PORT: "8080",
+    LEADTRAIL_PUBLIC_URL: "https://leads.example.com/",
+    TELNYX_API_BASE_URL: "http://127.0.0.1:9000/v2",
+    LEADTRAIL_SHUTDOWN_GRACE_SECONDS: "2.5",
+  });
+  assert.equal(config.messaging.publicUrl, "https://leads.example.com");
+  assert.equal(config.messaging.telnyx.apiBaseUrl, "http://127.0.0.1:9000/v2");
+  assert.equal(config.shutdownGraceMs, 2_500);
+  assert.equal(loadConfig({}).messaging.publicUrl, "http://127.0.0.1:3000");
+});
+
+test("retry backoff doubles per attempt within its jitter, and stops growing at a day", () => {
+  assert.equal(
+    retryDelayMs(1, 30, () => 0),
+    15_000,
+  );
+  assert.equal(
+    retryDelayMs(1, 30, () => 1),
+    30_000,
+  );
+  assert.equal(
+    retryDelayMs(3, 30, () => 1),
+    120_000,
+  );
+  // The largest settings the configuration allows stay a valid date away.
+  assert.equal(
+    retryDelayMs(100, 86_400, () => 1),
+    MAX_RETRY_DELAY_MS,
+  );
+  assert.ok(Number.isFinite(new Date(Date.now() + retryDelayMs(100, 86_400)).getTime()));
 });

@@ -43,13 +43,9 @@ program
     const store = await openStore(config);
     const baseUrl = baseUrlOf(config);
     const pipeline = new Messaging(store.db, store.engine, config.messaging);
-    if (options.demoIfEmpty && (await countOrganizations(store.db)) === 0) {
-      const demo = await seedDemo(store.db, undefined, config.messaging.startingCreditMicros);
-      // With the simulator the demo's messages are sent by this server's worker as it starts.
-      if (config.messaging.provider === "simulator") await seedDemoMessaging(store.db, demo, pipeline);
-      console.log(demoInstructions(demo, baseUrl));
-    }
-    pipeline.startWorker(createProvider(config.messaging, pipeline));
+    // Everything that can refuse to start (the provider's settings, the port) comes before anything
+    // is written or sent: a server that cannot listen must not have seeded a demo or begun sending.
+    const provider = createProvider(config.messaging, pipeline);
     const app = await buildApp({
       store,
       rateLimitPerMinute: config.rateLimitPerMinute,
@@ -59,15 +55,36 @@ program
       messaging: config.messaging,
       pipeline,
     });
-    const shutdown = async () => {
+    try {
+      await app.listen({ host: config.host, port: config.port });
+    } catch (error) {
       await app.close();
+      await provider.close();
+      await store.close();
+      throw error;
+    }
+    let stopping = false;
+    const shutdown = async () => {
+      if (stopping) return;
+      stopping = true;
+      // Node stops enforcing the request timeout once the server closes, so a client still sending
+      // a request would keep the process alive: past the grace period its connection is cut.
+      const cut = setTimeout(() => app.server.closeAllConnections(), config.shutdownGraceMs);
+      await app.close();
+      clearTimeout(cut);
       await pipeline.stop();
       await store.close();
       process.exit(0);
     };
     process.once("SIGINT", shutdown);
     process.once("SIGTERM", shutdown);
-    await app.listen({ host: config.host, port: config.port });
+    if (options.demoIfEmpty && (await countOrganizations(store.db)) === 0) {
+      const demo = await seedDemo(store.db, undefined, config.messaging.startingCreditMicros);
+      // With the simulator the demo's messages are sent by this server's worker as it starts.
+      if (config.messaging.provider === "simulator") await seedDemoMessaging(store.db, demo, pipeline);
+      console.log(demoInstructions(demo, baseUrl));
+    }
+    pipeline.startWorker(provider);
     console.log(`leadtrail listening on ${baseUrl} (${store.engine}); API reference at ${baseUrl}/docs`);
   });
 

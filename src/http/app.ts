@@ -63,6 +63,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       connectionsCheckingInterval: connectionsCheckingInterval(requestTimeoutMs),
     },
     clientErrorHandler: clientErrorHandler(requestTimeoutMs),
+    // While `serve` shuts down, a request already on its way over an open connection is answered
+    // (with Connection: close, so the client reconnects), not refused with Fastify's plain-JSON 503:
+    // the database stays open until the server has closed.
+    return503OnClosing: false,
     // Ids travel in paths; anything longer than this is not ours.
     // ignoreTrailingSlash: "/leads/all/my/" is "/leads/all/my", as ASP.NET-style servers treat it.
     routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },

@@ -62,7 +62,7 @@ export const pgTypes = {
 };
 
 export function openConnection(options: ConnectionOptions): Connection {
-  if (options.databaseUrl && /^postgres(ql)?:\/\//.test(options.databaseUrl)) {
+  if (options.databaseUrl && /^postgres(ql)?:\/\//i.test(options.databaseUrl)) {
     const pool = new pg.Pool({
       connectionString: options.databaseUrl,
       max: options.poolSize ?? 10,

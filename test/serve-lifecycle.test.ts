@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { connect, createServer, type Socket } from "node:net";
+import { after, before, describe, test } from "node:test";
+import { startTestApi } from "./helpers/api.js";
+import {
+  type CliDatabase,
+  cli,
+  cliOk,
+  createCliDatabase,
+  ensureBuilt,
+  freePort,
+  startServer,
+} from "./helpers/processes.js";
+
+// `leadtrail serve` as a process supervisor sees it: it refuses to start before it writes or sends
+// anything, and SIGTERM ends it whatever its clients are doing.
+
+before(ensureBuilt, { timeout: 180_000 });
+
+/** Opens a connection and sends the start of a request; resolves with the socket once written. */
+async function halfSent(baseUrl: string, head: string): Promise<Socket> {
+  const { hostname, port } = new URL(baseUrl);
+  const socket = connect(Number(port), hostname);
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  await new Promise<void>((resolve) => socket.write(head, () => resolve()));
+  return socket;
+}
+
+function received(socket: Socket): Promise<string> {
+  let text = "";
+  socket.on("data", (chunk) => {
+    text += chunk;
+  });
+  return new Promise((resolve) => socket.once("close", () => resolve(text)));
+}
+
+describe("serve: start and stop", () => {
+  let db: CliDatabase;
+  before(async () => {
+    db = await createCliDatabase("sqlite");
+  });
+  after(() => db.cleanup());
+
+  test("a port it cannot listen on: exit 1 before the demo is seeded or anything is sent", async () => {
+    const holder = createServer();
+    const port = await freePort();
+    await new Promise<void>((resolve) => holder.listen(port, "127.0.0.1", resolve));
+    try {
+      const env = { ...db.env, PORT: String(port), HOST: "127.0.0.1" };
+      const failed = await cli(["serve", "--demo-if-empty"], env);
+      assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+      assert.match(failed.stderr, /EADDRINUSE/);
+      assert.doesNotMatch(failed.stdout, /Demo organization/);
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+    assert.deepEqual(await db.query("select id from organizations"), [], "no demo was written");
+    assert.deepEqual(await db.query("select id from events"), []);
+  });
+
+  test("SIGTERM: a request already under way is answered; a client that never finishes is cut after the grace period", async () => {
+    const org = JSON.parse((await cliOk(["org", "create", "--name", "Stop Co", "--json"], db.env)).stdout);
+    const server = await startServer([], {
+      ...db.env,
+      LEADTRAIL_SHUTDOWN_GRACE_SECONDS: "1",
+      LOG_LEVEL: "silent",
+    });
+    const body = JSON.stringify({ contact: { firstName: "Late", phone: { number: "+12125550177" } } });
+    const head =
+      `POST /leads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${org.apiKey}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`;
+    // One client sends its whole request after the signal; another stops half-way for good.
+    const finishing = await halfSent(server.baseUrl, head);
+    const stalled = await halfSent(server.baseUrl, `${head}${body.slice(0, 10)}`);
+    const finishingAnswer = received(finishing);
+    const stalledAnswer = received(stalled);
+    const exit = server.stop();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    finishing.write(body);
+    const answer = await finishingAnswer;
+    assert.match(answer, /^HTTP\/1\.1 201 /, answer);
+    assert.equal(await exit, 0, "exits cleanly once the stalled connection is cut");
+    assert.equal(await stalledAnswer, "", "the stalled client gets no answer, only the closed connection");
+    const leads = await db.query<{ first_name: string }>("select first_name from leads");
+    assert.deepEqual(
+      leads.map((l) => l.first_name),
+      ["Late"],
+    );
+  });
+});
+
+test("a request that reaches the app while it closes is served, not refused with a plain-JSON 503", async () => {
+  const api = await startTestApi("sqlite");
+  const closing = api.app.close();
+  try {
+    const res = await api.call("GET", "/healthz");
+    assert.equal(res.statusCode, 200, res.body);
+  } finally {
+    await closing;
+    await api.close();
+  }
+});
