@@ -5,6 +5,7 @@ import { startTestApi } from "./helpers/api.js";
 import {
   type CliDatabase,
   cli,
+  cliEnv,
   cliOk,
   createCliDatabase,
   ensureBuilt,
@@ -61,7 +62,9 @@ describe("serve: start and stop", () => {
     assert.deepEqual(await db.query("select id from events"), []);
   });
 
-  test("SIGTERM: a request already under way is answered; a client that never finishes is cut after the grace period", async () => {
+  test("SIGTERM: a request already under way is answered; a client that never finishes is cut after the grace period", {
+    timeout: 60_000,
+  }, async () => {
     const org = JSON.parse((await cliOk(["org", "create", "--name", "Stop Co", "--json"], db.env)).stdout);
     const server = await startServer([], {
       ...db.env,
@@ -102,4 +105,45 @@ test("a request that reaches the app while it closes is served, not refused with
     await closing;
     await api.close();
   }
+});
+
+describe("the database going away", () => {
+  test("a PostgreSQL server that takes the connection and never answers: the command gives up, exit 1", async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => {
+      sockets.push(socket);
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => silent.listen(port, "127.0.0.1", resolve));
+    try {
+      const result = await cli(
+        ["migrate"],
+        cliEnv({ DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/test` }),
+      );
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      assert.equal(result.stdout, "");
+      assert.match(result.stderr, /^leadtrail: .*timeout/m);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  test("a database dropped under a running server: /healthz is a 503 problem naming it, not a hang or a 500", async () => {
+    const db = await createCliDatabase("postgresql");
+    const server = await startServer([], { ...db.env, LOG_LEVEL: "silent" });
+    try {
+      assert.equal((await fetch(`${server.baseUrl}/healthz`)).status, 200);
+      await db.cleanup(); // DROP DATABASE … WITH (FORCE): the server's connections are cut
+      const res = await fetch(`${server.baseUrl}/healthz`);
+      assert.equal(res.status, 503);
+      assert.match(String(res.headers.get("content-type")), /^application\/problem\+json/);
+      const body = (await res.json()) as { type: string; detail: string; instance: string };
+      assert.equal(body.type, "urn:leadtrail:problem:database-unavailable");
+      assert.match(body.detail, /^The postgresql database is unavailable: /);
+      assert.equal(body.instance, "/healthz");
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
 });

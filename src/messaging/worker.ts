@@ -68,6 +68,9 @@ export interface WorkerOptions {
   transact?: Transact;
 }
 
+/** The longest a worker waits between rounds while they keep failing (a database down). */
+const MAX_FAILURE_PAUSE_MS = 5_000;
+
 export class Worker {
   private running = false;
   private loop: Promise<void> | null = null;
@@ -109,16 +112,28 @@ export class Worker {
   }
 
   private async run(): Promise<void> {
+    let failures = 0;
     while (this.running) {
       let worked = 0;
       try {
         worked = await this.runOnce();
+        if (failures > 0) console.error(`leadtrail worker: working again after ${failures} failed rounds`);
+        failures = 0;
       } catch (error) {
-        console.error("leadtrail worker:", error);
+        failures++;
+        // A database that is down fails every round: say so on the first failure and then at powers
+        // of two, and wait longer each time (up to MAX_FAILURE_PAUSE_MS) instead of spinning.
+        if ((failures & (failures - 1)) === 0) {
+          console.error(`leadtrail worker (failed round ${failures}):`, error);
+        }
       }
       if (worked === 0 && this.running) {
+        const pause =
+          failures === 0
+            ? (this.options.pollMs ?? 100)
+            : Math.min(MAX_FAILURE_PAUSE_MS, 100 * 2 ** Math.min(failures, 10));
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.options.pollMs ?? 100);
+          const timer = setTimeout(resolve, pause);
           this.wake = () => {
             clearTimeout(timer);
             resolve();

@@ -61,11 +61,17 @@ export const pgTypes = {
   },
 };
 
+/** How long connecting to PostgreSQL (TCP and handshake) may take before it fails. */
+export const PG_CONNECT_TIMEOUT_MS = 10_000;
+
 export function openConnection(options: ConnectionOptions): Connection {
   if (options.databaseUrl && /^postgres(ql)?:\/\//i.test(options.databaseUrl)) {
     const pool = new pg.Pool({
       connectionString: options.databaseUrl,
       max: options.poolSize ?? 10,
+      // A server that takes the connection but never answers (a stalled proxy, a hung host) must not
+      // hang a command or a request for ever: the connection attempt, handshake included, gives up.
+      connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
       types: pgTypes,
       // Named statements (pg-named-statements.ts) save parsing; planning stays per execution, because a
       // generic plan of a prepared statement, made when a table was young or for another
