@@ -11,7 +11,8 @@ import type { OutboundMessage, Provider, ProviderEvents, SendResult } from "../p
 export class SimulatorProvider implements Provider {
   readonly name = "simulator" as const;
   private readonly attempts = new Map<string, number>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Receipts not delivered yet, by their timer. */
+  private readonly pending = new Map<NodeJS.Timeout, () => Promise<void>>();
 
   constructor(
     private readonly events: ProviderEvents,
@@ -72,14 +73,23 @@ export class SimulatorProvider implements Provider {
 
   private later(work: () => Promise<void>): void {
     const timer = setTimeout(() => {
-      this.timers.delete(timer);
+      this.pending.delete(timer);
       work().catch((error) => console.error("simulator receipt:", error));
     }, this.receiptDelayMs);
-    this.timers.add(timer);
+    this.pending.set(timer, work);
   }
 
+  /**
+   * Delivers the receipts still pending at once, as a real provider would deliver them after we
+   * stop: dropping them would leave those messages Sent for good (the reconcile only settles
+   * Sending). The pipeline closes its provider before its database.
+   */
   async close(): Promise<void> {
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    const pending = [...this.pending];
+    this.pending.clear();
+    for (const [timer, work] of pending) {
+      clearTimeout(timer);
+      await work().catch((error) => console.error("simulator receipt:", error));
+    }
   }
 }

@@ -1,0 +1,26 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { startTestApi } from "./helpers/api.js";
+import { addLead, addSenderNumber, startSimulator, waitForEvent } from "./helpers/messaging.js";
+
+// Stopping the pipeline must not strand the simulator's messages in Sent: the receipts it still
+// owes are delivered as it closes, as a real provider would deliver them after we stop.
+
+test("the simulator's pending receipts are delivered when the pipeline stops", async () => {
+  const api = await startTestApi("sqlite", { env: { LEADTRAIL_QUIET_HOURS: "off" } });
+  try {
+    await addSenderNumber(api);
+    startSimulator(api, 3_600_000); // receipts an hour away: only the stop can deliver them
+    const { conversationId } = await addLead(api, "+12125550161");
+    const res = await api.call("POST", "/sms/send", { conversationId, text: "Before the stop" });
+    assert.equal(res.statusCode, 201, res.body);
+    const id = res.json().id as string;
+    await waitForEvent(api, id, (e) => e.status === "Sent");
+    await api.pipeline.stop();
+    const done = (await api.call("GET", `/events/${id}`)).json();
+    assert.equal(done.status, "Delivered");
+    assert.equal(done.billingStatus, "Billed");
+  } finally {
+    await api.close();
+  }
+});
