@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -71,6 +71,45 @@ describe("leadtrail CLI basics", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test("a LEADTRAIL_DB that cannot be opened, or is no database, is named in the error", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "leadtrail-cli-"));
+    try {
+      const junk = join(dir, "notes.txt");
+      writeFileSync(junk, "these are not the pages of a database ".repeat(200));
+      for (const path of [dir, junk]) {
+        const result = await cli(["migrate"], cliEnv({ LEADTRAIL_DB: path }));
+        assert.equal(result.code, 1, result.stdout);
+        assert.equal(result.stdout, "");
+        const named = new RegExp(
+          `^leadtrail: cannot open the SQLite database at ${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\(LEADTRAIL_DB\\): `,
+          "m",
+        );
+        assert.match(result.stderr, named);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("key revoke with an empty --key, or nothing on standard input for --key -, says so", async () => {
+    const empty = await cli(["key", "revoke", "--key", " "], cliEnv({}));
+    assert.notEqual(empty.code, 0);
+    assert.match(empty.stderr, /--key is empty/);
+    const fromStdin = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [BIN, "key", "revoke", "--key", "-"], {
+        env: cliEnv({}),
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stderr = "";
+      child.stderr!.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      child.on("close", (code) => resolve({ code, stderr }));
+    });
+    assert.notEqual(fromStdin.code, 0);
+    assert.match(fromStdin.stderr, /standard input held no key/);
   });
 
   test("--version prints the package's version", async () => {

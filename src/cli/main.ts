@@ -238,6 +238,9 @@ key
       program.error("leadtrail: give either --key or --user");
     }
     const apiKey = options.key === "-" ? readFileSync(0, "utf8") : options.key;
+    if (apiKey !== undefined && apiKey.trim() === "") {
+      program.error(`leadtrail: ${options.key === "-" ? "standard input held no key" : "--key is empty"}`);
+    }
     const target: { apiKey: string } | { userId: string } =
       apiKey !== undefined ? { apiKey: apiKey.trim() } : { userId: options.user!.trim() };
     const { revoked, unknownUser } = await withStore(

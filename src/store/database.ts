@@ -64,6 +64,24 @@ export const pgTypes = {
 /** How long connecting to PostgreSQL (TCP and handshake) may take before it fails. */
 export const PG_CONNECT_TIMEOUT_MS = 10_000;
 
+/**
+ * The SQLite file in WAL mode, its folder created if need be. SQLite's own errors ("unable to open
+ * database file", "file is not a database") do not say which file: this one does.
+ */
+function openSqliteFile(path: string, mustExist: boolean): SqliteDatabase.Database {
+  let raw: SqliteDatabase.Database | undefined;
+  try {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    raw = new SqliteDatabase(path, { fileMustExist: mustExist });
+    raw.pragma("journal_mode = WAL");
+    return raw;
+  } catch (error) {
+    raw?.close();
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`cannot open the SQLite database at ${path} (LEADTRAIL_DB): ${reason}`);
+  }
+}
+
 export function openConnection(options: ConnectionOptions): Connection {
   if (options.databaseUrl && /^postgres(ql)?:\/\//i.test(options.databaseUrl)) {
     const pool = new pg.Pool({
@@ -100,9 +118,7 @@ export function openConnection(options: ConnectionOptions): Connection {
   if (mustExist && !existsSync(options.sqlitePath)) {
     throw new Error(`there is no database at ${options.sqlitePath} (LEADTRAIL_DB)`);
   }
-  if (options.sqlitePath !== ":memory:") mkdirSync(dirname(options.sqlitePath), { recursive: true });
-  const raw = new SqliteDatabase(options.sqlitePath, { fileMustExist: mustExist });
-  raw.pragma("journal_mode = WAL");
+  const raw = openSqliteFile(options.sqlitePath, mustExist);
   raw.pragma("synchronous = NORMAL");
   // Checkpoint every 4,000 WAL pages (16 MiB) rather than 1,000: under SMS load the same hot pages
   // are rewritten over and over, and each checkpoint copies them back and syncs the file.
