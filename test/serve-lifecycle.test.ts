@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { connect, createServer, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { startTestApi } from "./helpers/api.js";
 import {
+  BIN,
   type CliDatabase,
   cli,
   cliEnv,
@@ -10,6 +12,8 @@ import {
   createCliDatabase,
   ensureBuilt,
   freePort,
+  ROOT,
+  spawnUntilReady,
   startServer,
 } from "./helpers/processes.js";
 
@@ -62,6 +66,21 @@ describe("serve: start and stop", () => {
     assert.deepEqual(await db.query("select id from events"), []);
   });
 
+  test("PORT=0: the system picks the port, and the banner names the one picked", async () => {
+    const server = await spawnUntilReady(
+      ["serve"],
+      { ...db.env, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent" },
+      /leadtrail listening on (http:\/\/\S+) /,
+    );
+    try {
+      const baseUrl = server.match[1]!;
+      assert.notEqual(new URL(baseUrl).port, "0");
+      assert.equal((await fetch(`${baseUrl}/healthz`)).status, 200);
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
+
   test("SIGTERM: a request already under way is answered; a client that never finishes is cut after the grace period", {
     timeout: 60_000,
   }, async () => {
@@ -104,6 +123,51 @@ test("a request that reaches the app while it closes is served, not refused with
   } finally {
     await closing;
     await api.close();
+  }
+});
+
+test("SIGTERM while serve --demo-if-empty seeds the demo: it finishes the demo, then exits 0", {
+  timeout: 90_000,
+}, async () => {
+  const db = await createCliDatabase("postgresql");
+  try {
+    const port = await freePort();
+    const child = spawn(process.execPath, [BIN, "serve", "--demo-if-empty"], {
+      cwd: ROOT,
+      env: { ...db.env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "silent" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout!.on("data", (chunk) => {
+      output += chunk;
+    });
+    child.stderr!.on("data", (chunk) => {
+      output += chunk;
+    });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    // As soon as the port accepts a connection, the demo is being seeded.
+    for (;;) {
+      const open = await new Promise<boolean>((resolve) => {
+        const socket = connect(port, "127.0.0.1");
+        socket.once("connect", () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.once("error", () => resolve(false));
+      });
+      if (open) break;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    child.kill("SIGTERM");
+    assert.equal(await exited, 0, output);
+    assert.match(output, /Demo organization ready/, "the demo was finished and its key printed");
+    const count = async (table: string) =>
+      Number((await db.query<{ n: string }>(`select count(*) as n from ${table}`))[0]!.n);
+    assert.equal(await count("organizations"), 1);
+    assert.ok((await count("phone_numbers")) > 0, "the whole demo, numbers included");
+    assert.ok((await count("leads")) > 0);
+  } finally {
+    await db.cleanup();
   }
 });
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { SimulatorProvider } from "../src/messaging/providers/simulator.js";
 import { startTestApi } from "./helpers/api.js";
 import { addLead, addSenderNumber, startSimulator, waitForEvent } from "./helpers/messaging.js";
 
@@ -23,4 +24,46 @@ test("the simulator's pending receipts are delivered when the pipeline stops", a
   } finally {
     await api.close();
   }
+});
+
+test("closing the simulator waits for a receipt whose delivery has already begun", async () => {
+  let release: () => void = () => {};
+  let started: () => void = () => {};
+  const begun = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  const applied: string[] = [];
+  // A pipeline busy applying the receipt (a group commit in progress) until released.
+  const provider = new SimulatorProvider(
+    {
+      receipt: async (receipt) => {
+        started();
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        applied.push(receipt.kind);
+      },
+      inbound: async () => {},
+    },
+    1,
+  );
+  const accepted = await provider.send({
+    organizationId: "org_1",
+    eventId: "evt_1",
+    from: "+14155550100",
+    to: "+12125550162",
+    text: "Hi",
+    mediaUrls: [],
+  });
+  assert.equal(accepted.kind, "accepted");
+  await begun; // the receipt's timer fired and its delivery is under way
+  let closed = false;
+  const closing = provider.close().then(() => {
+    closed = true;
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(closed, false, "close() waits while the receipt is being applied");
+  release();
+  await closing;
+  assert.deepEqual(applied, ["delivered"]);
 });

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
 import { Command } from "commander";
 import { type Config, loadConfig } from "../config.js";
 import { microsToUsd } from "../domain/money.js";
@@ -41,7 +42,6 @@ program
   .action(async (options: { demoIfEmpty?: boolean }) => {
     const config = loadConfig();
     const store = await openStore(config);
-    const baseUrl = baseUrlOf(config);
     const pipeline = new Messaging(store.db, store.engine, config.messaging);
     // Everything that can refuse to start (the provider's settings, the port) comes before anything
     // is written or sent: a server that cannot listen must not have seeded a demo or begun sending.
@@ -64,9 +64,12 @@ program
       throw error;
     }
     let stopping = false;
+    /** The demo and the worker, begun once the port is open; a signal meanwhile waits for them. */
+    let startup: Promise<void> = Promise.resolve();
     const shutdown = async () => {
       if (stopping) return;
       stopping = true;
+      await startup.catch(() => {});
       // Node stops enforcing the request timeout once the server closes, so a client still sending
       // a request would keep the process alive: past the grace period its connection is cut.
       const cut = setTimeout(() => app.server.closeAllConnections(), config.shutdownGraceMs);
@@ -78,13 +81,18 @@ program
     };
     process.once("SIGINT", shutdown);
     process.once("SIGTERM", shutdown);
-    if (options.demoIfEmpty && (await countOrganizations(store.db)) === 0) {
-      const demo = await seedDemo(store.db, undefined, config.messaging.startingCreditMicros);
-      // With the simulator the demo's messages are sent by this server's worker as it starts.
-      if (config.messaging.provider === "simulator") await seedDemoMessaging(store.db, demo, pipeline);
-      console.log(demoInstructions(demo, baseUrl));
-    }
-    pipeline.startWorker(provider);
+    // PORT=0 lets the system choose: say which port it chose.
+    const baseUrl = baseUrlOf({ host: config.host, port: (app.server.address() as AddressInfo).port });
+    startup = (async () => {
+      if (options.demoIfEmpty && (await countOrganizations(store.db)) === 0) {
+        const demo = await seedDemo(store.db, undefined, config.messaging.startingCreditMicros);
+        // With the simulator the demo's messages are sent by this server's worker as it starts.
+        if (config.messaging.provider === "simulator") await seedDemoMessaging(store.db, demo, pipeline);
+        console.log(demoInstructions(demo, baseUrl));
+      }
+      pipeline.startWorker(provider);
+    })();
+    await startup;
     console.log(`leadtrail listening on ${baseUrl} (${store.engine}); API reference at ${baseUrl}/docs`);
   });
 

@@ -65,6 +65,19 @@ export const pgTypes = {
 export const PG_CONNECT_TIMEOUT_MS = 10_000;
 
 /**
+ * A server that takes the connection but never answers (a stalled proxy, a hung host) must not hang
+ * a command or a request for ever: each connection attempt, handshake included, gives up.
+ */
+class ConnectTimeoutClient extends pg.Client {
+  constructor(config?: string | pg.ClientConfig) {
+    super({
+      ...(typeof config === "string" ? { connectionString: config } : config),
+      connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
+    });
+  }
+}
+
+/**
  * The SQLite file in WAL mode, its folder created if need be. SQLite's own errors ("unable to open
  * database file", "file is not a database") do not say which file: this one does.
  */
@@ -87,9 +100,9 @@ export function openConnection(options: ConnectionOptions): Connection {
     const pool = new pg.Pool({
       connectionString: options.databaseUrl,
       max: options.poolSize ?? 10,
-      // A server that takes the connection but never answers (a stalled proxy, a hung host) must not
-      // hang a command or a request for ever: the connection attempt, handshake included, gives up.
-      connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
+      // Not the pool's connectionTimeoutMillis: that one also fails a request that merely waits for
+      // a free connection while others hold them all (a lock, a slow query).
+      Client: ConnectTimeoutClient,
       types: pgTypes,
       // Named statements (pg-named-statements.ts) save parsing; planning stays per execution, because a
       // generic plan of a prepared statement, made when a table was young or for another

@@ -100,7 +100,7 @@ export async function cliOk(
   return result;
 }
 
-/** A TCP port nobody listens on right now (PORT=0 is refused by the config loader). */
+/** A TCP port nobody listens on right now, to give a server (or to hold, to make one busy). */
 export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

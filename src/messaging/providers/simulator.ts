@@ -13,6 +13,8 @@ export class SimulatorProvider implements Provider {
   private readonly attempts = new Map<string, number>();
   /** Receipts not delivered yet, by their timer. */
   private readonly pending = new Map<NodeJS.Timeout, () => Promise<void>>();
+  /** Receipts whose delivery has started and is not applied yet. */
+  private readonly delivering = new Set<Promise<void>>();
 
   constructor(
     private readonly events: ProviderEvents,
@@ -74,22 +76,33 @@ export class SimulatorProvider implements Provider {
   private later(work: () => Promise<void>): void {
     const timer = setTimeout(() => {
       this.pending.delete(timer);
-      work().catch((error) => console.error("simulator receipt:", error));
+      this.deliver(work);
     }, this.receiptDelayMs);
     this.pending.set(timer, work);
   }
 
+  /** Runs a receipt's delivery, remembered until it has been applied. */
+  private deliver(work: () => Promise<void>): Promise<void> {
+    const delivery = work()
+      .catch((error) => console.error("simulator receipt:", error))
+      .finally(() => this.delivering.delete(delivery));
+    this.delivering.add(delivery);
+    return delivery;
+  }
+
   /**
-   * Delivers the receipts still pending at once, as a real provider would deliver them after we
-   * stop: dropping them would leave those messages Sent for good (the reconcile only settles
-   * Sending). The pipeline closes its provider before its database.
+   * Delivers the receipts still owed at once, and waits for those already on their way to be
+   * applied, as a real provider would deliver them after we stop: dropping them would leave those
+   * messages Sent for good (the reconcile only settles Sending). The pipeline closes its provider
+   * before its database.
    */
   async close(): Promise<void> {
     const pending = [...this.pending];
     this.pending.clear();
     for (const [timer, work] of pending) {
       clearTimeout(timer);
-      await work().catch((error) => console.error("simulator receipt:", error));
+      this.deliver(work);
     }
+    while (this.delivering.size > 0) await Promise.all([...this.delivering]);
   }
 }
