@@ -65,9 +65,6 @@ export interface SuppressInput {
 
 export type ReleaseInput = Omit<SuppressInput, "phoneNumber" | "email" | "clientIdentifier">;
 
-/** What a suppress call did: a new entry, a released entry made active again, or nothing (already active). */
-export type SuppressOutcome = "created" | "reactivated" | "unchanged";
-
 function audit(
   status: string,
   input: Pick<SuppressInput, "source" | "reason" | "actorId" | "at">,
@@ -167,17 +164,14 @@ export async function getSuppression(
 }
 
 /**
- * Suppresses a recipient and says what changed. Safe under concurrency: the insert yields to an
+ * Suppresses a recipient; an entry already active is answered unchanged. Safe under concurrency: the insert yields to an
  * entry created meanwhile, and reactivation only applies to an entry that is still released, so two
  * concurrent calls never both append to the audit trail or fail on the unique index.
  */
-export async function applySuppression(
-  db: Db,
-  input: SuppressInput,
-): Promise<{ row: SuppressionRow; outcome: SuppressOutcome }> {
+export async function suppress(db: Db, input: SuppressInput): Promise<SuppressionRow> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const existing = await findSuppression(db, input.organizationId, input.channel, input.recipient);
-    if (existing?.status === "active") return { row: existing, outcome: "unchanged" };
+    if (existing?.status === "active") return existing;
     if (existing) {
       const row: SuppressionRow = {
         ...existing,
@@ -209,7 +203,7 @@ export async function applySuppression(
         .where("status", "=", existing.status)
         .where("audit", "=", existing.audit)
         .executeTakeFirst();
-      if (Number(updated.numUpdatedRows) === 1) return { row, outcome: "reactivated" };
+      if (Number(updated.numUpdatedRows) === 1) return row;
       continue; // changed meanwhile: look again
     }
     const row: SuppressionRow = {
@@ -232,17 +226,12 @@ export async function applySuppression(
       .values(row)
       .onConflict((oc) => oc.columns(["organization_id", "channel", "recipient"]).doNothing())
       .executeTakeFirst();
-    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return { row, outcome: "created" };
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1) return row;
   }
   // Three lost races in a row: the entry exists and someone else keeps changing it; report it as is.
   const current = await findSuppression(db, input.organizationId, input.channel, input.recipient);
   if (!current) throw new Error("suppression entry vanished while suppressing");
-  return { row: current, outcome: "unchanged" };
-}
-
-/** Suppresses a recipient (idempotent while active). */
-export async function suppress(db: Db, input: SuppressInput): Promise<SuppressionRow> {
-  return (await applySuppression(db, input)).row;
+  return current;
 }
 
 /**

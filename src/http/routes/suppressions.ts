@@ -5,7 +5,6 @@ import { toIso } from "../../domain/time.js";
 import type { ApiKeyOwner } from "../../store/orgs-repo.js";
 import type { SuppressionRow } from "../../store/schema.js";
 import {
-  applySuppression,
   auditTrail,
   findActiveSuppression,
   getSuppression,
@@ -13,6 +12,7 @@ import {
   SUPPRESSION_CHANNELS,
   SUPPRESSION_LIST_SPEC,
   type SuppressionChannel,
+  suppress,
 } from "../../store/suppressions-repo.js";
 import type { RouteDeps } from "../deps.js";
 import { assertPlainText, requirePhoneNumber } from "../field-checks.js";
@@ -204,8 +204,8 @@ export const suppressionsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
       // 201 whatever the outcome: Leadping documents only 201 here, and generated clients refuse
       // status codes their document does not list. An already active entry is answered unchanged
       // (its first reason and audit stand); the audit trail shows what each call did.
-      const { row } = await store.db.transaction().execute((trx) =>
-        applySuppression(trx, {
+      const row = await store.db.transaction().execute((trx) =>
+        suppress(trx, {
           organizationId: request.auth.organizationId,
           channel: entry.channel,
           recipient,
