@@ -209,10 +209,5 @@ export async function getOrCreateSecret(db: Kysely<Database>, key: string): Prom
 }
 
 export async function organizationName(db: Kysely<Database>, organizationId: string): Promise<string | null> {
-  const row = await db
-    .selectFrom("organizations")
-    .select("name")
-    .where("id", "=", organizationId)
-    .executeTakeFirst();
-  return row?.name ?? null;
+  return (await getOrganization(db, organizationId))?.name ?? null;
 }
