@@ -471,6 +471,15 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
     const again = about(other, "tx-real", "message.finalized", "sending_failed", Date.now());
     assert.equal((await postWebhook(api, fake, again, { query: queryFor(other) })).statusCode, 200);
     assert.equal((await reload(other)).status, "Sent");
+    // Nor when the named message goes to the same number and Telnyx's id is not yet known for it:
+    // the receipt's id already belongs to `real`.
+    const sameNumber = await sending({ to_phone_number: real.to_phone_number });
+    const failed = about(real, "tx-real", "message.finalized", "delivery_failed", Date.now(), {
+      errors: [{ code: "40001" }],
+    });
+    assert.equal((await postWebhook(api, fake, failed, { query: queryFor(sameNumber) })).statusCode, 200);
+    assert.equal((await reload(sameNumber)).status, "Sending");
+    assert.equal((await reload(sameNumber)).provider_message_id, null);
   });
 
   test("unknown event types and statuses are acknowledged and ignored", async () => {

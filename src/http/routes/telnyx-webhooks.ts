@@ -20,7 +20,8 @@ const header = (value: string | string[] | undefined): string | undefined =>
  * Our webhook_url names the event (`?event=…&org=…`) so that a receipt finds its message even when we
  * crashed before storing Telnyx's id. But Telnyx signs the body only, not the URL: the query string
  * is trusted only when the signed payload agrees with the event it names (same Telnyx id once we
- * know it, same recipient). Otherwise the receipt is matched by the Telnyx id alone.
+ * know it, same recipient, and a Telnyx id no other message holds: else a captured receipt could be
+ * replayed onto another message to the same number). Otherwise it is matched by the Telnyx id alone.
  */
 async function checkedTarget(pipeline: Messaging, receipt: Receipt, to: string | null): Promise<Receipt> {
   if (!receipt.eventId || !receipt.organizationId) return receipt;
@@ -28,9 +29,27 @@ async function checkedTarget(pipeline: Messaging, receipt: Receipt, to: string |
   const agrees =
     event !== undefined &&
     event.direction === "outbound" &&
-    (event.provider_message_id === null || event.provider_message_id === receipt.providerMessageId) &&
-    (to === null || event.to_phone_number === to);
+    (to === null || event.to_phone_number === to) &&
+    (event.provider_message_id === receipt.providerMessageId ||
+      (event.provider_message_id === null &&
+        receipt.providerMessageId !== null &&
+        !(await heldByAnother(pipeline, receipt.providerMessageId, event.id))));
   return agrees ? receipt : { ...receipt, eventId: null, organizationId: null };
+}
+
+/** Whether a message other than `eventId` already holds this provider id. */
+async function heldByAnother(
+  pipeline: Messaging,
+  providerMessageId: string,
+  eventId: string,
+): Promise<boolean> {
+  const row = await pipeline.db
+    .selectFrom("events")
+    .select("id")
+    .where("provider_message_id", "=", providerMessageId)
+    .where("id", "!=", eventId)
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 /** Telnyx redelivers webhooks it thinks we missed: an inbound message it delivered before is skipped. */
