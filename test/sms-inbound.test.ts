@@ -186,6 +186,29 @@ forEachEngine("inbound SMS and keywords", (engine) => {
     assert.match(res.json().detail, /^from /);
   });
 
+  test("a STOP from a number registered as our own is honoured: nothing proves the organization holds it", async () => {
+    const registered = "+14155550178";
+    await addSenderNumber(api, { number: registered, is_default: 0 });
+    const outcome = await api.pipeline.handleInbound({
+      from: registered,
+      to: OUR,
+      text: "Stop",
+      media: [],
+      providerMessageId: "own-number-stop-1",
+      receivedAt: Date.now(),
+    });
+    assert.ok(outcome, "recorded like any opt-out");
+    assert.equal(outcome.event.status, "Opted out");
+    assert.equal(outcome.event.compliance_action, "OptOut");
+    assert.ok(outcome.reply, "with its confirmation");
+    const check = await api.call("POST", "/suppressions/check", {
+      organizationId: api.org.organizationId,
+      phoneNumber: registered,
+    });
+    assert.equal(check.statusCode, 200, check.body);
+    assert.equal(check.json().allowed, false);
+  });
+
   test("inbound to a number of another organization is 404 and writes nothing", async () => {
     const res = await api.call("POST", "/simulator/inbound", {
       from: "+12065550138",

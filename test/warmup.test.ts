@@ -94,4 +94,28 @@ forEachEngine("warmup", (engine) => {
       404,
     );
   });
+
+  test("a suppressed partner gets no warmup message: a registered number may be a person's", async () => {
+    // Only these two numbers warm each other (the first test's numbers are disabled).
+    await api.db.store.db.updateTable("phone_numbers").set({ enabled: 0 }).execute();
+    const fresh = await addSenderNumber(api, { number: "+14155550121", warmup_enabled: 1, is_default: 0 });
+    const partner = await addSenderNumber(api, { number: "+14155550122", is_default: 0 });
+    const res = await api.call("POST", "/suppressions", {
+      organizationId: api.org.organizationId,
+      phoneNumber: partner.number,
+      channel: "sms",
+      reason: "said STOP",
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    const [out, back] = await api.pipeline.warmupTick(Date.now());
+    assert.ok(out && back);
+    assert.equal(out.to_phone_number, partner.number);
+    const blocked = await waitForEvent(api, out.id, isFinal);
+    assert.equal(blocked.status, "Blocked");
+    assert.equal(blocked.complianceAction, "Suppressed");
+    assert.equal(blocked.billingStatus, "NotBilled");
+    // The answer from the partner goes to our own number, which is not suppressed.
+    assert.equal((await waitForEvent(api, back.id, isFinal)).status, "Delivered");
+    assert.equal(fresh.number, back.to_phone_number);
+  });
 });

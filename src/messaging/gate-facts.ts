@@ -13,15 +13,27 @@ import { suppressedAmong } from "../store/suppressions-repo.js";
 // query is a round trip, and the batch holds its row locks meanwhile). Nothing the gate writes
 // changes these facts, so reading them once for the batch answers as reading them per message would.
 
-/** Our own confirmations and warmup between our own numbers skip suppression and quiet hours. */
-export function isOwnTraffic(row: EventRow): boolean {
+/**
+ * Our own confirmations (a STOP's must reach the number that just opted out) skip suppression.
+ * Warmup does not: an organization can register any number as its own, so a warmup partner may be a
+ * person, whose STOP must hold.
+ */
+export function skipsSuppression(row: EventRow): boolean {
+  return row.traffic_type === "SystemInternal";
+}
+
+/**
+ * Confirmations answer at once, whatever the hour; warmup between our own numbers is spread over the
+ * day by its own schedule (deferring it would bunch a night's exchanges into the morning).
+ */
+export function skipsQuietHours(row: EventRow): boolean {
   return row.traffic_type === "SystemInternal" || row.traffic_type === "Warmup";
 }
 
 export interface GateFacts {
   /** The recipient's time zones, for each message the quiet-hours rule applies to. */
   zones: Map<string, string[]>;
-  /** Ids of the messages whose recipient is suppressed. */
+  /** Ids of the messages whose recipient is suppressed (confirmations never: see skipsSuppression). */
   suppressed: Set<string>;
   /** Sender numbers by id (missing: removed). */
   senders: Map<string, PhoneNumberRow>;
@@ -97,18 +109,21 @@ export async function readGateFacts(
   }
   const committed = gated.length > 0 ? await unbilledInFlight(trx, now) : new Map<string, number>();
   for (const [organizationId, rows] of byOrganization) {
-    const recipientRules = rows.filter((r) => !isOwnTraffic(r));
-    const leadIds = recipientRules.flatMap((r) => (r.lead_id ? [r.lead_id] : []));
+    const quietHoursRules = rows.filter((r) => !skipsQuietHours(r));
+    const suppressionRules = rows.filter((r) => !skipsSuppression(r));
+    const leadIds = quietHoursRules.flatMap((r) => (r.lead_id ? [r.lead_id] : []));
     const senderIds = rows.flatMap((r) => (r.from_phone_number_id ? [r.from_phone_number_id] : []));
-    const recipients = recipientRules.map((r) => r.to_phone_number!);
+    const recipients = suppressionRules.map((r) => r.to_phone_number!);
     const leads = await getLeadsByIds(trx, organizationId, leadIds);
     const suppressed = await suppressedAmong(trx, organizationId, "sms", recipients);
     const senders = await getPhoneNumbersByIds(trx, organizationId, senderIds);
     const wallet = await getWallet(trx, organizationId);
-    for (const row of recipientRules) {
+    for (const row of quietHoursRules) {
       const lead = row.lead_id ? leads.get(row.lead_id) : undefined;
       const tz = lead ? leadDocument(lead).contact.timeZoneId : null;
       facts.zones.set(row.id, recipientZones(typeof tz === "string" ? tz : null, row.to_phone_number!));
+    }
+    for (const row of suppressionRules) {
       if (suppressed.has(row.to_phone_number!)) facts.suppressed.add(row.id);
     }
     for (const [id, sender] of senders) facts.senders.set(id, sender);

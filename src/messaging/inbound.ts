@@ -51,9 +51,9 @@ export interface InboundOutcome {
  * for an unknown sender), plus the carrier keywords: STOP-words suppress the sender and answer once,
  * START/UNSTOP release, HELP/INFO answer with help. Replies are SystemInternal and never billed.
  * Returns undefined when the number it was sent to belongs to no organization, when it comes from
- * another of that organization's own numbers (warmup traffic: on the timeline already, as the
- * outbound Warmup event, and no lead), or when the message (by its provider id) was recorded before:
- * providers redeliver webhooks, even concurrently.
+ * another of that organization's own numbers and carries no keyword (warmup traffic: on the timeline
+ * already, as the outbound Warmup event, and no lead), or when the message (by its provider id) was
+ * recorded before: providers redeliver webhooks, even concurrently.
  */
 export async function handleInbound(
   db: Kysely<Database>,
@@ -64,9 +64,11 @@ export async function handleInbound(
   if (!ourNumber) return undefined;
   const organizationId = ourNumber.organization_id;
   const from = toE164(message.from) ?? message.from;
-  if (await isOwnNumber(db, organizationId, from)) return undefined;
-  const actor = { organizationId, userId: SYSTEM_ACTOR };
   const action = keywordAction(message.text);
+  // A keyword is honoured even from a number registered as our own: nothing checks that an
+  // organization holds the numbers it registers, so a warmup "partner" may be a person saying STOP.
+  if (action === null && (await isOwnNumber(db, organizationId, from))) return undefined;
+  const actor = { organizationId, userId: SYSTEM_ACTOR };
   const orgPrices = await prices(organizationId);
   const isMms = message.media.length > 0;
   try {

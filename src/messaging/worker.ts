@@ -24,7 +24,7 @@ import { recordOutcome } from "../store/phone-numbers-repo.js";
 import type { Database, EventRow, PhoneNumberRow } from "../store/schema.js";
 import { indexesByOrganization, transitionBatch } from "./batch-transitions.js";
 import { billAccepted, billAcceptedMany, isBillableTraffic } from "./billing.js";
-import { type GateFacts, isOwnTraffic, readGateFacts } from "./gate-facts.js";
+import { type GateFacts, readGateFacts, skipsQuietHours } from "./gate-facts.js";
 import type { Provider, SendResult } from "./provider.js";
 import { lockEvent, lockEvents, logIgnored, transition } from "./transitions.js";
 
@@ -231,7 +231,6 @@ export class Worker {
         .execute();
       return null;
     }
-    const system = isOwnTraffic(row);
     const to = row.to_phone_number!;
     const block = (changes: Partial<EventRow>, message: string) =>
       transition(
@@ -249,14 +248,16 @@ export class Worker {
         now,
       ).then(() => null);
 
-    if (!system && facts.suppressed.has(row.id)) {
+    if (facts.suppressed.has(row.id)) {
       return block(
         { compliance_action: "Suppressed", status_reason: "Recipient opted out or is suppressed." },
         "Blocked: the recipient is suppressed.",
       );
     }
     const zones = facts.zones.get(row.id) ?? [];
-    const allowedAt = system ? now : nextAllowedTime(now, zones, this.options.config.quietHours);
+    const allowedAt = skipsQuietHours(row)
+      ? now
+      : nextAllowedTime(now, zones, this.options.config.quietHours);
     if (allowedAt > now) {
       await transition(
         trx,
