@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { RateLimitedError, RateLimiter } from "../src/http/rate-limit.js";
+import {
+  ApiRateLimits,
+  RateLimitedError,
+  RateLimiter,
+  SOURCES_TOGETHER_FACTOR,
+} from "../src/http/rate-limit.js";
 
 const WINDOW = 60_000;
 
@@ -95,4 +100,36 @@ test("a full limiter with every key busy forgets the oldest for each new key", (
   for (let i = 0; i < 5_000; i++) assert.equal(attempt(limiter, 500 + i / 10, `new-${i}`), true);
   assert.notEqual(attempt(limiter, 1_000, "new-4999"), true, "the newest are remembered");
   assert.equal(attempt(limiter, 1_000, "new-0"), true, "older ones were forgotten");
+});
+
+test("each lead source has its own budget, and an organization's sources together a bounded one", () => {
+  const limits = new ApiRateLimits(3);
+  const admits = (sourceId: string | null, now: number, organizationId = "org_a") => {
+    try {
+      limits.hit(organizationId, sourceId, now);
+      return true;
+    } catch (error) {
+      assert.ok(error instanceof RateLimitedError);
+      return error.detail;
+    }
+  };
+  for (let i = 0; i < 3; i++) assert.equal(admits(null, 1000), true);
+  assert.match(String(admits(null, 1000)), /^This organization is limited to 3 requests/);
+  // The organization held back does not hold back its vendors, nor a vendor its neighbours.
+  for (let i = 0; i < 3; i++) assert.equal(admits("src_1", 1000), true);
+  assert.match(String(admits("src_1", 1000)), /^This lead source is limited to 3 requests/);
+  // More sources do not multiply the limit without end: together they stop at the factor.
+  const together = 3 * SOURCES_TOGETHER_FACTOR;
+  let admitted = 3;
+  for (let source = 2; admitted < together; source++) {
+    for (let i = 0; i < 3 && admitted < together; i++, admitted++)
+      assert.equal(admits(`src_${source}`, 2000), true);
+  }
+  assert.match(
+    String(admits("src_fresh", 2000)),
+    /^This organization is limited to 30 requests from its lead sources together per 60 seconds/,
+  );
+  assert.equal(admits("src_other", 2000, "org_b"), true, "another organization's sources are counted apart");
+  // A request the pool refused was not counted against its source: it has its whole budget later.
+  for (let i = 0; i < 3; i++) assert.equal(admits("src_fresh", 63_000), true);
 });

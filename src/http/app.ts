@@ -9,7 +9,7 @@ import { assertAcceptableBody, assertAcceptableUrl, invalidJsonProblem } from ".
 import { clientErrorHandler, connectionsCheckingInterval, REQUEST_TIMEOUT_MS } from "./client-errors.js";
 import type { RouteDeps } from "./deps.js";
 import { frameworkErrorHandler, installErrorHandlers } from "./errors.js";
-import { RateLimiter } from "./rate-limit.js";
+import { ApiRateLimits } from "./rate-limit.js";
 import { billingRoutes } from "./routes/billing.js";
 import { conversationRoutes } from "./routes/conversations.js";
 import { eventRoutes } from "./routes/events.js";
@@ -175,7 +175,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const failedAuthentications = options.authFailuresPerMinute
     ? new FailedAuthenticationGuard(authenticator, options.authFailuresPerMinute)
     : undefined;
-  const limiter = new RateLimiter(options.rateLimitPerMinute);
+  const limits = new ApiRateLimits(options.rateLimitPerMinute);
   const deps: RouteDeps = {
     store: options.store,
     messaging: options.messaging,
@@ -185,7 +185,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Provider webhooks authenticate by the provider's signature, not by an API key.
   await app.register(telnyxWebhooksRoutes, deps);
   // Every API route lives in this scope: authenticated, then counted against its organization's limit
-  // (a request made with a source's key, against its source's).
+  // (a request made with a source's key, against its source's: see ApiRateLimits).
   await app.register(async (api) => {
     api.addHook("onRequest", async (request) => {
       const { authorization } = request.headers;
@@ -193,9 +193,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         ? failedAuthentications.authenticate(authorization, request.ip)
         : authenticator.authenticate(authorization));
       const { sourceId } = request.auth;
-      // A source's key has a budget of its own: a vendor posting too fast (or misusing its key)
-      // is held back without locking the organization out of its own API.
-      limiter.hit(sourceId ? `source:${sourceId}` : request.auth.organizationId);
+      limits.hit(request.auth.organizationId, sourceId ?? null);
       if (sourceId) {
         await options.store.noteSourceKeyUse(request.auth.organizationId, sourceId);
         if (!request.routeOptions.config.acceptsSourceKey) throw sourceKeyNotAllowed();

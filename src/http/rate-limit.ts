@@ -144,6 +144,42 @@ export class RateLimiter {
   }
 }
 
+/** How many times the organization's limit its lead sources may use together. */
+export const SOURCES_TOGETHER_FACTOR = 10;
+
+/**
+ * The API's limits. An organization's own keys share its limit. A lead source's key has a budget of
+ * its own, so that a vendor posting too fast (or misusing its key) is held back without locking the
+ * organization or its other vendors out; and all of an organization's sources together are held to
+ * SOURCES_TOGETHER_FACTOR times the limit, so that creating sources does not multiply it without end.
+ */
+export class ApiRateLimits {
+  private readonly organizations: RateLimiter;
+  private readonly sources: RateLimiter;
+  private readonly sourcesTogether: RateLimiter;
+
+  constructor(limit: number) {
+    this.organizations = new RateLimiter(limit);
+    this.sources = new RateLimiter(limit, 60_000, { who: "This lead source", what: "requests" });
+    this.sourcesTogether = new RateLimiter(limit * SOURCES_TOGETHER_FACTOR, 60_000, {
+      who: "This organization",
+      what: "requests from its lead sources together",
+    });
+  }
+
+  /** Counts one authenticated request; throws a 429 problem when a limit it falls under is reached. */
+  hit(organizationId: string, sourceId: string | null, now: number = Date.now()): void {
+    if (sourceId === null) {
+      this.organizations.hit(organizationId, now);
+      return;
+    }
+    // Checked first, so that a request the pool refuses is not counted against its source either.
+    this.sourcesTogether.check(organizationId, now);
+    this.sources.hit(sourceId, now);
+    this.sourcesTogether.hit(organizationId, now);
+  }
+}
+
 export class RateLimitedError extends ProblemError {
   constructor(
     readonly retryAfterSeconds: number,
