@@ -238,8 +238,7 @@ export function scopeKeyOf(scope: Record<string, string>): string {
 export function parseListOptions(
   spec: ListSpec,
   raw: unknown,
-  // Unused since tokens are verified in runList, against the full scope; kept for the call sites.
-  _codec: CursorCodec,
+  // The continuation token is only checked for form here; runList verifies it against the full scope.
   scope: string,
   /** SQL function folding all of Unicode (Connection.unicodeLower); plain lower() folds ASCII only. */
   unicodeLower = "lower",
@@ -289,10 +288,19 @@ export function parseListOptions(
   // searchFields is checked even without a search term: an unsupported name is always a 400. An empty
   // array means the default fields, as null does: it must not turn a search term into no condition.
   const searchFields = asArray(options.searchFields, "searchFields");
+  // Each field once (by column: an alias names the same one): a field named twice matches nothing
+  // more, and each copy would scan every row again.
   const chosen =
     searchFields.length === 0
       ? Object.values(spec.fields).filter((f) => f.search)
-      : searchFields.map((name, i) => resolveField(spec, name, "search", `searchFields[${i}]`)[1]);
+      : [
+          ...new Map(
+            searchFields.map((name, i) => {
+              const field = resolveField(spec, name, "search", `searchFields[${i}]`)[1];
+              return [field.column, field] as const;
+            }),
+          ).values(),
+        ];
   if (options.search !== undefined && options.search !== null) {
     if (typeof options.search !== "string" || options.search.length > 200) {
       throw badRequest("search must be a string of at most 200 characters.", "search");

@@ -94,7 +94,7 @@ export class Store {
     scope: Record<string, string> = {},
     narrowing: ListNarrowing = { conditions: [], key: scopeKeyOf(scope) },
   ): Promise<ListPage<Row>> {
-    const parsed = parseListOptions(spec, body, this.cursors, narrowing.key, this.conn.unicodeLower);
+    const parsed = parseListOptions(spec, body, narrowing.key, this.conn.unicodeLower);
     parsed.conditions.push(...narrowing.conditions);
     const fullScope = { organization_id: organizationId, ...scope };
     return runList<Row>(this.db, spec, fullScope, parsed, this.cursors, this.conn.readArrays);
