@@ -87,6 +87,22 @@ forEachEngine("SMS compliance gate", (engine) => {
     assert.ok(at > Date.now() && at - Date.now() < 24 * 3600_000);
     assert.equal(localMinutes(at, zone), 8 * 60, "08:00 local");
     assert.equal(new Date(at).getUTCSeconds(), 0);
+    assert.equal(scheduled.statusReason, `Quiet hours at the recipient until ${new Date(at).toISOString()}.`);
+    // A retry that comes due in quiet hours is deferred the same way: its retry time and reason go.
+    const now = Date.now();
+    await api.db.store.db
+      .updateTable("events")
+      .set({
+        status: "Queued",
+        next_attempt_at: now,
+        next_retry_at: now,
+        status_reason: "Retrying (1 of 5).",
+      })
+      .where("id", "=", sms.id)
+      .execute();
+    const deferred = await waitForEvent(api, sms.id, (e) => e.status === "Scheduled");
+    assert.equal(deferred.nextRetryAt, null);
+    assert.equal(deferred.statusReason, scheduled.statusReason);
     // Still cancelable while it waits.
     assert.equal((await api.call("POST", `/sms/${sms.id}/cancel`, {})).statusCode, 200);
   });

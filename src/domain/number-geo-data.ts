@@ -29,19 +29,22 @@ function table(relativePath: string): PrefixTable | null {
   return loaded;
 }
 
-/** The value of the longest key of `data` that `digits` starts with. */
-function longestPrefixMatch(data: PrefixTable, digits: string): string | null {
-  for (let length = digits.length; length > 0; length--) {
+/** The value of the longest key of `data` (of at least `minLength` digits) that `digits` starts with. */
+function longestPrefixMatch(data: PrefixTable, digits: string, minLength = 1): string | null {
+  for (let length = digits.length; length >= minLength; length--) {
     const value = data[digits.slice(0, length)];
     if (typeof value === "string") return value;
   }
   return null;
 }
 
-/** IANA time zones of an E.164 number ("+14155550142" → ["America/Los_Angeles"]), or null. */
-export function timeZonesOfNumber(e164: string): string[] | null {
+/**
+ * IANA time zones of an E.164 number ("+14155550142" → ["America/Los_Angeles"]), from the longest
+ * listed prefix of at least `minDigits` digits, or null.
+ */
+export function timeZonesOfNumber(e164: string, minDigits = 1): string[] | null {
   const data = table("timezones.bson");
-  const zones = data ? longestPrefixMatch(data, e164.replace(/^\+/, "")) : null;
+  const zones = data ? longestPrefixMatch(data, e164.replace(/^\+/, ""), minDigits) : null;
   return zones ? zones.split("&") : null;
 }
 

@@ -5,21 +5,23 @@ import { placeOfNumber, timeZonesOfNumber } from "./number-geo-data.js";
 // libphonenumber's geocoding and timezone data.
 //
 // The recipient's time zone(s): the lead's contact.timeZoneId when known, else the zones of the
-// number's area code (Google libphonenumber's timezone map). Cached per country code + area code.
+// number's longest listed prefix in Google libphonenumber's timezone map: an area code, or an
+// exchange where an area code spans zones (208-230 is Denver's, 208-660 Los Angeles'). Not cached by
+// area code for that reason; the lookup is a few property reads of a table decoded once.
 
-const byPrefix = new Map<string, string[]>();
-/** Used when a number maps to no zone at all: the middle of the continental US, a conservative guess. */
+/**
+ * Used when a number maps to no zone at all, or (a NANP toll-free, premium or other non-geographic
+ * number) only to the +1 country's 42 zones, from Guam to Samoa, whose allowed hours never overlap:
+ * the middle of the continental US, a conservative guess.
+ */
 export const FALLBACK_ZONE = "America/Chicago";
 
 export function zonesForNumber(e164: string): string[] {
-  const prefix = e164.slice(0, 5);
-  const cached = byPrefix.get(prefix);
-  if (cached) return cached;
   const parsed = parsePhoneNumberFromString(e164);
-  const zones = parsed ? (timeZonesOfNumber(parsed.number) ?? []) : [];
-  const result = zones.length > 0 ? zones : [FALLBACK_ZONE];
-  if (e164.startsWith("+1")) byPrefix.set(prefix, result);
-  return result;
+  // "1" alone is the whole NANP: a +1 number must match at least its first area-code digit.
+  const minDigits = parsed?.countryCallingCode === "1" ? 2 : 1;
+  const zones = parsed ? (timeZonesOfNumber(parsed.number, minDigits) ?? []) : [];
+  return zones.length > 0 ? zones : [FALLBACK_ZONE];
 }
 
 export function recipientZones(leadTimeZone: string | null | undefined, e164: string): string[] {
@@ -101,14 +103,9 @@ const REGION_CODES: Record<string, string> = {
   Yukon: "YT",
 };
 
-const regionByPrefix = new Map<string, string | null>();
-
 /** "CA", "NY", "ON"… for a NANP number, or null when the data does not say. */
 export function regionOfNumber(e164: string): string | null {
   if (!e164.startsWith("+1")) return null;
-  const prefix = e164.slice(0, 5);
-  const cached = regionByPrefix.get(prefix);
-  if (cached !== undefined) return cached;
   const parsed = parsePhoneNumberFromString(e164);
   const place = parsed ? placeOfNumber(parsed.countryCallingCode, parsed.nationalNumber) : null;
   let region: string | null = null;
@@ -116,7 +113,6 @@ export function regionOfNumber(e164: string): string | null {
     const suffix = /,\s*([A-Z]{2})$/.exec(place);
     region = suffix ? suffix[1]! : (REGION_CODES[place] ?? null);
   }
-  regionByPrefix.set(prefix, region);
   return region;
 }
 

@@ -55,10 +55,12 @@ const MINUTE = 60_000;
 
 /**
  * The first whole minute at or after `now` that is outside quiet hours in every zone, or `now`
- * itself when it already is. Steps through local wall time, jumping ahead conservatively (never past
- * a DST change by more than the hour it can shift).
+ * itself when it already is; null when no minute of the next few days is (zones too far apart for
+ * the window's allowed hours to overlap: that does not change from one day to the next). Steps
+ * through local wall time, jumping ahead conservatively (never past a DST change by more than the
+ * hour it can shift).
  */
-export function nextAllowedTime(now: number, timeZones: string[], window: QuietWindow | null): number {
+export function nextAllowedTime(now: number, timeZones: string[], window: QuietWindow | null): number | null {
   if (!window || timeZones.length === 0) return now;
   let t = now;
   for (let guard = 0; guard < 5000; guard++) {
@@ -71,5 +73,5 @@ export function nextAllowedTime(now: number, timeZones: string[], window: QuietW
     const aligned = Math.floor(t / MINUTE) * MINUTE;
     t = aligned + (wait > 60 ? wait - 60 : 1) * MINUTE;
   }
-  throw new Error("no allowed sending time found within the search horizon");
+  return null;
 }

@@ -258,6 +258,16 @@ export class Worker {
     const allowedAt = skipsQuietHours(row)
       ? now
       : nextAllowedTime(now, zones, this.options.config.quietHours);
+    if (allowedAt === null) {
+      return block(
+        {
+          compliance_action: "QuietHours",
+          status_reason:
+            "No time of day is outside quiet hours in every time zone the recipient may be in; set the lead's contact.timeZoneId.",
+        },
+        "Blocked: the recipient's possible time zones leave no hour outside quiet hours.",
+      );
+    }
     if (allowedAt > now) {
       await transition(
         trx,
@@ -267,6 +277,9 @@ export class Worker {
           scheduled_for: allowedAt,
           scheduled_reason: "QuietHours",
           next_attempt_at: allowedAt,
+          // A retry deferred into the morning: the retry time and reason no longer hold.
+          next_retry_at: null,
+          status_reason: `Quiet hours at the recipient until ${new Date(allowedAt).toISOString()}.`,
         },
         {
           stage: "compliance",
@@ -331,6 +344,8 @@ export class Worker {
           from_phone_number: sender.number,
           next_attempt_at: reconcileAt,
           next_retry_at: null,
+          // Why it waited (a retry, quiet hours) no longer holds once it is being sent.
+          status_reason: null,
         },
         log,
       })),

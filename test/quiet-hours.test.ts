@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { FALLBACK_ZONE, zonesForNumber } from "../src/domain/number-geo.js";
+import { nextAllowedTime, parseQuietWindow } from "../src/domain/quiet-hours.js";
+import { createWallet } from "../src/store/billing-repo.js";
+import { startTestApi, type TestApi } from "./helpers/api.js";
+import { forEachEngine } from "./helpers/engines.js";
+import { addLead, addSenderNumber, isFinal, startSimulator, waitForEvent } from "./helpers/messaging.js";
+
+const at = (iso: string) => Date.parse(iso);
+const window = (spec: string) => parseQuietWindow(spec)!;
+
+test("a NANP number known only at the country level (toll-free) gets the fallback zone, not the +1 country's 42", () => {
+  for (const number of ["+18005550199", "+18885550123", "+19005550100"]) {
+    assert.deepEqual(zonesForNumber(number), [FALLBACK_ZONE], number);
+  }
+  // So a narrow window still leaves it hours to be reached in (the 42 zones left none).
+  const allowed = nextAllowedTime(
+    at("2026-07-01T12:00:00Z"),
+    zonesForNumber("+18005550199"),
+    window("19:00-09:00"),
+  );
+  assert.equal(allowed, at("2026-07-01T14:00:00Z"), "09:00 in Chicago (CDT)");
+});
+
+test("an area code spanning zones is read by exchange, whichever number was looked up first", () => {
+  // 208-660 is in Los Angeles' zone, 208-230 in Denver's: a cache by area code answered the first.
+  assert.deepEqual(zonesForNumber("+12086601234"), ["America/Los_Angeles"]);
+  assert.deepEqual(zonesForNumber("+12082301234"), ["America/Denver"]);
+  assert.deepEqual(zonesForNumber("+18504321234"), ["America/Chicago"], "Pensacola");
+  assert.deepEqual(zonesForNumber("+18502221234"), ["America/New_York"], "Tallahassee");
+});
+
+test("the next allowed minute: at the window's edges, across DST, and none when the zones never agree", () => {
+  const night = window("21:00-08:00");
+  const ny = ["America/New_York"];
+  assert.equal(nextAllowedTime(at("2026-07-01T00:59:59.999Z"), ny, night), at("2026-07-01T00:59:59.999Z"));
+  assert.equal(nextAllowedTime(at("2026-07-01T01:00:00Z"), ny, night), at("2026-07-01T12:00:00Z"));
+  assert.equal(nextAllowedTime(at("2026-07-01T12:00:00Z"), ny, night), at("2026-07-01T12:00:00Z"));
+  // Spring forward (2026-03-08): 02:00 EST is 03:00 EDT; a window ending at 02:30 opens at 03:00 EDT.
+  assert.equal(
+    nextAllowedTime(at("2026-03-08T06:59:00Z"), ny, window("21:00-02:30")),
+    at("2026-03-08T07:00:00Z"),
+  );
+  // Fall back (2026-11-01): the window ends at 08:00 EST, 13:00Z, not at 12:00Z.
+  assert.equal(nextAllowedTime(at("2026-11-01T05:30:00Z"), ny, night), at("2026-11-01T13:00:00Z"));
+  // Adelaide and Perth are 1.5 h apart: with one allowed hour, no minute is allowed in both.
+  assert.equal(
+    nextAllowedTime(
+      at("2026-07-01T12:00:00Z"),
+      ["Australia/Adelaide", "Australia/Perth"],
+      window("09:00-08:00"),
+    ),
+    null,
+  );
+});
+
+forEachEngine("quiet hours that leave no common hour", (engine) => {
+  let api: TestApi;
+  before(async () => {
+    api = await startTestApi(engine, { env: { LEADTRAIL_QUIET_HOURS: "09:00-08:00" } });
+    await addSenderNumber(api);
+    await createWallet(api.db.store.db, api.org.organizationId, 10_000_000);
+    startSimulator(api);
+  });
+  after(() => api.close());
+
+  test("a message to such a recipient is Blocked with a reason, and the worker goes on with the others", async () => {
+    // +61 8 9… is listed under both Adelaide's and Perth's zones.
+    const unresolvable = await addLead(api, "+61891234567");
+    const known = await addLead(api, "+61891234568", { timeZoneId: "Australia/Perth" });
+    const send = async (conversationId: string) => {
+      const res = await api.call("POST", "/sms/send", { conversationId, text: "Hello" });
+      assert.equal(res.statusCode, 201, res.body);
+      return res.json().id as string;
+    };
+    const blockedId = await send(unresolvable.conversationId);
+    const knownId = await send(known.conversationId);
+    const blocked = await waitForEvent(api, blockedId, isFinal);
+    assert.equal(blocked.status, "Blocked");
+    assert.equal(blocked.complianceAction, "QuietHours");
+    assert.match(String(blocked.statusReason), /contact\.timeZoneId/);
+    assert.equal(blocked.billingStatus, "NotBilled");
+    // One zone: deferred to its next allowed hour, like any message in quiet hours (or sent in it).
+    const other = await waitForEvent(api, knownId, (e) => e.status === "Scheduled" || isFinal(e));
+    assert.ok(other.status === "Scheduled" || other.status === "Delivered", other.status);
+  });
+});
