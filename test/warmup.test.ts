@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { dailyTarget, warmupMessageDue } from "../src/domain/warmup.js";
+import {
+  dailyTarget,
+  WARMUP_DAYS,
+  warmupDay,
+  warmupDayStart,
+  warmupMessageDue,
+} from "../src/domain/warmup.js";
 import { createWallet } from "../src/store/billing-repo.js";
 import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
@@ -8,10 +14,37 @@ import { addSenderNumber, isFinal, startSimulator, waitForEvent } from "./helper
 
 test("the warmup ramp doubles daily to a ceiling and spreads sends over the day", () => {
   assert.deepEqual([0, 1, 2, 3, 4, 5, 13].map(dailyTarget), [4, 8, 16, 32, 64, 100, 100]);
-  assert.equal(warmupMessageDue(0, null, 0, 0), true);
+  assert.equal(warmupMessageDue(0, 0, 0, 0), true);
   assert.equal(warmupMessageDue(4, 0, 0, 10), false, "day 1 target reached");
   assert.equal(warmupMessageDue(1, 0, 0, 21_599_999), false, "4 a day: one every 6 hours");
   assert.equal(warmupMessageDue(1, 0, 0, 21_600_000), true);
+});
+
+test("a scheduler ticking every minute sends each day's target, spread over the day, and stops after 14 days", () => {
+  const DAY = 86_400_000;
+  const startedAt = Date.parse("2026-03-01T17:23:00Z");
+  const perDay: number[] = [];
+  let dayStart = -1;
+  let sentToday = 0;
+  let lastSent = startedAt;
+  let shortestGap = DAY;
+  for (let now = startedAt; now < startedAt + 20 * DAY; now += 60_000) {
+    const today = warmupDayStart(startedAt, now);
+    if (today !== dayStart) [dayStart, sentToday] = [today, 0];
+    const day = warmupDay(startedAt, now);
+    if (warmupMessageDue(sentToday, today, day, now)) {
+      sentToday++;
+      perDay[day] = (perDay[day] ?? 0) + 1;
+      if (sentToday > 1) shortestGap = Math.min(shortestGap, now - lastSent);
+      lastSent = now;
+    }
+  }
+  assert.deepEqual(
+    perDay,
+    Array.from({ length: WARMUP_DAYS }, (_, day) => dailyTarget(day)),
+  );
+  // Never a burst: within a day, sends are at least a slot apart (less the minute a tick may lag).
+  assert.ok(shortestGap >= DAY / 100 - 60_000, `shortest gap ${shortestGap}`);
 });
 
 forEachEngine("warmup", (engine) => {

@@ -29,18 +29,21 @@ export function progressPercent(startedAt: number | null, now: number): number {
   return Math.min(100, Math.floor(((now - startedAt) / (WARMUP_DAYS * DAY_MS)) * 100));
 }
 
+/** When the warmup day `now` falls in began: warmup days run from the moment warmup started. */
+export function warmupDayStart(startedAt: number, now: number): number {
+  return startedAt + warmupDay(startedAt, now) * DAY_MS;
+}
+
 /**
- * Whether the next warmup message is due: today's target not reached, and sends spread evenly over
- * the day rather than in a burst.
+ * Whether the next warmup message is due: the warmup not over (after WARMUP_DAYS the number is
+ * Ready and carries lead traffic instead), today's target not reached, and the day's sends spread
+ * evenly over it: its k-th (from 0) is due k/target of the way through the day. Slots, not a spacing
+ * from the last send: a scheduler that ticks every minute rounds each spacing up to whole ticks and
+ * would fall short of the target (96 of 100) every day.
  */
-export function warmupMessageDue(
-  sentToday: number,
-  lastSentAt: number | null,
-  day: number,
-  now: number,
-): boolean {
+export function warmupMessageDue(sentToday: number, dayStartedAt: number, day: number, now: number): boolean {
+  if (day >= WARMUP_DAYS) return false;
   const target = dailyTarget(day);
   if (sentToday >= target) return false;
-  if (lastSentAt === null) return true;
-  return now - lastSentAt >= Math.floor(DAY_MS / target);
+  return now >= dayStartedAt + Math.ceil((sentToday * DAY_MS) / target);
 }

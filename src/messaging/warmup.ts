@@ -1,11 +1,9 @@
 import type { Kysely } from "kysely";
-import { warmupDay, warmupMessageDue } from "../domain/warmup.js";
+import { warmupDay, warmupDayStart, warmupMessageDue } from "../domain/warmup.js";
 import type { Database, EventRow, PhoneNumberRow } from "../store/schema.js";
 import { SYSTEM_AUTHOR_ID } from "../store/user-directory.js";
 import type { Prices } from "./billing.js";
 import { queueOutbound } from "./send.js";
-
-const DAY_MS = 86_400_000;
 
 /**
  * One round of the warmup scheduler: every enabled number flagged for warmup whose next message is
@@ -40,9 +38,9 @@ async function warmupExchange(
   now: number,
 ): Promise<EventRow[]> {
   const startedAt = number.warmup_started_at ?? now;
-  const today = Math.floor(now / DAY_MS) * DAY_MS;
+  const today = warmupDayStart(startedAt, now);
   const sentToday = number.warmup_day_start === today ? number.warmup_sent_today : 0;
-  if (!warmupMessageDue(sentToday, number.warmup_last_sent_at, warmupDay(startedAt, now), now)) return [];
+  if (!warmupMessageDue(sentToday, today, warmupDay(startedAt, now), now)) return [];
   const partners = await db
     .selectFrom("phone_numbers")
     .selectAll()

@@ -1,12 +1,17 @@
 import type { FastifyPluginAsync } from "fastify";
 import { notFound } from "../../domain/problem.js";
 import { toIso } from "../../domain/time.js";
-import { dailyTarget, progressPercent, WARMUP_DAYS, warmupDay, warmupState } from "../../domain/warmup.js";
+import {
+  dailyTarget,
+  progressPercent,
+  WARMUP_DAYS,
+  warmupDay,
+  warmupDayStart,
+  warmupState,
+} from "../../domain/warmup.js";
 import { getPhoneNumber, healthByNumber } from "../../store/phone-numbers-repo.js";
 import type { RouteDeps } from "../deps.js";
 import { problemResponses } from "../schemas/common.js";
-
-const DAY_MS = 86_400_000;
 
 export const warmupRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store }) => {
   app.get<{ Params: { phoneNumberId: string } }>(
@@ -49,7 +54,7 @@ export const warmupRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store }
       const now = Date.now();
       const enabled = number.warmup_enabled === 1;
       const day = number.warmup_started_at === null ? 0 : warmupDay(number.warmup_started_at, now);
-      const today = Math.floor(now / DAY_MS) * DAY_MS;
+      const today = number.warmup_started_at === null ? null : warmupDayStart(number.warmup_started_at, now);
       return {
         phoneNumberId: number.id,
         enabled,
