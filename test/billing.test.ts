@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { loadMessagingConfig } from "../src/config.js";
 import { newId } from "../src/domain/ids.js";
+import { ProblemError } from "../src/domain/problem.js";
 import { summaryPeriod } from "../src/http/routes/billing.js";
 import { addCredit, chargeOnce, getWallet, type UsageEntry } from "../src/store/billing-repo.js";
 import { insertEvents, newEventRow } from "../src/store/events-repo.js";
@@ -57,6 +58,23 @@ describe("summaryPeriod", () => {
       ),
       ["2023-12-31T22:00:00.000Z", "2024-01-02T00:00:00.000Z"],
     );
+  });
+  test("a month implied past the years RFC 3339 can write is a 400 naming the bound", () => {
+    for (const [query, param] of [
+      [{ periodStart: "9999-12-15T00:00:00Z" }, "periodStart"],
+      [{ periodEnd: "0000-01-01T00:00:00Z" }, "periodEnd"],
+    ] as const) {
+      assert.throws(
+        () => summaryPeriod(query, now),
+        (error: unknown) =>
+          error instanceof ProblemError && error.status === 400 && error.detail.startsWith(param),
+        param,
+      );
+    }
+    assert.deepEqual(iso(summaryPeriod({ periodStart: "9999-11-15T00:00:00Z" }, now)), [
+      "9999-11-15T00:00:00.000Z",
+      "9999-12-01T00:00:00.000Z",
+    ]);
   });
 });
 

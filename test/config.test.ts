@@ -28,6 +28,11 @@ test("every setting the README lists is checked: a bad value is refused with a m
       /^LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got 'loud'$/,
     ],
     [{ LEADTRAIL_QUIET_HOURS: "9pm-8am" }, /^LEADTRAIL_QUIET_HOURS: quiet hours must look like/],
+    [{ LEADTRAIL_QUIET_HOURS: "21:00-24:30" }, /^LEADTRAIL_QUIET_HOURS: quiet hours out of range/],
+    [
+      { LEADTRAIL_QUIET_HOURS: "00:00-24:00" },
+      /^LEADTRAIL_QUIET_HOURS: quiet hours cannot cover the whole day/,
+    ],
     [
       { LEADTRAIL_RETRY_BASE_SECONDS: "1e308" },
       /^LEADTRAIL_RETRY_BASE_SECONDS must be a number from 0 to 86400/,

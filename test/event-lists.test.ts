@@ -382,6 +382,20 @@ forEachEngine("event list query parameters", (engine) => {
     }
   });
 
+  test("a bound finer than the millisecond is compared as written, on every operator and parameter", async () => {
+    // SMS 3 is at 08:03:00.000, before 08:03:00.0005 and not at or after it.
+    const justAfter = at(3).replace(".000Z", ".0005Z");
+    const range = (op: string) => ({ rangeFilters: [{ field: "createdAt", [op]: justAfter }] });
+    const messaging = "/events/all/my?category=Messaging";
+    assert.ok((await ids(messaging, range("lessThan"))).includes(smsIds[3]!));
+    assert.ok((await ids(messaging, range("lessThanOrEqual"))).includes(smsIds[3]!));
+    assert.ok(!(await ids(messaging, range("greaterThanOrEqual"))).includes(smsIds[3]!));
+    assert.ok(!(await ids(messaging, range("greaterThan"))).includes(smsIds[3]!));
+    const q = (name: string) => `${messaging}&${name}=${encodeURIComponent(justAfter)}`;
+    assert.ok((await ids(q("endAt"))).includes(smsIds[3]!));
+    assert.ok(!(await ids(q("startAt"))).includes(smsIds[3]!));
+  });
+
   test("query parameters combine with the body's filters and range filters", async () => {
     const both = await ids(`/events/all/my?category=Messaging&${window}`, {
       filters: [{ field: "status", value: "Delivered" }],

@@ -34,3 +34,19 @@ test("parseRfc3339 refuses dates and times that do not exist instead of rolling 
     assert.equal(parseRfc3339(value), null, value);
   }
 });
+
+test("parseRfc3339 refuses instants outside years 0000–9999 in UTC: none could be answered in RFC 3339", () => {
+  assert.equal(parseRfc3339("9999-12-31T23:59:59-23:59"), null, "year 10000 in UTC");
+  assert.equal(parseRfc3339("0000-01-01T00:00:00+01:00"), null, "year -1 in UTC");
+  assert.equal(parseRfc3339("9999-12-31T23:59:59.999Z"), Date.parse("9999-12-31T23:59:59.999Z"));
+  assert.equal(parseRfc3339("0000-01-01T00:00:00Z"), Date.parse("0000-01-01T00:00:00Z"));
+});
+
+test("a fraction finer than the millisecond is cut off, or rounded up for a bound that needs it", () => {
+  const at = Date.parse("2026-11-28T01:00:19.652Z");
+  assert.equal(parseRfc3339("2026-11-28T01:00:19.6525Z"), at);
+  assert.equal(parseRfc3339("2026-11-28T01:00:19.6525Z", true), at + 1);
+  assert.equal(parseRfc3339("2026-11-28T01:00:19.652000001Z", true), at + 1);
+  assert.equal(parseRfc3339("2026-11-28T01:00:19.652000Z", true), at, "zeros are no finer");
+  assert.equal(parseRfc3339("2026-11-28T01:00:19.652Z", true), at);
+});

@@ -1,4 +1,4 @@
-// Exponential backoff with full jitter: attempt n (1-based) waits a random time in
+// Exponential backoff with equal jitter: attempt n (1-based) waits a random time in
 // [base·2^(n-1) / 2, base·2^(n-1)], so retries spread out instead of arriving together. The ceiling
 // stops growing at a day: past that a retry is as good as never, and 2^n would overflow dates.
 

@@ -14,10 +14,15 @@ export function parseQuietWindow(spec: string): QuietWindow | null {
   const match = /^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$/.exec(trimmed);
   if (!match) throw new Error(`quiet hours must look like 21:00-08:00 or be 'off', got '${spec}'`);
   const [h1, m1, h2, m2] = match.slice(1).map(Number) as [number, number, number, number];
-  if (h1 > 23 || h2 > 24 || m1 > 59 || m2 > 59) throw new Error(`quiet hours out of range: '${spec}'`);
+  // 24:00 may end a window (midnight); nothing later than it may.
+  if (h1 > 23 || h2 > 24 || m1 > 59 || m2 > 59 || (h2 === 24 && m2 > 0)) {
+    throw new Error(`quiet hours out of range: '${spec}'`);
+  }
   const start = h1 * 60 + m1;
   const end = h2 * 60 + m2;
   if (start === end) throw new Error(`quiet hours start and end are the same: '${spec}'`);
+  // 00:00-24:00 would never let a message out ('off' is how to lift quiet hours; this is no inverse).
+  if (end - start === 1440) throw new Error(`quiet hours cannot cover the whole day: '${spec}'`);
   return { start, end };
 }
 

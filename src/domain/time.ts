@@ -7,13 +7,21 @@ export function toIso(ms: number | null | undefined): string | null {
 const RFC3339 =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
 
+/** The first and last instants RFC 3339 can write in UTC (years 0000 to 9999). */
+export const EARLIEST_INSTANT = Date.parse("0000-01-01T00:00:00.000Z");
+export const LATEST_INSTANT = Date.parse("9999-12-31T23:59:59.999Z");
+
 /**
  * Parses an RFC 3339 timestamp to epoch ms, or null when it is not one. Each part is range-checked
  * first: Date.parse rolls an impossible date forward ("02-30" becomes March 2nd, hour 24 the next
  * day), which would quietly schedule or filter at a time the client never wrote. A leap second (:60)
- * is refused too: JavaScript time cannot represent it.
+ * is refused too: JavaScript time cannot represent it; so is an instant whose UTC year is outside
+ * 0000–9999 ("9999-12-31T23:59:59-23:59"), which could only be answered in a form that is no RFC 3339.
+ *
+ * Time is kept to the millisecond, and a finer fraction is cut off; with `roundUp` it rounds up
+ * instead, as a `<` or `>=` bound needs (an event at .652 is before .6525).
  */
-export function parseRfc3339(value: string): number | null {
+export function parseRfc3339(value: string, roundUp = false): number | null {
   const parts = RFC3339.exec(value);
   if (!parts) return null;
   const [year, month, day, hour, minute, second] = parts.slice(1, 7).map(Number) as [
@@ -32,6 +40,8 @@ export function parseRfc3339(value: string): number | null {
   if (parts[8] !== undefined && (Number(parts[8]) > 23 || Number(parts[9]) > 59)) return null;
   // In the one form Date.parse reads by the ISO rules: with a space or a lower-case t/z it falls back
   // to a legacy parser that reads years 0–99 as 19xx.
-  const ms = Date.parse(`${value.slice(0, 10)}T${value.slice(11).toUpperCase()}`);
-  return Number.isFinite(ms) ? ms : null;
+  const parsed = Date.parse(`${value.slice(0, 10)}T${value.slice(11).toUpperCase()}`);
+  const finer = /[1-9]/.test(parts[7]?.slice(4) ?? "");
+  const ms = roundUp && finer ? parsed + 1 : parsed;
+  return Number.isFinite(ms) && ms >= EARLIEST_INSTANT && ms <= LATEST_INSTANT ? ms : null;
 }

@@ -63,9 +63,10 @@ export interface EventListQuery {
   endAt?: string;
 }
 
+/** startAt (>=) and endAt (<) as bounds: a fraction finer than the millisecond rounds up. */
 function instant(value: string | undefined, param: string): number | null {
   if (value === undefined) return null;
-  const ms = parseRfc3339(value);
+  const ms = parseRfc3339(value, true);
   if (ms === null) {
     throw badRequest(`${param} must be an RFC 3339 date-time such as 2024-01-31T12:00:00Z.`, param);
   }

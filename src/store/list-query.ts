@@ -164,11 +164,14 @@ function parsePageSize(value: unknown): number {
   return n;
 }
 
-/** Converts a wire value to the column's stored type, or throws a 400 naming the parameter. */
-function columnValue(field: ListField, value: unknown, param: string): string | number {
+/**
+ * Converts a wire value to the column's stored type, or throws a 400 naming the parameter. A time
+ * finer than the millisecond is rounded up for a `<` or `>=` bound (`roundUp`), else cut off.
+ */
+function columnValue(field: ListField, value: unknown, param: string, roundUp = false): string | number {
   switch (field.kind) {
     case "timestamp": {
-      const ms = typeof value === "string" ? parseRfc3339(value) : null;
+      const ms = typeof value === "string" ? parseRfc3339(value, roundUp) : null;
       if (ms === null)
         throw badRequest(`${param} must be an RFC 3339 date-time such as 2024-01-31T12:00:00Z.`, param);
       return ms;
@@ -274,7 +277,8 @@ export function parseListOptions(
     for (const [name, op] of bounds) {
       if (r[name] === undefined || r[name] === null) continue;
       count++;
-      const value = columnValue(def, r[name], `rangeFilters[${i}].${name}`);
+      const roundUp = name === "lessThan" || name === "greaterThanOrEqual";
+      const value = columnValue(def, r[name], `rangeFilters[${i}].${name}`, roundUp);
       conditions.push(sql`${sql.ref(def.column)} ${sql.raw(op)} ${value}`);
     }
     if (count === 0) {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import { microsToUsd } from "../../domain/money.js";
 import { badRequest } from "../../domain/problem.js";
-import { parseRfc3339, toIso } from "../../domain/time.js";
+import { EARLIEST_INSTANT, LATEST_INSTANT, parseRfc3339, toIso } from "../../domain/time.js";
 import {
   BILLABLE_USAGE_STATUSES,
   getOrCreateWallet,
@@ -56,6 +56,11 @@ export function summaryPeriod(
   const start = from ?? monthStart(to === null ? now : to - 1);
   const end = to ?? nextMonthStart(start);
   if (end <= start) throw badRequest("periodEnd must be later than periodStart.", "periodEnd");
+  // The month a bound implies may leave the years RFC 3339 can write (periodStart in December 9999).
+  if (start < EARLIEST_INSTANT || end > LATEST_INSTANT) {
+    const param = from === null ? "periodEnd" : "periodStart";
+    throw badRequest(`${param}: the period must lie within the years 0000 to 9999.`, param);
+  }
   return { start, end };
 }
 
