@@ -191,3 +191,96 @@ forEachEngine("SMS list status filter", (engine) => {
     }
   });
 });
+
+forEachEngine("SMS list by phone number", (engine) => {
+  let api: TestApi;
+  const PHONE = "+12125550160";
+  const OURS = "+14155550100";
+  const OTHER = "+12125550161";
+
+  before(async () => {
+    api = await startTestApi(engine);
+    // Sent to it, sent from it, to and from it at once, with no sender yet, and other numbers' messages;
+    // several share a createdAt, so the id decides between them.
+    const shapes: Array<[string | null, string | null, string]> = [
+      [OURS, PHONE, "outbound"],
+      [PHONE, OURS, "inbound"],
+      [OURS, OTHER, "outbound"],
+      [OTHER, OURS, "inbound"],
+      [PHONE, PHONE, "outbound"],
+      [null, PHONE, "outbound"],
+    ];
+    const base = Date.now() - 3_600_000;
+    const rows: EventRow[] = [];
+    for (let i = 0; i < 40; i++) {
+      const [from, to, direction] = shapes[i % shapes.length]!;
+      rows.push(
+        newEventRow(
+          {
+            organization_id: api.org.organizationId,
+            event_type: direction === "inbound" ? "SmsInbound" : "SmsSent",
+            activity_type: "Sms",
+            activity_category: "Messaging",
+            description: "",
+            created_by: api.org.userId,
+            direction,
+            from_phone_number: from,
+            to_phone_number: to,
+            status: direction === "inbound" ? "Received" : i % 3 === 0 ? "Delivered" : "Queued",
+          },
+          base + Math.floor(i / 3) * 1000,
+        ),
+      );
+    }
+    await insertEvents(api.db.store.db, rows);
+  });
+  after(() => api.close());
+
+  /** Follows continuation tokens to the end. */
+  const walk = async (path: string, body: Record<string, unknown>) => {
+    const ids: string[] = [];
+    let token: string | null = null;
+    let totalCount: number | null = null;
+    do {
+      const res = await api.call("POST", path, { ...body, continuationToken: token });
+      assert.equal(res.statusCode, 200, res.body);
+      const page = res.json();
+      ids.push(...page.items.map((i: { id: string }) => i.id));
+      token = page.continuationToken;
+      totalCount ??= page.totalCount ?? null;
+    } while (token);
+    return { ids, totalCount };
+  };
+
+  test("pages hold each message to or from the number once, in the list's order, whatever the order", async () => {
+    for (const orderBy of [
+      [],
+      [{ field: "createdAt", direction: "asc" }],
+      [{ field: "id", direction: "desc" }],
+      [
+        { field: "createdAt", direction: "asc" },
+        { field: "id", direction: "desc" },
+      ],
+    ]) {
+      // The same order over every message, one page, narrowed here instead.
+      const all = await api.call("POST", "/events/sms/all/my", { orderBy, pageSize: 500 });
+      assert.equal(all.statusCode, 200, all.body);
+      const everything = all.json().items as Array<{
+        id: string;
+        fromPhoneNumber: string | null;
+        toPhoneNumber: string | null;
+      }>;
+      const expected = everything
+        .filter((i) => i.fromPhoneNumber === PHONE || i.toPhoneNumber === PHONE)
+        .map((i) => i.id);
+      assert.equal(expected.length, 26, JSON.stringify(orderBy));
+      const { ids, totalCount } = await walk(`/events/sms/phone/${PHONE}`, {
+        orderBy,
+        pageSize: 4,
+        includeCount: true,
+      });
+      assert.deepEqual(ids, expected, JSON.stringify(orderBy));
+      assert.equal(totalCount, expected.length);
+    }
+  });
+});

@@ -396,7 +396,8 @@ export interface ListPage<Row> {
 
 /**
  * Runs a parsed list query inside `scope` (organization and path-scope equalities). A spec with a
- * rowShape reads its rows through `readArrays`.
+ * rowShape reads its rows through `readArrays`. `anyOf`, when given, narrows it to rows meeting at
+ * least one of its conditions (see pageQuery).
  */
 export async function runList<Row>(
   db: Kysely<Database>,
@@ -405,6 +406,7 @@ export async function runList<Row>(
   parsed: ParsedList,
   codec: CursorCodec,
   readArrays: ArrayRowReader,
+  anyOf: RawBuilder<unknown>[] = [],
 ): Promise<ListPage<Row>> {
   const base = [
     ...Object.entries(scope).map(([column, value]) => sql`${sql.ref(column)} = ${value}`),
@@ -424,7 +426,24 @@ export async function runList<Row>(
   );
   const shape = spec.rowShape;
   const columns = shape ? sql.join(shape.columns.map((column) => sql.ref(column))) : sql`*`;
-  const query = sql<Row>`select ${columns} from ${sql.table(spec.table)} where ${where(page)} order by ${orderSql} limit ${parsed.pageSize + 1}`;
+  const limit = parsed.pageSize + 1;
+  const select = (extra: RawBuilder<unknown>[]) =>
+    sql`select ${columns} from ${sql.table(spec.table)} where ${where([...page, ...extra])} order by ${orderSql} limit ${limit}`;
+  // A disjunction is read as one branch per condition, each in the list's order up to a page (so an
+  // index per condition serves it: SQLite would otherwise walk every row of the organization, or
+  // gather and sort all the matches of each), without the rows an earlier branch already took, and
+  // the branches merged in the same order.
+  const branches = anyOf.map((condition, i) => [
+    condition,
+    ...anyOf.slice(0, i).map((earlier) => sql`not coalesce(${earlier}, false)`),
+  ]);
+  const query =
+    branches.length === 0
+      ? sql<Row>`${select([])}`
+      : sql<Row>`${sql.join(
+          branches.map((branch, i) => sql`select * from (${select(branch)}) as ${sql.raw(`branch${i}`)}`),
+          sql` union all `,
+        )} order by ${orderSql} limit ${limit}`;
   const rows = shape
     ? (await readArrays(query.compile(db))).map((values) => shape.fromArray(values) as Row)
     : (await query.execute(db)).rows;
@@ -441,9 +460,12 @@ export async function runList<Row>(
 
   let totalCount: number | null = null;
   if (parsed.includeCount) {
-    const counted = await sql<{
-      n: number | string;
-    }>`select count(*) as n from ${sql.table(spec.table)} where ${where([])}`.execute(db);
+    // The branches' counts, added up: each is read through its own index, as the page is.
+    const count = (extra: RawBuilder<unknown>[]) =>
+      sql`(select count(*) from ${sql.table(spec.table)} where ${where(extra)})`;
+    const counted = await sql<{ n: number | string }>`select ${
+      branches.length === 0 ? count([]) : sql.join(branches.map(count), sql` + `)
+    } as n`.execute(db);
     totalCount = Number(counted.rows[0]?.n ?? 0);
   }
   return { rows, pageSize: parsed.pageSize, totalCount, continuationToken };

@@ -12,6 +12,8 @@ import { UserDirectory } from "./user-directory.js";
 export interface ListNarrowing {
   conditions: RawBuilder<unknown>[];
   key: string;
+  /** Rows must also meet at least one of these (read one branch per condition: see runList). */
+  anyOf?: RawBuilder<unknown>[];
 }
 
 /** What one query parameter adds: its conditions, and its part of the key (empty when not given). */
@@ -97,7 +99,15 @@ export class Store {
     const parsed = parseListOptions(spec, body, narrowing.key, this.conn.unicodeLower);
     parsed.conditions.push(...narrowing.conditions);
     const fullScope = { organization_id: organizationId, ...scope };
-    return runList<Row>(this.db, spec, fullScope, parsed, this.cursors, this.conn.readArrays);
+    return runList<Row>(
+      this.db,
+      spec,
+      fullScope,
+      parsed,
+      this.cursors,
+      this.conn.readArrays,
+      narrowing.anyOf,
+    );
   }
 
   /** The newest applied migration, read from the database itself (for /healthz). */

@@ -163,15 +163,16 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
     reply: FastifyReply,
     organizationId: string,
     scope: Record<string, string>,
-    extra: ReturnType<typeof sql>[],
+    anyOf: ReturnType<typeof sql>[],
     scopeKey: string,
     body: unknown,
     /** A lead's message thread: the messages it shows are read by this user. */
     reader?: string,
   ) => {
     const page = await store.listPage<EventRow>(SMS_LIST_SPEC, organizationId, body, scope, {
-      conditions: [MESSAGE_TYPES, ...extra],
+      conditions: [MESSAGE_TYPES],
       key: scopeKey,
+      anyOf,
     });
     // The page's reads and its read marks do not depend on each other (as in routes/events.ts).
     const [transitions, leads, authors, orgName] = await Promise.all([
@@ -265,8 +266,9 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
           `phoneNumber '${request.params.phoneNumber.slice(0, 40)}' is not a valid phone number.`,
           "phoneNumber",
         );
-      const either = sql`(from_phone_number = ${number} or to_phone_number = ${number})`;
-      return listSms(reply, request.auth.organizationId, {}, [either], `phone=${number}`, request.body);
+      // Sent from it or to it: each read through its own index (migration 0010).
+      const either = [sql`from_phone_number = ${number}`, sql`to_phone_number = ${number}`];
+      return listSms(reply, request.auth.organizationId, {}, either, `phone=${number}`, request.body);
     },
   );
 
