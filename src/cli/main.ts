@@ -55,20 +55,21 @@ program
       messaging: config.messaging,
       pipeline,
     });
-    try {
-      await app.listen({ host: config.host, port: config.port });
-    } catch (error) {
-      await app.close();
-      await provider.close();
-      await store.close();
-      throw error;
-    }
     let stopping = false;
+    // The port accepts connections before listen() resolves: a signal may come before it does.
+    const listening = app.listen({ host: config.host, port: config.port }).then(() => {});
     /** The demo and the worker, begun once the port is open; a signal meanwhile waits for them. */
     let startup: Promise<void> = Promise.resolve();
     const shutdown = async () => {
       if (stopping) return;
       stopping = true;
+      // A server that could not listen is closed (and the error reported) by the code below; one
+      // that could has begun its startup by now (it resumes first), which a signal waits for.
+      const listened = await listening.then(
+        () => true,
+        () => false,
+      );
+      if (!listened) return;
       await startup.catch(() => {});
       // Node stops enforcing the request timeout once the server closes, so a client still sending
       // a request would keep the process alive: past the grace period its connection is cut.
@@ -81,6 +82,14 @@ program
     };
     process.once("SIGINT", shutdown);
     process.once("SIGTERM", shutdown);
+    try {
+      await listening;
+    } catch (error) {
+      await app.close();
+      await provider.close();
+      await store.close();
+      throw error;
+    }
     // PORT=0 lets the system choose: say which port it chose.
     const baseUrl = baseUrlOf({ host: config.host, port: (app.server.address() as AddressInfo).port });
     startup = (async () => {
