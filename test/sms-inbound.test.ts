@@ -186,6 +186,31 @@ forEachEngine("inbound SMS and keywords", (engine) => {
     assert.match(res.json().detail, /^from /);
   });
 
+  test("an inbound message is recorded as arriving now; receivedAt keeps the provider's time, never a future one", async () => {
+    const stamped = async (id: string, receivedAt: number) => {
+      const before = Date.now();
+      const outcome = await api.pipeline.handleInbound({
+        from: "+12065550177",
+        to: OUR,
+        text: `Stamped ${id}`,
+        media: [],
+        providerMessageId: id,
+        receivedAt,
+      });
+      assert.ok(outcome);
+      const record = (await api.call("GET", `/events/${outcome.event.id}`)).json();
+      const createdAt = Date.parse(record.createdAt);
+      assert.ok(createdAt >= before && createdAt <= Date.now(), record.createdAt);
+      return record as { createdAt: string; receivedAt: string };
+    };
+    // Delivered ten minutes late: listed as it arrives, so no page already read can miss it.
+    const late = Date.now() - 600_000;
+    assert.equal((await stamped("stamped-late", late)).receivedAt, new Date(late).toISOString());
+    // Stamped a day ahead by a wrong clock: received when it reached us.
+    const future = await stamped("stamped-future", Date.now() + 86_400_000);
+    assert.ok(Date.parse(future.receivedAt) <= Date.now());
+  });
+
   test("a STOP from a number registered as our own is honoured: nothing proves the organization holds it", async () => {
     const registered = "+14155550178";
     await addSenderNumber(api, { number: registered, is_default: 0 });

@@ -354,8 +354,8 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
   };
 
   test("message.sent makes it Sent, message.finalized Delivered; duplicates and late receipts change nothing", async () => {
-    const row = await sending();
     const t0 = Date.now() - 60_000;
+    const row = await sending({ queued_at: t0 - 2000, sending_started_at: t0 - 1000 });
     const sent = about(row, "tx-1", "message.sent", "sent", t0);
     const res = await postWebhook(api, fake, sent, { query: queryFor(row) });
     assert.equal(res.statusCode, 200, res.body);
@@ -425,7 +425,7 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
       ],
       ["expired", [], "Failed", "Failed", "failed_at", "The provider could not send it."],
     ] as const) {
-      const row = await sending();
+      const row = await sending({ queued_at: at - 2000, sending_started_at: at - 1000 });
       const body = about(row, `tx-${status}`, "message.finalized", status, at, { errors });
       assert.equal((await postWebhook(api, fake, body, { query: queryFor(row) })).statusCode, 200);
       const event = await reload(row);
@@ -438,6 +438,31 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
       assert.equal(event.billing_status, expected === "Failed" ? "NotBilled" : "Billed", status);
       assert.equal(event.telnyx_id, `tx-${status}`, status);
     }
+  });
+
+  test("a receipt's time from another clock is kept between our start of sending and its arrival", async () => {
+    // Telnyx's clock two seconds behind ours: delivered "before" we began sending it.
+    const behind = await sending();
+    const startedAt = Number(behind.sending_started_at);
+    const early = about(behind, "tx-behind", "message.sent", "sent", startedAt - 2000);
+    assert.equal((await postWebhook(api, fake, early, { query: queryFor(behind) })).statusCode, 200);
+    const delivered = about(behind, "tx-behind", "message.finalized", "delivered", startedAt - 1500);
+    assert.equal((await postWebhook(api, fake, delivered, { query: queryFor(behind) })).statusCode, 200);
+    const a = await reload(behind);
+    assert.equal(a.status, "Delivered");
+    assert.equal(Number(a.sent_at), startedAt);
+    assert.equal(Number(a.delivered_at), startedAt);
+    // An hour ahead: not delivered in the future.
+    const ahead = await sending();
+    const before = Date.now();
+    const future = about(ahead, "tx-ahead", "message.finalized", "delivered", before + 3_600_000);
+    assert.equal((await postWebhook(api, fake, future, { query: queryFor(ahead) })).statusCode, 200);
+    const b = await reload(ahead);
+    assert.equal(b.status, "Delivered");
+    assert.ok(
+      Number(b.delivered_at) >= before && Number(b.delivered_at) <= Date.now(),
+      String(b.delivered_at),
+    );
   });
 
   test("without our query string a receipt is matched by the Telnyx message id", async () => {

@@ -207,7 +207,13 @@ forEachEngine("worker outcomes", (engine) => {
     // As if the worker's record of the acceptance had committed after the provider's delivery time.
     await api.db.store.db
       .updateTable("events")
-      .set({ status: "Sent", sent_at: recordedAt, billing_status: "Billed", next_attempt_at: null })
+      .set({
+        status: "Sent",
+        sending_started_at: recordedAt - 100,
+        sent_at: recordedAt,
+        billing_status: "Billed",
+        next_attempt_at: null,
+      })
       .where("id", "in", ids)
       .execute();
     const deliveredAt = recordedAt - 40;

@@ -69,6 +69,11 @@ export async function handleInbound(
   // organization holds the numbers it registers, so a warmup "partner" may be a person saying STOP.
   if (action === null && (await isOwnNumber(db, organizationId, from))) return undefined;
   const actor = { organizationId, userId: SYSTEM_ACTOR };
+  // The event is recorded as arriving now (its createdAt, like every event's: a message stamped
+  // earlier by the provider, delivered late, must not slip into a page a client has already read);
+  // receivedAt keeps the provider's time, except one in the future (another clock than ours).
+  const arrivedAt = Date.now();
+  const receivedAt = Math.min(message.receivedAt, arrivedAt);
   const orgPrices = await prices(organizationId);
   const isMms = message.media.length > 0;
   try {
@@ -88,7 +93,7 @@ export async function handleInbound(
           trx,
           actor,
           { contact: { phone: { number: from, type: "mobile" } }, metadata: { origin: "inbound-sms" } },
-          message.receivedAt,
+          arrivedAt,
           // A short code or sender id writes too; its lead keeps it as its phone, so a STOP it
           // sends is recorded and honoured rather than refused (and retried, then dropped).
           { acceptSenderIds: true },
@@ -125,14 +130,14 @@ export async function handleInbound(
           to_phone_number: ourNumber.number,
           provider_message_id: message.providerMessageId,
           telnyx_id: message.telnyxId ?? null,
-          received_at: message.receivedAt,
+          received_at: receivedAt,
           billing_status: "NotBilled",
           body: message.text,
           // No provider names the file: fileName stays null.
           media: isMms ? JSON.stringify(message.media.map((m) => ({ ...m, fileName: null }))) : null,
           created_by: SYSTEM_ACTOR,
         },
-        message.receivedAt,
+        arrivedAt,
       );
       // Arrival order for isUnread (store/conversation-reads.ts): this message reached us last,
       // whatever its createdAt.
@@ -152,7 +157,7 @@ export async function handleInbound(
           source: "inbound_keyword",
           reason: `Replied '${message.text.trim()}'`,
           actorId: null,
-          at: message.receivedAt,
+          at: receivedAt,
         });
       } else if (action === "opt-in") {
         await release(trx, {
@@ -162,7 +167,7 @@ export async function handleInbound(
           source: "inbound_keyword",
           reason: `Replied '${message.text.trim()}'`,
           actorId: null,
-          at: message.receivedAt,
+          at: receivedAt,
         });
       }
       const reply = action

@@ -35,9 +35,19 @@ function sentNoLaterThan(event: EventRow, outcomeAt: number): Pick<EventRow, "se
   return { sent_at: event.sent_at === null ? null : Math.min(event.sent_at, outcomeAt) };
 }
 
+/**
+ * When a receipt's outcome happened, for our record: the provider's time, but never before we began
+ * sending the message nor after we heard of it. Another clock than ours, it can be off by seconds
+ * (or hours), and would put deliveredAt before sendingStartedAt, or in the future.
+ */
+function outcomeTime(event: EventRow, receipt: Receipt, now: number): number {
+  const began = event.sending_started_at ?? event.queued_at ?? event.created_at;
+  return Math.min(Math.max(receipt.occurredAt, began), now);
+}
+
 /** Fields set when a message reaches a receipt's status (and the outcomes it supersedes cleared). */
-function receiptChanges(event: EventRow, receipt: Receipt): Partial<EventRow> {
-  const at = receipt.occurredAt;
+function receiptChanges(event: EventRow, receipt: Receipt, now: number): Partial<EventRow> {
+  const at = outcomeTime(event, receipt, now);
   const changes: Partial<EventRow> = {
     status: receiptStatus(receipt.kind),
     next_attempt_at: null,
@@ -162,7 +172,7 @@ export async function applyReceiptsIn(
       items: batch.map((i) => {
         const receipt = receipts[i]!;
         const event = sent.get(receipt.eventId!)!;
-        return { event, changes: receiptChanges(event, receipt), log: receiptLog(receipt) };
+        return { event, changes: receiptChanges(event, receipt, now), log: receiptLog(receipt) };
       }),
       at: now,
     });
@@ -196,7 +206,7 @@ export async function applyReceiptIn(trx: Transaction<Database>, receipt: Receip
     // an outcome (delivered, failed…) arrived first. Never for a message we blocked or canceled.
     const handedOver = ["Sent", "Delivered", "Undeliverable", "Failed"].includes(event.status ?? "");
     if (receipt.kind === "sent" && event.sent_at === null && handedOver) {
-      fillIn.sent_at = sentAtNoLaterThanOutcome(receipt.occurredAt, event);
+      fillIn.sent_at = sentAtNoLaterThanOutcome(outcomeTime(event, receipt, now), event);
       Object.assign(fillIn, await billAccepted(trx, event, now));
     }
     if (Object.keys(fillIn).length > 0) {
@@ -216,7 +226,7 @@ export async function applyReceiptIn(trx: Transaction<Database>, receipt: Receip
     );
     return { done: true, event: { ...event, ...fillIn } };
   }
-  const changes = receiptChanges(event, receipt);
+  const changes = receiptChanges(event, receipt, now);
   if (isAcceptedByProvider(changes.status!)) Object.assign(changes, await billAccepted(trx, event, now));
   const updated = await transition(trx, event, changes, log, now);
   if (!updated) return { done: false, event: undefined };

@@ -1,5 +1,6 @@
 import { createPublicKey, type KeyObject, verify } from "node:crypto";
 import type { ReceiptKind } from "../../domain/message-status.js";
+import { parseRfc3339 } from "../../domain/time.js";
 import type { InboundMedia, InboundMessage, Receipt } from "../provider.js";
 
 // Telnyx webhooks: Ed25519 signature over `${telnyx-timestamp}|${raw body}`, and the mapping of
@@ -91,8 +92,7 @@ export function parseTelnyxWebhook(
   const data = body.data ?? {};
   const payload = data.payload ?? {};
   const eventType = data.event_type ?? "unknown";
-  const occurred = Date.parse(data.occurred_at ?? "");
-  const occurredAt = Number.isFinite(occurred) ? occurred : Date.now();
+  const occurredAt = parseRfc3339(data.occurred_at ?? "") ?? Date.now();
   const providerMessageId = payload.id ?? null;
   const base = { eventId, organizationId: org, providerMessageId, telnyxId: providerMessageId, occurredAt };
   if (eventType === "message.sent") return { kind: "receipt", receipt: { ...base, kind: "sent" } };
