@@ -397,7 +397,7 @@ export interface ListPage<Row> {
 /**
  * Runs a parsed list query inside `scope` (organization and path-scope equalities). A spec with a
  * rowShape reads its rows through `readArrays`. `anyOf`, when given, narrows it to rows meeting at
- * least one of its conditions (see pageQuery).
+ * least one of its conditions (read as one branch per condition: see below).
  */
 export async function runList<Row>(
   db: Kysely<Database>,
