@@ -80,6 +80,8 @@ export interface ParsedList {
   /** The continuation token as sent (canonical form checked); runList verifies it against the full scope. */
   token: string | null;
   includeCount: boolean;
+  /** Whether the query searches text: a scan of the organization's rows that no index serves. */
+  searches: boolean;
   fingerprint: string;
 }
 
@@ -305,6 +307,7 @@ export function parseListOptions(
             }),
           ).values(),
         ];
+  let searches = false;
   if (options.search !== undefined && options.search !== null) {
     if (typeof options.search !== "string" || options.search.length > 200) {
       throw badRequest("search must be a string of at most 200 characters.", "search");
@@ -317,6 +320,7 @@ export function parseListOptions(
       const lower = sql.raw(/^[\x20-\x7e]*$/.test(term) ? "lower" : unicodeLower);
       const ors = chosen.map((f) => sql`${lower}(${sql.ref(f.column)}) like ${pattern} escape '\\'`);
       conditions.push(sql`(${sql.join(ors, sql` or `)})`);
+      searches = true;
     }
   }
 
@@ -342,7 +346,15 @@ export function parseListOptions(
     token = options.continuationToken;
   }
 
-  return { pageSize, order, conditions, token, includeCount: options.includeCount === true, fingerprint };
+  return {
+    pageSize,
+    order,
+    conditions,
+    token,
+    includeCount: options.includeCount === true,
+    searches,
+    fingerprint,
+  };
 }
 
 function invalidToken() {

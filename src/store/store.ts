@@ -2,6 +2,7 @@ import { type RawBuilder, sql } from "kysely";
 import { CursorCodec } from "./cursor.js";
 import { type Connection, type ConnectionOptions, openConnection } from "./database.js";
 import { type EventByIdReader, eventByIdReader } from "./event-by-id-reader.js";
+import { KeyedConcurrency } from "./keyed-concurrency.js";
 import { type ListPage, type ListSpec, parseListOptions, runList, scopeKeyOf } from "./list-query.js";
 import { LATEST_MIGRATION, migrateToLatest } from "./migrations.js";
 import { type ApiKeyOwner, findApiKeyOwner, getOrCreateSecret } from "./orgs-repo.js";
@@ -35,9 +36,18 @@ export function narrowingOf(scope: Record<string, string>, parts: NarrowingPart[
  * The store: one open database (SQLite or PostgreSQL), migrated, with the hot-path readers and the
  * continuation-token codec ready. Repositories take `store.db` (Kysely) for everything else.
  */
+/**
+ * List requests of one organization that search text or count may run at once in this process; more
+ * wait their turn. Such a request reads many of the organization's rows (no index serves a substring
+ * search, and a count reads every match): without a cap, one organization's burst of them held every
+ * PostgreSQL connection of the pool, and every other organization's requests waited seconds.
+ */
+export const SCANS_PER_ORGANIZATION = 2;
+
 export class Store {
   /** Event authors' names and emails, cached for the process. */
   readonly users: UserDirectory;
+  private readonly scans = new KeyedConcurrency(SCANS_PER_ORGANIZATION);
 
   private constructor(
     readonly conn: Connection,
@@ -99,15 +109,9 @@ export class Store {
     const parsed = parseListOptions(spec, body, narrowing.key, this.conn.unicodeLower);
     parsed.conditions.push(...narrowing.conditions);
     const fullScope = { organization_id: organizationId, ...scope };
-    return runList<Row>(
-      this.db,
-      spec,
-      fullScope,
-      parsed,
-      this.cursors,
-      this.conn.readArrays,
-      narrowing.anyOf,
-    );
+    const run = () =>
+      runList<Row>(this.db, spec, fullScope, parsed, this.cursors, this.conn.readArrays, narrowing.anyOf);
+    return parsed.searches || parsed.includeCount ? this.scans.run(organizationId, run) : run();
   }
 
   /** The newest applied migration, read from the database itself (for /healthz). */
