@@ -472,6 +472,8 @@ export async function runList<Row>(
 
   let totalCount: number | null = null;
   if (parsed.includeCount) {
+    // Between the page and the count, other requests get their turn (SQLite reads on this thread).
+    await new Promise((resolve) => setImmediate(resolve));
     // The branches' counts, added up: each is read through its own index, as the page is.
     const count = (extra: RawBuilder<unknown>[]) =>
       sql`(select count(*) from ${sql.table(spec.table)} where ${where(extra)})`;

@@ -111,7 +111,13 @@ export class Store {
     const fullScope = { organization_id: organizationId, ...scope };
     const run = () =>
       runList<Row>(this.db, spec, fullScope, parsed, this.cursors, this.conn.readArrays, narrowing.anyOf);
-    return parsed.searches || parsed.includeCount ? this.scans.run(organizationId, run) : run();
+    if (!parsed.searches && !parsed.includeCount) return run();
+    return this.scans.run(organizationId, async () => {
+      // SQLite reads on this thread: a task let through by a finishing one would otherwise start in
+      // the same turn of the event loop, and a chain of long scans would never let a request in.
+      await new Promise((resolve) => setImmediate(resolve));
+      return run();
+    });
   }
 
   /** The newest applied migration, read from the database itself (for /healthz). */
