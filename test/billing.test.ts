@@ -59,6 +59,17 @@ describe("summaryPeriod", () => {
       ["2023-12-31T22:00:00.000Z", "2024-01-02T00:00:00.000Z"],
     );
   });
+  test("bounds finer than the millisecond are compared as written: both round up (>= and <)", () => {
+    assert.deepEqual(
+      iso(
+        summaryPeriod(
+          { periodStart: "2026-01-01T00:00:00.0005Z", periodEnd: "2026-01-02T00:00:00.0005Z" },
+          now,
+        ),
+      ),
+      ["2026-01-01T00:00:00.001Z", "2026-01-02T00:00:00.001Z"],
+    );
+  });
   test("a month implied past the years RFC 3339 can write is a 400 naming the bound", () => {
     for (const [query, param] of [
       [{ periodStart: "9999-12-15T00:00:00Z" }, "periodStart"],

@@ -49,4 +49,6 @@ test("a fraction finer than the millisecond is cut off, or rounded up for a boun
   assert.equal(parseRfc3339("2026-11-28T01:00:19.652000001Z", true), at + 1);
   assert.equal(parseRfc3339("2026-11-28T01:00:19.652000Z", true), at, "zeros are no finer");
   assert.equal(parseRfc3339("2026-11-28T01:00:19.652Z", true), at);
+  // The range is checked before rounding: a bound just under the end of 9999 is still one.
+  assert.equal(parseRfc3339("9999-12-31T23:59:59.9995Z", true), Date.parse("9999-12-31T23:59:59.999Z") + 1);
 });

@@ -14,37 +14,64 @@ import { addSenderNumber, isFinal, startSimulator, waitForEvent } from "./helper
 
 test("the warmup ramp doubles daily to a ceiling and spreads sends over the day", () => {
   assert.deepEqual([0, 1, 2, 3, 4, 5, 13].map(dailyTarget), [4, 8, 16, 32, 64, 100, 100]);
-  assert.equal(warmupMessageDue(0, 0, 0, 0), true);
-  assert.equal(warmupMessageDue(4, 0, 0, 10), false, "day 1 target reached");
-  assert.equal(warmupMessageDue(1, 0, 0, 21_599_999), false, "4 a day: one every 6 hours");
-  assert.equal(warmupMessageDue(1, 0, 0, 21_600_000), true);
+  assert.equal(warmupMessageDue(0, null, 0, 0, 0), true);
+  assert.equal(warmupMessageDue(4, 0, 0, 0, 10), false, "day 1 target reached");
+  assert.equal(warmupMessageDue(1, 0, 0, 0, 21_599_999), false, "4 a day: one every 6 hours");
+  assert.equal(warmupMessageDue(1, 0, 0, 0, 21_600_000), true);
+  assert.equal(warmupMessageDue(0, null, 0, WARMUP_DAYS, 0), false, "Ready: no more");
 });
 
-test("a scheduler ticking every minute sends each day's target, spread over the day, and stops after 14 days", () => {
-  const DAY = 86_400_000;
-  const startedAt = Date.parse("2026-03-01T17:23:00Z");
-  const perDay: number[] = [];
-  let dayStart = -1;
-  let sentToday = 0;
-  let lastSent = startedAt;
-  let shortestGap = DAY;
-  for (let now = startedAt; now < startedAt + 20 * DAY; now += 60_000) {
+const DAY = 86_400_000;
+
+/** Runs a scheduler ticking every minute from `from` to `to`, as messaging/warmup.ts keeps its counters. */
+function simulate(
+  startedAt: number,
+  from: number,
+  to: number,
+  state = { dayStart: -1, sentToday: 0, last: null as number | null },
+) {
+  const sends: number[] = [];
+  for (let now = from; now < to; now += 60_000) {
     const today = warmupDayStart(startedAt, now);
-    if (today !== dayStart) [dayStart, sentToday] = [today, 0];
-    const day = warmupDay(startedAt, now);
-    if (warmupMessageDue(sentToday, today, day, now)) {
-      sentToday++;
-      perDay[day] = (perDay[day] ?? 0) + 1;
-      if (sentToday > 1) shortestGap = Math.min(shortestGap, now - lastSent);
-      lastSent = now;
+    if (today !== state.dayStart) [state.dayStart, state.sentToday] = [today, 0];
+    if (warmupMessageDue(state.sentToday, state.last, today, warmupDay(startedAt, now), now)) {
+      state.sentToday++;
+      state.last = now;
+      sends.push(now);
     }
   }
+  return { sends, state };
+}
+
+test("a scheduler ticking every minute sends each day's target, spread over the day, and stops after 14 days", () => {
+  const startedAt = Date.parse("2026-03-01T17:23:00Z");
+  const { sends } = simulate(startedAt, startedAt, startedAt + 20 * DAY);
+  const perDay: number[] = [];
+  for (const at of sends) perDay[warmupDay(startedAt, at)] = (perDay[warmupDay(startedAt, at)] ?? 0) + 1;
   assert.deepEqual(
     perDay,
     Array.from({ length: WARMUP_DAYS }, (_, day) => dailyTarget(day)),
   );
-  // Never a burst: within a day, sends are at least a slot apart (less the minute a tick may lag).
-  assert.ok(shortestGap >= DAY / 100 - 60_000, `shortest gap ${shortestGap}`);
+  // Never a burst: sends are at least a slot apart (less the minute a tick may lag).
+  const gaps = sends.slice(1).map((at, i) => at - sends[i]!);
+  assert.ok(Math.min(...gaps) >= DAY / 100 - 60_000, `shortest gap ${Math.min(...gaps)}`);
+});
+
+test("slots missed while the scheduler was down are not made up in a burst", () => {
+  const startedAt = Date.parse("2026-03-01T17:23:00Z");
+  const before = simulate(startedAt, startedAt, startedAt + 10 * DAY);
+  // Twelve hours down on day 10 (100 a day: a slot every 14.4 minutes), then an hour back up.
+  const back = startedAt + 10 * DAY + 12 * 3_600_000;
+  const { sends } = simulate(startedAt, back, back + 3_600_000, before.state);
+  assert.ok(sends.length <= 5, `${sends.length} sends in the hour after the outage`);
+  // An upgrade from a version that counted by UTC day is the same: its day start never matches, and
+  // the slot rule, by the last send, still allows one send a slot.
+  const upgraded = simulate(startedAt, back, back + 3_600_000, {
+    dayStart: Date.parse("2026-03-11T00:00:00Z"),
+    sentToday: 83,
+    last: back - 300_000,
+  });
+  assert.ok(upgraded.sends.length <= 5, `${upgraded.sends.length} sends in the hour after an upgrade`);
 });
 
 forEachEngine("warmup", (engine) => {
@@ -128,27 +155,46 @@ forEachEngine("warmup", (engine) => {
     );
   });
 
-  test("a suppressed partner gets no warmup message: a registered number may be a person's", async () => {
-    // Only these two numbers warm each other (the first test's numbers are disabled).
+  test("after the 14 days the number is Ready, with no daily target and nothing more sent", async () => {
+    const ready = await addSenderNumber(api, {
+      number: "+14155550124",
+      warmup_enabled: 1,
+      is_default: 0,
+      warmup_started_at: Date.now() - 15 * 86_400_000,
+    });
+    const progress = (await api.call("GET", `/phone-numbers/${ready.id}/warmup`)).json();
+    assert.equal(progress.state, "Ready");
+    assert.equal(progress.day, 15);
+    assert.equal(progress.dailyTarget, 0);
+    // It may still answer another number's warmup; it starts none of its own.
+    const queued = await api.pipeline.warmupTick(Date.now());
+    assert.ok(
+      !queued.some(
+        (e) => e.from_phone_number === ready.number && e.summary?.startsWith("Warmup: Checking in"),
+      ),
+    );
+  });
+
+  test("a number that opted out is no warmup partner: a registered number may be a person's", async () => {
+    // Only these three numbers take part (the first test's numbers are disabled).
     await api.db.store.db.updateTable("phone_numbers").set({ enabled: 0 }).execute();
-    const fresh = await addSenderNumber(api, { number: "+14155550121", warmup_enabled: 1, is_default: 0 });
-    const partner = await addSenderNumber(api, { number: "+14155550122", is_default: 0 });
+    await addSenderNumber(api, { number: "+14155550121", warmup_enabled: 1, is_default: 0 });
+    const person = await addSenderNumber(api, { number: "+14155550122", is_default: 0 });
+    const partner = await addSenderNumber(api, { number: "+14155550123", is_default: 0 });
     const res = await api.call("POST", "/suppressions", {
       organizationId: api.org.organizationId,
-      phoneNumber: partner.number,
+      phoneNumber: person.number,
       channel: "sms",
       reason: "said STOP",
     });
     assert.equal(res.statusCode, 201, res.body);
-    const [out, back] = await api.pipeline.warmupTick(Date.now());
-    assert.ok(out && back);
-    assert.equal(out.to_phone_number, partner.number);
-    const blocked = await waitForEvent(api, out.id, isFinal);
-    assert.equal(blocked.status, "Blocked");
-    assert.equal(blocked.complianceAction, "Suppressed");
-    assert.equal(blocked.billingStatus, "NotBilled");
-    // The answer from the partner goes to our own number, which is not suppressed.
-    assert.equal((await waitForEvent(api, back.id, isFinal)).status, "Delivered");
-    assert.equal(fresh.number, back.to_phone_number);
+    const start = Date.now();
+    const recipients = new Set<string>();
+    // Two exchanges, a slot apart (day 0: four a day), would alternate between two partners.
+    for (const now of [start, start + 6 * 3_600_000]) {
+      for (const event of await api.pipeline.warmupTick(now)) recipients.add(event.to_phone_number!);
+    }
+    assert.ok(recipients.has(partner.number));
+    assert.ok(!recipients.has(person.number), [...recipients].join(", "));
   });
 });

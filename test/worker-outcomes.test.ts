@@ -236,6 +236,25 @@ forEachEngine("worker outcomes", (engine) => {
     }
   });
 
+  test("a warmup message to a number that opted out after it was queued is Blocked, not sent", async () => {
+    const warming = await addSenderNumber(api, { number: "+14155550131", warmup_enabled: 1, is_default: 0 });
+    const queued = await api.pipeline.warmupTick(Date.now() + skew);
+    const out = queued.find((e) => e.from_phone_number === warming.number);
+    assert.ok(out, "the exchange was queued");
+    const res = await api.call("POST", "/suppressions", {
+      organizationId: api.org.organizationId,
+      phoneNumber: out.to_phone_number,
+      channel: "sms",
+      reason: "said STOP",
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    await worker.runOnce();
+    const blocked = await record(out.id);
+    assert.equal(blocked.status, "Blocked");
+    assert.equal(blocked.complianceAction, "Suppressed");
+    await api.db.store.db.updateTable("phone_numbers").set({ warmup_enabled: 0 }).execute();
+  });
+
   test("a transient error's reason is the status reason while retrying, and when the retries run out", async () => {
     const id = await send("+12125550500");
     await worker.runOnce();

@@ -40,8 +40,9 @@ export function parseRfc3339(value: string, roundUp = false): number | null {
   if (parts[8] !== undefined && (Number(parts[8]) > 23 || Number(parts[9]) > 59)) return null;
   // In the one form Date.parse reads by the ISO rules: with a space or a lower-case t/z it falls back
   // to a legacy parser that reads years 0–99 as 19xx.
-  const parsed = Date.parse(`${value.slice(0, 10)}T${value.slice(11).toUpperCase()}`);
+  const ms = Date.parse(`${value.slice(0, 10)}T${value.slice(11).toUpperCase()}`);
+  if (!Number.isFinite(ms) || ms < EARLIEST_INSTANT || ms > LATEST_INSTANT) return null;
+  // After the range check: a bound just under the end of 9999 still rounds up past it.
   const finer = /[1-9]/.test(parts[7]?.slice(4) ?? "");
-  const ms = roundUp && finer ? parsed + 1 : parsed;
-  return Number.isFinite(ms) && ms >= EARLIEST_INSTANT && ms <= LATEST_INSTANT ? ms : null;
+  return roundUp && finer ? ms + 1 : ms;
 }

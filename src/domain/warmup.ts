@@ -36,14 +36,23 @@ export function warmupDayStart(startedAt: number, now: number): number {
 
 /**
  * Whether the next warmup message is due: the warmup not over (after WARMUP_DAYS the number is
- * Ready and carries lead traffic instead), today's target not reached, and the day's sends spread
- * evenly over it: its k-th (from 0) is due k/target of the way through the day. Slots, not a spacing
- * from the last send: a scheduler that ticks every minute rounds each spacing up to whole ticks and
- * would fall short of the target (96 of 100) every day.
+ * Ready and carries lead traffic instead), today's target not reached, and the day cut into `target`
+ * even slots, of which this one has no send yet. Slots, not a spacing from the last send: a
+ * scheduler that ticks every minute rounds each spacing up to whole ticks and would fall short of
+ * the target (96 of 100) every day. A slot missed (the server was down) is not made up: a burst is
+ * what warmup exists to avoid.
  */
-export function warmupMessageDue(sentToday: number, dayStartedAt: number, day: number, now: number): boolean {
+export function warmupMessageDue(
+  sentToday: number,
+  lastSentAt: number | null,
+  dayStartedAt: number,
+  day: number,
+  now: number,
+): boolean {
   if (day >= WARMUP_DAYS) return false;
   const target = dailyTarget(day);
   if (sentToday >= target) return false;
-  return now >= dayStartedAt + Math.ceil((sentToday * DAY_MS) / target);
+  const slot = Math.floor(((now - dayStartedAt) * target) / DAY_MS);
+  const slotStartedAt = dayStartedAt + Math.ceil((slot * DAY_MS) / target);
+  return lastSentAt === null || lastSentAt < slotStartedAt;
 }

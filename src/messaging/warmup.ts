@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import { warmupDay, warmupDayStart, warmupMessageDue } from "../domain/warmup.js";
 import type { Database, EventRow, PhoneNumberRow } from "../store/schema.js";
+import { suppressedAmong } from "../store/suppressions-repo.js";
 import { SYSTEM_AUTHOR_ID } from "../store/user-directory.js";
 import type { Prices } from "./billing.js";
 import { queueOutbound } from "./send.js";
@@ -40,8 +41,9 @@ async function warmupExchange(
   const startedAt = number.warmup_started_at ?? now;
   const today = warmupDayStart(startedAt, now);
   const sentToday = number.warmup_day_start === today ? number.warmup_sent_today : 0;
-  if (!warmupMessageDue(sentToday, today, warmupDay(startedAt, now), now)) return [];
-  const partners = await db
+  const day = warmupDay(startedAt, now);
+  if (!warmupMessageDue(sentToday, number.warmup_last_sent_at, today, day, now)) return [];
+  const candidates = await db
     .selectFrom("phone_numbers")
     .selectAll()
     .where("organization_id", "=", number.organization_id)
@@ -50,6 +52,14 @@ async function warmupExchange(
     .where("sms_enabled", "=", 1)
     .orderBy("id")
     .execute();
+  // A number that opted out is no partner (any number can be registered: it may be a person's).
+  const optedOut = await suppressedAmong(
+    db,
+    number.organization_id,
+    "sms",
+    candidates.map((c) => c.number),
+  );
+  const partners = candidates.filter((c) => !optedOut.has(c.number));
   if (partners.length === 0) return [];
   const partner = partners[number.warmup_total_sent % partners.length]!;
   const orgPrices = await prices(number.organization_id);

@@ -37,7 +37,8 @@ function nextMonthStart(ms: number): number {
 
 function timestampParam(value: string | undefined, name: string): number | null {
   if (value === undefined || value === "") return null;
-  const ms = parseRfc3339(value);
+  // A `>=` (periodStart) or `<` (periodEnd) bound: a finer fraction than the millisecond rounds up.
+  const ms = parseRfc3339(value, true);
   if (ms === null)
     throw badRequest(`${name} must be an RFC 3339 date-time such as 2024-01-01T00:00:00Z.`, name);
   return ms;

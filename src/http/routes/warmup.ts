@@ -63,7 +63,8 @@ export const warmupRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store }
         startedAt: toIso(number.warmup_started_at),
         day,
         totalDays: WARMUP_DAYS,
-        dailyTarget: enabled ? dailyTarget(day) : 0,
+        // Nothing more is sent once the number is Ready.
+        dailyTarget: enabled && day < WARMUP_DAYS ? dailyTarget(day) : 0,
         sentToday: number.warmup_day_start === today ? number.warmup_sent_today : 0,
         totalSent: number.warmup_total_sent,
         lastSentAt: toIso(number.warmup_last_sent_at),
