@@ -33,10 +33,6 @@ export function narrowingOf(scope: Record<string, string>, parts: NarrowingPart[
 }
 
 /**
- * The store: one open database (SQLite or PostgreSQL), migrated, with the hot-path readers and the
- * continuation-token codec ready. Repositories take `store.db` (Kysely) for everything else.
- */
-/**
  * List requests of one organization that search text or count may run at once in this process; more
  * wait their turn. Such a request reads many of the organization's rows (no index serves a substring
  * search, and a count reads every match): without a cap, one organization's burst of them held every
@@ -44,6 +40,10 @@ export function narrowingOf(scope: Record<string, string>, parts: NarrowingPart[
  */
 export const SCANS_PER_ORGANIZATION = 2;
 
+/**
+ * The store: one open database (SQLite or PostgreSQL), migrated, with the hot-path readers and the
+ * continuation-token codec ready. Repositories take `store.db` (Kysely) for everything else.
+ */
 export class Store {
   /** Event authors' names and emails, cached for the process. */
   readonly users: UserDirectory;
