@@ -18,24 +18,24 @@
 
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import autocannon, { type AutocannonResult } from "autocannon";
 import { machine, round, verdict } from "./common.js";
 import {
   checkBuild,
   ensureSeeded,
   gcLine,
   intFlag,
-  type LatencySummary,
+  type LoadMeasurement,
+  loadFailed,
+  loadLine,
+  measureLoad,
   OUT,
   parseFlags,
   type RunningServer,
   sampleEventIds,
   startBareFastify,
   startLeadtrail,
-  summarize,
   target,
   waitForQuiet,
-  withCpuAccounting,
   writeResult,
 } from "./lib.js";
 
@@ -54,72 +54,28 @@ const settings = {
 const quiet = flags.values.get("no-wait") !== "true";
 if (settings.duration > 120 || settings.rounds > 10) throw new Error("--duration ≤ 120 s and --rounds ≤ 10");
 
-interface Measured {
+interface Measured extends LoadMeasurement {
   server: string;
-  requestsPerSecond: number;
-  completed: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  latencyMs: LatencySummary;
-  bytesPerResponse: number;
-  serverCpuPercent: number;
-  /** Server CPU time (user + system) divided by the responses it sent. */
-  serverCpuMicrosPerRequest: number;
-  loadGeneratorCpuPercent: number;
-  /** CPU used meanwhile by every other process on the machine (PostgreSQL included), % of one core. */
-  otherProcessesCpuPercent: number;
 }
 
 async function load(server: RunningServer, ids: string[], headers: Record<string, string>, seconds: number) {
-  const latencies: number[] = [];
-  let bytes = 0;
-  const run = () => {
-    const instance = autocannon({
-      url: server.url,
-      connections: settings.connections,
-      pipelining: settings.pipelining,
-      duration: seconds,
-      timeout: 10,
-      headers,
-      requests: [
-        {
-          method: "GET",
-          setupRequest: (request) => ({
-            ...request,
-            path: `/events/${ids[Math.floor(Math.random() * ids.length)]}`,
-          }),
-        },
-      ],
-    });
-    instance.on("response", (_client: unknown, _status: number, size: number, responseTime: number) => {
-      bytes += size;
-      if (latencies.length < 5_000_000) latencies.push(responseTime);
-    });
-    return instance as PromiseLike<AutocannonResult>;
-  };
-  const {
-    value: result,
-    processes,
-    cpuSeconds,
-    self,
-    other,
-  } = await withCpuAccounting([server.sampler], run);
-  const completed = result["2xx"];
-  return {
-    server: server.name,
-    requestsPerSecond: Math.round(completed / result.duration),
-    completed,
-    bytesPerResponse: Math.round(bytes / Math.max(1, latencies.length)),
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    latencyMs: summarize(latencies),
-    serverCpuPercent: processes[0]!,
-    serverCpuMicrosPerRequest: Math.round((cpuSeconds[0]! * 1e6) / Math.max(1, latencies.length)),
-    loadGeneratorCpuPercent: self,
-    otherProcessesCpuPercent: other,
-  } satisfies Measured;
+  const measured = await measureLoad(server, {
+    connections: settings.connections,
+    pipelining: settings.pipelining,
+    duration: seconds,
+    timeout: 10,
+    headers,
+    requests: [
+      {
+        method: "GET",
+        setupRequest: (request) => ({
+          ...request,
+          path: `/events/${ids[Math.floor(Math.random() * ids.length)]}`,
+        }),
+      },
+    ],
+  });
+  return { server: server.name, ...measured } satisfies Measured;
 }
 
 async function check(server: RunningServer, path: string, headers: Record<string, string>): Promise<void> {
@@ -129,15 +85,7 @@ async function check(server: RunningServer, path: string, headers: Record<string
 }
 
 function line(m: Measured): string {
-  return (
-    `${m.server.padEnd(24)} ${String(m.requestsPerSecond).padStart(6)} req/s  ` +
-    `p50 ${m.latencyMs.p50.toFixed(2)} ms  p99 ${m.latencyMs.p99.toFixed(2)} ms  ` +
-    `${String(m.bytesPerResponse).padStart(5)} B  server CPU ${m.serverCpuMicrosPerRequest} µs/req  ` +
-    `CPU: server ${m.serverCpuPercent}%, autocannon ${m.loadGeneratorCpuPercent}%, other ${m.otherProcessesCpuPercent}%` +
-    (m.non2xx + m.errors + m.timeouts > 0
-      ? `  non2xx ${m.non2xx} errors ${m.errors} timeouts ${m.timeouts}`
-      : "")
-  );
+  return loadLine(m.server, m, 24);
 }
 
 checkBuild();
@@ -189,8 +137,7 @@ for (const engine of flags.engines) {
       console.error(`round ${r + 1}/${settings.rounds}`);
       for (const { server, headers } of servers) {
         const m = await load(server, ids, headers, settings.duration);
-        if (m.non2xx + m.errors + m.timeouts > 0)
-          throw new Error(`${server.name} answered errors: ${line(m)}`);
+        if (loadFailed(m)) throw new Error(`${server.name} answered errors: ${line(m)}`);
         measured[server === app ? "leadtrail" : m.server] = m;
         console.error(`  ${line(m)}`);
       }

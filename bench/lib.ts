@@ -18,6 +18,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { basename, dirname, join, relative } from "node:path";
+import autocannon, { type AutocannonOptions, type AutocannonResult } from "autocannon";
 import pg from "pg";
 import {
   childEnv,
@@ -450,6 +451,78 @@ export async function withCpuAccounting<T>(
     self: pct(self),
     other: pct(other),
   };
+}
+
+/** What one autocannon run against a server measured. */
+export interface LoadMeasurement {
+  requestsPerSecond: number;
+  completed: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  latencyMs: LatencySummary;
+  bytesPerResponse: number;
+  serverCpuPercent: number;
+  /** Server CPU time (user + system) divided by the responses it sent. */
+  serverCpuMicrosPerRequest: number;
+  loadGeneratorCpuPercent: number;
+  /** CPU used meanwhile by every other process on the machine (PostgreSQL included), % of one core. */
+  otherProcessesCpuPercent: number;
+}
+
+/**
+ * Runs autocannon (from this process, a second one from the server's) against `server` and measures
+ * it. Latency percentiles come from every response's own timing (autocannon's 'response' event,
+ * hrtime-based), since autocannon's histogram only resolves whole milliseconds.
+ */
+export async function measureLoad(
+  server: RunningServer,
+  options: Omit<AutocannonOptions, "url">,
+): Promise<LoadMeasurement> {
+  const latencies: number[] = [];
+  let bytes = 0;
+  const run = () => {
+    const instance = autocannon({ ...options, url: server.url });
+    instance.on("response", (_client: unknown, _status: number, size: number, responseTime: number) => {
+      bytes += size;
+      if (latencies.length < 5_000_000) latencies.push(responseTime);
+    });
+    return instance as PromiseLike<AutocannonResult>;
+  };
+  const {
+    value: result,
+    processes,
+    cpuSeconds,
+    self,
+    other,
+  } = await withCpuAccounting([server.sampler], run);
+  const completed = result["2xx"];
+  return {
+    requestsPerSecond: Math.round(completed / result.duration),
+    completed,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    latencyMs: summarize(latencies),
+    bytesPerResponse: Math.round(bytes / Math.max(1, latencies.length)),
+    serverCpuPercent: processes[0]!,
+    serverCpuMicrosPerRequest: Math.round((cpuSeconds[0]! * 1e6) / Math.max(1, latencies.length)),
+    loadGeneratorCpuPercent: self,
+    otherProcessesCpuPercent: other,
+  };
+}
+
+export const loadFailed = (m: LoadMeasurement): boolean => m.non2xx + m.errors + m.timeouts > 0;
+
+/** One measurement as a console line, `label` padded to `labelWidth`; errors named when there were any. */
+export function loadLine(label: string, m: LoadMeasurement, labelWidth: number): string {
+  return (
+    `${label.padEnd(labelWidth)} ${String(m.requestsPerSecond).padStart(6)} req/s  ` +
+    `p50 ${m.latencyMs.p50.toFixed(2)} ms  p99 ${m.latencyMs.p99.toFixed(2)} ms  ` +
+    `${String(m.bytesPerResponse).padStart(6)} B  server CPU ${m.serverCpuMicrosPerRequest} µs/req  ` +
+    `CPU: server ${m.serverCpuPercent}%, autocannon ${m.loadGeneratorCpuPercent}%, other ${m.otherProcessesCpuPercent}%` +
+    (loadFailed(m) ? `  non2xx ${m.non2xx} errors ${m.errors} timeouts ${m.timeouts}` : "")
+  );
 }
 
 /**

@@ -18,7 +18,6 @@
 // case. Latency percentiles come from every response's own timing (autocannon's 'response' event,
 // hrtime-based), since autocannon's histogram only resolves whole milliseconds.
 
-import autocannon, { type AutocannonResult } from "autocannon";
 import pg from "pg";
 import { machine } from "./common.js";
 import {
@@ -26,15 +25,16 @@ import {
   ensureSeeded,
   gcLine,
   intFlag,
-  type LatencySummary,
+  type LoadMeasurement,
+  loadFailed,
+  loadLine,
+  measureLoad,
   parseFlags,
   type RunningServer,
   startLeadtrail,
-  summarize,
   type Target,
   target,
   waitForQuiet,
-  withCpuAccounting,
   writeResult,
 } from "./lib.js";
 
@@ -161,89 +161,33 @@ interface Case {
   body: Record<string, unknown>;
 }
 
-interface Measured {
+interface Measured extends LoadMeasurement {
   case: string;
   body: string;
   numbers: number;
-  requestsPerSecond: number;
-  completed: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  latencyMs: LatencySummary;
-  bytesPerResponse: number;
-  serverCpuPercent: number;
-  /** Server CPU time (user + system) divided by the responses it sent. */
-  serverCpuMicrosPerRequest: number;
-  loadGeneratorCpuPercent: number;
-  /** CPU used meanwhile by every other process on the machine (PostgreSQL included), % of one core. */
-  otherProcessesCpuPercent: number;
 }
 
 async function load(server: RunningServer, apiKey: string, c: Case, seconds: number): Promise<Measured> {
-  const latencies: number[] = [];
-  let bytes = 0;
-  const run = () => {
-    const instance = autocannon({
-      url: server.url,
-      connections: settings.connections,
-      duration: seconds,
-      timeout: 10,
-      method: "POST",
-      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-      body: JSON.stringify(c.body),
-      requests: [
-        {
-          setupRequest: (request) => ({
-            ...request,
-            path: pathOf(c.numbers[Math.floor(Math.random() * c.numbers.length)]!),
-          }),
-        },
-      ],
-    });
-    instance.on("response", (_client: unknown, _status: number, size: number, responseTime: number) => {
-      bytes += size;
-      if (latencies.length < 5_000_000) latencies.push(responseTime);
-    });
-    return instance as PromiseLike<AutocannonResult>;
-  };
-  const {
-    value: result,
-    processes,
-    cpuSeconds,
-    self,
-    other,
-  } = await withCpuAccounting([server.sampler], run);
-  const completed = result["2xx"];
-  return {
-    case: c.name,
+  const measured = await measureLoad(server, {
+    connections: settings.connections,
+    duration: seconds,
+    timeout: 10,
+    method: "POST",
+    headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
     body: JSON.stringify(c.body),
-    numbers: c.numbers.length,
-    requestsPerSecond: Math.round(completed / result.duration),
-    completed,
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    latencyMs: summarize(latencies),
-    bytesPerResponse: Math.round(bytes / Math.max(1, latencies.length)),
-    serverCpuPercent: processes[0]!,
-    serverCpuMicrosPerRequest: Math.round((cpuSeconds[0]! * 1e6) / Math.max(1, latencies.length)),
-    loadGeneratorCpuPercent: self,
-    otherProcessesCpuPercent: other,
-  };
+    requests: [
+      {
+        setupRequest: (request) => ({
+          ...request,
+          path: pathOf(c.numbers[Math.floor(Math.random() * c.numbers.length)]!),
+        }),
+      },
+    ],
+  });
+  return { case: c.name, body: JSON.stringify(c.body), numbers: c.numbers.length, ...measured };
 }
 
-const failed = (m: Measured) => m.non2xx + m.errors + m.timeouts > 0;
-
-function line(m: Measured): string {
-  return (
-    `${`${m.case} ${m.body}`.padEnd(40)} ${String(m.requestsPerSecond).padStart(6)} req/s  ` +
-    `p50 ${m.latencyMs.p50.toFixed(2)} ms  p99 ${m.latencyMs.p99.toFixed(2)} ms  ` +
-    `${String(m.bytesPerResponse).padStart(6)} B  server CPU ${m.serverCpuMicrosPerRequest} µs/req  ` +
-    `CPU: server ${m.serverCpuPercent}%, autocannon ${m.loadGeneratorCpuPercent}%, other ${m.otherProcessesCpuPercent}%` +
-    (failed(m) ? `  non2xx ${m.non2xx} errors ${m.errors} timeouts ${m.timeouts}` : "")
-  );
-}
+const line = (m: Measured) => loadLine(`${m.case} ${m.body}`, m, 40);
 
 // ---------------------------------------------------------------------------------------------
 
@@ -329,7 +273,7 @@ for (const engine of flags.engines) {
       `\n  results: ${file}`,
   );
   for (const m of measured) {
-    anyFailed ||= failed(m);
+    anyFailed ||= loadFailed(m);
     rows.push(
       `| ${engine} | ${m.case} (${m.numbers}) | \`${m.body}\` | ${m.requestsPerSecond} | ${m.latencyMs.p50.toFixed(2)} | ` +
         `${m.latencyMs.p99.toFixed(2)} | ${m.non2xx}${m.errors + m.timeouts > 0 ? ` (+${m.errors} errors, ${m.timeouts} timeouts)` : ""} | ` +
