@@ -129,7 +129,7 @@ forEachEngine("bad input", (engine) => {
   const send = (
     method: "GET" | "POST" | "PUT" | "DELETE",
     url: string,
-    payload?: string,
+    payload?: string | Buffer,
     key: string | null = api.org.apiKey,
     contentType = "application/json",
   ) =>
@@ -638,6 +638,39 @@ forEachEngine("bad input", (engine) => {
     assert.equal(read.json().contact.firstName, "Ana \u{1F600}");
     const after = await snapshot(api.db.store.db);
     assert.equal(after.leads!.length, before.leads!.length + 1);
+  });
+
+  test("a body that is not UTF-8, or declared in another charset, is a 4xx, never stored with U+FFFD", async () => {
+    const before = await snapshot(api.db.store.db);
+    const latin1 = Buffer.concat([
+      Buffer.from('{"contact":{"firstName":"Jos'),
+      Buffer.from([0xe9]),
+      Buffer.from('"}}'),
+    ]);
+    assertProblem(await send("POST", "/leads", latin1), 400, "/leads", "UTF-8");
+    assertProblem(
+      await send("POST", "/leads", latin1, api.org.apiKey, "application/json; charset=latin1"),
+      415,
+      "/leads",
+      "charset=latin1",
+    );
+    assert.deepEqual(await snapshot(api.db.store.db), before);
+    // UTF-8, declared or not, is read as sent.
+    for (const contentType of [
+      "application/json",
+      "application/json; charset=UTF-8",
+      'application/json;charset="utf-8"',
+    ]) {
+      const res = await send(
+        "POST",
+        "/leads",
+        '{"contact":{"firstName":"José"}}',
+        api.org.apiKey,
+        contentType,
+      );
+      assert.equal(res.statusCode, 201, `${contentType}: ${res.body}`);
+      assert.equal(res.json().contact.firstName, "José");
+    }
   });
 
   test("another organization's lead, conversation and event answer exactly like ones that do not exist", async () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
+import { insertLead, updateLead } from "../src/services/leads.js";
+import { assertEventRecord, assertLeadpingShape, startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 
 const leadBody = (overrides: Record<string, unknown> = {}) => ({
@@ -167,6 +168,185 @@ forEachEngine("leads", (engine) => {
     assert.equal(spoofed.json().metadata.organizationId, api.org.organizationId);
     assert.equal(spoofed.json().metadata.userId, api.org.userId);
     assert.equal((await eventsOf(lead.id)).length, 1);
+  });
+
+  test("every field the subset types must have its type: a 400 naming it, and nothing is written", async () => {
+    const lead = (await api.call("POST", "/leads", leadBody())).json();
+    const count = async () =>
+      Number(
+        (
+          await api.db.store.db
+            .selectFrom("events")
+            .select((eb) => eb.fn.countAll().as("n"))
+            .where("organization_id", "=", api.org.organizationId)
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    const eventsBefore = await count();
+    const base = leadBody();
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ metadata: { ...base.metadata, utmSource: 5 } }, "metadata.utmSource"],
+      [{ metadata: { ...base.metadata, isImported: "yes" } }, "metadata.isImported"],
+      [{ metadata: { ...base.metadata, createdAt: "not a date" } }, "metadata.createdAt"],
+      [{ metadata: { ...base.metadata, sourceMetadata: { a: 1 } } }, "metadata.sourceMetadata.a"],
+      [{ contact: { ...base.contact, streetAddress: { state: 7 } } }, "contact.streetAddress.state"],
+      [
+        { contact: { ...base.contact, coordinate: { latitude: "x", longitude: 2 } } },
+        "contact.coordinate.latitude",
+      ],
+      [{ contact: { ...base.contact, coordinate: { latitude: 1 } } }, "contact.coordinate"],
+      [{ contact: { ...base.contact, avatarUrl: "not a url" } }, "contact.avatarUrl"],
+      [{ customer: { height: "tall" } }, "customer.height"],
+      [{ customer: { gender: "X" } }, "customer.gender"],
+      [{ customer: { birthDate: "yesterday" } }, "customer.birthDate"],
+      [{ customer: { isHomeowner: "true" } }, "customer.isHomeowner"],
+    ];
+    for (const [overrides, field] of cases) {
+      for (const [method, path] of [
+        ["POST", "/leads"],
+        ["PUT", `/leads/${lead.id}`],
+      ] as const) {
+        const res = await api.call(method, path, leadBody(overrides));
+        assert.equal(res.statusCode, 400, `${method} ${JSON.stringify(overrides)}: ${res.body}`);
+        const problem = res.json();
+        assert.ok(problem.detail.includes(field), `${field} not named in: ${problem.detail}`);
+      }
+    }
+    assert.equal(await count(), eventsBefore);
+    assert.deepEqual((await api.call("GET", `/leads/${lead.id}`)).json(), lead);
+
+    // The same fields with their types (and null, "not said") are taken, and answered as LeadResponse.
+    const typed = await api.call(
+      "POST",
+      "/leads",
+      leadBody({
+        metadata: {
+          ...base.metadata,
+          isImported: false,
+          smsOptedOut: true,
+          createdAt: "2026-11-01T10:00:00Z",
+          sourceMetadata: { a: "1" },
+        },
+        contact: {
+          ...base.contact,
+          streetAddress: { state: "CA", country: "US" },
+          coordinate: { latitude: 37.77, longitude: -122.42 },
+          avatarUrl: "https://example.com/a.png",
+        },
+        customer: { height: 180, gender: null, birthDate: "1990-04-01", maritalStatus: "Single" },
+      }),
+    );
+    assert.equal(typed.statusCode, 201, typed.body);
+    assertLeadpingShape(typed.json(), "LeadResponse");
+  });
+
+  test("a price is kept to the micro-dollar: the lead and its list row show the same price", async () => {
+    const res = await api.call(
+      "POST",
+      "/leads",
+      leadBody({ metadata: { ...leadBody().metadata, price: 0.1 + 0.2, directPostPrice: 1e-7 } }),
+    );
+    assert.equal(res.statusCode, 201, res.body);
+    const lead = res.json();
+    assert.equal(lead.metadata.price, 0.3);
+    assert.equal(lead.metadata.directPostPrice, 0);
+    const rows = (await api.call("POST", "/leads/all/my", { pageSize: 500 })).json().items;
+    assert.equal(rows.find((r: { id: string }) => r.id === lead.id).price, 0.3);
+  });
+
+  test("a PUT whose body names another lead's id is a 400, and changes nothing", async () => {
+    const lead = (await api.call("POST", "/leads", leadBody())).json();
+    const other = (await api.call("POST", "/leads", leadBody())).json();
+    const res = await api.call("PUT", `/leads/${lead.id}`, {
+      ...leadBody({ contact: { firstName: "Changed" } }),
+      id: other.id,
+    });
+    assert.equal(res.statusCode, 400, res.body);
+    assert.match(res.json().detail, /id/);
+    assert.deepEqual((await api.call("GET", `/leads/${lead.id}`)).json(), lead);
+    // Its own id, as GET answered it, is fine.
+    const own = await api.call("PUT", `/leads/${lead.id}`, { ...leadBody(), id: lead.id });
+    assert.equal(own.statusCode, 200, own.body);
+  });
+
+  test("a key with a dot and the same path nested are different values: the change is seen", async () => {
+    const nested = leadBody({ customer: { notes: { b: "1" } } });
+    const lead = (await api.call("POST", "/leads", nested)).json();
+    const dotted = leadBody({ customer: { "notes.b": "1" } });
+    const res = await api.call("PUT", `/leads/${lead.id}`, dotted);
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(res.json().customer, { "notes.b": "1" });
+    const updates = (await eventsOf(lead.id)).filter((e) => e.activityType === "LeadUpdated");
+    assert.equal(updates.length, 1);
+    assert.equal(updates[0]!.summary, "Lead updated: customer.notes.b");
+  });
+
+  test("an update never moves modifiedAt back: applied after a later-stamped one, it takes that time", async () => {
+    const lead = (await api.call("POST", "/leads", leadBody())).json();
+    const actor = { organizationId: api.org.organizationId, userId: api.org.userId };
+    const later = Date.now() + 60_000;
+    await updateLead(api.db.store.db, actor, lead.id, leadBody({ contact: { firstName: "First" } }), later);
+    const result = await updateLead(
+      api.db.store.db,
+      actor,
+      lead.id,
+      leadBody({ contact: { firstName: "Second" } }),
+      later - 30_000,
+    );
+    assert.equal(result?.lead.updated_at, later);
+    const updates = (await eventsOf(lead.id)).filter((e) => e.activityType === "LeadUpdated");
+    assert.deepEqual(
+      updates.map((e) => e.summary),
+      [
+        "Lead updated: contact.email, contact.firstName, contact.lastName, contact.phone.number, contact.phone.type",
+        "Lead updated: contact.firstName",
+      ],
+    );
+    assert.equal(updates[1]!.createdAt, new Date(later).toISOString());
+  });
+
+  test("of concurrent PUTs, the one applied last has the lead's modifiedAt and its newest event", async () => {
+    const lead = (await api.call("POST", "/leads", leadBody())).json();
+    const phones = Array.from({ length: 20 }, (_, i) => `+1415555${String(300 + i).padStart(4, "0")}`);
+    await Promise.all(
+      phones.map((number) =>
+        api.call(
+          "PUT",
+          `/leads/${lead.id}`,
+          leadBody({ contact: { firstName: "Maria", phone: { number } } }),
+        ),
+      ),
+    );
+    const now = (await api.call("GET", `/leads/${lead.id}`)).json();
+    const newest = (await api.call("POST", `/events/leads/${lead.id}`, {})).json().items[0];
+    assert.equal(newest.activityType, "LeadUpdated");
+    assert.equal(newest.toPhoneNumber, now.contact.phone.number);
+    assert.equal(newest.createdAt, now.modifiedAt);
+  });
+
+  test("a lead made by a short code's message can be updated, keeping that sender as its phone", async () => {
+    const actor = { organizationId: api.org.organizationId, userId: api.org.userId };
+    const made = await api.db.store.db.transaction().execute((trx) =>
+      insertLead(trx, actor, { contact: { phone: { number: "72345" } } }, Date.now(), {
+        acceptSenderIds: true,
+      }),
+    );
+    const read = (await api.call("GET", `/leads/${made.id}`)).json();
+    assert.equal(read.contact.phone.number, "72345");
+    const renamed = await api.call("PUT", `/leads/${made.id}`, {
+      metadata: read.metadata,
+      contact: { ...read.contact, firstName: "Shorty" },
+      customer: read.customer,
+      tagIds: [],
+      tagNames: [],
+    });
+    assert.equal(renamed.statusCode, 200, renamed.body);
+    assert.equal(renamed.json().contact.firstName, "Shorty");
+    assert.equal(renamed.json().contact.phone.number, "72345");
+    // Another short code is no phone an API client may give a lead.
+    const other = await api.call("PUT", `/leads/${made.id}`, { contact: { phone: { number: "72346" } } });
+    assert.equal(other.statusCode, 400, other.body);
+    assert.match(other.json().detail, /contact\.phone\.number/);
   });
 
   test("search folds case beyond ASCII on both engines: a stored 'Émile ÖZTÜRK' is found as typed or lower-cased", async () => {

@@ -193,4 +193,50 @@ forEachEngine("SMS compliance gate", (engine) => {
       .where("organization_id", "=", api.org.organizationId)
       .execute();
   });
+
+  test("a message to a lead whose phone changed or was removed before it went out is Blocked RecipientChanged", async () => {
+    for (const [phone, newPhone] of [
+      ["+13125550125", { number: "+13125550126" }],
+      ["+13125550127", null],
+    ] as const) {
+      const { leadId, conversationId } = await addLead(api, phone, { timeZoneId: DAYTIME });
+      const res = await api.call("POST", "/sms/send", {
+        conversationId,
+        text: "See you at 3pm.",
+        scheduledFor: new Date(Date.now() + 1500).toISOString(),
+      });
+      assert.equal(res.statusCode, 201, res.body);
+      assert.equal(res.json().status, "scheduled");
+      const put = await api.call("PUT", `/leads/${leadId}`, {
+        contact: { firstName: "Pat", phone: newPhone, timeZoneId: DAYTIME },
+      });
+      assert.equal(put.statusCode, 200, put.body);
+      const done = await waitForEvent(api, res.json().id, isFinal);
+      assert.equal(done.status, "Blocked", JSON.stringify(done));
+      assert.equal(done.complianceAction, "RecipientChanged");
+      assert.equal(done.toPhoneNumber, phone);
+      assert.equal(done.billingStatus, "NotBilled");
+      assert.equal(done.sendingStartedAt, null);
+    }
+  });
+
+  test("sending in the conversation of a lead whose phone was removed is a 409, and queues nothing", async () => {
+    const { leadId, conversationId } = await addLead(api, "+13125550128", { timeZoneId: DAYTIME });
+    const put = await api.call("PUT", `/leads/${leadId}`, { contact: { firstName: "Pat" } });
+    assert.equal(put.statusCode, 200, put.body);
+    const res = await api.call("POST", "/sms/send", { conversationId, text: "Hello?" });
+    assert.equal(res.statusCode, 409, res.body);
+    assert.match(res.json().type, /lead-without-phone$/);
+    const thread = await api.call("POST", `/events/conversations/${conversationId}`, {
+      filters: [{ field: "activityType", value: "Sms" }],
+    });
+    assert.equal(thread.json().items.length, 0);
+    // With a number again, it sends there.
+    await api.call("PUT", `/leads/${leadId}`, {
+      contact: { firstName: "Pat", phone: { number: "+13125550129" }, timeZoneId: DAYTIME },
+    });
+    const again = await api.call("POST", "/sms/send", { conversationId, text: "Hello?" });
+    assert.equal(again.statusCode, 201, again.body);
+    assert.equal(again.json().toPhoneNumber, "+13125550129");
+  });
 });

@@ -507,6 +507,22 @@ forEachEngine("lead sources", (engine) => {
     assert.deepEqual(changed.allowedStates, ["CA", "NV"]);
   });
 
+  test("default tags, states and products in another order are the same settings: no change", async () => {
+    const source = await createSource({
+      allowedStates: ["CA", "TX"],
+      allowedProducts: ["auto", "home"],
+      defaultTagNames: ["A", "B"],
+    });
+    const reordered = await api.call("PUT", `/sources/${source.id}`, {
+      name: source.name,
+      allowedStates: ["TX", "CA"],
+      allowedProducts: ["home", "auto"],
+      defaultTagNames: ["b", "a"],
+    });
+    assert.equal(reordered.statusCode, 200, reordered.body);
+    assert.deepEqual(reordered.json(), source);
+  });
+
   test("PUT keeps what it leaves out, replaces what it sends; a mismatched id is a 400", async () => {
     const source = await createSource({
       description: "d",

@@ -1,4 +1,5 @@
 import type { CountryCode } from "libphonenumber-js";
+import { microsToUsd, usdToMicros } from "./money.js";
 import { isValidEmail, senderId, toE164 } from "./phone.js";
 import { normalizeTagName, type TagRef, tagIdForName, tagIdSet } from "./tags.js";
 
@@ -51,6 +52,8 @@ export interface LeadRequestBody {
   enabled?: boolean | null;
   tagIds?: string[] | null;
   tagNames?: string[] | null;
+  /** The lead's own id, as a client that sends back what it read includes it (PUT only). */
+  id?: string | null;
 }
 
 function regionOf(contact: LeadContact): CountryCode {
@@ -125,6 +128,9 @@ export function normalizeLeadRequest(
         `metadata.${field} must be a number from 0 to 1000000000 (USD).`,
       );
     }
+    // Kept to the micro-dollar, as stored (leads.price_micros): the lead and its list row then show
+    // the same price (0.30000000000000004 is 0.3).
+    metadata[field] = microsToUsd(usdToMicros(value));
   }
   const trustedFormUrl = metadata.trustedFormUrl;
   if (typeof trustedFormUrl === "string" && trustedFormUrl !== "" && !isUrl(trustedFormUrl)) {
@@ -153,11 +159,12 @@ export function normalizeLeadRequest(
   };
 }
 
-function flatten(value: unknown, prefix: string, out: Map<string, string>): void {
+/** Leaf values by path (as a JSON array of keys: a key may itself contain a dot). */
+function flatten(value: unknown, path: string[], out: Map<string, string>): void {
   if (value !== null && typeof value === "object" && !Array.isArray(value)) {
-    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+    for (const [k, v] of Object.entries(value)) flatten(v, [...path, k], out);
   } else if (value !== undefined && value !== null) {
-    out.set(prefix, JSON.stringify(value));
+    out.set(JSON.stringify(path), JSON.stringify(value));
   }
 }
 
@@ -171,12 +178,14 @@ export function changedLeadFields(before: LeadDocument, after: LeadDocument): st
   const b = new Map<string, string>();
   const { tagIds: _ai, tagNames: _an, tags: tagsBefore, ...restBefore } = before;
   const { tagIds: _bi, tagNames: _bn, tags: tagsAfter, ...restAfter } = after;
-  flatten(restBefore, "", a);
-  flatten(restAfter, "", b);
+  flatten(restBefore, [], a);
+  flatten(restAfter, [], b);
   const paths = new Set([...a.keys(), ...b.keys()]);
-  const changed = [...paths].filter((p) => a.get(p) !== b.get(p));
-  if (tagIdSet(leadTags(before)) !== tagIdSet(tagsAfter ?? leadTags(after))) changed.push("tags");
-  return changed.sort();
+  const changed = new Set(
+    [...paths].filter((p) => a.get(p) !== b.get(p)).map((p) => (JSON.parse(p) as string[]).join(".")),
+  );
+  if (tagIdSet(leadTags(before)) !== tagIdSet(tagsAfter ?? leadTags(after))) changed.add("tags");
+  return [...changed].sort();
 }
 
 /**

@@ -1,11 +1,11 @@
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import type { MessagingConfig, TrustProxy } from "../config.js";
 import type { Messaging } from "../messaging/messaging.js";
 import type { Store } from "../store/store.js";
 import { ApiKeyAuthenticator, FailedAuthenticationGuard, sourceKeyNotAllowed } from "./auth.js";
-import { assertAcceptableBody, assertAcceptableUrl, invalidJsonProblem } from "./body-guard.js";
+import { assertAcceptableBody, assertAcceptableUrl, invalidJsonProblem, jsonBodyText } from "./body-guard.js";
 import { clientErrorHandler, connectionsCheckingInterval, REQUEST_TIMEOUT_MS } from "./client-errors.js";
 import type { RouteDeps } from "./deps.js";
 import { frameworkErrorHandler, installErrorHandlers } from "./errors.js";
@@ -82,16 +82,26 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // Every JSON body is parsed by Fastify's own parser (prototype-poisoning safe), then checked once.
   const defaultJson = app.getDefaultJsonParser("error", "error");
-  const jsonParser: typeof defaultJson = (request, body, done) => {
+  const jsonParser = (
+    request: FastifyRequest,
+    body: Buffer,
+    done: (error: Error | null, value?: unknown) => void,
+  ) => {
     // Many HTTP clients set Content-Type: application/json on every request, body or not: an empty
     // body is no body (a route that needs one still answers 400 "body must be object").
     if (body.length === 0) return done(null, undefined);
-    return defaultJson(request, body, (error, value) => {
+    let text: string;
+    try {
+      text = jsonBodyText(body, request.headers["content-type"]);
+    } catch (problem) {
+      return done(problem as Error, undefined);
+    }
+    return defaultJson(request, text, (error, value) => {
       if (error) {
         // Refused as invalid JSON: either it is not JSON, or it is JSON with a prototype-poisoning
         // key, whose place is named like any other invalid part of a body.
         const invalidJson = (error as { code?: string }).code === "FST_ERR_CTP_INVALID_JSON_BODY";
-        return done(invalidJson ? invalidJsonProblem(String(body)) : error, undefined);
+        return done(invalidJson ? invalidJsonProblem(text) : error, undefined);
       }
       try {
         assertAcceptableBody(value);
@@ -105,10 +115,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Fastify reads text/plain bodies as strings by default; no route here takes one, so they are a 415
   // like any other type that is not JSON, rather than a 400 "body must be object".
   app.removeContentTypeParser("text/plain");
-  app.addContentTypeParser("application/json", { parseAs: "string" }, jsonParser);
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, jsonParser);
   // Leadping clients also send application/*+json and text/json bodies.
-  app.addContentTypeParser("text/json", { parseAs: "string" }, jsonParser);
-  app.addContentTypeParser(/^application\/[\w.+-]+\+json$/, { parseAs: "string" }, jsonParser);
+  app.addContentTypeParser("text/json", { parseAs: "buffer" }, jsonParser);
+  app.addContentTypeParser(/^application\/[\w.+-]+\+json$/, { parseAs: "buffer" }, jsonParser);
   app.addHook("onRequest", async (request) => assertAcceptableUrl(request.url));
 
   for (const schema of [

@@ -1,4 +1,4 @@
-import { badRequest } from "../domain/problem.js";
+import { badRequest, ProblemError } from "../domain/problem.js";
 
 // Limits on what a JSON body may contain, checked once after parsing so that nothing downstream
 // (serializers, diffing, the databases) meets input it cannot handle: nesting deeper than any
@@ -86,4 +86,26 @@ export function invalidJsonProblem(text: string): Error {
 /** A NUL can only reach a path parameter percent-encoded. */
 export function assertAcceptableUrl(url: string): void {
   if (/%00/i.test(url)) throw badRequest("The request path contains the NUL character (U+0000).");
+}
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A JSON body's text. JSON travels as UTF-8 (RFC 8259): a body declared in another charset is a 415,
+ * and bytes that are not UTF-8 a 400, rather than stored with U+FFFD where a character was.
+ */
+export function jsonBodyText(body: Buffer, contentType: string | undefined): string {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(contentType ?? "")?.[1]?.toLowerCase();
+  if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
+    throw new ProblemError(
+      415,
+      "unsupported-media-type",
+      `charset=${charset.slice(0, 40)} is not supported; send the JSON body in UTF-8.`,
+    );
+  }
+  try {
+    return UTF8.decode(body);
+  } catch {
+    throw badRequest("The request body is not valid UTF-8.");
+  }
 }

@@ -35,6 +35,12 @@ export interface GateFacts {
   zones: Map<string, string[]>;
   /** Ids of the messages whose recipient is suppressed (confirmations never: see skipsSuppression). */
   suppressed: Set<string>;
+  /**
+   * Ids of the messages to a lead whose phone is no longer the message's recipient: changed or
+   * removed after the message was queued (a scheduled one, most often). The number may be someone
+   * else's by now.
+   */
+  recipientChanged: Set<string>;
   /** Sender numbers by id (missing: removed). */
   senders: Map<string, PhoneNumberRow>;
   /**
@@ -93,6 +99,7 @@ export async function readGateFacts(
   const facts: GateFacts = {
     zones: new Map(),
     suppressed: new Set(),
+    recipientChanged: new Set(),
     senders: new Map(),
     balances: new Map(),
   };
@@ -120,6 +127,7 @@ export async function readGateFacts(
     const wallet = await getWallet(trx, organizationId);
     for (const row of quietHoursRules) {
       const lead = row.lead_id ? leads.get(row.lead_id) : undefined;
+      if (lead && lead.phone !== row.to_phone_number) facts.recipientChanged.add(row.id);
       const tz = lead ? leadDocument(lead).contact.timeZoneId : null;
       facts.zones.set(row.id, recipientZones(typeof tz === "string" ? tz : null, row.to_phone_number!));
     }

@@ -219,7 +219,7 @@ async function retriedMessage(
 interface SendContext {
   conversation: ConversationRow;
   /** Only what sending reads of the lead (absent if the lead is gone). */
-  lead: Pick<LeadRow, "document" | "source_id"> | undefined;
+  lead: Pick<LeadRow, "document" | "source_id" | "phone"> | undefined;
   prices: Prices;
 }
 
@@ -241,15 +241,26 @@ async function readSendContext(
       "o.price_mms_micros",
       "l.document as lead_document",
       "l.source_id as lead_source_id",
+      "l.phone as lead_phone_now",
     ])
     .where("c.organization_id", "=", organizationId)
     .where("c.id", "=", conversationId)
     .executeTakeFirst();
   if (!row) return undefined;
-  const { price_segment_micros, price_mms_micros, lead_document, lead_source_id, ...conversation } = row;
+  const {
+    price_segment_micros,
+    price_mms_micros,
+    lead_document,
+    lead_source_id,
+    lead_phone_now,
+    ...conversation
+  } = row;
   return {
     conversation,
-    lead: lead_document === null ? undefined : { document: lead_document, source_id: lead_source_id },
+    lead:
+      lead_document === null
+        ? undefined
+        : { document: lead_document, source_id: lead_source_id, phone: lead_phone_now },
     prices: { segmentMicros: price_segment_micros, mmsMicros: price_mms_micros },
   };
 }
@@ -302,6 +313,14 @@ export async function sendSms(
   ]);
   if (!context) throw notFound(`Conversation '${body.conversationId}'`);
   const { conversation, lead, prices: messagePrices } = context;
+  // The conversation keeps the number it last had; a lead whose phone was removed is not texted there.
+  if (lead && lead.phone === null) {
+    throw new ProblemError(
+      409,
+      "lead-without-phone",
+      `The lead of conversation '${body.conversationId}' has no phone number: add one with PUT /leads/${conversation.lead_id}.`,
+    );
+  }
   const metadata = lead ? leadDocument(lead).metadata : {};
   const assigned = typeof metadata.assignedPhoneNumberId === "string" ? metadata.assignedPhoneNumberId : null;
   const manual = body.wasManuallyOverridden === true;

@@ -254,6 +254,15 @@ export class Worker {
         "Blocked: the recipient is suppressed.",
       );
     }
+    if (facts.recipientChanged.has(row.id)) {
+      return block(
+        {
+          compliance_action: "RecipientChanged",
+          status_reason: "The lead's phone number changed or was removed after this message was queued.",
+        },
+        "Blocked: the recipient is no longer the lead's phone number.",
+      );
+    }
     const zones = facts.zones.get(row.id) ?? [];
     const allowedAt = skipsQuietHours(row)
       ? now

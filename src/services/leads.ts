@@ -5,6 +5,7 @@ import {
   changedLeadFields,
   type LeadDocument,
   type LeadRequestBody,
+  LeadValidationError,
   leadDisplayName,
   normalizeLeadRequest,
 } from "../domain/lead.js";
@@ -262,19 +263,32 @@ export interface LeadUpdateResult {
 /**
  * Replaces a lead's document. Writes a LeadUpdated event naming the changed fields, or nothing at
  * all when the update changes nothing. Returns undefined when the lead is not in this organization.
+ * `at`: the update's time; by default the clock once the lead is locked, so that of two updates the
+ * one applied last also has the later modifiedAt and LeadUpdated event.
  */
 export async function updateLead(
   db: Kysely<Database>,
   actor: Actor,
   leadId: string,
   body: LeadRequestBody,
-  now: number = Date.now(),
+  at?: number,
 ): Promise<LeadUpdateResult | undefined> {
-  const doc = normalizeLeadRequest(body);
+  if (body.id && body.id !== leadId) {
+    throw new LeadValidationError("id", `id '${body.id.slice(0, 60)}' does not match the lead in the path.`);
+  }
+  // Checked before the lead is locked, so that a bad body never waits for the lock; a short code or
+  // sender id passes here, and below only if it is the phone the lead already has (a lead made by
+  // such a sender's message can then still be updated).
+  const checked = normalizeLeadRequest(body, { acceptSenderIds: true });
   return db.transaction().execute(async (trx) => {
     // Locked: identical updates at once write one LeadUpdated event, not one each.
     const existing = await lockLead(trx, actor.organizationId, leadId);
+    const keepsPhone = (checked.contact.phone?.number ?? null) === (existing?.phone ?? null);
+    // A phone that is no real number is a 400 even for a lead that does not exist: the body first.
+    const doc = keepsPhone ? checked : normalizeLeadRequest(body);
     if (!existing) return undefined;
+    // Never before the lead's last change (another process's clock may run ahead of ours).
+    const now = Math.max(at ?? Date.now(), existing.updated_at);
     // Which source delivered the lead is the server's record, not the client's to replace.
     const { intakeSourceId } = leadDocument(existing);
     if (intakeSourceId) doc.intakeSourceId = intakeSourceId;

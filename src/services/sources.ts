@@ -2,6 +2,7 @@ import type { Kysely, Transaction } from "kysely";
 import { newId } from "../domain/ids.js";
 import { badRequest, ProblemError } from "../domain/problem.js";
 import { generateSourceKey, type SourceSettings } from "../domain/sources.js";
+import { type TagRef, tagIdSet } from "../domain/tags.js";
 import { isUniqueViolation } from "../store/errors.js";
 import { lockForTransaction } from "../store/locks.js";
 import { hashApiKey } from "../store/orgs-repo.js";
@@ -66,14 +67,31 @@ async function requestedKey(trx: Transaction<Database>, existing: SourceRow, set
   return echoed ? undefined : sent;
 }
 
-async function defaultTags(trx: Transaction<Database>, actor: Actor, settings: SourceSettings, now: number) {
+/**
+ * The source's default tags as stored. `current`: the stored value, kept when the request names the
+ * same tags in another order (they are a set, as a lead's tags are).
+ */
+async function defaultTags(
+  trx: Transaction<Database>,
+  actor: Actor,
+  settings: SourceSettings,
+  now: number,
+  current?: string,
+) {
   const tags = await resolveTags(
     trx,
     actor.organizationId,
     { tagNames: settings.defaultTagNames ?? [], tagIds: settings.defaultTagIds ?? [] },
     now,
   );
+  if (current !== undefined && tagIdSet(JSON.parse(current) as TagRef[]) === tagIdSet(tags)) return current;
   return JSON.stringify(tags);
+}
+
+/** A list of allowed states or products as stored: the stored value when it holds the same values. */
+function allowedList(values: string[], current: string): string {
+  const canonical = (list: string[]) => JSON.stringify([...new Set(list)].sort());
+  return canonical(values) === canonical(JSON.parse(current) as string[]) ? current : JSON.stringify(values);
 }
 
 /** A unique violation on the key index is a concurrent request taking the same key: a 409 too. */
@@ -153,11 +171,13 @@ export async function replaceSource(
         name: settings.name,
         ...(settings.allowedStates === undefined
           ? {}
-          : { allowed_states: JSON.stringify(settings.allowedStates) }),
+          : { allowed_states: allowedList(settings.allowedStates, existing.allowed_states) }),
         ...(settings.allowedProducts === undefined
           ? {}
-          : { allowed_products: JSON.stringify(settings.allowedProducts) }),
-        ...(keepsTags ? {} : { default_tags: await defaultTags(trx, actor, settings, now) }),
+          : { allowed_products: allowedList(settings.allowedProducts, existing.allowed_products) }),
+        ...(keepsTags
+          ? {}
+          : { default_tags: await defaultTags(trx, actor, settings, now, existing.default_tags) }),
         ...(settings.description === undefined ? {} : { description: settings.description }),
         ...(settings.enabled === undefined ? {} : { enabled: settings.enabled ? 1 : 0 }),
         ...(settings.costPerLeadMicros === undefined

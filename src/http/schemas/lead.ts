@@ -13,11 +13,98 @@ export const TagSummary = {
   },
 };
 
-/** LeadRequest: lenient where the Leadping schema is strict on presence (documented in README). */
+const strings = (names: string[]) => Object.fromEntries(names.map((name) => [name, ns]));
+const nullableEnum = (values: string[]) => ({ type: ["string", "null"], enum: [...values, null] });
+const int32 = nullable("integer", { minimum: -2147483648, maximum: 2147483647 });
+/** LeadMetadata's typed fields; unknown ones are kept as sent. */
+const LeadMetadataSchema = {
+  type: ["object", "null"],
+  additionalProperties: true,
+  properties: {
+    ...strings([
+      "utmSource",
+      "utmMedium",
+      "utmCampaign",
+      "utmTerm",
+      "utmContent",
+      "referrer",
+      "landingPage",
+      "subId",
+      "pubId",
+      "ipAddress",
+      "userAgent",
+      "externalId",
+      "sellerLeadId",
+      "product",
+      "vertical",
+      "complianceStatus",
+      "complianceBlockedReason",
+      "origin",
+      "importBatchId",
+      "assignedPhoneNumberId",
+      "smsConsentStatus",
+      "smsConsentPhoneNumber",
+      "userId",
+      "organizationId",
+      // An http(s) URL or "": checked in domain/lead.ts, which names the field.
+      "trustedFormUrl",
+    ]),
+    createdAt: nullableDateTime,
+    smsOptOutAt: nullableDateTime,
+    smsOptInAt: nullableDateTime,
+    smsHelpRequestedAt: nullableDateTime,
+    trustedFormCheckedAt: nullableDateTime,
+    price: nullable("number"),
+    directPostPrice: nullable("number"),
+    sourceMetadata: { type: ["object", "null"], additionalProperties: { type: "string" } },
+    // The subset's only non-null booleans here (LeadResponse answers them as stored).
+    isImported: { type: "boolean" },
+    smsOptedOut: { type: "boolean" },
+  },
+};
+
+/** LeadProfile: the subset's enums and integers. */
+const LeadProfileSchema = {
+  type: ["object", "null"],
+  additionalProperties: true,
+  properties: {
+    gender: nullableEnum(["M", "F", "NonBinary", "PreferNotToSay", "Other"]),
+    maritalStatus: nullableEnum(["Married", "Single", "Widow", "Separated", "Divorced"]),
+    employmentType: nullableEnum([
+      "Employed",
+      "PartTime",
+      "SelfEmployed",
+      "Contractor",
+      "Unemployed",
+      "Retired",
+      "Student",
+      "Military",
+      "Homemaker",
+      "Disabled",
+      "Other",
+    ]),
+    height: int32,
+    weight: int32,
+    income: int32,
+    monthsAtResidence: int32,
+    creditScore: int32,
+    numberOfDependents: int32,
+    birthDate: { type: ["string", "null"], format: "date" },
+    isHomeowner: nullable("boolean"),
+    hasBankruptcy: nullable("boolean"),
+    hasMedicalCondition: nullable("boolean"),
+  },
+};
+
+/**
+ * LeadRequest: lenient where the Leadping schema is strict on presence (documented in README), but
+ * every field the subset types must have its type: a lead is answered as it was stored, and a value
+ * of the wrong type would make the answer break LeadResponse.
+ */
 export const LeadRequestSchema = {
   type: "object",
   properties: {
-    metadata: { type: ["object", "null"], additionalProperties: true },
+    metadata: LeadMetadataSchema,
     contact: {
       type: ["object", "null"],
       additionalProperties: true,
@@ -31,10 +118,34 @@ export const LeadRequestSchema = {
           additionalProperties: true,
           properties: { number: { type: "string", maxLength: 40 }, type: ns, phoneIdentityId: ns },
         },
-        streetAddress: { type: ["object", "null"], additionalProperties: true },
+        streetAddress: {
+          type: ["object", "null"],
+          additionalProperties: true,
+          properties: strings([
+            "line1",
+            "line2",
+            "city",
+            "state",
+            "province",
+            "region",
+            "postalCode",
+            "country",
+            "additionalInfo",
+          ]),
+        },
+        coordinate: {
+          type: ["object", "null"],
+          additionalProperties: true,
+          required: ["latitude", "longitude"],
+          properties: {
+            latitude: { type: "number", minimum: -90, maximum: 90 },
+            longitude: { type: "number", minimum: -180, maximum: 180 },
+          },
+        },
+        avatarUrl: nullable("string", { format: "uri", maxLength: 2048 }),
       },
     },
-    customer: { type: ["object", "null"], additionalProperties: true },
+    customer: LeadProfileSchema,
     enabled: nullable("boolean"),
     tagIds: { type: ["array", "null"], maxItems: 100, items: { type: "string", maxLength: 100 } },
     tagNames: { type: ["array", "null"], maxItems: 100, items: { type: "string", maxLength: 100 } },
