@@ -517,3 +517,29 @@ describe("bench-seed on a SQLite file no other connection has open", () => {
     assert.equal(check?.integrity_check, "ok");
   });
 });
+
+describe("commands that open a new SQLite file at once", () => {
+  test("each migrates or waits for the other: every one succeeds", { timeout: 180_000 }, async () => {
+    // Kysely ran SQLite migrations outside a transaction, without a lock: two `org create` on a new
+    // file both applied 0001, and one failed about one round in three.
+    for (let round = 0; round < 3; round++) {
+      const db = await createCliDatabase("sqlite");
+      try {
+        const results = await Promise.all(
+          Array.from({ length: 6 }, (_, i) =>
+            cli(["org", "create", "--name", `Race ${i}`, "--json"], db.env),
+          ),
+        );
+        for (const result of results) assert.equal(result.code, 0, result.stderr);
+        const [orgs] = await db.query<{ n: number }>("select count(*) as n from organizations");
+        assert.equal(orgs?.n, 6);
+        const [latest] = await db.query<{ name: string }>(
+          "select name from kysely_migration order by name desc limit 1",
+        );
+        assert.equal(latest?.name, LATEST_MIGRATION);
+      } finally {
+        await db.cleanup();
+      }
+    }
+  });
+});
