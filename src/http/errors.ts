@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { type ProblemBody, ProblemError, problemType, titleFor } from "../domain/problem.js";
+import { isDatabaseUnavailable } from "../store/errors.js";
 import { AllowedMethods } from "./allowed-methods.js";
 import { RateLimitedError } from "./rate-limit.js";
 
@@ -41,6 +42,9 @@ function fieldOf(issue: ValidationIssue): string {
   if (typeof missing === "string") parts.push(`.${missing}`);
   return parts.join("").replace(/^\./, "") || "body";
 }
+
+/** How long a client is asked to wait before sending again a request the database could not serve. */
+const DATABASE_RETRY_AFTER_SECONDS = 5;
 
 /**
  * Every error leaves as RFC 9457 problem+json; nothing a client sends can produce a 500 body with
@@ -105,6 +109,18 @@ export function installErrorHandlers(app: FastifyInstance): void {
         title: titleFor(status),
         status,
         detail,
+      });
+    }
+    if (isDatabaseUnavailable(error)) {
+      // Not the request's fault, nor a bug: an outage (/healthz reports it with its own 503). A write
+      // whose transaction failed did not happen; one whose commit's answer was lost may have.
+      request.log.warn({ err: error }, "database unavailable");
+      reply.header("Retry-After", String(DATABASE_RETRY_AFTER_SECONDS));
+      return send(reply, request, {
+        type: problemType("database-unavailable"),
+        title: titleFor(503),
+        status: 503,
+        detail: "The database is unavailable; retry after Retry-After seconds.",
       });
     }
     request.log.error({ err: error }, "unhandled error");

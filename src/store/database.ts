@@ -112,8 +112,11 @@ export function openConnection(options: ConnectionOptions): Connection {
         ...(options.pgSchema ? [`-c search_path=${options.pgSchema}`] : []),
       ].join(" "),
     });
-    // An idle client losing its server must not crash the process; the next query reconnects.
+    // A client losing its server must not crash the process: idle, the pool reports it here; checked
+    // out, pg emits 'error' on the client itself, where nothing listens unless we do (an unhandled
+    // 'error' event ends the process). Its query fails either way, and the next one reconnects.
     pool.on("error", () => {});
+    pool.on("connect", (client) => client.on("error", () => {}));
     const named = new NamedStatementPool(pool);
     const db = new Kysely<Database>({ dialect: new LeadtrailPostgresDialect({ pool: named }) });
     const readArrays: ArrayRowReader = (query) => named.queryArrays(query.sql, query.parameters);

@@ -95,6 +95,7 @@ export const problemResponses = {
   403: problem("A lead source's key (lp_src_…) on a route other than POST /leads."),
   404: problem("Not found (or another organization's)."),
   429: problem("Rate limited: retry after Retry-After seconds."),
+  503: problem("The database is unavailable: retry after Retry-After seconds."),
 };
 
 export const listBody = {
