@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { MICROS_PER_USD, parseUsd } from "./domain/money.js";
 import { parseQuietWindow, type QuietWindow } from "./domain/quiet-hours.js";
 
 // Every setting comes from the environment; these are its names and defaults (see README).
@@ -62,23 +63,43 @@ function isProxyAddress(entry: string): boolean {
   return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
+/** A setting's value; a blank one counts as unset. */
+function setting(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env[name]?.trim();
+  return raw === undefined || raw === "" ? undefined : raw;
+}
+
+/** Decimal digits only: Number() would also take "0x10", "1e3" and " " (0). */
 function integer(name: string, fallback: number, env: NodeJS.ProcessEnv, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
+  const raw = setting(name, env);
+  if (raw === undefined) return fallback;
+  const n = /^\d{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isInteger(n) || n < min || n > max)
-    throw new Error(`${name} must be an integer from ${min} to ${max}, got '${raw}'`);
+    throw new Error(`${name} must be an integer from ${min} to ${max}, got '${env[name]}'`);
   return n;
 }
 
 /** Bounded above too: a timer of more than 24.8 days fires at once in Node, and dates end. */
 function decimal(name: string, fallback: number, env: NodeJS.ProcessEnv, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
+  const raw = setting(name, env);
+  if (raw === undefined) return fallback;
+  const n = /^\d{1,16}(\.\d{1,16})?$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isFinite(n) || n < 0 || n > max)
-    throw new Error(`${name} must be a number from 0 to ${max}, got '${raw}'`);
+    throw new Error(`${name} must be a number from 0 to ${max}, got '${env[name]}'`);
   return n;
+}
+
+/** A USD amount in exact micro-dollars, as the CLI's --credit takes it. */
+function usd(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
+  const raw = setting(name, env);
+  if (raw === undefined) return fallback;
+  const micros = parseUsd(raw);
+  if (micros === null) {
+    throw new Error(
+      `${name} must be an amount in USD from 0 to 1000000000 with at most 6 decimals, got '${env[name]}'`,
+    );
+  }
+  return micros;
 }
 
 /** An absolute http(s) URL, without a trailing slash. */
@@ -120,7 +141,7 @@ export function loadMessagingConfig(env: NodeJS.ProcessEnv = process.env, port =
     retryMaxAttempts: integer("LEADTRAIL_RETRY_MAX_ATTEMPTS", 5, env, 0, 100),
     reconcileSeconds: decimal("LEADTRAIL_RECONCILE_SECONDS", 300, env, 7 * DAY_SECONDS),
     // A billion dollars keeps micro-dollars exact (below 2^53).
-    startingCreditMicros: Math.round(decimal("LEADTRAIL_STARTING_CREDIT", 10, env, 1e9) * 1_000_000),
+    startingCreditMicros: usd("LEADTRAIL_STARTING_CREDIT", 10 * MICROS_PER_USD, env),
     provider,
     telnyx: {
       apiKey: env.TELNYX_API_KEY || undefined,

@@ -142,7 +142,7 @@ forEachEngine("leadtrail wallet CLI", (engine) => {
 
   test("bad amounts exit 1 naming the option and change nothing", async () => {
     const before = await orgCount();
-    for (const credit of ["-1", "abc", "1.2345678", "1e3", ""]) {
+    for (const credit of ["-1", "abc", "1.2345678", "1e3", "", "1000000000.000001", "0x10"]) {
       const result = await cli(["org", "create", "--name", "Bad", `--credit=${credit}`, "--json"], db.env);
       assert.equal(result.code, 1, `--credit=${credit}: ${result.stderr}`);
       assert.equal(result.stdout, "");
@@ -160,6 +160,20 @@ forEachEngine("leadtrail wallet CLI", (engine) => {
       assert.match(result.stderr, /--amount/);
     }
     assert.equal((await walletOf(server!.baseUrl, org.apiKey)).balance, 10);
+    // A wallet holds at most a billion dollars (SQLite reads integers past 2^53 micro-dollars wrong).
+    const over = await cli(
+      ["wallet", "credit", "--org", org.organizationId, "--amount", "999999999"],
+      db.env,
+    );
+    assert.equal(over.code, 1, over.stderr);
+    assert.match(over.stderr, /a wallet holds at most 1000000000 USD/);
+    assert.equal((await walletOf(server!.baseUrl, org.apiKey)).balance, 10);
+    const upTo = await cli(
+      ["wallet", "credit", "--org", org.organizationId, "--amount", "999999990"],
+      db.env,
+    );
+    assert.equal(upTo.code, 0, upTo.stderr);
+    assert.equal((await walletOf(server!.baseUrl, org.apiKey)).balance, 1_000_000_000);
     const missing = await cli(["wallet", "credit", "--amount", "5"], db.env);
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /--org/);

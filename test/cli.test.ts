@@ -47,7 +47,33 @@ describe("leadtrail CLI basics", () => {
       const result = await cli(args, env);
       assert.equal(result.code, 1, `${args.join(" ")}: ${result.stderr}`);
       assert.equal(result.stdout, "");
-      assert.match(result.stderr, /^leadtrail: .*ECONNREFUSED/m);
+      assert.match(
+        result.stderr,
+        /^leadtrail: cannot open the PostgreSQL database at postgres:\/\/postgres@127\.0\.0\.1:1\/nowhere \(DATABASE_URL\): .*ECONNREFUSED/m,
+      );
+    }
+    // Not a URL node-postgres can read: said so, without echoing a password.
+    const bad = await cli(
+      ["migrate"],
+      cliEnv({ DATABASE_URL: "postgres://postgres:secret@127.0.0.1:99999/x" }),
+    );
+    assert.equal(bad.code, 1);
+    assert.match(
+      bad.stderr,
+      /^leadtrail: cannot open the PostgreSQL database at .*\(DATABASE_URL\): Invalid URL/m,
+    );
+    assert.doesNotMatch(bad.stderr, /secret/);
+  });
+
+  test("serve with the Telnyx provider and no Telnyx keys exits 1 before it creates the database", async () => {
+    const db = await createCliDatabase("sqlite");
+    try {
+      const result = await cli(["serve"], { ...db.env, LEADTRAIL_PROVIDER: "telnyx", PORT: "0" });
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      assert.match(result.stderr, /^leadtrail: LEADTRAIL_PROVIDER=telnyx needs TELNYX_API_KEY/m);
+      assert.ok(await db.isEmpty(), "the database file was created");
+    } finally {
+      await db.cleanup();
     }
   });
 

@@ -48,8 +48,15 @@ test("every setting the README lists is checked: a bad value is refused with a m
     ],
     [
       { LEADTRAIL_STARTING_CREDIT: "1e20" },
-      /^LEADTRAIL_STARTING_CREDIT must be a number from 0 to 1000000000/,
+      /^LEADTRAIL_STARTING_CREDIT must be an amount in USD from 0 to 1000000000 with at most 6 decimals/,
     ],
+    // The same amounts as `org create --credit`: not rounded to nothing, not in another notation.
+    [{ LEADTRAIL_STARTING_CREDIT: "0.0000001" }, /^LEADTRAIL_STARTING_CREDIT must be an amount in USD/],
+    [{ LEADTRAIL_STARTING_CREDIT: "1000000000.01" }, /^LEADTRAIL_STARTING_CREDIT must be an amount in USD/],
+    // Decimal digits only: Number() reads these as 16, 1000 and 0 (a random port).
+    [{ PORT: "0x10" }, /^PORT must be an integer from 0 to 65535, got '0x10'$/],
+    [{ PORT: "1e3" }, /^PORT must be an integer/],
+    [{ LEADTRAIL_RECONCILE_SECONDS: "0x10" }, /^LEADTRAIL_RECONCILE_SECONDS must be a number/],
     [{ LEADTRAIL_SHUTDOWN_GRACE_SECONDS: "forever" }, /^LEADTRAIL_SHUTDOWN_GRACE_SECONDS must be a number/],
     [
       { TELNYX_API_BASE_URL: "notaurl" },
@@ -80,6 +87,10 @@ test("accepted settings: a PostgreSQL URL in any case of its scheme, URLs withou
   assert.equal(config.messaging.telnyx.apiBaseUrl, "http://127.0.0.1:9000/v2");
   assert.equal(config.shutdownGraceMs, 2_500);
   assert.equal(loadConfig({}).messaging.publicUrl, "http://127.0.0.1:3000");
+  // A blank number setting is unset (PORT=" " is the default port, not port 0, a random one).
+  assert.equal(loadConfig({ PORT: " " }).port, 3000);
+  assert.equal(loadConfig({ LEADTRAIL_STARTING_CREDIT: "1000000000" }).messaging.startingCreditMicros, 1e15);
+  assert.equal(loadConfig({ LEADTRAIL_STARTING_CREDIT: "0.000001" }).messaging.startingCreditMicros, 1);
 });
 
 test("retry backoff doubles per attempt within its jitter, and stops growing at a day", () => {

@@ -2,11 +2,11 @@ import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { Command } from "commander";
 import { type Config, loadConfig } from "../config.js";
-import { microsToUsd } from "../domain/money.js";
+import { microsToUsd, parseUsd } from "../domain/money.js";
 import { isValidEmail } from "../domain/phone.js";
 import { buildApp } from "../http/app.js";
 import { Messaging } from "../messaging/messaging.js";
-import { createProvider } from "../messaging/providers/index.js";
+import { checkProviderSettings, createProvider } from "../messaging/providers/index.js";
 import { addCredit } from "../store/billing-repo.js";
 import {
   addApiKey,
@@ -41,10 +41,12 @@ program
   .option("--demo-if-empty", "create the demo organization when the database has none")
   .action(async (options: { demoIfEmpty?: boolean }) => {
     const config = loadConfig();
+    // Settings that can refuse to start come before the database is opened (and migrated).
+    checkProviderSettings(config.messaging);
     const store = await openStore(config);
     const pipeline = new Messaging(store.db, store.engine, config.messaging);
-    // Everything that can refuse to start (the provider's settings, the port) comes before anything
-    // is written or sent: a server that cannot listen must not have seeded a demo or begun sending.
+    // The port too comes before anything else is written or sent: a server that cannot listen must
+    // not have seeded a demo or begun sending.
     const provider = createProvider(config.messaging, pipeline);
     const app = await buildApp({
       store,
@@ -110,6 +112,7 @@ program
   .description("run only the outbound messaging worker (any number may run against one PostgreSQL)")
   .action(async () => {
     const config = loadConfig();
+    checkProviderSettings(config.messaging);
     const store = await openStore(config);
     const pipeline = new Messaging(store.db, store.engine, config.messaging);
     pipeline.startWorker(createProvider(config.messaging, pipeline));
@@ -133,15 +136,14 @@ program
     console.log(`migrated ${migrated}`);
   });
 
-/** A USD amount as typed ("25", "12.50", "0.000001") in exact micro-dollars, no float rounding. */
+/** A USD amount flag in exact micro-dollars (domain/money.ts parseUsd), or an error saying what it takes. */
 function usdOption(value: string, flag: string, allowZero: boolean): number {
-  const match = /^(\d{1,9})(?:\.(\d{1,6}))?$/.exec(value.trim());
-  if (!match) {
+  const micros = parseUsd(value);
+  if (micros === null) {
     throw new Error(
-      `${flag} must be an amount in USD such as 25 or 12.50 (at most 6 decimals), got '${value}'`,
+      `${flag} must be an amount in USD from ${allowZero ? 0 : 0.000001} to 1000000000 such as 25 or 12.50 (at most 6 decimals), got '${value}'`,
     );
   }
-  const micros = Number(match[1]) * 1_000_000 + Number((match[2] ?? "").padEnd(6, "0"));
   if (!allowZero && micros === 0) throw new Error(`${flag} must be more than 0`);
   return micros;
 }
@@ -191,7 +193,7 @@ org
     const config = loadConfig();
     const startingCreditMicros = credit ?? config.messaging.startingCreditMicros;
     const created = await withStore(
-      (store) => createOrganization(store.db, options.name, { startingCreditMicros }),
+      (store) => createOrganization(store.db, options.name.trim(), { startingCreditMicros }),
       { config },
     );
     report(options.json, created, () => [
@@ -327,8 +329,8 @@ program
   .requiredOption("--events <n>", "number of events to write")
   .option("--json", "print {organizationId,apiKey} as the last line")
   .action(async (options: { events: string; json?: boolean }) => {
-    const n = Number(options.events);
-    if (!Number.isInteger(n) || n < 1) throw new Error("--events must be a positive integer");
+    const n = /^\d{1,10}$/.test(options.events.trim()) ? Number(options.events.trim()) : 0;
+    if (n < 1) throw new Error(`--events must be a positive integer, got '${options.events}'`);
     const store = await openStore(loadConfig());
     const result = await benchSeed(store, n, { progress: process.stderr.isTTY === true });
     await store.close();

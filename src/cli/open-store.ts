@@ -2,10 +2,31 @@ import type { Config } from "../config.js";
 import { Store } from "../store/store.js";
 
 /** `existing`: the command acts on records already there, so an SQLite file that is not there is an error. */
-export function openStore(config: Config, options: { existing?: boolean } = {}): Promise<Store> {
-  return Store.open({
-    databaseUrl: config.databaseUrl,
-    sqlitePath: config.sqlitePath,
-    mustExist: options.existing === true,
-  });
+export async function openStore(config: Config, options: { existing?: boolean } = {}): Promise<Store> {
+  try {
+    return await Store.open({
+      databaseUrl: config.databaseUrl,
+      sqlitePath: config.sqlitePath,
+      mustExist: options.existing === true,
+    });
+  } catch (error) {
+    // node-postgres says "timeout expired" or "Invalid URL" without saying of what; SQLite's errors
+    // already name the file (store/database.ts).
+    if (!config.databaseUrl) throw error;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      `cannot open the PostgreSQL database at ${describeUrl(config.databaseUrl)} (DATABASE_URL): ${reason}`,
+    );
+  }
+}
+
+/** The URL without its password, or a note that it is not one. */
+function describeUrl(databaseUrl: string): string {
+  try {
+    const url = new URL(databaseUrl);
+    url.password = "";
+    return url.toString();
+  } catch {
+    return "a value that is not a valid URL";
+  }
 }

@@ -55,7 +55,11 @@ export class ApiKeyAuthenticator {
   async authenticate(header: string | undefined): Promise<RequestAuth> {
     if (!header) throw unauthorized("Send an organization API key as `Authorization: Bearer sk_…`.");
     const key = parseBearer(header);
-    if (!key) throw unauthorized("The Authorization header must be `Bearer sk_…`.");
+    if (!key) {
+      // A bearer token of ours in form but not in length or alphabet is simply not a valid key.
+      if (/^Bearer\s+(sk_|lp_src_)/i.test(header)) throw unauthorized("The API key is not valid.");
+      throw unauthorized("The Authorization header must be `Bearer sk_…`.");
+    }
     const hash = hashApiKey(key.value);
     const now = this.clock();
     if (key.isSourceKey) {

@@ -1,5 +1,6 @@
 import { type Kysely, sql, type Transaction } from "kysely";
 import { newId } from "../domain/ids.js";
+import { MAX_WALLET_MICROS, microsToUsd } from "../domain/money.js";
 import type { ListSpec } from "./list-query.js";
 import type { Database, UsageLedgerTable, WalletsTable } from "./schema.js";
 
@@ -188,6 +189,12 @@ export async function addCredit(
       .executeTakeFirst();
     if (!org) return undefined;
     await createWallet(trx, organizationId, 0, now);
+    const balance = (await getWallet(trx, organizationId))?.balance_micros ?? 0;
+    if (balance + micros > MAX_WALLET_MICROS) {
+      throw new Error(
+        `the balance would be ${microsToUsd(balance + micros)} USD; a wallet holds at most ${microsToUsd(MAX_WALLET_MICROS)} USD`,
+      );
+    }
     return creditWallet(trx, organizationId, micros, now);
   });
 }

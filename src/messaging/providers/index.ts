@@ -3,15 +3,22 @@ import type { Provider, ProviderEvents } from "../provider.js";
 import { SimulatorProvider } from "./simulator.js";
 import { TelnyxProvider } from "./telnyx.js";
 
+/** Throws naming what the provider LEADTRAIL_PROVIDER names lacks (checked before the database opens). */
+export function checkProviderSettings(config: MessagingConfig): void {
+  if (config.provider !== "telnyx") return;
+  if (!config.telnyx.apiKey) throw new Error("LEADTRAIL_PROVIDER=telnyx needs TELNYX_API_KEY");
+  if (!config.telnyx.publicKey)
+    throw new Error("LEADTRAIL_PROVIDER=telnyx needs TELNYX_PUBLIC_KEY to verify webhooks");
+}
+
 /** The provider LEADTRAIL_PROVIDER names, delivering its receipts and inbound messages to `events`. */
 export function createProvider(config: MessagingConfig, events: ProviderEvents): Provider {
+  checkProviderSettings(config);
   switch (config.provider) {
     case "simulator":
       return new SimulatorProvider(events);
     case "telnyx": {
       if (!config.telnyx.apiKey) throw new Error("LEADTRAIL_PROVIDER=telnyx needs TELNYX_API_KEY");
-      if (!config.telnyx.publicKey)
-        throw new Error("LEADTRAIL_PROVIDER=telnyx needs TELNYX_PUBLIC_KEY to verify webhooks");
       return new TelnyxProvider({
         apiKey: config.telnyx.apiKey,
         apiBaseUrl: config.telnyx.apiBaseUrl,
