@@ -240,6 +240,22 @@ forEachEngine("leads", (engine) => {
     assertLeadpingShape(typed.json(), "LeadResponse");
   });
 
+  test("a national number is read in the address's country when libphonenumber knows it, else in the US", async () => {
+    for (const [country, number, e164] of [
+      ["XX", "(415) 555-0142", "+14155550142"],
+      ["Narnia", "(415) 555-0142", "+14155550142"],
+      [" gb ", "020 7946 0958", "+442079460958"],
+    ]) {
+      const res = await api.call(
+        "POST",
+        "/leads",
+        leadBody({ contact: { firstName: "Ann", phone: { number }, streetAddress: { country } } }),
+      );
+      assert.equal(res.statusCode, 201, `${country}: ${res.body}`);
+      assert.equal(res.json().contact.phone.number, e164);
+    }
+  });
+
   test("a price is kept to the micro-dollar: the lead and its list row show the same price", async () => {
     const res = await api.call(
       "POST",

@@ -1,4 +1,4 @@
-import type { CountryCode } from "libphonenumber-js";
+import { type CountryCode, isSupportedCountry } from "libphonenumber-js";
 import { microsToUsd, usdToMicros } from "./money.js";
 import { isValidEmail, senderId, toE164 } from "./phone.js";
 import { normalizeTagName, type TagRef, tagIdForName, tagIdSet } from "./tags.js";
@@ -56,11 +56,11 @@ export interface LeadRequestBody {
   id?: string | null;
 }
 
+/** The region a national number is read in: the address's country when libphonenumber knows it, else US. */
 function regionOf(contact: LeadContact): CountryCode {
   const country = contact.streetAddress?.country;
-  return typeof country === "string" && /^[A-Za-z]{2}$/.test(country)
-    ? (country.toUpperCase() as CountryCode)
-    : "US";
+  const code = typeof country === "string" ? country.trim().toUpperCase() : "";
+  return /^[A-Z]{2}$/.test(code) && isSupportedCountry(code) ? code : "US";
 }
 
 function isUrl(value: string): boolean {
