@@ -60,7 +60,7 @@ forEachEngine("notes, conversations and event detail", (engine) => {
   });
 
   test("note text must be 1 to 5,000 characters after trimming", async () => {
-    for (const text of ["", "   \n\t ", "x".repeat(5001)]) {
+    for (const text of ["", "   \n\t ", "x".repeat(5001), "\u{1F600}".repeat(5001)]) {
       const res = await api.call("POST", `/events/conversations/${conversationId}/notes`, { text });
       assert.equal(res.statusCode, 400, `text of length ${text.length}`);
       assert.match(res.json().detail, /text/);
@@ -69,6 +69,11 @@ forEachEngine("notes, conversations and event detail", (engine) => {
       text: ` ${"y".repeat(5000)} `,
     });
     assert.equal(longest.statusCode, 200);
+    // Characters, not UTF-16 units: 5,000 emoji are 5,000 characters.
+    const emoji = await api.call("POST", `/events/conversations/${conversationId}/notes`, {
+      text: "\u{1F600}".repeat(5000),
+    });
+    assert.equal(emoji.statusCode, 200, emoji.body);
     const missing = await api.call("POST", `/events/conversations/${conversationId}/notes`, {});
     assert.equal(missing.statusCode, 400);
     assert.match(missing.json().detail, /text/);
@@ -171,16 +176,58 @@ forEachEngine("notes, conversations and event detail", (engine) => {
     const shown = (await api.call("POST", `/conversations/lead/${leadId}`, {})).json().items[0];
     const earlier = Date.parse(shown.lastEventAt) - 60_000;
     // A late webhook: a message the provider received a minute before what the inbox shows.
-    await touchConversation(api.db.store.db, api.org.organizationId, conversationId, earlier, "late", false);
+    const touch = (id: string, at: number, snippet: string) =>
+      touchConversation(api.db.store.db, api.org.organizationId, conversationId, {
+        id,
+        at,
+        snippet,
+        isInternalNote: false,
+      });
+    await touch("evt_01HZZZZZZZZZZZZZZZZZZZZZZ1", earlier, "late");
     const after = (await api.call("POST", `/conversations/lead/${leadId}`, {})).json().items[0];
     assert.equal(after.lastEventAt, shown.lastEventAt);
     assert.equal(after.lastSnippet, shown.lastSnippet);
     assert.equal(after.lastEventIsInternalNote, shown.lastEventIsInternalNote);
     const later = Date.parse(shown.lastEventAt) + 1;
-    await touchConversation(api.db.store.db, api.org.organizationId, conversationId, later, "newer", false);
+    await touch("evt_01HZZZZZZZZZZZZZZZZZZZZZZ2", later, "newer");
     const moved = (await api.call("POST", `/conversations/lead/${leadId}`, {})).json().items[0];
     assert.equal(moved.lastEventAt, new Date(later).toISOString());
     assert.equal(moved.lastSnippet, "newer");
+    // Two events in one millisecond: the timeline puts the greater id first, and so does the view,
+    // whichever is written last.
+    const same = later + 1;
+    await touch("evt_01HZZZZZZZZZZZZZZZZZZZZZZB", same, "B, the later id");
+    await touch("evt_01HZZZZZZZZZZZZZZZZZZZZZZA", same, "A, written after B");
+    const tied = (await api.call("POST", `/conversations/lead/${leadId}`, {})).json().items[0];
+    assert.equal(tied.lastSnippet, "B, the later id");
+    await touch("evt_01HZZZZZZZZZZZZZZZZZZZZZZC", same, "C, the latest id");
+    assert.equal(
+      (await api.call("POST", `/conversations/lead/${leadId}`, {})).json().items[0].lastSnippet,
+      "C, the latest id",
+    );
+  });
+
+  test("a canceled message is not the conversation's preview: the newest event not canceled is", async () => {
+    await addNumber("+12065550190", "Preview line");
+    const preview = async () => (await api.call("POST", `/conversations/lead/${leadId}`, {})).json().items[0];
+    await api.call("POST", `/events/conversations/${conversationId}/notes`, { text: "Before the schedule." });
+    const scheduled = await api.call("POST", "/sms/send", {
+      conversationId,
+      text: "Will be canceled.",
+      scheduledFor: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    assert.equal(scheduled.statusCode, 201, scheduled.body);
+    assert.equal((await preview()).lastSnippet, "Will be canceled.");
+    const lastEventAt = (await preview()).lastEventAt;
+    const canceled = await api.call("POST", `/sms/${scheduled.json().id}/cancel`, {});
+    assert.equal(canceled.statusCode, 200, canceled.body);
+    const after = await preview();
+    assert.equal(after.lastSnippet, "Before the schedule.");
+    assert.equal(after.lastEventIsInternalNote, true);
+    assert.equal(after.lastEventAt, lastEventAt);
+    // What comes next is shown as usual.
+    await api.call("POST", `/events/conversations/${conversationId}/notes`, { text: "After the cancel." });
+    assert.equal((await preview()).lastSnippet, "After the cancel.");
   });
 
   test("an empty body with Content-Type: application/json is no body", async () => {

@@ -224,6 +224,8 @@ forEachEngine("SMS compliance gate", (engine) => {
     const { leadId, conversationId } = await addLead(api, "+13125550128", { timeZoneId: DAYTIME });
     const put = await api.call("PUT", `/leads/${leadId}`, { contact: { firstName: "Pat" } });
     assert.equal(put.statusCode, 200, put.body);
+    const conversation = (await api.call("POST", `/conversations/lead/${leadId}`, {})).json().items[0];
+    assert.equal(conversation.leadPhoneNumber, null);
     const res = await api.call("POST", "/sms/send", { conversationId, text: "Hello?" });
     assert.equal(res.statusCode, 409, res.body);
     assert.match(res.json().type, /lead-without-phone$/);

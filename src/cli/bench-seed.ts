@@ -127,6 +127,7 @@ function makeLead(organizationId: string, userId: string, index: number, at: num
     last_phone_number_id: null,
     inbound_count: 0,
     last_inbound_event_id: null,
+    last_event_id: null,
   };
   return { lead, conversation };
 }
@@ -525,6 +526,7 @@ export async function benchSeed(
       batch.events.rows.push(event.values);
       batch.eventTemplates.push(event.template);
       current.conversation.last_event_at = at;
+      current.conversation.last_event_id = event.values[C.id] as string;
       current.conversation.last_snippet = event.summary.slice(0, 160);
       if (event.template === TEMPLATES.inbound) {
         // As messaging/inbound.ts keeps them: the lead's messages, the last to arrive named.

@@ -121,7 +121,8 @@ export function toConversationResponse(
     phoneNumber: activeNumber
       ? { id: activeNumber.id, name: activeNumber.name, value: activeNumber.number }
       : null,
-    leadPhoneNumber: row.lead_phone,
+    // The lead's number as it is now (none once removed); the row keeps the last one for the thread.
+    leadPhoneNumber: lead ? lead.phone : row.lead_phone,
     outboundPhoneNumberOverrideId: row.override_phone_number_id,
     activeOutboundPhoneNumberId: activeNumber?.id ?? null,
   };

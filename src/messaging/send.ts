@@ -78,6 +78,7 @@ export async function queueOutboundMany(
             {
               organizationId: row.organization_id,
               id: row.conversation_id,
+              eventId: row.id,
               at: row.created_at,
               snippet: row.summary ?? row.description,
               lastPhoneNumberId: row.from_phone_number_id!,

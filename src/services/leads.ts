@@ -83,6 +83,7 @@ async function ensureConversation(
     last_phone_number_id: null,
     inbound_count: 0,
     last_inbound_event_id: null,
+    last_event_id: null,
   };
   await db.insertInto("conversations").values(conversation).execute();
   return conversation;

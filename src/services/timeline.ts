@@ -19,9 +19,12 @@ export async function recordEvent(
       db,
       row.organization_id,
       row.conversation_id,
-      row.created_at,
-      row.summary ?? row.description,
-      row.activity_type === "Note",
+      {
+        id: row.id,
+        at: row.created_at,
+        snippet: row.summary ?? row.description,
+        isInternalNote: row.activity_type === "Note",
+      },
       options.sentFromPhoneNumberId,
     );
   }

@@ -124,11 +124,18 @@ export async function getConversationForLead(
 }
 
 /**
- * `set column = value` only when `at` is not older than the conversation's last event: a webhook that
- * arrives late (its provider time earlier than what is shown) must not move the inbox view back.
+ * Whether the event (at, id) is not older than the one the conversation shows, in timeline order
+ * (createdAt, then id): a webhook that arrives late (its provider time earlier than what is shown)
+ * must not move the inbox view back, and of two events in one millisecond the later id wins.
  */
-function ifNewer<T>(at: number, column: string, value: T) {
-  return sql<T>`case when last_event_at <= ${at} then ${value} else ${sql.ref(column)} end`;
+function isNewer(at: number, eventId: string) {
+  return sql<boolean>`(last_event_at < ${at} or (last_event_at = ${at}
+    and (last_event_id is null or last_event_id <= ${eventId})))`;
+}
+
+/** `set column = value` only when the event is newer than the one shown (isNewer). */
+function ifNewer<T>(at: number, eventId: string, column: string, value: T) {
+  return sql<T>`case when ${isNewer(at, eventId)} then ${value} else ${sql.ref(column)} end`;
 }
 
 /** Keeps the inbox view current: the conversation's last event time and snippet (never backwards). */
@@ -136,18 +143,23 @@ export async function touchConversation(
   db: Db,
   organizationId: string,
   id: string,
-  at: number,
-  snippet: string,
-  isInternalNote: boolean,
+  event: { id: string; at: number; snippet: string; isInternalNote: boolean },
   /** The number this conversation last sent from (sticky sender selection), when it just sent. */
   lastPhoneNumberId?: string,
 ): Promise<void> {
+  const { at } = event;
   await db
     .updateTable("conversations")
     .set({
-      last_event_at: ifNewer(at, "last_event_at", at),
-      last_snippet: ifNewer(at, "last_snippet", snippet.slice(0, 160)),
-      last_event_is_internal_note: ifNewer(at, "last_event_is_internal_note", isInternalNote ? 1 : 0),
+      last_event_at: ifNewer(at, event.id, "last_event_at", at),
+      last_event_id: ifNewer(at, event.id, "last_event_id", event.id),
+      last_snippet: ifNewer(at, event.id, "last_snippet", event.snippet.slice(0, 160)),
+      last_event_is_internal_note: ifNewer(
+        at,
+        event.id,
+        "last_event_is_internal_note",
+        event.isInternalNote ? 1 : 0,
+      ),
       ...(lastPhoneNumberId ? { last_phone_number_id: lastPhoneNumberId } : {}),
     })
     .where("organization_id", "=", organizationId)
@@ -155,9 +167,50 @@ export async function touchConversation(
     .execute();
 }
 
+/**
+ * After a message of the conversation is canceled: its preview (lastSnippet, lastEventIsInternalNote)
+ * shows the newest event that was not canceled, as an inbox shows what was said, not what was taken
+ * back. lastEventAt stays the newest event's time (the canceled one is still on the timeline).
+ */
+export async function previewNewestNotCanceled(
+  trx: Transaction<Database>,
+  organizationId: string,
+  conversationId: string,
+): Promise<void> {
+  // The conversation first: on PostgreSQL, once its row is ours, the read below sees every event
+  // whose touch of it committed before (READ COMMITTED takes each statement's snapshot anew).
+  let lock = trx
+    .selectFrom("conversations")
+    .select("id")
+    .where("organization_id", "=", organizationId)
+    .where("id", "=", conversationId);
+  if (trx.getExecutor().adapter instanceof PostgresAdapter) lock = lock.forUpdate();
+  await lock.execute();
+  const newest = await trx
+    .selectFrom("events")
+    .select(["summary", "description", "activity_type"])
+    .where("organization_id", "=", organizationId)
+    .where("conversation_id", "=", conversationId)
+    .where((eb) => eb.or([eb("status", "is", null), eb("status", "<>", "Canceled")]))
+    .orderBy("created_at", "desc")
+    .orderBy("id", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  await trx
+    .updateTable("conversations")
+    .set({
+      last_snippet: newest ? (newest.summary ?? newest.description).slice(0, 160) : null,
+      last_event_is_internal_note: newest?.activity_type === "Note" ? 1 : 0,
+    })
+    .where("organization_id", "=", organizationId)
+    .where("id", "=", conversationId)
+    .execute();
+}
+
 export interface ConversationTouch {
   organizationId: string;
   id: string;
+  eventId: string;
   at: number;
   snippet: string;
   lastPhoneNumberId: string;
@@ -181,14 +234,18 @@ export async function touchConversations(
     const rows = all.slice(start, start + 500).map(
       (t) =>
         sql`(cast(${t.organizationId} as text), cast(${t.id} as text), cast(${t.at} as bigint),
-          cast(${t.snippet.slice(0, 160)} as text), cast(${t.lastPhoneNumberId} as text))`,
+          cast(${t.eventId} as text), cast(${t.snippet.slice(0, 160)} as text),
+          cast(${t.lastPhoneNumberId} as text))`,
     );
-    await sql`with v(v_org, v_id, v_at, v_snippet, v_phone) as (values ${sql.join(rows)})
+    // isNewer, with the values' columns.
+    const newer = sql`(last_event_at < v.v_at or (last_event_at = v.v_at
+      and (last_event_id is null or last_event_id <= v.v_event)))`;
+    await sql`with v(v_org, v_id, v_at, v_event, v_snippet, v_phone) as (values ${sql.join(rows)})
       update conversations set
-        last_event_at = case when last_event_at <= v.v_at then v.v_at else last_event_at end,
-        last_snippet = case when last_event_at <= v.v_at then v.v_snippet else last_snippet end,
-        last_event_is_internal_note =
-          case when last_event_at <= v.v_at then 0 else last_event_is_internal_note end,
+        last_event_at = case when ${newer} then v.v_at else last_event_at end,
+        last_event_id = case when ${newer} then v.v_event else last_event_id end,
+        last_snippet = case when ${newer} then v.v_snippet else last_snippet end,
+        last_event_is_internal_note = case when ${newer} then 0 else last_event_is_internal_note end,
         last_phone_number_id = v.v_phone
       from v where conversations.organization_id = v.v_org and conversations.id = v.v_id`.execute(db);
   }

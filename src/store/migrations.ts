@@ -8,6 +8,7 @@ import { conversationReads } from "./migration-0007-conversation-reads.js";
 import { suppressionIdentifiers } from "./migration-0008-suppression-identifiers.js";
 import { inboundArrival } from "./migration-0009-inbound-arrival.js";
 import { eventsByPhone } from "./migration-0010-events-by-phone.js";
+import { conversationLastEvent } from "./migration-0011-conversation-last-event.js";
 
 // Migrations are plain functions kept in code (no files to find at run time), applied in name order.
 // Timestamps are BIGINT epoch milliseconds; booleans are 0/1 integers (see schema.ts).
@@ -237,6 +238,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   "0008_suppression_identifiers": suppressionIdentifiers,
   "0009_inbound_arrival": inboundArrival,
   "0010_events_by_phone": eventsByPhone,
+  "0011_conversation_last_event": conversationLastEvent,
 };
 
 export const LATEST_MIGRATION = Object.keys(MIGRATIONS).sort().at(-1) as string;

@@ -85,6 +85,8 @@ export interface ConversationsTable {
   inbound_count: number;
   /** The lead's message that reached us last: not always the newest by createdAt (late deliveries). */
   last_inbound_event_id: string | null;
+  /** The event the inbox view shows (migration 0011; null on conversations that have not changed since). */
+  last_event_id: string | null;
 }
 
 export interface EventsTable {

@@ -222,9 +222,11 @@ export const eventRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { s
     },
     async (request) => {
       const text = request.body.text.trim();
-      if (text.length < 1 || text.length > NOTE_MAX_LENGTH) {
+      // Characters, not UTF-16 units: an emoji is one character, as JSON Schema's maxLength counts.
+      const characters = [...text].length;
+      if (characters < 1 || characters > NOTE_MAX_LENGTH) {
         throw badRequest(
-          `text must be 1 to ${NOTE_MAX_LENGTH} characters after trimming (got ${text.length}).`,
+          `text must be 1 to ${NOTE_MAX_LENGTH} characters after trimming (got ${characters}).`,
           "text",
         );
       }
