@@ -74,9 +74,10 @@ function rng(seed: number) {
 
 /**
  * The phone number of the index-th seeded lead: each lead its own number (for the first 100,000
- * leads; 4,000,000 lead events), in 555 exchanges of ten area codes, given out in runs of 1,000 per
+ * leads, a 2,500,000-event seed), in 555 exchanges of ten area codes, given out in runs of 1,000 per
  * area code. Within an area code the numbers ascend, so a run's messages enter the two phone indexes
- * (migration 0010) at one place rather than ten: measured 80–92k events/s with the earlier numbers,
+ * (migration 0010) at one place beside the business number's rather than at ten: measured 80–96k
+ * events/s with the earlier numbers,
  * which cycled through the ten area codes lead by lead and came round again every 9,000 leads, and
  * 106–113k with these (bench/RESULTS.md, thirteenth session).
  */
