@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { sql } from "kysely";
 import { loadMessagingConfig } from "../src/config.js";
 import { newId } from "../src/domain/ids.js";
+import { MAX_WALLET_MICROS } from "../src/domain/money.js";
 import { ProblemError } from "../src/domain/problem.js";
 import { summaryPeriod } from "../src/http/routes/billing.js";
 import { addCredit, chargeOnce, getWallet, type UsageEntry } from "../src/store/billing-repo.js";
@@ -156,6 +158,27 @@ forEachEngine("wallets and usage", (engine) => {
     assert.equal(again?.purchased_micros, 750_000);
     const res = (await api.call("GET", "/wallets/me", undefined, org.apiKey)).json();
     assert.equal(res.balance, 0.75);
+  });
+
+  test("concurrent credits together never pass a wallet's cap", async () => {
+    const org = await createOrganization(api.db.store.db, "Cap", { startingCreditMicros: 0 });
+    const db = api.db.store.db;
+    // Open several connections first (PostgreSQL), so the credits below run at once rather than
+    // one after another while the pool connects.
+    await Promise.all(Array.from({ length: 6 }, () => sql`select 1`.execute(db)));
+    // Each credit fits alone; any two together pass the cap.
+    const credit = (MAX_WALLET_MICROS * 3) / 5;
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, () => addCredit(db, org.organizationId, credit)),
+    );
+    const fulfilled = results.filter((r) => r.status === "fulfilled");
+    assert.equal(fulfilled.length, 1, JSON.stringify(results.map((r) => r.status)));
+    for (const r of results) {
+      if (r.status === "rejected") assert.match(String(r.reason), /a wallet holds at most 1000000000 USD/);
+    }
+    const wallet = await getWallet(db, org.organizationId);
+    assert.equal(wallet?.balance_micros, credit);
+    assert.equal(wallet?.purchased_micros, credit);
   });
 
   test("chargeOnce debits exactly once, called twice in a row or many times at once", async () => {

@@ -52,6 +52,19 @@ describe("leadtrail CLI basics", () => {
         /^leadtrail: cannot open the PostgreSQL database at postgres:\/\/postgres@127\.0\.0\.1:1\/nowhere \(DATABASE_URL\): .*ECONNREFUSED/m,
       );
     }
+    // Secrets in the query string are not echoed either.
+    const withQuery = await cli(
+      ["migrate"],
+      cliEnv({
+        DATABASE_URL: "postgres://postgres:pw1@127.0.0.1:1/nowhere?password=pw2&sslpassword=pw3",
+      }),
+    );
+    assert.equal(withQuery.code, 1, withQuery.stderr);
+    assert.match(
+      withQuery.stderr,
+      /^leadtrail: cannot open the PostgreSQL database at postgres:\/\/postgres@127\.0\.0\.1:1\/nowhere \(DATABASE_URL\): /m,
+    );
+    assert.doesNotMatch(withQuery.stderr, /pw[1-3]/);
     // Not a URL node-postgres can read: said so, without echoing a password.
     const bad = await cli(
       ["migrate"],

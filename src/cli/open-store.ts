@@ -20,12 +20,15 @@ export async function openStore(config: Config, options: { existing?: boolean } 
   }
 }
 
-/** The URL without its password, or a note that it is not one. */
+/**
+ * The URL as user@host:port/database. The password is left out, and so is the query string:
+ * node-postgres reads `password` and `sslpassword` from it too.
+ */
 function describeUrl(databaseUrl: string): string {
   try {
     const url = new URL(databaseUrl);
-    url.password = "";
-    return url.toString();
+    const user = url.username ? `${url.username}@` : "";
+    return `${url.protocol}//${user}${url.host}${url.pathname}`;
   } catch {
     return "a value that is not a valid URL";
   }

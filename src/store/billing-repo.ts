@@ -151,25 +151,6 @@ export async function getOrCreateWallet(
   return created;
 }
 
-/** Adds credit to an existing wallet (balance and amount purchased); undefined when there is none. */
-export async function creditWallet(
-  db: Db,
-  organizationId: string,
-  micros: number,
-  now = Date.now(),
-): Promise<WalletsTable | undefined> {
-  await db
-    .updateTable("wallets")
-    .set({
-      balance_micros: sql`balance_micros + ${micros}`,
-      purchased_micros: sql`purchased_micros + ${micros}`,
-      updated_at: now,
-    })
-    .where("organization_id", "=", organizationId)
-    .execute();
-  return getWallet(db, organizationId);
-}
-
 /**
  * Adds credit to an organization's wallet, creating the wallet (empty) first when the organization
  * has none, in one transaction. Undefined when there is no such organization.
@@ -189,13 +170,25 @@ export async function addCredit(
       .executeTakeFirst();
     if (!org) return undefined;
     await createWallet(trx, organizationId, 0, now);
-    const balance = (await getWallet(trx, organizationId))?.balance_micros ?? 0;
-    if (balance + micros > MAX_WALLET_MICROS) {
+    // The cap is checked in the UPDATE itself: a read-then-write would let two concurrent credits
+    // on PostgreSQL each see the old balance and together pass the cap.
+    const updated = await trx
+      .updateTable("wallets")
+      .set({
+        balance_micros: sql`balance_micros + ${micros}`,
+        purchased_micros: sql`purchased_micros + ${micros}`,
+        updated_at: now,
+      })
+      .where("organization_id", "=", organizationId)
+      .where(sql<boolean>`balance_micros + ${micros} <= ${MAX_WALLET_MICROS}`)
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) === 0) {
+      const balance = (await getWallet(trx, organizationId))?.balance_micros ?? 0;
       throw new Error(
         `the balance would be ${microsToUsd(balance + micros)} USD; a wallet holds at most ${microsToUsd(MAX_WALLET_MICROS)} USD`,
       );
     }
-    return creditWallet(trx, organizationId, micros, now);
+    return getWallet(trx, organizationId);
   });
 }
 
