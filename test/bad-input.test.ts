@@ -654,12 +654,28 @@ forEachEngine("bad input", (engine) => {
       "/leads",
       "charset=latin1",
     );
+    assertProblem(
+      await send("POST", "/leads", latin1, api.org.apiKey, "application/json; charset=us-ascii"),
+      400,
+      "/leads",
+      "not ASCII",
+    );
     assert.deepEqual(await snapshot(api.db.store.db), before);
-    // UTF-8, declared or not, is read as sent.
+    const ascii = await send(
+      "POST",
+      "/leads",
+      '{"contact":{"firstName":"Jos\\u00e9"}}',
+      api.org.apiKey,
+      "application/json; charset=US-ASCII",
+    );
+    assert.equal(ascii.statusCode, 201, ascii.body);
+    assert.equal(ascii.json().contact.firstName, "José");
+    // UTF-8, declared or not (an empty charset is none), is read as sent.
     for (const contentType of [
       "application/json",
       "application/json; charset=UTF-8",
       'application/json;charset="utf-8"',
+      "application/json; charset=",
     ]) {
       const res = await send(
         "POST",

@@ -496,6 +496,27 @@ forEachEngine("leadtrail CLI", (engine) => {
       const delivered = events.find((e) => e.status === "Delivered")!;
       assert.equal(delivered.billableAmount, 0.0079);
       assert.ok(String(delivered.deliveredAt) > String(delivered.createdAt));
+      // Conversations preview as the server keeps them: lastEventAt the newest event's time, the
+      // snippet and note flag from the newest that was not canceled.
+      const res = await fetch(`${server.baseUrl}/conversations/my`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${seeded.apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ pageSize: 500 }),
+      });
+      const conversations = (await res.json()).items as Array<Record<string, unknown>>;
+      assert.equal(conversations.length, 2000 / 25);
+      let previewsPastACancel = 0;
+      for (const conversation of conversations) {
+        const own = events
+          .filter((e) => e.conversationId === conversation.id)
+          .sort((a, b) => String(b.createdAt).localeCompare(String(a.createdAt)));
+        assert.equal(conversation.lastEventAt, own[0]!.createdAt);
+        const shown = own.find((e) => e.status !== "Canceled")!;
+        if (shown !== own[0]) previewsPastACancel++;
+        assert.equal(conversation.lastSnippet, String(shown.summary).slice(0, 160), String(conversation.id));
+        assert.equal(conversation.lastEventIsInternalNote, shown.activityType === "Note");
+      }
+      assert.ok(previewsPastACancel > 0, "some conversation ends with a canceled message");
     });
 
     test("the server shuts down cleanly on SIGTERM", async () => {

@@ -238,6 +238,14 @@ forEachEngine("leads", (engine) => {
     );
     assert.equal(typed.statusCode, 201, typed.body);
     assertLeadpingShape(typed.json(), "LeadResponse");
+    // An empty avatarUrl (a form's empty field) is "no picture", not a bad URL.
+    const emptyAvatar = await api.call(
+      "POST",
+      "/leads",
+      leadBody({ contact: { ...base.contact, avatarUrl: "" } }),
+    );
+    assert.equal(emptyAvatar.statusCode, 201, emptyAvatar.body);
+    assert.equal(emptyAvatar.json().contact.avatarUrl, "");
   });
 
   test("a national number is read in the address's country when libphonenumber knows it, else in the US", async () => {
@@ -319,6 +327,25 @@ forEachEngine("leads", (engine) => {
       ],
     );
     assert.equal(updates[1]!.createdAt, new Date(later).toISOString());
+  });
+
+  test("a change in the millisecond the lead was created still sets modifiedAt", async () => {
+    const lead = (await api.call("POST", "/leads", leadBody())).json();
+    assert.equal(lead.modifiedAt, null);
+    const actor = { organizationId: api.org.organizationId, userId: api.org.userId };
+    const createdAt = Date.parse(lead.createdAt);
+    const result = await updateLead(
+      api.db.store.db,
+      actor,
+      lead.id,
+      leadBody({ contact: { firstName: "Same" } }),
+      createdAt,
+    );
+    assert.equal(result?.lead.updated_at, createdAt + 1);
+    const read = (await api.call("GET", `/leads/${lead.id}`)).json();
+    assert.equal(read.modifiedAt, new Date(createdAt + 1).toISOString());
+    const updates = (await eventsOf(lead.id)).filter((e) => e.activityType === "LeadUpdated");
+    assert.equal(updates.length, 1);
   });
 
   test("of concurrent PUTs, the one applied last has the lead's modifiedAt and its newest event", async () => {

@@ -226,6 +226,14 @@ forEachEngine("SMS compliance gate", (engine) => {
     assert.equal(put.statusCode, 200, put.body);
     const conversation = (await api.call("POST", `/conversations/lead/${leadId}`, {})).json().items[0];
     assert.equal(conversation.leadPhoneNumber, null);
+    // Found by the number its messages went to (README: the filter matches the thread's number).
+    const byNumber = await api.call("POST", "/conversations/my", {
+      filters: [{ field: "leadPhoneNumber", value: "+13125550128" }],
+    });
+    assert.deepEqual(
+      byNumber.json().items.map((c: { id: string }) => c.id),
+      [conversationId],
+    );
     const res = await api.call("POST", "/sms/send", { conversationId, text: "Hello?" });
     assert.equal(res.statusCode, 409, res.body);
     assert.match(res.json().type, /lead-without-phone$/);

@@ -76,10 +76,10 @@ function rng(seed: number) {
  * The phone number of the index-th seeded lead: each lead its own number (for the first 100,000
  * leads, a 2,500,000-event seed), in 555 exchanges of ten area codes, given out in runs of 1,000 per
  * area code. Within an area code the numbers ascend, so a run's messages enter the two phone indexes
- * (migration 0010) at one place beside the business number's rather than at ten: measured 80–96k
- * events/s with the earlier numbers,
- * which cycled through the ten area codes lead by lead and came round again every 9,000 leads, and
- * 106–113k with these (bench/RESULTS.md, thirteenth session).
+ * (migration 0010) at one place beside the business number's rather than at ten. In an A/B of
+ * three runs each (bench/RESULTS.md, thirteenth session) the earlier numbers, which cycled through
+ * the ten area codes lead by lead and came round again every 9,000 leads, seeded 93–96k events/s,
+ * and these 108–111k.
  */
 export function benchLeadPhone(index: number): string {
   const run = Math.floor(index / 1000);
@@ -145,6 +145,7 @@ const C = {
   createdAt: column("created_at"),
   createdBy: column("created_by"),
   summary: column("summary"),
+  status: column("status"),
   description: column("description"),
   from: column("from_phone_number"),
   to: column("to_phone_number"),
@@ -528,7 +529,12 @@ export async function benchSeed(
       batch.eventTemplates.push(event.template);
       current.conversation.last_event_at = at;
       current.conversation.last_event_id = event.values[C.id] as string;
-      current.conversation.last_snippet = event.summary.slice(0, 160);
+      // As the server keeps the preview: a canceled message is not shown (cancel.ts), a note is
+      // flagged as internal (touchConversation).
+      if (event.values[C.status] !== "Canceled") {
+        current.conversation.last_snippet = event.summary.slice(0, 160);
+        current.conversation.last_event_is_internal_note = event.template === TEMPLATES.note ? 1 : 0;
+      }
       if (event.template === TEMPLATES.inbound) {
         // As messaging/inbound.ts keeps them: the lead's messages, the last to arrive named.
         current.conversation.inbound_count++;

@@ -92,11 +92,17 @@ const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * A JSON body's text. JSON travels as UTF-8 (RFC 8259): a body declared in another charset is a 415,
- * and bytes that are not UTF-8 a 400, rather than stored with U+FFFD where a character was.
+ * and bytes that are not UTF-8 a 400, rather than stored with U+FFFD where a character was. US-ASCII
+ * is UTF-8's first 128 characters, so it is taken when the bytes are ASCII; an empty `charset=` is
+ * read as none.
  */
 export function jsonBodyText(body: Buffer, contentType: string | undefined): string {
-  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(contentType ?? "")?.[1]?.toLowerCase();
-  if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(contentType ?? "")?.[1]?.toLowerCase() || "utf-8";
+  if (charset === "us-ascii" || charset === "ascii") {
+    if (body.some((byte) => byte > 0x7f)) {
+      throw badRequest("The request body is declared US-ASCII but holds bytes that are not ASCII.");
+    }
+  } else if (charset !== "utf-8" && charset !== "utf8") {
     throw new ProblemError(
       415,
       "unsupported-media-type",

@@ -288,8 +288,9 @@ export async function updateLead(
     // A phone that is no real number is a 400 even for a lead that does not exist: the body first.
     const doc = keepsPhone ? checked : normalizeLeadRequest(body);
     if (!existing) return undefined;
-    // Never before the lead's last change (another process's clock may run ahead of ours).
-    const now = Math.max(at ?? Date.now(), existing.updated_at);
+    // Never before the lead's last change (another process's clock may run ahead of ours), and
+    // never at its creation's millisecond, which reads as "never modified" (modifiedAt null).
+    const now = Math.max(at ?? Date.now(), existing.updated_at, existing.created_at + 1);
     // Which source delivered the lead is the server's record, not the client's to replace.
     const { intakeSourceId } = leadDocument(existing);
     if (intakeSourceId) doc.intakeSourceId = intakeSourceId;

@@ -142,7 +142,8 @@ export const LeadRequestSchema = {
             longitude: { type: "number", minimum: -180, maximum: 180 },
           },
         },
-        avatarUrl: nullable("string", { format: "uri", maxLength: 2048 }),
+        // "" is taken as "no picture" (forms send an empty field) and answered as sent.
+        avatarUrl: nullable("string", { maxLength: 2048, anyOf: [{ maxLength: 0 }, { format: "uri" }] }),
       },
     },
     customer: LeadProfileSchema,
