@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { describeDatabaseUrl } from "./database-url.js";
 import { MICROS_PER_USD, parseUsd } from "./domain/money.js";
 import { parseQuietWindow, type QuietWindow } from "./domain/quiet-hours.js";
 
@@ -159,7 +160,7 @@ function databaseUrl(env: NodeJS.ProcessEnv): string | undefined {
   if (!raw) return undefined;
   if (!/^postgres(ql)?:\/\//i.test(raw)) {
     throw new Error(
-      `DATABASE_URL must be a postgres:// or postgresql:// URL (unset it to use SQLite at LEADTRAIL_DB), got '${raw.replace(/\/\/[^@/]*@/, "//…@")}'`,
+      `DATABASE_URL must be a postgres:// or postgresql:// URL (unset it to use SQLite at LEADTRAIL_DB), got ${describeDatabaseUrl(raw)}`,
     );
   }
   return raw;

@@ -160,6 +160,25 @@ forEachEngine("wallets and usage", (engine) => {
     assert.equal(res.balance, 0.75);
   });
 
+  test("a wallet changed in its creation's millisecond, or by an older event, shows modifiedAt rightly", async () => {
+    const org = await createOrganization(api.db.store.db, "Stamps");
+    const db = api.db.store.db;
+    await db.deleteFrom("wallets").where("organization_id", "=", org.organizationId).execute();
+    const now = Date.now();
+    // The wallet is created and credited by one call, in one millisecond.
+    const credited = await addCredit(db, org.organizationId, 5_000_000, now);
+    assert.equal(credited?.created_at, now);
+    assert.equal(credited?.updated_at, now + 1);
+    const shown = (await api.call("GET", "/wallets/me", undefined, org.apiKey)).json();
+    assert.equal(shown.modifiedAt, new Date(now + 1).toISOString());
+    // A later credit, then a charge stamped with an older event's time: updated_at stays the latest.
+    await addCredit(db, org.organizationId, 1_000_000, now + 5_000);
+    assert.equal(await chargeOnce(db, usage(org.organizationId, { created_at: now + 1_000 })), true);
+    const wallet = await getWallet(db, org.organizationId);
+    assert.equal(wallet?.updated_at, now + 5_000);
+    assert.equal(wallet?.balance_micros, 6_000_000 - 15_800);
+  });
+
   test("concurrent credits together never pass a wallet's cap", async () => {
     const org = await createOrganization(api.db.store.db, "Cap", { startingCreditMicros: 0 });
     const db = api.db.store.db;

@@ -20,7 +20,11 @@ test("every setting the README lists is checked: a bad value is refused with a m
     [{ PORT: "http" }, /^PORT must be an integer/],
     [
       { DATABASE_URL: "mysql://root:secret@db/leads" },
-      /^DATABASE_URL must be a postgres:\/\/.*'mysql:\/\/…@db\/leads'$/,
+      /^DATABASE_URL must be a postgres:\/\/.*, got mysql:\/\/root@db\/leads$/,
+    ],
+    [
+      { DATABASE_URL: "mysql://root@db/leads?password=secret" },
+      /^DATABASE_URL must be a postgres:\/\/.*, got mysql:\/\/root@db\/leads$/,
     ],
     [{ DATABASE_URL: "notaurl" }, /^DATABASE_URL must be/],
     [

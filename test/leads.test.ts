@@ -238,14 +238,35 @@ forEachEngine("leads", (engine) => {
     );
     assert.equal(typed.statusCode, 201, typed.body);
     assertLeadpingShape(typed.json(), "LeadResponse");
-    // An empty avatarUrl (a form's empty field) is "no picture", not a bad URL.
+    // An empty avatarUrl (a form's empty field) is "no picture": null, as the contract writes it.
     const emptyAvatar = await api.call(
       "POST",
       "/leads",
       leadBody({ contact: { ...base.contact, avatarUrl: "" } }),
     );
     assert.equal(emptyAvatar.statusCode, 201, emptyAvatar.body);
-    assert.equal(emptyAvatar.json().contact.avatarUrl, "");
+    assert.equal(emptyAvatar.json().contact.avatarUrl, null);
+    assertLeadpingShape(emptyAvatar.json(), "LeadResponse");
+    const thread = (await api.call("POST", `/conversations/lead/${emptyAvatar.json().id}`, {})).json()
+      .items[0];
+    assert.equal(thread.avatarUrl, null);
+    assertLeadpingShape(thread, "ConversationResponse");
+    // Sent again as "" after null, it is no change: no LeadUpdated event.
+    const again = await api.call(
+      "PUT",
+      `/leads/${emptyAvatar.json().id}`,
+      leadBody({ contact: { ...base.contact, avatarUrl: "" } }),
+    );
+    assert.equal(again.statusCode, 200, again.body);
+    const updates = (await eventsOf(emptyAvatar.json().id)).filter((e) => e.activityType === "LeadUpdated");
+    assert.equal(updates.length, 0);
+    // A bad value's 400 says what a good one is.
+    const bad = await api.call(
+      "POST",
+      "/leads",
+      leadBody({ contact: { ...base.contact, avatarUrl: "not a url" } }),
+    );
+    assert.match(bad.json().detail, /contact\.avatarUrl must match format "uri"/);
   });
 
   test("a national number is read in the address's country when libphonenumber knows it, else in the US", async () => {

@@ -103,6 +103,8 @@ export function normalizeLeadRequest(
       );
     else contact.email = email.toLowerCase();
   }
+  // An empty avatarUrl (a form's empty field) is "no picture", which the wire writes as null.
+  if (contact.avatarUrl === "") contact.avatarUrl = null;
   if (typeof contact.timeZoneId === "string" && contact.timeZoneId !== "") {
     try {
       new Intl.DateTimeFormat("en-US", { timeZone: contact.timeZoneId });

@@ -1,3 +1,4 @@
+import { isAscii } from "node:buffer";
 import { badRequest, ProblemError } from "../domain/problem.js";
 
 // Limits on what a JSON body may contain, checked once after parsing so that nothing downstream
@@ -99,7 +100,7 @@ const UTF8 = new TextDecoder("utf-8", { fatal: true });
 export function jsonBodyText(body: Buffer, contentType: string | undefined): string {
   const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(contentType ?? "")?.[1]?.toLowerCase() || "utf-8";
   if (charset === "us-ascii" || charset === "ascii") {
-    if (body.some((byte) => byte > 0x7f)) {
+    if (!isAscii(body)) {
       throw badRequest("The request body is declared US-ASCII but holds bytes that are not ASCII.");
     }
   } else if (charset !== "utf-8" && charset !== "utf8") {

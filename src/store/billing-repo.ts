@@ -177,7 +177,7 @@ export async function addCredit(
       .set({
         balance_micros: sql`balance_micros + ${micros}`,
         purchased_micros: sql`purchased_micros + ${micros}`,
-        updated_at: now,
+        updated_at: walletChangedAt(now),
       })
       .where("organization_id", "=", organizationId)
       .where(sql<boolean>`balance_micros + ${micros} <= ${MAX_WALLET_MICROS}`)
@@ -239,12 +239,23 @@ export async function chargeOnceMany(
   return charged;
 }
 
+/**
+ * A wallet's updated_at for a change at `at`: never back (another process's clock, or an event's own
+ * time, may be behind the last change) and never its creation's millisecond, which the wire reads as
+ * "never modified" (modifiedAt null).
+ */
+function walletChangedAt(at: number) {
+  const time = sql<number>`cast(${at} as bigint)`;
+  return sql<number>`case when ${time} > created_at and ${time} > updated_at then ${time}
+    when updated_at > created_at then updated_at else created_at + 1 end`;
+}
+
 async function debitWallet(db: Db, organizationId: string, amountMicros: number, at: number): Promise<void> {
   if (amountMicros === 0) return;
   const debit = () =>
     db
       .updateTable("wallets")
-      .set({ balance_micros: sql`balance_micros - ${amountMicros}`, updated_at: at })
+      .set({ balance_micros: sql`balance_micros - ${amountMicros}`, updated_at: walletChangedAt(at) })
       .where("organization_id", "=", organizationId)
       .executeTakeFirst();
   if (Number((await debit()).numUpdatedRows) === 0) {

@@ -142,8 +142,9 @@ export const LeadRequestSchema = {
             longitude: { type: "number", minimum: -180, maximum: 180 },
           },
         },
-        // "" is taken as "no picture" (forms send an empty field) and answered as sent.
-        avatarUrl: nullable("string", { maxLength: 2048, anyOf: [{ maxLength: 0 }, { format: "uri" }] }),
+        // "" is taken as "no picture" (forms send an empty field) and stored as null (domain/lead.ts).
+        // The URI branch first: a bad value's 400 then says "must match format uri".
+        avatarUrl: nullable("string", { maxLength: 2048, anyOf: [{ format: "uri" }, { maxLength: 0 }] }),
       },
     },
     customer: LeadProfileSchema,
