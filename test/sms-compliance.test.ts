@@ -220,6 +220,31 @@ forEachEngine("SMS compliance gate", (engine) => {
     }
   });
 
+  test("a message whose sender number had SMS turned off before it went out is Blocked SenderUnavailable", async () => {
+    const sender = await addSenderNumber(api, { number: "+14155550109", name: "Second line", is_default: 0 });
+    const { conversationId } = await addLead(api, "+13125550129", { timeZoneId: DAYTIME });
+    const res = await api.call("POST", "/sms/send", {
+      conversationId,
+      text: "See you at 4pm.",
+      fromPhoneNumberId: sender.id,
+      scheduledFor: new Date(Date.now() + 1500).toISOString(),
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    const put = await api.call("PUT", `/phone-numbers/${sender.id}`, {
+      number: sender.number,
+      name: sender.name,
+      enabled: true,
+      routing: { smsEnabled: false, tenDlcCampaignId: "CAMP123" },
+    });
+    assert.equal(put.statusCode, 200, put.body);
+    assert.equal(put.json().routing.smsEnabled, false);
+    const done = await waitForEvent(api, res.json().id, isFinal);
+    assert.equal(done.status, "Blocked", JSON.stringify(done));
+    assert.equal(done.complianceAction, "SenderUnavailable");
+    assert.equal(done.billingStatus, "NotBilled");
+    assert.equal(done.sendingStartedAt, null);
+  });
+
   test("sending in the conversation of a lead whose phone was removed is a 409, and queues nothing", async () => {
     const { leadId, conversationId } = await addLead(api, "+13125550128", { timeZoneId: DAYTIME });
     const put = await api.call("PUT", `/leads/${leadId}`, { contact: { firstName: "Pat" } });

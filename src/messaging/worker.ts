@@ -299,11 +299,13 @@ export class Worker {
       return null;
     }
     const sender = row.from_phone_number_id ? facts.senders.get(row.from_phone_number_id) : undefined;
-    if (sender?.enabled !== 1) {
+    // Selection refuses a number that is disabled or has SMS turned off; either may change while a
+    // message waits in the queue.
+    if (sender?.enabled !== 1 || sender.sms_enabled !== 1) {
       return block(
         {
           compliance_action: "SenderUnavailable",
-          status_reason: "The sender number was removed or disabled.",
+          status_reason: "The sender number was removed or disabled, or its SMS was turned off.",
         },
         "Blocked: the sender number is no longer available.",
       );
