@@ -1,7 +1,6 @@
-import type { Transaction } from "kysely";
+import { sql, type Transaction } from "kysely";
 import { recipientZones } from "../domain/number-geo.js";
 import { leadDocument } from "../services/leads.js";
-import { getWallet } from "../store/billing-repo.js";
 import { getLeadsByIds } from "../store/leads-repo.js";
 import { lockForTransaction } from "../store/locks.js";
 import { getPhoneNumbersByIds } from "../store/phone-numbers-repo.js";
@@ -63,32 +62,51 @@ function groupByOrganization(rows: EventRow[]): Map<string, EventRow[]> {
 }
 
 /**
- * The price of each organization's billable messages in Sending that are not billed yet: spent, as
- * far as the wallet check is concerned (billing happens when the provider accepts). A Sending message
- * carries its reconcile deadline, still ahead, in next_attempt_at, so the only condition an index can
- * serve is that range: events_due finds the few future entries. (Filtering by organization here made
- * SQLite walk the organization's whole primary key instead, once per claimed batch.) Past its
- * deadline a message is about to be reconciled, and is not counted.
+ * What each organization can spend: its wallet balance less the price of its billable messages in
+ * Sending that are not billed yet (billing happens when the provider accepts, so they are spent as
+ * far as the wallet check is concerned).
+ *
+ * Both come from one statement. Under PostgreSQL's READ COMMITTED every statement reads its own
+ * snapshot, and billing does not take the spend lock: a charge that committed between a read of the
+ * messages in flight and a later read of the wallet was subtracted twice (once from the balance,
+ * once as in flight), and a message the wallet could pay for was Blocked InsufficientFunds.
+ *
+ * A Sending message carries its reconcile deadline, still ahead, in next_attempt_at, so the only
+ * condition an index can serve is that range: events_due finds the few future entries. (Filtering
+ * by organization there made SQLite walk the organization's whole primary key instead, once per
+ * claimed batch; summing here rather than with GROUP BY avoids the same walk.) Past its deadline a
+ * message is about to be reconciled, and is not counted.
  */
-async function unbilledInFlight(trx: Transaction<Database>, now: number): Promise<Map<string, number>> {
-  // Summed here, not with GROUP BY: SQLite would walk the primary key to get the groups in order.
-  const rows = await trx
+async function spendableBalances(
+  trx: Transaction<Database>,
+  organizationIds: string[],
+  now: number,
+): Promise<Map<string, number>> {
+  const inFlight = trx
     .selectFrom("events")
-    .select(["organization_id", "price_micros"])
+    .select(["organization_id", "price_micros as micros", sql<number>`0`.as("is_balance")])
     .where("next_attempt_at", ">", now)
     .where("status", "=", "Sending")
     .where((eb) => eb.or([eb("billing_status", "is", null), eb("billing_status", "<>", "Billed")]))
     .where((eb) => eb.or([eb("traffic_type", "is", null), eb("traffic_type", "=", "RealLead")]))
-    .where("is_warmup", "=", 0)
+    .where("is_warmup", "=", 0);
+  const rows = await inFlight
+    .unionAll(
+      trx
+        .selectFrom("wallets")
+        .select(["organization_id", "balance_micros as micros", sql<number>`1`.as("is_balance")])
+        .where("organization_id", "in", organizationIds),
+    )
     .execute();
-  const byOrganization = new Map<string, number>();
-  for (const r of rows) {
-    byOrganization.set(
-      r.organization_id,
-      (byOrganization.get(r.organization_id) ?? 0) + Number(r.price_micros ?? 0),
-    );
+  // An organization without a wallet (created before wallets existed) has no credit.
+  const spendable = new Map<string, number>(organizationIds.map((id) => [id, 0]));
+  for (const row of rows) {
+    const current = spendable.get(row.organization_id);
+    if (current === undefined) continue; // in flight for an organization this batch does not gate
+    const micros = Number(row.micros ?? 0);
+    spendable.set(row.organization_id, Number(row.is_balance) === 1 ? current + micros : current - micros);
   }
-  return byOrganization;
+  return spendable;
 }
 
 export async function readGateFacts(
@@ -114,7 +132,7 @@ export async function readGateFacts(
   for (const organizationId of [...byOrganization.keys()].sort()) {
     await lockForTransaction(trx, `spend:${organizationId}`);
   }
-  const committed = gated.length > 0 ? await unbilledInFlight(trx, now) : new Map<string, number>();
+  if (gated.length > 0) facts.balances = await spendableBalances(trx, [...byOrganization.keys()], now);
   for (const [organizationId, rows] of byOrganization) {
     const quietHoursRules = rows.filter((r) => !skipsQuietHours(r));
     const suppressionRules = rows.filter((r) => !skipsSuppression(r));
@@ -124,7 +142,6 @@ export async function readGateFacts(
     const leads = await getLeadsByIds(trx, organizationId, leadIds);
     const suppressed = await suppressedAmong(trx, organizationId, "sms", recipients);
     const senders = await getPhoneNumbersByIds(trx, organizationId, senderIds);
-    const wallet = await getWallet(trx, organizationId);
     for (const row of quietHoursRules) {
       const lead = row.lead_id ? leads.get(row.lead_id) : undefined;
       if (lead && lead.phone !== row.to_phone_number) facts.recipientChanged.add(row.id);
@@ -135,7 +152,6 @@ export async function readGateFacts(
       if (suppressed.has(row.to_phone_number!)) facts.suppressed.add(row.id);
     }
     for (const [id, sender] of senders) facts.senders.set(id, sender);
-    facts.balances.set(organizationId, (wallet?.balance_micros ?? 0) - (committed.get(organizationId) ?? 0));
   }
   return facts;
 }
