@@ -690,6 +690,49 @@ forEachEngine("Telnyx end to end", (engine) => {
     assert.ok(record.deliveredAt);
   });
 
+  test("a message Telnyx accepted and then could not send (sending_failed) is refunded, once; a receipt saying it was sent bills it again", async () => {
+    const balance = async () => (await api.call("GET", "/wallets/me")).json().balance as number;
+    const charges = async (id: string) =>
+      (
+        await api.db.store.db
+          .selectFrom("usage_ledger")
+          .select(["status", "amount_micros"])
+          .where("event_id", "=", id)
+          .execute()
+      ).map((l) => [l.status, Number(l.amount_micros)]);
+    const before = await balance();
+    const { sms, sent } = await sendOne("+12125550209");
+    assert.equal(sent.status, "Sent");
+    assert.equal(sent.billingStatus, "Billed", "billed when Telnyx accepted it");
+    assert.equal(Math.round((before - (await balance())) * 1e6), 7900);
+    const request = fake.sent.find((r) => r.body.webhook_url?.includes(sms.id))!;
+    const query = `?event=${sms.id}&org=${api.org.organizationId}`;
+    const post = async (hook: unknown) =>
+      assert.equal((await postWebhook(api, fake, hook, { query })).statusCode, 200);
+    const failedHook = fake.webhook("message.finalized", request.id, request.body, "sending_failed", {
+      errors: [{ code: "40008", title: "Undeliverable" }],
+    });
+    // Telnyx redelivers it: refunded once.
+    await post(failedHook);
+    await post(failedHook);
+    const failed = (await api.call("GET", `/events/${sms.id}`)).json();
+    assert.equal(failed.status, "Failed");
+    assert.equal(failed.billingStatus, "NotBilled", "as when the failure overtakes the acceptance");
+    assert.equal(failed.billableAmount, null);
+    assert.equal(await balance(), before, "the wallet has the charge back");
+    assert.deepEqual(await charges(sms.id), [["refunded_credited", 7900]]);
+
+    // A message.sent that the failure overtook: it did go out, so it is billed, as when it came first.
+    await post(fake.webhook("message.sent", request.id, request.body, "sent"));
+    await post(failedHook);
+    const billed = (await api.call("GET", `/events/${sms.id}`)).json();
+    assert.equal(billed.status, "Failed");
+    assert.equal(billed.billingStatus, "Billed");
+    assert.equal(billed.billableAmount, 0.0079);
+    assert.equal(Math.round((before - (await balance())) * 1e6), 7900, "charged once again, not twice");
+    assert.deepEqual(await charges(sms.id), [["charged", 7900]]);
+  });
+
   test("an MMS goes with its media_urls", async () => {
     const { conversationId } = await addLead(api, "+12125550206");
     const res = await api.call("POST", "/sms/send", {

@@ -1,7 +1,8 @@
 import type { Kysely, Transaction } from "kysely";
 import { countSegments } from "../domain/sms-segments.js";
-import { chargeOnce, chargeOnceMany, type UsageEntry } from "../store/billing-repo.js";
+import { chargeOnce, chargeOnceMany, refundCharge, type UsageEntry } from "../store/billing-repo.js";
 import type { Database, EventRow } from "../store/schema.js";
+import { receiptLogged } from "./transitions.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -56,8 +57,27 @@ export async function billAccepted(db: Db, event: EventRow, at: number): Promise
   // receipt later shows was sent is billed then. The ledger's one line per event keeps it to once.
   if (event.billing_status === "Billed") return {};
   const { entry, changes } = acceptedCharge(event, at);
-  await chargeOnce(db, entry);
+  // No new charge: the message's line was already there (free traffic accepted twice).
+  if (!(await chargeOnce(db, entry))) return {};
   return changes;
+}
+
+/**
+ * Undoes the charge of a message the provider reports it could not send (Telnyx's sending_failed or
+ * expired: it never left the provider), so that it ends NotBilled whether the provider's acceptance
+ * (which billed it) or the failure receipt came first. A receipt saying it was sent (sent, and the
+ * outcomes that outrank a failure) is proof it went out: it is billed then, in any order, and a
+ * failure after such a receipt refunds nothing. Answers the billing columns to set.
+ */
+export async function refundNotSent(
+  trx: Transaction<Database>,
+  event: EventRow,
+  at: number,
+): Promise<Partial<EventRow>> {
+  if (event.billing_status !== "Billed") return {};
+  if (await receiptLogged(trx, event, "Sent")) return {};
+  await refundCharge(trx, event.organization_id, event.id, at);
+  return { billing_status: "NotBilled", billable_micros: null };
 }
 
 /** billAccepted for many events of one organization: one ledger insert and one wallet debit. */

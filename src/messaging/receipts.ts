@@ -11,7 +11,7 @@ import { plainTransact, type Transact } from "../store/group-commit.js";
 import { recordOutcome } from "../store/phone-numbers-repo.js";
 import type { Database, EventRow } from "../store/schema.js";
 import { indexesByOrganization, transitionBatch } from "./batch-transitions.js";
-import { billAccepted } from "./billing.js";
+import { billAccepted, refundNotSent } from "./billing.js";
 import type { Receipt } from "./provider.js";
 import { lockEvent, lockEvents, logIgnored, transition } from "./transitions.js";
 
@@ -91,7 +91,8 @@ function receiptChanges(event: EventRow, receipt: Receipt, now: number): Partial
     case "failed":
       Object.assign(changes, {
         failed_at: at,
-        // Failed before any acceptance: known not billed (a later "sent" receipt still bills it).
+        // Not sent, so not billed: a charge made at the provider's acceptance is refunded by the
+        // caller (refundNotSent).
         billing_status: event.billing_status ?? "NotBilled",
         error_code: receipt.errorCode ?? "Failed",
         error_message: receipt.errorMessage ?? null,
@@ -205,8 +206,10 @@ export async function applyReceiptIn(trx: Transaction<Database>, receipt: Receip
     // A late "sent" still proves the provider sent it: record when, and bill it (once) even if
     // an outcome (delivered, failed…) arrived first. Never for a message we blocked or canceled.
     const handedOver = ["Sent", "Delivered", "Undeliverable", "Failed"].includes(event.status ?? "");
-    if (receipt.kind === "sent" && event.sent_at === null && handedOver) {
-      fillIn.sent_at = sentAtNoLaterThanOutcome(outcomeTime(event, receipt, now), event);
+    if (receipt.kind === "sent" && handedOver) {
+      if (event.sent_at === null)
+        fillIn.sent_at = sentAtNoLaterThanOutcome(outcomeTime(event, receipt, now), event);
+      // Also after a failure receipt refunded the acceptance's charge (refundNotSent).
       Object.assign(fillIn, await billAccepted(trx, event, now));
     }
     if (Object.keys(fillIn).length > 0) {
@@ -228,6 +231,7 @@ export async function applyReceiptIn(trx: Transaction<Database>, receipt: Receip
   }
   const changes = receiptChanges(event, receipt, now);
   if (isAcceptedByProvider(changes.status!)) Object.assign(changes, await billAccepted(trx, event, now));
+  if (receipt.kind === "failed") Object.assign(changes, await refundNotSent(trx, event, now));
   const updated = await transition(trx, event, changes, log, now);
   if (!updated) return { done: false, event: undefined };
   const wasFinal =

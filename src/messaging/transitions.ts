@@ -37,6 +37,20 @@ export async function transition(
 }
 
 /** Logs a transition that was considered and not applied (a late or repeated receipt). */
+/** Whether a provider receipt for `toStatus` reached the message (applied or not: see receipts.ts). */
+export async function receiptLogged(db: Db, event: EventRow, toStatus: string): Promise<boolean> {
+  const entry = await db
+    .selectFrom("event_transitions")
+    .select("seq")
+    .where("organization_id", "=", event.organization_id)
+    .where("event_id", "=", event.id)
+    .where("stage", "=", "provider-receipt")
+    .where("to_status", "=", toStatus)
+    .limit(1)
+    .executeTakeFirst();
+  return entry !== undefined;
+}
+
 export async function logIgnored(
   db: Db,
   event: EventRow,

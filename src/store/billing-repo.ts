@@ -209,8 +209,26 @@ export async function chargeOnce(db: Db, entry: UsageEntry): Promise<boolean> {
       oc.columns(["organization_id", "event_id"]).where("event_id", "is not", null).doNothing(),
     )
     .executeTakeFirst();
-  if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return false;
+  if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return rechargeRefunded(db, entry);
   await debitWallet(db, entry.organization_id, entry.amount_micros, entry.created_at);
+  return true;
+}
+
+/**
+ * A message charged, refunded on a failure receipt, and then shown sent after all (a receipt that
+ * overtook the failure's): charged again on its one line.
+ */
+async function rechargeRefunded(trx: Db, entry: UsageEntry): Promise<boolean> {
+  const recharged = await trx
+    .updateTable("usage_ledger")
+    .set({ status: "charged" })
+    .where("organization_id", "=", entry.organization_id)
+    .where("event_id", "=", entry.event_id)
+    .where("status", "=", "refunded_credited")
+    .returning("amount_micros")
+    .executeTakeFirst();
+  if (!recharged) return false;
+  await debitWallet(trx, entry.organization_id, Number(recharged.amount_micros), entry.created_at);
   return true;
 }
 
@@ -263,6 +281,32 @@ async function debitWallet(db: Db, organizationId: string, amountMicros: number,
     await createWallet(db, organizationId, 0, at);
     await debit();
   }
+}
+
+/**
+ * Reverses a message's charge: its usage line becomes refunded_credited and the wallet gets the
+ * amount back, in the caller's transaction. Answers whether there was a charge to reverse. The
+ * line stays the message's one line: chargeOnce charges it again if the message proves sent after all.
+ */
+export async function refundCharge(
+  trx: Transaction<Database>,
+  organizationId: string,
+  eventId: string,
+  at: number,
+): Promise<boolean> {
+  const refunded = await trx
+    .updateTable("usage_ledger")
+    .set({ status: "refunded_credited" })
+    .where("organization_id", "=", organizationId)
+    .where("event_id", "=", eventId)
+    .where("status", "=", "charged")
+    .returning("amount_micros")
+    .executeTakeFirst();
+  if (!refunded) return false;
+  // A debit of minus the amount: the charge's own debit, undone (no credit cap: it gives back
+  // what the wallet held a moment ago).
+  await debitWallet(trx, organizationId, -Number(refunded.amount_micros), at);
+  return true;
 }
 
 export interface UsageSummaryGroup {
