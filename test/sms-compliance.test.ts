@@ -227,6 +227,7 @@ forEachEngine("SMS compliance gate", (engine) => {
       conversationId,
       text: "See you at 4pm.",
       fromPhoneNumberId: sender.id,
+      wasManuallyOverridden: true,
       scheduledFor: new Date(Date.now() + 1500).toISOString(),
     });
     assert.equal(res.statusCode, 201, res.body);

@@ -56,6 +56,45 @@ forEachEngine("inbound SMS and keywords", (engine) => {
     assert.equal(event.conversationId, conversationId);
   });
 
+  test("leads sharing a phone: a reply goes to the conversation that texted from that number, else the latest active", async () => {
+    const other = await addSenderNumber(api, { number: "+14155550101", name: "Other line", is_default: 0 });
+    const ours = await api.db.store.db
+      .selectFrom("phone_numbers")
+      .select("id")
+      .where("number", "=", OUR)
+      .executeTakeFirstOrThrow();
+    const older = await addLead(api, "+12065550140");
+    const newer = await addLead(api, "+12065550140");
+    assert.notEqual(older.leadId, newer.leadId, "a repeat delivery is a lead of its own");
+    // Before anything is texted, the newer lead's conversation is the latest active.
+    const first = await inbound("+12065550140", "Which one of you?");
+    assert.equal(first.conversationId, newer.conversationId);
+    const send = async (conversationId: string, fromPhoneNumberId: string) => {
+      const res = await api.call("POST", "/sms/send", {
+        conversationId,
+        text: "Hello",
+        fromPhoneNumberId,
+        wasManuallyOverridden: true,
+      });
+      assert.equal(res.statusCode, 201, res.body);
+      await waitForEvent(api, res.json().id, isFinal);
+    };
+    await send(newer.conversationId, other.id);
+    await send(older.conversationId, ours.id);
+    // Each number's reply answers the conversation that last texted from it.
+    const toOther = await api.call("POST", "/simulator/inbound", {
+      from: "+12065550140",
+      to: other.number,
+      text: "Got it",
+    });
+    assert.equal(toOther.statusCode, 201, toOther.body);
+    assert.equal(toOther.json().conversationId, newer.conversationId);
+    assert.equal(toOther.json().leadId, newer.leadId);
+    const toOur = await inbound("+12065550140", "Thanks");
+    assert.equal(toOur.conversationId, older.conversationId);
+    assert.equal(toOur.leadId, older.leadId);
+  });
+
   for (const word of [
     "STOP",
     "stop",

@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import type { Kysely, Transaction } from "kysely";
 import { ACTIVITY_CATEGORY } from "../domain/event-vocabulary.js";
 import { keywordAction } from "../domain/keywords.js";
 import { toE164 } from "../domain/phone.js";
@@ -10,7 +10,7 @@ import { getConversationForLead } from "../store/leads-repo.js";
 import { lockForTransaction } from "../store/locks.js";
 import { INBOUND_ONCE } from "../store/migration-0004-inbound-once.js";
 import { findPhoneNumberByNumber } from "../store/phone-numbers-repo.js";
-import type { Database, EventRow } from "../store/schema.js";
+import type { Database, EventRow, LeadRow } from "../store/schema.js";
 import { release, suppress } from "../store/suppressions-repo.js";
 import { SYSTEM_AUTHOR_ID } from "../store/user-directory.js";
 import type { Prices } from "./billing.js";
@@ -39,6 +39,58 @@ export async function isOwnNumber(
     .where("number", "=", number)
     .executeTakeFirst();
   return own !== undefined;
+}
+
+/**
+ * The lead an inbound message from `from` to our number answers. Several leads may share a phone
+ * (a vendor's repeat delivery is a lead of its own): the reply belongs to the lead we last texted
+ * at that phone from this number of ours, else to the one with the latest activity (the newest lead
+ * when nothing was said yet: the latest inquiry). Undefined for a sender no lead has.
+ */
+async function leadRepliedTo(
+  trx: Transaction<Database>,
+  organizationId: string,
+  from: string,
+  ourNumber: string,
+): Promise<LeadRow | undefined> {
+  const leads = await trx
+    .selectFrom("leads")
+    .selectAll()
+    .where("organization_id", "=", organizationId)
+    .where("phone", "=", from)
+    .orderBy("created_at", "desc")
+    .orderBy("id", "desc")
+    .execute();
+  if (leads.length <= 1) return leads[0];
+  const ids = leads.map((l) => l.id);
+  // Our last message to that phone from this number (events_by_to_phone, newest first).
+  const lastTexted = await trx
+    .selectFrom("events")
+    .select("lead_id")
+    .where("organization_id", "=", organizationId)
+    .where("to_phone_number", "=", from)
+    .where("from_phone_number", "=", ourNumber)
+    .where("direction", "=", "outbound")
+    .where("lead_id", "in", ids)
+    .orderBy("created_at", "desc")
+    .orderBy("id", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  const texted = leads.find((l) => l.id === lastTexted?.lead_id);
+  if (texted) return texted;
+  const conversations = await trx
+    .selectFrom("conversations")
+    .select(["lead_id", "last_event_at"])
+    .where("organization_id", "=", organizationId)
+    .where("lead_id", "in", ids)
+    .execute();
+  const activity = (lead: LeadRow) =>
+    Math.max(
+      Number(conversations.find((c) => c.lead_id === lead.id)?.last_event_at ?? 0),
+      Number(lead.created_at),
+    );
+  // Newest first among equals (the leads are read newest first, and the sort is stable).
+  return [...leads].sort((a, b) => activity(b) - activity(a))[0];
 }
 
 export interface InboundOutcome {
@@ -82,13 +134,7 @@ export async function handleInbound(
       // under the sender's lock, so that two first messages of a new sender create one lead.
       await lockForTransaction(trx, `inbound-sender:${organizationId}:${from}`);
       const lead =
-        (await trx
-          .selectFrom("leads")
-          .selectAll()
-          .where("organization_id", "=", organizationId)
-          .where("phone", "=", from)
-          .orderBy("created_at")
-          .executeTakeFirst()) ??
+        (await leadRepliedTo(trx, organizationId, from, ourNumber.number)) ??
         (await insertLead(
           trx,
           actor,
