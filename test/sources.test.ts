@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
+import { ApiKeyAuthenticator } from "../src/http/auth.js";
+import { receiveLead } from "../src/services/leads.js";
 import { type CreatedOrganization, createOrganization } from "../src/store/orgs-repo.js";
 import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
@@ -418,6 +420,33 @@ forEachEngine("lead sources", (engine) => {
     assert.equal(onUpdate.statusCode, 409, onUpdate.body);
     assert.equal(await count("sources"), before);
     assert.equal((await api.call("GET", `/sources/${source.id}`)).json().apiKey, renamed.apiKey);
+  });
+
+  test("a delivery whose key is re-keyed between its authentication and its lead is refused (401), and writes nothing", async () => {
+    const source = await createSource({ name: "Rekeyed mid-request" });
+    const store = api.db.store;
+    const authenticator = new ApiKeyAuthenticator({
+      organizationKey: (hash) => store.findApiKeyOwner(hash),
+      sourceKey: (hash) => store.findSourceKeyOwner(hash),
+    });
+    // Authenticated with the key it had; the re-keying commits before the lead is written.
+    const auth = await authenticator.authenticate(`Bearer ${source.apiKey}`);
+    assert.equal(auth.sourceId, source.id);
+    const rekeyed = await api.call("PUT", `/sources/${source.id}`, {
+      name: source.name,
+      regenerateApiKey: true,
+    });
+    assert.equal(rekeyed.statusCode, 200, rekeyed.body);
+    const leadsBefore = await count("leads");
+    await assert.rejects(
+      receiveLead(store.db, { ...auth, sourceId: source.id }, lead({}, "4155550194")),
+      (error: { status?: number }) => error.status === 401,
+    );
+    assert.equal(await count("leads"), leadsBefore);
+    // The new key delivers.
+    const fresh = await authenticator.authenticate(`Bearer ${rekeyed.json().apiKey}`);
+    const received = await receiveLead(store.db, { ...fresh, sourceId: source.id }, lead({}, "4155550194"));
+    assert.equal(received.created, true);
   });
 
   test("a key a source gave up (re-keyed or deleted) is never valid again, nor given to another source", async () => {

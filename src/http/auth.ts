@@ -19,6 +19,11 @@ declare module "fastify" {
 export interface RequestAuth extends ApiKeyOwner {
   /** Set when the request came with a source key. */
   sourceId?: string;
+  /**
+   * The source key's hash: intake checks that it is still the source's key when the lead is written
+   * (a re-keying may commit between authentication and then).
+   */
+  sourceKeyHash?: string;
 }
 
 export interface KeyLookups {
@@ -69,7 +74,7 @@ export class ApiKeyAuthenticator {
         throw invalidSourceKey();
       }
       remember(this.sourceKeysInUse, hash, now);
-      return source;
+      return { ...source, sourceKeyHash: hash };
     }
     const cached = this.cache.get(hash);
     if (cached && cached.expires > now) {

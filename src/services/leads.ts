@@ -199,7 +199,7 @@ export async function insertLead(
  */
 export async function receiveLead(
   db: Kysely<Database>,
-  actor: Actor & { sourceId: string },
+  actor: Actor & { sourceId: string; sourceKeyHash?: string },
   body: LeadRequestBody,
   now: number = Date.now(),
 ): Promise<{ lead: LeadRow; created: boolean }> {
@@ -207,8 +207,12 @@ export async function receiveLead(
   try {
     const received = await db.transaction().execute(async (trx) => {
       const source = await getSource(trx, actor.organizationId, actor.sourceId);
-      // Deleted between authentication and now: the key is no longer valid.
+      // Deleted or re-keyed between authentication and now: the key is no longer valid. (On
+      // PostgreSQL a request can wait on the source's row, locked by a re-keying PUT, right after
+      // it authenticated.) The row is read again here, in the lead's transaction.
       if (!source) throw invalidSourceKey();
+      if (actor.sourceKeyHash !== undefined && source.api_key_hash !== actor.sourceKeyHash)
+        throw invalidSourceKey();
       // Before the repeat check: a disabled source's traffic is refused, repeats included.
       if (source.enabled !== 1) throw sourceDisabled();
       const earlier = key ? await getLeadByIntakeKey(trx, actor.organizationId, key) : undefined;
