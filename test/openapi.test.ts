@@ -5,6 +5,7 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { ProblemDetailsSchema } from "../src/http/schemas/common.js";
 import { EventDetailSchema, EventRecordSchema, PagedEventsSchema } from "../src/http/schemas/event.js";
 import { LeadResponseSchema, PagedConversationsSchema, PagedLeadsSchema } from "../src/http/schemas/lead.js";
+import { PagedSmsEventsSchema, SmsEventTableRowSchema, SmsResponseSchema } from "../src/http/schemas/sms.js";
 import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 
@@ -65,6 +66,9 @@ const SHARED_SCHEMAS = [
   LeadResponseSchema,
   PagedLeadsSchema,
   PagedConversationsSchema,
+  SmsResponseSchema,
+  SmsEventTableRowSchema,
+  PagedSmsEventsSchema,
 ];
 
 const HTTP_METHODS = new Set(["get", "put", "post", "delete", "options", "head", "patch", "trace"]);
@@ -235,6 +239,26 @@ describe("OpenAPI document and docs UI", () => {
       assert.ok(
         Object.hasOwn(doc.components.schemas, schema.$id),
         `components.schemas lacks ${schema.$id}: ${Object.keys(doc.components.schemas)}`,
+      );
+    }
+  });
+
+  test("the SMS operations' answers are the subset's named shapes, not open objects", async () => {
+    const doc = (await api.call("GET", "/openapi.json", undefined, null)).json();
+    for (const [path, method, status, schema] of [
+      ["/sms/send", "post", "201", "SmsResponse"],
+      ["/sms/{smsEventId}/cancel", "post", "200", "SmsResponse"],
+      ["/events/sms/{smsEventId}", "get", "200", "SmsEventTableRow"],
+      ["/events/sms/lead/{leadId}", "post", "200", "PagedResultOfSmsEventTableRow"],
+      ["/events/sms/phone/{phoneNumber}", "post", "200", "PagedResultOfSmsEventTableRow"],
+      ["/events/sms/all/my", "post", "200", "PagedResultOfSmsEventTableRow"],
+    ] as const) {
+      const response = doc.paths[path]?.[method]?.responses?.[status];
+      assert.ok(response, `${method} ${path} documents ${status}`);
+      assert.equal(
+        response.content["application/json"].schema.$ref,
+        `#/components/schemas/${schema}`,
+        `${method} ${path}`,
       );
     }
   });

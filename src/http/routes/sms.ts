@@ -19,6 +19,7 @@ import type { RouteDeps } from "../deps.js";
 import { toEventRecord } from "../event-record.js";
 import { sendPage } from "../paged-json.js";
 import { listBody, problem, problemResponses } from "../schemas/common.js";
+import { PagedSmsEventsSchema, SmsEventTableRowSchema, SmsResponseSchema } from "../schemas/sms.js";
 import { toSmsEventTableRow, toSmsResponse } from "../sms-record.js";
 
 /** A status filter in either vocabulary (the rows show the lower-case one), any case. */
@@ -89,9 +90,12 @@ const SendSmsSchema = {
   },
 };
 
-const open = { type: "object", additionalProperties: true };
+const SMS_ROW = { $ref: "SmsEventTableRow#" };
+const SMS_PAGE = { $ref: "PagedResultOfSmsEventTableRow#" };
 
 export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pipeline }) => {
+  for (const schema of [SmsResponseSchema, SmsEventTableRowSchema, PagedSmsEventsSchema])
+    app.addSchema(schema);
   const transitionsOf = (organizationId: string, rows: EventRow[]) =>
     getTransitions(store.db, organizationId, rows);
 
@@ -106,7 +110,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
         summary: "Queue an SMS or MMS (idempotent by outboundIdempotencyKey, or smsEventId on a retry)",
         body: SendSmsSchema,
         response: {
-          201: open,
+          201: { $ref: "SmsResponse#" },
           ...problemResponses,
           409: problem(
             "The organization has no number to send from, or smsEventId names a message of another conversation.",
@@ -142,7 +146,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
           properties: { reason: { type: ["string", "null"], maxLength: 500 } },
         },
         response: {
-          200: open,
+          200: { $ref: "SmsResponse#" },
           ...problemResponses,
           409: problem("Only Scheduled or Queued messages can be canceled."),
         },
@@ -189,7 +193,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
       organizationName(store.db, organizationId),
       reader && markShownMessagesRead(store.db, organizationId, reader, page.rows),
     ]);
-    return sendPage(reply, open, {
+    return sendPage(reply, SMS_ROW, {
       ...page,
       items: page.rows.map((r) =>
         toSmsEventTableRow(r, transitions.get(r.id) ?? [], r.lead_id ? leads.get(r.lead_id) : undefined, {
@@ -203,7 +207,11 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
   app.get<{ Params: { smsEventId: string } }>(
     "/events/sms/:smsEventId",
     {
-      schema: { tags: ["SMS"], params: idParams("smsEventId"), response: { 200: open, ...problemResponses } },
+      schema: {
+        tags: ["SMS"],
+        params: idParams("smsEventId"),
+        response: { 200: { $ref: "SmsEventTableRow#" }, ...problemResponses },
+      },
     },
     async (request) => {
       const { organizationId } = request.auth;
@@ -230,7 +238,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
         tags: ["SMS"],
         params: idParams("leadId"),
         body: listBody,
-        response: { 200: open, ...problemResponses },
+        response: { 200: SMS_PAGE, ...problemResponses },
       },
     },
     async (request, reply) => {
@@ -256,7 +264,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
         tags: ["SMS"],
         params: idParams("phoneNumber"),
         body: listBody,
-        response: { 200: open, ...problemResponses },
+        response: { 200: SMS_PAGE, ...problemResponses },
       },
     },
     async (request, reply) => {
@@ -274,7 +282,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
 
   app.post(
     "/events/sms/all/my",
-    { schema: { tags: ["SMS"], body: listBody, response: { 200: open, ...problemResponses } } },
+    { schema: { tags: ["SMS"], body: listBody, response: { 200: SMS_PAGE, ...problemResponses } } },
     async (request, reply) => listSms(reply, request.auth.organizationId, {}, [], "", request.body),
   );
 };
