@@ -865,6 +865,31 @@ forEachEngine("phone numbers", (engine) => {
       );
     });
 
+    test("a number in warmup is not chosen for lead traffic over a number that is not, never used though it is", async () => {
+      const o = await newOrg("Warmup Selection Org");
+      const seasoned = await create(o, "+12125550121");
+      await api.db.store.db
+        .updateTable("phone_numbers")
+        .set({ last_used_at: Date.now() - 60_000 })
+        .where("id", "=", seasoned.id)
+        .execute();
+      const fresh = await create(o, "+12125550122", { warmup: { enabled: true } });
+      const choose = async () =>
+        (
+          await o.call("POST", "/phone-numbers/outgoing/new", { recipientPhoneNumber: "+13125550123" })
+        ).json();
+      const chosen = await choose();
+      assert.equal(chosen.phoneNumberId, seasoned.id, JSON.stringify(chosen));
+      assert.equal(chosen.selectionReason, "HealthyPool");
+      // Once its warmup is over (Ready) it is an ordinary number again, and the least recently used.
+      await api.db.store.db
+        .updateTable("phone_numbers")
+        .set({ warmup_started_at: Date.now() - 15 * 86_400_000 })
+        .where("id", "=", fresh.id)
+        .execute();
+      assert.equal((await choose()).phoneNumberId, fresh.id);
+    });
+
     test("POST /phone-numbers/outgoing/new: by recipient number or by lead", async () => {
       const o = await newOrg("New Outbound Org");
       const empty = await o.call("POST", "/phone-numbers/outgoing/new", {

@@ -130,6 +130,25 @@ describe("selectSender", () => {
     assert.deepEqual(pick([pref("y", "Healthy", 5), pref("x", "Healthy", 5)], ctx), ["x", "Preferred"]);
   });
 
+  test("within a rule a number still warming up comes after the others, never used though it is", () => {
+    const ctx = context({ recipientAreaCode: null, recipientRegion: null });
+    const warming = candidate("new", { lastUsedAt: null, warmingUp: true });
+    const used = candidate("old", { lastUsedAt: 10 });
+    assert.deepEqual(pick([warming, used], ctx), ["old", "HealthyPool"]);
+    // It is still chosen when it is the only match of its rule, or healthier.
+    assert.deepEqual(pick([warming, candidate("sick", { health: "Needs Attention" })], ctx), [
+      "new",
+      "HealthyPool",
+    ]);
+    assert.deepEqual(
+      pick(
+        [candidate("local", { warmingUp: true, areaCode: "415" }), used],
+        context({ recipientAreaCode: "415" }),
+      ),
+      ["local", "LocalArea"],
+    );
+  });
+
   test("FallbackDefault: the default number when none is Healthy, else the best remaining one", () => {
     const ctx = context({ recipientAreaCode: null, recipientRegion: null });
     const na = (id: string, extra: Partial<SenderCandidate> = {}) =>

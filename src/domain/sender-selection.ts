@@ -4,8 +4,8 @@ import type { SelectionReason } from "./event-vocabulary.js";
 // organization's numbers. Precedence: ManualOverride → StickyConversation → LeadAssigned →
 // CampaignOrSource (campaign and source both, then campaign, then source) → Preferred → LocalArea
 // (area code, then state) → HealthyPool (least recently used Healthy number) → FallbackDefault (the
-// default number, else the best remaining one). Within a rule, the healthier and then the least
-// recently used number wins. A Blocked, disabled or SMS-disabled number is never chosen
+// default number, else the best remaining one). Within a rule, the healthier number, then one not
+// warming up, then the least recently used wins. A Blocked, disabled or SMS-disabled number is never chosen
 // automatically; only a manual choice may pick a Blocked one. Nor does an automatic rule pick a
 // number that cannot legally send to the recipient (a US/Canadian recipient and no 10DLC campaign)
 // while one that can is left: the rule is passed over, and the compliance gate would only block it.
@@ -27,6 +27,8 @@ export interface SenderCandidate {
   region: string | null;
   /** Has a registered 10DLC campaign (routing.tenDlcCampaignId). */
   hasTenDlcCampaign: boolean;
+  /** Flagged for warmup and not Ready yet: it should not carry lead traffic at volume. */
+  warmingUp?: boolean;
 }
 
 export interface SelectionContext {
@@ -64,10 +66,15 @@ export function isManuallySelectable(c: SenderCandidate): boolean {
 
 const HEALTH_ORDER: Record<HealthStatus, number> = { Healthy: 0, "Needs Attention": 1, Blocked: 2 };
 
-/** Healthier first, then least recently used (never used first), then id for a stable order. */
+/**
+ * Healthier first, then a number not warming up (a new number in warmup has never been used, and
+ * would otherwise win every tie with the numbers it is meant to stay behind), then least recently
+ * used (never used first), then id for a stable order.
+ */
 function byPreference(a: SenderCandidate, b: SenderCandidate): number {
   return (
     HEALTH_ORDER[a.health] - HEALTH_ORDER[b.health] ||
+    Number(a.warmingUp ?? false) - Number(b.warmingUp ?? false) ||
     (a.lastUsedAt ?? -1) - (b.lastUsedAt ?? -1) ||
     (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
   );
