@@ -137,6 +137,26 @@ describe("OpenAPI document and docs UI", () => {
     );
   });
 
+  test("every contract operation has the subset's operationId and tags; operationIds are unique", async (t) => {
+    const contractFile = new URL("../../shared/contract/leadping-openapi-subset.json", import.meta.url);
+    if (!existsSync(contractFile)) return t.skip("../shared/contract is not beside this checkout");
+    const contract = JSON.parse(readFileSync(contractFile, "utf8")) as {
+      paths: Record<string, Record<string, { operationId?: string; tags?: string[] }>>;
+    };
+    const doc = (await api.call("GET", "/openapi.json", undefined, null)).json();
+    for (const [path, item] of Object.entries(contract.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        const ours = doc.paths[path][method];
+        assert.equal(ours.operationId, op.operationId, `${method} ${path}`);
+        assert.deepEqual(ours.tags, op.tags, `${method} ${path}`);
+      }
+    }
+    const ids = Object.values(doc.paths as Record<string, Record<string, { operationId?: string }>>)
+      .flatMap((item) => Object.values(item).map((op) => op.operationId))
+      .filter((id) => id !== undefined);
+    assert.equal(new Set(ids).size, ids.length, "operationIds are unique");
+  });
+
   test("every contract operation documents the subset's success status, and no other unless it is a known extra", async (t) => {
     const contractFile = new URL("../../shared/contract/leadping-openapi-subset.json", import.meta.url);
     if (!existsSync(contractFile)) return t.skip("../shared/contract is not beside this checkout");

@@ -9,6 +9,7 @@ import { assertAcceptableBody, assertAcceptableUrl, invalidJsonProblem, jsonBody
 import { clientErrorHandler, connectionsCheckingInterval, REQUEST_TIMEOUT_MS } from "./client-errors.js";
 import type { RouteDeps } from "./deps.js";
 import { frameworkErrorHandler, installErrorHandlers } from "./errors.js";
+import { leadpingOperationId } from "./leadping-operations.js";
 import { ApiRateLimits } from "./rate-limit.js";
 import { billingRoutes } from "./routes/billing.js";
 import { conversationRoutes } from "./routes/conversations.js";
@@ -157,6 +158,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       security: [{ Bearer: [] }],
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    transform: ({ schema, url, route }) => {
+      const method = Array.isArray(route.method) ? route.method[0] : route.method;
+      const operationId = method ? leadpingOperationId(method, url) : undefined;
+      return { schema: operationId ? { ...schema, operationId } : schema, url };
+    },
   });
   await app.register(swaggerUi, {
     routePrefix: "/docs",

@@ -393,7 +393,7 @@ const conversationParams = {
   required: ["conversationId"],
   properties: { conversationId: { type: "string", minLength: 1, maxLength: 200 } },
 };
-const tags = ["Phone numbers"];
+const tags = ["PhoneNumbers"];
 const withConflict = { ...problemResponses, 409: problem("The number is taken already.") };
 
 function duplicateNumber(number: string, conflict: NumberConflict): ProblemError {

@@ -106,7 +106,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
     "/sms/send",
     {
       schema: {
-        tags: ["SMS"],
+        tags: ["Sms"],
         summary: "Queue an SMS or MMS (idempotent by outboundIdempotencyKey, or smsEventId on a retry)",
         body: SendSmsSchema,
         response: {
@@ -138,7 +138,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
     "/sms/:smsEventId/cancel",
     {
       schema: {
-        tags: ["SMS"],
+        tags: ["Sms"],
         summary: "Cancel a Scheduled or Queued message",
         params: idParams("smsEventId"),
         body: {
@@ -208,7 +208,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
     "/events/sms/:smsEventId",
     {
       schema: {
-        tags: ["SMS"],
+        tags: ["SmsEvents"],
         params: idParams("smsEventId"),
         response: { 200: { $ref: "SmsEventTableRow#" }, ...problemResponses },
       },
@@ -235,7 +235,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
     "/events/sms/lead/:leadId",
     {
       schema: {
-        tags: ["SMS"],
+        tags: ["SmsEvents"],
         params: idParams("leadId"),
         body: listBody,
         response: { 200: SMS_PAGE, ...problemResponses },
@@ -261,7 +261,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
     "/events/sms/phone/:phoneNumber",
     {
       schema: {
-        tags: ["SMS"],
+        tags: ["SmsEvents"],
         params: idParams("phoneNumber"),
         body: listBody,
         response: { 200: SMS_PAGE, ...problemResponses },
@@ -282,7 +282,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
 
   app.post(
     "/events/sms/all/my",
-    { schema: { tags: ["SMS"], body: listBody, response: { 200: SMS_PAGE, ...problemResponses } } },
+    { schema: { tags: ["SmsEvents"], body: listBody, response: { 200: SMS_PAGE, ...problemResponses } } },
     async (request, reply) => listSms(reply, request.auth.organizationId, {}, [], "", request.body),
   );
 };

@@ -18,7 +18,7 @@ export const warmupRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store }
     "/phone-numbers/:phoneNumberId/warmup",
     {
       schema: {
-        tags: ["Phone numbers"],
+        tags: ["PhoneNumbers"],
         summary: "Warmup progress of a number",
         params: {
           type: "object",
