@@ -93,6 +93,36 @@ forEachEngine("inbound SMS and keywords", (engine) => {
     const toOur = await inbound("+12065550140", "Thanks");
     assert.equal(toOur.conversationId, older.conversationId);
     assert.equal(toOur.leadId, older.leadId);
+    // A message still scheduled (it texted nobody yet) does not take the thread.
+    const scheduled = await api.call("POST", "/sms/send", {
+      conversationId: newer.conversationId,
+      text: "Tomorrow",
+      fromPhoneNumberId: ours.id,
+      wasManuallyOverridden: true,
+      scheduledFor: new Date(Date.now() + 86_400_000).toISOString(),
+    });
+    assert.equal(scheduled.statusCode, 201, scheduled.body);
+    assert.equal((await inbound("+12065550140", "One more")).conversationId, older.conversationId);
+  });
+
+  test("a STOP to a number with SMS turned off still gets its confirmation, from that number", async () => {
+    const off = await addSenderNumber(api, {
+      number: "+14155550102",
+      name: "SMS off",
+      is_default: 0,
+      sms_enabled: 0,
+    });
+    const res = await api.call("POST", "/simulator/inbound", {
+      from: "+12065550141",
+      to: off.number,
+      text: "STOP",
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    const [reply] = await replyTo(res.json().conversationId);
+    assert.ok(reply, "a confirmation was queued");
+    const done = await waitForEvent(api, reply.id, isFinal);
+    assert.equal(done.status, "Delivered", JSON.stringify(done));
+    assert.equal(done.fromPhoneNumber, off.number);
   });
 
   for (const word of [

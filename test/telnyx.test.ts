@@ -721,6 +721,10 @@ forEachEngine("Telnyx end to end", (engine) => {
     assert.equal(failed.billableAmount, null);
     assert.equal(await balance(), before, "the wallet has the charge back");
     assert.deepEqual(await charges(sms.id), [["refunded_credited", 7900]]);
+    // The usage summary agrees with the wallet: the refunded charge is not counted.
+    const summary = async () =>
+      (await api.call("GET", "/usage/summary/my")).json().customerChargeTotal as number;
+    const chargedBefore = await summary();
 
     // A message.sent that the failure overtook: it did go out, so it is billed, as when it came first.
     await post(fake.webhook("message.sent", request.id, request.body, "sent"));
@@ -731,6 +735,7 @@ forEachEngine("Telnyx end to end", (engine) => {
     assert.equal(billed.billableAmount, 0.0079);
     assert.equal(Math.round((before - (await balance())) * 1e6), 7900, "charged once again, not twice");
     assert.deepEqual(await charges(sms.id), [["charged", 7900]]);
+    assert.equal(Math.round(((await summary()) - chargedBefore) * 1e6), 7900, "counted again once billed");
   });
 
   test("an MMS goes with its media_urls", async () => {

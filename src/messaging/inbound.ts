@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from "kysely";
+import { type Kysely, sql, type Transaction } from "kysely";
 import { ACTIVITY_CATEGORY } from "../domain/event-vocabulary.js";
 import { keywordAction } from "../domain/keywords.js";
 import { toE164 } from "../domain/phone.js";
@@ -44,7 +44,7 @@ export async function isOwnNumber(
 /**
  * The lead an inbound message from `from` to our number answers. Several leads may share a phone
  * (a vendor's repeat delivery is a lead of its own): the reply belongs to the lead we last texted
- * at that phone from this number of ours, else to the one with the latest activity (the newest lead
+ * (a message that went out) at that phone from this number of ours, else to the one with the latest activity (the newest lead
  * when nothing was said yet: the latest inquiry). Undefined for a sender no lead has.
  */
 async function leadRepliedTo(
@@ -53,24 +53,30 @@ async function leadRepliedTo(
   from: string,
   ourNumber: string,
 ): Promise<LeadRow | undefined> {
-  const leads = await trx
-    .selectFrom("leads")
-    .selectAll()
-    .where("organization_id", "=", organizationId)
-    .where("phone", "=", from)
-    .orderBy("created_at", "desc")
-    .orderBy("id", "desc")
-    .execute();
+  // Sorted here, newest first: an ORDER BY created_at made SQLite read the organization's leads by
+  // creation instead of by phone.
+  const leads = (
+    await trx
+      .selectFrom("leads")
+      .selectAll()
+      .where("organization_id", "=", organizationId)
+      .where("phone", "=", from)
+      .execute()
+  ).sort((a, b) => Number(b.created_at) - Number(a.created_at) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   if (leads.length <= 1) return leads[0];
   const ids = leads.map((l) => l.id);
-  // Our last message to that phone from this number (events_by_to_phone, newest first).
+  // Our last message to that phone from this number that went out (a scheduled, blocked or canceled
+  // one texted nobody). Read through events_by_to_phone, newest first: the sender is compared through
+  // coalesce, which no index serves, because SQLite (without statistics) would otherwise walk
+  // events_by_from_phone, everything ever sent from our number, inside this write transaction.
   const lastTexted = await trx
     .selectFrom("events")
     .select("lead_id")
     .where("organization_id", "=", organizationId)
     .where("to_phone_number", "=", from)
-    .where("from_phone_number", "=", ourNumber)
+    .where(sql<string>`coalesce(from_phone_number, '')`, "=", ourNumber)
     .where("direction", "=", "outbound")
+    .where("sent_at", "is not", null)
     .where("lead_id", "in", ids)
     .orderBy("created_at", "desc")
     .orderBy("id", "desc")

@@ -300,8 +300,10 @@ export class Worker {
     }
     const sender = row.from_phone_number_id ? facts.senders.get(row.from_phone_number_id) : undefined;
     // Selection refuses a number that is disabled or has SMS turned off; either may change while a
-    // message waits in the queue.
-    if (sender?.enabled !== 1 || sender.sms_enabled !== 1) {
+    // message waits in the queue. An opt-out's confirmation still goes from the number the person
+    // wrote to, SMS off or not: the carriers require it, and it is the last message they get.
+    const smsOff = sender?.sms_enabled !== 1 && row.traffic_type !== "SystemInternal";
+    if (sender?.enabled !== 1 || smsOff) {
       return block(
         {
           compliance_action: "SenderUnavailable",

@@ -108,7 +108,11 @@ const COUNTERS: Array<{ key: string; label: string; unit: string; billableUnit: 
 function toUsageSummary(groups: UsageSummaryGroup[], start: number, end: number) {
   const sum = (rows: UsageSummaryGroup[], pick: (g: UsageSummaryGroup) => number) =>
     rows.reduce((total, g) => total + pick(g), 0);
-  const chargeMicros = sum(groups, (g) => g.amountMicros);
+  // What the organization was charged: a refunded line keeps its amount but was given back.
+  const chargeMicros = sum(
+    groups.filter((g) => BILLABLE_USAGE_STATUSES.includes(g.status)),
+    (g) => g.amountMicros,
+  );
   const counters = COUNTERS.map((c, i) => ({
     key: c.key,
     label: c.label,
