@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
+import pg from "pg";
 import { ApiKeyAuthenticator } from "../src/http/auth.js";
 import { receiveLead } from "../src/services/leads.js";
 import { type CreatedOrganization, createOrganization } from "../src/store/orgs-repo.js";
 import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
-import { forEachEngine } from "./helpers/engines.js";
+import { forEachEngine, PG_URL } from "./helpers/engines.js";
 
 const PROBLEM = /^application\/problem\+json\b/;
 
@@ -448,6 +449,47 @@ forEachEngine("lead sources", (engine) => {
     const received = await receiveLead(store.db, { ...fresh, sourceId: source.id }, lead({}, "4155550194"));
     assert.equal(received.created, true);
   });
+
+  // PostgreSQL only: SQLite runs one writer at a time, so a re-keying cannot commit inside the lead's
+  // transaction there.
+  const onPostgres = engine === "postgresql" ? test : () => {};
+  onPostgres(
+    "a re-keying that commits while a delivery is on its way: the delivery waits for it, then is refused",
+    async () => {
+      const source = await createSource({ name: "Rekeyed while writing" });
+      const store = api.db.store;
+      const auth = await new ApiKeyAuthenticator({
+        organizationKey: (hash) => store.findApiKeyOwner(hash),
+        sourceKey: (hash) => store.findSourceKeyOwner(hash),
+      }).authenticate(`Bearer ${source.apiKey}`);
+      // Another session re-keys the source as PUT does: under the source's lock, then the new hash.
+      const rekeyer = new pg.Client({ connectionString: PG_URL });
+      await rekeyer.connect();
+      try {
+        await rekeyer.query(`set search_path to ${api.db.options.pgSchema}`);
+        await rekeyer.query("begin");
+        await rekeyer.query("select pg_advisory_xact_lock(hashtextextended($1, 0))", [
+          `source:${api.org.organizationId}:${source.id}`,
+        ]);
+        await rekeyer.query("update sources set api_key_hash = $1 where id = $2", ["rekeyed", source.id]);
+        const delivery = receiveLead(store.db, { ...auth, sourceId: source.id }, lead({}, "4155550195")).then(
+          () => "created",
+          (error: { status?: number }) => error.status,
+        );
+        let waiting = 0;
+        for (let tries = 0; waiting === 0 && tries < 200; tries++) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          waiting = (await rekeyer.query("select count(*)::int as n from pg_locks where not granted")).rows[0]
+            .n;
+        }
+        await rekeyer.query("commit");
+        assert.equal(await delivery, 401);
+        assert.ok(waiting > 0, "the delivery waited for the re-keying");
+      } finally {
+        await rekeyer.end();
+      }
+    },
+  );
 
   test("a key a source gave up (re-keyed or deleted) is never valid again, nor given to another source", async () => {
     const source = await createSource();

@@ -21,7 +21,13 @@ import {
   lockLead,
 } from "../store/leads-repo.js";
 import type { ConversationRow, Database, LeadRow, SourceRow } from "../store/schema.js";
-import { getSource, noteSourceLead, sourceDefaultTags, sourceRules } from "../store/sources-repo.js";
+import {
+  getSource,
+  noteSourceLead,
+  shareLockSource,
+  sourceDefaultTags,
+  sourceRules,
+} from "../store/sources-repo.js";
 import { resolveTags, setLeadTags } from "../store/tags-repo.js";
 import { recordEvent } from "./timeline.js";
 
@@ -206,10 +212,11 @@ export async function receiveLead(
   const key = intakeKey(actor.sourceId, body.metadata);
   try {
     const received = await db.transaction().execute(async (trx) => {
+      // Held until the lead commits: a re-keying PUT or a delete that commits before this read is
+      // seen below, and one that comes later waits for this lead (shareLockSource).
+      await shareLockSource(trx, actor.organizationId, actor.sourceId);
       const source = await getSource(trx, actor.organizationId, actor.sourceId);
-      // Deleted or re-keyed between authentication and now: the key is no longer valid. (On
-      // PostgreSQL a request can wait on the source's row, locked by a re-keying PUT, right after
-      // it authenticated.) The row is read again here, in the lead's transaction.
+      // Deleted or re-keyed between authentication and now: the key is no longer valid.
       if (!source) throw invalidSourceKey();
       if (actor.sourceKeyHash !== undefined && source.api_key_hash !== actor.sourceKeyHash)
         throw invalidSourceKey();

@@ -12,3 +12,13 @@ export async function lockForTransaction(trx: Transaction<Database>, key: string
     await sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`.execute(trx);
   }
 }
+
+/**
+ * A shared hold on a key that lockForTransaction takes exclusively: holders of the shared lock run
+ * side by side, and wait for (or hold off) an exclusive holder until their transactions end.
+ */
+export async function shareLockForTransaction(trx: Transaction<Database>, key: string): Promise<void> {
+  if (trx.getExecutor().adapter instanceof PostgresAdapter) {
+    await sql`select pg_advisory_xact_lock_shared(hashtextextended(${key}, 0))`.execute(trx);
+  }
+}

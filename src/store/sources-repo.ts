@@ -2,7 +2,7 @@ import { type Kysely, sql, type Transaction } from "kysely";
 import type { SourceRules } from "../domain/sources.js";
 import type { TagRef } from "../domain/tags.js";
 import type { ListSpec } from "./list-query.js";
-import { lockForTransaction } from "./locks.js";
+import { lockForTransaction, shareLockForTransaction } from "./locks.js";
 import type { Database, SourceRow } from "./schema.js";
 import type { ListNarrowing } from "./store.js";
 
@@ -159,6 +159,15 @@ export async function updateSource(
 /** Serializes the transactions that change one source (PUT, DELETE), until each ends. */
 export async function lockSource(trx: Transaction<Database>, organizationId: string, id: string) {
   await lockForTransaction(trx, `source:${organizationId}:${id}`);
+}
+
+/**
+ * What lead intake holds while it writes a lead with the source's key: deliveries of one source run
+ * side by side, but a re-keying or a delete (lockSource) waits for them, and they for it, so no lead
+ * is written with a key that a PUT has already answered as retired.
+ */
+export async function shareLockSource(trx: Transaction<Database>, organizationId: string, id: string) {
+  await shareLockForTransaction(trx, `source:${organizationId}:${id}`);
 }
 
 /**
