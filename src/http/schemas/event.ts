@@ -9,7 +9,7 @@ import { dateTime, nullable, nullableDateTime, pagedResultSchema } from "./commo
 const TIMELINE_TYPES = [...ACTIVITY_TYPES, "LeadStatusChange"];
 const ns = nullable("string");
 
-const MediaAttachmentSchema = {
+export const MediaAttachmentSchema = {
   type: "object",
   required: ["url"],
   properties: {

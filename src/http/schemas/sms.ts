@@ -1,4 +1,7 @@
+import { SELECTION_REASONS, TRAFFIC_TYPES } from "../../domain/event-vocabulary.js";
+import { SMS_LIFECYCLE_STATUSES } from "../../domain/message-status.js";
 import { dateTime, nullable, nullableDateTime, pagedResultSchema } from "./common.js";
+import { MediaAttachmentSchema } from "./event.js";
 
 // The SMS endpoints' answers (Leadping's SmsResponse and SmsEventTableRow, built in sms-record.ts):
 // they document /openapi.json and drive the response serializer. Every property sms-record.ts
@@ -9,33 +12,6 @@ import { dateTime, nullable, nullableDateTime, pagedResultSchema } from "./commo
 const ns = nullable("string");
 const nullableEnum = (values: readonly string[]) => ({ type: ["string", "null"], enum: [...values, null] });
 
-const SMS_STATUSES = [
-  "draft",
-  "scheduled",
-  "queued",
-  "sending",
-  "sent",
-  "received",
-  "delivered",
-  "failed",
-  "undeliverable",
-  "opted_out",
-  "blocked_compliance",
-  "blocked_billing",
-  "blocked_missing_campaign",
-  "canceled",
-] as const;
-const SELECTION_REASONS = [
-  "StickyConversation",
-  "LeadAssigned",
-  "CampaignOrSource",
-  "Preferred",
-  "LocalArea",
-  "HealthyPool",
-  "FallbackDefault",
-  "ManualOverride",
-] as const;
-const TRAFFIC_TYPES = ["RealLead", "Warmup", "Test", "SystemInternal", "FailedAttempt"] as const;
 const OUTBOUND_SOURCES = [
   "manual",
   "automation",
@@ -46,17 +22,6 @@ const OUTBOUND_SOURCES = [
   "warmup",
   "retry",
 ] as const;
-
-const MessageMediaAttachment = {
-  type: "object",
-  properties: {
-    url: { type: "string" },
-    contentType: ns,
-    size: nullable("integer"),
-    sha256: ns,
-    fileName: ns,
-  },
-};
 
 const CommunicationConsoleEntry = {
   type: "object",
@@ -82,8 +47,8 @@ const smsResponseProperties = {
   campaignId: ns,
   sourceId: ns,
   text: { type: "string" },
-  media: { type: "array", items: MessageMediaAttachment },
-  status: nullableEnum(SMS_STATUSES),
+  media: { type: "array", items: MediaAttachmentSchema },
+  status: nullableEnum(SMS_LIFECYCLE_STATUSES),
   statusReason: ns,
   queuedAt: nullableDateTime,
   scheduledFor: nullableDateTime,
