@@ -15,7 +15,10 @@ export const SOURCE_KEY_PATTERN = /^lp_src_[A-Za-z0-9_-]{32,200}$/;
  * A key a client chooses must look like one we would generate: a 43-character random key holds
  * about 30 different characters; "lp_src_aaaa…" or a short pattern repeated is guessable.
  */
-const MIN_DISTINCT_KEY_CHARACTERS = 16;
+export const MIN_DISTINCT_KEY_CHARACTERS = 16;
+
+/** The most a lead may cost (USD). */
+export const MAX_COST_PER_LEAD_USD = 1_000_000;
 
 function isAcceptableChosenKey(key: string): boolean {
   return (
@@ -97,8 +100,12 @@ export function normalizeSourceRequest(body: SourceRequestBody): SourceSettings 
     );
   }
   const cost = body.costPerLead;
-  if (cost !== undefined && cost !== null && (!Number.isFinite(cost) || cost < 0 || cost > 1_000_000)) {
-    throw badRequest("costPerLead must be a number from 0 to 1000000 (USD).", "costPerLead");
+  if (
+    cost !== undefined &&
+    cost !== null &&
+    (!Number.isFinite(cost) || cost < 0 || cost > MAX_COST_PER_LEAD_USD)
+  ) {
+    throw badRequest(`costPerLead must be a number from 0 to ${MAX_COST_PER_LEAD_USD} (USD).`, "costPerLead");
   }
   const description = body.description === undefined ? undefined : body.description?.trim() || null;
   return {

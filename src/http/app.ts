@@ -9,7 +9,7 @@ import { assertAcceptableBody, assertAcceptableUrl, invalidJsonProblem, jsonBody
 import { clientErrorHandler, connectionsCheckingInterval, REQUEST_TIMEOUT_MS } from "./client-errors.js";
 import type { RouteDeps } from "./deps.js";
 import { frameworkErrorHandler, installErrorHandlers } from "./errors.js";
-import { leadpingOperationId } from "./leadping-operations.js";
+import { documentRoute } from "./openapi-transform.js";
 import { ApiRateLimits } from "./rate-limit.js";
 import { billingRoutes } from "./routes/billing.js";
 import { conversationRoutes } from "./routes/conversations.js";
@@ -117,9 +117,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // like any other type that is not JSON, rather than a 400 "body must be object".
   app.removeContentTypeParser("text/plain");
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, jsonParser);
-  // Leadping clients also send application/*+json and text/json bodies.
+  // Leadping clients also send application/*+json and text/json bodies. Fastify tests a RegExp
+  // against the whole header, parameters included, so "; charset=utf-8" must be allowed after it.
   app.addContentTypeParser("text/json", { parseAs: "buffer" }, jsonParser);
-  app.addContentTypeParser(/^application\/[\w.+-]+\+json$/, { parseAs: "buffer" }, jsonParser);
+  app.addContentTypeParser(/^application\/[\w.+-]+\+json\s*(?:;.*)?$/, { parseAs: "buffer" }, jsonParser);
   app.addHook("onRequest", async (request) => assertAcceptableUrl(request.url));
 
   for (const schema of [
@@ -158,11 +159,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       security: [{ Bearer: [] }],
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
-    transform: ({ schema, url, route }) => {
-      const method = Array.isArray(route.method) ? route.method[0] : route.method;
-      const operationId = method ? leadpingOperationId(method, url) : undefined;
-      return { schema: operationId ? { ...schema, operationId } : schema, url };
-    },
+    transform: ({ schema, url, route }) => documentRoute({ schema: { ...schema }, url, route }),
   });
   await app.register(swaggerUi, {
     routePrefix: "/docs",

@@ -83,19 +83,49 @@ export function pagedResultSchema(id: string, itemRef: string) {
   };
 }
 
+/** A response header as /openapi.json documents it. */
+interface HeaderDoc {
+  description: string;
+  type: string;
+  minimum?: number;
+}
+
 /** A problem response as /openapi.json documents it: RFC 9457's own media type, not application/json. */
-export const problem = (description: string) => ({
+export const problem = (description: string, headers?: Record<string, HeaderDoc>) => ({
   description,
+  ...(headers ? { headers } : {}),
   content: { "application/problem+json": { schema: { $ref: "ProblemDetails#" } } },
 });
 
+const retryAfter: Record<string, HeaderDoc> = {
+  "Retry-After": {
+    description: "Seconds to wait before sending the request again.",
+    type: "integer",
+    minimum: 1,
+  },
+};
+
 export const problemResponses = {
   400: problem("Bad request: the detail names the offending field."),
-  401: problem("Missing or unknown API key."),
+  401: problem("Missing or unknown API key.", {
+    "WWW-Authenticate": { description: 'Bearer realm="leadtrail"', type: "string" },
+  }),
   403: problem("A lead source's key (lp_src_…) on a route other than POST /leads."),
   404: problem("Not found (or another organization's)."),
-  429: problem("Rate limited: retry after Retry-After seconds."),
-  503: problem("The database is unavailable: retry after Retry-After seconds."),
+  429: problem("Rate limited: retry after Retry-After seconds.", retryAfter),
+  503: problem("The database is unavailable: retry after Retry-After seconds.", retryAfter),
+};
+
+/**
+ * The media types every JSON body is read from (app.ts registers one parser for all three), as the
+ * Leadping subset lists them.
+ */
+export const JSON_REQUEST_MEDIA_TYPES = ["application/json", "text/json", "application/*+json"];
+
+/** What an operation that takes a body can answer besides its own errors. */
+export const bodyProblemResponses = {
+  413: problem("The body is larger than 1 MiB."),
+  415: problem("The Content-Type is not JSON, or names a charset other than UTF-8."),
 };
 
 export const listBody = {

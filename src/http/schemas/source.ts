@@ -1,3 +1,8 @@
+import {
+  MAX_COST_PER_LEAD_USD,
+  MIN_DISTINCT_KEY_CHARACTERS,
+  SOURCE_KEY_PATTERN,
+} from "../../domain/sources.js";
 import { dateTime, nullable, nullableDateTime, nullableIdNamePair, pagedResultSchema } from "./common.js";
 import { TagSummary } from "./lead.js";
 
@@ -15,12 +20,15 @@ export const SourceRequestSchema = {
   required: ["name"],
   properties: {
     id: ns,
-    name: { type: "string", maxLength: 255 },
+    name: { type: "string", minLength: 1, maxLength: 255, description: "Not blank; trimmed." },
     description: nullable("string", { maxLength: 2000 }),
     enabled: nullable("boolean"),
-    apiKey: nullable("string", { maxLength: 300 }),
+    apiKey: nullable("string", {
+      pattern: SOURCE_KEY_PATTERN.source,
+      description: `A key of the client's choosing, with at least ${MIN_DISTINCT_KEY_CHARACTERS} different characters after the prefix; left out, one is generated.`,
+    }),
     regenerateApiKey: nullable("boolean"),
-    costPerLead: nullable("number"),
+    costPerLead: nullable("number", { minimum: 0, maximum: MAX_COST_PER_LEAD_USD, description: "USD." }),
     allowedStates: names,
     allowedProducts: names,
     requiresTrustedForm: nullable("boolean"),
