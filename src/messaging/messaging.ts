@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import type { MessagingConfig } from "../config.js";
+import { RecentSenderChoices } from "../services/recent-senders.js";
 import { BatchQueue } from "../store/batch-queue.js";
 import type { Engine } from "../store/database.js";
 import { GroupCommit, type Transact } from "../store/group-commit.js";
@@ -53,6 +54,9 @@ export class Messaging implements ProviderEvents {
       .executeTakeFirst();
     return { segmentMicros: org?.price_segment_micros ?? 7900, mmsMicros: org?.price_mms_micros ?? 20000 };
   }
+
+  /** The senders this process chose for new messages (a burst spreads over the pool). */
+  readonly recentSenders = new RecentSenderChoices();
 
   /** Writes a new outbound message (see `sends`). */
   readonly queueSend = (send: QueuedSend): Promise<EventRow> => this.sends.submit(send);

@@ -3,6 +3,7 @@ import { ACTIVITY_CATEGORY, type SelectionReason, type TrafficType } from "../do
 import { badRequest, notFound, ProblemError } from "../domain/problem.js";
 import { parseRfc3339 } from "../domain/time.js";
 import { type Actor, leadDocument } from "../services/leads.js";
+import type { RecentSenderChoices } from "../services/recent-senders.js";
 import { chooseFrom, senderCandidates } from "../services/sender.js";
 import { recordEvent } from "../services/timeline.js";
 import { isUniqueViolation } from "../store/errors.js";
@@ -281,6 +282,8 @@ export async function sendSms(
   /** How the message is written (Messaging batches sends that arrive together); one transaction by default. */
   queue: (send: QueuedSend) => Promise<EventRow> = (send) =>
     plainTransact(db)((trx) => queueOutbound(trx, send.q, send.now)),
+  /** The numbers this process chose for sends not yet written, so that a burst spreads over them. */
+  recentSenders: RecentSenderChoices | null = null,
 ): Promise<SendOutcome> {
   const text = body.text ?? "";
   const mediaUrls = body.mediaUrls ?? [];
@@ -333,7 +336,10 @@ export async function sendSms(
   }
   const campaignId = body.campaignId ?? null;
   const sourceId = body.sourceId ?? lead?.source_id ?? null;
-  const choice = chooseFrom(senders, {
+  const pool = recentSenders
+    ? { ...senders, candidates: recentSenders.apply(actor.organizationId, senders.candidates, now) }
+    : senders;
+  const choice = chooseFrom(pool, {
     organizationId: actor.organizationId,
     conversation,
     leadAssignedPhoneNumberId: assigned,
@@ -357,6 +363,7 @@ export async function sendSms(
     );
   }
   const from = choice.rows.get(choice.selection.candidate.id)!;
+  recentSenders?.record(actor.organizationId, from.id, now);
   try {
     const event = await queue({
       q: {

@@ -125,6 +125,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
         request.body,
         Date.now(),
         pipeline.queueSend,
+        pipeline.recentSenders,
       );
       pipeline.poke();
       // A message just written has only its creation entry: its log is known without a read, and
