@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import SqliteDatabase from "better-sqlite3";
-import { type CompiledQuery, Kysely } from "kysely";
+import { type CompiledQuery, Kysely, type RawBuilder, sql } from "kysely";
 import pg from "pg";
+import { foldCase } from "../domain/case-fold.js";
 import { LeadtrailPostgresDialect } from "./pg-dialect.js";
 import { NamedStatementPool } from "./pg-named-statements.js";
 import type { Database } from "./schema.js";
@@ -10,6 +11,9 @@ import { LeadtrailSqliteDialect } from "./sqlite-dialect.js";
 import { StatementCache } from "./sqlite-statement-cache.js";
 
 export type Engine = "sqlite" | "postgresql";
+
+/** SQL that folds a text expression's case as foldCase does. */
+export type UnicodeFold = (text: RawBuilder<unknown>) => RawBuilder<unknown>;
 
 /**
  * Runs a compiled read query and answers its rows as arrays of values in select order: for wide rows
@@ -21,8 +25,8 @@ export type ArrayRowReader = (query: CompiledQuery) => Promise<unknown[][]>;
 interface ConnectionBase {
   db: Kysely<Database>;
   readArrays: ArrayRowReader;
-  /** The name of an SQL function that lower-cases all of Unicode, not only ASCII. */
-  unicodeLower: string;
+  /** SQL folding a text's case over all of Unicode as foldCase does (see list search). */
+  unicodeFold: UnicodeFold;
   close(): Promise<void>;
 }
 
@@ -120,13 +124,14 @@ export function openConnection(options: ConnectionOptions): Connection {
     const named = new NamedStatementPool(pool);
     const db = new Kysely<Database>({ dialect: new LeadtrailPostgresDialect({ pool: named }) });
     const readArrays: ArrayRowReader = (query) => named.queryArrays(query.sql, query.parameters);
-    // PostgreSQL's own lower() folds all of Unicode (by the database's locale).
+    // PostgreSQL's own lower() folds all of Unicode (by the database's locale), one character at a
+    // time: ς (which no upper-case letter gives it) is made σ, as foldCase does.
     return {
       engine: "postgresql",
       db,
       raw: pool,
       readArrays,
-      unicodeLower: "lower",
+      unicodeFold: (text) => sql`translate(lower(${text}), 'ς', 'σ')`,
       close: () => db.destroy(),
     };
   }
@@ -146,7 +151,7 @@ export function openConnection(options: ConnectionOptions): Connection {
   // (lowered to "Émile", the term to "émile"). List search calls this instead when its term is not
   // ASCII (an ASCII term only matches ASCII letters, which lower() folds, and stays on the fast path).
   raw.function(SQLITE_UNICODE_LOWER, { deterministic: true }, (value: unknown) =>
-    typeof value === "string" ? value.toLowerCase() : value,
+    typeof value === "string" ? foldCase(value) : value,
   );
   const db = new Kysely<Database>({ dialect: new LeadtrailSqliteDialect(raw) });
   // Statements of their own, apart from Kysely's: these are switched to arrays for good.
@@ -161,7 +166,7 @@ export function openConnection(options: ConnectionOptions): Connection {
     db,
     raw,
     readArrays,
-    unicodeLower: SQLITE_UNICODE_LOWER,
+    unicodeFold: (text) => sql`${sql.raw(SQLITE_UNICODE_LOWER)}(${text})`,
     close: () => db.destroy(),
   };
 }

@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
 import { type Kysely, type RawBuilder, sql } from "kysely";
+import { foldCase } from "../domain/case-fold.js";
 import { badRequest } from "../domain/problem.js";
 import { parseRfc3339 } from "../domain/time.js";
 import type { CursorCodec, CursorValue } from "./cursor.js";
-import type { ArrayRowReader } from "./database.js";
+import type { ArrayRowReader, UnicodeFold } from "./database.js";
 import type { Database } from "./schema.js";
 
 // The RequestDataOptions query language (CONTRACT.md "Lists"), shared by every paged resource:
@@ -245,8 +246,8 @@ export function parseListOptions(
   raw: unknown,
   // The continuation token is only checked for form here; runList verifies it against the full scope.
   scope: string,
-  /** SQL function folding all of Unicode (Connection.unicodeLower); plain lower() folds ASCII only. */
-  unicodeLower = "lower",
+  /** SQL folding all of Unicode as foldCase does (Connection.unicodeFold); lower() folds ASCII only. */
+  unicodeFold: UnicodeFold = (text) => sql`lower(${text})`,
 ): ParsedList {
   const options: RequestDataOptions = raw === undefined || raw === null ? {} : asObject(raw, "body");
   const pageSize = parsePageSize(options.pageSize);
@@ -315,10 +316,10 @@ export function parseListOptions(
     assertStorableText(options.search, "search");
     const term = options.search.trim();
     if (term.length > 0 && chosen.length > 0) {
-      const pattern = `%${escapeLike(term.toLowerCase())}%`;
+      const pattern = `%${escapeLike(foldCase(term))}%`;
       // An ASCII term matches ASCII letters only, which every lower() folds: the built-in is enough.
-      const lower = sql.raw(/^[\x20-\x7e]*$/.test(term) ? "lower" : unicodeLower);
-      const ors = chosen.map((f) => sql`${lower}(${sql.ref(f.column)}) like ${pattern} escape '\\'`);
+      const fold: UnicodeFold = /^[\x20-\x7e]*$/.test(term) ? (text) => sql`lower(${text})` : unicodeFold;
+      const ors = chosen.map((f) => sql`${fold(sql.ref(f.column))} like ${pattern} escape '\\'`);
       conditions.push(sql`(${sql.join(ors, sql` or `)})`);
       searches = true;
     }
