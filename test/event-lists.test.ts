@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import pg from "pg";
 import { ACTIVITY_CATEGORY } from "../src/domain/event-vocabulary.js";
 import { newEventRow } from "../src/store/events-repo.js";
 import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
-import { forEachEngine } from "./helpers/engines.js";
+import { forEachEngine, PG_URL } from "./helpers/engines.js";
 
 type Item = Record<string, unknown> & { id: string; createdAt: string };
 
@@ -543,5 +544,86 @@ forEachEngine("event list search case folding", (engine) => {
       ["STRAẞE", [summaries[3]!]],
     ];
     for (const [term, expected] of cases) assert.deepEqual(await found(term), expected, term);
+  });
+});
+
+// An event is stamped when it is written, not before a wait: a lead delivered with a source's key
+// waits for a re-keying of that source (its lock); stamped before the wait, its LeadCreated event
+// sorted before events written meanwhile, and a walk that had passed its place never showed it.
+forEachEngine("event lists and a delivery that waited", (engine) => {
+  let api: TestApi;
+  before(async () => {
+    api = await startTestApi(engine);
+  });
+  after(() => api.close());
+
+  // PostgreSQL only: SQLite runs one writer at a time and has no source lock to wait on.
+  const onPostgres = engine === "postgresql" ? test : () => {};
+  onPostgres("a walk in createdAt order shows a lead delivered while it was under way", async () => {
+    const first = await api.call("POST", "/leads", {
+      contact: { firstName: "First", phone: { number: "+12125550111" } },
+    });
+    assert.equal(first.statusCode, 201, first.body);
+    const conversationId = (await api.call("POST", `/conversations/lead/${first.json().id}`, {})).json()
+      .items[0].id;
+    const source = await api.call("POST", "/sources", { name: "Vendor" });
+    assert.equal(source.statusCode, 201, source.body);
+    // Another session holds the source's lock, as a re-keying PUT does, while the delivery arrives.
+    const locker = new pg.Client({ connectionString: PG_URL });
+    await locker.connect();
+    let delivery: Promise<{ statusCode: number; body: string }> | undefined;
+    // The walk's first page is read while the delivery waits; the rest after it has committed.
+    const body = { pageSize: 2, orderBy: [{ field: "createdAt", direction: "asc" }] };
+    let page: { items: Item[]; continuationToken: string | null } | undefined;
+    try {
+      await locker.query(`set search_path to ${api.db.options.pgSchema}`);
+      await locker.query("begin");
+      await locker.query("select pg_advisory_xact_lock(hashtextextended($1, 0))", [
+        `source:${api.org.organizationId}:${source.json().id}`,
+      ]);
+      delivery = api.call(
+        "POST",
+        "/leads",
+        { contact: { firstName: "Delivered", phone: { number: "+12125550122" } } },
+        source.json().apiKey,
+      );
+      let waiting = 0;
+      for (let tries = 0; waiting === 0 && tries < 200; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        waiting = (await locker.query("select count(*)::int as n from pg_locks where not granted")).rows[0].n;
+      }
+      assert.ok(waiting > 0, "the delivery waits for the source's lock");
+      for (const text of ["meanwhile", "meanwhile too"]) {
+        const note = await api.call("POST", `/events/conversations/${conversationId}/notes`, { text });
+        assert.equal(note.statusCode, 200, note.body);
+      }
+      const res = await api.call("POST", "/events/all/my", body);
+      assert.equal(res.statusCode, 200, res.body);
+      page = res.json();
+      page!.items.forEach(assertEventRecord);
+    } finally {
+      await locker.query("commit").catch(() => {});
+      await locker.end();
+    }
+    const walk = async (firstPage: { items: Item[]; continuationToken: string | null }) => {
+      const seen = [...firstPage.items];
+      let token = firstPage.continuationToken;
+      while (token) {
+        const res = await api.call("POST", "/events/all/my", { ...body, continuationToken: token });
+        assert.equal(res.statusCode, 200, res.body);
+        res.json().items.forEach(assertEventRecord);
+        seen.push(...res.json().items);
+        token = res.json().continuationToken;
+      }
+      return seen.map((item) => item.summary);
+    };
+    const delivered = await delivery!;
+    assert.equal(delivered.statusCode, 201, delivered.body);
+    assert.deepEqual(await walk(page!), [
+      "Lead created: First",
+      "meanwhile",
+      "meanwhile too",
+      "Lead created: Delivered",
+    ]);
   });
 });

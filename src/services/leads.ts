@@ -202,19 +202,24 @@ export async function insertLead(
  * of credit: the wallet may go below zero, which stops SMS sending until credit is added.
  * A lead the source delivered before under the same metadata.sellerLeadId is answered as it is
  * (`created: false`): nothing is written or charged, whatever the repeated body says.
+ * `at`: the lead's time; by default the clock once the source's lock is held, so that a delivery
+ * that waited for a re-keying is not stamped before events written meanwhile (a list walked in the
+ * meantime would have passed its place and never show its LeadCreated event).
  */
 export async function receiveLead(
   db: Kysely<Database>,
   actor: Actor & { sourceId: string; sourceKeyHash?: string },
   body: LeadRequestBody,
-  now: number = Date.now(),
+  at?: number,
 ): Promise<{ lead: LeadRow; created: boolean }> {
   const key = intakeKey(actor.sourceId, body.metadata);
+  let now = at ?? Date.now();
   try {
     const received = await db.transaction().execute(async (trx) => {
       // Held until the lead commits: a re-keying PUT or a delete that commits before this read is
       // seen below, and one that comes later waits for this lead (shareLockSource).
       await shareLockSource(trx, actor.organizationId, actor.sourceId);
+      now = at ?? Date.now();
       const source = await getSource(trx, actor.organizationId, actor.sourceId);
       // Deleted or re-keyed between authentication and now: the key is no longer valid.
       if (!source) throw invalidSourceKey();
