@@ -5,6 +5,7 @@ import { ACTIVITY_CATEGORY } from "../src/domain/event-vocabulary.js";
 import { newEventRow } from "../src/store/events-repo.js";
 import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine, PG_URL } from "./helpers/engines.js";
+import { addLead, addSenderNumber } from "./helpers/messaging.js";
 
 type Item = Record<string, unknown> & { id: string; createdAt: string };
 
@@ -548,82 +549,107 @@ forEachEngine("event list search case folding", (engine) => {
 });
 
 // An event is stamped when it is written, not before a wait: a lead delivered with a source's key
-// waits for a re-keying of that source (its lock); stamped before the wait, its LeadCreated event
-// sorted before events written meanwhile, and a walk that had passed its place never showed it.
-forEachEngine("event lists and a delivery that waited", (engine) => {
+// waits for a re-keying of that source (its lock), an inbound message for another message of the same
+// sender; stamped before the wait, its event sorted before events written meanwhile, and a walk that
+// had passed its place never showed it.
+forEachEngine("event lists and a write that waited", (engine) => {
   let api: TestApi;
+  const OUR = "+14155550100";
   before(async () => {
     api = await startTestApi(engine);
+    await addSenderNumber(api, { number: OUR });
   });
   after(() => api.close());
 
-  // PostgreSQL only: SQLite runs one writer at a time and has no source lock to wait on.
-  const onPostgres = engine === "postgresql" ? test : () => {};
-  onPostgres("a walk in createdAt order shows a lead delivered while it was under way", async () => {
-    const first = await api.call("POST", "/leads", {
-      contact: { firstName: "First", phone: { number: "+12125550111" } },
-    });
-    assert.equal(first.statusCode, 201, first.body);
-    const conversationId = (await api.call("POST", `/conversations/lead/${first.json().id}`, {})).json()
-      .items[0].id;
-    const source = await api.call("POST", "/sources", { name: "Vendor" });
-    assert.equal(source.statusCode, 201, source.body);
-    // Another session holds the source's lock, as a re-keying PUT does, while the delivery arrives.
+  /**
+   * Holds the advisory lock `lockKey` in another session while `write` starts and waits for it; in
+   * the meantime writes two notes in the conversation and reads the first page of a walk of the list
+   * at `path` by createdAt; then lets the write commit and walks on. Answers the summaries walked.
+   */
+  const walkWhileWaiting = async (
+    lockKey: string,
+    path: string,
+    conversationId: string,
+    write: () => Promise<{ statusCode: number; body: string }>,
+  ) => {
+    const body = { pageSize: 2, orderBy: [{ field: "createdAt", direction: "asc" }] };
+    const read = async (continuationToken: string | null) => {
+      const res = await api.call("POST", path, { ...body, continuationToken });
+      assert.equal(res.statusCode, 200, res.body);
+      res.json().items.forEach(assertEventRecord);
+      return res.json() as { items: Item[]; continuationToken: string | null };
+    };
     const locker = new pg.Client({ connectionString: PG_URL });
     await locker.connect();
-    let delivery: Promise<{ statusCode: number; body: string }> | undefined;
-    // The walk's first page is read while the delivery waits; the rest after it has committed.
-    const body = { pageSize: 2, orderBy: [{ field: "createdAt", direction: "asc" }] };
-    let page: { items: Item[]; continuationToken: string | null } | undefined;
+    let written: Promise<{ statusCode: number; body: string }> | undefined;
+    let page: { items: Item[]; continuationToken: string | null };
     try {
       await locker.query(`set search_path to ${api.db.options.pgSchema}`);
       await locker.query("begin");
-      await locker.query("select pg_advisory_xact_lock(hashtextextended($1, 0))", [
-        `source:${api.org.organizationId}:${source.json().id}`,
-      ]);
-      delivery = api.call(
-        "POST",
-        "/leads",
-        { contact: { firstName: "Delivered", phone: { number: "+12125550122" } } },
-        source.json().apiKey,
-      );
+      await locker.query("select pg_advisory_xact_lock(hashtextextended($1, 0))", [lockKey]);
+      written = write();
       let waiting = 0;
       for (let tries = 0; waiting === 0 && tries < 200; tries++) {
         await new Promise((resolve) => setTimeout(resolve, 10));
         waiting = (await locker.query("select count(*)::int as n from pg_locks where not granted")).rows[0].n;
       }
-      assert.ok(waiting > 0, "the delivery waits for the source's lock");
+      assert.ok(waiting > 0, "the write waits for the lock");
       for (const text of ["meanwhile", "meanwhile too"]) {
         const note = await api.call("POST", `/events/conversations/${conversationId}/notes`, { text });
         assert.equal(note.statusCode, 200, note.body);
       }
-      const res = await api.call("POST", "/events/all/my", body);
-      assert.equal(res.statusCode, 200, res.body);
-      page = res.json();
-      page!.items.forEach(assertEventRecord);
+      page = await read(null);
     } finally {
       await locker.query("commit").catch(() => {});
       await locker.end();
     }
-    const walk = async (firstPage: { items: Item[]; continuationToken: string | null }) => {
-      const seen = [...firstPage.items];
-      let token = firstPage.continuationToken;
-      while (token) {
-        const res = await api.call("POST", "/events/all/my", { ...body, continuationToken: token });
-        assert.equal(res.statusCode, 200, res.body);
-        res.json().items.forEach(assertEventRecord);
-        seen.push(...res.json().items);
-        token = res.json().continuationToken;
-      }
-      return seen.map((item) => item.summary);
-    };
-    const delivered = await delivery!;
-    assert.equal(delivered.statusCode, 201, delivered.body);
-    assert.deepEqual(await walk(page!), [
+    const done = await written!;
+    assert.equal(done.statusCode, 201, done.body);
+    const seen = [...page.items];
+    while (page.continuationToken) {
+      page = await read(page.continuationToken);
+      seen.push(...page.items);
+    }
+    return seen.map((item) => item.summary);
+  };
+
+  // PostgreSQL only: SQLite runs one writer at a time, and takes no such locks.
+  const onPostgres = engine === "postgresql" ? test : () => {};
+  onPostgres("a walk by createdAt shows a lead a source delivered while it was under way", async () => {
+    const source = await api.call("POST", "/sources", { name: "Vendor" });
+    assert.equal(source.statusCode, 201, source.body);
+    const { conversationId } = await addLead(api, "+12125550111", { firstName: "First" });
+    // The delivered lead's LeadCreated event is on its own timeline: walk the organization's.
+    const walked = await walkWhileWaiting(
+      `source:${api.org.organizationId}:${source.json().id}`,
+      "/events/all/my",
+      conversationId,
+      async () =>
+        api.call(
+          "POST",
+          "/leads",
+          { contact: { firstName: "Delivered", phone: { number: "+12125550122" } } },
+          source.json().apiKey,
+        ),
+    );
+    assert.deepEqual(walked, [
       "Lead created: First",
       "meanwhile",
       "meanwhile too",
       "Lead created: Delivered",
     ]);
+  });
+
+  onPostgres("a walk by createdAt shows a message that arrived while it was under way", async () => {
+    const phone = "+12125550133";
+    const { conversationId } = await addLead(api, phone, { firstName: "Second" });
+    // Another message of the same sender holds the sender's lock.
+    const walked = await walkWhileWaiting(
+      `inbound-sender:${api.org.organizationId}:${phone}`,
+      `/events/conversations/${conversationId}`,
+      conversationId,
+      async () => api.call("POST", "/simulator/inbound", { from: phone, to: OUR, text: "arrived" }),
+    );
+    assert.deepEqual(walked, ["Lead created: Second", "meanwhile", "meanwhile too", "arrived"]);
   });
 });

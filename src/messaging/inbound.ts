@@ -127,11 +127,6 @@ export async function handleInbound(
   // organization holds the numbers it registers, so a warmup "partner" may be a person saying STOP.
   if (action === null && (await isOwnNumber(db, organizationId, from))) return undefined;
   const actor = { organizationId, userId: SYSTEM_ACTOR };
-  // The event is recorded as arriving now (its createdAt, like every event's: a message stamped
-  // earlier by the provider, delivered late, must not slip into a page a client has already read);
-  // receivedAt keeps the provider's time, except one in the future (another clock than ours).
-  const arrivedAt = Date.now();
-  const receivedAt = Math.min(message.receivedAt, arrivedAt);
   const orgPrices = await prices(organizationId);
   const isMms = message.media.length > 0;
   try {
@@ -139,6 +134,12 @@ export async function handleInbound(
       // In the transaction, so that a redelivery rolled back below takes the lead it created with it;
       // under the sender's lock, so that two first messages of a new sender create one lead.
       await lockForTransaction(trx, `inbound-sender:${organizationId}:${from}`);
+      // The event is recorded as arriving now, once the lock is held (its createdAt, like every
+      // event's: a message stamped earlier, by the provider or before waiting for another message of
+      // its sender, must not slip into a page a client has already read); receivedAt keeps the
+      // provider's time, except one in the future (another clock than ours).
+      const arrivedAt = Date.now();
+      const receivedAt = Math.min(message.receivedAt, arrivedAt);
       const lead =
         (await leadRepliedTo(trx, organizationId, from, ourNumber.number)) ??
         (await insertLead(
