@@ -90,6 +90,35 @@ forEachEngine("events API", (engine) => {
     assert.match(record.createdAt, /Z$/);
   });
 
+  test("an event a transaction has written but not committed is not read, and after its rollback never was", async () => {
+    const db = api.db.store.db;
+    const [row] = [
+      newEventRow({
+        organization_id: api.org.organizationId,
+        event_type: "Note",
+        activity_type: "Note",
+        activity_category: "Note",
+        description: "A note that is rolled back.",
+        created_by: api.org.userId,
+        summary: "uncommitted",
+      }),
+    ];
+    let reads: Array<[number, number]> = [];
+    await assert.rejects(
+      db.transaction().execute(async (trx) => {
+        await insertEvents(trx, [row!]);
+        // Other requests run while the transaction is open (on SQLite, on the same connection).
+        const one = await api.call("GET", `/events/${row!.id}`);
+        const list = await api.call("POST", "/events/all/my", { search: "uncommitted" });
+        reads = [[one.statusCode, list.json().items.length]];
+        throw new Error("roll back");
+      }),
+      /roll back/,
+    );
+    assert.deepEqual(reads, [[404, 0]]);
+    assert.equal((await api.call("GET", `/events/${row!.id}`)).statusCode, 404);
+  });
+
   test("event detail names its author from the users table: name, email when known, null otherwise", async () => {
     const db = api.db.store.db;
     const org = await createOrganization(db, "Detail Org", "Grace Hopper");

@@ -38,7 +38,17 @@ const SQLITE_UNICODE_LOWER = "leadtrail_lower";
  * few hot paths that use prepared statements directly (see event-by-id-reader.ts).
  */
 export type Connection =
-  | (ConnectionBase & { engine: "sqlite"; raw: SqliteDatabase.Database })
+  | (ConnectionBase & {
+      engine: "sqlite";
+      raw: SqliteDatabase.Database;
+      /**
+       * A second handle on the file, for the raw reads outside transactions (GET /events/{id}, list
+       * pages): it sees committed rows only. Kysely keeps a transaction open on `raw` across awaits,
+       * and a read on `raw` meanwhile saw rows that were not committed yet and might never be (a
+       * group commit that rolls back runs its units again, with new ids). `raw` itself for ":memory:".
+       */
+      reader: SqliteDatabase.Database;
+    })
   | (ConnectionBase & { engine: "postgresql"; raw: pg.Pool });
 
 export interface ConnectionOptions {
@@ -147,15 +157,11 @@ export function openConnection(options: ConnectionOptions): Connection {
   // Other processes (a worker, `leadtrail org create`) may write to the same file: wait, don't fail.
   raw.pragma("busy_timeout = 5000");
   raw.pragma("foreign_keys = ON");
-  // SQLite's lower() folds ASCII letters only, so a search for "Émile" would miss a stored "Émile"
-  // (lowered to "Émile", the term to "émile"). List search calls this instead when its term is not
-  // ASCII (an ASCII term only matches ASCII letters, which lower() folds, and stays on the fast path).
-  raw.function(SQLITE_UNICODE_LOWER, { deterministic: true }, (value: unknown) =>
-    typeof value === "string" ? foldCase(value) : value,
-  );
+  registerUnicodeFold(raw);
   const db = new Kysely<Database>({ dialect: new LeadtrailSqliteDialect(raw) });
+  const reader = options.sqlitePath === ":memory:" ? raw : openSqliteReader(options.sqlitePath);
   // Statements of their own, apart from Kysely's: these are switched to arrays for good.
-  const arrayStatements = new StatementCache(raw);
+  const arrayStatements = new StatementCache(reader);
   const readArrays: ArrayRowReader = async (query) =>
     arrayStatements
       .statement(query.sql)
@@ -165,8 +171,31 @@ export function openConnection(options: ConnectionOptions): Connection {
     engine: "sqlite",
     db,
     raw,
+    reader,
     readArrays,
     unicodeFold: (text) => sql`${sql.raw(SQLITE_UNICODE_LOWER)}(${text})`,
-    close: () => db.destroy(),
+    close: async () => {
+      await db.destroy();
+      if (reader !== raw) reader.close();
+    },
   };
+}
+
+/**
+ * SQLite's lower() folds ASCII letters only, so a search for "Émile" would miss a stored "Émile"
+ * (lowered to "Émile", the term to "émile"). List search calls this instead when its term is not
+ * ASCII (an ASCII term only matches ASCII letters, which lower() folds, and stays on the fast path).
+ */
+function registerUnicodeFold(handle: SqliteDatabase.Database): void {
+  handle.function(SQLITE_UNICODE_LOWER, { deterministic: true }, (value: unknown) =>
+    typeof value === "string" ? foldCase(value) : value,
+  );
+}
+
+/** The read-only second handle on a file the writer has opened (so it exists, in WAL mode). */
+function openSqliteReader(path: string): SqliteDatabase.Database {
+  const reader = new SqliteDatabase(path, { readonly: true, fileMustExist: true });
+  reader.pragma("busy_timeout = 5000");
+  registerUnicodeFold(reader);
+  return reader;
 }

@@ -13,11 +13,11 @@ const BY_KEYS = `${SELECT} join unnest($1::text[], $2::text[]) as wanted (organi
 
 /**
  * The hottest read of the API (GET /events/{id}). On SQLite, a primary-key lookup through a statement
- * prepared once, read as an array. On PostgreSQL, lookups are coalesced (see CoalescingEventReader).
+ * prepared once on the read handle (committed rows only), read as an array. On PostgreSQL, lookups are coalesced (see CoalescingEventReader).
  */
 export function eventByIdReader(conn: Connection): EventByIdReader {
   if (conn.engine === "sqlite") {
-    const statement = conn.raw.prepare(`${SELECT} where organization_id = ? and id = ?`).raw(true);
+    const statement = conn.reader.prepare(`${SELECT} where organization_id = ? and id = ?`).raw(true);
     return async (organizationId, id) => {
       const values = statement.get(organizationId, id) as unknown[] | undefined;
       return values && eventRowFromArray(values);
