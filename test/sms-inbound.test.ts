@@ -138,6 +138,8 @@ forEachEngine("inbound SMS and keywords", (engine) => {
     "opt out",
     "Opt-Out!",
     "optout",
+    // Telnyx, the provider, opts the sender out on "STOP ALL" too (its default block-rule keywords).
+    "Stop all",
   ]) {
     test(`'${word}' opts out: suppression, Opted out, one unbilled SystemInternal confirmation`, async () => {
       const phone = `+1206555${String(1000 + Math.floor(Math.random() * 8999))}`;

@@ -7,6 +7,9 @@ export type KeywordAction = "opt-out" | "opt-in" | "help";
 const KEYWORDS: Record<string, KeywordAction> = {
   STOP: "opt-out",
   STOPALL: "opt-out",
+  // Telnyx's default block rule takes "STOP ALL" as well: the provider would then refuse our
+  // messages while the timeline still took the sender for subscribed.
+  "STOP ALL": "opt-out",
   UNSUBSCRIBE: "opt-out",
   CANCEL: "opt-out",
   END: "opt-out",
