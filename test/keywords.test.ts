@@ -17,6 +17,29 @@ test("keywords are the whole message, in any case, trailing punctuation aside; w
   ]) {
     assert.equal(keywordAction(text), "opt-out", text);
   }
+  // Whatever surrounds the word on a phone's keyboard: quotes, a comma, an ellipsis, an emoji, a
+  // zero-width character, or the full-width letters of an East Asian input method.
+  for (const text of [
+    "ＳＴＯＰ",
+    "Ｓｔｏｐ。",
+    '"STOP"',
+    "'stop'",
+    "\u201cStop\u201d",
+    "STOP,",
+    "Stop;",
+    "stop\u2026",
+    "(stop)",
+    "*STOP*",
+    "stop \u{1F6D1}",
+    "\u270b\ufe0f Stop",
+    "STOP\u200b",
+    "\u200bUnsubscribe",
+    "\u00bfCancel?",
+  ]) {
+    assert.equal(keywordAction(text), "opt-out", JSON.stringify(text));
+  }
+  assert.equal(keywordAction("ＳＴＡＲＴ"), "opt-in");
+  assert.equal(keywordAction('"Help"'), "help");
   assert.equal(keywordAction("start"), "opt-in");
   assert.equal(keywordAction("Help?"), "help");
   for (const text of [
@@ -24,6 +47,10 @@ test("keywords are the whole message, in any case, trailing punctuation aside; w
     "stopped",
     "STOP STOP",
     "opt",
+    "?",
+    "\u{1F6D1}",
+    "stop, please",
+    "don't stop",
     "constructor",
     "__proto__",
     "",

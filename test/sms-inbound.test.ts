@@ -140,6 +140,12 @@ forEachEngine("inbound SMS and keywords", (engine) => {
     "optout",
     // Telnyx, the provider, opts the sender out on "STOP ALL" too (its default block-rule keywords).
     "Stop all",
+    // The same words in the forms phones also send: full-width letters, quotes, a trailing comma or
+    // a zero-width character.
+    "ＳＴＯＰ",
+    '"Stop"',
+    "STOP,",
+    "Stop\u200b",
   ]) {
     test(`'${word}' opts out: suppression, Opted out, one unbilled SystemInternal confirmation`, async () => {
       const phone = `+1206555${String(1000 + Math.floor(Math.random() * 8999))}`;

@@ -1,6 +1,7 @@
 // Carrier-standard SMS keywords (CTIA), plus the FCC's 2025 revocation words (REVOKE, OPT OUT):
-// matched against the whole message, any case, with surrounding spaces and trailing punctuation
-// ("Stop." and "stop!" are a STOP) ignored. A longer message that merely contains one is not a keyword.
+// matched against the whole message, any case and in full-width letters, with surrounding spaces,
+// punctuation, emoji and invisible characters ("Stop.", '"stop"', "STOP," are a STOP) ignored. A longer
+// message that merely contains one is not a keyword.
 
 export type KeywordAction = "opt-out" | "opt-in" | "help";
 
@@ -23,12 +24,19 @@ const KEYWORDS: Record<string, KeywordAction> = {
   INFO: "help",
 };
 
+/**
+ * What may surround the word and still leave it the whole message: spaces, punctuation (quotes, a
+ * comma, an ellipsis, "¿…?"), symbols and emoji, and invisible characters (a zero-width space, an
+ * emoji's variation selector) that keyboards and copy-paste add.
+ */
+const EDGES = /^[\s\p{P}\p{S}\p{M}\p{Cf}]+|[\s\p{P}\p{S}\p{M}\p{Cf}]+$/gu;
+
 export function keywordAction(text: string): KeywordAction | null {
   const word = text
-    .trim()
-    .replace(/[.!?]+$/, "")
+    // Full-width letters (an East Asian input method's "ＳＴＯＰ") and other compatibility forms.
+    .normalize("NFKC")
+    .replace(EDGES, "")
     .replace(/[\s-]+/g, " ")
-    .trim()
     .toUpperCase();
   return Object.hasOwn(KEYWORDS, word) ? KEYWORDS[word]! : null;
 }
