@@ -131,6 +131,36 @@ forEachEngine("SMS compliance gate", (engine) => {
       .execute();
   });
 
+  test("a recipient in a US territory (Puerto Rico, USVI, Guam) needs a 10DLC campaign too; the Dominican Republic does not", async () => {
+    const bare = await addSenderNumber(api, {
+      number: "+14155550197",
+      ten_dlc_campaign_id: null,
+      is_default: 0,
+    });
+    const cases = [
+      ["+17875550131", "America/Puerto_Rico", "Blocked"],
+      ["+13405550132", "America/St_Thomas", "Blocked"],
+      ["+16715550133", "Pacific/Guam", "Blocked"],
+      ["+18095550134", "America/Santo_Domingo", "Delivered"],
+    ] as const;
+    for (const [phone, zone, expected] of cases) {
+      const sms = await sendTo(
+        phone,
+        // Daytime wherever the zone is: only the 10DLC rule is under test.
+        { timeZoneId: DAYTIME },
+        { fromPhoneNumberId: bare.id, wasManuallyOverridden: true },
+      );
+      const done = await waitForEvent(api, sms.id, isFinal);
+      assert.equal(done.status, expected, `${phone} (${zone}): ${JSON.stringify(done)}`);
+      if (expected === "Blocked") assert.equal(done.complianceAction, "MissingTenDlcCampaign");
+    }
+    await api.db.store.db
+      .updateTable("phone_numbers")
+      .set({ enabled: 0 })
+      .where("id", "=", bare.id)
+      .execute();
+  });
+
   test("automatic selection passes over a number without a 10DLC campaign for US recipients; a manual choice does not", async () => {
     const bare = await addSenderNumber(api, {
       number: "+15125550198",

@@ -29,10 +29,17 @@ export function recipientZones(leadTimeZone: string | null | undefined, e164: st
   return zonesForNumber(e164);
 }
 
-/** US and Canada (NANP +1 numbers in those two countries) need a registered 10DLC campaign. */
+/**
+ * The +1 countries whose carriers enforce 10DLC registration: the US with its territories (Puerto
+ * Rico, the US Virgin Islands, Guam, the Northern Marianas, American Samoa: libphonenumber gives each
+ * a country code of its own, but their carriers are US carriers under the same rules) and Canada.
+ */
+const TEN_DLC_COUNTRIES = new Set(["US", "CA", "PR", "VI", "GU", "MP", "AS"]);
+
+/** US (territories included) and Canadian recipients need a sender with a registered 10DLC campaign. */
 export function needsTenDlc(e164: string): boolean {
-  const parsed = parsePhoneNumberFromString(e164);
-  return parsed?.country === "US" || parsed?.country === "CA";
+  const country = parsePhoneNumberFromString(e164)?.country;
+  return country !== undefined && TEN_DLC_COUNTRIES.has(country);
 }
 
 const REGION_CODES: Record<string, string> = {
