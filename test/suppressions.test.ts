@@ -255,6 +255,39 @@ forEachEngine("suppressions", (engine) => {
     assert.equal(await isSuppressed(api.db.store.db, api.org.organizationId, "sms", "+13125550104"), true);
   });
 
+  test("an entry on channel 'all' given a phone number and an email blocks that email too", async () => {
+    const res = await api.call(
+      "POST",
+      "/suppressions",
+      entry({ phoneNumber: "+13125550107", email: "Pat.Everywhere@Example.com", channel: "all" }),
+    );
+    assert.equal(res.statusCode, 201, res.body);
+    assert.equal(res.json().normalizedEmail, "pat.everywhere@example.com");
+    for (const channel of ["email", "all"]) {
+      const check = await api.call(
+        "POST",
+        "/suppressions/check",
+        entry({ email: "pat.everywhere@example.com", channel }),
+      );
+      assert.equal(check.statusCode, 200, check.body);
+      assert.equal(check.json().allowed, false, channel);
+      assert.equal(check.json().suppressionEntryId, res.json().id, channel);
+    }
+    // An entry on one channel keeps to it: an sms entry's email blocks no email.
+    const sms = await api.call(
+      "POST",
+      "/suppressions",
+      entry({ phoneNumber: "+13125550108", email: "pat.sms@example.com", channel: "sms" }),
+    );
+    assert.equal(sms.statusCode, 201, sms.body);
+    const email = await api.call(
+      "POST",
+      "/suppressions/check",
+      entry({ email: "pat.sms@example.com", channel: "email" }),
+    );
+    assert.equal(email.json().allowed, true);
+  });
+
   test("an inbound STOP (repository suppress) and the API share one entry", async () => {
     await suppress(api.db.store.db, {
       organizationId: api.org.organizationId,

@@ -102,6 +102,11 @@ export async function findSuppression(
 /**
  * The active entry that blocks any of `recipients` on `channel`: an entry on that channel or on
  * "all"; for channel "all", an entry on any channel. Oldest first when several match.
+ *
+ * An entry on "all" given both a phone number and an email is kept under the phone number, yet it
+ * blocks every channel for that person: its email matches too (an email is never an entry's phone
+ * number, so only emails are looked up that way). The worker needs no such lookup: it sends SMS to
+ * phone numbers, which an "all" entry is kept under.
  */
 export async function findActiveSuppression(
   db: Db,
@@ -110,11 +115,29 @@ export async function findActiveSuppression(
   recipients: string[],
 ): Promise<SuppressionRow | undefined> {
   if (recipients.length === 0) return undefined;
-  return activeSuppressions(db, organizationId, channel, recipients)
+  const emails = recipients.filter((r) => r.includes("@"));
+  const byRecipient = await activeSuppressions(db, organizationId, channel, recipients)
     .selectAll()
     .orderBy("suppressed_at", "asc")
     .orderBy("id", "asc")
     .executeTakeFirst();
+  if (emails.length === 0) return byRecipient;
+  // Found through suppressions_by_recipient's (organization, channel) prefix: the "all" entries.
+  const byEmail = await db
+    .selectFrom("suppressions")
+    .selectAll()
+    .where("organization_id", "=", organizationId)
+    .where("channel", "=", "all")
+    .where("email", "in", emails)
+    .where("status", "=", "active")
+    .orderBy("suppressed_at", "asc")
+    .orderBy("id", "asc")
+    .executeTakeFirst();
+  if (!byRecipient || !byEmail) return byRecipient ?? byEmail;
+  const older =
+    Number(byEmail.suppressed_at) < Number(byRecipient.suppressed_at) ||
+    (Number(byEmail.suppressed_at) === Number(byRecipient.suppressed_at) && byEmail.id < byRecipient.id);
+  return older ? byEmail : byRecipient;
 }
 
 /** Which of `recipients` an active entry blocks on `channel` (the rule of findActiveSuppression). */

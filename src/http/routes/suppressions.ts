@@ -129,7 +129,8 @@ function parseEntry(body: SuppressionEntryRequest, auth: ApiKeyOwner): ParsedEnt
 /**
  * The identifier an entry is kept under: the email on channel "email", the phone number on the
  * others (on "all", the email when no phone number is given). The other identifier, when also given,
- * is recorded on the entry but not matched on.
+ * is recorded on the entry; only an "all" entry is matched by it too (by its email: see
+ * findActiveSuppression), since it blocks the person on every channel.
  */
 function recipientOf(entry: ParsedEntry): string {
   if (entry.channel === "email") {
