@@ -197,6 +197,35 @@ forEachEngine("inbound SMS and keywords", (engine) => {
     assert.equal((await waitForEvent(api, ok.id, isFinal)).status, "Delivered");
   });
 
+  test("START from a recipient still blocked on every channel is recorded, but not answered 'resubscribed'", async () => {
+    const phone = "+12065550139";
+    const { conversationId } = await addLead(api, phone);
+    const entry = await api.call("POST", "/suppressions", {
+      organizationId: api.org.organizationId,
+      phoneNumber: phone,
+      channel: "all",
+      reason: "Do not contact on any channel",
+    });
+    assert.equal(entry.statusCode, 201, entry.body);
+    const start = await inbound(phone, "START");
+    assert.equal(start.complianceAction, "OptIn");
+    // The keyword releases SMS opt-outs only: the entry on every channel stands...
+    const check = await api.call("POST", "/suppressions/check", {
+      organizationId: api.org.organizationId,
+      phoneNumber: phone,
+    });
+    assert.equal(check.json().allowed, false);
+    const blocked = (await api.call("POST", "/sms/send", { conversationId, text: "Welcome back" })).json();
+    assert.equal((await waitForEvent(api, blocked.id, isFinal)).complianceAction, "Suppressed");
+    // ...so no confirmation tells the person they will get messages again (it would also be a
+    // message past that entry: confirmations skip suppression).
+    const replies = (await replyTo(conversationId)).filter((r) => r.id !== blocked.id);
+    assert.deepEqual(
+      replies.map((r) => r.summary),
+      [],
+    );
+  });
+
   test("HELP and INFO get a help reply", async () => {
     for (const word of ["HELP", "info"]) {
       const event = await inbound(`+12065550${word === "HELP" ? "136" : "137"}`, word);

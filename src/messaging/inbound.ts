@@ -11,7 +11,7 @@ import { lockForTransaction } from "../store/locks.js";
 import { INBOUND_ONCE } from "../store/migration-0004-inbound-once.js";
 import { findPhoneNumberByNumber } from "../store/phone-numbers-repo.js";
 import type { Database, EventRow, LeadRow } from "../store/schema.js";
-import { release, suppress } from "../store/suppressions-repo.js";
+import { isSuppressed, release, suppress } from "../store/suppressions-repo.js";
 import { SYSTEM_AUTHOR_ID } from "../store/user-directory.js";
 import type { Prices } from "./billing.js";
 import type { InboundMessage } from "./provider.js";
@@ -223,30 +223,35 @@ export async function handleInbound(
           at: receivedAt,
         });
       }
-      const reply = action
-        ? await queueOutbound(
-            trx,
-            {
-              organizationId,
-              createdBy: SYSTEM_ACTOR,
-              conversation,
-              to: from,
-              from: ourNumber,
-              selectionReason: "StickyConversation",
-              wasManuallyOverridden: false,
-              text: REPLIES[action],
-              mediaUrls: [],
-              campaignId: null,
-              sourceId: null,
-              trafficType: "SystemInternal",
-              scheduledFor: null,
-              idempotencyKey: null,
-              outboundSource: "system_notification",
-              prices: orgPrices,
-            },
-            Date.now(),
-          )
-        : null;
+      // START releases the SMS opt-out only; an entry on every channel (an operator's) still stands.
+      // Then no confirmation: it would tell the person messages resume, and reach them past that
+      // entry (replies skip suppression).
+      const stillSuppressed = action === "opt-in" && (await isSuppressed(trx, organizationId, "sms", from));
+      const reply =
+        action && !stillSuppressed
+          ? await queueOutbound(
+              trx,
+              {
+                organizationId,
+                createdBy: SYSTEM_ACTOR,
+                conversation,
+                to: from,
+                from: ourNumber,
+                selectionReason: "StickyConversation",
+                wasManuallyOverridden: false,
+                text: REPLIES[action],
+                mediaUrls: [],
+                campaignId: null,
+                sourceId: null,
+                trafficType: "SystemInternal",
+                scheduledFor: null,
+                idempotencyKey: null,
+                outboundSource: "system_notification",
+                prices: orgPrices,
+              },
+              Date.now(),
+            )
+          : null;
       return { event, reply };
     });
   } catch (error) {
