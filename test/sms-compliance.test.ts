@@ -78,6 +78,35 @@ forEachEngine("SMS compliance gate", (engine) => {
     assert.equal(smsView.status, "blocked_compliance");
   });
 
+  test("a lead the client recorded as opted out of SMS (metadata.smsOptedOut) is Blocked Suppressed", async () => {
+    const lead = await api.call("POST", "/leads", {
+      contact: { firstName: "Pat", phone: { number: "+13125550130" }, timeZoneId: DAYTIME },
+      metadata: { smsOptedOut: true, smsOptOutAt: "2026-10-01T12:00:00Z" },
+    });
+    assert.equal(lead.statusCode, 201, lead.body);
+    assert.equal(lead.json().metadata.smsOptedOut, true);
+    const conversationId = (await api.call("POST", `/conversations/lead/${lead.json().id}`, {})).json()
+      .items[0].id;
+    const send = async () => {
+      const res = await api.call("POST", "/sms/send", { conversationId, text: "Checking in." });
+      assert.equal(res.statusCode, 201, res.body);
+      return waitForEvent(api, res.json().id, isFinal);
+    };
+    const blocked = await send();
+    assert.equal(blocked.status, "Blocked", JSON.stringify(blocked));
+    assert.equal(blocked.complianceAction, "Suppressed");
+    assert.equal(blocked.billingStatus, "NotBilled");
+    assert.equal(blocked.sendingStartedAt, null);
+    assert.ok(blocked.statusReason);
+    // Once the client records the lead as opted in again, messages go.
+    const put = await api.call("PUT", `/leads/${lead.json().id}`, {
+      contact: { firstName: "Pat", phone: { number: "+13125550130" }, timeZoneId: DAYTIME },
+      metadata: { smsOptedOut: false },
+    });
+    assert.equal(put.statusCode, 200, put.body);
+    assert.equal((await send()).status, "Delivered");
+  });
+
   test("quiet hours at the recipient (lead time zone): Scheduled for the next allowed minute", async () => {
     const zone = zoneInTheNight();
     const sms = await sendTo("+13125550121", { timeZoneId: zone });

@@ -32,7 +32,10 @@ export function skipsQuietHours(row: EventRow): boolean {
 export interface GateFacts {
   /** The recipient's time zones, for each message the quiet-hours rule applies to. */
   zones: Map<string, string[]>;
-  /** Ids of the messages whose recipient is suppressed (confirmations never: see skipsSuppression). */
+  /**
+   * Ids of the messages whose recipient is suppressed, or whose lead is recorded as opted out of SMS
+   * (confirmations never: see skipsSuppression).
+   */
   suppressed: Set<string>;
   /**
    * Ids of the messages to a lead whose phone is no longer the message's recipient: changed or
@@ -136,7 +139,9 @@ export async function readGateFacts(
   for (const [organizationId, rows] of byOrganization) {
     const quietHoursRules = rows.filter((r) => !skipsQuietHours(r));
     const suppressionRules = rows.filter((r) => !skipsSuppression(r));
-    const leadIds = quietHoursRules.flatMap((r) => (r.lead_id ? [r.lead_id] : []));
+    const leadIds = [
+      ...new Set([...quietHoursRules, ...suppressionRules].flatMap((r) => (r.lead_id ? [r.lead_id] : []))),
+    ];
     const senderIds = rows.flatMap((r) => (r.from_phone_number_id ? [r.from_phone_number_id] : []));
     const recipients = suppressionRules.map((r) => r.to_phone_number!);
     const leads = await getLeadsByIds(trx, organizationId, leadIds);
@@ -150,6 +155,10 @@ export async function readGateFacts(
     }
     for (const row of suppressionRules) {
       if (suppressed.has(row.to_phone_number!)) facts.suppressed.add(row.id);
+      // The client's own record that the lead opted out of SMS (LeadRequest metadata.smsOptedOut,
+      // from its CRM or the lead's vendor) holds like an entry of the suppression list.
+      const lead = row.lead_id ? leads.get(row.lead_id) : undefined;
+      if (lead && leadDocument(lead).metadata.smsOptedOut === true) facts.suppressed.add(row.id);
     }
     for (const [id, sender] of senders) facts.senders.set(id, sender);
   }
