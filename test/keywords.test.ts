@@ -35,6 +35,9 @@ test("keywords are the whole message, in any case, trailing punctuation aside; w
     "STOP\u200b",
     "\u200bUnsubscribe",
     "\u00bfCancel?",
+    // A phone's autocorrect turns the hyphen into a typographic dash.
+    "Opt\u2013out",
+    "OPT\u2014OUT",
   ]) {
     assert.equal(keywordAction(text), "opt-out", JSON.stringify(text));
   }

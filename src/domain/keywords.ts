@@ -36,7 +36,8 @@ export function keywordAction(text: string): KeywordAction | null {
     // Full-width letters (an East Asian input method's "ＳＴＯＰ") and other compatibility forms.
     .normalize("NFKC")
     .replace(EDGES, "")
-    .replace(/[\s-]+/g, " ")
+    // Inner spaces and dashes of any kind ("Opt-out", "Opt–out" from autocorrect, "opt  out").
+    .replace(/[\s\p{Pd}]+/gu, " ")
     .toUpperCase();
   return Object.hasOwn(KEYWORDS, word) ? KEYWORDS[word]! : null;
 }
