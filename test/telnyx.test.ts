@@ -808,6 +808,19 @@ forEachEngine("Telnyx end to end", (engine) => {
     assert.equal(failed.providerMessageId, "tx-gateway-1");
   });
 
+  test("a 200 whose JSON body is null says nothing about the message: left Sending, never resent", async () => {
+    // Telnyx (or something in front of it) took the message and answered 200 with the body `null`.
+    fake.behaviour.set("+12125550210", "accept-null");
+    const { conversationId } = await addLead(api, "+12125550210");
+    const sms = (await api.call("POST", "/sms/send", { conversationId, text: "null answer" })).json();
+    const answered = await waitForEvent(api, sms.id, (e) => e.errorCode !== null || isFinal(e));
+    assert.equal(answered.errorCode, "MalformedResponse", JSON.stringify(answered));
+    assert.equal(answered.status, "Sending", "not queued for a retry that could send it twice");
+    assert.equal(answered.retryCount, 0);
+    assert.equal(answered.nextRetryAt, null);
+    assert.equal(fake.requests.filter((r) => r.body.to === "+12125550210").length, 1, "sent once");
+  });
+
   test("429 and 5xx from Telnyx are retried; a 422 fails the message with Telnyx's code", async () => {
     fake.behaviour.set("+12125550204", "500");
     const { conversationId } = await addLead(api, "+12125550204");

@@ -22,7 +22,8 @@ import { fileURLToPath } from "node:url";
  * same as 201; "garbage" a 200 without a message id; "401" / "408" / "429" / "500" / "422" Telnyx
  * error bodies;
  * "502" a gateway's answer (not Telnyx's format); "hang" never answers (the adapter's timeout);
- * "accept-hang" takes the message (and sends its receipts) but never answers.
+ * "accept-hang" takes the message (and sends its receipts) but never answers; "accept-null" takes it
+ * and answers 200 with the JSON body `null` (a proxy's or a broken answer: no message id).
  */
 export type Behaviour =
   | "accept"
@@ -35,7 +36,8 @@ export type Behaviour =
   | "502"
   | "422"
   | "hang"
-  | "accept-hang";
+  | "accept-hang"
+  | "accept-null";
 const BEHAVIOURS = new Set<string>([
   "accept",
   "201",
@@ -48,6 +50,7 @@ const BEHAVIOURS = new Set<string>([
   "422",
   "hang",
   "accept-hang",
+  "accept-null",
 ]);
 
 export interface MessageRequestBody {
@@ -215,6 +218,7 @@ export class FakeTelnyx {
       case "accept":
       case "201":
       case "accept-hang":
+      case "accept-null":
         break;
     }
     const id = randomUUID();
@@ -229,6 +233,7 @@ export class FakeTelnyx {
     }
     // Taken (and its receipts on their way), but the answer never comes back.
     if (behaviour === "accept-hang") return { status: 0, body: null };
+    if (behaviour === "accept-null") return { status: 200, body: null };
     return {
       status: behaviour === "201" ? 201 : 200,
       body: {

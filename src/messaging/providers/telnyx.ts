@@ -72,7 +72,9 @@ export class TelnyxProvider implements Provider {
     }
     let json: { data?: { id?: string }; errors?: TelnyxError[] } = {};
     try {
-      json = text ? JSON.parse(text) : {};
+      const parsed: unknown = text ? JSON.parse(text) : {};
+      // JSON that is not an object (`null`, a string) says nothing, as a body that is not JSON.
+      json = parsed !== null && typeof parsed === "object" ? parsed : {};
     } catch {
       json = {};
     }
