@@ -19,6 +19,7 @@ import {
 } from "../domain/status-reason.js";
 import { BatchQueue } from "../store/batch-queue.js";
 import type { Engine } from "../store/database.js";
+import { isDatabaseUnavailable, isTransientConflict } from "../store/errors.js";
 import { plainTransact, type Transact } from "../store/group-commit.js";
 import { recordOutcome } from "../store/phone-numbers-repo.js";
 import type { Database, EventRow, PhoneNumberRow } from "../store/schema.js";
@@ -73,6 +74,8 @@ const MAX_FAILURE_PAUSE_MS = 5_000;
 
 export class Worker {
   private running = false;
+  /** Set by stop(): an outcome whose write keeps failing is then left to receipts and the reconcile. */
+  private stopping = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   readonly id = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
@@ -97,6 +100,7 @@ export class Worker {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopping = false;
     this.loop = this.run();
   }
 
@@ -107,6 +111,7 @@ export class Worker {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping = true;
     this.poke();
     await this.loop;
   }
@@ -385,9 +390,31 @@ export class Worker {
         errorMessage: error instanceof Error ? error.message : String(error),
       };
     }
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const done = await this.outcomes.submit({ organizationId: row.organization_id, id: row.id, result });
+    let failures = 0;
+    for (let attempt = 0; attempt < 5; ) {
+      let done: boolean;
+      try {
+        done = await this.outcomes.submit({ organizationId: row.organization_id, id: row.id, result });
+      } catch (error) {
+        // The provider's answer is known; only writing it down failed (a dropped connection, a
+        // database restarting or locked). Dropped, it would leave the message Sending for the
+        // reconcile to end ProviderOutcomeUnknown, and a transient error, which proves nothing went
+        // out, would never be retried. So it is written again, after waits that grow as the round
+        // loop's do, until it is or the worker stops (then receipts and the reconcile settle it, as
+        // after a crash). An error the database would give again (a bug) is not waited out: it would
+        // hold the worker's round, and every other message, for ever.
+        failures++;
+        if (this.stopping || !(isDatabaseUnavailable(error) || isTransientConflict(error))) throw error;
+        if ((failures & (failures - 1)) === 0) {
+          console.error(`leadtrail worker: recording the outcome of ${row.id} failed (${failures}):`, error);
+        }
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.min(MAX_FAILURE_PAUSE_MS, 100 * 2 ** Math.min(failures, 10))),
+        );
+        continue;
+      }
       if (done) return;
+      attempt++;
     }
   }
 

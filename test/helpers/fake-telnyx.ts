@@ -119,6 +119,8 @@ export class FakeTelnyx {
   private server: Server | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
+  /** While set, message requests wait for it before they are answered (see hold). */
+  private held: Promise<void> | null = null;
   url = "";
   port = 0;
 
@@ -149,6 +151,21 @@ export class FakeTelnyx {
     return this.url;
   }
 
+  /**
+   * Holds the answers to message requests (received or still to come) until the returned function
+   * is called: a test can then act while the caller waits for Telnyx's answer.
+   */
+  hold(): () => void {
+    let release!: () => void;
+    this.held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    return () => {
+      this.held = null;
+      release();
+    };
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
@@ -172,6 +189,7 @@ export class FakeTelnyx {
       return { status: 200, body: { to, behaviour } };
     }
     if (req.method !== "POST" || req.url !== "/v2/messages") return error(404, "10005", "Resource not found");
+    if (this.held) await this.held;
     let body: MessageRequestBody | null = null;
     try {
       body = JSON.parse(raw) as MessageRequestBody;

@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import pg from "pg";
+import { TelnyxProvider } from "../src/messaging/providers/telnyx.js";
+import { Worker } from "../src/messaging/worker.js";
+import { createWallet } from "../src/store/billing-repo.js";
+import { startTestApi, type TestApi } from "./helpers/api.js";
+import { forEachEngine, PG_URL } from "./helpers/engines.js";
+import { FakeTelnyx } from "./helpers/fake-telnyx.js";
+import { addLead, addSenderNumber, type EventJson } from "./helpers/messaging.js";
+
+// The provider has answered; writing down what it said fails (the database connection drops, a
+// restart). The worker knows the answer: it must not drop it, leaving the message Sending for the
+// reconcile to end as ProviderOutcomeUnknown (or, for an error that proves nothing was sent, never
+// retried).
+
+async function until<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+forEachEngine("recording a provider outcome", (engine) => {
+  const onPostgres = engine === "postgresql" ? test : () => {};
+  let api: TestApi;
+  let fake: FakeTelnyx;
+  let apiBaseUrl: string;
+  before(async () => {
+    fake = new FakeTelnyx();
+    apiBaseUrl = `${await fake.start()}/v2`;
+    // A retry an hour out: the message waits Queued for it.
+    api = await startTestApi(engine, {
+      env: { LEADTRAIL_QUIET_HOURS: "off", LEADTRAIL_RETRY_BASE_SECONDS: "3600" },
+    });
+    await addSenderNumber(api);
+    await createWallet(api.db.store.db, api.org.organizationId, 10_000_000);
+  });
+  after(async () => {
+    await api.close();
+    await fake.stop();
+  });
+
+  onPostgres(
+    "an outcome whose write loses its connection is written again: a 429 is retried, not left Sending",
+    async () => {
+      const to = "+12125550411";
+      fake.behaviour.set(to, "429");
+      const { conversationId } = await addLead(api, to);
+      const res = await api.call("POST", "/sms/send", { conversationId, text: "Retry me" });
+      assert.equal(res.statusCode, 201, res.body);
+      const id = res.json().id as string;
+      const worker = new Worker(api.db.store.db, {
+        engine,
+        config: api.pipeline.config,
+        provider: new TelnyxProvider({ apiKey: "KEYtest", apiBaseUrl, publicUrl: "http://127.0.0.1:9" }),
+      });
+      const release = fake.hold();
+      const holder = new pg.Client({ connectionString: PG_URL });
+      await holder.connect();
+      try {
+        await holder.query(`set search_path to ${api.db.options.pgSchema}`);
+        const round = worker.runOnce().then(
+          () => null,
+          (error: unknown) => error,
+        );
+        const status = async () =>
+          (
+            await api.db.store.db
+              .selectFrom("events")
+              .select("status")
+              .where("id", "=", id)
+              .executeTakeFirst()
+          )?.status;
+        await until("the message to be handed over", async () =>
+          (await status()) === "Sending" ? true : undefined,
+        );
+        // The outcome's transaction waits for the message's row, and its connection is cut meanwhile.
+        await holder.query("begin");
+        await holder.query("select id from events where id = $1 for update", [id]);
+        const holderPid = (await holder.query("select pg_backend_pid() as pid")).rows[0].pid as number;
+        release();
+        const waiting = await until("the outcome to wait for the row", async () => {
+          const rows = (
+            await holder.query("select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid))", [
+              holderPid,
+            ])
+          ).rows as Array<{ pid: number }>;
+          return rows[0]?.pid;
+        });
+        await holder.query("select pg_terminate_backend($1)", [waiting]);
+        await holder.query("commit");
+        await round;
+      } finally {
+        await holder.end();
+      }
+      const record = (await api.call("GET", `/events/${id}`)).json() as EventJson;
+      assert.equal(record.status, "Queued", JSON.stringify(record));
+      assert.equal(record.retryCount, 1);
+      assert.equal(record.errorCode, "429");
+      assert.ok(record.nextRetryAt);
+      assert.equal(fake.requests.filter((r) => r.body.to === to).length, 1);
+    },
+  );
+});
