@@ -44,6 +44,54 @@ forEachEngine("recording a provider outcome", (engine) => {
     await fake.stop();
   });
 
+  test("an answer that comes after the reconcile gave up still counts: a 429 is retried, a 422 fails with its code", async () => {
+    const worker = new Worker(api.db.store.db, {
+      engine,
+      config: api.pipeline.config,
+      provider: new TelnyxProvider({ apiKey: "KEYtest", apiBaseUrl, publicUrl: "http://127.0.0.1:9" }),
+    });
+    // Another worker, past the first one's reconcile deadline.
+    const reconciler = new Worker(api.db.store.db, {
+      engine,
+      config: api.pipeline.config,
+      provider: new TelnyxProvider({ apiKey: "KEYtest", apiBaseUrl, publicUrl: "http://127.0.0.1:9" }),
+      now: () => Date.now() + (api.pipeline.config.reconcileSeconds + 60) * 1000,
+    });
+    const ids = new Map<string, string>();
+    for (const [to, behaviour] of [
+      ["+12125550421", "429"],
+      ["+12125550422", "422"],
+    ] as const) {
+      fake.behaviour.set(to, behaviour);
+      const { conversationId } = await addLead(api, to);
+      const res = await api.call("POST", "/sms/send", { conversationId, text: "Slow answer" });
+      assert.equal(res.statusCode, 201, res.body);
+      ids.set(behaviour, res.json().id as string);
+    }
+    const release = fake.hold();
+    const round = worker.runOnce();
+    const record = async (id: string) => (await api.call("GET", `/events/${id}`)).json() as EventJson;
+    for (const id of ids.values())
+      await until("the message to be handed over", async () =>
+        (await record(id)).status === "Sending" ? true : undefined,
+      );
+    // Telnyx takes its time: the deadline passes and the other worker gives up on both.
+    await reconciler.runOnce();
+    for (const id of ids.values()) assert.equal((await record(id)).errorCode, "ProviderOutcomeUnknown");
+    release();
+    await round;
+    const retrying = await record(ids.get("429")!);
+    assert.equal(retrying.status, "Queued", JSON.stringify(retrying));
+    assert.equal(retrying.retryCount, 1);
+    assert.equal(retrying.errorCode, "429");
+    assert.equal(retrying.failedAt, null);
+    assert.ok(retrying.nextRetryAt);
+    const rejected = await record(ids.get("422")!);
+    assert.equal(rejected.status, "Failed", JSON.stringify(rejected));
+    assert.equal(rejected.errorCode, "40310");
+    assert.match(String(rejected.statusReason), /^Rejected by the provider \(code 40310\)/);
+  });
+
   onPostgres(
     "an outcome whose write loses its connection is written again: a 429 is retried, not left Sending",
     async () => {

@@ -545,7 +545,11 @@ export class Worker {
       );
       return true;
     }
-    if (event.status !== "Sending") return true;
+    // A message the reconcile gave up on was never known to have failed: an answer that the provider
+    // did not take it (retry) or refused it is news, as an acceptance is above. One that says
+    // nothing leaves it as it is.
+    const answersReconciled = result.kind !== "unknown" && isReconciledUnknown(event);
+    if (event.status !== "Sending" && !answersReconciled) return true;
     if (result.kind === "unknown") {
       return (
         (await transition(
@@ -573,6 +577,8 @@ export class Worker {
           event,
           {
             status: "Queued",
+            // Set when a reconcile gave up on it before this answer came.
+            failed_at: null,
             retry_count: attempts,
             next_retry_at: nextRetryAt,
             next_attempt_at: nextRetryAt,
