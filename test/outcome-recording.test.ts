@@ -153,4 +153,107 @@ forEachEngine("recording a provider outcome", (engine) => {
       assert.equal(fake.requests.filter((r) => r.body.to === to).length, 1);
     },
   );
+
+  onPostgres(
+    "a receipt batch and a worker's outcome that lock the same messages and wallet in opposite orders: the deadlock's victim runs again, both apply",
+    async () => {
+      const db = api.db.store.db;
+      const org = api.org.organizationId;
+      const wallet = async () =>
+        Number(
+          (
+            await db
+              .selectFrom("wallets")
+              .select("balance_micros")
+              .where("organization_id", "=", org)
+              .executeTakeFirstOrThrow()
+          ).balance_micros,
+        );
+      // X: another process's message, with Telnyx (not yet answered there).
+      const lead = await addLead(api, "+12125550431");
+      const x = (
+        await api.call("POST", "/sms/send", {
+          conversationId: lead.conversationId,
+          text: "Elsewhere",
+          scheduledFor: new Date(Date.now() + 3_600_000).toISOString(),
+        })
+      ).json().id as string;
+      await db
+        .updateTable("events")
+        .set({ status: "Sending", sending_started_at: Date.now(), next_attempt_at: Date.now() + 3_600_000 })
+        .where("id", "=", x)
+        .execute();
+      // B: this worker's message; Telnyx takes it and holds its answer.
+      const other = await addLead(api, "+12125550432");
+      const b = (
+        await api.call("POST", "/sms/send", { conversationId: other.conversationId, text: "Here" })
+      ).json().id as string;
+      const before = await wallet();
+      const worker = new Worker(db, {
+        engine,
+        config: api.pipeline.config,
+        provider: new TelnyxProvider({ apiKey: "KEYtest", apiBaseUrl, publicUrl: "http://127.0.0.1:9" }),
+      });
+      const release = fake.hold();
+      const holder = new pg.Client({ connectionString: PG_URL });
+      await holder.connect();
+      try {
+        await holder.query(`set search_path to ${api.db.options.pgSchema}`);
+        const round = worker.runOnce();
+        const status = async (id: string) =>
+          (await db.selectFrom("events").select("status").where("id", "=", id).executeTakeFirst())?.status;
+        await until("B to be handed over", async () => ((await status(b)) === "Sending" ? true : undefined));
+        await holder.query("begin");
+        await holder.query("select id from events where id = $1 for update", [b]);
+        const holderPid = (await holder.query("select pg_backend_pid() as pid")).rows[0].pid as number;
+        const blocked = async (n: number) =>
+          until(`${n} transactions to wait for B`, async () => {
+            // Behind the holder, or behind one that waits for it (a second waiter queues on the first).
+            const rows = (
+              await holder.query(
+                `select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid))
+                 or pg_blocking_pids(pid) && array(select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid)))`,
+                [holderPid],
+              )
+            ).rows;
+            return rows.length >= n ? true : undefined;
+          });
+        // The worker's outcome for B waits for B's row (it debits the wallet next)...
+        release();
+        await blocked(1);
+        // ...and a receipt batch bills X (the wallet's row) and then waits for B's row too.
+        const receipt = (id: string) => ({
+          eventId: id,
+          organizationId: org,
+          providerMessageId: `tx-${id}`,
+          kind: "sent" as const,
+          occurredAt: Date.now(),
+        });
+        const receipts = Promise.all([
+          api.pipeline.applyReceipt(receipt(x)),
+          api.pipeline.applyReceipt(receipt(b)),
+        ]);
+        await blocked(2);
+        await holder.query("commit");
+        await Promise.all([round, receipts]);
+      } finally {
+        await holder.end();
+      }
+      for (const id of [x, b]) {
+        const record = (await api.call("GET", `/events/${id}`)).json() as EventJson;
+        assert.equal(record.status, "Sent", JSON.stringify(record));
+        assert.equal(record.billingStatus, "Billed");
+        const lines = await db
+          .selectFrom("usage_ledger")
+          .select("status")
+          .where("event_id", "=", id)
+          .execute();
+        assert.deepEqual(
+          lines.map((l) => l.status),
+          ["charged"],
+        );
+      }
+      assert.equal(before - (await wallet()), 2 * 7_900, "each billed once");
+    },
+  );
 });
