@@ -4,7 +4,7 @@ import pg from "pg";
 import { TelnyxProvider } from "../src/messaging/providers/telnyx.js";
 import { Worker } from "../src/messaging/worker.js";
 import { createWallet } from "../src/store/billing-repo.js";
-import { startTestApi, type TestApi } from "./helpers/api.js";
+import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine, PG_URL } from "./helpers/engines.js";
 import { FakeTelnyx } from "./helpers/fake-telnyx.js";
 import { addLead, addSenderNumber, type EventJson } from "./helpers/messaging.js";
@@ -13,6 +13,13 @@ import { addLead, addSenderNumber, type EventJson } from "./helpers/messaging.js
 // restart). The worker knows the answer: it must not drop it, leaving the message Sending for the
 // reconcile to end as ProviderOutcomeUnknown (or, for an error that proves nothing was sent, never
 // retried).
+
+/** GET /events/{id}, checked against event.schema.json. */
+async function eventRecord(api: TestApi, id: string): Promise<EventJson> {
+  const record = (await api.call("GET", `/events/${id}`)).json() as EventJson;
+  assertEventRecord(record);
+  return record;
+}
 
 async function until<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + 10_000;
@@ -70,7 +77,7 @@ forEachEngine("recording a provider outcome", (engine) => {
     }
     const release = fake.hold();
     const round = worker.runOnce();
-    const record = async (id: string) => (await api.call("GET", `/events/${id}`)).json() as EventJson;
+    const record = (id: string) => eventRecord(api, id);
     for (const id of ids.values())
       await until("the message to be handed over", async () =>
         (await record(id)).status === "Sending" ? true : undefined,
@@ -145,7 +152,7 @@ forEachEngine("recording a provider outcome", (engine) => {
       } finally {
         await holder.end();
       }
-      const record = (await api.call("GET", `/events/${id}`)).json() as EventJson;
+      const record = await eventRecord(api, id);
       assert.equal(record.status, "Queued", JSON.stringify(record));
       assert.equal(record.retryCount, 1);
       assert.equal(record.errorCode, "429");
@@ -240,7 +247,7 @@ forEachEngine("recording a provider outcome", (engine) => {
         await holder.end();
       }
       for (const id of [x, b]) {
-        const record = (await api.call("GET", `/events/${id}`)).json() as EventJson;
+        const record = await eventRecord(api, id);
         assert.equal(record.status, "Sent", JSON.stringify(record));
         assert.equal(record.billingStatus, "Billed");
         const lines = await db

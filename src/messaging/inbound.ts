@@ -140,6 +140,32 @@ export async function handleInbound(
       // provider's time, except one in the future (another clock than ours).
       const arrivedAt = Date.now();
       const receivedAt = Math.min(message.receivedAt, arrivedAt);
+      // First, before the conversation is written: a suppression waits for the messages to this
+      // sender that a worker is gating (suppressions-repo.ts), and a cancel locks its message before
+      // its conversation. The same order on both sides, so they never deadlock.
+      if (action === "opt-out") {
+        await suppress(trx, {
+          organizationId,
+          channel: "sms",
+          recipient: from,
+          phoneNumber: from,
+          email: null,
+          source: "inbound_keyword",
+          reason: `Replied '${message.text.trim()}'`,
+          actorId: null,
+          at: receivedAt,
+        });
+      } else if (action === "opt-in") {
+        await release(trx, {
+          organizationId,
+          channel: "sms",
+          recipient: from,
+          source: "inbound_keyword",
+          reason: `Replied '${message.text.trim()}'`,
+          actorId: null,
+          at: receivedAt,
+        });
+      }
       const lead =
         (await leadRepliedTo(trx, organizationId, from, ourNumber.number)) ??
         (await insertLead(
@@ -200,29 +226,6 @@ export async function handleInbound(
         .where("organization_id", "=", organizationId)
         .where("id", "=", conversation.id)
         .execute();
-      if (action === "opt-out") {
-        await suppress(trx, {
-          organizationId,
-          channel: "sms",
-          recipient: from,
-          phoneNumber: from,
-          email: null,
-          source: "inbound_keyword",
-          reason: `Replied '${message.text.trim()}'`,
-          actorId: null,
-          at: receivedAt,
-        });
-      } else if (action === "opt-in") {
-        await release(trx, {
-          organizationId,
-          channel: "sms",
-          recipient: from,
-          source: "inbound_keyword",
-          reason: `Replied '${message.text.trim()}'`,
-          actorId: null,
-          at: receivedAt,
-        });
-      }
       // START releases the SMS opt-out only; an entry on every channel (an operator's) still stands.
       // Then no confirmation: it would tell the person messages resume, and reach them past that
       // entry (replies skip suppression).

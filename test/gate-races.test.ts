@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import pg from "pg";
+import { TelnyxProvider } from "../src/messaging/providers/telnyx.js";
+import { Worker } from "../src/messaging/worker.js";
+import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
+import { forEachEngine, PG_URL } from "./helpers/engines.js";
+import { FakeTelnyx } from "./helpers/fake-telnyx.js";
+import { addLead, addSenderNumber, type EventJson } from "./helpers/messaging.js";
+
+// What happens to a message while a worker's claim is gating it. A change answered before the
+// message was handed to the provider must hold it back; one that comes after may not.
+
+async function until<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+forEachEngine("changes racing the compliance gate", (engine) => {
+  // SQLite has one writer: nothing commits while a claim gates.
+  const onPostgres = engine === "postgresql" ? test : () => {};
+  let api: TestApi;
+  let fake: FakeTelnyx;
+  let apiBaseUrl: string;
+  before(async () => {
+    fake = new FakeTelnyx();
+    apiBaseUrl = `${await fake.start()}/v2`;
+    api = await startTestApi(engine); // no worker runs: the test runs one round at a time
+    await addSenderNumber(api);
+  });
+  after(async () => {
+    await api.close();
+    await fake.stop();
+  });
+
+  onPostgres(
+    "a suppression answered while the gate reads is never followed by the message going out",
+    async () => {
+      const to = "+12125550441";
+      const { conversationId } = await addLead(api, to);
+      const res = await api.call("POST", "/sms/send", { conversationId, text: "Are you still interested?" });
+      assert.equal(res.statusCode, 201, res.body);
+      const id = res.json().id as string;
+      const worker = new Worker(api.db.store.db, {
+        engine,
+        config: api.pipeline.config,
+        provider: new TelnyxProvider({ apiKey: "KEYtest", apiBaseUrl, publicUrl: "http://127.0.0.1:9" }),
+      });
+      // Another session holds the sender numbers: the gate stops part-way, after it read suppressions.
+      const holder = new pg.Client({ connectionString: PG_URL });
+      await holder.connect();
+      let answeredFirst: boolean;
+      try {
+        await holder.query(`set search_path to ${api.db.options.pgSchema}`);
+        await holder.query("begin");
+        await holder.query("lock table phone_numbers in access exclusive mode");
+        const holderPid = (await holder.query("select pg_backend_pid() as pid")).rows[0].pid as number;
+        // Sessions waiting for the holder, or for one that does.
+        const waiting = async () =>
+          (
+            await holder.query(
+              `select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid))
+               or pg_blocking_pids(pid) && array(select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid)))`,
+              [holderPid],
+            )
+          ).rows.length;
+        const round = worker.runOnce();
+        await until("the gate to wait for the sender numbers", async () =>
+          (await waiting()) >= 1 ? true : undefined,
+        );
+        let answered = false;
+        const suppression = api
+          .call("POST", "/suppressions", {
+            organizationId: api.org.organizationId,
+            phoneNumber: to,
+            channel: "sms",
+            reason: "Said stop on a call",
+          })
+          .then((r) => {
+            answered = true;
+            return r;
+          });
+        // Either it is answered now, or it waits for the claim of the message it concerns.
+        await until("the suppression to be answered or to wait", async () =>
+          answered || (await waiting()) >= 2 ? true : undefined,
+        );
+        answeredFirst = answered;
+        await holder.query("commit");
+        await round;
+        assert.equal((await suppression).statusCode, 201);
+      } finally {
+        await holder.end();
+      }
+      const record = (await api.call("GET", `/events/${id}`)).json() as EventJson;
+      assertEventRecord(record);
+      if (answeredFirst) {
+        assert.equal(
+          record.status,
+          "Blocked",
+          `answered before the message was handed over: ${record.status}`,
+        );
+        assert.equal(record.complianceAction, "Suppressed");
+      }
+      assert.equal(
+        fake.requests.filter((r) => r.body.to === to).length,
+        answeredFirst ? 0 : 1,
+        "handed over only when the claim came first",
+      );
+    },
+  );
+});
