@@ -38,73 +38,110 @@ forEachEngine("changes racing the compliance gate", (engine) => {
     await fake.stop();
   });
 
+  /**
+   * Runs one worker round over the queued messages while another session holds the sender numbers,
+   * so the gate stops part-way (after it read the leads and suppressions); `change` is made
+   * meanwhile. Answers whether the change was answered before the gate went on (else it waited for
+   * the claim).
+   */
+  const changeWhileGating = async (change: () => Promise<unknown>): Promise<boolean> => {
+    const worker = new Worker(api.db.store.db, {
+      engine,
+      config: api.pipeline.config,
+      provider: new TelnyxProvider({ apiKey: "KEYtest", apiBaseUrl, publicUrl: "http://127.0.0.1:9" }),
+    });
+    const holder = new pg.Client({ connectionString: PG_URL });
+    await holder.connect();
+    try {
+      await holder.query(`set search_path to ${api.db.options.pgSchema}`);
+      await holder.query("begin");
+      await holder.query("lock table phone_numbers in access exclusive mode");
+      const holderPid = (await holder.query("select pg_backend_pid() as pid")).rows[0].pid as number;
+      // Sessions waiting for the holder, or for one that does.
+      const waiting = async () =>
+        (
+          await holder.query(
+            `select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid))
+               or pg_blocking_pids(pid) && array(select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid)))`,
+            [holderPid],
+          )
+        ).rows.length;
+      const round = worker.runOnce();
+      await until("the gate to wait for the sender numbers", async () =>
+        (await waiting()) >= 1 ? true : undefined,
+      );
+      let answered = false;
+      const changed = change().then(() => {
+        answered = true;
+      });
+      // Either it is answered now, or it waits for the claim of the message it concerns.
+      await until("the change to be answered or to wait", async () =>
+        answered || (await waiting()) >= 2 ? true : undefined,
+      );
+      const answeredFirst = answered;
+      await holder.query("commit");
+      await Promise.all([round, changed]);
+      return answeredFirst;
+    } finally {
+      await holder.end();
+    }
+  };
+
+  const queue = async (to: string) => {
+    const { conversationId, leadId } = await addLead(api, to);
+    const res = await api.call("POST", "/sms/send", { conversationId, text: "Are you still interested?" });
+    assert.equal(res.statusCode, 201, res.body);
+    return { id: res.json().id as string, leadId };
+  };
+
+  const record = async (id: string) => {
+    const json = (await api.call("GET", `/events/${id}`)).json() as EventJson;
+    assertEventRecord(json);
+    return json;
+  };
+
   onPostgres(
     "a suppression answered while the gate reads is never followed by the message going out",
     async () => {
       const to = "+12125550441";
-      const { conversationId } = await addLead(api, to);
-      const res = await api.call("POST", "/sms/send", { conversationId, text: "Are you still interested?" });
-      assert.equal(res.statusCode, 201, res.body);
-      const id = res.json().id as string;
-      const worker = new Worker(api.db.store.db, {
-        engine,
-        config: api.pipeline.config,
-        provider: new TelnyxProvider({ apiKey: "KEYtest", apiBaseUrl, publicUrl: "http://127.0.0.1:9" }),
+      const { id } = await queue(to);
+      const answeredFirst = await changeWhileGating(async () => {
+        const res = await api.call("POST", "/suppressions", {
+          organizationId: api.org.organizationId,
+          phoneNumber: to,
+          channel: "sms",
+          reason: "Said stop on a call",
+        });
+        assert.equal(res.statusCode, 201, res.body);
       });
-      // Another session holds the sender numbers: the gate stops part-way, after it read suppressions.
-      const holder = new pg.Client({ connectionString: PG_URL });
-      await holder.connect();
-      let answeredFirst: boolean;
-      try {
-        await holder.query(`set search_path to ${api.db.options.pgSchema}`);
-        await holder.query("begin");
-        await holder.query("lock table phone_numbers in access exclusive mode");
-        const holderPid = (await holder.query("select pg_backend_pid() as pid")).rows[0].pid as number;
-        // Sessions waiting for the holder, or for one that does.
-        const waiting = async () =>
-          (
-            await holder.query(
-              `select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid))
-               or pg_blocking_pids(pid) && array(select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid)))`,
-              [holderPid],
-            )
-          ).rows.length;
-        const round = worker.runOnce();
-        await until("the gate to wait for the sender numbers", async () =>
-          (await waiting()) >= 1 ? true : undefined,
-        );
-        let answered = false;
-        const suppression = api
-          .call("POST", "/suppressions", {
-            organizationId: api.org.organizationId,
-            phoneNumber: to,
-            channel: "sms",
-            reason: "Said stop on a call",
-          })
-          .then((r) => {
-            answered = true;
-            return r;
-          });
-        // Either it is answered now, or it waits for the claim of the message it concerns.
-        await until("the suppression to be answered or to wait", async () =>
-          answered || (await waiting()) >= 2 ? true : undefined,
-        );
-        answeredFirst = answered;
-        await holder.query("commit");
-        await round;
-        assert.equal((await suppression).statusCode, 201);
-      } finally {
-        await holder.end();
-      }
-      const record = (await api.call("GET", `/events/${id}`)).json() as EventJson;
-      assertEventRecord(record);
+      const done = await record(id);
       if (answeredFirst) {
-        assert.equal(
-          record.status,
-          "Blocked",
-          `answered before the message was handed over: ${record.status}`,
-        );
-        assert.equal(record.complianceAction, "Suppressed");
+        assert.equal(done.status, "Blocked", `answered before the message was handed over: ${done.status}`);
+        assert.equal(done.complianceAction, "Suppressed");
+      }
+      assert.equal(
+        fake.requests.filter((r) => r.body.to === to).length,
+        answeredFirst ? 0 : 1,
+        "handed over only when the claim came first",
+      );
+    },
+  );
+
+  onPostgres(
+    "a lead's phone change answered while the gate reads is never followed by a message to the old number",
+    async () => {
+      const to = "+12125550442";
+      const { id, leadId } = await queue(to);
+      const answeredFirst = await changeWhileGating(async () => {
+        const res = await api.call("PUT", `/leads/${leadId}`, {
+          contact: { firstName: "Pat", phone: { number: "+12125550443" } },
+        });
+        assert.equal(res.statusCode, 200, res.body);
+      });
+      const done = await record(id);
+      if (answeredFirst) {
+        assert.equal(done.status, "Blocked", `answered before the message was handed over: ${done.status}`);
+        assert.equal(done.complianceAction, "RecipientChanged");
       }
       assert.equal(
         fake.requests.filter((r) => r.body.to === to).length,

@@ -13,7 +13,7 @@ import { usdToMicros } from "../domain/money.js";
 import { assertSourceAccepts, intakeKey, invalidSourceKey, sourceDisabled } from "../domain/sources.js";
 import { chargeOnce } from "../store/billing-repo.js";
 import { isUniqueViolation } from "../store/errors.js";
-import type { NewEvent } from "../store/events-repo.js";
+import { lockMessagesNotHandedOver, type NewEvent } from "../store/events-repo.js";
 import {
   getConversationForLead,
   getLeadByIntakeKey,
@@ -304,6 +304,9 @@ export async function updateLead(
     // A phone that is no real number is a 400 even for a lead that does not exist: the body first.
     const doc = keepsPhone ? checked : normalizeLeadRequest(body);
     if (!existing) return undefined;
+    // A message to the old number that a worker is gating goes out before this commits, or is
+    // Blocked RecipientChanged.
+    if (!keepsPhone) await lockMessagesNotHandedOver(trx, actor.organizationId, { leadId });
     // Never before the lead's last change (another process's clock may run ahead of ours), and
     // never at its creation's millisecond, which reads as "never modified" (modifiedAt null).
     const now = Math.max(at ?? Date.now(), existing.updated_at, existing.created_at + 1);

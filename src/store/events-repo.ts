@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from "kysely";
+import { type Kysely, PostgresAdapter, type Transaction } from "kysely";
 import { newId } from "../domain/ids.js";
 import type { Database, EventRow, EventTransitionsTable } from "./schema.js";
 
@@ -157,3 +157,31 @@ export const eventRowFromArray = new Function(
   "a",
   `return { ${EVENT_COLUMNS.map((name, i) => `${name}: a[${i}]`).join(", ")} };`,
 ) as (values: unknown[]) => EventRow;
+
+/**
+ * On PostgreSQL, locks an organization's outbound messages to a recipient (or to a lead) that no
+ * worker has handed to a provider yet (Queued, Scheduled), until the caller's transaction ends. A
+ * worker's claim holds the messages it gates from before it reads suppressions and leads until they
+ * are Sending: a suppression or a lead's new phone committed in between was answered, and the
+ * message still went out. A writer that takes this lock first waits for such a claim (the messages
+ * were handed over before its change); a claim that comes later skips the messages held here and
+ * reads the change when it runs again. SQLite has one writer.
+ */
+export async function lockMessagesNotHandedOver(
+  db: Db,
+  organizationId: string,
+  to: { toPhoneNumber: string } | { leadId: string },
+): Promise<void> {
+  if (!db.isTransaction || !(db.getExecutor().adapter instanceof PostgresAdapter)) return;
+  let query = db
+    .selectFrom("events")
+    .select("id")
+    .where("organization_id", "=", organizationId)
+    .where("direction", "=", "outbound")
+    .where("status", "in", ["Queued", "Scheduled"]);
+  query =
+    "leadId" in to
+      ? query.where("lead_id", "=", to.leadId)
+      : query.where("to_phone_number", "=", to.toPhoneNumber);
+  await query.orderBy("id").forUpdate().execute();
+}

@@ -1,5 +1,6 @@
-import { type Kysely, PostgresAdapter, type Transaction } from "kysely";
+import type { Kysely, Transaction } from "kysely";
 import { newId } from "../domain/ids.js";
+import { lockMessagesNotHandedOver } from "./events-repo.js";
 import type { ListSpec } from "./list-query.js";
 import type { Database, SuppressionRow } from "./schema.js";
 
@@ -187,34 +188,14 @@ export async function getSuppression(
 }
 
 /**
- * On PostgreSQL, locks the organization's messages to the recipient that no worker has handed over
- * yet, until the caller's transaction ends. A worker's claim holds the messages it gates from before
- * it reads the suppressions to its move to Sending: without this, a suppression committed in between
- * was answered, and the message went out after it. Now the suppression waits for that claim (the
- * message was handed over first: it no longer matches), or a claim that comes later skips the
- * messages held here and reads the suppression once it runs again. SQLite has one writer.
- */
-async function lockMessagesWaitingFor(db: Db, input: SuppressInput): Promise<void> {
-  if (!db.isTransaction || !(db.getExecutor().adapter instanceof PostgresAdapter)) return;
-  await db
-    .selectFrom("events")
-    .select("id")
-    .where("organization_id", "=", input.organizationId)
-    .where("to_phone_number", "=", input.recipient)
-    .where("direction", "=", "outbound")
-    .where("status", "in", ["Queued", "Scheduled"])
-    .orderBy("id")
-    .forUpdate()
-    .execute();
-}
-
-/**
  * Suppresses a recipient; an entry already active is answered unchanged. Safe under concurrency: the insert yields to an
  * entry created meanwhile, and reactivation only applies to an entry that is still released, so two
  * concurrent calls never both append to the audit trail or fail on the unique index.
  */
 export async function suppress(db: Db, input: SuppressInput): Promise<SuppressionRow> {
-  if (input.channel === "sms" || input.channel === "all") await lockMessagesWaitingFor(db, input);
+  // A message to this recipient that a worker is gating goes out before this commits, or not at all.
+  if (input.channel === "sms" || input.channel === "all")
+    await lockMessagesNotHandedOver(db, input.organizationId, { toPhoneNumber: input.recipient });
   for (let attempt = 0; attempt < 3; attempt++) {
     const existing = await findSuppression(db, input.organizationId, input.channel, input.recipient);
     if (existing?.status === "active") return existing;
