@@ -40,11 +40,15 @@ forEachEngine("changes racing the compliance gate", (engine) => {
 
   /**
    * Runs one worker round over the queued messages while another session holds the sender numbers,
-   * so the gate stops part-way (after it read the leads and suppressions); `change` is made
+   * so the gate stops part-way (after it read the leads and suppressions), or the transition log, so
+   * that the claim stops after the whole gate, as it moves them to Sending; `change` is made
    * meanwhile. Answers whether the change was answered before the gate went on (else it waited for
    * the claim).
    */
-  const changeWhileGating = async (change: () => Promise<unknown>): Promise<boolean> => {
+  const changeWhileGating = async (
+    change: () => Promise<unknown>,
+    held: "phone_numbers" | "event_transitions" = "phone_numbers",
+  ): Promise<boolean> => {
     const worker = new Worker(api.db.store.db, {
       engine,
       config: api.pipeline.config,
@@ -55,7 +59,7 @@ forEachEngine("changes racing the compliance gate", (engine) => {
     try {
       await holder.query(`set search_path to ${api.db.options.pgSchema}`);
       await holder.query("begin");
-      await holder.query("lock table phone_numbers in access exclusive mode");
+      await holder.query(`lock table ${held} in access exclusive mode`);
       const holderPid = (await holder.query("select pg_backend_pid() as pid")).rows[0].pid as number;
       // Sessions waiting for the holder, or for one that does.
       const waiting = async () =>
@@ -67,9 +71,7 @@ forEachEngine("changes racing the compliance gate", (engine) => {
           )
         ).rows.length;
       const round = worker.runOnce();
-      await until("the gate to wait for the sender numbers", async () =>
-        (await waiting()) >= 1 ? true : undefined,
-      );
+      await until(`the claim to wait for ${held}`, async () => ((await waiting()) >= 1 ? true : undefined));
       let answered = false;
       const changed = change().then(() => {
         answered = true;
@@ -142,6 +144,45 @@ forEachEngine("changes racing the compliance gate", (engine) => {
       if (answeredFirst) {
         assert.equal(done.status, "Blocked", `answered before the message was handed over: ${done.status}`);
         assert.equal(done.complianceAction, "RecipientChanged");
+      }
+      assert.equal(
+        fake.requests.filter((r) => r.body.to === to).length,
+        answeredFirst ? 0 : 1,
+        "handed over only when the claim came first",
+      );
+    },
+  );
+
+  onPostgres(
+    "a sender number disabled while the gate reads is never followed by a message from it",
+    async () => {
+      const sender = await addSenderNumber(api, {
+        number: "+14155550144",
+        name: "Second line",
+        is_default: 0,
+      });
+      const to = "+12125550444";
+      const { conversationId } = await addLead(api, to);
+      const res = await api.call("POST", "/sms/send", {
+        conversationId,
+        text: "From the second line",
+        fromPhoneNumberId: sender.id,
+        wasManuallyOverridden: true,
+      });
+      assert.equal(res.statusCode, 201, res.body);
+      const id = res.json().id as string;
+      const answeredFirst = await changeWhileGating(async () => {
+        const put = await api.call("PUT", `/phone-numbers/${sender.id}`, {
+          number: sender.number,
+          name: sender.name,
+          enabled: false,
+        });
+        assert.equal(put.statusCode, 200, put.body);
+      }, "event_transitions");
+      const done = await record(id);
+      if (answeredFirst) {
+        assert.equal(done.status, "Blocked", `answered before the message was handed over: ${done.status}`);
+        assert.equal(done.complianceAction, "SenderUnavailable");
       }
       assert.equal(
         fake.requests.filter((r) => r.body.to === to).length,

@@ -159,18 +159,18 @@ export const eventRowFromArray = new Function(
 ) as (values: unknown[]) => EventRow;
 
 /**
- * On PostgreSQL, locks an organization's outbound messages to a recipient (or to a lead) that no
- * worker has handed to a provider yet (Queued, Scheduled), until the caller's transaction ends. A
- * worker's claim holds the messages it gates from before it reads suppressions and leads until they
- * are Sending: a suppression or a lead's new phone committed in between was answered, and the
- * message still went out. A writer that takes this lock first waits for such a claim (the messages
+ * On PostgreSQL, locks an organization's outbound messages to a recipient, to a lead or from a
+ * sender number that no worker has handed to a provider yet (Queued, Scheduled), until the caller's
+ * transaction ends. A worker's claim holds the messages it gates from before it reads suppressions,
+ * leads and senders until they are Sending: a suppression, a lead's new phone or a sender turned off
+ * committed in between was answered, and the message still went out. A writer that takes this lock first waits for such a claim (the messages
  * were handed over before its change); a claim that comes later skips the messages held here and
  * reads the change when it runs again. SQLite has one writer.
  */
 export async function lockMessagesNotHandedOver(
   db: Db,
   organizationId: string,
-  to: { toPhoneNumber: string } | { leadId: string },
+  which: { toPhoneNumber: string } | { leadId: string } | { fromPhoneNumberId: string },
 ): Promise<void> {
   if (!db.isTransaction || !(db.getExecutor().adapter instanceof PostgresAdapter)) return;
   let query = db
@@ -178,10 +178,14 @@ export async function lockMessagesNotHandedOver(
     .select("id")
     .where("organization_id", "=", organizationId)
     .where("direction", "=", "outbound")
-    .where("status", "in", ["Queued", "Scheduled"]);
+    .where("status", "in", ["Queued", "Scheduled"])
+    // Every such message is due some time: events_due finds the few of them (a sender has no index).
+    .where("next_attempt_at", "is not", null);
   query =
-    "leadId" in to
-      ? query.where("lead_id", "=", to.leadId)
-      : query.where("to_phone_number", "=", to.toPhoneNumber);
+    "leadId" in which
+      ? query.where("lead_id", "=", which.leadId)
+      : "toPhoneNumber" in which
+        ? query.where("to_phone_number", "=", which.toPhoneNumber)
+        : query.where("from_phone_number_id", "=", which.fromPhoneNumberId);
   await query.orderBy("id").forUpdate().execute();
 }

@@ -3,6 +3,7 @@ import { newId } from "../domain/ids.js";
 import { type HealthStatus, healthFromCounts } from "../domain/sender-selection.js";
 import type { Engine } from "./database.js";
 import { isUniqueViolation } from "./errors.js";
+import { lockMessagesNotHandedOver } from "./events-repo.js";
 import type { ListSpec } from "./list-query.js";
 import { lockForTransaction } from "./locks.js";
 import type { Database, PhoneNumberRow } from "./schema.js";
@@ -338,6 +339,15 @@ export async function savePhoneNumber(
           (k) => existing[k] !== settings[k],
         );
         if (!changed) return { row: existing };
+        // A message from it that a worker is gating goes out before a change that can block it
+        // (SenderUnavailable, MissingTenDlcCampaign) commits, or is blocked by it.
+        if (
+          existing.enabled !== settings.enabled ||
+          existing.sms_enabled !== settings.sms_enabled ||
+          existing.ten_dlc_campaign_id !== settings.ten_dlc_campaign_id
+        ) {
+          await lockMessagesNotHandedOver(trx, organizationId, { fromPhoneNumberId: id });
+        }
         // Carrier reputation belongs to the number, not the record: another number starts afresh,
         // without the old one's delivery history, usage or warmup ramp.
         const renumbered = existing.number !== settings.number;
@@ -384,6 +394,8 @@ export async function deletePhoneNumber(
   id: string,
 ): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
+    // As for a number turned off (savePhoneNumber).
+    await lockMessagesNotHandedOver(trx, organizationId, { fromPhoneNumberId: id });
     const deleted = await trx
       .deleteFrom("phone_numbers")
       .where("organization_id", "=", organizationId)
