@@ -719,6 +719,9 @@ forEachEngine("Telnyx end to end", (engine) => {
     assert.equal(failed.status, "Failed");
     assert.equal(failed.billingStatus, "NotBilled", "as when the failure overtakes the acceptance");
     assert.equal(failed.billableAmount, null);
+    // It never left Telnyx: no send time, as when the failure overtakes the acceptance (0900 in the
+    // worker-outcomes test), so the record does not depend on the order the two arrived in.
+    assert.equal(failed.sentAt, null, "not sent");
     assert.equal(await balance(), before, "the wallet has the charge back");
     assert.deepEqual(await charges(sms.id), [["refunded_credited", 7900]]);
     // The usage summary agrees with the wallet: the refunded charge is not counted.
@@ -731,6 +734,7 @@ forEachEngine("Telnyx end to end", (engine) => {
     await post(failedHook);
     const billed = (await api.call("GET", `/events/${sms.id}`)).json();
     assert.equal(billed.status, "Failed");
+    assert.ok(billed.sentAt, "the receipt says when it was sent");
     assert.equal(billed.billingStatus, "Billed");
     assert.equal(billed.billableAmount, 0.0079);
     assert.equal(Math.round((before - (await balance())) * 1e6), 7900, "charged once again, not twice");

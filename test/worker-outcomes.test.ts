@@ -97,6 +97,7 @@ forEachEngine("worker outcomes", (engine) => {
     assert.equal(done.errorCode, "40001");
     assert.match(String(done.statusReason), /Simulated sending failure/);
     assert.equal(done.billingStatus, "NotBilled", "failed before any acceptance: known not billed");
+    assert.equal(done.sentAt, null, "it never left the provider");
     const log = await transitions(id);
     const accepted = log.find((t) => t.stage === "provider");
     assert.ok(accepted, JSON.stringify(log));

@@ -13,7 +13,7 @@ import type { Database, EventRow } from "../store/schema.js";
 import { indexesByOrganization, transitionBatch } from "./batch-transitions.js";
 import { billAccepted, refundNotSent } from "./billing.js";
 import type { Receipt } from "./provider.js";
-import { lockEvent, lockEvents, logIgnored, transition } from "./transitions.js";
+import { lockEvent, lockEvents, logIgnored, receiptLogged, transition } from "./transitions.js";
 
 /** Carrier error codes that mean "this sender is being filtered", which count against its health. */
 const CARRIER_BLOCK_CODES = new Set(["30007", "40002", "40008", "CarrierBlocked"]);
@@ -231,7 +231,12 @@ export async function applyReceiptIn(trx: Transaction<Database>, receipt: Receip
   }
   const changes = receiptChanges(event, receipt, now);
   if (isAcceptedByProvider(changes.status!)) Object.assign(changes, await billAccepted(trx, event, now));
-  if (receipt.kind === "failed") Object.assign(changes, await refundNotSent(trx, event, now));
+  if (receipt.kind === "failed") {
+    Object.assign(changes, await refundNotSent(trx, event, now));
+    // It never left the provider: no send time either (the acceptance stamped one), as when the
+    // failure overtakes the acceptance, unless a receipt said it was sent.
+    if (event.sent_at !== null && !(await receiptLogged(trx, event, "Sent"))) changes.sent_at = null;
+  }
   const updated = await transition(trx, event, changes, log, now);
   if (!updated) return { done: false, event: undefined };
   const wasFinal =
