@@ -6,20 +6,10 @@ import { Worker } from "../src/messaging/worker.js";
 import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine, PG_URL } from "./helpers/engines.js";
 import { FakeTelnyx } from "./helpers/fake-telnyx.js";
-import { addLead, addSenderNumber, type EventJson } from "./helpers/messaging.js";
+import { addLead, addSenderNumber, type EventJson, until } from "./helpers/messaging.js";
 
 // What happens to a message while a worker's claim is gating it. A change answered before the
 // message was handed to the provider must hold it back; one that comes after may not.
-
-async function until<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 forEachEngine("changes racing the compliance gate", (engine) => {
   // SQLite has one writer: nothing commits while a claim gates.

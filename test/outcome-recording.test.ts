@@ -7,7 +7,7 @@ import { createWallet } from "../src/store/billing-repo.js";
 import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine, PG_URL } from "./helpers/engines.js";
 import { FakeTelnyx } from "./helpers/fake-telnyx.js";
-import { addLead, addSenderNumber, type EventJson } from "./helpers/messaging.js";
+import { addLead, addSenderNumber, type EventJson, until } from "./helpers/messaging.js";
 
 // The provider has answered; writing down what it said fails (the database connection drops, a
 // restart). The worker knows the answer: it must not drop it, leaving the message Sending for the
@@ -19,16 +19,6 @@ async function eventRecord(api: TestApi, id: string): Promise<EventJson> {
   const record = (await api.call("GET", `/events/${id}`)).json() as EventJson;
   assertEventRecord(record);
   return record;
-}
-
-async function until<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 forEachEngine("recording a provider outcome", (engine) => {

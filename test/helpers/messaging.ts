@@ -72,3 +72,14 @@ export async function waitForEvent(
 
 export const FINAL = new Set(["Delivered", "Undeliverable", "Failed", "Blocked", "Canceled"]);
 export const isFinal = (e: EventJson) => FINAL.has(e.status);
+
+/** Polls `check` until it answers a value (bounded: 10 s). */
+export async function until<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
