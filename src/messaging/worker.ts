@@ -72,9 +72,22 @@ export interface WorkerOptions {
 /** The longest a worker waits between rounds while they keep failing (a database down). */
 const MAX_FAILURE_PAUSE_MS = 5_000;
 
+/** The wait after the n-th failure in a row: doubling from 200 ms, up to MAX_FAILURE_PAUSE_MS. */
+function failurePauseMs(failures: number): number {
+  return Math.min(MAX_FAILURE_PAUSE_MS, 100 * 2 ** Math.min(failures, 10));
+}
+
+/** Failures are logged the first time and then at powers of two, so a long outage does not flood. */
+function isPowerOfTwo(n: number): boolean {
+  return (n & (n - 1)) === 0;
+}
+
 export class Worker {
   private running = false;
-  /** Set by stop(): an outcome whose write keeps failing is then left to receipts and the reconcile. */
+  /**
+   * Set by stop(), not merely "not running": a round run on its own (runOnce, without start) still
+   * writes a failed outcome again; once stopped, it is left to receipts and the reconcile.
+   */
   private stopping = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
@@ -128,15 +141,10 @@ export class Worker {
         failures++;
         // A database that is down fails every round: say so on the first failure and then at powers
         // of two, and wait longer each time (up to MAX_FAILURE_PAUSE_MS) instead of spinning.
-        if ((failures & (failures - 1)) === 0) {
-          console.error(`leadtrail worker (failed round ${failures}):`, error);
-        }
+        if (isPowerOfTwo(failures)) console.error(`leadtrail worker (failed round ${failures}):`, error);
       }
       if (worked === 0 && this.running) {
-        const pause =
-          failures === 0
-            ? (this.options.pollMs ?? 100)
-            : Math.min(MAX_FAILURE_PAUSE_MS, 100 * 2 ** Math.min(failures, 10));
+        const pause = failures === 0 ? (this.options.pollMs ?? 100) : failurePauseMs(failures);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, pause);
           this.wake = () => {
@@ -405,12 +413,10 @@ export class Worker {
         // hold the worker's round, and every other message, for ever.
         failures++;
         if (this.stopping || !(isDatabaseUnavailable(error) || isTransientConflict(error))) throw error;
-        if ((failures & (failures - 1)) === 0) {
+        if (isPowerOfTwo(failures)) {
           console.error(`leadtrail worker: recording the outcome of ${row.id} failed (${failures}):`, error);
         }
-        await new Promise((resolve) =>
-          setTimeout(resolve, Math.min(MAX_FAILURE_PAUSE_MS, 100 * 2 ** Math.min(failures, 10))),
-        );
+        await new Promise((resolve) => setTimeout(resolve, failurePauseMs(failures)));
         continue;
       }
       if (done) return;
