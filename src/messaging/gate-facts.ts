@@ -147,18 +147,20 @@ export async function readGateFacts(
     const leads = await getLeadsByIds(trx, organizationId, leadIds);
     const suppressed = await suppressedAmong(trx, organizationId, "sms", recipients);
     const senders = await getPhoneNumbersByIds(trx, organizationId, senderIds);
+    // Each lead's document parsed once: both rules read it for most messages.
+    const documents = new Map([...leads].map(([id, lead]) => [id, leadDocument(lead)]));
     for (const row of quietHoursRules) {
       const lead = row.lead_id ? leads.get(row.lead_id) : undefined;
       if (lead && lead.phone !== row.to_phone_number) facts.recipientChanged.add(row.id);
-      const tz = lead ? leadDocument(lead).contact.timeZoneId : null;
+      const tz = row.lead_id ? documents.get(row.lead_id)?.contact.timeZoneId : null;
       facts.zones.set(row.id, recipientZones(typeof tz === "string" ? tz : null, row.to_phone_number!));
     }
     for (const row of suppressionRules) {
       if (suppressed.has(row.to_phone_number!)) facts.suppressed.add(row.id);
       // The client's own record that the lead opted out of SMS (LeadRequest metadata.smsOptedOut,
       // from its CRM or the lead's vendor) holds like an entry of the suppression list.
-      const lead = row.lead_id ? leads.get(row.lead_id) : undefined;
-      if (lead && leadDocument(lead).metadata.smsOptedOut === true) facts.suppressed.add(row.id);
+      const document = row.lead_id ? documents.get(row.lead_id) : undefined;
+      if (document?.metadata.smsOptedOut === true) facts.suppressed.add(row.id);
     }
     for (const [id, sender] of senders) facts.senders.set(id, sender);
   }
