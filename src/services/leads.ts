@@ -213,13 +213,12 @@ export async function receiveLead(
   at?: number,
 ): Promise<{ lead: LeadRow; created: boolean }> {
   const key = intakeKey(actor.sourceId, body.metadata);
-  let now = at ?? Date.now();
   try {
     const received = await db.transaction().execute(async (trx) => {
       // Held until the lead commits: a re-keying PUT or a delete that commits before this read is
       // seen below, and one that comes later waits for this lead (shareLockSource).
       await shareLockSource(trx, actor.organizationId, actor.sourceId);
-      now = at ?? Date.now();
+      const now = at ?? Date.now();
       const source = await getSource(trx, actor.organizationId, actor.sourceId);
       // Deleted or re-keyed between authentication and now: the key is no longer valid.
       if (!source) throw invalidSourceKey();
@@ -235,7 +234,8 @@ export async function receiveLead(
     // The source's first/last-received stamps, after the lead's transaction rather than in it: every
     // delivery of a source updates that one row, and holding its lock until each lead commits would
     // make a source's deliveries wait for one another. A crash in between leaves a stamp behind.
-    if (received.created) await noteSourceLead(db, actor.organizationId, actor.sourceId, now);
+    if (received.created)
+      await noteSourceLead(db, actor.organizationId, actor.sourceId, received.lead.created_at);
     return received;
   } catch (error) {
     // The same lead delivered twice at once (PostgreSQL): the first insert won; answer with it.

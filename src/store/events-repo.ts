@@ -163,9 +163,9 @@ export const eventRowFromArray = new Function(
  * sender number that no worker has handed to a provider yet (Queued, Scheduled), until the caller's
  * transaction ends. A worker's claim holds the messages it gates from before it reads suppressions,
  * leads and senders until they are Sending: a suppression, a lead's new phone or a sender turned off
- * committed in between was answered, and the message still went out. A writer that takes this lock first waits for such a claim (the messages
- * were handed over before its change); a claim that comes later skips the messages held here and
- * reads the change when it runs again. SQLite has one writer.
+ * committed in between was answered, and the message still went out. A writer that takes this lock
+ * first waits for such a claim (the messages were handed over before its change); a claim that comes
+ * later skips the messages held here and reads the change when it runs again. SQLite has one writer.
  */
 export async function lockMessagesNotHandedOver(
   db: Db,
