@@ -2,6 +2,8 @@ import { type Kysely, sql, type Transaction } from "kysely";
 import { ACTIVITY_CATEGORY } from "../domain/event-vocabulary.js";
 import { keywordAction } from "../domain/keywords.js";
 import { toE164 } from "../domain/phone.js";
+import { withSmsConsent } from "../domain/sms-consent.js";
+import { lockLeadsAtPhone, recordSmsConsent } from "../services/lead-consent.js";
 import { insertLead } from "../services/leads.js";
 import { recordEvent } from "../services/timeline.js";
 import { isUniqueViolation } from "../store/errors.js";
@@ -99,6 +101,9 @@ async function leadRepliedTo(
   return [...leads].sort((a, b) => activity(b) - activity(a))[0];
 }
 
+/** The metadata of a lead created for a sender no lead has. */
+const INBOUND_ORIGIN = { origin: "inbound-sms" } as const;
+
 export interface InboundOutcome {
   event: EventRow;
   reply: EventRow | null;
@@ -140,6 +145,9 @@ export async function handleInbound(
       // provider's time, except one in the future (another clock than ours).
       const arrivedAt = Date.now();
       const receivedAt = Math.min(message.receivedAt, arrivedAt);
+      // A keyword is recorded on the sender's leads (services/lead-consent.ts): locked before the
+      // suppression below locks their messages, in the order a lead's update takes them.
+      const leadsAtPhone = action ? await lockLeadsAtPhone(trx, organizationId, from) : [];
       // First, before the conversation is written: a suppression waits for the messages to this
       // sender that a worker is gating (suppressions-repo.ts), and a cancel locks its message before
       // its conversation. The same order on both sides, so they never deadlock.
@@ -171,12 +179,16 @@ export async function handleInbound(
         (await insertLead(
           trx,
           actor,
-          { contact: { phone: { number: from, type: "mobile" } }, metadata: { origin: "inbound-sms" } },
+          {
+            contact: { phone: { number: from, type: "mobile" } },
+            metadata: (action && withSmsConsent(INBOUND_ORIGIN, action, from, receivedAt)) || INBOUND_ORIGIN,
+          },
           arrivedAt,
           // A short code or sender id writes too; its lead keeps it as its phone, so a STOP it
           // sends is recorded and honoured rather than refused (and retried, then dropped).
           { acceptSenderIds: true },
         ));
+      if (action) await recordSmsConsent(trx, leadsAtPhone, action, from, receivedAt);
       const conversation = await getConversationForLead(trx, organizationId, lead.id);
       if (!conversation) return undefined;
       const event = await recordEvent(

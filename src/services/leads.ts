@@ -10,6 +10,7 @@ import {
   normalizeLeadRequest,
 } from "../domain/lead.js";
 import { usdToMicros } from "../domain/money.js";
+import { SMS_CONSENT_FIELDS } from "../domain/sms-consent.js";
 import { assertSourceAccepts, intakeKey, invalidSourceKey, sourceDisabled } from "../domain/sources.js";
 import { chargeOnce } from "../store/billing-repo.js";
 import { isUniqueViolation } from "../store/errors.js";
@@ -278,6 +279,20 @@ export interface LeadUpdateResult {
 }
 
 /**
+ * The SMS consent recorded on the lead (services/lead-consent.ts: the person's STOP or START, the
+ * organization's suppression) stays unless the update names the field: a client that never read it
+ * must not erase an opt-out by replacing the metadata. A field the body gives (null included) wins.
+ */
+function keepRecordedSmsConsent(doc: LeadDocument, before: LeadDocument, body: LeadRequestBody): void {
+  const given = body.metadata ?? {};
+  for (const field of SMS_CONSENT_FIELDS) {
+    if (!Object.hasOwn(given, field) && Object.hasOwn(before.metadata, field)) {
+      doc.metadata[field] = before.metadata[field];
+    }
+  }
+}
+
+/**
  * Replaces a lead's document. Writes a LeadUpdated event naming the changed fields, or nothing at
  * all when the update changes nothing. Returns undefined when the lead is not in this organization.
  * `at`: the update's time; by default the clock once the lead is locked, so that of two updates the
@@ -310,11 +325,12 @@ export async function updateLead(
     // Never before the lead's last change (another process's clock may run ahead of ours), and
     // never at its creation's millisecond, which reads as "never modified" (modifiedAt null).
     const now = Math.max(at ?? Date.now(), existing.updated_at, existing.created_at + 1);
+    const before = leadDocument(existing);
     // Which source delivered the lead is the server's record, not the client's to replace.
-    const { intakeSourceId } = leadDocument(existing);
-    if (intakeSourceId) doc.intakeSourceId = intakeSourceId;
+    if (before.intakeSourceId) doc.intakeSourceId = before.intakeSourceId;
+    keepRecordedSmsConsent(doc, before, body);
     doc.tags = await resolveTags(trx, actor.organizationId, doc, now);
-    const changedFields = changedLeadFields(leadDocument(existing), doc);
+    const changedFields = changedLeadFields(before, doc);
     if (changedFields.length === 0) return { lead: existing, changedFields };
     const lead: LeadRow = { ...existing, ...leadColumns(doc), updated_at: now };
     await trx

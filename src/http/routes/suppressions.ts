@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from "fastify";
 import { isValidEmail } from "../../domain/phone.js";
 import { badRequest, notFound, ProblemError } from "../../domain/problem.js";
 import { toIso } from "../../domain/time.js";
+import { lockLeadsAtPhone, recordSmsConsent } from "../../services/lead-consent.js";
 import type { ApiKeyOwner } from "../../store/orgs-repo.js";
 import type { SuppressionRow } from "../../store/schema.js";
 import {
@@ -148,6 +149,14 @@ function recipientOf(entry: ParsedEntry): string {
   return entry.phoneNumber;
 }
 
+/**
+ * The phone whose leads record this entry's change as their SMS consent (services/lead-consent.ts):
+ * an SMS or every-channel entry's phone number.
+ */
+function consentPhone(entry: ParsedEntry): string | null {
+  return entry.channel === "sms" || entry.channel === "all" ? entry.phoneNumber : null;
+}
+
 /** The identifier an entry answers with: the client's own when it gave one, else the matched one. */
 function answeredIdentifier(row: SuppressionRow): string {
   return row.recipient_identifier ?? row.recipient;
@@ -205,9 +214,14 @@ export const suppressionsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
       // 201 whatever the outcome: Leadping documents only 201 here, and generated clients refuse
       // status codes their document does not list. An already active entry is answered unchanged
       // (its first reason and audit stand); the audit trail shows what each call did.
-      const row = await store.db.transaction().execute((trx) =>
-        suppress(trx, {
-          organizationId: request.auth.organizationId,
+      const { organizationId } = request.auth;
+      const phone = consentPhone(entry);
+      const row = await store.db.transaction().execute(async (trx) => {
+        // Before suppress locks the phone's messages: the order a lead's update takes.
+        const leads = phone ? await lockLeadsAtPhone(trx, organizationId, phone) : [];
+        const at = Date.now();
+        const row = await suppress(trx, {
+          organizationId,
           channel: entry.channel,
           recipient,
           phoneNumber: entry.phoneNumber,
@@ -216,9 +230,11 @@ export const suppressionsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
           source: API_SOURCE,
           reason: entry.reason,
           actorId: request.auth.userId,
-          at: Date.now(),
-        }),
-      );
+          at,
+        });
+        if (phone) await recordSmsConsent(trx, leads, "opt-out", phone, at);
+        return row;
+      });
       return reply.code(201).send(toSuppressionResponse(row));
     },
   );
@@ -236,17 +252,24 @@ export const suppressionsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
     async (request) => {
       const entry = parseEntry(request.body, request.auth);
       const recipient = recipientOf(entry);
-      const row = await store.db.transaction().execute((trx) =>
-        release(trx, {
-          organizationId: request.auth.organizationId,
+      const { organizationId } = request.auth;
+      const phone = consentPhone(entry);
+      const row = await store.db.transaction().execute(async (trx) => {
+        const leads = phone ? await lockLeadsAtPhone(trx, organizationId, phone) : [];
+        const at = Date.now();
+        const row = await release(trx, {
+          organizationId,
           channel: entry.channel,
           recipient,
           source: API_SOURCE,
           reason: entry.reason,
           actorId: request.auth.userId,
-          at: Date.now(),
-        }),
-      );
+          at,
+        });
+        // Only a release this call made: one of an entry released before says nothing new.
+        if (phone && row?.released_at === at) await recordSmsConsent(trx, leads, "opt-in", phone, at);
+        return row;
+      });
       if (!row) throw notFound(`A suppression of '${recipient}' on channel '${entry.channel}'`);
       return toSuppressionResponse(row);
     },
