@@ -1,5 +1,6 @@
 import type { PostgresCursor, PostgresPool, PostgresPoolClient } from "kysely";
 import type pg from "pg";
+import { HeldBegin } from "./pg-held-begin.js";
 
 // Kysely sends every query as an unnamed statement, which PostgreSQL parses and plans again each
 // time. Under SMS load that was most of PostgreSQL's CPU: a message runs ~30 short statements. Here
@@ -22,11 +23,16 @@ export class NamedStatementPool implements PostgresPool {
 
   async connect(): Promise<PostgresPoolClient> {
     const client = await this.pool.connect();
+    // A transaction's BEGIN goes out with its first statement (see pg-held-begin.ts).
+    const begin = new HeldBegin((config) => client.query(config));
     // The overloads (text or cursor) are checked at run time; cursors (streaming) pass through.
     return {
       query: ((textOrCursor: string | PostgresCursor<unknown>, parameters?: ReadonlyArray<unknown>) => {
-        if (typeof textOrCursor !== "string") return client.query(textOrCursor as never);
-        return client.query(this.statement(textOrCursor, parameters ?? []));
+        if (typeof textOrCursor !== "string") {
+          begin.sendNow();
+          return client.query(textOrCursor as never);
+        }
+        return begin.query(this.statement(textOrCursor, parameters ?? []));
       }) as unknown as PostgresPoolClient["query"],
       release: (destroy?: boolean) => client.release(destroy),
     };
