@@ -1,4 +1,5 @@
 import type { Transaction } from "kysely";
+import { CommitOutcomeUnknownError } from "./commit-outcome.js";
 import type { Transact } from "./group-commit.js";
 import type { Database } from "./schema.js";
 
@@ -14,7 +15,8 @@ interface Waiting<T, R> {
  * when the first item arrives, so it keeps its place in line (an outcome stays ahead of a receipt
  * that comes after it), and it takes every item that arrived by the time it runs. `handle` answers
  * one result per item, in order, and must only touch the database (it may run twice). If a batch
- * fails, each of its items is tried again on its own, so one bad item fails alone.
+ * fails, each of its items is tried again on its own, so one bad item fails alone; not when the
+ * batch may have committed (CommitOutcomeUnknownError): its items would be written twice.
  */
 export class BatchQueue<T, R> {
   private waiting: Waiting<T, R>[] = [];
@@ -49,8 +51,8 @@ export class BatchQueue<T, R> {
     } catch (error) {
       // The unit may have failed before it ever ran (no connection): its items are still waiting.
       const failed: Waiting<T, R>[] = batch ?? this.waiting.splice(0);
-      if (failed.length === 1) {
-        failed[0]!.reject(error);
+      if (failed.length === 1 || error instanceof CommitOutcomeUnknownError) {
+        for (const w of failed) w.reject(error);
         return;
       }
       for (const w of failed) {

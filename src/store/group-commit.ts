@@ -1,4 +1,9 @@
 import type { Kysely, Transaction } from "kysely";
+import {
+  COMMIT_OUTCOME_WAIT_MS,
+  CommitOutcomeUnknownError,
+  transactKnowingCommit,
+} from "./commit-outcome.js";
 import { isTransientConflict } from "./errors.js";
 import type { Database } from "./schema.js";
 
@@ -14,14 +19,19 @@ const CONFLICT_ATTEMPTS = 3;
  * the same rows in different orders (a webhook's receipts and a worker's outcomes, each a group of
  * several messages) can deadlock; the victim's work is rolled back whole, so running it again is
  * safe, and failing it instead would lose a provider outcome until reconciliation.
+ *
+ * A connection lost during COMMIT is looked into (transactKnowingCommit): committed, the work's
+ * result is answered; not known, a CommitOutcomeUnknownError (503) rather than a plain connection
+ * error, though the work may stand.
  */
 export async function runTransaction<T>(
   db: Kysely<Database>,
   work: (trx: Transaction<Database>) => Promise<T>,
+  commitOutcomeWaitMs: number = COMMIT_OUTCOME_WAIT_MS,
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await db.transaction().execute(work);
+      return await transactKnowingCommit(db, work, commitOutcomeWaitMs);
     } catch (error) {
       if (attempt >= CONFLICT_ATTEMPTS || !isTransientConflict(error)) throw error;
     }
@@ -49,6 +59,8 @@ interface Unit {
  * Units must only touch the database inside `work` (they may be run more than once). If any unit
  * throws, the shared transaction rolls back and every unit of the group is run again in a
  * transaction of its own (runTransaction), so one bad unit fails alone and the others still commit.
+ * Not when the connection was lost during the group's COMMIT (see transactKnowingCommit): committed,
+ * every unit gets its result; aborted, each is run again alone; unknown, each is rejected.
  */
 export class GroupCommit {
   private pending: Unit[] = [];
@@ -57,6 +69,7 @@ export class GroupCommit {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly maxUnits = 100,
+    private readonly commitOutcomeWaitMs = COMMIT_OUTCOME_WAIT_MS,
   ) {}
 
   readonly transact: Transact = <T>(work: (trx: Transaction<Database>) => Promise<T>) =>
@@ -83,12 +96,22 @@ export class GroupCommit {
   private async runGroup(group: Unit[]): Promise<void> {
     let results: unknown[];
     try {
-      results = await this.db.transaction().execute(async (trx) => {
-        const out: unknown[] = [];
-        for (const unit of group) out.push(await unit.work(trx));
-        return out;
-      });
-    } catch {
+      results = await transactKnowingCommit(
+        this.db,
+        async (trx) => {
+          const out: unknown[] = [];
+          for (const unit of group) out.push(await unit.work(trx));
+          return out;
+        },
+        this.commitOutcomeWaitMs,
+      );
+    } catch (error) {
+      // The group may have committed: run again, each unit could do its work twice (two messages
+      // queued, and sent, for one POST /sms/send). Each fails as the database unavailable instead.
+      if (error instanceof CommitOutcomeUnknownError) {
+        for (const unit of group) unit.reject(error);
+        return;
+      }
       for (const unit of group) await this.runAlone(unit);
       return;
     }
@@ -97,7 +120,7 @@ export class GroupCommit {
 
   private async runAlone(unit: Unit): Promise<void> {
     try {
-      unit.resolve(await runTransaction(this.db, unit.work));
+      unit.resolve(await runTransaction(this.db, unit.work, this.commitOutcomeWaitMs));
     } catch (error) {
       unit.reject(error);
     }
