@@ -4,9 +4,14 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from "n
 import { after, before, describe, test } from "node:test";
 import type { Transaction } from "kysely";
 import pg from "pg";
+import { loadMessagingConfig } from "../src/config.js";
+import { buildApp } from "../src/http/app.js";
+import { Messaging } from "../src/messaging/messaging.js";
 import { CommitOutcomeUnknownError } from "../src/store/commit-outcome.js";
 import { isDatabaseUnavailable } from "../src/store/errors.js";
 import { GroupCommit, runTransaction } from "../src/store/group-commit.js";
+import { createOrganization } from "../src/store/orgs-repo.js";
+import { newPhoneNumberRow } from "../src/store/phone-numbers-repo.js";
 import type { Database } from "../src/store/schema.js";
 import { Store } from "../src/store/store.js";
 import { PG_URL, POSTGRES_AVAILABLE } from "./helpers/engines.js";
@@ -223,6 +228,67 @@ describe("a COMMIT whose answer was lost [postgresql]", {
     const key = await runTransaction(store.db, writeOne("alone-"));
     assert.ok(proxy.struck, "the COMMIT was broken");
     assert.deepEqual(await keys("alone-"), [key]);
+  });
+
+  test("POST /sms/send, the answer to the sends' COMMIT lost: each request is answered 201, one message each", async () => {
+    const messaging = loadMessagingConfig({ LEADTRAIL_QUIET_HOURS: "off" });
+    const pipeline = new Messaging(store.db, store.engine, messaging);
+    const app = await buildApp({ store, rateLimitPerMinute: 100_000, messaging, pipeline });
+    try {
+      const org = await createOrganization(store.db, "Commit Org", {
+        startingCreditMicros: messaging.startingCreditMicros,
+      });
+      const sender = newPhoneNumberRow(org.organizationId, {
+        number: "+14155550100",
+        name: "Main line",
+        enabled: 1,
+        sms_enabled: 1,
+        source_id: null,
+        campaign_id: null,
+        ten_dlc_campaign_id: "CAMP123",
+        is_preferred: 0,
+        is_default: 1,
+        warmup_enabled: 0,
+      });
+      await store.db.insertInto("phone_numbers").values(sender).execute();
+      const call = (url: string, body: unknown) =>
+        app.inject({
+          method: "POST",
+          url,
+          headers: { authorization: `Bearer ${org.apiKey}`, "content-type": "application/json" },
+          payload: JSON.stringify(body),
+        });
+      const lead = (
+        await call("/leads", { contact: { firstName: "Pat", phone: { number: "+12125550101" } } })
+      ).json();
+      const conversationId = (await call(`/conversations/lead/${lead.id}`, {})).json().items[0].id as string;
+
+      const toLead = async () =>
+        (
+          await store.db
+            .selectFrom("events")
+            .select("id")
+            .where("organization_id", "=", org.organizationId)
+            .where("to_phone_number", "=", "+12125550101")
+            .execute()
+        ).map((e) => e.id);
+      const earlier = new Set(await toLead());
+
+      proxy.arm("lose-answer");
+      const responses = await Promise.all(
+        Array.from({ length: UNITS }, (_, i) => call("/sms/send", { conversationId, text: `Message ${i}` })),
+      );
+      assert.ok(proxy.struck, "the sends' COMMIT was broken");
+      for (const res of responses) assert.equal(res.statusCode, 201, res.body);
+      assert.deepEqual(
+        (await toLead()).filter((id) => !earlier.has(id)).sort(),
+        responses.map((res) => res.json().id as string).sort(),
+        "one message queued per request, the one it answered",
+      );
+    } finally {
+      await pipeline.stop();
+      await app.close();
+    }
   });
 
   test("PostgreSQL not saying what became of the group: each unit fails as unavailable, none runs again", async () => {
