@@ -7,6 +7,8 @@ import pg from "pg";
 import { loadMessagingConfig } from "../src/config.js";
 import { buildApp } from "../src/http/app.js";
 import { Messaging } from "../src/messaging/messaging.js";
+import type { Provider } from "../src/messaging/provider.js";
+import { Worker } from "../src/messaging/worker.js";
 import { CommitOutcomeUnknownError } from "../src/store/commit-outcome.js";
 import { isDatabaseUnavailable } from "../src/store/errors.js";
 import { GroupCommit, runTransaction } from "../src/store/group-commit.js";
@@ -230,46 +232,56 @@ describe("a COMMIT whose answer was lost [postgresql]", {
     assert.deepEqual(await keys("alone-"), [key]);
   });
 
-  test("POST /sms/send, the answer to the sends' COMMIT lost: each request is answered 201, one message each", async () => {
+  /** The real app on the proxied store, with an organization, a sender and a lead's conversation. */
+  const messagingApp = async () => {
     const messaging = loadMessagingConfig({ LEADTRAIL_QUIET_HOURS: "off" });
     const pipeline = new Messaging(store.db, store.engine, messaging);
     const app = await buildApp({ store, rateLimitPerMinute: 100_000, messaging, pipeline });
-    try {
-      const org = await createOrganization(store.db, "Commit Org", {
-        startingCreditMicros: messaging.startingCreditMicros,
+    const org = await createOrganization(store.db, "Commit Org", {
+      startingCreditMicros: messaging.startingCreditMicros,
+    });
+    const sender = newPhoneNumberRow(org.organizationId, {
+      number: "+14155550100",
+      name: "Main line",
+      enabled: 1,
+      sms_enabled: 1,
+      source_id: null,
+      campaign_id: null,
+      ten_dlc_campaign_id: "CAMP123",
+      is_preferred: 0,
+      is_default: 1,
+      warmup_enabled: 0,
+    });
+    await store.db.insertInto("phone_numbers").values(sender).execute();
+    const call = (url: string, body: unknown) =>
+      app.inject({
+        method: "POST",
+        url,
+        headers: { authorization: `Bearer ${org.apiKey}`, "content-type": "application/json" },
+        payload: JSON.stringify(body),
       });
-      const sender = newPhoneNumberRow(org.organizationId, {
-        number: "+14155550100",
-        name: "Main line",
-        enabled: 1,
-        sms_enabled: 1,
-        source_id: null,
-        campaign_id: null,
-        ten_dlc_campaign_id: "CAMP123",
-        is_preferred: 0,
-        is_default: 1,
-        warmup_enabled: 0,
-      });
-      await store.db.insertInto("phone_numbers").values(sender).execute();
-      const call = (url: string, body: unknown) =>
-        app.inject({
-          method: "POST",
-          url,
-          headers: { authorization: `Bearer ${org.apiKey}`, "content-type": "application/json" },
-          payload: JSON.stringify(body),
-        });
-      const lead = (
-        await call("/leads", { contact: { firstName: "Pat", phone: { number: "+12125550101" } } })
-      ).json();
-      const conversationId = (await call(`/conversations/lead/${lead.id}`, {})).json().items[0].id as string;
+    const lead = (
+      await call("/leads", { contact: { firstName: "Pat", phone: { number: LEAD_PHONE } } })
+    ).json();
+    const conversationId = (await call(`/conversations/lead/${lead.id}`, {})).json().items[0].id as string;
+    const close = async () => {
+      await pipeline.stop();
+      await app.close();
+    };
+    return { messaging, org, call, conversationId, close };
+  };
+  const LEAD_PHONE = "+12125550101";
 
+  test("POST /sms/send, the answer to the sends' COMMIT lost: each request is answered 201, one message each", async () => {
+    const { org, call, conversationId, close } = await messagingApp();
+    try {
       const toLead = async () =>
         (
           await store.db
             .selectFrom("events")
             .select("id")
             .where("organization_id", "=", org.organizationId)
-            .where("to_phone_number", "=", "+12125550101")
+            .where("to_phone_number", "=", LEAD_PHONE)
             .execute()
         ).map((e) => e.id);
       const earlier = new Set(await toLead());
@@ -286,8 +298,48 @@ describe("a COMMIT whose answer was lost [postgresql]", {
         "one message queued per request, the one it answered",
       );
     } finally {
-      await pipeline.stop();
-      await app.close();
+      await close();
+    }
+  });
+
+  test("a worker's claim, the answer to its COMMIT lost: the claimed message is handed to the provider, not left Sending", async () => {
+    const { messaging, org, call, conversationId, close } = await messagingApp();
+    try {
+      const res = await call("/sms/send", { conversationId, text: "Claimed once" });
+      assert.equal(res.statusCode, 201, res.body);
+      const id = res.json().id as string;
+      const handedOver: string[] = [];
+      const provider: Provider = {
+        name: "simulator",
+        send: async (message) => {
+          handedOver.push(message.eventId);
+          return { kind: "accepted", providerMessageId: `rec_${message.eventId}` };
+        },
+        close: async () => {},
+      };
+      const worker = new Worker(store.db, { engine: store.engine, config: messaging, provider });
+
+      proxy.arm("lose-answer");
+      await worker.runOnce();
+      assert.ok(proxy.struck, "the claim's COMMIT was broken");
+      // The worker claims every due message (the earlier test's too): each is handed over once.
+      assert.ok(handedOver.includes(id));
+      assert.equal(new Set(handedOver).size, handedOver.length, "no message handed over twice");
+      const sending = await store.db
+        .selectFrom("events")
+        .select("id")
+        .where("status", "=", "Sending")
+        .execute();
+      assert.deepEqual(sending, [], "no message left Sending");
+      const row = await store.db
+        .selectFrom("events")
+        .select("status")
+        .where("organization_id", "=", org.organizationId)
+        .where("id", "=", id)
+        .executeTakeFirstOrThrow();
+      assert.equal(row.status, "Sent");
+    } finally {
+      await close();
     }
   });
 

@@ -18,6 +18,7 @@ import {
   unknownOutcomeReason,
 } from "../domain/status-reason.js";
 import { BatchQueue } from "../store/batch-queue.js";
+import { transactKnowingCommit } from "../store/commit-outcome.js";
 import type { Engine } from "../store/database.js";
 import { isDatabaseUnavailable, isTransientConflict } from "../store/errors.js";
 import { plainTransact, type Transact } from "../store/group-commit.js";
@@ -162,7 +163,9 @@ export class Worker {
     const now = this.now();
     // Idle polling costs one index probe, not a transaction.
     if (!(await this.anyDue(now))) return 0;
-    const { claimed, toSend } = await this.db.transaction().execute(async (trx) => {
+    // A claim whose COMMIT's answer is lost is looked up: committed, its messages are Sending and are
+    // handed over now, rather than left for the reconcile to fail as ProviderOutcomeUnknown.
+    const { claimed, toSend } = await transactKnowingCommit(this.db, async (trx) => {
       const claimed = await this.claim(trx, now);
       const facts = await readGateFacts(trx, claimed, now);
       const passed: Passed[] = [];
