@@ -302,6 +302,43 @@ describe("a COMMIT whose answer was lost [postgresql]", {
     }
   });
 
+  test("POST /leads and POST /suppressions, the answer to their COMMIT lost: answered 201, written once", async () => {
+    const { org, call, close } = await messagingApp();
+    try {
+      const leadsNamed = async (firstName: string) =>
+        store.db
+          .selectFrom("leads")
+          .select("id")
+          .where("organization_id", "=", org.organizationId)
+          .where("first_name", "=", firstName)
+          .execute();
+      proxy.arm("lose-answer");
+      const created = await call("/leads", {
+        contact: { firstName: "Lost Commit", phone: { number: "+12125550102" } },
+      });
+      assert.ok(proxy.struck, "the lead's COMMIT was broken");
+      assert.equal(created.statusCode, 201, created.body);
+      assert.deepEqual(await leadsNamed("Lost Commit"), [{ id: created.json().id }]);
+
+      proxy.arm("lose-answer");
+      const entry = await call("/suppressions", {
+        organizationId: org.organizationId,
+        phoneNumber: "+12125550102",
+        channel: "sms",
+      });
+      assert.ok(proxy.struck, "the suppression's COMMIT was broken");
+      assert.equal(entry.statusCode, 201, entry.body);
+      const lead = await store.db
+        .selectFrom("leads")
+        .select("document")
+        .where("id", "=", created.json().id)
+        .executeTakeFirstOrThrow();
+      assert.equal(JSON.parse(lead.document).metadata.smsOptedOut, true);
+    } finally {
+      await close();
+    }
+  });
+
   test("a worker's claim, the answer to its COMMIT lost: the claimed message is handed to the provider, not left Sending", async () => {
     const { messaging, org, call, conversationId, close } = await messagingApp();
     try {

@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import { warmupDay, warmupDayStart, warmupMessageDue } from "../domain/warmup.js";
+import { transactKnowingCommit } from "../store/commit-outcome.js";
 import type { Database, EventRow, PhoneNumberRow } from "../store/schema.js";
 import { suppressedAmong } from "../store/suppressions-repo.js";
 import { SYSTEM_AUTHOR_ID } from "../store/user-directory.js";
@@ -63,7 +64,7 @@ async function warmupExchange(
   if (partners.length === 0) return [];
   const partner = partners[number.warmup_total_sent % partners.length]!;
   const orgPrices = await prices(number.organization_id);
-  return db.transaction().execute(async (trx) => {
+  return transactKnowingCommit(db, async (trx) => {
     const claimed = await trx
       .updateTable("phone_numbers")
       .set({

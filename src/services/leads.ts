@@ -13,6 +13,7 @@ import { usdToMicros } from "../domain/money.js";
 import { SMS_CONSENT_FIELDS } from "../domain/sms-consent.js";
 import { assertSourceAccepts, intakeKey, invalidSourceKey, sourceDisabled } from "../domain/sources.js";
 import { chargeOnce } from "../store/billing-repo.js";
+import { transactKnowingCommit } from "../store/commit-outcome.js";
 import { isUniqueViolation } from "../store/errors.js";
 import { lockMessagesNotHandedOver, type NewEvent } from "../store/events-repo.js";
 import {
@@ -133,7 +134,7 @@ export async function createLead(
   body: LeadRequestBody,
   now: number = Date.now(),
 ): Promise<LeadRow> {
-  return db.transaction().execute((trx) => insertLead(trx, actor, body, now));
+  return transactKnowingCommit(db, (trx) => insertLead(trx, actor, body, now));
 }
 
 /** createLead inside the caller's transaction (the lead, its conversation and its LeadCreated event). */
@@ -215,7 +216,7 @@ export async function receiveLead(
 ): Promise<{ lead: LeadRow; created: boolean }> {
   const key = intakeKey(actor.sourceId, body.metadata);
   try {
-    const received = await db.transaction().execute(async (trx) => {
+    const received = await transactKnowingCommit(db, async (trx) => {
       // Held until the lead commits: a re-keying PUT or a delete that commits before this read is
       // seen below, and one that comes later waits for this lead (shareLockSource).
       await shareLockSource(trx, actor.organizationId, actor.sourceId);
@@ -312,7 +313,7 @@ export async function updateLead(
   // sender id passes here, and below only if it is the phone the lead already has (a lead made by
   // such a sender's message can then still be updated).
   const checked = normalizeLeadRequest(body, { acceptSenderIds: true });
-  return db.transaction().execute(async (trx) => {
+  return transactKnowingCommit(db, async (trx) => {
     // Locked: identical updates at once write one LeadUpdated event, not one each.
     const existing = await lockLead(trx, actor.organizationId, leadId);
     const keepsPhone = (checked.contact.phone?.number ?? null) === (existing?.phone ?? null);

@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import { ACTIVITY_CATEGORY } from "../domain/event-vocabulary.js";
+import { transactKnowingCommit } from "../store/commit-outcome.js";
 import { getConversation } from "../store/leads-repo.js";
 import type { Database, EventRow } from "../store/schema.js";
 import type { Actor } from "./leads.js";
@@ -15,7 +16,7 @@ export async function createNote(
   text: string,
   now: number = Date.now(),
 ): Promise<EventRow | undefined> {
-  return db.transaction().execute(async (trx) => {
+  return transactKnowingCommit(db, async (trx) => {
     const conversation = await getConversation(trx, actor.organizationId, conversationId);
     if (!conversation) return undefined;
     return recordEvent(

@@ -3,6 +3,7 @@ import { newId } from "../domain/ids.js";
 import { badRequest, ProblemError } from "../domain/problem.js";
 import { generateSourceKey, type SourceSettings } from "../domain/sources.js";
 import { type TagRef, tagIdSet } from "../domain/tags.js";
+import { transactKnowingCommit } from "../store/commit-outcome.js";
 import { isUniqueViolation } from "../store/errors.js";
 import { lockForTransaction } from "../store/locks.js";
 import { hashApiKey } from "../store/orgs-repo.js";
@@ -113,7 +114,7 @@ export async function createSource(
   // A new source has no key of its own that the body could be echoing (as a PUT's may).
   if (settings.apiKey !== undefined && settings.regenerateApiKey) throw bothKeys();
   return mapKeyRace(() =>
-    db.transaction().execute(async (trx) => {
+    transactKnowingCommit(db, async (trx) => {
       const id = newId("src", now);
       const row: SourceRow = {
         organization_id: actor.organizationId,
@@ -159,7 +160,7 @@ export async function replaceSource(
   now: number = Date.now(),
 ): Promise<SourceRow | undefined> {
   return mapKeyRace(() =>
-    db.transaction().execute(async (trx) => {
+    transactKnowingCommit(db, async (trx) => {
       // One change of a source at a time (a PUT racing a DELETE or another re-keying would
       // otherwise write to a deleted source, or hand out a key that never worked).
       await lockSource(trx, actor.organizationId, id);

@@ -1,6 +1,7 @@
 import { type Kysely, sql, type Transaction } from "kysely";
 import { newId } from "../domain/ids.js";
 import { MAX_WALLET_MICROS, microsToUsd } from "../domain/money.js";
+import { transactKnowingCommit } from "./commit-outcome.js";
 import type { ListSpec } from "./list-query.js";
 import type { Database, UsageLedgerTable, WalletsTable } from "./schema.js";
 
@@ -162,7 +163,7 @@ export async function addCredit(
   now = Date.now(),
 ): Promise<WalletsTable | undefined> {
   if (!Number.isSafeInteger(micros) || micros < 0) throw new Error("credit must be a non-negative amount");
-  return db.transaction().execute(async (trx) => {
+  return transactKnowingCommit(db, async (trx) => {
     const org = await trx
       .selectFrom("organizations")
       .select("id")
@@ -201,7 +202,7 @@ export type UsageEntry = Omit<UsageLedgerTable, "id">;
  * the ledger's unique (organization_id, event_id) index and all but one insert nothing.
  */
 export async function chargeOnce(db: Db, entry: UsageEntry): Promise<boolean> {
-  if (!db.isTransaction) return db.transaction().execute((trx) => chargeOnce(trx, entry));
+  if (!db.isTransaction) return transactKnowingCommit(db, (trx) => chargeOnce(trx, entry));
   const inserted = await db
     .insertInto("usage_ledger")
     .values({ ...entry, id: newId("use", entry.created_at) })

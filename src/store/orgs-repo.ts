@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Kysely } from "kysely";
 import { newId } from "../domain/ids.js";
 import { createWallet, DEFAULT_STARTING_CREDIT_MICROS } from "./billing-repo.js";
+import { transactKnowingCommit } from "./commit-outcome.js";
 import type { Database } from "./schema.js";
 
 export interface CreatedOrganization {
@@ -47,7 +48,7 @@ export async function createOrganization(
   }
   const now = Date.now();
   const organizationId = newId("org", now);
-  return db.transaction().execute(async (trx) => {
+  return transactKnowingCommit(db, async (trx) => {
     await trx.insertInto("organizations").values({ id: organizationId, name, created_at: now }).execute();
     const user = await insertUserWithKey(trx, organizationId, { name: userName }, now);
     await createWallet(trx, organizationId, startingCreditMicros, now);
@@ -70,7 +71,7 @@ export async function addUser(
   organizationId: string,
   user: NewUser,
 ): Promise<CreatedOrganization | null> {
-  return db.transaction().execute(async (trx) => {
+  return transactKnowingCommit(db, async (trx) => {
     if (!(await getOrganization(trx, organizationId))) return null;
     return insertUserWithKey(trx, organizationId, user, Date.now());
   });

@@ -1,6 +1,7 @@
 import { type Kysely, sql, type Transaction } from "kysely";
 import { newId } from "../domain/ids.js";
 import { type HealthStatus, healthFromCounts } from "../domain/sender-selection.js";
+import { transactKnowingCommit } from "./commit-outcome.js";
 import type { Engine } from "./database.js";
 import { isUniqueViolation } from "./errors.js";
 import { lockMessagesNotHandedOver } from "./events-repo.js";
@@ -318,7 +319,7 @@ export async function savePhoneNumber(
   now: number = Date.now(),
 ): Promise<SaveResult> {
   try {
-    return await db.transaction().execute(async (trx): Promise<SaveResult> => {
+    return await transactKnowingCommit(db, async (trx): Promise<SaveResult> => {
       await lockOrganization(trx, engine, organizationId);
       // Organizations do not share numbers, so the number itself is locked too (PostgreSQL: the
       // organization's lock does not stop another organization adding it at the same moment).
@@ -393,7 +394,7 @@ export async function deletePhoneNumber(
   organizationId: string,
   id: string,
 ): Promise<boolean> {
-  return db.transaction().execute(async (trx) => {
+  return transactKnowingCommit(db, async (trx) => {
     // As for a number turned off (savePhoneNumber).
     await lockMessagesNotHandedOver(trx, organizationId, { fromPhoneNumberId: id });
     const deleted = await trx

@@ -1,6 +1,7 @@
 import { type Kysely, sql, type Transaction } from "kysely";
 import type { SourceRules } from "../domain/sources.js";
 import type { TagRef } from "../domain/tags.js";
+import { transactKnowingCommit } from "./commit-outcome.js";
 import type { ListSpec } from "./list-query.js";
 import { lockForTransaction, shareLockForTransaction } from "./locks.js";
 import type { Database, SourceRow } from "./schema.js";
@@ -175,7 +176,7 @@ export async function shareLockSource(trx: Transaction<Database>, organizationId
  * there is no such source.
  */
 export async function deleteSource(db: Kysely<Database>, organizationId: string, id: string, now: number) {
-  return db.transaction().execute(async (trx) => {
+  return transactKnowingCommit(db, async (trx) => {
     await lockSource(trx, organizationId, id);
     const source = await getSource(trx, organizationId, id);
     if (!source) return false;

@@ -3,6 +3,7 @@ import { isValidEmail } from "../../domain/phone.js";
 import { badRequest, notFound, ProblemError } from "../../domain/problem.js";
 import { toIso } from "../../domain/time.js";
 import { lockLeadsAtPhone, recordSmsConsent } from "../../services/lead-consent.js";
+import { transactKnowingCommit } from "../../store/commit-outcome.js";
 import type { ApiKeyOwner } from "../../store/orgs-repo.js";
 import type { SuppressionRow } from "../../store/schema.js";
 import {
@@ -216,7 +217,7 @@ export const suppressionsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
       // (its first reason and audit stand); the audit trail shows what each call did.
       const { organizationId } = request.auth;
       const phone = consentPhone(entry);
-      const row = await store.db.transaction().execute(async (trx) => {
+      const row = await transactKnowingCommit(store.db, async (trx) => {
         // Before suppress locks the phone's messages: the order a lead's update takes.
         const leads = phone ? await lockLeadsAtPhone(trx, organizationId, phone) : [];
         const at = Date.now();
@@ -254,7 +255,7 @@ export const suppressionsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
       const recipient = recipientOf(entry);
       const { organizationId } = request.auth;
       const phone = consentPhone(entry);
-      const row = await store.db.transaction().execute(async (trx) => {
+      const row = await transactKnowingCommit(store.db, async (trx) => {
         const leads = phone ? await lockLeadsAtPhone(trx, organizationId, phone) : [];
         const at = Date.now();
         const row = await release(trx, {
