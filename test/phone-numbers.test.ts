@@ -1015,5 +1015,45 @@ forEachEngine("phone numbers", (engine) => {
       assert.equal(row.tenDlcCampaignStatus, "Missing");
       assert.equal(row.smsReady, false);
     });
+
+    test("a toll-free number needs no 10DLC campaign: chosen for a US recipient over a local number without one", async () => {
+      const o = await newOrg("Toll-free Org");
+      const add = async (number: string, name: string) => {
+        const res = await o.call("POST", "/phone-numbers", { number, name });
+        assert.equal(res.statusCode, 200, res.body);
+        return res.json();
+      };
+      // Created first, the local number would win the least-recently-used tie.
+      const local = await add("+14155550411", "Local, no campaign");
+      const tollFree = await add("+18885550412", "Toll-free");
+      const lead = await o.call("POST", "/leads", {
+        contact: { firstName: "Toll", phone: { number: "+14155550413" } },
+      });
+      assert.equal(lead.statusCode, 201, lead.body);
+      const conversationId = (await o.call("POST", `/conversations/lead/${lead.json().id}`, {})).json()
+        .items[0].id;
+      for (const [path, body] of [
+        ["/phone-numbers/outgoing/new", { recipientPhoneNumber: "+14155550413" }],
+        ["/phone-numbers/outgoing/new", { recipientPhoneNumber: "+16045550414" }],
+        [`/phone-numbers/outgoing/conversation/${conversationId}`, {}],
+      ] as const) {
+        const res = await o.call("POST", path, body);
+        assert.equal(res.statusCode, 200, res.body);
+        const s = res.json();
+        assert.equal(s.phoneNumberId, tollFree.id, `${path}: ${res.body}`);
+        assert.equal(s.canSend, true, path);
+        assert.equal(s.setupMessage, null, path);
+        const entry = (id: string) =>
+          s.eligibleNumbers.find((e: { phoneNumberId: string }) => e.phoneNumberId === id);
+        assert.equal(entry(tollFree.id).canSend, true, path);
+        assert.equal(entry(local.id).canSend, false, path);
+      }
+      const rows = (await o.call("POST", "/phone-numbers/all/organization", {})).json().items;
+      const row = (id: string) => rows.find((r: { id: string }) => r.id === id);
+      assert.equal(row(tollFree.id).type, "TollFree");
+      assert.equal(row(tollFree.id).tenDlcCampaignStatus, null);
+      assert.equal(row(tollFree.id).smsReady, true);
+      assert.equal(row(local.id).tenDlcCampaignStatus, "Missing");
+    });
   });
 });

@@ -231,6 +231,40 @@ describe("selectSender", () => {
       "StickyConversation",
     ]);
   });
+
+  test("a toll-free number needs no 10DLC campaign: never passed over for one, under the same precedence", () => {
+    const us = (overrides: Partial<SelectionContext> = {}) =>
+      context({ recipientNeedsTenDlc: true, ...overrides });
+    const tollFree = (id: string, extra: Partial<SenderCandidate> = {}) =>
+      candidate(id, {
+        number: "+18885550100",
+        areaCode: "888",
+        hasTenDlcCampaign: false,
+        isTollFree: true,
+        ...extra,
+      });
+    const bare = candidate("bare", { hasTenDlcCampaign: false, lastUsedAt: null });
+    // Alone with a local number without a campaign, the toll-free one is the one that can send.
+    assert.deepEqual(pick([bare, tollFree("tf", { lastUsedAt: 900 })], us()), ["tf", "HealthyPool"]);
+    assert.equal(canSendTo(tollFree("tf"), us()), true);
+    assert.equal(canSendTo(bare, us()), false);
+    // Beside a local number with a campaign, the precedence decides, as between any two numbers.
+    const local = candidate("local", { areaCode: "415", lastUsedAt: 500 });
+    assert.deepEqual(pick([local, tollFree("tf", { lastUsedAt: 100 })], us()), ["local", "LocalArea"]);
+    assert.deepEqual(pick([local, tollFree("tf", { isPreferred: true })], us()), ["tf", "Preferred"]);
+    assert.deepEqual(
+      pick(
+        [candidate("busy", { lastUsedAt: 900 }), tollFree("tf", { lastUsedAt: 100 })],
+        us({ recipientAreaCode: null, recipientRegion: null }),
+      ),
+      ["tf", "HealthyPool"],
+    );
+    // Sticky to a toll-free number: it stays.
+    assert.deepEqual(pick([local, tollFree("tf")], us({ stickyPhoneNumberId: "tf" })), [
+      "tf",
+      "StickyConversation",
+    ]);
+  });
 });
 
 describe("candidateReason", () => {
@@ -286,6 +320,7 @@ describe("selection properties", () => {
         areaCode: fc.constantFrom(null, "415", "650", "212"),
         region: fc.constantFrom(null, "CA", "NY"),
         hasTenDlcCampaign: fc.boolean(),
+        isTollFree: fc.boolean(),
       })
       .map((r): SenderCandidate => ({ id, number: `+1000${id}`, ...r }));
   const arbCandidates = fc

@@ -224,6 +224,51 @@ forEachEngine("SMS compliance gate", (engine) => {
       .execute();
   });
 
+  test("a toll-free sender without a 10DLC campaign sends to US and Canadian recipients; a local one is still Blocked", async () => {
+    const tollFree = await addSenderNumber(api, {
+      number: "+18885550150",
+      name: "Toll-free line",
+      ten_dlc_campaign_id: null,
+      is_default: 0,
+    });
+    const bare = await addSenderNumber(api, {
+      number: "+14155550196",
+      ten_dlc_campaign_id: null,
+      is_default: 0,
+    });
+    const from = (sender: { id: string }) => ({ fromPhoneNumberId: sender.id, wasManuallyOverridden: true });
+    for (const phone of ["+13125550140", "+16045550141"]) {
+      const sms = await sendTo(phone, { timeZoneId: DAYTIME }, from(tollFree));
+      assert.equal(sms.fromPhoneNumberId, tollFree.id);
+      const done = await waitForEvent(api, sms.id, isFinal);
+      assert.equal(done.status, "Delivered", `${phone}: ${JSON.stringify(done)}`);
+      assert.equal(done.complianceAction, null);
+      assert.ok(done.sentAt);
+      // It went under toll-free verification, not a 10DLC campaign.
+      assert.equal(done.tenDlcCampaignId, null);
+    }
+    // A 10DLC campaign id set on a toll-free number does not apply to it: the message names none.
+    await api.db.store.db
+      .updateTable("phone_numbers")
+      .set({ ten_dlc_campaign_id: "CAMP-TF" })
+      .where("id", "=", tollFree.id)
+      .execute();
+    const tagged = await sendTo("+13125550142", { timeZoneId: DAYTIME }, from(tollFree));
+    const taggedDone = await waitForEvent(api, tagged.id, isFinal);
+    assert.equal(taggedDone.status, "Delivered");
+    assert.equal(taggedDone.tenDlcCampaignId, null);
+
+    const local = await sendTo("+13125550143", { timeZoneId: DAYTIME }, from(bare));
+    const blocked = await waitForEvent(api, local.id, isFinal);
+    assert.equal(blocked.status, "Blocked");
+    assert.equal(blocked.complianceAction, "MissingTenDlcCampaign");
+    await api.db.store.db
+      .updateTable("phone_numbers")
+      .set({ enabled: 0 })
+      .where("id", "in", [tollFree.id, bare.id])
+      .execute();
+  });
+
   test("a delivered message carries its sender's tenDlcCampaignId", async () => {
     const sms = await sendTo(
       "+13125550123",

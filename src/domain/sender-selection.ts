@@ -9,6 +9,8 @@ import type { SelectionReason } from "./event-vocabulary.js";
 // automatically; only a manual choice may pick a Blocked one. Nor does an automatic rule pick a
 // number that cannot legally send to the recipient (a US/Canadian recipient and no 10DLC campaign)
 // while one that can is left: the rule is passed over, and the compliance gate would only block it.
+// A toll-free number is never passed over for that: it sends under toll-free verification, not
+// 10DLC (./ten-dlc.ts), and competes under the same precedence as any other number.
 
 export type HealthStatus = "Healthy" | "Needs Attention" | "Blocked";
 
@@ -27,6 +29,8 @@ export interface SenderCandidate {
   region: string | null;
   /** Has a registered 10DLC campaign (routing.tenDlcCampaignId). */
   hasTenDlcCampaign: boolean;
+  /** A NANP toll-free number: the 10DLC rule does not apply to it. */
+  isTollFree?: boolean;
   /** Flagged for warmup and not Ready yet: it should not carry lead traffic at volume. */
   warmingUp?: boolean;
 }
@@ -56,7 +60,7 @@ export function isEligible(c: SenderCandidate): boolean {
 
 /** Whether the number may legally send to this context's recipient. */
 export function canSendTo(c: SenderCandidate, ctx: SelectionContext): boolean {
-  return !ctx.recipientNeedsTenDlc || c.hasTenDlcCampaign;
+  return !ctx.recipientNeedsTenDlc || c.hasTenDlcCampaign || c.isTollFree === true;
 }
 
 /** A number a user may choose by hand: enabled for SMS, whatever its health. */

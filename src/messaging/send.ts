@@ -1,6 +1,7 @@
 import type { Kysely, Transaction } from "kysely";
 import { ACTIVITY_CATEGORY, type SelectionReason, type TrafficType } from "../domain/event-vocabulary.js";
 import { badRequest, notFound, ProblemError } from "../domain/problem.js";
+import { tenDlcCampaignOf } from "../domain/ten-dlc.js";
 import { parseRfc3339 } from "../domain/time.js";
 import { type Actor, leadDocument } from "../services/leads.js";
 import type { RecentSenderChoices } from "../services/recent-senders.js";
@@ -126,7 +127,7 @@ function outboundEvent(q: QueueOutbound, now: number): NewEvent {
     was_manually_overridden: q.wasManuallyOverridden ? 1 : 0,
     campaign_id: q.campaignId,
     source_id: q.sourceId,
-    ten_dlc_campaign_id: q.from.ten_dlc_campaign_id,
+    ten_dlc_campaign_id: tenDlcCampaignOf(q.from),
     queued_at: now,
     scheduled_for: later ? q.scheduledFor : null,
     scheduled_reason: later ? "Requested" : null,

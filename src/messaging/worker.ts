@@ -8,7 +8,6 @@ import {
   OUTCOME_UNKNOWN,
   sentAtNoLaterThanOutcome,
 } from "../domain/message-status.js";
-import { needsTenDlc } from "../domain/number-geo.js";
 import { nextAllowedTime } from "../domain/quiet-hours.js";
 import {
   gaveUpReason,
@@ -17,6 +16,7 @@ import {
   retryingReason,
   unknownOutcomeReason,
 } from "../domain/status-reason.js";
+import { senderNeedsTenDlc, tenDlcCampaignOf } from "../domain/ten-dlc.js";
 import { BatchQueue } from "../store/batch-queue.js";
 import { transactKnowingCommit } from "../store/commit-outcome.js";
 import type { Engine } from "../store/database.js";
@@ -328,7 +328,8 @@ export class Worker {
         "Blocked: the sender number is no longer available.",
       );
     }
-    if (needsTenDlc(to) && !sender.ten_dlc_campaign_id) {
+    // A toll-free sender goes under toll-free verification, not 10DLC (domain/ten-dlc.ts).
+    if (senderNeedsTenDlc(sender.number, to) && !sender.ten_dlc_campaign_id) {
       return block(
         {
           compliance_action: "MissingTenDlcCampaign",
@@ -369,7 +370,7 @@ export class Worker {
         changes: {
           status: "Sending",
           sending_started_at: now,
-          ten_dlc_campaign_id: sender.ten_dlc_campaign_id,
+          ten_dlc_campaign_id: tenDlcCampaignOf(sender),
           from_phone_number: sender.number,
           next_attempt_at: reconcileAt,
           next_retry_at: null,

@@ -5,10 +5,12 @@ import { areaCode, needsTenDlc, regionOfNumber } from "../../domain/number-geo.j
 import { badRequest, notFound, ProblemError } from "../../domain/problem.js";
 import {
   candidateReason,
+  canSendTo,
   type HealthStatus,
   type SelectionContext,
   type SenderCandidate,
 } from "../../domain/sender-selection.js";
+import { isNanpTollFree } from "../../domain/ten-dlc.js";
 import { toIso } from "../../domain/time.js";
 import { progressPercent, warmupState } from "../../domain/warmup.js";
 import { leadDocument } from "../../services/leads.js";
@@ -240,7 +242,8 @@ function toPhoneNumberTableRow(
   orgName: string | null,
   now: number,
 ) {
-  const tenDlcMissing = needsTenDlc(row.number) && !row.ten_dlc_campaign_id;
+  // A toll-free number needs no 10DLC campaign (domain/ten-dlc.ts): it shows no 10DLC status.
+  const tenDlcMissing = needsTenDlc(row.number) && !isNanpTollFree(row.number) && !row.ten_dlc_campaign_id;
   return {
     id: row.id,
     name: row.name,
@@ -320,10 +323,11 @@ async function selectionResponse(store: Store, input: SelectionInput) {
     sourceId,
     recipientAreaCode: recipient ? areaCode(recipient) : null,
     recipientRegion: recipient ? regionOfNumber(recipient) : null,
+    recipientNeedsTenDlc: recipient !== null && needsTenDlc(recipient),
   };
   const voice = body.channel === "call";
-  const tenDlcRequired = recipient !== null && needsTenDlc(recipient);
-  const tenDlcOk = (c: SenderCandidate) => !tenDlcRequired || Boolean(rows.get(c.id)?.ten_dlc_campaign_id);
+  // The selection's own rule: a campaign, or a toll-free number, which needs none.
+  const tenDlcOk = (c: SenderCandidate) => canSendTo(c, ctx);
   const selected = voice ? null : selection;
 
   let setupMessage: string | null = null;
