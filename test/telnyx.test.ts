@@ -144,6 +144,45 @@ test("the adapter speaks Telnyx's messages API and maps its answers", async () =
   assert.equal(result.kind === "transient" ? result.errorCode : null, "ConnectError");
 });
 
+test("Telnyx's 40300 (the recipient texted STOP) says the recipient opted out; other refusals do not", async () => {
+  const fake = new FakeTelnyx();
+  const url = await fake.start();
+  const provider = new TelnyxProvider({ apiKey: "KEYtest", apiBaseUrl: `${url}/v2`, publicUrl: "x" });
+  try {
+    fake.behaviour.set("+12125550101", "stop-blocked");
+    const refused = await provider.send(outboundStub);
+    assert.equal(fake.requests[0]!.status, 409);
+    assert.equal(refused.kind, "permanent");
+    assert.equal(refused.kind === "permanent" && refused.errorCode, "40300");
+    assert.equal(refused.kind === "permanent" && refused.recipientOptedOut, true);
+    fake.behaviour.set("+12125550101", "422");
+    const invalid = await provider.send(outboundStub);
+    assert.equal(invalid.kind === "permanent" && invalid.errorCode, "40310");
+    assert.equal(invalid.kind === "permanent" && invalid.recipientOptedOut, undefined);
+  } finally {
+    await fake.stop();
+  }
+  const finalized = (status: string, code: string) =>
+    parseTelnyxWebhook(
+      fake.webhook("message.finalized", "tx-1", outboundStub, status, { errors: [{ code, title: "x" }] }),
+      "evt_1",
+      "org_1",
+    );
+  for (const [status, code, optedOut] of [
+    ["sending_failed", "40300", true],
+    ["delivery_failed", "40300", true],
+    ["sending_failed", "40008", undefined],
+    ["delivery_failed", "30003", undefined],
+  ] as const) {
+    const parsed = finalized(status, code);
+    assert.equal(
+      parsed.kind === "receipt" && parsed.receipt.recipientOptedOut,
+      optedOut,
+      `${status} ${code}`,
+    );
+  }
+});
+
 test("the signature check: Ed25519 over timestamp|body, within 300 s either way", () => {
   const fake = new FakeTelnyx();
   const key = telnyxPublicKey(fake.publicKeyBase64);
@@ -825,6 +864,110 @@ forEachEngine("Telnyx end to end", (engine) => {
     assert.equal(fake.requests.filter((r) => r.body.to === "+12125550210").length, 1, "sent once");
   });
 
+  /** The suppression entries on `phone`, and what POST /suppressions/check says of it. */
+  const suppressionOf = async (phone: string) => {
+    const check = await api.call("POST", "/suppressions/check", {
+      organizationId: api.org.organizationId,
+      phoneNumber: phone,
+      channel: "sms",
+    });
+    assert.equal(check.statusCode, 200, check.body);
+    const list = await api.call("POST", "/suppressions/all/my", {
+      filters: [{ field: "recipient", value: phone }],
+    });
+    assert.equal(list.statusCode, 200, list.body);
+    return { check: check.json(), entries: list.json().items as Array<Record<string, unknown>> };
+  };
+  const sendIn = async (conversationId: string, body: Record<string, unknown>) => {
+    const res = await api.call("POST", "/sms/send", { conversationId, ...body });
+    assert.equal(res.statusCode, 201, res.body);
+    return res.json() as { id: string };
+  };
+
+  test("Telnyx refusing a send because the recipient opted out (40300) suppresses them, once; the next message is Blocked before Telnyx", async () => {
+    const phone = "+12125550211";
+    fake.behaviour.set(phone, "stop-blocked");
+    const { conversationId } = await addLead(api, phone);
+    // Two messages due at the same moment go out in one round: two refusals, one suppression.
+    const at = new Date(Date.now() + 2500).toISOString();
+    const first = await sendIn(conversationId, { text: "One", scheduledFor: at });
+    const second = await sendIn(conversationId, { text: "Two", scheduledFor: at });
+    for (const sms of [first, second]) {
+      const failed = await waitForEvent(api, sms.id, isFinal);
+      assert.equal(failed.status, "Failed", JSON.stringify(failed));
+      assert.equal(failed.errorCode, "40300");
+      assert.equal(failed.billingStatus, "NotBilled");
+    }
+    assert.equal(fake.requests.filter((r) => r.body.to === phone).length, 2);
+    const { check, entries } = await suppressionOf(phone);
+    assert.equal(check.allowed, false);
+    assert.equal(check.source, "provider_opt_out");
+    assert.equal(entries.length, 1);
+    assert.equal(entries[0]!.channel, "sms");
+    assert.equal(entries[0]!.status, "active");
+    assert.match(
+      String(entries[0]!.reason),
+      /^Refused by telnyx \(code 40300: .*\): the recipient opted out/,
+    );
+    assert.equal((entries[0]!.audit as unknown[]).length, 1, "the second refusal added nothing");
+
+    const third = await sendIn(conversationId, { text: "Three" });
+    const blocked = await waitForEvent(api, third.id, isFinal);
+    assert.equal(blocked.status, "Blocked");
+    assert.equal(blocked.complianceAction, "Suppressed");
+    assert.equal(fake.requests.filter((r) => r.body.to === phone).length, 2, "never reached Telnyx");
+  });
+
+  test("a message.finalized whose errors carry 40300 suppresses the recipient, once; other failure codes do not", async () => {
+    const phone = "+12125550212";
+    const { conversationId } = await addLead(api, phone);
+    const sent: Array<{ id: string }> = [];
+    for (const text of ["One", "Two"]) {
+      const sms = await sendIn(conversationId, { text });
+      await waitForEvent(api, sms.id, (e) => e.status === "Sent");
+      sent.push(sms);
+    }
+    for (const sms of sent) {
+      const request = fake.sent.find((r) => r.body.webhook_url?.includes(sms.id))!;
+      const hook = fake.webhook("message.finalized", request.id, request.body, "sending_failed", {
+        errors: [{ code: "40300", title: "Blocked due to STOP message" }],
+      });
+      const query = `?event=${sms.id}&org=${api.org.organizationId}`;
+      assert.equal((await postWebhook(api, fake, hook, { query })).statusCode, 200);
+      const failed = (await api.call("GET", `/events/${sms.id}`)).json();
+      assert.equal(failed.status, "Failed");
+      assert.equal(failed.errorCode, "40300");
+    }
+    const { check, entries } = await suppressionOf(phone);
+    assert.equal(check.allowed, false);
+    assert.equal(check.source, "provider_opt_out");
+    assert.equal(entries.length, 1);
+    assert.equal((entries[0]!.audit as unknown[]).length, 1, "the second refusal added nothing");
+    const requests = fake.requests.filter((r) => r.body.to === phone).length;
+    const next = await sendIn(conversationId, { text: "Three" });
+    const blocked = await waitForEvent(api, next.id, isFinal);
+    assert.equal(blocked.status, "Blocked");
+    assert.equal(blocked.complianceAction, "Suppressed");
+    assert.equal(fake.requests.filter((r) => r.body.to === phone).length, requests, "never reached Telnyx");
+
+    // Another recipient whose message Telnyx could not send for another reason: not suppressed.
+    const other = "+12125550213";
+    const { conversationId: c2 } = await addLead(api, other);
+    const sms = await sendIn(c2, { text: "Hello" });
+    await waitForEvent(api, sms.id, (e) => e.status === "Sent");
+    const request = fake.sent.find((r) => r.body.webhook_url?.includes(sms.id))!;
+    const hook = fake.webhook("message.finalized", request.id, request.body, "sending_failed", {
+      // Not one of the carrier-block codes either, which would count against the suite's one sender.
+      errors: [{ code: "40001", title: "Not routable" }],
+    });
+    const query = `?event=${sms.id}&org=${api.org.organizationId}`;
+    assert.equal((await postWebhook(api, fake, hook, { query })).statusCode, 200);
+    assert.equal((await api.call("GET", `/events/${sms.id}`)).json().errorCode, "40001");
+    const none = await suppressionOf(other);
+    assert.equal(none.check.allowed, true);
+    assert.equal(none.entries.length, 0);
+  });
+
   test("429 and 5xx from Telnyx are retried; a 422 fails the message with Telnyx's code", async () => {
     fake.behaviour.set("+12125550204", "500");
     const { conversationId } = await addLead(api, "+12125550204");
@@ -846,5 +989,9 @@ forEachEngine("Telnyx end to end", (engine) => {
       failed.statusReason,
       "Rejected by the provider (code 40310): The 'to' address is not a valid phone number.",
     );
+    // A refusal for another reason than an opt-out suppresses no one.
+    const { check, entries } = await suppressionOf("+12125550205");
+    assert.equal(check.allowed, true);
+    assert.equal(entries.length, 0);
   });
 });

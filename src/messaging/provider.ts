@@ -16,8 +16,11 @@ export type SendResult =
   | { kind: "accepted"; providerMessageId: string; telnyxId?: string }
   /** 429, 5xx, timeouts: worth retrying later. */
   | { kind: "transient"; errorCode: string; errorMessage: string }
-  /** Rejected for good (invalid number, bad request…): the message fails now. */
-  | { kind: "permanent"; errorCode: string; errorMessage: string }
+  /**
+   * Rejected for good (invalid number, bad request…): the message fails now. `recipientOptedOut`
+   * when the refusal says the recipient opted out at the provider or carrier (a STOP it holds).
+   */
+  | { kind: "permanent"; errorCode: string; errorMessage: string; recipientOptedOut?: boolean }
   /**
    * No answer that says whether the provider took the message (a timeout or a reset after the
    * request went out, a gateway's 502): retrying could send it twice, so it stays Sending until a
@@ -38,6 +41,8 @@ export interface Receipt {
   errorMessage?: string | null;
   /** Telnyx's message id when the receipt comes from Telnyx (the seed's telnyxId). */
   telnyxId?: string | null;
+  /** A failure because the recipient opted out at the provider or carrier (a STOP it holds). */
+  recipientOptedOut?: boolean;
 }
 
 /** An attachment of an inbound MMS, with what the provider tells of it (null when nothing). */

@@ -13,6 +13,7 @@ import type { Database, EventRow } from "../store/schema.js";
 import { indexesByOrganization, transitionBatch } from "./batch-transitions.js";
 import { billAccepted, refundNotSent } from "./billing.js";
 import type { Receipt } from "./provider.js";
+import { suppressOptedOutRecipient } from "./provider-opt-out.js";
 import { lockEvent, lockEvents, logIgnored, receiptLogged, transition } from "./transitions.js";
 
 /** Carrier error codes that mean "this sender is being filtered", which count against its health. */
@@ -239,6 +240,15 @@ export async function applyReceiptIn(trx: Transaction<Database>, receipt: Receip
   }
   const updated = await transition(trx, event, changes, log, now);
   if (!updated) return { done: false, event: undefined };
+  // Only when the receipt moves the message: a redelivered one must not undo a later release.
+  if (receipt.recipientOptedOut && receipt.kind !== "delivered" && receipt.kind !== "sent") {
+    await suppressOptedOutRecipient(
+      trx,
+      updated,
+      { provider: event.provider, errorCode: receipt.errorCode, errorMessage: receipt.errorMessage },
+      now,
+    );
+  }
   const wasFinal =
     event.status === "Delivered" || event.status === "Undeliverable" || event.status === "Failed";
   if (!wasFinal && receipt.kind !== "sent" && event.from_phone_number_id) {

@@ -28,6 +28,7 @@ import { indexesByOrganization, transitionBatch } from "./batch-transitions.js";
 import { billAccepted, billAcceptedMany, isBillableTraffic } from "./billing.js";
 import { type GateFacts, readGateFacts, skipsQuietHours } from "./gate-facts.js";
 import type { Provider, SendResult } from "./provider.js";
+import { suppressOptedOutRecipient } from "./provider-opt-out.js";
 import { lockEvent, lockEvents, logIgnored, transition } from "./transitions.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -609,6 +610,7 @@ export class Worker {
         )) !== undefined
       );
     }
+    const optedOut = result.kind === "permanent" && result.recipientOptedOut === true;
     const updated = await transition(
       trx,
       event,
@@ -631,10 +633,23 @@ export class Worker {
         message:
           result.kind === "transient"
             ? `Gave up after ${event.retry_count} retries: ${result.errorCode}.`
-            : `Rejected by the provider: ${result.errorCode}.`,
+            : `Rejected by the provider: ${result.errorCode}.${optedOut ? " The recipient opted out there: suppressed." : ""}`,
       },
       now,
     );
+    // In this transaction, so the refusal is never recorded without the suppression (provider-opt-out.ts).
+    if (updated && optedOut) {
+      await suppressOptedOutRecipient(
+        trx,
+        updated,
+        {
+          provider: this.options.provider.name,
+          errorCode: result.errorCode,
+          errorMessage: result.errorMessage,
+        },
+        now,
+      );
+    }
     if (updated && event.from_phone_number_id)
       await recordOutcome(trx, organizationId, event.from_phone_number_id, "failed", now);
     return updated !== undefined;

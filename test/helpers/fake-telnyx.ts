@@ -21,7 +21,8 @@ import { fileURLToPath } from "node:url";
  * How POST /v2/messages answers a recipient: "accept" is Telnyx's 200 with the message; "201" the
  * same as 201; "garbage" a 200 without a message id; "401" / "408" / "429" / "500" / "422" Telnyx
  * error bodies;
- * "502" a gateway's answer (not Telnyx's format); "hang" never answers (the adapter's timeout);
+ * "502" a gateway's answer (not Telnyx's format); "stop-blocked" Telnyx's 409 with error 40300 (the
+ * recipient texted STOP and Telnyx holds a block rule); "hang" never answers (the adapter's timeout);
  * "accept-hang" takes the message (and sends its receipts) but never answers; "accept-null" takes it
  * and answers 200 with the JSON body `null` (a proxy's or a broken answer: no message id).
  */
@@ -35,6 +36,7 @@ export type Behaviour =
   | "500"
   | "502"
   | "422"
+  | "stop-blocked"
   | "hang"
   | "accept-hang"
   | "accept-null";
@@ -48,6 +50,7 @@ const BEHAVIOURS = new Set<string>([
   "500",
   "502",
   "422",
+  "stop-blocked",
   "hang",
   "accept-hang",
   "accept-null",
@@ -231,6 +234,13 @@ export class FakeTelnyx {
         return { status: 502, body: { message: "Bad Gateway" } };
       case "422":
         return error(422, "40310", "Invalid 'to' address", "The 'to' address is not a valid phone number.");
+      case "stop-blocked":
+        return error(
+          409,
+          "40300",
+          "Blocked due to STOP message",
+          `Messages cannot be sent from '${body.from}' to '${body.to}' due to an existing block rule.`,
+        );
       case "garbage":
         return { status: 200, body: { data: { record_type: "message" } } };
       case "accept":

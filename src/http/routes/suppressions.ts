@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from "fastify";
 import { isValidEmail } from "../../domain/phone.js";
 import { badRequest, notFound, ProblemError } from "../../domain/problem.js";
 import { toIso } from "../../domain/time.js";
+import { PROVIDER_OPT_OUT_SOURCE } from "../../messaging/provider-opt-out.js";
 import { lockLeadsAtPhone, recordSmsConsent } from "../../services/lead-consent.js";
 import { transactKnowingCommit } from "../../store/commit-outcome.js";
 import type { ApiKeyOwner } from "../../store/orgs-repo.js";
@@ -28,7 +29,9 @@ import {
 
 // The suppression list (issue 3, item 4): recipients an organization must not contact. Entries made
 // here carry source "api" and the calling user as the audit actor; inbound STOP/START keywords
-// (messaging/inbound.ts) write to the same entries with source "inbound_keyword".
+// (messaging/inbound.ts) write to the same entries with source "inbound_keyword", and a provider's
+// refusal because the recipient opted out there (messaging/provider-opt-out.ts) with
+// "provider_opt_out".
 
 export interface SuppressionEntryRequest {
   organizationId: string;
@@ -183,6 +186,8 @@ export function toSuppressionResponse(row: SuppressionRow) {
 function customerReason(row: SuppressionRow | undefined): string {
   if (!row) return "No active suppression matches this recipient on this channel.";
   if (row.source === "inbound_keyword") return "The recipient opted out by replying with a stop keyword.";
+  if (row.source === PROVIDER_OPT_OUT_SOURCE)
+    return "The recipient opted out with the SMS provider, which refused a message to them.";
   return row.channel === "all"
     ? "The recipient is on this organization's suppression list for every channel."
     : `The recipient is on this organization's suppression list for ${row.channel}.`;

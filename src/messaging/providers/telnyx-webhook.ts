@@ -2,6 +2,7 @@ import { createPublicKey, type KeyObject, verify } from "node:crypto";
 import type { ReceiptKind } from "../../domain/message-status.js";
 import { parseRfc3339 } from "../../domain/time.js";
 import type { InboundMedia, InboundMessage, Receipt } from "../provider.js";
+import { isTelnyxOptOut } from "./telnyx-opt-out.js";
 
 // Telnyx webhooks: Ed25519 signature over `${telnyx-timestamp}|${raw body}`, and the mapping of
 // message.sent / message.finalized / message.received onto receipts and inbound messages.
@@ -107,6 +108,7 @@ export function parseTelnyxWebhook(
         kind,
         errorCode: error?.code ?? null,
         errorMessage: error?.detail ?? error?.title ?? null,
+        ...(kind !== "delivered" && isTelnyxOptOut(payload.errors) ? { recipientOptedOut: true } : {}),
       },
     };
   }

@@ -1,4 +1,5 @@
 import type { OutboundMessage, Provider, SendResult } from "../provider.js";
+import { isTelnyxOptOut } from "./telnyx-opt-out.js";
 
 // Telnyx's v2 Messaging API (POST /v2/messages), spoken with Node's own fetch.
 //
@@ -104,7 +105,12 @@ export class TelnyxProvider implements Provider {
         errorMessage: `Telnyx answered ${response.status} without a message id.`,
       };
     }
-    return { kind: "permanent", errorCode: String(first?.code ?? response.status), errorMessage };
+    const refusal = {
+      kind: "permanent",
+      errorCode: String(first?.code ?? response.status),
+      errorMessage,
+    } as const;
+    return isTelnyxOptOut(json.errors) ? { ...refusal, recipientOptedOut: true } : refusal;
   }
 
   async close(): Promise<void> {}
