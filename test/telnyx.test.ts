@@ -479,6 +479,47 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
     }
   });
 
+  test("a sender's health counts a carrier's spam block (40003) against it, not a recipient's opt-out (40300)", async () => {
+    /** The sender's outcome counts over its health days. */
+    const counts = async (id: string) => {
+      const rows = await api.db.store.db
+        .selectFrom("phone_number_health_days")
+        .select(["sent", "failed", "carrier_blocked"])
+        .where("phone_number_id", "=", id)
+        .execute();
+      const sum = (k: "sent" | "failed" | "carrier_blocked") => rows.reduce((n, r) => n + Number(r[k]), 0);
+      return { failed: sum("failed"), carrierBlocked: sum("carrier_blocked") };
+    };
+    const finalize = async (from: PhoneNumberRow, code: string, title: string) => {
+      const row = await sending({
+        from_phone_number_id: from.id,
+        outbound_phone_number_id: from.id,
+        from_phone_number: from.number,
+      });
+      const body = about(row, `tx-health-${code}`, "message.finalized", "sending_failed", Date.now(), {
+        errors: [{ code, title }],
+      });
+      assert.equal((await postWebhook(api, fake, body, { query: queryFor(row) })).statusCode, 200);
+      assert.equal((await reload(row)).error_code, code);
+    };
+    const spammed = await addSenderNumber(api, { number: "+14155550151", name: "Spammed", is_default: 0 });
+    await finalize(spammed, "40003", "Blocked as spam (permanent)");
+    assert.deepEqual(await counts(spammed.id), { failed: 0, carrierBlocked: 1 });
+    const optedOut = await addSenderNumber(api, { number: "+14155550152", name: "Opted out", is_default: 0 });
+    await finalize(optedOut, "40300", "Blocked due to STOP message");
+    assert.deepEqual(
+      await counts(optedOut.id),
+      { failed: 0, carrierBlocked: 0 },
+      "the recipient's STOP is no fault of the number",
+    );
+    // Neither may be chosen for later tests' messages.
+    await api.db.store.db
+      .updateTable("phone_numbers")
+      .set({ enabled: 0 })
+      .where("id", "in", [spammed.id, optedOut.id])
+      .execute();
+  });
+
   test("a receipt's time from another clock is kept between our start of sending and its arrival", async () => {
     // Telnyx's clock two seconds behind ours: delivered "before" we began sending it.
     const behind = await sending();
@@ -888,6 +929,15 @@ forEachEngine("Telnyx end to end", (engine) => {
     const phone = "+12125550211";
     fake.behaviour.set(phone, "stop-blocked");
     const { conversationId } = await addLead(api, phone);
+    const senderFailures = async () =>
+      (
+        await api.db.store.db
+          .selectFrom("phone_number_health_days")
+          .select(["failed", "carrier_blocked"])
+          .where("organization_id", "=", api.org.organizationId)
+          .execute()
+      ).reduce((n, r) => n + Number(r.failed) + Number(r.carrier_blocked), 0);
+    const failuresBefore = await senderFailures();
     // Two messages due at the same moment go out in one round: two refusals, one suppression.
     const at = new Date(Date.now() + 2500).toISOString();
     const first = await sendIn(conversationId, { text: "One", scheduledFor: at });
@@ -899,6 +949,7 @@ forEachEngine("Telnyx end to end", (engine) => {
       assert.equal(failed.billingStatus, "NotBilled");
     }
     assert.equal(fake.requests.filter((r) => r.body.to === phone).length, 2);
+    assert.equal(await senderFailures(), failuresBefore, "the recipient's STOP is no fault of the sender");
     const { check, entries } = await suppressionOf(phone);
     assert.equal(check.allowed, false);
     assert.equal(check.source, "provider_opt_out");

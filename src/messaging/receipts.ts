@@ -16,8 +16,11 @@ import type { Receipt } from "./provider.js";
 import { suppressOptedOutRecipient } from "./provider-opt-out.js";
 import { lockEvent, lockEvents, logIgnored, receiptLogged, transition } from "./transitions.js";
 
-/** Carrier error codes that mean "this sender is being filtered", which count against its health. */
-const CARRIER_BLOCK_CODES = new Set(["30007", "40002", "40008", "CarrierBlocked"]);
+/**
+ * Carrier error codes that mean "this sender is being filtered", which count against its health:
+ * Twilio's 30007, Telnyx's 40002 and 40003 (blocked as spam, for now or for good) and 40008.
+ */
+const CARRIER_BLOCK_CODES = new Set(["30007", "40002", "40003", "40008", "CarrierBlocked"]);
 
 async function findEvent(db: Transaction<Database>, receipt: Receipt): Promise<EventRow | undefined> {
   if (receipt.eventId && receipt.organizationId) {
@@ -251,7 +254,8 @@ export async function applyReceiptIn(trx: Transaction<Database>, receipt: Receip
   }
   const wasFinal =
     event.status === "Delivered" || event.status === "Undeliverable" || event.status === "Failed";
-  if (!wasFinal && receipt.kind !== "sent" && event.from_phone_number_id) {
+  // A recipient who opted out at the provider says nothing of the sender: not counted either way.
+  if (!wasFinal && receipt.kind !== "sent" && !receipt.recipientOptedOut && event.from_phone_number_id) {
     const kind =
       receipt.kind === "delivered"
         ? "sent"

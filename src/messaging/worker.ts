@@ -650,7 +650,8 @@ export class Worker {
         now,
       );
     }
-    if (updated && event.from_phone_number_id)
+    // A recipient who opted out at the provider is no fault of the sender: not counted against it.
+    if (updated && event.from_phone_number_id && !optedOut)
       await recordOutcome(trx, organizationId, event.from_phone_number_id, "failed", now);
     return updated !== undefined;
   }
