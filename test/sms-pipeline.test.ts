@@ -88,8 +88,8 @@ forEachEngine("SMS pipeline with the simulator", (engine) => {
     const done = await waitForEvent(api, sms.id, isFinal);
     assert.equal(done.status, "Failed");
     assert.ok(done.failedAt);
-    assert.equal(done.errorCode, "40300");
-    assert.equal(done.statusReason, "Rejected by the provider (code 40300): Simulated permanent rejection.");
+    assert.equal(done.errorCode, "40001");
+    assert.equal(done.statusReason, "Rejected by the provider (code 40001): Simulated permanent rejection.");
     assert.equal(done.billingStatus, "NotBilled");
     assert.equal(done.billableAmount, null);
   });

@@ -46,7 +46,9 @@ export class SimulatorProvider implements Provider {
         return { kind: "accepted", providerMessageId };
       }
       case "0600":
-        return { kind: "permanent", errorCode: "40300", errorMessage: "Simulated permanent rejection." };
+        // Telnyx's "not routable" (a landline): a refusal for good that says nothing of consent, as
+        // its 40300 (the recipient opted out, which suppresses them) would.
+        return { kind: "permanent", errorCode: "40001", errorMessage: "Simulated permanent rejection." };
       case "0400":
         this.later(() => this.events.receipt(receipt("undeliverable", { errorCode: "30003" })));
         return { kind: "accepted", providerMessageId };
