@@ -156,4 +156,30 @@ forEachEngine("a lead's SMS consent", (engine) => {
     assert.equal((await suppressions("/suppressions/release", "+12065550156")).statusCode, 200);
     assert.equal((await lead(emailLead.leadId)).metadata.smsOptInAt, optInAt);
   });
+  test("a PUT echoing what GET answered after a STOP is accepted and changes nothing", async () => {
+    const phone = "+12065550157";
+    const { leadId } = await addLead(api, phone);
+    await inbound(phone, "STOP");
+    const got = (await api.call("GET", `/leads/${leadId}`)).json();
+    const put = await api.call("PUT", `/leads/${leadId}`, { contact: got.contact, metadata: got.metadata });
+    assert.equal(put.statusCode, 200, put.body);
+    assert.deepEqual((await lead(leadId)).metadata, got.metadata);
+  });
+
+  test("a lead whose phone changes does not carry the old phone's opt-out to the new one", async () => {
+    const old = "+12065550158";
+    const { leadId, conversationId } = await addLead(api, old);
+    await inbound(old, "STOP");
+    const fresh = "+12065550159";
+    const put = await api.call("PUT", `/leads/${leadId}`, {
+      contact: { firstName: "Moved", phone: { number: fresh } },
+      metadata: { utmSource: "crm" },
+    });
+    assert.equal(put.statusCode, 200, put.body);
+    const { metadata } = await lead(leadId);
+    assert.notEqual(metadata.smsOptedOut, true, "the STOP came from the old phone, not the new one");
+    assert.equal(metadata.smsConsentPhoneNumber, undefined);
+    // The person at the new phone never opted out: a message to them goes out.
+    assert.equal((await sendStatus(conversationId)).status, "Delivered");
+  });
 });

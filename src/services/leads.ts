@@ -283,6 +283,7 @@ export interface LeadUpdateResult {
  * The SMS consent recorded on the lead (services/lead-consent.ts: the person's STOP or START, the
  * organization's suppression) stays unless the update names the field: a client that never read it
  * must not erase an opt-out by replacing the metadata. A field the body gives (null included) wins.
+ * Only while the lead keeps its phone (see updateLead).
  */
 function keepRecordedSmsConsent(doc: LeadDocument, before: LeadDocument, body: LeadRequestBody): void {
   const given = body.metadata ?? {};
@@ -329,7 +330,9 @@ export async function updateLead(
     const before = leadDocument(existing);
     // Which source delivered the lead is the server's record, not the client's to replace.
     if (before.intakeSourceId) doc.intakeSourceId = before.intakeSourceId;
-    keepRecordedSmsConsent(doc, before, body);
+    // Consent is recorded for a phone (smsConsentPhoneNumber): a lead given another one drops it, or
+    // the old phone's STOP would block the new one through the lead's own smsOptedOut.
+    if (keepsPhone) keepRecordedSmsConsent(doc, before, body);
     doc.tags = await resolveTags(trx, actor.organizationId, doc, now);
     const changedFields = changedLeadFields(before, doc);
     if (changedFields.length === 0) return { lead: existing, changedFields };
