@@ -1055,5 +1055,20 @@ forEachEngine("phone numbers", (engine) => {
       assert.equal(row(tollFree.id).smsReady, true);
       assert.equal(row(local.id).tenDlcCampaignStatus, "Missing");
     });
+
+    test("a toll-free number with a campaign id set still shows no 10DLC status: its messages go under none", async () => {
+      const o = await newOrg("Toll-free campaign Org");
+      const res = await o.call("POST", "/phone-numbers", {
+        number: "+18885550415",
+        name: "Toll-free with a stray campaign",
+        routing: { tenDlcCampaignId: "CAMP-STRAY" },
+      });
+      assert.equal(res.statusCode, 200, res.body);
+      const rows = (await o.call("POST", "/phone-numbers/all/organization", {})).json().items;
+      const row = rows.find((r: { id: string }) => r.id === res.json().id);
+      assert.equal(row.type, "TollFree");
+      assert.equal(row.tenDlcCampaignStatus, null);
+      assert.equal(row.smsReady, true);
+    });
   });
 });

@@ -242,8 +242,10 @@ function toPhoneNumberTableRow(
   orgName: string | null,
   now: number,
 ) {
-  // A toll-free number needs no 10DLC campaign (domain/ten-dlc.ts): it shows no 10DLC status.
-  const tenDlcMissing = needsTenDlc(row.number) && !isNanpTollFree(row.number) && !row.ten_dlc_campaign_id;
+  // A toll-free number needs no 10DLC campaign (domain/ten-dlc.ts): it shows no 10DLC status, not
+  // even with a campaign id set, which its messages do not go under.
+  const tollFree = isNanpTollFree(row.number);
+  const tenDlcMissing = needsTenDlc(row.number) && !tollFree && !row.ten_dlc_campaign_id;
   return {
     id: row.id,
     name: row.name,
@@ -257,7 +259,13 @@ function toPhoneNumberTableRow(
     routingSummary: routingSummary(row),
     smsReady: row.enabled === 1 && row.sms_enabled === 1 && health !== "Blocked" && !tenDlcMissing,
     voiceReady: false,
-    tenDlcCampaignStatus: row.ten_dlc_campaign_id ? "Assigned" : tenDlcMissing ? "Missing" : null,
+    tenDlcCampaignStatus: tollFree
+      ? null
+      : row.ten_dlc_campaign_id
+        ? "Assigned"
+        : tenDlcMissing
+          ? "Missing"
+          : null,
     isPreferred: row.is_preferred === 1,
     isDefault: row.is_default === 1,
     createdAt: toIso(row.created_at),
