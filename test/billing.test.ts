@@ -72,6 +72,16 @@ describe("summaryPeriod", () => {
       ["2026-01-01T00:00:00.001Z", "2026-01-02T00:00:00.001Z"],
     );
   });
+  test("a month in the years 0000 to 0099 stays in its year (Date.UTC would read it as 19xx)", () => {
+    assert.deepEqual(iso(summaryPeriod({ periodStart: "0050-01-15T00:00:00Z" }, now)), [
+      "0050-01-15T00:00:00.000Z",
+      "0050-02-01T00:00:00.000Z",
+    ]);
+    assert.deepEqual(iso(summaryPeriod({ periodEnd: "0001-03-01T00:00:00Z" }, now)), [
+      "0001-02-01T00:00:00.000Z",
+      "0001-03-01T00:00:00.000Z",
+    ]);
+  });
   test("a month implied past the years RFC 3339 can write is a 400 naming the bound", () => {
     for (const [query, param] of [
       [{ periodStart: "9999-12-15T00:00:00Z" }, "periodStart"],
@@ -387,6 +397,19 @@ forEachEngine("wallets and usage", (engine) => {
         assert.equal(bad.statusCode, 400, `${query}: ${bad.body}`);
         assert.match(String(bad.headers["content-type"]), PROBLEM);
         assert.ok(bad.json().detail.includes(field), bad.body);
+      }
+    });
+
+    test("a summary of a month in the years 0000 to 0099 answers that month, not one in the 1900s", async () => {
+      for (const [query, period] of [
+        ["periodStart=0050-01-15T00:00:00Z", ["0050-01-15T00:00:00.000Z", "0050-02-01T00:00:00.000Z"]],
+        ["periodEnd=0001-03-01T00:00:00Z", ["0001-02-01T00:00:00.000Z", "0001-03-01T00:00:00.000Z"]],
+      ] as const) {
+        const res = await api.call("GET", `/usage/summary/my?${query}`, undefined, org.apiKey);
+        assert.equal(res.statusCode, 200, `${query}: ${res.body}`);
+        assert.deepEqual([res.json().periodStart, res.json().periodEnd], period, query);
+        // The 2024 lines are far outside either period.
+        assert.equal(res.json().transactionCount, 0, query);
       }
     });
 

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from "fastify";
+import { monthStart } from "../../domain/calendar-month.js";
 import { microsToUsd } from "../../domain/money.js";
 import { badRequest } from "../../domain/problem.js";
 import { EARLIEST_INSTANT, LATEST_INSTANT, parseRfc3339, toIso } from "../../domain/time.js";
@@ -25,16 +26,6 @@ import { listBody, problemResponses } from "../schemas/common.js";
 // The wallet and the usage ledger (issue 3, item 6). Money is integer micro-dollars inside and USD
 // numbers on the wire; amounts are summed in micros and converted once.
 
-function monthStart(ms: number): number {
-  const d = new Date(ms);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
-}
-
-function nextMonthStart(ms: number): number {
-  const d = new Date(ms);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
-}
-
 function timestampParam(value: string | undefined, name: string): number | null {
   if (value === undefined || value === "") return null;
   // A `>=` (periodStart) or `<` (periodEnd) bound: a finer fraction than the millisecond rounds up.
@@ -55,7 +46,7 @@ export function summaryPeriod(
   const from = timestampParam(query.periodStart, "periodStart");
   const to = timestampParam(query.periodEnd, "periodEnd");
   const start = from ?? monthStart(to === null ? now : to - 1);
-  const end = to ?? nextMonthStart(start);
+  const end = to ?? monthStart(start, 1);
   if (end <= start) throw badRequest("periodEnd must be later than periodStart.", "periodEnd");
   // The month a bound implies may leave the years RFC 3339 can write (periodStart in December 9999).
   if (start < EARLIEST_INSTANT || end > LATEST_INSTANT) {

@@ -1,0 +1,12 @@
+// Calendar-month boundaries in UTC, for periods such as the usage summary's.
+
+/**
+ * Midnight on the first of the month `ms` falls in, moved `monthsAhead` months on. Built with
+ * setUTCFullYear, not Date.UTC, which reads the years 0–99 as 1900–1999.
+ */
+export function monthStart(ms: number, monthsAhead = 0): number {
+  const at = new Date(ms);
+  const start = new Date(0);
+  start.setUTCFullYear(at.getUTCFullYear(), at.getUTCMonth() + monthsAhead, 1);
+  return start.getTime();
+}
