@@ -82,6 +82,35 @@ describe("summaryPeriod", () => {
       "0001-03-01T00:00:00.000Z",
     ]);
   });
+  test("one bound's calendar month is taken in the offset the bound is written with", () => {
+    // New York's January and February: consecutive months that meet, with no hours between them.
+    assert.deepEqual(iso(summaryPeriod({ periodStart: "2024-01-01T00:00:00-05:00" }, now)), [
+      "2024-01-01T05:00:00.000Z",
+      "2024-02-01T05:00:00.000Z",
+    ]);
+    assert.deepEqual(iso(summaryPeriod({ periodStart: "2024-02-01T00:00:00-05:00" }, now)), [
+      "2024-02-01T05:00:00.000Z",
+      "2024-03-01T05:00:00.000Z",
+    ]);
+    // 23:00 on January 31st in New York is in January there (February in UTC).
+    assert.deepEqual(iso(summaryPeriod({ periodStart: "2024-01-31T23:00:00-05:00" }, now)), [
+      "2024-02-01T04:00:00.000Z",
+      "2024-02-01T05:00:00.000Z",
+    ]);
+    assert.deepEqual(iso(summaryPeriod({ periodEnd: "2024-03-01T00:00:00+01:00" }, now)), [
+      "2024-01-31T23:00:00.000Z",
+      "2024-02-29T23:00:00.000Z",
+    ]);
+    assert.deepEqual(iso(summaryPeriod({ periodEnd: "2024-03-01T00:00:00+05:30" }, now)), [
+      "2024-01-31T18:30:00.000Z",
+      "2024-02-29T18:30:00.000Z",
+    ]);
+    // Past the end of 9999 in UTC: still a 400 naming the bound.
+    assert.throws(
+      () => summaryPeriod({ periodStart: "9999-12-15T00:00:00-05:00" }, now),
+      (error: unknown) => error instanceof ProblemError && error.detail.startsWith("periodStart"),
+    );
+  });
   test("a month implied past the years RFC 3339 can write is a 400 naming the bound", () => {
     for (const [query, param] of [
       [{ periodStart: "9999-12-15T00:00:00Z" }, "periodStart"],
@@ -411,6 +440,35 @@ forEachEngine("wallets and usage", (engine) => {
         // The 2024 lines are far outside either period.
         assert.equal(res.json().transactionCount, 0, query);
       }
+    });
+
+    test("months asked for in a local offset, one after another, count every line once", async () => {
+      const local = await createOrganization(api.db.store.db, "New York Co");
+      // 22:00 on January 31st in New York: 03:00 on February 1st in UTC.
+      const line = usage(local.organizationId, {
+        created_at: t("2024-02-01T03:00:00Z"),
+        amount_micros: 7_900,
+      });
+      assert.equal(await chargeOnce(api.db.store.db, line), true);
+      const month = async (start: string) => {
+        const res = await api.call(
+          "GET",
+          `/usage/summary/my?periodStart=${encodeURIComponent(start)}`,
+          undefined,
+          local.apiKey,
+        );
+        assert.equal(res.statusCode, 200, res.body);
+        return res.json();
+      };
+      const january = await month("2024-01-01T00:00:00-05:00");
+      const february = await month("2024-02-01T00:00:00-05:00");
+      assert.deepEqual(
+        [january.periodStart, january.periodEnd, february.periodStart],
+        ["2024-01-01T05:00:00.000Z", "2024-02-01T05:00:00.000Z", "2024-02-01T05:00:00.000Z"],
+      );
+      assert.equal(january.transactionCount, 1);
+      assert.equal(january.customerChargeTotal, 0.0079);
+      assert.equal(february.transactionCount, 0);
     });
 
     test("POST /usage/all/my pages the ledger newest first, with filters and a createdAt range", async () => {

@@ -11,6 +11,15 @@ const RFC3339 =
 export const EARLIEST_INSTANT = Date.parse("0000-01-01T00:00:00.000Z");
 export const LATEST_INSTANT = Date.parse("9999-12-31T23:59:59.999Z");
 
+/** The offset from UTC, in minutes, of an RFC 3339 timestamp as written (0 for Z); null when it is none. */
+export function rfc3339OffsetMinutes(value: string): number | null {
+  const parts = RFC3339.exec(value);
+  if (!parts) return null;
+  if (parts[8] === undefined) return 0;
+  const minutes = Number(parts[8]) * 60 + Number(parts[9]);
+  return value.charAt(value.length - 6) === "-" ? -minutes : minutes;
+}
+
 /**
  * Parses an RFC 3339 timestamp to epoch ms, or null when it is not one. Each part is range-checked
  * first: Date.parse rolls an impossible date forward ("02-30" becomes March 2nd, hour 24 the next

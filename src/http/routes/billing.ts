@@ -2,7 +2,13 @@ import type { FastifyPluginAsync } from "fastify";
 import { monthStart } from "../../domain/calendar-month.js";
 import { microsToUsd } from "../../domain/money.js";
 import { badRequest } from "../../domain/problem.js";
-import { EARLIEST_INSTANT, LATEST_INSTANT, parseRfc3339, toIso } from "../../domain/time.js";
+import {
+  EARLIEST_INSTANT,
+  LATEST_INSTANT,
+  parseRfc3339,
+  rfc3339OffsetMinutes,
+  toIso,
+} from "../../domain/time.js";
 import {
   BILLABLE_USAGE_STATUSES,
   getOrCreateWallet,
@@ -35,9 +41,13 @@ function timestampParam(value: string | undefined, name: string): number | null 
   return ms;
 }
 
+/** The UTC offset, in minutes, a bound is written in (0 for none): its month is that clock's month. */
+const offsetOf = (value: string | undefined) => (value ? (rfc3339OffsetMinutes(value) ?? 0) : 0);
+
 /**
  * The summary period, [periodStart, periodEnd). With neither bound: the current calendar month (UTC).
- * With one: the calendar month it starts (periodStart) or ends (periodEnd) in.
+ * With one: the calendar month it starts (periodStart) or ends (periodEnd) in, at the offset it is
+ * written with, so that months asked for one after another in a client's zone meet without a gap.
  */
 export function summaryPeriod(
   query: { periodStart?: string; periodEnd?: string },
@@ -45,8 +55,8 @@ export function summaryPeriod(
 ): { start: number; end: number } {
   const from = timestampParam(query.periodStart, "periodStart");
   const to = timestampParam(query.periodEnd, "periodEnd");
-  const start = from ?? monthStart(to === null ? now : to - 1);
-  const end = to ?? monthStart(start, 1);
+  const start = from ?? (to === null ? monthStart(now) : monthStart(to - 1, 0, offsetOf(query.periodEnd)));
+  const end = to ?? monthStart(start, 1, offsetOf(query.periodStart));
   if (end <= start) throw badRequest("periodEnd must be later than periodStart.", "periodEnd");
   // The month a bound implies may leave the years RFC 3339 can write (periodStart in December 9999).
   if (start < EARLIEST_INSTANT || end > LATEST_INSTANT) {
@@ -241,7 +251,7 @@ export const billingRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store 
         tags: ["Usage"],
         summary: "Usage totals for a period, grouped by channel, billable unit and status",
         description:
-          "periodStart and periodEnd are RFC 3339; the period is [periodStart, periodEnd). Default: the current calendar month (UTC); with only one bound, the calendar month it starts or ends.",
+          "periodStart and periodEnd are RFC 3339; the period is [periodStart, periodEnd). Default: the current calendar month (UTC); with only one bound, the calendar month it starts or ends, at the offset it is written with.",
         querystring: UsageSummaryQuerySchema,
         response: { 200: UsageSummaryResponseSchema, ...problemResponses },
       },
