@@ -216,6 +216,41 @@ forEachEngine("event lists", (engine) => {
     assert.equal(otherOrder.statusCode, 400, "a token only continues the query it came from");
   });
 
+  test("a token continues only the filters, ranges and search it came from; pageSize may change", async () => {
+    const url = `/events/leads/${leadId}`;
+    const query = {
+      filters: [
+        { field: "activityType", value: "Sms" },
+        { field: "direction", value: "outbound" },
+      ],
+      rangeFilters: [{ field: "createdAt", greaterThanOrEqual: new Date(base).toISOString() }],
+      search: "outbound",
+      searchFields: ["description"],
+    };
+    const first = await list(url, { ...query, pageSize: 3 });
+    const continuationToken = first.continuationToken!;
+    // The same query, its filters in another order and another page size: the walk goes on.
+    const reordered = await list(url, {
+      ...query,
+      filters: [...query.filters].reverse(),
+      pageSize: 4,
+      continuationToken,
+    });
+    assert.ok(reordered.items.every((i) => !first.items.some((f) => f.id === i.id)));
+    for (const changed of [
+      { filters: [{ field: "activityType", value: "Note" }] },
+      { filters: [query.filters[0]] },
+      { rangeFilters: [{ field: "createdAt", greaterThanOrEqual: new Date(base + 60_000).toISOString() }] },
+      { rangeFilters: [] },
+      { search: "sms" },
+      { searchFields: ["summary"] },
+    ]) {
+      const res = await api.call("POST", url, { ...query, ...changed, pageSize: 3, continuationToken });
+      assert.equal(res.statusCode, 400, JSON.stringify(changed));
+      assert.match(res.json().detail, /continuationToken/);
+    }
+  });
+
   test("an unsupported field is a 400 that lists the supported names", async () => {
     const res = await api.call("POST", `/events/all/my`, { orderBy: [{ field: "summary" }] });
     assert.equal(res.statusCode, 400);

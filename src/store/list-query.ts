@@ -253,17 +253,24 @@ export function parseListOptions(
   const pageSize = parsePageSize(options.pageSize);
   const order = parseOrder(spec, options.orderBy);
   const conditions: RawBuilder<unknown>[] = [];
+  // What the conditions narrow the list to, as values a token is bound to (see `fingerprint`).
+  const narrowing: unknown[][] = [];
 
   asArray(options.filters, "filters").forEach((entry, i) => {
     const f = asObject(entry, `filters[${i}]`);
     const [, def] = resolveField(spec, f.field, "filter", `filters[${i}].field`);
     if (f.value === null) {
       conditions.push(sql`${sql.ref(def.column)} is null`);
+      narrowing.push([def.column, "is null"]);
     } else if (def.match) {
       const param = `filters[${i}].value`;
-      conditions.push(def.match(columnValue(def, f.value, param) as string, param));
+      const value = columnValue(def, f.value, param) as string;
+      conditions.push(def.match(value, param));
+      narrowing.push([def.column, "matches", value]);
     } else {
-      conditions.push(sql`${sql.ref(def.column)} = ${columnValue(def, f.value, `filters[${i}].value`)}`);
+      const value = columnValue(def, f.value, `filters[${i}].value`);
+      conditions.push(sql`${sql.ref(def.column)} = ${value}`);
+      narrowing.push([def.column, "=", value]);
     }
   });
 
@@ -283,6 +290,7 @@ export function parseListOptions(
       const roundUp = name === "lessThan" || name === "greaterThanOrEqual";
       const value = columnValue(def, r[name], `rangeFilters[${i}].${name}`, roundUp);
       conditions.push(sql`${sql.ref(def.column)} ${sql.raw(op)} ${value}`);
+      narrowing.push([def.column, op, value]);
     }
     if (count === 0) {
       throw badRequest(
@@ -321,6 +329,7 @@ export function parseListOptions(
       const fold: UnicodeFold = /^[\x20-\x7e]*$/.test(term) ? (text) => sql`lower(${text})` : unicodeFold;
       const ors = chosen.map((f) => sql`${fold(sql.ref(f.column))} like ${pattern} escape '\\'`);
       conditions.push(sql`(${sql.join(ors, sql` or `)})`);
+      narrowing.push(["search", pattern, ...chosen.map((f) => f.column).sort()]);
       searches = true;
     }
   }
@@ -333,7 +342,10 @@ export function parseListOptions(
     throw badRequest("includeCount must be a boolean.", "includeCount");
   }
 
-  const fingerprint = `${spec.resource}|${scope}|${order.map((k) => `${k.field}:${k.direction}`).join(",")}`;
+  // A token resumes the query that issued it: the same order and the same narrowing (filters, ranges,
+  // search; in any order), as its 400 says. Only pageSize and includeCount may change between pages.
+  const narrowed = narrowing.map((n) => JSON.stringify(n)).sort();
+  const fingerprint = `${spec.resource}|${scope}|${order.map((k) => `${k.field}:${k.direction}`).join(",")}|${JSON.stringify(narrowed)}`;
   let token: string | null = null;
   if (
     options.continuationToken !== undefined &&
