@@ -865,6 +865,43 @@ forEachEngine("phone numbers", (engine) => {
       );
     });
 
+    test("an override whose selection is bad input is a 400 that sets nothing", async () => {
+      const o = await newOrg("Override Bad Selection Org");
+      await create(o, "+14155550205", { isDefault: true });
+      const chosen = await create(o, "+14155550206");
+      const lead = await o.call("POST", "/leads", {
+        contact: { firstName: "Sel", phone: { number: "+14155550298" } },
+      });
+      const conversationId = (await o.call("POST", `/conversations/lead/${lead.json().id}`, {})).json()
+        .items[0].id;
+      const path = `/phone-numbers/outgoing/conversation/${conversationId}/override`;
+      const overrideNow = async () =>
+        (
+          await api.db.store.db
+            .selectFrom("conversations")
+            .select("override_phone_number_id")
+            .where("id", "=", conversationId)
+            .executeTakeFirstOrThrow()
+        ).override_phone_number_id;
+
+      for (const [selection, field] of [
+        [{ recipientPhoneNumber: "+14155550297" }, "recipientPhoneNumber"],
+        [{ recipientPhoneNumber: "not a number" }, "recipientPhoneNumber"],
+        [{ leadId: "lead_someone_else" }, "leadId"],
+        [{ conversationId: "conv_other" }, "conversationId"],
+        [{ campaignId: "bad\u0001id" }, "campaignId"],
+      ] as const) {
+        assertProblem(await o.call("POST", path, { fromPhoneNumberId: chosen.id, selection }), 400, field);
+        assert.equal(await overrideNow(), null, `${field}: the refused override must not be set`);
+      }
+      const ok = await o.call("POST", path, {
+        fromPhoneNumberId: chosen.id,
+        selection: { conversationId, recipientPhoneNumber: "+14155550298" },
+      });
+      assert.equal(ok.statusCode, 200, ok.body);
+      assert.equal(await overrideNow(), chosen.id);
+    });
+
     test("a number in warmup is not chosen for lead traffic over a number that is not, never used though it is", async () => {
       const o = await newOrg("Warmup Selection Org");
       const seasoned = await create(o, "+12125550121");

@@ -542,10 +542,23 @@ export const phoneNumbersRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
     return { conversation, lead };
   };
 
-  const forConversation = async (organizationId: string, conversationId: string, body: SelectionBody) => {
+  /**
+   * The conversation and its lead, once the body's other fields are checked: a conversation, lead or
+   * recipient sent beside it must be the conversation's own (the answer is about the conversation's
+   * lead, and silently answering for another would mislead), and the ids must be valid. Checked
+   * before anything is written, so a refused request changes nothing.
+   */
+  const checkedConversation = async (organizationId: string, conversationId: string, body: SelectionBody) => {
+    const named = optionalId(body.conversationId, "conversationId");
+    if (named !== null && named !== conversationId) {
+      throw badRequest(
+        "conversationId must match the conversationId of the path (or be omitted).",
+        "conversationId",
+      );
+    }
+    optionalId(body.campaignId, "campaignId");
+    optionalId(body.sourceId, "sourceId");
     const { conversation, lead } = await conversationOf(organizationId, conversationId);
-    // A lead or recipient sent beside the conversation must be the conversation's own: the answer
-    // is about the conversation's lead, and silently answering for another would mislead.
     const leadId = optionalId(body.leadId, "leadId");
     if (leadId && leadId !== conversation.lead_id) {
       throw badRequest(
@@ -560,6 +573,11 @@ export const phoneNumbersRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
         "recipientPhoneNumber",
       );
     }
+    return { conversation, lead };
+  };
+
+  const forConversation = async (organizationId: string, conversationId: string, body: SelectionBody) => {
+    const { conversation, lead } = await checkedConversation(organizationId, conversationId, body);
     return selectionResponse(store, {
       organizationId,
       conversation,
@@ -581,16 +599,7 @@ export const phoneNumbersRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
       },
     },
     async (request) => {
-      const body = request.body ?? {};
-      const { conversationId } = request.params;
-      const named = optionalId(body.conversationId, "conversationId");
-      if (named !== null && named !== conversationId) {
-        throw badRequest(
-          "conversationId must match the conversationId of the path (or be omitted).",
-          "conversationId",
-        );
-      }
-      return forConversation(request.auth.organizationId, conversationId, body);
+      return forConversation(request.auth.organizationId, request.params.conversationId, request.body ?? {});
     },
   );
 
@@ -646,7 +655,8 @@ export const phoneNumbersRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
     async (request) => {
       const { organizationId } = request.auth;
       const { conversationId } = request.params;
-      const { conversation } = await conversationOf(organizationId, conversationId);
+      const selection = request.body.selection ?? {};
+      const { conversation } = await checkedConversation(organizationId, conversationId, selection);
       const fromId = request.body.fromPhoneNumberId;
       const number = await getPhoneNumber(store.db, organizationId, fromId);
       // Another organization's number reads exactly like one that does not exist.
@@ -663,7 +673,7 @@ export const phoneNumbersRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
         );
       }
       await setConversationOverride(store.db, organizationId, conversation.id, number.id);
-      return forConversation(organizationId, conversationId, request.body.selection ?? {});
+      return forConversation(organizationId, conversationId, selection);
     },
   );
 
