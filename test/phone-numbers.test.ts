@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { LightMyRequestResponse } from "fastify";
+import { sql } from "kysely";
 import { type CreatedOrganization, createOrganization } from "../src/store/orgs-repo.js";
 import { dayOf, newPhoneNumberRow } from "../src/store/phone-numbers-repo.js";
 import { startTestApi, type TestApi } from "./helpers/api.js";
@@ -73,6 +74,14 @@ forEachEngine("phone numbers", (engine) => {
         carrier_blocked: counts.carrier_blocked ?? 0,
       })
       .execute();
+  };
+
+  /** PostgreSQL: whether a session of this database waits for a lock another one holds. */
+  const someoneWaitsForALock = async () => {
+    const { rows } = await sql<{ n: number | string }>`
+      select count(*) as n from pg_stat_activity
+      where datname = current_database() and wait_event_type = 'Lock'`.execute(api.db.store.db);
+    return Number(rows[0]?.n) > 0;
   };
 
   describe("CRUD", () => {
@@ -900,6 +909,54 @@ forEachEngine("phone numbers", (engine) => {
       });
       assert.equal(ok.statusCode, 200, ok.body);
       assert.equal(await overrideNow(), chosen.id);
+    });
+
+    test("an override racing the deletion of its number is refused, never left pointing at a deleted number", async () => {
+      const o = await newOrg("Override Race Org");
+      await create(o, "+14155550207", { isDefault: true });
+      const doomed = await create(o, "+14155550208");
+      const lead = await o.call("POST", "/leads", {
+        contact: { firstName: "Race", phone: { number: "+14155550296" } },
+      });
+      const conversationId = (await o.call("POST", `/conversations/lead/${lead.json().id}`, {})).json()
+        .items[0].id;
+      const db = api.db.store.db;
+      const setOverride = () =>
+        o.call("POST", `/phone-numbers/outgoing/conversation/${conversationId}/override`, {
+          fromPhoneNumberId: doomed.id,
+        });
+      let res: LightMyRequestResponse;
+      if (engine === "postgresql") {
+        // The deletion's writes (as deletePhoneNumber makes them) are made but not committed while the
+        // override request runs: it may not act on the number it still sees.
+        let settled = false;
+        let pending!: Promise<LightMyRequestResponse>;
+        await db.transaction().execute(async (trx) => {
+          await trx.deleteFrom("phone_numbers").where("id", "=", doomed.id).execute();
+          await trx
+            .updateTable("conversations")
+            .set({ override_phone_number_id: null })
+            .where("override_phone_number_id", "=", doomed.id)
+            .execute();
+          pending = setOverride().finally(() => {
+            settled = true;
+          });
+          // Until the request has answered, or waits for this transaction's locks.
+          while (!settled && !(await someoneWaitsForALock())) await new Promise((r) => setImmediate(r));
+        });
+        res = await pending;
+      } else {
+        // SQLite runs one transaction at a time: the request comes after the deletion.
+        assert.equal((await o.call("DELETE", `/phone-numbers/${doomed.id}`)).statusCode, 204);
+        res = await setOverride();
+      }
+      assertProblem(res, 400, "fromPhoneNumberId");
+      const conv = await db
+        .selectFrom("conversations")
+        .select("override_phone_number_id")
+        .where("id", "=", conversationId)
+        .executeTakeFirstOrThrow();
+      assert.equal(conv.override_phone_number_id, null);
     });
 
     test("a number in warmup is not chosen for lead traffic over a number that is not, never used though it is", async () => {

@@ -1,4 +1,4 @@
-import { type Kysely, sql, type Transaction } from "kysely";
+import { type Kysely, PostgresAdapter, sql, type Transaction } from "kysely";
 import { newId } from "../domain/ids.js";
 import { type HealthStatus, healthFromCounts } from "../domain/sender-selection.js";
 import { transactKnowingCommit } from "./commit-outcome.js";
@@ -438,4 +438,32 @@ export async function setConversationOverride(
     .where("id", "=", conversationId)
     .executeTakeFirst();
   return Number(updated.numUpdatedRows) > 0;
+}
+
+export type OverrideOutcome = "set" | "no-number" | "cannot-send";
+
+/**
+ * Makes a number of the organization a conversation's manual sender, if it can send: checked and
+ * written in one transaction with the number's row locked (PostgreSQL; SQLite has one writer), so a
+ * DELETE or a disable committing meanwhile is seen, never left with the conversation pointing at it.
+ */
+export async function overrideConversationSender(
+  db: Kysely<Database>,
+  organizationId: string,
+  conversationId: string,
+  phoneNumberId: string,
+): Promise<OverrideOutcome> {
+  return transactKnowingCommit(db, async (trx) => {
+    let query = trx
+      .selectFrom("phone_numbers")
+      .select(["enabled", "sms_enabled"])
+      .where("organization_id", "=", organizationId)
+      .where("id", "=", phoneNumberId);
+    if (trx.getExecutor().adapter instanceof PostgresAdapter) query = query.forUpdate();
+    const number = await query.executeTakeFirst();
+    if (!number) return "no-number";
+    if (number.enabled !== 1 || number.sms_enabled !== 1) return "cannot-send";
+    await setConversationOverride(trx, organizationId, conversationId, phoneNumberId);
+    return "set";
+  });
 }

@@ -22,6 +22,7 @@ import {
   getPhoneNumber,
   healthByNumber,
   type NumberConflict,
+  overrideConversationSender,
   PHONE_NUMBER_LIST_SPEC,
   type PhoneNumberChanges,
   savePhoneNumber,
@@ -658,21 +659,20 @@ export const phoneNumbersRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
       const selection = request.body.selection ?? {};
       const { conversation } = await checkedConversation(organizationId, conversationId, selection);
       const fromId = request.body.fromPhoneNumberId;
-      const number = await getPhoneNumber(store.db, organizationId, fromId);
+      const outcome = await overrideConversationSender(store.db, organizationId, conversation.id, fromId);
       // Another organization's number reads exactly like one that does not exist.
-      if (!number) {
+      if (outcome === "no-number") {
         throw badRequest(
           `fromPhoneNumberId '${fromId.slice(0, 200)}' is not a phone number of this organization.`,
           "fromPhoneNumberId",
         );
       }
-      if (number.enabled !== 1 || number.sms_enabled !== 1) {
+      if (outcome === "cannot-send") {
         throw badRequest(
           `fromPhoneNumberId '${fromId}' is disabled or not enabled for SMS: it cannot send.`,
           "fromPhoneNumberId",
         );
       }
-      await setConversationOverride(store.db, organizationId, conversation.id, number.id);
       return forConversation(organizationId, conversationId, selection);
     },
   );
