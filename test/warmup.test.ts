@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { sql } from "kysely";
 import {
   dailyTarget,
   WARMUP_DAYS,
@@ -197,4 +198,52 @@ forEachEngine("warmup", (engine) => {
     assert.ok(recipients.has(partner.number));
     assert.ok(!recipients.has(person.number), [...recipients].join(", "));
   });
+
+  test("warmup turned off while a tick is about to send: nothing is sent and the ramp stays ended", async () => {
+    // Only these two numbers take part.
+    await api.db.store.db.updateTable("phone_numbers").set({ enabled: 0 }).execute();
+    const warming = await addSenderNumber(api, { number: "+14155550131", warmup_enabled: 1, is_default: 0 });
+    await addSenderNumber(api, { number: "+14155550132", is_default: 0 });
+    const db = api.db.store.db;
+    // As PUT /phone-numbers/{id} with warmup.enabled false writes it.
+    const turnOff = { warmup_enabled: 0, warmup_started_at: null };
+    let queued: Awaited<ReturnType<typeof api.pipeline.warmupTick>>;
+    if (engine === "postgresql") {
+      // The change is made but not committed while the tick runs: the tick read the number before it.
+      let settled = false;
+      let tick!: ReturnType<typeof api.pipeline.warmupTick>;
+      await db.transaction().execute(async (trx) => {
+        await trx.updateTable("phone_numbers").set(turnOff).where("id", "=", warming.id).execute();
+        tick = api.pipeline.warmupTick(Date.now()).finally(() => {
+          settled = true;
+        });
+        // Until the tick is done, or waits for this transaction's row lock.
+        while (!settled && !(await someoneWaitsForALock())) await new Promise((r) => setImmediate(r));
+      });
+      queued = await tick;
+    } else {
+      // SQLite runs one transaction at a time: the tick comes after the change.
+      await db.updateTable("phone_numbers").set(turnOff).where("id", "=", warming.id).execute();
+      queued = await api.pipeline.warmupTick(Date.now());
+    }
+    assert.deepEqual(
+      queued.map((e) => e.summary),
+      [],
+    );
+    const row = await db
+      .selectFrom("phone_numbers")
+      .selectAll()
+      .where("id", "=", warming.id)
+      .executeTakeFirstOrThrow();
+    assert.equal(row.warmup_started_at, null, "turning warmup off ends the ramp");
+    assert.equal(row.warmup_total_sent, 0);
+  });
+
+  /** PostgreSQL: whether a session of this database waits for a lock another one holds. */
+  const someoneWaitsForALock = async () => {
+    const { rows } = await sql<{ n: number | string }>`
+      select count(*) as n from pg_stat_activity
+      where datname = current_database() and wait_event_type = 'Lock'`.execute(api.db.store.db);
+    return Number(rows[0]?.n) > 0;
+  };
 });

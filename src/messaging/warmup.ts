@@ -11,7 +11,8 @@ import { queueOutbound } from "./send.js";
  * One round of the warmup scheduler: every enabled number flagged for warmup whose next message is
  * due sends one to another number of its organization, which answers it. Both are Warmup events
  * (isWarmup, trafficType Warmup), never billed. The counters move with a guarded update, so two
- * processes ticking together still queue one exchange. Returns the events queued.
+ * processes ticking together still queue one exchange, and a number changed since it was read
+ * sends none. Returns the events queued.
  */
 export async function runWarmupTick(
   db: Kysely<Database>,
@@ -77,6 +78,12 @@ async function warmupExchange(
       .where("organization_id", "=", number.organization_id)
       .where("id", "=", number.id)
       .where("warmup_total_sent", "=", number.warmup_total_sent)
+      // Still warming as read: warmup turned off, the number disabled or renumbered meanwhile (a
+      // PUT that committed after the read) sends nothing and leaves the ended ramp ended.
+      .where("warmup_enabled", "=", 1)
+      .where("enabled", "=", 1)
+      .where("sms_enabled", "=", 1)
+      .where("number", "=", number.number)
       .executeTakeFirst();
     if (Number(claimed.numUpdatedRows) === 0) return [];
     const message = (from: PhoneNumberRow, to: PhoneNumberRow, text: string) =>
