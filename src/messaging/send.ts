@@ -175,17 +175,31 @@ function validateMedia(urls: string[]): void {
   });
 }
 
+/**
+ * The message an earlier send with this key created, if any. As for a retry by smsEventId, it must be
+ * a message of the conversation this request names: answering another lead's message would tell the
+ * client its text went to this one (409, as README "Retrying a send" promises for both).
+ */
 async function findByIdempotencyKey(
   db: Db,
   organizationId: string,
   key: string,
+  conversationId: string,
 ): Promise<EventRow | undefined> {
-  return db
+  const earlier = await db
     .selectFrom("events")
     .selectAll()
     .where("organization_id", "=", organizationId)
     .where("idempotency_key", "=", key)
     .executeTakeFirst();
+  if (earlier && earlier.conversation_id !== conversationId) {
+    throw new ProblemError(
+      409,
+      "sms-event-mismatch",
+      `outboundIdempotencyKey '${key.slice(0, 100)}' was used for a message of another conversation; a key names one send, in the conversation it was first sent in.`,
+    );
+  }
+  return earlier;
 }
 
 /**
@@ -306,7 +320,7 @@ export async function sendSms(
   if (key && key.length > 200)
     throw badRequest("outboundIdempotencyKey must be at most 200 characters.", "outboundIdempotencyKey");
   if (key) {
-    const existing = await findByIdempotencyKey(db, actor.organizationId, key);
+    const existing = await findByIdempotencyKey(db, actor.organizationId, key, body.conversationId);
     if (existing) return { event: existing, created: false };
   }
 
@@ -391,7 +405,7 @@ export async function sendSms(
   } catch (error) {
     // A concurrent request with the same key won the insert: answer with its message.
     if (key && isUniqueViolation(error)) {
-      const existing = await findByIdempotencyKey(db, actor.organizationId, key);
+      const existing = await findByIdempotencyKey(db, actor.organizationId, key, body.conversationId);
       if (existing) return { event: existing, created: false };
     }
     throw error;

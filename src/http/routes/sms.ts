@@ -113,7 +113,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
           201: { $ref: "SmsResponse#" },
           ...problemResponses,
           409: problem(
-            "The organization has no number to send from, or smsEventId names a message of another conversation.",
+            "The organization has no number to send from, or smsEventId or outboundIdempotencyKey names a message of another conversation.",
           ),
         },
       },

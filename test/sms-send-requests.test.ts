@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { createOrganization } from "../src/store/orgs-repo.js";
+import { assertLeadpingShape, startTestApi, type TestApi } from "./helpers/api.js";
+import { forEachEngine } from "./helpers/engines.js";
+import { addLead, addSenderNumber } from "./helpers/messaging.js";
+
+// POST /sms/send as a client uses it: what a reused idempotency key answers, and requests refused
+// with a 400 or 409 that must leave nothing written. No worker runs: messages stay as queued.
+
+forEachEngine("SMS send requests", (engine) => {
+  let api: TestApi;
+  before(async () => {
+    api = await startTestApi(engine, { env: { LEADTRAIL_QUIET_HOURS: "off" } });
+    await addSenderNumber(api);
+  });
+  after(() => api.close());
+
+  const messageCount = async (organizationId = api.org.organizationId) => {
+    const row = await api.db.store.db
+      .selectFrom("events")
+      .select((eb) => eb.fn.countAll().as("n"))
+      .where("organization_id", "=", organizationId)
+      .where("activity_type", "in", ["Sms", "Mms"])
+      .executeTakeFirst();
+    return Number(row?.n);
+  };
+
+  test("outboundIdempotencyKey reused in another conversation is a 409, not the other lead's message", async () => {
+    const a = await addLead(api, "+12125550201");
+    const b = await addLead(api, "+12125550202");
+    const first = await api.call("POST", "/sms/send", {
+      conversationId: a.conversationId,
+      text: "Your quote is ready.",
+      outboundIdempotencyKey: "quote-7",
+    });
+    assert.equal(first.statusCode, 201, first.body);
+    assertLeadpingShape(first.json(), "SmsResponse");
+    const before = await messageCount();
+    for (const conversationId of [b.conversationId, "conv_nonexistent"]) {
+      const res = await api.call("POST", "/sms/send", {
+        conversationId,
+        text: "Your quote is ready.",
+        outboundIdempotencyKey: "quote-7",
+      });
+      assert.equal(res.statusCode, 409, res.body);
+      assert.equal(res.json().status, 409);
+      assert.match(res.json().detail, /outboundIdempotencyKey/);
+    }
+    assert.equal(await messageCount(), before, "nothing written");
+    // The same conversation still answers the first message.
+    const again = await api.call("POST", "/sms/send", {
+      conversationId: a.conversationId,
+      text: "Your quote is ready.",
+      outboundIdempotencyKey: "quote-7",
+    });
+    assert.equal(again.statusCode, 201, again.body);
+    assert.equal(again.json().id, first.json().id);
+  });
+
+  test("an idempotency key belongs to its organization: another one's same key sends its own message", async () => {
+    const other = await createOrganization(api.db.store.db, "Other Org", { startingCreditMicros: 0 });
+    const ours = await addLead(api, "+12125550203");
+    const mine = await api.call("POST", "/sms/send", {
+      conversationId: ours.conversationId,
+      text: "Hello",
+      outboundIdempotencyKey: "shared-key",
+    });
+    assert.equal(mine.statusCode, 201, mine.body);
+    // The other organization cannot reach ours through the key, nor cancel or read the message.
+    const theirs = await api.call(
+      "POST",
+      "/sms/send",
+      { conversationId: ours.conversationId, text: "Hello", outboundIdempotencyKey: "shared-key" },
+      other.apiKey,
+    );
+    assert.equal(theirs.statusCode, 404, theirs.body);
+    assert.equal((await api.call("POST", `/sms/${mine.json().id}/cancel`, {}, other.apiKey)).statusCode, 404);
+    assert.equal(
+      (await api.call("GET", `/events/sms/${mine.json().id}`, undefined, other.apiKey)).statusCode,
+      404,
+    );
+    assert.equal((await api.call("GET", `/events/sms/${mine.json().id}`)).json().status, "queued");
+  });
+});
