@@ -82,4 +82,45 @@ forEachEngine("SMS send requests", (engine) => {
     );
     assert.equal((await api.call("GET", `/events/sms/${mine.json().id}`)).json().status, "queued");
   });
+
+  test("media URLs the provider could not fetch are a 400 naming the URL, and nothing is written", async () => {
+    const { conversationId } = await addLead(api, "+12125550204");
+    const before = await messageCount();
+    for (const url of [
+      "https:/cdn.example.com/a.png", // the URL parser would forgive the missing slash
+      " https://cdn.example.com/a.png",
+      "https://cdn.example.com/a.png\n",
+      "https://cdn.example.com/my photo.png",
+      "https://localhost/a.png",
+      "https://media.localhost/a.png",
+      "https://127.0.0.1/a.png",
+      "https://10.1.2.3/a.png",
+      "https://192.168.0.10/a.png",
+      "https://169.254.169.254/latest/meta-data",
+      "https://[::1]/a.png",
+      "https://intranet/a.png",
+      "http://cdn.example.com/a.png",
+      "data:image/png;base64,AAAA",
+    ]) {
+      const res = await api.call("POST", "/sms/send", {
+        conversationId,
+        text: "See attached",
+        mediaUrls: ["https://cdn.example.com/ok.png", url],
+      });
+      assert.equal(res.statusCode, 400, `${JSON.stringify(url)}: ${res.body}`);
+      assert.deepEqual(Object.keys(res.json().errors), ["mediaUrls[1]"], url);
+    }
+    assert.equal(await messageCount(), before, "nothing written");
+    const ok = await api.call("POST", "/sms/send", {
+      conversationId,
+      text: "See attached",
+      mediaUrls: ["https://cdn.example.com/ok.png", "HTTPS://8.8.8.8/b.png?size=2"],
+    });
+    assert.equal(ok.statusCode, 201, ok.body);
+    assertLeadpingShape(ok.json(), "SmsResponse");
+    assert.deepEqual(
+      ok.json().media.map((m: { url: string }) => m.url),
+      ["https://cdn.example.com/ok.png", "HTTPS://8.8.8.8/b.png?size=2"],
+    );
+  });
 });

@@ -15,6 +15,7 @@ import { touchConversations } from "../store/leads-repo.js";
 import { touchLastUsed } from "../store/phone-numbers-repo.js";
 import type { ConversationRow, Database, EventRow, LeadRow, PhoneNumberRow } from "../store/schema.js";
 import { type Prices, priceMessage } from "./billing.js";
+import { mediaUrlProblem } from "./media-url.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -164,14 +165,8 @@ export interface SendSmsBody {
 function validateMedia(urls: string[]): void {
   if (urls.length > MAX_MEDIA) throw badRequest(`mediaUrls accepts 1 to ${MAX_MEDIA} URLs.`, "mediaUrls");
   urls.forEach((raw, i) => {
-    let url: URL | null = null;
-    try {
-      url = new URL(raw);
-    } catch {
-      url = null;
-    }
-    if (url?.protocol !== "https:")
-      throw badRequest(`mediaUrls[${i}] must be an https URL.`, `mediaUrls[${i}]`);
+    const problem = mediaUrlProblem(raw);
+    if (problem) throw badRequest(`mediaUrls[${i}] ${problem}`, `mediaUrls[${i}]`);
   });
 }
 
