@@ -123,4 +123,20 @@ forEachEngine("SMS send requests", (engine) => {
       ["https://cdn.example.com/ok.png", "HTTPS://8.8.8.8/b.png?size=2"],
     );
   });
+
+  test("text is limited to 1,600 characters counted as characters, an emoji being one", async () => {
+    const { conversationId } = await addLead(api, "+12125550205");
+    const emoji = "\u{1F600}".repeat(1600); // 3,200 UTF-16 units
+    const ok = await api.call("POST", "/sms/send", { conversationId, text: emoji });
+    assert.equal(ok.statusCode, 201, ok.body.slice(0, 300));
+    assertLeadpingShape(ok.json(), "SmsResponse");
+    assert.equal(ok.json().text, emoji);
+    const before = await messageCount();
+    for (const text of [`${emoji}a`, "a".repeat(1601)]) {
+      const res = await api.call("POST", "/sms/send", { conversationId, text });
+      assert.equal(res.statusCode, 400, res.body.slice(0, 300));
+      assert.deepEqual(Object.keys(res.json().errors), ["text"]);
+    }
+    assert.equal(await messageCount(), before, "nothing written");
+  });
 });

@@ -297,7 +297,10 @@ export async function sendSms(
 ): Promise<SendOutcome> {
   const text = body.text ?? "";
   const mediaUrls = body.mediaUrls ?? [];
-  if (text.length > MAX_TEXT) throw badRequest(`text must be at most ${MAX_TEXT} characters.`, "text");
+  // Characters are code points, as every maxLength of the API's schemas counts them (the simulator's
+  // inbound text included): an emoji is one character, not two UTF-16 units.
+  if (text.length > MAX_TEXT && [...text].length > MAX_TEXT)
+    throw badRequest(`text must be at most ${MAX_TEXT} characters.`, "text");
   if (text.trim().length === 0 && mediaUrls.length === 0) {
     throw badRequest("text (1 to 1,600 characters) or mediaUrls (1 to 10 https URLs) is required.", "text");
   }
