@@ -98,6 +98,11 @@ forEachEngine("SMS send requests", (engine) => {
       "https://192.168.0.10/a.png",
       "https://169.254.169.254/latest/meta-data",
       "https://[::1]/a.png",
+      "https://[fd12:3456::1]/a.png",
+      "https://[fe80::1]/a.png",
+      "https://[::ffff:10.0.0.1]/a.png", // an IPv4-mapped private address
+      "https://0x7f.1/a.png", // 127.0.0.1 as the URL parser reads it
+      "https://100.64.0.1/a.png",
       "https://intranet/a.png",
       "http://cdn.example.com/a.png",
       "data:image/png;base64,AAAA",
@@ -114,13 +119,17 @@ forEachEngine("SMS send requests", (engine) => {
     const ok = await api.call("POST", "/sms/send", {
       conversationId,
       text: "See attached",
-      mediaUrls: ["https://cdn.example.com/ok.png", "HTTPS://8.8.8.8/b.png?size=2"],
+      mediaUrls: [
+        "https://cdn.example.com/ok.png",
+        "HTTPS://8.8.8.8/b.png?size=2",
+        "https://[2606:4700::1]/c.png",
+      ],
     });
     assert.equal(ok.statusCode, 201, ok.body);
     assertLeadpingShape(ok.json(), "SmsResponse");
     assert.deepEqual(
       ok.json().media.map((m: { url: string }) => m.url),
-      ["https://cdn.example.com/ok.png", "HTTPS://8.8.8.8/b.png?size=2"],
+      ["https://cdn.example.com/ok.png", "HTTPS://8.8.8.8/b.png?size=2", "https://[2606:4700::1]/c.png"],
     );
   });
 

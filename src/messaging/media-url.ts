@@ -1,27 +1,30 @@
+import { BlockList, isIP } from "node:net";
+
 // What POST /sms/send accepts as a media URL. The provider fetches it from the public internet
 // (the contract: "Public HTTPS media URLs"), and the URL is stored and handed over exactly as
 // written, so one the provider cannot fetch is refused up front rather than failing the MMS later.
 
-// Loopback, private, link-local, carrier-grade NAT and "this network" IPv4 ranges: [first octets, prefix].
-const PRIVATE_IPV4: ReadonlyArray<readonly [number, number]> = [
-  [0x00000000, 8],
-  [0x0a000000, 8],
-  [0x64400000, 10],
-  [0x7f000000, 8],
-  [0xa9fe0000, 16],
-  [0xac100000, 12],
-  [0xc0a80000, 16],
-];
-
-/** Whether a host (as the URL parser writes it: dotted decimal for any IPv4 form) is a non-public IPv4. */
-function isPrivateIpv4(host: string): boolean {
-  const parts = host.split(".");
-  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p))) return false;
-  const address = parts.reduce((sum, p) => sum * 256 + Number(p), 0);
-  return PRIVATE_IPV4.some(
-    ([base, bits]) => Math.floor(address / 2 ** (32 - bits)) === base / 2 ** (32 - bits),
-  );
+/**
+ * Addresses the provider cannot reach: "this network", private, carrier-grade NAT, loopback and
+ * link-local IPv4 (169.254.169.254 included), and IPv6's unspecified, loopback, unique-local and
+ * link-local ones. Node's BlockList also matches an IPv4-mapped IPv6 address by its IPv4 rules.
+ */
+const UNREACHABLE = new BlockList();
+for (const [network, prefix] of [
+  ["0.0.0.0", 8],
+  ["10.0.0.0", 8],
+  ["100.64.0.0", 10],
+  ["127.0.0.0", 8],
+  ["169.254.0.0", 16],
+  ["172.16.0.0", 12],
+  ["192.168.0.0", 16],
+] as const) {
+  UNREACHABLE.addSubnet(network, prefix, "ipv4");
 }
+UNREACHABLE.addAddress("::", "ipv6");
+UNREACHABLE.addAddress("::1", "ipv6");
+UNREACHABLE.addSubnet("fc00::", 7, "ipv6");
+UNREACHABLE.addSubnet("fe80::", 10, "ipv6");
 
 function hasControlCharacter(value: string): boolean {
   for (let i = 0; i < value.length; i++) {
@@ -45,14 +48,14 @@ export function mediaUrlProblem(raw: string): string | null {
     return "must be an absolute https URL (https://host/path), with no spaces.";
   }
   const host = url.hostname.toLowerCase();
-  if (host.startsWith("[")) {
-    const v6 = host.slice(1, -1);
-    if (v6 === "::" || v6 === "::1" || /^f[cd]/.test(v6) || /^fe[89ab]/.test(v6) || v6.startsWith("::ffff:"))
-      return "must be a public URL: the provider cannot fetch a loopback, private or link-local address.";
-    return null;
+  // The parser writes every IPv4 form as dotted decimal, and an IPv6 address in brackets.
+  const address = host.startsWith("[") ? host.slice(1, -1) : host;
+  const family = isIP(address);
+  if (family !== 0) {
+    return UNREACHABLE.check(address, family === 6 ? "ipv6" : "ipv4")
+      ? "must be a public URL: the provider cannot fetch a loopback, private or link-local address."
+      : null;
   }
-  if (isPrivateIpv4(host))
-    return "must be a public URL: the provider cannot fetch a loopback, private or link-local address.";
   if (host === "localhost" || host.endsWith(".localhost") || !host.includes("."))
     return "must be a public URL: the provider cannot fetch localhost or a name without a domain.";
   return null;
