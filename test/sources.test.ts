@@ -722,4 +722,16 @@ forEachEngine("lead sources", (engine) => {
       assert.deepEqual(Object.keys(res.json().errors), [param]);
     }
   });
+
+  test("first/lastLeadReceivedAt: deliveries stamped out of order (concurrent ones) keep the earliest and the latest", async () => {
+    const source = await createSource({ name: "Out of order" });
+    const actor = { organizationId: api.org.organizationId, userId: api.org.userId, sourceId: source.id };
+    // Two deliveries at once: the later one (t + 1 s) finishes first, the earlier one stamps after it.
+    const t = Date.parse("2030-01-01T00:00:00.000Z");
+    await receiveLead(api.db.store.db, actor, lead({}, "4155550171"), t + 1000);
+    await receiveLead(api.db.store.db, actor, lead({}, "4155550172"), t);
+    const stamped = (await api.call("GET", `/sources/${source.id}`)).json();
+    assert.equal(stamped.firstLeadReceivedAt, "2030-01-01T00:00:00.000Z");
+    assert.equal(stamped.lastLeadReceivedAt, "2030-01-01T00:00:01.000Z");
+  });
 });

@@ -206,13 +206,19 @@ export async function noteSourceKeyUse(
     .execute();
 }
 
-/** Stamps a lead the source delivered (first and last received). */
+/**
+ * Stamps a lead the source delivered (first and last received). Deliveries running side by side
+ * stamp in any order, so each stamp only moves outwards: first never later, last never earlier.
+ */
 export async function noteSourceLead(db: Db, organizationId: string, id: string, now: number): Promise<void> {
+  const at = sql<number>`cast(${now} as bigint)`;
   await db
     .updateTable("sources")
     .set({
-      first_lead_received_at: sql`coalesce(first_lead_received_at, ${now})`,
-      last_lead_received_at: now,
+      first_lead_received_at: sql`case when first_lead_received_at is null or first_lead_received_at > ${at}
+        then ${at} else first_lead_received_at end`,
+      last_lead_received_at: sql`case when last_lead_received_at is null or last_lead_received_at < ${at}
+        then ${at} else last_lead_received_at end`,
     })
     .where("organization_id", "=", organizationId)
     .where("id", "=", id)
