@@ -734,4 +734,18 @@ forEachEngine("lead sources", (engine) => {
     assert.equal(stamped.firstLeadReceivedAt, "2030-01-01T00:00:00.000Z");
     assert.equal(stamped.lastLeadReceivedAt, "2030-01-01T00:00:01.000Z");
   });
+
+  test("apiKeyLastUsedAt: uses counted out of order (concurrent requests) keep the latest", async () => {
+    const source = await createSource({ name: "Busy vendor" });
+    const t = Date.parse("2030-01-01T00:00:00.000Z");
+    // Two requests at once: the later one's count lands first.
+    await api.db.store.noteSourceKeyUse(api.org.organizationId, source.id, t + 1000);
+    await api.db.store.noteSourceKeyUse(api.org.organizationId, source.id, t);
+    const row = (
+      await api.call("POST", "/sources/all/my", { filters: [{ field: "id", value: source.id }] })
+    ).json().items[0];
+    // The list request itself is made with the organization key: not a use of the source's key.
+    assert.equal(row.apiKeyTotalUses, 2);
+    assert.equal(row.apiKeyLastUsedAt, "2030-01-01T00:00:01.000Z");
+  });
 });

@@ -191,7 +191,25 @@ export async function deleteSource(db: Kysely<Database>, organizationId: string,
   });
 }
 
-/** Counts one authenticated request made with the source's key. */
+type StampColumn = "api_key_last_used_at" | "first_lead_received_at" | "last_lead_received_at";
+
+/**
+ * A time column set to `at` unless it already holds a later (earlier) one: requests running side by
+ * side write their stamps in any order, and one that lands last must not move the stamp back.
+ */
+function laterOf(column: StampColumn, at: number) {
+  const time = sql<number>`cast(${at} as bigint)`;
+  return sql<number>`case when ${sql.ref(column)} is null or ${sql.ref(column)} < ${time}
+    then ${time} else ${sql.ref(column)} end`;
+}
+
+function earlierOf(column: StampColumn, at: number) {
+  const time = sql<number>`cast(${at} as bigint)`;
+  return sql<number>`case when ${sql.ref(column)} is null or ${sql.ref(column)} > ${time}
+    then ${time} else ${sql.ref(column)} end`;
+}
+
+/** Counts one authenticated request made with the source's key (its last use only moves forward). */
 export async function noteSourceKeyUse(
   db: Db,
   organizationId: string,
@@ -200,7 +218,10 @@ export async function noteSourceKeyUse(
 ): Promise<void> {
   await db
     .updateTable("sources")
-    .set({ api_key_last_used_at: now, api_key_total_uses: sql`api_key_total_uses + 1` })
+    .set({
+      api_key_last_used_at: laterOf("api_key_last_used_at", now),
+      api_key_total_uses: sql`api_key_total_uses + 1`,
+    })
     .where("organization_id", "=", organizationId)
     .where("id", "=", id)
     .execute();
@@ -211,14 +232,11 @@ export async function noteSourceKeyUse(
  * stamp in any order, so each stamp only moves outwards: first never later, last never earlier.
  */
 export async function noteSourceLead(db: Db, organizationId: string, id: string, now: number): Promise<void> {
-  const at = sql<number>`cast(${now} as bigint)`;
   await db
     .updateTable("sources")
     .set({
-      first_lead_received_at: sql`case when first_lead_received_at is null or first_lead_received_at > ${at}
-        then ${at} else first_lead_received_at end`,
-      last_lead_received_at: sql`case when last_lead_received_at is null or last_lead_received_at < ${at}
-        then ${at} else last_lead_received_at end`,
+      first_lead_received_at: earlierOf("first_lead_received_at", now),
+      last_lead_received_at: laterOf("last_lead_received_at", now),
     })
     .where("organization_id", "=", organizationId)
     .where("id", "=", id)
