@@ -13,10 +13,10 @@ import { CommitOutcomeUnknownError } from "../src/store/commit-outcome.js";
 import { isDatabaseUnavailable } from "../src/store/errors.js";
 import { GroupCommit, runTransaction } from "../src/store/group-commit.js";
 import { createOrganization } from "../src/store/orgs-repo.js";
-import { newPhoneNumberRow } from "../src/store/phone-numbers-repo.js";
 import type { Database } from "../src/store/schema.js";
 import { Store } from "../src/store/store.js";
 import { PG_URL, POSTGRES_AVAILABLE } from "./helpers/engines.js";
+import { senderNumberRow } from "./helpers/messaging.js";
 
 // A connection to PostgreSQL lost while COMMIT is in flight: the work may have committed, so it is
 // never run a second time on a guess (a group commit used to run every unit again alone).
@@ -240,18 +240,7 @@ describe("a COMMIT whose answer was lost [postgresql]", {
     const org = await createOrganization(store.db, "Commit Org", {
       startingCreditMicros: messaging.startingCreditMicros,
     });
-    const sender = newPhoneNumberRow(org.organizationId, {
-      number: "+14155550100",
-      name: "Main line",
-      enabled: 1,
-      sms_enabled: 1,
-      source_id: null,
-      campaign_id: null,
-      ten_dlc_campaign_id: "CAMP123",
-      is_preferred: 0,
-      is_default: 1,
-      warmup_enabled: 0,
-    });
+    const sender = senderNumberRow(org.organizationId);
     await store.db.insertInto("phone_numbers").values(sender).execute();
     const call = (url: string, body: unknown) =>
       app.inject({

@@ -7,14 +7,15 @@ import { assertEventRecord, type TestApi } from "./api.js";
 // Helpers for messaging tests: sender numbers written straight to the store (the phone-number API
 // has its own tests), leads with conversations, and waiting for a message to reach a status.
 
-export async function addSenderNumber(
-  api: TestApi,
+/** A sender number of `organizationId` that can send anywhere (enabled, SMS on, a 10DLC campaign). */
+export function senderNumberRow(
+  organizationId: string,
   overrides: Partial<PhoneNumberRow> = {},
-): Promise<PhoneNumberRow> {
-  const now = Date.now();
-  const row: PhoneNumberRow = {
+  now = Date.now(),
+): PhoneNumberRow {
+  return {
     ...newPhoneNumberRow(
-      api.org.organizationId,
+      organizationId,
       {
         number: "+14155550100",
         name: "Main line",
@@ -31,6 +32,13 @@ export async function addSenderNumber(
     ),
     ...overrides,
   };
+}
+
+export async function addSenderNumber(
+  api: TestApi,
+  overrides: Partial<PhoneNumberRow> = {},
+): Promise<PhoneNumberRow> {
+  const row = senderNumberRow(api.org.organizationId, overrides);
   await api.db.store.db.insertInto("phone_numbers").values(row).execute();
   return row;
 }
