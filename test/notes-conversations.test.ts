@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
+import { assertEventRecord, assertLeadpingShape, startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 import { isFinal, startSimulator, waitForEvent } from "./helpers/messaging.js";
 
@@ -228,6 +228,38 @@ forEachEngine("notes, conversations and event detail", (engine) => {
     // What comes next is shown as usual.
     await api.call("POST", `/events/conversations/${conversationId}/notes`, { text: "After the cancel." });
     assert.equal((await preview()).lastSnippet, "After the cancel.");
+  });
+
+  test("lastSnippet keeps the first 160 characters whole: an emoji at the cut is not split", async () => {
+    const preview = async () => (await api.call("POST", `/conversations/lead/${leadId}`, {})).json().items[0];
+    // 159 letters, then an emoji (two UTF-16 units) as the 160th character, then more.
+    const text = `${"a".repeat(159)}\u{1F600} and the rest of the note`;
+    const note = await api.call("POST", `/events/conversations/${conversationId}/notes`, { text });
+    assert.equal(note.statusCode, 200, note.body);
+    const shown = await preview();
+    assertLeadpingShape(shown, "ConversationResponse");
+    assert.equal(shown.lastSnippet, `${"a".repeat(159)}\u{1F600}`);
+    assert.equal(shown.lastSnippet.includes("\uFFFD"), false);
+    // The preview a cancel goes back to is cut the same way.
+    await addNumber("+12065550191", "Snippet line");
+    const scheduled = await api.call("POST", "/sms/send", {
+      conversationId,
+      text: "Soon canceled.",
+      scheduledFor: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    assert.equal(scheduled.statusCode, 201, scheduled.body);
+    assert.equal((await api.call("POST", `/sms/${scheduled.json().id}/cancel`, {})).statusCode, 200);
+    assert.equal((await preview()).lastSnippet, `${"a".repeat(159)}\u{1F600}`);
+    // Searching the inbox by the snippet finds it by the emoji.
+    const found = await api.call("POST", "/conversations/my", {
+      search: "a\u{1F600}",
+      searchFields: ["lastSnippet"],
+    });
+    assert.equal(found.statusCode, 200, found.body);
+    assert.deepEqual(
+      found.json().items.map((c: { id: string }) => c.id),
+      [conversationId],
+    );
   });
 
   test("an empty body with Content-Type: application/json is no body", async () => {

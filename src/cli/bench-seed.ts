@@ -3,6 +3,7 @@ import { SingleBar } from "cli-progress";
 import { ACTIVITY_CATEGORY, type ActivityType } from "../domain/event-vocabulary.js";
 import { newId } from "../domain/ids.js";
 import { EVENT_COLUMNS, type NewEvent, newEventRow } from "../store/events-repo.js";
+import { snippetOf } from "../store/leads-repo.js";
 import { createOrganization } from "../store/orgs-repo.js";
 import type { ConversationRow, EventRow, LeadRow } from "../store/schema.js";
 import type { Store } from "../store/store.js";
@@ -532,7 +533,7 @@ export async function benchSeed(
       // As the server keeps the preview: a canceled message is not shown (cancel.ts), a note is
       // flagged as internal (touchConversation).
       if (event.values[C.status] !== "Canceled") {
-        current.conversation.last_snippet = event.summary.slice(0, 160);
+        current.conversation.last_snippet = snippetOf(event.summary);
         current.conversation.last_event_is_internal_note = event.template === TEMPLATES.note ? 1 : 0;
       }
       if (event.template === TEMPLATES.inbound) {

@@ -138,6 +138,26 @@ function ifNewer<T>(at: number, eventId: string, column: string, value: T) {
   return sql<T>`case when ${isNewer(at, eventId)} then ${value} else ${sql.ref(column)} end`;
 }
 
+/** How many characters of an event's text the inbox shows (lastSnippet). */
+export const SNIPPET_LENGTH = 160;
+
+/**
+ * The first SNIPPET_LENGTH characters of an event's text, counted as code points (as a note's length
+ * is): cutting UTF-16 units would split an emoji past the cut into half a surrogate pair, which the
+ * database drivers store as U+FFFD, so the preview ended in "\uFFFD".
+ */
+export function snippetOf(text: string): string {
+  if (text.length <= SNIPPET_LENGTH) return text;
+  let end = 0;
+  let count = 0;
+  for (const character of text) {
+    if (count === SNIPPET_LENGTH) break;
+    end += character.length;
+    count++;
+  }
+  return text.slice(0, end);
+}
+
 /** Keeps the inbox view current: the conversation's last event time and snippet (never backwards). */
 export async function touchConversation(
   db: Db,
@@ -153,7 +173,7 @@ export async function touchConversation(
     .set({
       last_event_at: ifNewer(at, event.id, "last_event_at", at),
       last_event_id: ifNewer(at, event.id, "last_event_id", event.id),
-      last_snippet: ifNewer(at, event.id, "last_snippet", event.snippet.slice(0, 160)),
+      last_snippet: ifNewer(at, event.id, "last_snippet", snippetOf(event.snippet)),
       last_event_is_internal_note: ifNewer(
         at,
         event.id,
@@ -199,7 +219,7 @@ export async function previewNewestNotCanceled(
   await trx
     .updateTable("conversations")
     .set({
-      last_snippet: newest ? (newest.summary ?? newest.description).slice(0, 160) : null,
+      last_snippet: newest ? snippetOf(newest.summary ?? newest.description) : null,
       last_event_is_internal_note: newest?.activity_type === "Note" ? 1 : 0,
     })
     .where("organization_id", "=", organizationId)
@@ -234,7 +254,7 @@ export async function touchConversations(
     const rows = all.slice(start, start + 500).map(
       (t) =>
         sql`(cast(${t.organizationId} as text), cast(${t.id} as text), cast(${t.at} as bigint),
-          cast(${t.eventId} as text), cast(${t.snippet.slice(0, 160)} as text),
+          cast(${t.eventId} as text), cast(${snippetOf(t.snippet)} as text),
           cast(${t.lastPhoneNumberId} as text))`,
     );
     // isNewer, with the values' columns.
