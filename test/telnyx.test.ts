@@ -198,6 +198,26 @@ test("the signature check: Ed25519 over timestamp|body, within 300 s either way"
   assert.equal(check(at - 301), false);
   assert.equal(check(at, `${raw} `), false);
   assert.equal(check(at, raw, { ...headers, "telnyx-timestamp": String(at + 1) }), false);
+  // The signature header exactly as Telnyx writes it, once: Node joins a header given twice with
+  // ", ", and its base64 decoder would read the valid signature at the front of either of these.
+  const signature = headers["telnyx-signature-ed25519"]!;
+  const withSignature = (value: string) => ({ ...headers, "telnyx-signature-ed25519": value });
+  assert.equal(check(at, raw, withSignature(signature.replace(/==$/, ""))), true, "unpadded");
+  assert.equal(check(at, raw, withSignature(`${signature}, ${signature}`)), false, "given twice");
+  assert.equal(check(at, raw, withSignature(`${signature}, AAAA`)), false, "given twice, second forged");
+  assert.equal(check(at, raw, withSignature(`${signature}!!`)), false, "trailing junk");
+  assert.equal(check(at, raw, withSignature(` ${signature}`)), false, "leading space");
+  assert.equal(check(at, raw, withSignature(`${signature.slice(0, 40)}\n${signature.slice(40)}`)), false);
+  // The last character of 64 bytes in base64 carries 2 bits and 4 unused ones: A→B, Q→R, g→h, w→x
+  // decode to the same signature.
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const otherSpelling = `${signature.slice(0, 85)}${alphabet[alphabet.indexOf(signature[85]!) + 1]}==`;
+  assert.deepEqual(Buffer.from(otherSpelling, "base64"), Buffer.from(signature, "base64"));
+  assert.equal(
+    check(at, raw, withSignature(otherSpelling)),
+    false,
+    "a non-canonical spelling of the same bytes",
+  );
   assert.throws(() => telnyxPublicKey(Buffer.alloc(31).toString("base64")), /32-byte/);
 });
 

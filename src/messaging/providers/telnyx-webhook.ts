@@ -20,6 +20,14 @@ export function telnyxPublicKey(base64: string): KeyObject {
   });
 }
 
+/**
+ * Telnyx's signature header: the base64 of the 64-byte signature, one value, nothing around it.
+ * Node's base64 decoder skips what it cannot read and stops at padding, so without this a header
+ * given twice (Node joins the values with ", ") or a valid signature with anything appended would
+ * decode to the valid signature and pass.
+ */
+const SIGNATURE_BASE64 = /^[A-Za-z0-9+/]{86}(?:==)?$/;
+
 export function verifyTelnyxSignature(
   key: KeyObject,
   rawBody: string,
@@ -27,10 +35,12 @@ export function verifyTelnyxSignature(
   timestamp: string | undefined,
   nowSeconds: number,
 ): boolean {
-  if (!signature || !timestamp || !/^\d{1,12}$/.test(timestamp)) return false;
+  if (!signature || !SIGNATURE_BASE64.test(signature)) return false;
+  if (!timestamp || !/^\d{1,12}$/.test(timestamp)) return false;
   if (Math.abs(nowSeconds - Number(timestamp)) > SIGNATURE_TOLERANCE_SECONDS) return false;
   const sig = Buffer.from(signature, "base64");
-  if (sig.length !== 64) return false;
+  // The canonical encoding only: unused low bits of the last character set are another spelling.
+  if (sig.length !== 64 || sig.toString("base64").slice(0, 86) !== signature.slice(0, 86)) return false;
   return verify(null, Buffer.from(`${timestamp}|${rawBody}`), key, sig);
 }
 
