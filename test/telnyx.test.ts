@@ -626,6 +626,28 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
     assert.equal(res.statusCode, 400);
   });
 
+  test("a signed body with a byte order mark or other whitespace is read as Telnyx signed it", async () => {
+    const row = await sending();
+    const sent = about(row, "tx-bom", "message.sent", "sent", Date.now());
+    const bom = `\uFEFF${JSON.stringify(sent)}`;
+    const res = await postWebhook(api, fake, null, {
+      query: queryFor(row),
+      raw: bom,
+      headers: fake.signedHeaders(bom),
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal((await reload(row)).status, "Sent");
+    const finalized = about(row, "tx-bom", "message.finalized", "delivered", Date.now());
+    const pretty = `\r\n${JSON.stringify(finalized, null, 2)}\n`;
+    const again = await postWebhook(api, fake, null, {
+      query: queryFor(row),
+      raw: pretty,
+      headers: fake.signedHeaders(pretty),
+    });
+    assert.equal(again.statusCode, 200, again.body);
+    assert.equal((await reload(row)).status, "Delivered");
+  });
+
   test("forged, stale, tampered or unsigned webhooks are 401 problem+json and change nothing", async () => {
     const row = await sending();
     const before = await reload(row);

@@ -113,7 +113,8 @@ export const telnyxWebhooksRoutes: FastifyPluginAsync<RouteDeps> = async (app, {
         );
       let body: WebhookBody;
       try {
-        body = JSON.parse(raw) as WebhookBody;
+        // Signed with its byte order mark, if it has one; JSON.parse refuses one.
+        body = JSON.parse(raw.replace(/^\uFEFF/, "")) as WebhookBody;
       } catch {
         throw badRequest("The webhook body is not valid JSON.");
       }
