@@ -540,6 +540,87 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
       .execute();
   });
 
+  test("fields of another type than Telnyx documents are read as not told, never a 500; a numeric error code is the same code", async () => {
+    const ours = await addSenderNumber(api, { number: "+14155550178", is_default: 0, name: "Loose line" });
+    const inbound = (id: string, fields: Record<string, unknown>) => {
+      const body = fake.inbound({ id, from: "+12125550288", to: ours.number, text: "hi" });
+      Object.assign(body.data.payload, fields);
+      return body;
+    };
+    const stored = (id: string) =>
+      api.db.store.db.selectFrom("events").selectAll().where("provider_message_id", "=", id).execute();
+    // An MMS of a picture alone: text null, a media entry null, another with its details null.
+    const mms = inbound("tx-loose-1", {
+      text: null,
+      media: [
+        null,
+        { url: "https://media.example/p.jpg", content_type: null, size: null, hash_sha256: null },
+      ],
+    });
+    assert.equal((await postWebhook(api, fake, mms)).statusCode, 200);
+    const [picture] = await stored("tx-loose-1");
+    assert.equal(picture?.body, "");
+    const record = (await api.call("GET", `/events/${picture!.id}`)).json();
+    assert.deepEqual(
+      record.media.map((m: { url: string }) => m.url),
+      ["https://media.example/p.jpg"],
+    );
+    for (const [id, fields] of [
+      ["tx-loose-2", { media: {} }],
+      ["tx-loose-3", { text: 5 }],
+      ["tx-loose-4", { media: "https://media.example/q.jpg" }],
+    ] as const) {
+      const res = await postWebhook(api, fake, inbound(id, fields));
+      assert.equal(res.statusCode, 200, `${id}: ${res.body}`);
+      assert.equal((await stored(id))[0]?.body, id === "tx-loose-3" ? "" : "hi", id);
+    }
+    const unreadable = [
+      inbound("tx-loose-5", { from: { phone_number: 12125550288 } }),
+      inbound("tx-loose-6", { to: [null] }),
+      { data: { event_type: "message.finalized", payload: { id: {}, to: [{ status: "delivered" }] } } },
+      { data: { event_type: "message.sent", payload: { id: ["tx"], to: "+12125550288" } } },
+      { data: { event_type: ["message.sent"] } },
+      { data: "message.sent" },
+      [],
+    ];
+    for (const body of unreadable) {
+      const res = await postWebhook(api, fake, body);
+      assert.equal(res.statusCode, 200, `${JSON.stringify(body)}: ${res.body}`);
+    }
+    assert.equal((await stored("tx-loose-5")).length, 0);
+
+    // A carrier's spam block with its code as a number counts against the sender, as "40003" does.
+    const spammed = await addSenderNumber(api, {
+      number: "+14155550153",
+      name: "Spammed too",
+      is_default: 0,
+    });
+    const row = await sending({
+      from_phone_number_id: spammed.id,
+      outbound_phone_number_id: spammed.id,
+      from_phone_number: spammed.number,
+    });
+    const body = about(row, "tx-numeric-code", "message.finalized", "delivery_failed", Date.now(), {
+      errors: [{ code: 40003, title: "Blocked as spam - permanent" }],
+    });
+    assert.equal((await postWebhook(api, fake, body, { query: queryFor(row) })).statusCode, 200);
+    assert.equal((await reload(row)).error_code, "40003");
+    const health = await api.db.store.db
+      .selectFrom("phone_number_health_days")
+      .select("carrier_blocked")
+      .where("phone_number_id", "=", spammed.id)
+      .execute();
+    assert.equal(
+      health.reduce((n, r) => n + Number(r.carrier_blocked), 0),
+      1,
+    );
+    await api.db.store.db
+      .updateTable("phone_numbers")
+      .set({ enabled: 0 })
+      .where("id", "in", [spammed.id, ours.id])
+      .execute();
+  });
+
   test("a receipt's time from another clock is kept between our start of sending and its arrival", async () => {
     // Telnyx's clock two seconds behind ours: delivered "before" we began sending it.
     const behind = await sending();

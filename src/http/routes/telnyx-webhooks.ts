@@ -121,8 +121,7 @@ export const telnyxWebhooksRoutes: FastifyPluginAsync<RouteDeps> = async (app, {
       if (typeof body !== "object" || body === null) throw badRequest("The webhook body is not an object.");
       const event = parseTelnyxWebhook(body, request.query.event ?? null, request.query.org ?? null);
       if (event.kind === "receipt") {
-        const to = body.data?.payload?.to?.[0]?.phone_number ?? null;
-        await pipeline.receipt(await checkedTarget(pipeline, event.receipt, to));
+        await pipeline.receipt(await checkedTarget(pipeline, event.receipt, event.to));
       } else if (event.kind === "inbound") {
         if (!(await alreadyReceived(pipeline, event.message.providerMessageId)))
           await pipeline.inbound(event.message);

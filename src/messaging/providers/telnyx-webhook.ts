@@ -46,31 +46,28 @@ export function verifyTelnyxSignature(
 
 /** An attachment of message.received: Telnyx's InboundMessagePayload calls the hash hash_sha256. */
 interface TelnyxMedia {
-  url?: string;
-  content_type?: string | null;
-  size?: number | null;
-  hash_sha256?: string | null;
+  url?: unknown;
+  content_type?: unknown;
+  size?: unknown;
+  hash_sha256?: unknown;
 }
 
+/** A webhook body as it comes off the wire: every field may be missing, null or of another type. */
 interface TelnyxWebhook {
-  data?: {
-    event_type?: string;
-    occurred_at?: string;
-    payload?: {
-      id?: string;
-      text?: string;
-      from?: { phone_number?: string };
-      to?: Array<{ phone_number?: string; status?: string }>;
-      media?: TelnyxMedia[];
-      errors?: Array<{ code?: string; title?: string; detail?: string }>;
-      received_at?: string;
-    };
-  };
+  data?: unknown;
 }
+
+// Readers of the untyped body: a field of another type than Telnyx documents counts as not told.
+const text = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null);
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const record = (v: unknown): Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+/** Telnyx's error codes are strings ("40300"); one written as a number is the same code. */
+const errorCode = (v: unknown): string | null =>
+  typeof v === "number" && Number.isSafeInteger(v) ? String(v) : text(v);
 
 /** What Telnyx tells of an attachment; a field of the wrong type counts as not told. */
 function inboundMedia(url: string, m: TelnyxMedia): InboundMedia {
-  const text = (v: unknown) => (typeof v === "string" && v !== "" ? v : null);
   const size = m.size;
   return {
     url,
@@ -90,7 +87,8 @@ const FINALIZED: Record<string, ReceiptKind> = {
 };
 
 export type TelnyxEvent =
-  | { kind: "receipt"; receipt: Receipt }
+  /** `to`: the recipient the signed payload names (checked against the event our URL names). */
+  | { kind: "receipt"; receipt: Receipt; to: string | null }
   | { kind: "inbound"; message: InboundMessage }
   | { kind: "ignored"; eventType: string };
 
@@ -100,41 +98,48 @@ export function parseTelnyxWebhook(
   eventId: string | null,
   org: string | null,
 ): TelnyxEvent {
-  const data = body.data ?? {};
-  const payload = data.payload ?? {};
-  const eventType = data.event_type ?? "unknown";
-  const occurredAt = parseRfc3339(data.occurred_at ?? "") ?? Date.now();
-  const providerMessageId = payload.id ?? null;
+  const data = record(body.data);
+  const payload = record(data.payload);
+  const eventType = text(data.event_type) ?? "unknown";
+  const occurredAt = parseRfc3339(text(data.occurred_at) ?? "") ?? Date.now();
+  const providerMessageId = text(payload.id);
   const base = { eventId, organizationId: org, providerMessageId, telnyxId: providerMessageId, occurredAt };
-  if (eventType === "message.sent") return { kind: "receipt", receipt: { ...base, kind: "sent" } };
+  const firstTo = record(list(payload.to)[0]);
+  const to = text(firstTo.phone_number);
+  if (eventType === "message.sent") return { kind: "receipt", receipt: { ...base, kind: "sent" }, to };
   if (eventType === "message.finalized") {
-    const kind = FINALIZED[payload.to?.[0]?.status ?? ""];
-    if (!kind) return { kind: "ignored", eventType: `${eventType}:${payload.to?.[0]?.status ?? "?"}` };
-    const error = payload.errors?.[0];
+    const status = text(firstTo.status);
+    const kind = FINALIZED[status ?? ""];
+    if (!kind) return { kind: "ignored", eventType: `${eventType}:${status ?? "?"}` };
+    const error = record(list(payload.errors)[0]);
     return {
       kind: "receipt",
       receipt: {
         ...base,
         kind,
-        errorCode: error?.code ?? null,
-        errorMessage: error?.detail ?? error?.title ?? null,
+        errorCode: errorCode(error.code),
+        errorMessage: text(error.detail) ?? text(error.title),
         ...(kind !== "delivered" && isTelnyxOptOut(payload.errors) ? { recipientOptedOut: true } : {}),
       },
+      to,
     };
   }
   if (eventType === "message.received") {
-    const from = payload.from?.phone_number;
-    const to = payload.to?.[0]?.phone_number;
+    const from = text(record(payload.from).phone_number);
     if (!from || !to) return { kind: "ignored", eventType };
     return {
       kind: "inbound",
       message: {
         from,
         to,
-        text: payload.text ?? "",
-        media: (payload.media ?? []).flatMap((m) => (m.url ? [inboundMedia(m.url, m)] : [])),
-        providerMessageId: payload.id ?? null,
-        telnyxId: payload.id ?? null,
+        // An MMS of pictures alone comes with text null.
+        text: typeof payload.text === "string" ? payload.text : "",
+        media: list(payload.media).flatMap((m) => {
+          const url = text(record(m).url);
+          return url ? [inboundMedia(url, record(m))] : [];
+        }),
+        providerMessageId,
+        telnyxId: providerMessageId,
         receivedAt: occurredAt,
       },
     };
