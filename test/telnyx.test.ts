@@ -540,6 +540,38 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
       .execute();
   });
 
+  test("a group MMS reaches our number wherever Telnyx lists it: after others in to[], or in cc[]", async () => {
+    const ours = await addSenderNumber(api, { number: "+14155550179", is_default: 0, name: "Group line" });
+    const group = (id: string, to: string[], cc: string[]) => {
+      const body = fake.inbound({ id, from: "+12125550277", to: to[0]!, text: `group ${id}` });
+      Object.assign(body.data.payload, {
+        to: to.map((phone_number) => ({ phone_number, status: "webhook_delivered" })),
+        cc: cc.map((phone_number) => ({ phone_number, status: "webhook_delivered" })),
+      });
+      return body;
+    };
+    for (const body of [
+      group("tx-group-1", ["+12125550276", ours.number], []),
+      group("tx-group-2", ["+12125550276"], ["+12125550275", ours.number]),
+    ]) {
+      assert.equal((await postWebhook(api, fake, body)).statusCode, 200);
+      const rows = await api.db.store.db
+        .selectFrom("events")
+        .selectAll()
+        .where("provider_message_id", "=", body.data.payload.id)
+        .execute();
+      assert.equal(rows.length, 1, body.data.payload.id);
+      assert.equal(rows[0]!.organization_id, api.org.organizationId);
+      assert.equal(rows[0]!.to_phone_number, ours.number);
+      assert.equal(rows[0]!.body, `group ${body.data.payload.id}`);
+    }
+    await api.db.store.db
+      .updateTable("phone_numbers")
+      .set({ enabled: 0 })
+      .where("id", "=", ours.id)
+      .execute();
+  });
+
   test("fields of another type than Telnyx documents are read as not told, never a 500; a numeric error code is the same code", async () => {
     const ours = await addSenderNumber(api, { number: "+14155550178", is_default: 0, name: "Loose line" });
     const inbound = (id: string, fields: Record<string, unknown>) => {

@@ -8,6 +8,7 @@ import {
   verifyTelnyxSignature,
 } from "../../messaging/providers/telnyx-webhook.js";
 import { loadEvent } from "../../messaging/transitions.js";
+import { findPhoneNumberByNumber } from "../../store/phone-numbers-repo.js";
 import type { RouteDeps } from "../deps.js";
 import { problem } from "../schemas/common.js";
 
@@ -50,6 +51,12 @@ async function heldByAnother(
     .where("id", "!=", eventId)
     .executeTakeFirst();
   return row !== undefined;
+}
+
+/** The first of a message's recipients that is one of our numbers (else the first: nobody's). */
+async function ourRecipient(pipeline: Messaging, recipients: string[]): Promise<string> {
+  for (const number of recipients) if (await findPhoneNumberByNumber(pipeline.db, number)) return number;
+  return recipients[0]!;
 }
 
 /** Telnyx redelivers webhooks it thinks we missed: an inbound message it delivered before is skipped. */
@@ -124,7 +131,7 @@ export const telnyxWebhooksRoutes: FastifyPluginAsync<RouteDeps> = async (app, {
         await pipeline.receipt(await checkedTarget(pipeline, event.receipt, event.to));
       } else if (event.kind === "inbound") {
         if (!(await alreadyReceived(pipeline, event.message.providerMessageId)))
-          await pipeline.inbound(event.message);
+          await pipeline.inbound({ ...event.message, to: await ourRecipient(pipeline, event.recipients) });
       } else {
         request.log.info({ eventType: event.eventType }, "Telnyx webhook ignored");
       }

@@ -89,7 +89,11 @@ const FINALIZED: Record<string, ReceiptKind> = {
 export type TelnyxEvent =
   /** `to`: the recipient the signed payload names (checked against the event our URL names). */
   | { kind: "receipt"; receipt: Receipt; to: string | null }
-  | { kind: "inbound"; message: InboundMessage }
+  /**
+   * `recipients`: every number the message went to (to[], then cc[]), `message.to` the first. A
+   * group MMS names the others too, and ours need not be first.
+   */
+  | { kind: "inbound"; message: InboundMessage; recipients: string[] }
   | { kind: "ignored"; eventType: string };
 
 /** Maps a verified webhook body; `eventId`/`org` come from our webhook_url's query string. */
@@ -126,9 +130,15 @@ export function parseTelnyxWebhook(
   }
   if (eventType === "message.received") {
     const from = text(record(payload.from).phone_number);
+    const recipients = [...list(payload.to), ...list(payload.cc)].flatMap((r) => {
+      const number = text(record(r).phone_number);
+      return number ? [number] : [];
+    });
+    const to = recipients[0];
     if (!from || !to) return { kind: "ignored", eventType };
     return {
       kind: "inbound",
+      recipients,
       message: {
         from,
         to,
