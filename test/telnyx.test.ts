@@ -5,8 +5,10 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import type { MessagingConfig } from "../src/config.js";
 import { ACTIVITY_CATEGORY } from "../src/domain/event-vocabulary.js";
 import type { OutboundMessage } from "../src/messaging/provider.js";
+import { checkProviderSettings } from "../src/messaging/providers/index.js";
 import { TelnyxProvider } from "../src/messaging/providers/telnyx.js";
 import {
   parseTelnyxWebhook,
@@ -219,6 +221,26 @@ test("the signature check: Ed25519 over timestamp|body, within 300 s either way"
     "a non-canonical spelling of the same bytes",
   );
   assert.throws(() => telnyxPublicKey(Buffer.alloc(31).toString("base64")), /32-byte/);
+  // As the portal shows it, with the whitespace a copy may bring along, or in the URL-safe alphabet.
+  const portal = fake.publicKeyBase64;
+  for (const spelling of [portal, ` ${portal}\n`, Buffer.from(portal, "base64").toString("base64url")])
+    assert.ok(telnyxPublicKey(spelling));
+});
+
+test("a TELNYX_PUBLIC_KEY that is not a 32-byte Ed25519 key stops serve before the database opens", () => {
+  const settings = (publicKey: string) =>
+    ({ provider: "telnyx", telnyx: { apiKey: "KEY", publicKey } }) as unknown as MessagingConfig;
+  const fake = new FakeTelnyx();
+  assert.doesNotThrow(() => checkProviderSettings(settings(fake.publicKeyBase64)));
+  // The key as PEM, its DER (SubjectPublicKeyInfo) in base64, and hex: not what the portal shows.
+  const der = telnyxPublicKey(fake.publicKeyBase64).export({ format: "der", type: "spki" });
+  const pem = telnyxPublicKey(fake.publicKeyBase64).export({ format: "pem", type: "spki" }).toString();
+  for (const wrong of [
+    pem,
+    der.toString("base64"),
+    Buffer.from(fake.publicKeyBase64, "base64").toString("hex"),
+  ])
+    assert.throws(() => checkProviderSettings(settings(wrong)), /TELNYX_PUBLIC_KEY/);
 });
 
 test("message.received: Telnyx's id is the telnyxId; media details Telnyx leaves out or mistypes are null", () => {

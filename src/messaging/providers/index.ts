@@ -2,6 +2,7 @@ import type { MessagingConfig } from "../../config.js";
 import type { Provider, ProviderEvents } from "../provider.js";
 import { SimulatorProvider } from "./simulator.js";
 import { TelnyxProvider } from "./telnyx.js";
+import { telnyxPublicKey } from "./telnyx-webhook.js";
 
 /** Throws naming what the provider LEADTRAIL_PROVIDER names lacks (checked before the database opens). */
 export function checkProviderSettings(config: MessagingConfig): void {
@@ -9,6 +10,8 @@ export function checkProviderSettings(config: MessagingConfig): void {
   if (!config.telnyx.apiKey) throw new Error("LEADTRAIL_PROVIDER=telnyx needs TELNYX_API_KEY");
   if (!config.telnyx.publicKey)
     throw new Error("LEADTRAIL_PROVIDER=telnyx needs TELNYX_PUBLIC_KEY to verify webhooks");
+  // Read here, before the database opens, not first when the webhook route is registered.
+  telnyxPublicKey(config.telnyx.publicKey);
 }
 
 /** The provider LEADTRAIL_PROVIDER names, delivering its receipts and inbound messages to `events`. */
