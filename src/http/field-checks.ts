@@ -1,12 +1,12 @@
 import { toE164 } from "../domain/phone.js";
+import { hasControlCharacters } from "../domain/plain-text.js";
 import { badRequest } from "../domain/problem.js";
 
 // Checks of single request fields shared by route plugins, each a 400 naming the field.
 
 /** Control characters (NUL above all: PostgreSQL cannot store it) are a 400 on both engines. */
 export function assertPlainText(value: string, field: string): void {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-  if (/[\u0000-\u001f\u007f]/.test(value)) {
+  if (hasControlCharacters(value)) {
     throw badRequest(`${field} must not contain control characters.`, field);
   }
 }

@@ -1,4 +1,5 @@
 import { BlockList, isIP } from "node:net";
+import { hasControlCharacters } from "../domain/plain-text.js";
 
 // What POST /sms/send accepts as a media URL. The provider fetches it from the public internet
 // (the contract: "Public HTTPS media URLs"), and the URL is stored and handed over exactly as
@@ -26,19 +27,11 @@ UNREACHABLE.addAddress("::1", "ipv6");
 UNREACHABLE.addSubnet("fc00::", 7, "ipv6");
 UNREACHABLE.addSubnet("fe80::", 10, "ipv6");
 
-function hasControlCharacter(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const code = value.charCodeAt(i);
-    if (code < 0x20 || code === 0x7f) return true;
-  }
-  return false;
-}
-
 /** Why `raw` is no media URL the provider could fetch, or null when it is one. */
 export function mediaUrlProblem(raw: string): string | null {
   // The URL parser forgives a missing slash ("https:/x"), surrounding spaces and tabs or newlines
   // inside; the stored string would still carry them.
-  if (!/^https:\/\/[^\s/?#]/i.test(raw) || /\s/.test(raw) || hasControlCharacter(raw)) {
+  if (!/^https:\/\/[^\s/?#]/i.test(raw) || /\s/.test(raw) || hasControlCharacters(raw)) {
     return "must be an absolute https URL (https://host/path), with no spaces.";
   }
   let url: URL;
