@@ -194,18 +194,14 @@ export async function deleteSource(db: Kysely<Database>, organizationId: string,
 type StampColumn = "api_key_last_used_at" | "first_lead_received_at" | "last_lead_received_at";
 
 /**
- * A time column set to `at` unless it already holds a later (earlier) one: requests running side by
- * side write their stamps in any order, and one that lands last must not move the stamp back.
+ * A time column moved to `at` only outwards: to a later time ("later") or an earlier one ("earlier"),
+ * or set when it is null. Requests running side by side write their stamps in any order, and one
+ * that lands last must not move the stamp back.
  */
-function laterOf(column: StampColumn, at: number) {
+function outwardsTo(column: StampColumn, at: number, towards: "later" | "earlier") {
   const time = sql<number>`cast(${at} as bigint)`;
-  return sql<number>`case when ${sql.ref(column)} is null or ${sql.ref(column)} < ${time}
-    then ${time} else ${sql.ref(column)} end`;
-}
-
-function earlierOf(column: StampColumn, at: number) {
-  const time = sql<number>`cast(${at} as bigint)`;
-  return sql<number>`case when ${sql.ref(column)} is null or ${sql.ref(column)} > ${time}
+  const op = sql.raw(towards === "later" ? "<" : ">");
+  return sql<number>`case when ${sql.ref(column)} is null or ${sql.ref(column)} ${op} ${time}
     then ${time} else ${sql.ref(column)} end`;
 }
 
@@ -219,7 +215,7 @@ export async function noteSourceKeyUse(
   await db
     .updateTable("sources")
     .set({
-      api_key_last_used_at: laterOf("api_key_last_used_at", now),
+      api_key_last_used_at: outwardsTo("api_key_last_used_at", now, "later"),
       api_key_total_uses: sql`api_key_total_uses + 1`,
     })
     .where("organization_id", "=", organizationId)
@@ -235,8 +231,8 @@ export async function noteSourceLead(db: Db, organizationId: string, id: string,
   await db
     .updateTable("sources")
     .set({
-      first_lead_received_at: earlierOf("first_lead_received_at", now),
-      last_lead_received_at: laterOf("last_lead_received_at", now),
+      first_lead_received_at: outwardsTo("first_lead_received_at", now, "earlier"),
+      last_lead_received_at: outwardsTo("last_lead_received_at", now, "later"),
     })
     .where("organization_id", "=", organizationId)
     .where("id", "=", id)
