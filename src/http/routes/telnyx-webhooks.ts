@@ -53,9 +53,14 @@ async function heldByAnother(
   return row !== undefined;
 }
 
-/** The first of a message's recipients that is one of our numbers (else the first: nobody's). */
+/**
+ * The first of a message's recipients that is one of our numbers (else the first: nobody's). A
+ * message to one number (nearly all) is not looked up here: handleInbound looks its number up anyway.
+ */
 async function ourRecipient(pipeline: Messaging, recipients: string[]): Promise<string> {
-  for (const number of recipients) if (await findPhoneNumberByNumber(pipeline.db, number)) return number;
+  if (recipients.length > 1) {
+    for (const number of recipients) if (await findPhoneNumberByNumber(pipeline.db, number)) return number;
+  }
   return recipients[0]!;
 }
 
