@@ -58,6 +58,43 @@ forEachEngine("SMS send requests", (engine) => {
     assert.equal(again.json().id, first.json().id);
   });
 
+  test("outboundIdempotencyKey sent again with other text or media is a 422 naming the key, and nothing is written", async () => {
+    const { conversationId } = await addLead(api, "+12125550205");
+    const first = await api.call("POST", "/sms/send", {
+      conversationId,
+      text: "Your appointment is at 3pm.",
+      mediaUrls: ["https://cdn.example.com/map.png"],
+      outboundIdempotencyKey: "appt-9",
+    });
+    assert.equal(first.statusCode, 201, first.body);
+    const before = await messageCount();
+    for (const changed of [
+      { text: "Your appointment is at 4pm.", mediaUrls: ["https://cdn.example.com/map.png"] },
+      { text: "Your appointment is at 3pm." },
+      { text: "Your appointment is at 3pm.", mediaUrls: ["https://cdn.example.com/map2.png"] },
+    ]) {
+      const res = await api.call("POST", "/sms/send", {
+        conversationId,
+        ...changed,
+        outboundIdempotencyKey: "appt-9",
+      });
+      assert.equal(res.statusCode, 422, res.body);
+      assert.equal(res.json().status, 422);
+      assert.match(res.json().detail, /outboundIdempotencyKey 'appt-9'/);
+      assert.ok(res.json().errors.outboundIdempotencyKey, res.body);
+    }
+    assert.equal(await messageCount(), before, "nothing written");
+    // The same content under the key is still answered with the first message.
+    const again = await api.call("POST", "/sms/send", {
+      conversationId,
+      text: "Your appointment is at 3pm.",
+      mediaUrls: ["https://cdn.example.com/map.png"],
+      outboundIdempotencyKey: "appt-9",
+    });
+    assert.equal(again.statusCode, 201, again.body);
+    assert.equal(again.json().id, first.json().id);
+  });
+
   test("an idempotency key belongs to its organization: another one's same key sends its own message", async () => {
     const other = await createOrganization(api.db.store.db, "Other Org", { startingCreditMicros: 0 });
     const ours = await addLead(api, "+12125550203");

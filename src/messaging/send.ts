@@ -170,16 +170,34 @@ function validateMedia(urls: string[]): void {
   });
 }
 
+/** The URLs an outbound message's media column holds, in the order the send named them. */
+export function mediaUrlsOf(row: Pick<EventRow, "media">): string[] {
+  if (row.media === null) return [];
+  return (JSON.parse(row.media) as { url: string }[]).map((m) => m.url);
+}
+
+/** Whether a message written earlier carries exactly this text and these media URLs. */
+function sameContent(row: EventRow, text: string, mediaUrls: string[]): boolean {
+  const earlierMedia = mediaUrlsOf(row);
+  return (
+    (row.body ?? "") === text &&
+    earlierMedia.length === mediaUrls.length &&
+    earlierMedia.every((url, i) => url === mediaUrls[i])
+  );
+}
+
 /**
  * The message an earlier send with this key created, if any. As for a retry by smsEventId, it must be
  * a message of the conversation this request names: answering another lead's message would tell the
- * client its text went to this one (409, as README "Retrying a send" promises for both).
+ * client its text went to this one (409, as README "Retrying a send" promises for both). A key sent
+ * again with other content is a 422, as the IETF Idempotency-Key draft answers a reused key with a
+ * different payload: answering the first message would tell the client that its new text was queued.
  */
 async function findByIdempotencyKey(
   db: Db,
   organizationId: string,
   key: string,
-  conversationId: string,
+  request: { conversationId: string; text: string; mediaUrls: string[] },
 ): Promise<EventRow | undefined> {
   const earlier = await db
     .selectFrom("events")
@@ -187,11 +205,21 @@ async function findByIdempotencyKey(
     .where("organization_id", "=", organizationId)
     .where("idempotency_key", "=", key)
     .executeTakeFirst();
-  if (earlier && earlier.conversation_id !== conversationId) {
+  if (!earlier) return undefined;
+  const shownKey = key.slice(0, 100);
+  if (earlier.conversation_id !== request.conversationId) {
     throw new ProblemError(
       409,
       "sms-event-mismatch",
-      `outboundIdempotencyKey '${key.slice(0, 100)}' was used for a message of another conversation; a key names one send, in the conversation it was first sent in.`,
+      `outboundIdempotencyKey '${shownKey}' was used for a message of another conversation; a key names one send, in the conversation it was first sent in.`,
+    );
+  }
+  if (!sameContent(earlier, request.text, request.mediaUrls)) {
+    throw new ProblemError(
+      422,
+      "idempotency-key-reused",
+      `outboundIdempotencyKey '${shownKey}' was used for message '${earlier.id}' with other text or mediaUrls; a key names one send: choose a new key for a new message.`,
+      { outboundIdempotencyKey: ["was used for a message with other text or mediaUrls"] },
     );
   }
   return earlier;
@@ -317,8 +345,9 @@ export async function sendSms(
   const key = body.outboundIdempotencyKey?.trim() || null;
   if (key && key.length > 200)
     throw badRequest("outboundIdempotencyKey must be at most 200 characters.", "outboundIdempotencyKey");
+  const keyedRequest = { conversationId: body.conversationId, text, mediaUrls };
   if (key) {
-    const existing = await findByIdempotencyKey(db, actor.organizationId, key, body.conversationId);
+    const existing = await findByIdempotencyKey(db, actor.organizationId, key, keyedRequest);
     if (existing) return { event: existing, created: false };
   }
 
@@ -403,7 +432,7 @@ export async function sendSms(
   } catch (error) {
     // A concurrent request with the same key won the insert: answer with its message.
     if (key && isUniqueViolation(error)) {
-      const existing = await findByIdempotencyKey(db, actor.organizationId, key, body.conversationId);
+      const existing = await findByIdempotencyKey(db, actor.organizationId, key, keyedRequest);
       if (existing) return { event: existing, created: false };
     }
     throw error;

@@ -29,6 +29,7 @@ import { billAccepted, billAcceptedMany, isBillableTraffic } from "./billing.js"
 import { type GateFacts, readGateFacts, skipsQuietHours } from "./gate-facts.js";
 import type { Provider, SendResult } from "./provider.js";
 import { suppressOptedOutRecipient } from "./provider-opt-out.js";
+import { mediaUrlsOf } from "./send.js";
 import { lockEvent, lockEvents, logIgnored, transition } from "./transitions.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -394,7 +395,7 @@ export class Worker {
         from: row.from_phone_number!,
         to: row.to_phone_number!,
         text: row.body ?? "",
-        mediaUrls: row.media ? (JSON.parse(row.media) as Array<{ url: string }>).map((m) => m.url) : [],
+        mediaUrls: mediaUrlsOf(row),
       });
     } catch (error) {
       result = {

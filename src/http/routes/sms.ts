@@ -115,6 +115,9 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
           409: problem(
             "The organization has no number to send from, or smsEventId or outboundIdempotencyKey names a message of another conversation.",
           ),
+          422: problem(
+            "outboundIdempotencyKey names an earlier message of this conversation with other text or mediaUrls.",
+          ),
         },
       },
     },
