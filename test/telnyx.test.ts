@@ -488,14 +488,8 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
         "undeliverable_at",
         "The carrier could not deliver it (code 30003): Unreachable destination handset.",
       ],
-      [
-        "delivery_unconfirmed",
-        [],
-        "Undeliverable",
-        "Undeliverable",
-        "undeliverable_at",
-        "The carrier could not deliver it.",
-      ],
+      // No delivery receipt from the carrier: sent, and perhaps delivered; not undeliverable.
+      ["delivery_unconfirmed", [], "Sent", null, "sent_at", null],
       [
         "sending_failed",
         [{ code: "40008", title: "Undeliverable", detail: "Spam" }],
@@ -519,6 +513,37 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
       assert.equal(event.billing_status, expected === "Failed" ? "NotBilled" : "Billed", status);
       assert.equal(event.telnyx_id, `tx-${status}`, status);
     }
+  });
+
+  test("delivery_unconfirmed after message.sent leaves the message Sent, its sender's health untouched, and says so in the log", async () => {
+    const sentAt = Date.now() - 5000;
+    const row = await sending({ queued_at: sentAt - 2000, sending_started_at: sentAt - 1000 });
+    const sent = about(row, "tx-unconfirmed", "message.sent", "sent", sentAt);
+    assert.equal((await postWebhook(api, fake, sent, { query: queryFor(row) })).statusCode, 200);
+    const healthBefore = await api.db.store.db
+      .selectFrom("phone_number_health_days")
+      .select(["failed", "carrier_blocked"])
+      .where("phone_number_id", "=", row.from_phone_number_id!)
+      .execute();
+    const finalized = about(row, "tx-unconfirmed", "message.finalized", "delivery_unconfirmed", Date.now());
+    assert.equal((await postWebhook(api, fake, finalized, { query: queryFor(row) })).statusCode, 200);
+    const event = await reload(row);
+    assert.equal(event.status, "Sent");
+    assert.equal(Number(event.sent_at), sentAt);
+    assert.equal(event.undeliverable_at, null);
+    assert.equal(event.error_code, null);
+    assert.equal(event.billing_status, "Billed");
+    const healthAfter = await api.db.store.db
+      .selectFrom("phone_number_health_days")
+      .select(["failed", "carrier_blocked"])
+      .where("phone_number_id", "=", row.from_phone_number_id!)
+      .execute();
+    assert.deepEqual(healthAfter, healthBefore);
+    const detail = (await api.call("GET", `/events/detail/${row.id}`)).json();
+    assert.ok(
+      JSON.stringify(detail).includes("Provider reported 'sent' (delivery_unconfirmed)."),
+      JSON.stringify(detail),
+    );
   });
 
   test("a sender's health counts a carrier's spam block (40003) against it, not a recipient's opt-out (40300)", async () => {

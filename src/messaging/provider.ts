@@ -43,6 +43,8 @@ export interface Receipt {
   telnyxId?: string | null;
   /** A failure because the recipient opted out at the provider or carrier (a STOP it holds). */
   recipientOptedOut?: boolean;
+  /** The provider's own word for the outcome when it says more than `kind` (the transition log shows it). */
+  providerStatus?: string;
 }
 
 /** An attachment of an inbound MMS, with what the provider tells of it (null when nothing). */

@@ -110,7 +110,8 @@ function receiptChanges(event: EventRow, receipt: Receipt, now: number): Partial
 type ReceiptResult = { done: boolean; event: EventRow | undefined };
 
 function receiptLog(receipt: Receipt) {
-  return { stage: "provider-receipt", message: `Provider reported '${receipt.kind}'.` };
+  const word = receipt.providerStatus ? ` (${receipt.providerStatus})` : "";
+  return { stage: "provider-receipt", message: `Provider reported '${receipt.kind}'${word}.` };
 }
 
 /**

@@ -80,7 +80,9 @@ function inboundMedia(url: string, m: TelnyxMedia): InboundMedia {
 const FINALIZED: Record<string, ReceiptKind> = {
   delivered: "delivered",
   delivery_failed: "undeliverable",
-  delivery_unconfirmed: "undeliverable",
+  // Telnyx got no delivery receipt from the carrier: the message went out and may well have arrived,
+  // so it stays Sent (billed, no undeliverableAt, nothing counted against the sender's health).
+  delivery_unconfirmed: "sent",
   sending_failed: "failed",
   // Held past its validity period and never sent.
   expired: "failed",
@@ -124,6 +126,7 @@ export function parseTelnyxWebhook(
         errorCode: errorCode(error.code),
         errorMessage: text(error.detail) ?? text(error.title),
         ...(kind !== "delivered" && isTelnyxOptOut(payload.errors) ? { recipientOptedOut: true } : {}),
+        ...(status === "delivery_unconfirmed" ? { providerStatus: status } : {}),
       },
       to,
     };
