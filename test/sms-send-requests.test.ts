@@ -170,6 +170,37 @@ forEachEngine("SMS send requests", (engine) => {
     );
   });
 
+  test("a media URL with a user name or password is a 400 saying why, and nothing is written", async () => {
+    const { conversationId } = await addLead(api, "+12125550206");
+    const before = await messageCount();
+    for (const url of [
+      "https://user:s3cret@cdn.example.com/pic.jpg",
+      "https://user@cdn.example.com/pic.jpg",
+      "https://:s3cret@cdn.example.com/pic.jpg",
+      "https://@cdn.example.com/pic.jpg", // the parser drops an empty one, the stored string would not
+      "HTTPS://user:s3cret@8.8.8.8/pic.jpg",
+    ]) {
+      const res = await api.call("POST", "/sms/send", {
+        conversationId,
+        text: "See attached",
+        mediaUrls: ["https://cdn.example.com/ok.png", url],
+      });
+      assert.equal(res.statusCode, 400, `${url}: ${res.body}`);
+      const { detail, errors } = res.json();
+      assert.deepEqual(Object.keys(errors), ["mediaUrls[1]"], url);
+      assert.match(detail, /^mediaUrls\[1\] must not carry a user name or password/, url);
+      assert.doesNotMatch(res.body, /s3cret/, "the answer does not repeat the secret");
+    }
+    assert.equal(await messageCount(), before, "nothing written");
+    // An @ in the path or query is no credential.
+    const ok = await api.call("POST", "/sms/send", {
+      conversationId,
+      text: "See attached",
+      mediaUrls: ["https://cdn.example.com/team@2x.png?by=@ana"],
+    });
+    assert.equal(ok.statusCode, 201, ok.body);
+  });
+
   test("text is limited to 1,600 characters counted as characters, an emoji being one", async () => {
     const { conversationId } = await addLead(api, "+12125550205");
     const emoji = "\u{1F600}".repeat(1600); // 3,200 UTF-16 units

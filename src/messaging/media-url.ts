@@ -40,6 +40,13 @@ export function mediaUrlProblem(raw: string): string | null {
   } catch {
     return "must be an absolute https URL (https://host/path), with no spaces.";
   }
+  // A user name or password would be handed to the provider and shown on the lead's timeline to
+  // every API key of the organization. An empty one ("https://@host") is refused alike: the
+  // authority as written is what is stored.
+  const authority = raw.slice("https://".length).split(/[/\\?#]/, 1)[0]!;
+  if (url.username !== "" || url.password !== "" || authority.includes("@")) {
+    return "must not carry a user name or password (user:pass@): the provider would receive it and it would be stored on the lead's timeline, readable with every API key of the organization.";
+  }
   const host = url.hostname.toLowerCase();
   // The parser writes every IPv4 form as dotted decimal, and an IPv6 address in brackets.
   const address = host.startsWith("[") ? host.slice(1, -1) : host;
