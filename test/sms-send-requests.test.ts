@@ -201,6 +201,45 @@ forEachEngine("SMS send requests", (engine) => {
     assert.equal(ok.statusCode, 201, ok.body);
   });
 
+  test("scheduledFor more than 366 days ahead is a 400 naming it; within is Scheduled, a past one sends at once", async () => {
+    const { conversationId } = await addLead(api, "+12125550207");
+    const day = 86_400_000;
+    const before = await messageCount();
+    for (const scheduledFor of [
+      "2206-01-01T00:00:00Z", // a typo for 2026
+      new Date(Date.now() + 367 * day).toISOString(),
+    ]) {
+      const res = await api.call("POST", "/sms/send", {
+        conversationId,
+        text: "Renewal reminder",
+        scheduledFor,
+      });
+      assert.equal(res.statusCode, 400, `${scheduledFor}: ${res.body}`);
+      assert.deepEqual(Object.keys(res.json().errors), ["scheduledFor"]);
+      assert.match(res.json().detail, /^scheduledFor must be at most 366 days ahead \(no later than \d{4}-/);
+    }
+    assert.equal(await messageCount(), before, "nothing written");
+    const yearAhead = new Date(Date.now() + 365 * day).toISOString();
+    const later = await api.call("POST", "/sms/send", {
+      conversationId,
+      text: "Renewal reminder",
+      scheduledFor: yearAhead,
+    });
+    assert.equal(later.statusCode, 201, later.body);
+    assertLeadpingShape(later.json(), "SmsResponse");
+    assert.equal(later.json().status, "scheduled");
+    assert.equal(later.json().scheduledFor, yearAhead);
+    // A time already past is no error: the message is queued now, as without scheduledFor.
+    const past = await api.call("POST", "/sms/send", {
+      conversationId,
+      text: "Running late",
+      scheduledFor: "2020-01-01T00:00:00Z",
+    });
+    assert.equal(past.statusCode, 201, past.body);
+    assert.equal(past.json().status, "queued");
+    assert.equal(past.json().scheduledFor, null);
+  });
+
   test("text is limited to 1,600 characters counted as characters, an emoji being one", async () => {
     const { conversationId } = await addLead(api, "+12125550205");
     const emoji = "\u{1F600}".repeat(1600); // 3,200 UTF-16 units

@@ -2,7 +2,7 @@ import type { Kysely, Transaction } from "kysely";
 import { ACTIVITY_CATEGORY, type SelectionReason, type TrafficType } from "../domain/event-vocabulary.js";
 import { badRequest, notFound, ProblemError } from "../domain/problem.js";
 import { tenDlcCampaignOf } from "../domain/ten-dlc.js";
-import { parseRfc3339 } from "../domain/time.js";
+import { parseRfc3339, toIso } from "../domain/time.js";
 import { type Actor, leadDocument } from "../services/leads.js";
 import type { RecentSenderChoices } from "../services/recent-senders.js";
 import { chooseFrom, senderCandidates } from "../services/sender.js";
@@ -21,6 +21,13 @@ type Db = Kysely<Database> | Transaction<Database>;
 
 export const MAX_TEXT = 1600;
 export const MAX_MEDIA = 10;
+/**
+ * How far ahead scheduledFor may be: a year (366 days, so the same date next year always fits) for
+ * follow-ups such as a renewal reminder, where Twilio's own scheduling stops at 35 days. Further is
+ * almost surely a typo ("2206"), which would otherwise sit Scheduled for ever.
+ */
+export const MAX_SCHEDULE_AHEAD_DAYS = 366;
+const MAX_SCHEDULE_AHEAD_MS = MAX_SCHEDULE_AHEAD_DAYS * 86_400_000;
 
 export interface QueueOutbound {
   organizationId: string;
@@ -338,6 +345,12 @@ export async function sendSms(
     scheduledFor = parseRfc3339(body.scheduledFor);
     if (scheduledFor === null)
       throw badRequest("scheduledFor must be an RFC 3339 date-time.", "scheduledFor");
+    if (scheduledFor > now + MAX_SCHEDULE_AHEAD_MS) {
+      throw badRequest(
+        `scheduledFor must be at most ${MAX_SCHEDULE_AHEAD_DAYS} days ahead (no later than ${toIso(now + MAX_SCHEDULE_AHEAD_MS)}).`,
+        "scheduledFor",
+      );
+    }
   }
   const retriedId = body.smsEventId?.trim() || null;
   if (retriedId)
