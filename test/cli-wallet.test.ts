@@ -140,6 +140,29 @@ forEachEngine("leadtrail wallet CLI", (engine) => {
     assert.equal(Number(wallets?.n), 0);
   });
 
+  test("a repeated --amount or --org exits 1 and credits nothing, rather than taking the last one", async () => {
+    const org = JSON.parse((await cliOk(["org", "create", "--name", "Twice", "--json"], db.env)).stdout);
+    const other = JSON.parse((await cliOk(["org", "create", "--name", "Other", "--json"], db.env)).stdout);
+    for (const [args, option] of [
+      [["--org", org.organizationId, "--amount", "5", "--amount", "50"], "--amount"],
+      [["--org", org.organizationId, "--amount=5", "--amount=50"], "--amount"],
+      [["--org", org.organizationId, "--org", other.organizationId, "--amount", "5"], "--org"],
+    ] as const) {
+      const result = await cli(["wallet", "credit", ...args, "--json"], db.env);
+      assert.equal(result.code, 1, `${args.join(" ")}: ${result.stderr}`);
+      assert.equal(result.stdout, "");
+      assert.match(result.stderr, new RegExp(`^leadtrail: ${option} was given more than once`, "m"));
+    }
+    assert.equal((await walletOf(server!.baseUrl, org.apiKey)).balance, 10);
+    assert.equal((await walletOf(server!.baseUrl, other.apiKey)).balance, 10);
+    // A flag without a value means the same however often it comes.
+    const flags = await cliOk(
+      ["wallet", "credit", "--org", org.organizationId, "--amount", "5", "--json", "--json"],
+      db.env,
+    );
+    assert.equal(JSON.parse(flags.stdout).balance, 15);
+  });
+
   test("bad amounts exit 1 naming the option and change nothing", async () => {
     const before = await orgCount();
     for (const credit of ["-1", "abc", "1.2345678", "1e3", "", "1000000000.000001", "0x10"]) {

@@ -163,6 +163,46 @@ describe("leadtrail CLI basics", () => {
     assert.equal(baseUrlOf({ host: "::1", port: 8080 }), "http://[::1]:8080");
   });
 
+  test("an option that takes a value, given twice, exits 1 on every command without touching a database", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "leadtrail-cli-"));
+    try {
+      const env = cliEnv({ LEADTRAIL_DB: join(dir, "x.db") });
+      for (const [args, option] of [
+        [["org", "create", "--name", "A", "--name", "B"], "--name"],
+        [["org", "create", "--name", "A", "--credit", "1", "--credit", "2"], "--credit"],
+        [["user", "add", "--org", "org_a", "--org", "org_b", "--name", "A"], "--org"],
+        [
+          [
+            "user",
+            "add",
+            "--org",
+            "org_a",
+            "--name",
+            "A",
+            "--email",
+            "a@example.com",
+            "--email=b@example.com",
+          ],
+          "--email",
+        ],
+        [["key", "create", "--user", "usr_a", "--user", "usr_b"], "--user"],
+        [["key", "revoke", "--key", "sk_first_secret", "--key", "sk_second_secret"], "--key"],
+        [["key", "revoke", "--user", "usr_a", "--user", "usr_b"], "--user"],
+        [["wallet", "credit", "--org", "org_a", "--amount", "5", "--amount", "50"], "--amount"],
+        [["bench-seed", "--events", "1", "--events", "2"], "--events"],
+      ] as const) {
+        const result = await cli([...args], env);
+        assert.equal(result.code, 1, `${args.join(" ")}: ${result.stderr}`);
+        assert.equal(result.stdout, "");
+        assert.match(result.stderr, new RegExp(`^leadtrail: ${option} was given more than once`, "m"));
+        assert.doesNotMatch(result.stderr, /secret/, "a value (an API key) is not echoed");
+      }
+      assert.equal(existsSync(join(dir, "x.db")), false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("a missing or blank --name fails without touching a database", async () => {
     const dir = mkdtempSync(join(tmpdir(), "leadtrail-cli-"));
     try {

@@ -22,6 +22,7 @@ import { benchSeed } from "./bench-seed.js";
 import { demoInstructions, seedDemo } from "./demo.js";
 import { seedDemoMessaging, waitForDemoMessages } from "./demo-messaging.js";
 import { openStore } from "./open-store.js";
+import { refuseRepeatedOptions } from "./single-options.js";
 
 const program = new Command();
 program
@@ -342,6 +343,7 @@ program
       );
   });
 
+refuseRepeatedOptions(program);
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`leadtrail: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
