@@ -139,6 +139,8 @@ forEachEngine("SMS send requests", (engine) => {
       "https://[fe80::1]/a.png",
       "https://[::ffff:10.0.0.1]/a.png", // an IPv4-mapped private address
       "https://0x7f.1/a.png", // 127.0.0.1 as the URL parser reads it
+      "https://8.8.8.8\\@169.254.169.254/a.png", // 8.8.8.8 to the URL parser, not to an RFC 3986 one
+      "https://cdn.example.com\\a.png",
       "https://100.64.0.1/a.png",
       "https://intranet/a.png",
       "http://cdn.example.com/a.png",

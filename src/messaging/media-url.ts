@@ -34,6 +34,11 @@ export function mediaUrlProblem(raw: string): string | null {
   if (!/^https:\/\/[^\s/?#]/i.test(raw) || /\s/.test(raw) || hasControlCharacters(raw)) {
     return "must be an absolute https URL (https://host/path), with no spaces.";
   }
+  // WHATWG reads a backslash as "/", an RFC 3986 parser (the provider's, perhaps) as part of the
+  // authority: "https://8.8.8.8\@169.254.169.254/" is 8.8.8.8 here and 169.254.169.254 there.
+  if (raw.includes("\\")) {
+    return "must not contain a backslash: URL parsers disagree on where a host written with one ends.";
+  }
   let url: URL;
   try {
     url = new URL(raw);
@@ -43,7 +48,7 @@ export function mediaUrlProblem(raw: string): string | null {
   // A user name or password would be handed to the provider and shown on the lead's timeline to
   // every API key of the organization. An empty one ("https://@host") is refused alike: the
   // authority as written is what is stored.
-  const authority = raw.slice("https://".length).split(/[/\\?#]/, 1)[0]!;
+  const authority = raw.slice("https://".length).split(/[/?#]/, 1)[0]!;
   if (url.username !== "" || url.password !== "" || authority.includes("@")) {
     return "must not carry a user name or password (user:pass@): the provider would receive it and it would be stored on the lead's timeline, readable with every API key of the organization.";
   }
