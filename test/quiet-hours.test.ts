@@ -85,4 +85,19 @@ forEachEngine("quiet hours that leave no common hour", (engine) => {
     const other = await waitForEvent(api, knownId, (e) => e.status === "Scheduled" || isFinal(e));
     assert.ok(other.status === "Scheduled" || other.status === "Delivered", other.status);
   });
+
+  test("a Windows time zone id (the subset allows one) is taken, kept as sent and read as its IANA zone", async () => {
+    // "W. Australia Standard Time" is Windows' name for Australia/Perth.
+    const windows = await addLead(api, "+61891234569", { timeZoneId: "W. Australia Standard Time" });
+    const lead = (await api.call("GET", `/leads/${windows.leadId}`)).json();
+    assert.equal(lead.contact.timeZoneId, "W. Australia Standard Time");
+    const res = await api.call("POST", "/sms/send", {
+      conversationId: windows.conversationId,
+      text: "Hello",
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    // One zone, Perth's: deferred or sent, not Blocked for zones that never agree (Adelaide's and Perth's).
+    const sms = await waitForEvent(api, res.json().id, (e) => e.status === "Scheduled" || isFinal(e));
+    assert.ok(sms.status === "Scheduled" || sms.status === "Delivered", `${sms.status} ${sms.statusReason}`);
+  });
 });

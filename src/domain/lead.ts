@@ -2,6 +2,7 @@ import { type CountryCode, isSupportedCountry } from "libphonenumber-js";
 import { microsToUsd, usdToMicros } from "./money.js";
 import { isValidEmail, senderId, toE164 } from "./phone.js";
 import { normalizeTagName, type TagRef, tagIdForName, tagIdSet } from "./tags.js";
+import { ianaTimeZone } from "./windows-zones.js";
 
 // A lead as the API stores it: the LeadRequest document with its phone normalized to E.164.
 // Only the parts the system reads are typed; everything else a client sends is kept as sent.
@@ -105,15 +106,16 @@ export function normalizeLeadRequest(
   }
   // An empty avatarUrl (a form's empty field) is "no picture", which the wire writes as null.
   if (contact.avatarUrl === "") contact.avatarUrl = null;
-  if (typeof contact.timeZoneId === "string" && contact.timeZoneId !== "") {
-    try {
-      new Intl.DateTimeFormat("en-US", { timeZone: contact.timeZoneId });
-    } catch {
-      throw new LeadValidationError(
-        "contact.timeZoneId",
-        `contact.timeZoneId '${contact.timeZoneId.slice(0, 60)}' is not an IANA time zone.`,
-      );
-    }
+  // Kept as sent; a Windows id is read as its IANA zone where the zone is used (recipientZones).
+  if (
+    typeof contact.timeZoneId === "string" &&
+    contact.timeZoneId !== "" &&
+    !ianaTimeZone(contact.timeZoneId)
+  ) {
+    throw new LeadValidationError(
+      "contact.timeZoneId",
+      `contact.timeZoneId '${contact.timeZoneId.slice(0, 60)}' is not an IANA or Windows time zone.`,
+    );
   }
   const metadata = { ...(body.metadata ?? {}) };
   // The response fills these from the lead's row (its organization and creator); a client that sends

@@ -1,5 +1,6 @@
 import { parsePhoneNumberFromString } from "libphonenumber-js";
 import { placeOfNumber, timeZonesOfNumber } from "./number-geo-data.js";
+import { windowsToIana } from "./windows-zones.js";
 
 // Where a number is: its time zone(s) and its US state / Canadian province, from Google
 // libphonenumber's geocoding and timezone data.
@@ -25,7 +26,9 @@ export function zonesForNumber(e164: string): string[] {
 }
 
 export function recipientZones(leadTimeZone: string | null | undefined, e164: string): string[] {
-  if (leadTimeZone) return [leadTimeZone];
+  // A Windows id ("Eastern Standard Time") as the IANA zone it stands for; any other was checked
+  // as IANA when the lead was written.
+  if (leadTimeZone) return [windowsToIana(leadTimeZone) ?? leadTimeZone];
   return zonesForNumber(e164);
 }
 
