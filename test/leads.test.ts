@@ -610,6 +610,34 @@ forEachEngine("leads", (engine) => {
     assert.equal(res.json().status, 404);
   });
 
+  test("a phone or email filter finds the lead as the client wrote it: matched as stored (E.164, lower case)", async () => {
+    const contact = {
+      firstName: "Filter",
+      email: "Filter.Me@Example.COM",
+      phone: { number: "(415) 555-0188" },
+    };
+    const res = await api.call("POST", "/leads", leadBody({ contact }));
+    assert.equal(res.statusCode, 201, res.body);
+    const lead = res.json();
+    const ids = async (path: string, field: string, value: string) => {
+      const page = await api.call("POST", path, { filters: [{ field, value }] });
+      assert.equal(page.statusCode, 200, page.body);
+      return page.json().items.map((i: { id: string; leadId?: string }) => i.leadId ?? i.id);
+    };
+    for (const [field, value] of [
+      ["phone", "(415) 555-0188"],
+      ["phone", "415.555.0188"],
+      ["phone", "+14155550188"],
+      ["email", "Filter.Me@Example.COM"],
+      ["email", "filter.me@example.com"],
+    ] as const) {
+      assert.deepEqual(await ids("/leads/all/my", field, value), [lead.id], `${field} ${value}`);
+    }
+    assert.deepEqual(await ids("/conversations/my", "leadPhoneNumber", "(415) 555-0188"), [lead.id]);
+    // A value that is no phone number (a short code, a typo) is matched as written.
+    assert.deepEqual(await ids("/leads/all/my", "phone", "0188"), []);
+  });
+
   test("POST /leads/all/my pages through leads newest first", async () => {
     const created: string[] = [];
     for (let i = 0; i < 5; i++) {

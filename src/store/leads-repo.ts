@@ -1,9 +1,16 @@
 import { type Kysely, PostgresAdapter, sql, type Transaction } from "kysely";
+import { toE164 } from "../domain/phone.js";
 import { latestByKey } from "./latest-by-key.js";
 import type { ListSpec } from "./list-query.js";
 import type { ConversationRow, Database, LeadRow } from "./schema.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
+
+// Phones and emails are stored normalized (domain/lead.ts): an exact filter compares the value in
+// the same form, so the spelling a client sent ("(415) 555-0142", "Maria@Example.com") finds the lead.
+// A value that is no phone number (a short code, a sender id) is compared as written.
+const phoneMatch = (column: string) => (value: string) => sql`${sql.ref(column)} = ${toE164(value) ?? value}`;
+const emailMatch = (value: string) => sql`email = ${value.trim().toLowerCase()}`;
 
 export const LEAD_LIST_SPEC: ListSpec = {
   resource: "leads",
@@ -14,8 +21,8 @@ export const LEAD_LIST_SPEC: ListSpec = {
     updatedAt: { column: "updated_at", kind: "timestamp", range: true, order: true },
     firstName: { column: "first_name", kind: "string", filter: true, search: true },
     lastName: { column: "last_name", kind: "string", filter: true, search: true },
-    email: { column: "email", kind: "string", filter: true, search: true },
-    phone: { column: "phone", kind: "string", filter: true, search: true },
+    email: { column: "email", kind: "string", filter: true, search: true, match: emailMatch },
+    phone: { column: "phone", kind: "string", filter: true, search: true, match: phoneMatch("phone") },
     sourceId: { column: "source_id", kind: "string", filter: true },
   },
   defaultOrder: { field: "createdAt", direction: "desc" },
@@ -30,7 +37,13 @@ export const CONVERSATION_LIST_SPEC: ListSpec = {
     createdAt: { column: "created_at", kind: "timestamp", range: true, order: true },
     lastEventAt: { column: "last_event_at", kind: "timestamp", range: true, order: true },
     leadId: { column: "lead_id", kind: "string", filter: true },
-    leadPhoneNumber: { column: "lead_phone", kind: "string", filter: true, search: true },
+    leadPhoneNumber: {
+      column: "lead_phone",
+      kind: "string",
+      filter: true,
+      search: true,
+      match: phoneMatch("lead_phone"),
+    },
     lastSnippet: { column: "last_snippet", kind: "string", search: true },
   },
   defaultOrder: { field: "lastEventAt", direction: "desc" },
