@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { suffixedTagId } from "../src/domain/tags.js";
 import { insertLead, updateLead } from "../src/services/leads.js";
 import { assertEventRecord, assertLeadpingShape, startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
@@ -589,6 +590,23 @@ forEachEngine("leads", (engine) => {
       );
       for (const res of results) assert.equal(res.statusCode, 201, res.body);
     }
+  });
+
+  test("a tag name whose readable and suffixed ids are both held by tags carried over by id still gets a tag (no 500)", async () => {
+    const { createOrganization } = await import("../src/store/orgs-repo.js");
+    const org = await createOrganization(api.db.store.db, "Carried-over tags");
+    const post = (body: unknown) => api.call("POST", "/leads", body, org.apiKey);
+    // Ids another organization gave "hot lead" and "hot-lead" (tag_hot-lead and its suffixed id),
+    // carried over by id: here they are tags named by those ids.
+    const carried = await post({ tagIds: ["tag_hot-lead", suffixedTagId("tag_hot-lead", "hot-lead")] });
+    assert.equal(carried.statusCode, 201, carried.body);
+    const named = await post({ tagNames: ["hot-lead"] });
+    assert.equal(named.statusCode, 201, named.body);
+    const [tag] = named.json().tags;
+    assert.equal(tag.name, "hot-lead");
+    assert.ok(!carried.json().tags.some((t: { id: string }) => t.id === tag.id), "a tag of its own");
+    // Named again, it is the same tag.
+    assert.deepEqual((await post({ tagNames: ["Hot-Lead"] })).json().tags, [tag]);
   });
 
   test("a trailing slash names the same route (as ASP.NET-style servers treat it)", async () => {

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { type RawBuilder, sql, type Transaction } from "kysely";
 import { normalizeTagName, suffixedTagId, type TagRef, tagIdForName } from "../domain/tags.js";
 import { lockForTransaction } from "./locks.js";
@@ -49,9 +50,10 @@ async function tagNamed(trx: Trx, organizationId: string, name: string, now: num
   if (existing) return existing;
   const readable = tagIdForName(normalized);
   const taken = (await tagById(trx, organizationId, readable)) !== undefined;
-  for (const id of taken
-    ? [suffixedTagId(readable, normalized)]
-    : [readable, suffixedTagId(readable, normalized)]) {
+  const suffixed = suffixedTagId(readable, normalized);
+  // Both may be held by tags carried over by id (tagWithId): a random suffix then, as no id is known.
+  const fallback = `${readable}-${randomBytes(4).toString("hex")}`;
+  for (const id of taken ? [suffixed, fallback] : [readable, suffixed, fallback]) {
     const tag = await createTag(trx, organizationId, { id, name: name.trim() }, normalized, now);
     if (tag) return tag;
   }
