@@ -152,6 +152,24 @@ forEachEngine("SMS list status filter", (engine) => {
     }
   });
 
+  test("a toPhoneNumber filter takes the number as written, as /events/sms/phone/{number} does", async () => {
+    const to = async (value: string) => {
+      const res = await api.call("POST", "/events/sms/all/my", {
+        filters: [{ field: "toPhoneNumber", value }],
+        pageSize: 500,
+      });
+      assert.equal(res.statusCode, 200, res.body);
+      return res
+        .json()
+        .items.map((i: Item) => i.id)
+        .sort();
+    };
+    const stored = await to(LEAD_PHONE);
+    assert.equal(stored.length, 9, "the outbound messages");
+    assert.deepEqual(await to("(212) 555-0150"), stored);
+    assert.deepEqual(await to("212.555.0150"), stored);
+  });
+
   test("every lower-case status, in any case, matches exactly the rows that display it", async () => {
     for (const path of paths()) {
       const all = await ids(path);

@@ -1,15 +1,11 @@
 import { type Kysely, PostgresAdapter, sql, type Transaction } from "kysely";
-import { toE164 } from "../domain/phone.js";
 import { latestByKey } from "./latest-by-key.js";
-import type { ListSpec } from "./list-query.js";
+import { type ListSpec, phoneEquals } from "./list-query.js";
 import type { ConversationRow, Database, LeadRow } from "./schema.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-// Phones and emails are stored normalized (domain/lead.ts): an exact filter compares the value in
-// the same form, so the spelling a client sent ("(415) 555-0142", "Maria@Example.com") finds the lead.
-// A value that is no phone number (a short code, a sender id) is compared as written.
-const phoneMatch = (column: string) => (value: string) => sql`${sql.ref(column)} = ${toE164(value) ?? value}`;
+// Emails are stored lower-cased (domain/lead.ts): a filter in any case finds them.
 const emailMatch = (value: string) => sql`email = ${value.trim().toLowerCase()}`;
 
 export const LEAD_LIST_SPEC: ListSpec = {
@@ -22,7 +18,7 @@ export const LEAD_LIST_SPEC: ListSpec = {
     firstName: { column: "first_name", kind: "string", filter: true, search: true },
     lastName: { column: "last_name", kind: "string", filter: true, search: true },
     email: { column: "email", kind: "string", filter: true, search: true, match: emailMatch },
-    phone: { column: "phone", kind: "string", filter: true, search: true, match: phoneMatch("phone") },
+    phone: { column: "phone", kind: "string", filter: true, search: true, match: phoneEquals("phone") },
     sourceId: { column: "source_id", kind: "string", filter: true },
   },
   defaultOrder: { field: "createdAt", direction: "desc" },
@@ -42,7 +38,7 @@ export const CONVERSATION_LIST_SPEC: ListSpec = {
       kind: "string",
       filter: true,
       search: true,
-      match: phoneMatch("lead_phone"),
+      match: phoneEquals("lead_phone"),
     },
     lastSnippet: { column: "last_snippet", kind: "string", search: true },
   },

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { type Kysely, type RawBuilder, sql } from "kysely";
 import { foldCase } from "../domain/case-fold.js";
+import { toE164 } from "../domain/phone.js";
 import { badRequest } from "../domain/problem.js";
 import { parseRfc3339 } from "../domain/time.js";
 import type { CursorCodec, CursorValue } from "./cursor.js";
@@ -51,6 +52,14 @@ export interface RowShape {
   columns: readonly string[];
   fromArray: (values: unknown[]) => unknown;
 }
+
+/**
+ * ListField.match for a column of E.164 numbers: the value is compared as the number it reads as
+ * ("(415) 555-0142" finds +14155550142, as stored); one that is no phone number (a short code, a
+ * sender id) as written.
+ */
+export const phoneEquals = (column: string) => (value: string) =>
+  sql`${sql.ref(column)} = ${toE164(value) ?? value}`;
 
 export type Direction = "asc" | "desc";
 

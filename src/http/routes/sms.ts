@@ -11,7 +11,7 @@ import { markShownMessagesRead } from "../../store/conversation-reads.js";
 import { EVENT_LIST_SPEC } from "../../store/event-list-spec.js";
 import { creationEntry, getTransitions } from "../../store/events-repo.js";
 import { getLead, getLeadsByIds } from "../../store/leads-repo.js";
-import type { ListSpec } from "../../store/list-query.js";
+import { type ListSpec, phoneEquals } from "../../store/list-query.js";
 import { organizationName } from "../../store/orgs-repo.js";
 import { findPhoneNumberByNumber } from "../../store/phone-numbers-repo.js";
 import type { EventRow } from "../../store/schema.js";
@@ -55,7 +55,12 @@ const SMS_LIST_SPEC: ListSpec = {
     ...EVENT_LIST_SPEC.fields,
     status: { column: "status", kind: "string", filter: true, match: statusCondition },
     fromPhoneNumberId: { column: "from_phone_number_id", kind: "string", filter: true },
-    toPhoneNumber: { column: "to_phone_number", kind: "string", filter: true },
+    toPhoneNumber: {
+      column: "to_phone_number",
+      kind: "string",
+      filter: true,
+      match: phoneEquals("to_phone_number"),
+    },
     text: { column: "body", kind: "string", search: true },
   },
 };
