@@ -148,6 +148,15 @@ forEachEngine("event lists", (engine) => {
       includeCount: true,
     });
     assert.equal(alias.totalCount, 20);
+    // LeadStatusChange is in the later revision's timelineType vocabulary only: no event is one, and
+    // asking is not an error in either revision's name.
+    for (const field of ["timelineType", "activityType"]) {
+      const none = await list(`/events/leads/${leadId}`, {
+        filters: [{ field, value: "LeadStatusChange" }],
+        includeCount: true,
+      });
+      assert.equal(none.totalCount, 0, field);
+    }
 
     const failed = await list(`/events/leads/${leadId}`, {
       filters: [

@@ -16,6 +16,12 @@ export const ACTIVITY_TYPES = [
 ] as const;
 export type ActivityType = (typeof ACTIVITY_TYPES)[number];
 
+/**
+ * The activity kinds either revision names: the later one's timelineType adds LeadStatusChange (which
+ * leadtrail never writes); the record's timelineType carries the activityType, Disposition included.
+ */
+export const TIMELINE_TYPES = [...ACTIVITY_TYPES, "LeadStatusChange"] as const;
+
 export const EVENT_STATUSES = [
   "Pending",
   "InProgress",

@@ -1,8 +1,8 @@
 import { sql } from "kysely";
 import {
-  ACTIVITY_TYPES,
   EVENT_CATEGORIES,
   EVENT_STATUSES,
+  TIMELINE_TYPES,
   TRAFFIC_TYPES,
 } from "../domain/event-vocabulary.js";
 import { badRequest } from "../domain/problem.js";
@@ -26,7 +26,8 @@ export const EVENT_LIST_SPEC: ListSpec = {
   fields: {
     id: { column: "id", kind: "string", order: true },
     createdAt: { column: "created_at", kind: "timestamp", range: true, order: true },
-    activityType: text("activity_type", { values: ACTIVITY_TYPES }),
+    // Either revision's vocabulary, under either name (timelineType is an alias).
+    activityType: text("activity_type", { values: TIMELINE_TYPES }),
     status: text("status", { values: EVENT_STATUSES }),
     direction: text("direction"),
     eventType: text("event_type"),

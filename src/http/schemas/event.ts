@@ -2,11 +2,11 @@ import {
   ACTIVITY_TYPES,
   EVENT_STATUSES,
   SELECTION_REASONS,
+  TIMELINE_TYPES,
   TRAFFIC_TYPES,
 } from "../../domain/event-vocabulary.js";
 import { dateTime, nullable, nullableDateTime, pagedResultSchema } from "./common.js";
 
-const TIMELINE_TYPES = [...ACTIVITY_TYPES, "LeadStatusChange"];
 const ns = nullable("string");
 
 export const MediaAttachmentSchema = {
