@@ -259,6 +259,20 @@ forEachEngine("inbound SMS and keywords", (engine) => {
     const named = await inbound("ACME Bank", "Your code is 1234");
     assert.equal(named.status, "Received");
     assert.equal(named.fromPhoneNumber, "ACME Bank");
+    // Their threads are read by the sender as it wrote to us, as a phone number's thread is.
+    for (const [sender, id] of [
+      ["22395", stop.id],
+      ["ACME Bank", named.id],
+    ] as const) {
+      const thread = await api.call("POST", `/events/sms/phone/${encodeURIComponent(sender)}`, {});
+      assert.equal(thread.statusCode, 200, thread.body);
+      assert.ok(
+        thread.json().items.some((m: { id: string }) => m.id === id),
+        `${sender}: ${thread.body}`,
+      );
+    }
+    const notASender = await api.call("POST", `/events/sms/phone/${encodeURIComponent("12-34")}`, {});
+    assert.equal(notASender.statusCode, 400, notASender.body);
     // An API client's lead still needs a real phone number.
     const res = await api.call("POST", "/leads", { contact: { phone: { number: "22395" } } });
     assert.equal(res.statusCode, 400);

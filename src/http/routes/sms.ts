@@ -277,10 +277,12 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
       },
     },
     async (request, reply) => {
-      const number = toE164(request.params.phoneNumber);
+      // A short code or sender id that wrote to us has its thread too (its lead's phone is that id).
+      const written = request.params.phoneNumber;
+      const number = toE164(written) ?? senderId(written);
       if (!number)
         throw badRequest(
-          `phoneNumber '${request.params.phoneNumber.slice(0, 40)}' is not a valid phone number.`,
+          `phoneNumber '${written.slice(0, 40)}' is not a valid phone number, short code or sender id.`,
           "phoneNumber",
         );
       // Sent from it or to it: each read through its own index (migration 0010).
