@@ -656,6 +656,33 @@ forEachEngine("leads", (engine) => {
     assert.deepEqual(await ids("/leads/all/my", "phone", "0188"), []);
   });
 
+  test("a search term written as a phone number, or part of one, finds the lead by its stored digits", async () => {
+    const contact = { firstName: "Dialed", phone: { number: "(415) 555-0189" } };
+    const res = await api.call("POST", "/leads", leadBody({ contact }));
+    assert.equal(res.statusCode, 201, res.body);
+    const lead = res.json();
+    const found = async (path: string, body: object) => {
+      const page = await api.call("POST", path, body);
+      assert.equal(page.statusCode, 200, page.body);
+      return page.json().items.map((i: { id: string; leadId?: string }) => i.leadId ?? i.id);
+    };
+    for (const term of ["(415) 555-0189", "415.555.0189", "+1 415 555 0189", "555-0189"]) {
+      assert.deepEqual(await found("/leads/all/my", { search: term }), [lead.id], term);
+      assert.deepEqual(
+        await found("/leads/all/my", { search: term, searchFields: ["phone"] }),
+        [lead.id],
+        `phone only: ${term}`,
+      );
+      assert.deepEqual(
+        await found("/conversations/my", { search: term }),
+        [lead.id],
+        `conversations: ${term}`,
+      );
+    }
+    // A term with letters is searched as written in every field, the phone included.
+    assert.deepEqual(await found("/leads/all/my", { search: "Dialed" }), [lead.id]);
+  });
+
   test("POST /leads/all/my pages through leads newest first", async () => {
     const created: string[] = [];
     for (let i = 0; i < 5; i++) {

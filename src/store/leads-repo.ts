@@ -1,6 +1,6 @@
 import { type Kysely, PostgresAdapter, sql, type Transaction } from "kysely";
 import { latestByKey } from "./latest-by-key.js";
-import { type ListSpec, phoneEquals } from "./list-query.js";
+import { type ListSpec, phoneDigits, phoneEquals } from "./list-query.js";
 import type { ConversationRow, Database, LeadRow } from "./schema.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -18,7 +18,14 @@ export const LEAD_LIST_SPEC: ListSpec = {
     firstName: { column: "first_name", kind: "string", filter: true, search: true },
     lastName: { column: "last_name", kind: "string", filter: true, search: true },
     email: { column: "email", kind: "string", filter: true, search: true, match: emailMatch },
-    phone: { column: "phone", kind: "string", filter: true, search: true, match: phoneEquals("phone") },
+    phone: {
+      column: "phone",
+      kind: "string",
+      filter: true,
+      search: true,
+      match: phoneEquals("phone"),
+      searchTerm: phoneDigits,
+    },
     sourceId: { column: "source_id", kind: "string", filter: true },
   },
   defaultOrder: { field: "createdAt", direction: "desc" },
@@ -39,6 +46,7 @@ export const CONVERSATION_LIST_SPEC: ListSpec = {
       filter: true,
       search: true,
       match: phoneEquals("lead_phone"),
+      searchTerm: phoneDigits,
     },
     lastSnippet: { column: "last_snippet", kind: "string", search: true },
   },

@@ -30,6 +30,8 @@ export interface ListField {
    * value with several spellings. Throws a 400 naming `param` for a value it does not know.
    */
   match?: (value: string, param: string) => RawBuilder<unknown>;
+  /** The search term as this field's stored form spells it, when that differs (phone numbers). */
+  searchTerm?: (term: string) => string;
 }
 
 export interface ListSpec {
@@ -60,6 +62,14 @@ export interface RowShape {
  */
 export const phoneEquals = (column: string) => (value: string) =>
   sql`${sql.ref(column)} = ${toE164(value) ?? value}`;
+
+/**
+ * ListField.searchTerm for a column of E.164 numbers: a term written as (part of) a phone number,
+ * "(415) 555-01" or "415.555", is searched as its digits, which the stored +14155550142 contains in a
+ * row; any other term as written.
+ */
+export const phoneDigits = (term: string) =>
+  /^[\d\s().+-]*\d[\d\s().+-]*$/.test(term) ? term.replace(/\D/g, "") : term;
 
 export type Direction = "asc" | "desc";
 
@@ -336,9 +346,15 @@ export function parseListOptions(
       const pattern = `%${escapeLike(foldCase(term))}%`;
       // An ASCII term matches ASCII letters only, which every lower() folds: the built-in is enough.
       const fold: UnicodeFold = /^[\x20-\x7e]*$/.test(term) ? (text) => sql`lower(${text})` : unicodeFold;
-      const ors = chosen.map((f) => sql`${fold(sql.ref(f.column))} like ${pattern} escape '\\'`);
+      const patternFor = (f: ListField) => {
+        const own = f.searchTerm?.(term);
+        return own === undefined || own === term ? pattern : `%${escapeLike(foldCase(own))}%`;
+      };
+      const ors = chosen.map((f) => sql`${fold(sql.ref(f.column))} like ${patternFor(f)} escape '\\'`);
       conditions.push(sql`(${sql.join(ors, sql` or `)})`);
       narrowing.push(["search", pattern, ...chosen.map((f) => f.column).sort()]);
+      for (const f of chosen)
+        if (patternFor(f) !== pattern) narrowing.push(["search", f.column, patternFor(f)]);
       searches = true;
     }
   }
