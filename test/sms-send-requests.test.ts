@@ -60,12 +60,13 @@ forEachEngine("SMS send requests", (engine) => {
 
   test("outboundIdempotencyKey sent again with other text or media is a 422 naming the key, and nothing is written", async () => {
     const { conversationId } = await addLead(api, "+12125550205");
-    const first = await api.call("POST", "/sms/send", {
+    const original = {
       conversationId,
       text: "Your appointment is at 3pm.",
       mediaUrls: ["https://cdn.example.com/map.png"],
       outboundIdempotencyKey: "appt-9",
-    });
+    };
+    const first = await api.call("POST", "/sms/send", original);
     assert.equal(first.statusCode, 201, first.body);
     const before = await messageCount();
     for (const changed of [
@@ -85,12 +86,7 @@ forEachEngine("SMS send requests", (engine) => {
     }
     assert.equal(await messageCount(), before, "nothing written");
     // The same content under the key is still answered with the first message.
-    const again = await api.call("POST", "/sms/send", {
-      conversationId,
-      text: "Your appointment is at 3pm.",
-      mediaUrls: ["https://cdn.example.com/map.png"],
-      outboundIdempotencyKey: "appt-9",
-    });
+    const again = await api.call("POST", "/sms/send", original);
     assert.equal(again.statusCode, 201, again.body);
     assert.equal(again.json().id, first.json().id);
   });
