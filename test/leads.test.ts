@@ -171,6 +171,66 @@ forEachEngine("leads", (engine) => {
     assert.equal((await eventsOf(lead.id)).length, 1);
   });
 
+  test("a lead's date-times are stored and answered in UTC with Z; the same instants spelled otherwise are no change", async () => {
+    const sent = {
+      createdAt: "2026-03-01T09:00:00-05:00",
+      smsOptOutAt: "2026-03-02T01:30:00+05:30",
+      smsOptInAt: "2026-03-01t14:00:00z",
+      smsHelpRequestedAt: "2026-03-01T14:00:00.1239Z",
+      trustedFormCheckedAt: "2026-02-28T23:00:00.5-01:00",
+    };
+    const utc = {
+      createdAt: "2026-03-01T14:00:00.000Z",
+      smsOptOutAt: "2026-03-01T20:00:00.000Z",
+      smsOptInAt: "2026-03-01T14:00:00.000Z",
+      smsHelpRequestedAt: "2026-03-01T14:00:00.123Z",
+      trustedFormCheckedAt: "2026-03-01T00:00:00.500Z",
+    };
+    const body = leadBody({
+      metadata: { ...leadBody().metadata, ...sent },
+      contact: { ...leadBody().contact, firstName: "Zulema" },
+      customer: { birthDate: "1990-04-01" },
+    });
+    const created = await api.call("POST", "/leads", body);
+    assert.equal(created.statusCode, 201, created.body);
+    const lead = created.json();
+    assertLeadpingShape(lead, "LeadResponse");
+    for (const [field, value] of Object.entries(utc)) assert.equal(lead.metadata[field], value, field);
+    // A date (format: date) is no instant: kept as sent.
+    assert.equal(lead.customer.birthDate, "1990-04-01");
+    assert.deepEqual((await api.call("GET", `/leads/${lead.id}`)).json(), lead);
+    // The list row carries no client date-time; none of the offsets sent shows there either.
+    const list = await api.call("POST", "/leads/all/my", { search: "Zulema" });
+    assert.deepEqual(
+      list.json().items.map((i: { id: string }) => i.id),
+      [lead.id],
+    );
+    assert.doesNotMatch(list.body, /[+-]\d\d:\d\d"/);
+
+    // Re-sent in the original spellings: the same instants, no LeadUpdated event.
+    const resent = await api.call("PUT", `/leads/${lead.id}`, body);
+    assert.equal(resent.statusCode, 200, resent.body);
+    assert.deepEqual(resent.json(), lead);
+    assert.equal((await eventsOf(lead.id)).length, 1);
+
+    // A lead stored with the offsets (as written before they were normalized) answers in Z form too,
+    // and the same PUT is no change to it either.
+    const row = await api.db.store.db
+      .selectFrom("leads")
+      .select("document")
+      .where("id", "=", lead.id)
+      .executeTakeFirstOrThrow();
+    const stored = JSON.parse(row.document);
+    await api.db.store.db
+      .updateTable("leads")
+      .set({ document: JSON.stringify({ ...stored, metadata: { ...stored.metadata, ...sent } }) })
+      .where("id", "=", lead.id)
+      .execute();
+    assert.deepEqual((await api.call("GET", `/leads/${lead.id}`)).json(), lead);
+    assert.deepEqual((await api.call("PUT", `/leads/${lead.id}`, body)).json(), lead);
+    assert.equal((await eventsOf(lead.id)).length, 1);
+  });
+
   test("every field the subset types must have its type: a 400 naming it, and nothing is written", async () => {
     const lead = (await api.call("POST", "/leads", leadBody())).json();
     const count = async () =>
@@ -189,6 +249,9 @@ forEachEngine("leads", (engine) => {
       [{ metadata: { ...base.metadata, utmSource: 5 } }, "metadata.utmSource"],
       [{ metadata: { ...base.metadata, isImported: "yes" } }, "metadata.isImported"],
       [{ metadata: { ...base.metadata, createdAt: "not a date" } }, "metadata.createdAt"],
+      // Passed by the schema's date-time check, but no instant leadtrail can store in UTC form.
+      [{ metadata: { ...base.metadata, smsOptOutAt: "2026-12-31T23:59:60Z" } }, "metadata.smsOptOutAt"],
+      [{ metadata: { ...base.metadata, smsOptInAt: "2026-03-01T09:00:00+0500" } }, "metadata.smsOptInAt"],
       [{ metadata: { ...base.metadata, sourceMetadata: { a: 1 } } }, "metadata.sourceMetadata.a"],
       [{ contact: { ...base.contact, streetAddress: { state: 7 } } }, "contact.streetAddress.state"],
       [

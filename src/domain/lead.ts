@@ -2,6 +2,7 @@ import { type CountryCode, isSupportedCountry } from "libphonenumber-js";
 import { microsToUsd, usdToMicros } from "./money.js";
 import { isValidEmail, senderId, toE164 } from "./phone.js";
 import { normalizeTagName, type TagRef, tagIdForName, tagIdSet } from "./tags.js";
+import { parseRfc3339, toIso } from "./time.js";
 import { ianaTimeZone } from "./windows-zones.js";
 
 // A lead as the API stores it: the LeadRequest document with its phone normalized to E.164.
@@ -35,6 +36,33 @@ export interface LeadDocument {
   tags?: TagRef[];
   /** The source that delivered the lead with its key (the server's record; kept by updates). */
   intakeSourceId?: string;
+}
+
+/** LeadMetadata's date-time fields: every `format: date-time` property of LeadRequest in the subset. */
+export const LEAD_DATE_TIME_FIELDS = [
+  "createdAt",
+  "smsOptOutAt",
+  "smsOptInAt",
+  "smsHelpRequestedAt",
+  "trustedFormCheckedAt",
+] as const;
+
+/** An RFC 3339 instant in the form the contract answers (UTC, Z, milliseconds); null when it is none. */
+function utcForm(value: string): string | null {
+  return toIso(parseRfc3339(value));
+}
+
+/**
+ * A stored lead with its date-times in UTC form: leads written before these were normalized kept the
+ * client's offset. A value that is no instant is left as stored.
+ */
+export function withUtcDateTimes(doc: LeadDocument): LeadDocument {
+  for (const field of LEAD_DATE_TIME_FIELDS) {
+    const value = doc.metadata?.[field];
+    const utc = typeof value === "string" ? utcForm(value) : null;
+    if (utc !== null) doc.metadata[field] = utc;
+  }
+  return doc;
 }
 
 export class LeadValidationError extends Error {
@@ -135,6 +163,21 @@ export function normalizeLeadRequest(
     // Kept to the micro-dollar, as stored (leads.price_micros): the lead and its list row then show
     // the same price (0.30000000000000004 is 0.3).
     metadata[field] = microsToUsd(usdToMicros(value));
+  }
+  // Stored and answered in UTC with Z (CONTRACT.md), so the same instant in another spelling is no
+  // change. The schema's date-time check lets through what JavaScript cannot hold (a leap second) and
+  // offsets RFC 3339 does not write (+0500).
+  for (const field of LEAD_DATE_TIME_FIELDS) {
+    const value = metadata[field];
+    if (typeof value !== "string") continue;
+    const utc = utcForm(value);
+    if (utc === null) {
+      throw new LeadValidationError(
+        `metadata.${field}`,
+        `metadata.${field} must be an RFC 3339 date-time such as 2026-03-01T14:00:00Z.`,
+      );
+    }
+    metadata[field] = utc;
   }
   const trustedFormUrl = metadata.trustedFormUrl;
   if (typeof trustedFormUrl === "string" && trustedFormUrl !== "" && !isUrl(trustedFormUrl)) {
