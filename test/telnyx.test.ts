@@ -5,6 +5,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { sql } from "kysely";
 import type { MessagingConfig } from "../src/config.js";
 import { ACTIVITY_CATEGORY } from "../src/domain/event-vocabulary.js";
 import type { OutboundMessage } from "../src/messaging/provider.js";
@@ -18,6 +19,7 @@ import {
 import { loadEvent } from "../src/messaging/transitions.js";
 import { createWallet } from "../src/store/billing-repo.js";
 import { insertEvent, newEventRow } from "../src/store/events-repo.js";
+import { lockLead } from "../src/store/leads-repo.js";
 import type { EventRow, PhoneNumberRow } from "../src/store/schema.js";
 import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
@@ -1121,6 +1123,19 @@ forEachEngine("Telnyx end to end", (engine) => {
     assert.equal(list.statusCode, 200, list.body);
     return { check: check.json(), entries: list.json().items as Array<Record<string, unknown>> };
   };
+  const leadOf = async (id: string) => {
+    const res = await api.call("GET", `/leads/${id}`);
+    assert.equal(res.statusCode, 200, res.body);
+    return res.json() as { metadata: Record<string, unknown>; modifiedAt: string | null };
+  };
+  /** What a suppressions API opt-out of `phone` at `suppressedAt` shows on the lead (sms-consent.test.ts). */
+  const assertOptedOut = (lead: Awaited<ReturnType<typeof leadOf>>, phone: string, suppressedAt: unknown) => {
+    assert.equal(lead.metadata.smsConsentStatus, "OptedOut", JSON.stringify(lead.metadata));
+    assert.equal(lead.metadata.smsOptedOut, true);
+    assert.equal(lead.metadata.smsOptOutAt, suppressedAt);
+    assert.equal(lead.metadata.smsConsentPhoneNumber, phone);
+    assert.notEqual(lead.modifiedAt, null);
+  };
   const sendIn = async (conversationId: string, body: Record<string, unknown>) => {
     const res = await api.call("POST", "/sms/send", { conversationId, ...body });
     assert.equal(res.statusCode, 201, res.body);
@@ -1173,8 +1188,9 @@ forEachEngine("Telnyx end to end", (engine) => {
 
   test("a message.finalized whose errors carry 40300 suppresses the recipient, once; other failure codes do not", async () => {
     const phone = "+12125550212";
-    const { conversationId } = await addLead(api, phone);
+    const { leadId, conversationId } = await addLead(api, phone);
     const sent: Array<{ id: string }> = [];
+    let shown: Awaited<ReturnType<typeof leadOf>> | undefined;
     for (const text of ["One", "Two"]) {
       const sms = await sendIn(conversationId, { text });
       await waitForEvent(api, sms.id, (e) => e.status === "Sent");
@@ -1190,12 +1206,18 @@ forEachEngine("Telnyx end to end", (engine) => {
       const failed = (await api.call("GET", `/events/${sms.id}`)).json();
       assert.equal(failed.status, "Failed");
       assert.equal(failed.errorCode, "40300");
+      if (sms === sent[0]) {
+        shown = await leadOf(leadId);
+        const suppressedAt = (await suppressionOf(phone)).entries[0]!.suppressedAt;
+        assertOptedOut(shown, phone, suppressedAt);
+      }
     }
     const { check, entries } = await suppressionOf(phone);
     assert.equal(check.allowed, false);
     assert.equal(check.source, "provider_opt_out");
     assert.equal(entries.length, 1);
     assert.equal((entries[0]!.audit as unknown[]).length, 1, "the second refusal added nothing");
+    assert.deepEqual(await leadOf(leadId), shown, "the second refusal changed nothing on the lead");
     const requests = fake.requests.filter((r) => r.body.to === phone).length;
     const next = await sendIn(conversationId, { text: "Three" });
     const blocked = await waitForEvent(api, next.id, isFinal);
@@ -1205,7 +1227,7 @@ forEachEngine("Telnyx end to end", (engine) => {
 
     // Another recipient whose message Telnyx could not send for another reason: not suppressed.
     const other = "+12125550213";
-    const { conversationId: c2 } = await addLead(api, other);
+    const { leadId: otherLeadId, conversationId: c2 } = await addLead(api, other);
     const sms = await sendIn(c2, { text: "Hello" });
     await waitForEvent(api, sms.id, (e) => e.status === "Sent");
     const request = fake.sent.find((r) => r.body.webhook_url?.includes(sms.id))!;
@@ -1219,7 +1241,117 @@ forEachEngine("Telnyx end to end", (engine) => {
     const none = await suppressionOf(other);
     assert.equal(none.check.allowed, true);
     assert.equal(none.entries.length, 0);
+    assert.equal((await leadOf(otherLeadId)).modifiedAt, null, "nor writes on their lead");
   });
+
+  test("a 40300 in the send call's answer shows the opt-out on every lead at the phone, as the suppressions API does; a later 40300 receipt changes nothing; a lead at another phone is untouched", async () => {
+    const phone = "+12125550214";
+    const first = await addLead(api, phone);
+    const second = await addLead(api, phone, { firstName: "Pat (repeat delivery)" });
+    const other = await addLead(api, "+12125550215");
+    const otherBefore = await leadOf(other.leadId);
+    // Sent before Telnyx held the block: its refusal comes later, in a webhook.
+    const earlier = await sendIn(first.conversationId, { text: "One" });
+    await waitForEvent(api, earlier.id, (e) => e.status === "Sent");
+    fake.behaviour.set(phone, "stop-blocked");
+    const refused = await sendIn(second.conversationId, { text: "Two" });
+    assert.equal((await waitForEvent(api, refused.id, isFinal)).errorCode, "40300");
+    const { entries } = await suppressionOf(phone);
+    assert.equal(entries.length, 1);
+    const shown = [await leadOf(first.leadId), await leadOf(second.leadId)];
+    for (const lead of shown) assertOptedOut(lead, phone, entries[0]!.suppressedAt);
+    assert.deepEqual(await leadOf(other.leadId), otherBefore, "another phone's lead is untouched");
+
+    const request = fake.sent.find((r) => r.body.webhook_url?.includes(earlier.id))!;
+    const hook = fake.webhook("message.finalized", request.id, request.body, "sending_failed", {
+      errors: [{ code: "40300", title: "Blocked due to STOP message" }],
+    });
+    const query = `?event=${earlier.id}&org=${api.org.organizationId}`;
+    assert.equal((await postWebhook(api, fake, hook, { query })).statusCode, 200);
+    assert.equal((await api.call("GET", `/events/${earlier.id}`)).json().errorCode, "40300");
+    assert.deepEqual([await leadOf(first.leadId), await leadOf(second.leadId)], shown);
+    assert.equal(((await suppressionOf(phone)).entries[0]!.audit as unknown[]).length, 1);
+  });
+
+  // Lock order (provider-opt-out.ts): a refusal's transaction locks the recipient's leads before any
+  // message, as a lead's update does (its lead, then its messages not handed over). Holding a lead
+  // as PUT /leads does, a transaction can then still take the lead's messages, the refused one too,
+  // while the refusal waits for the lead: the two never wait on each other (a deadlock).
+  const onPostgres = engine === "postgresql" ? test : () => {};
+  const tomorrow = () => new Date(Date.now() + 86_400_000).toISOString();
+  /** Waits until a transaction waits for a lead's row lock (the refusal's lockLeadsAtPhone). */
+  const leadLockAwaited = async () => {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const { rows } = await sql<{ n: number }>`
+        select count(*)::int as n from pg_stat_activity
+        where datname = current_database() and wait_event_type = 'Lock'
+          and query like '%from "leads"%for update%'`.execute(api.db.store.db);
+      if (rows[0]!.n > 0) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.fail("no transaction waited for the lead");
+  };
+  /** As updateLead: the lead, then (NOWAIT: held by another, it fails at once) its messages. */
+  const updateLeadWhile = (leadId: string, refusal: () => void, messageIds: string[]) =>
+    api.db.store.db.transaction().execute(async (trx) => {
+      await lockLead(trx, api.org.organizationId, leadId);
+      refusal();
+      await leadLockAwaited();
+      const locked = await trx
+        .selectFrom("events")
+        .select("id")
+        .where("id", "in", messageIds)
+        .forUpdate()
+        .noWait()
+        .execute();
+      assert.equal(locked.length, messageIds.length);
+    });
+
+  onPostgres(
+    "a 40300 receipt locks the recipient's leads before its message, as a lead's update does",
+    async () => {
+      const phone = "+12125550216";
+      const { leadId, conversationId } = await addLead(api, phone);
+      const sms = await sendIn(conversationId, { text: "One" });
+      await waitForEvent(api, sms.id, (e) => e.status === "Sent");
+      const later = await sendIn(conversationId, { text: "Later", scheduledFor: tomorrow() });
+      const request = fake.sent.find((r) => r.body.webhook_url?.includes(sms.id))!;
+      const hook = fake.webhook("message.finalized", request.id, request.body, "sending_failed", {
+        errors: [{ code: "40300", title: "Blocked due to STOP message" }],
+      });
+      const query = `?event=${sms.id}&org=${api.org.organizationId}`;
+      let posted: Promise<{ statusCode: number }> | undefined;
+      await updateLeadWhile(leadId, () => {
+        posted = Promise.resolve(postWebhook(api, fake, hook, { query }));
+      }, [sms.id, later.id]);
+      assert.equal((await posted!).statusCode, 200);
+      assert.equal((await api.call("GET", `/events/${sms.id}`)).json().errorCode, "40300");
+      assertOptedOut(await leadOf(leadId), phone, (await suppressionOf(phone)).entries[0]!.suppressedAt);
+    },
+  );
+
+  onPostgres(
+    "a 40300 answer to the send call locks the recipient's leads before its message, as a lead's update does",
+    async () => {
+      const phone = "+12125550217";
+      fake.behaviour.set(phone, "stop-blocked");
+      const { leadId, conversationId } = await addLead(api, phone);
+      const refused = await sendIn(conversationId, { text: "One", scheduledFor: tomorrow() });
+      const later = await sendIn(conversationId, { text: "Later", scheduledFor: tomorrow() });
+      await updateLeadWhile(leadId, () => {
+        // Due now: the worker sends it and records Telnyx's refusal while the lead is held.
+        void api.db.store.db
+          .updateTable("events")
+          .set({ next_attempt_at: Date.now() })
+          .where("id", "=", refused.id)
+          .execute()
+          .then(() => api.pipeline.poke());
+      }, [refused.id, later.id]);
+      assert.equal((await waitForEvent(api, refused.id, isFinal)).errorCode, "40300");
+      assertOptedOut(await leadOf(leadId), phone, (await suppressionOf(phone)).entries[0]!.suppressedAt);
+    },
+  );
 
   test("429 and 5xx from Telnyx are retried; a 422 fails the message with Telnyx's code", async () => {
     fake.behaviour.set("+12125550204", "500");

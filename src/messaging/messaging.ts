@@ -3,12 +3,13 @@ import type { MessagingConfig } from "../config.js";
 import { RecentSenderChoices } from "../services/recent-senders.js";
 import { BatchQueue } from "../store/batch-queue.js";
 import type { Engine } from "../store/database.js";
-import { GroupCommit, type Transact } from "../store/group-commit.js";
+import { GroupCommit, plainTransact, type Transact } from "../store/group-commit.js";
 import type { Database, EventRow } from "../store/schema.js";
 import type { Prices } from "./billing.js";
 import { handleInbound, type InboundOutcome } from "./inbound.js";
 import type { InboundMessage, Provider, ProviderEvents, Receipt } from "./provider.js";
-import { applyReceiptsIn, retryReceipt } from "./receipts.js";
+import { isOptOutReceipt } from "./provider-opt-out.js";
+import { applyReceiptIn, applyReceiptsIn, retryReceipt } from "./receipts.js";
 import { type QueuedSend, queueOutboundMany } from "./send.js";
 import { runWarmupTick } from "./warmup.js";
 import { Worker } from "./worker.js";
@@ -24,6 +25,8 @@ export class Messaging implements ProviderEvents {
   provider: Provider | null = null;
   /** Writes of this process that arrive together share one transaction (store/group-commit.ts). */
   readonly transact: Transact;
+  /** A transaction of its own, for the writes that must not share one (see applyReceipt). */
+  private readonly alone: Transact;
   /**
    * How new outbound messages (POST /sms/send) are written: those that arrive together in one batch
    * (queueOutboundMany). On PostgreSQL they have a group commit of their own, so they do not wait in
@@ -40,6 +43,7 @@ export class Messaging implements ProviderEvents {
     readonly config: MessagingConfig,
   ) {
     this.transact = new GroupCommit(db).transact;
+    this.alone = plainTransact(db);
     this.sends = new BatchQueue(
       engine === "postgresql" ? new GroupCommit(db).transact : this.transact,
       queueOutboundMany,
@@ -78,6 +82,11 @@ export class Messaging implements ProviderEvents {
   }
 
   applyReceipt(receipt: Receipt): Promise<EventRow | undefined> {
+    // A refusal because the recipient opted out locks their leads before its message: alone, not
+    // after a group's other receipts and outcomes have locked theirs (provider-opt-out.ts).
+    if (isOptOutReceipt(receipt)) {
+      return retryReceipt(receipt, () => this.alone((trx) => applyReceiptIn(trx, receipt)));
+    }
     return retryReceipt(receipt, () => this.receipts.submit(receipt));
   }
 

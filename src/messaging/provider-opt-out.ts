@@ -1,14 +1,24 @@
 import type { Transaction } from "kysely";
-import type { Database, EventRow } from "../store/schema.js";
+import { lockLeadsAtPhone, recordSmsConsent } from "../services/lead-consent.js";
+import type { Database, EventRow, LeadRow } from "../store/schema.js";
 import { suppress } from "../store/suppressions-repo.js";
+import type { Receipt, SendResult } from "./provider.js";
 
 // A provider that refuses a message because the recipient opted out with it (Telnyx 40300: they
 // texted STOP and Telnyx holds the block) is telling us of an opt-out we may never have seen: the
 // STOP can reach the provider and not us (a webhook lost, another system on the same number or
 // messaging profile). It is recorded as a suppression, in the transaction that records the
-// refusal, so the gate blocks the next message to them before it reaches the provider. The refused
-// message itself stays Failed with the provider's code: it was handed over and refused, which is
-// what Failed says; Blocked is for what our own gate held back.
+// refusal, so the gate blocks the next message to them before it reaches the provider, and on the
+// organization's leads at that phone, as the suppressions API records an sms suppression. The
+// refused message itself stays Failed with the provider's code: it was handed over and refused,
+// which is what Failed says; Blocked is for what our own gate held back.
+//
+// Lock order: the leads are locked before the refused message (lead-consent.ts: updateLead locks
+// its lead, then its messages). The worker knows the send call's answer, and a receipt whose
+// message it names, before the transaction that records it starts, so both lock the recipient's
+// leads first, and run in a transaction of their own rather than a group commit's, whose earlier
+// units may hold other messages' locks. Only refusals take this path: other outcomes take no lead
+// lock and still share the group's transaction.
 
 /** The suppression entries' `source`: distinct from the API's and an inbound keyword's. */
 export const PROVIDER_OPT_OUT_SOURCE = "provider_opt_out";
@@ -20,14 +30,36 @@ export interface OptOutRefusal {
   errorMessage: string | null | undefined;
 }
 
+/** Whether the send call's answer is a refusal because the recipient opted out at the provider. */
+export function isOptOutAnswer(result: SendResult): boolean {
+  return result.kind === "permanent" && result.recipientOptedOut === true;
+}
+
+/** Whether a receipt is such a refusal (a "sent" or "delivered" one says the message went out). */
+export function isOptOutReceipt(receipt: Receipt): boolean {
+  return receipt.recipientOptedOut === true && receipt.kind !== "delivered" && receipt.kind !== "sent";
+}
+
+/** The organization's leads at the refused message's recipient, locked (before the message). */
+export function lockLeadsAtRecipient(
+  trx: Transaction<Database>,
+  organizationId: string,
+  recipient: string | null,
+): Promise<LeadRow[]> {
+  return recipient ? lockLeadsAtPhone(trx, organizationId, recipient) : Promise.resolve([]);
+}
+
 /**
- * Suppresses the recipient of `event` on SMS. Idempotent: an entry already active is left as it is
- * (suppress answers it), so a second refusal adds nothing. A released entry is suppressed again, as
- * the provider's block proves the opt-out stands (only the refusal of a new send gets here).
+ * Suppresses the recipient of `event` on SMS and records the opt-out on `leads` (those at the
+ * recipient, from lockLeadsAtRecipient) that do not show it yet. Idempotent: an entry already
+ * active is left as it is (suppress answers it), so a second refusal adds nothing. A released entry
+ * is suppressed again, as the provider's block proves the opt-out stands (only the refusal of a new
+ * send gets here).
  */
 export async function suppressOptedOutRecipient(
   trx: Transaction<Database>,
   event: EventRow,
+  leads: readonly LeadRow[],
   refusal: OptOutRefusal,
   at: number,
 ): Promise<void> {
@@ -46,4 +78,6 @@ export async function suppressOptedOutRecipient(
     actorId: null,
     at,
   });
+  // As the suppressions API does, whether the entry is new or not: a lead shows what the list says.
+  await recordSmsConsent(trx, leads, "opt-out", recipient, at);
 }

@@ -13,8 +13,8 @@ import type { Database, EventRow } from "../store/schema.js";
 import { indexesByOrganization, transitionBatch } from "./batch-transitions.js";
 import { billAccepted, refundNotSent } from "./billing.js";
 import type { Receipt } from "./provider.js";
-import { suppressOptedOutRecipient } from "./provider-opt-out.js";
-import { lockEvent, lockEvents, logIgnored, receiptLogged, transition } from "./transitions.js";
+import { isOptOutReceipt, lockLeadsAtRecipient, suppressOptedOutRecipient } from "./provider-opt-out.js";
+import { loadEvent, lockEvent, lockEvents, logIgnored, receiptLogged, transition } from "./transitions.js";
 
 /**
  * Carrier error codes that mean "this sender is being filtered", which count against its health:
@@ -28,6 +28,25 @@ async function findEvent(db: Transaction<Database>, receipt: Receipt): Promise<E
   }
   if (!receipt.providerMessageId) return undefined;
   return lockEvent(db, { providerMessageId: receipt.providerMessageId });
+}
+
+/**
+ * The leads at the recipient of the message an opt-out refusal names, locked before the message
+ * (provider-opt-out.ts): it is read unlocked to learn its organization and recipient, which never
+ * change once it is written.
+ */
+async function lockLeadsRefused(trx: Transaction<Database>, receipt: Receipt) {
+  const event =
+    receipt.eventId && receipt.organizationId
+      ? await loadEvent(trx, receipt.organizationId, receipt.eventId)
+      : receipt.providerMessageId
+        ? await trx
+            .selectFrom("events")
+            .selectAll()
+            .where("provider_message_id", "=", receipt.providerMessageId)
+            .executeTakeFirst()
+        : undefined;
+  return event ? lockLeadsAtRecipient(trx, event.organization_id, event.to_phone_number) : [];
 }
 
 /**
@@ -200,8 +219,13 @@ export async function applyReceiptsIn(
   return results;
 }
 
-/** One receipt, in the caller's transaction. */
+/**
+ * One receipt, in the caller's transaction. An opt-out refusal locks leads first: give it a
+ * transaction of its own (Messaging does), where nothing was locked before them.
+ */
 export async function applyReceiptIn(trx: Transaction<Database>, receipt: Receipt): Promise<ReceiptResult> {
+  const optedOut = isOptOutReceipt(receipt);
+  const leads = optedOut ? await lockLeadsRefused(trx, receipt) : [];
   const event = await findEvent(trx, receipt);
   if (!event) return { done: true, event: undefined };
   const now = Date.now();
@@ -245,10 +269,11 @@ export async function applyReceiptIn(trx: Transaction<Database>, receipt: Receip
   const updated = await transition(trx, event, changes, log, now);
   if (!updated) return { done: false, event: undefined };
   // Only when the receipt moves the message: a redelivered one must not undo a later release.
-  if (receipt.recipientOptedOut && receipt.kind !== "delivered" && receipt.kind !== "sent") {
+  if (optedOut) {
     await suppressOptedOutRecipient(
       trx,
       updated,
+      leads,
       { provider: event.provider, errorCode: receipt.errorCode, errorMessage: receipt.errorMessage },
       now,
     );

@@ -28,7 +28,7 @@ import { indexesByOrganization, transitionBatch } from "./batch-transitions.js";
 import { billAccepted, billAcceptedMany, isBillableTraffic } from "./billing.js";
 import { type GateFacts, readGateFacts, skipsQuietHours } from "./gate-facts.js";
 import type { Provider, SendResult } from "./provider.js";
-import { suppressOptedOutRecipient } from "./provider-opt-out.js";
+import { isOptOutAnswer, lockLeadsAtRecipient, suppressOptedOutRecipient } from "./provider-opt-out.js";
 import { mediaUrlsOf } from "./send.js";
 import { lockEvent, lockEvents, logIgnored, transition } from "./transitions.js";
 
@@ -40,6 +40,8 @@ type AcceptedResult = Extract<SendResult, { kind: "accepted" }>;
 interface Outcome {
   organizationId: string;
   id: string;
+  /** The message's recipient, whose leads a refusal because they opted out records it on. */
+  to: string;
   result: SendResult;
 }
 
@@ -68,7 +70,10 @@ export interface WorkerOptions {
   pollMs?: number;
   /** Clock, for tests. */
   now?: () => number;
-  /** How outcomes are committed (Messaging passes its group commit); a transaction each by default. */
+  /**
+   * How outcomes are committed (Messaging passes its group commit); a transaction each by default.
+   * A refusal because the recipient opted out always takes one of its own (provider-opt-out.ts).
+   */
   transact?: Transact;
 }
 
@@ -101,9 +106,12 @@ export class Worker {
     private readonly options: WorkerOptions,
   ) {
     this.transact = options.transact ?? plainTransact(db);
+    this.refusals = plainTransact(db);
   }
 
   private readonly transact: Transact;
+  /** A refusal because the recipient opted out: its own transaction (provider-opt-out.ts says why). */
+  private readonly refusals: Transact;
   private readonly outcomes = new BatchQueue<Outcome, boolean>(
     (work) => this.transact(work),
     (trx, outcomes) => this.recordResults(trx, outcomes),
@@ -404,11 +412,20 @@ export class Worker {
         errorMessage: error instanceof Error ? error.message : String(error),
       };
     }
+    const outcome: Outcome = {
+      organizationId: row.organization_id,
+      id: row.id,
+      to: row.to_phone_number!,
+      result,
+    };
+    const record = isOptOutAnswer(result)
+      ? () => this.refusals((trx) => this.recordResult(trx, outcome))
+      : () => this.outcomes.submit(outcome);
     let failures = 0;
     for (let attempt = 0; attempt < 5; ) {
       let done: boolean;
       try {
-        done = await this.outcomes.submit({ organizationId: row.organization_id, id: row.id, result });
+        done = await record();
       } catch (error) {
         // The provider's answer is known; only writing it down failed (a dropped connection, a
         // database restarting or locked). Dropped, it would leave the message Sending for the
@@ -481,7 +498,7 @@ export class Worker {
       for (const i of batch) done[i] = movedIds.has(outcomes[i]!.id);
     }
     for (const [i, o] of outcomes.entries()) {
-      done[i] ??= await this.recordResult(trx, o.organizationId, o.id, o.result);
+      done[i] ??= await this.recordResult(trx, o);
     }
     return done;
   }
@@ -510,12 +527,11 @@ export class Worker {
     };
   }
 
-  private async recordResult(
-    trx: Transaction<Database>,
-    organizationId: string,
-    id: string,
-    result: SendResult,
-  ): Promise<boolean> {
+  private async recordResult(trx: Transaction<Database>, outcome: Outcome): Promise<boolean> {
+    const { organizationId, id, result } = outcome;
+    const optedOut = isOptOutAnswer(result);
+    // Before the message, in the order a lead's update locks them (provider-opt-out.ts).
+    const leads = optedOut ? await lockLeadsAtRecipient(trx, organizationId, outcome.to) : [];
     const event = await lockEvent(trx, { organizationId, id });
     if (!event) return true;
     const now = this.now();
@@ -611,7 +627,6 @@ export class Worker {
         )) !== undefined
       );
     }
-    const optedOut = result.kind === "permanent" && result.recipientOptedOut === true;
     const updated = await transition(
       trx,
       event,
@@ -643,6 +658,7 @@ export class Worker {
       await suppressOptedOutRecipient(
         trx,
         updated,
+        leads,
         {
           provider: this.options.provider.name,
           errorCode: result.errorCode,
