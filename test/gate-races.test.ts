@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import pg from "pg";
+import type { MessagingConfig } from "../src/config.js";
+import { parseQuietWindow } from "../src/domain/quiet-hours.js";
 import { TelnyxProvider } from "../src/messaging/providers/telnyx.js";
 import { Worker } from "../src/messaging/worker.js";
 import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
@@ -38,10 +40,11 @@ forEachEngine("changes racing the compliance gate", (engine) => {
   const changeWhileGating = async (
     change: () => Promise<unknown>,
     held: "phone_numbers" | "event_transitions" = "phone_numbers",
+    config: MessagingConfig = api.pipeline.config,
   ): Promise<boolean> => {
     const worker = new Worker(api.db.store.db, {
       engine,
-      config: api.pipeline.config,
+      config,
       provider: new TelnyxProvider({ apiKey: "KEYtest", apiBaseUrl, publicUrl: "http://127.0.0.1:9" }),
     });
     const holder = new pg.Client({ connectionString: PG_URL });
@@ -134,6 +137,42 @@ forEachEngine("changes racing the compliance gate", (engine) => {
       if (answeredFirst) {
         assert.equal(done.status, "Blocked", `answered before the message was handed over: ${done.status}`);
         assert.equal(done.complianceAction, "RecipientChanged");
+      }
+      assert.equal(
+        fake.requests.filter((r) => r.body.to === to).length,
+        answeredFirst ? 0 : 1,
+        "handed over only when the claim came first",
+      );
+    },
+  );
+
+  onPostgres(
+    "a lead's time zone change answered while the gate reads is never followed by a message in its quiet hours",
+    async () => {
+      // Fixed-offset zones where it is now mid-afternoon and the middle of the night.
+      const zoneAt = (from: number) => {
+        const offset = ((from - new Date().getUTCHours() + 36) % 24) - 12;
+        return offset === 0 ? "Etc/GMT" : offset > 0 ? `Etc/GMT-${offset}` : `Etc/GMT+${-offset}`;
+      };
+      const to = "+12125550445";
+      const { conversationId, leadId } = await addLead(api, to, { timeZoneId: zoneAt(14) });
+      const res = await api.call("POST", "/sms/send", { conversationId, text: "Are you still interested?" });
+      assert.equal(res.statusCode, 201, res.body);
+      const id = res.json().id as string;
+      const answeredFirst = await changeWhileGating(
+        async () => {
+          const put = await api.call("PUT", `/leads/${leadId}`, {
+            contact: { firstName: "Pat", phone: { number: to }, timeZoneId: zoneAt(3) },
+          });
+          assert.equal(put.statusCode, 200, put.body);
+        },
+        "phone_numbers",
+        { ...api.pipeline.config, quietHours: parseQuietWindow("21:00-08:00") },
+      );
+      const done = await record(id);
+      if (answeredFirst) {
+        assert.equal(done.status, "Scheduled", `answered before the message was handed over: ${done.status}`);
+        assert.equal(done.scheduledReason, "QuietHours");
       }
       assert.equal(
         fake.requests.filter((r) => r.body.to === to).length,

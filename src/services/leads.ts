@@ -323,13 +323,14 @@ export async function updateLead(
     // A phone that is no real number is a 400 even for a lead that does not exist: the body first.
     const doc = keepsPhone ? checked : normalizeLeadRequest(body);
     if (!existing) return undefined;
-    // A message to the old number that a worker is gating goes out before this commits, or is
-    // Blocked RecipientChanged.
-    if (!keepsPhone) await lockMessagesNotHandedOver(trx, actor.organizationId, { leadId });
+    const before = leadDocument(existing);
+    // A message to the old number, or to the lead in another time zone (the gate's quiet hours), that
+    // a worker is gating goes out before this commits, or is gated by the lead as it is now.
+    const movesZone = (before.contact.timeZoneId || null) !== (doc.contact.timeZoneId || null);
+    if (!keepsPhone || movesZone) await lockMessagesNotHandedOver(trx, actor.organizationId, { leadId });
     // Never before the lead's last change (another process's clock may run ahead of ours), and
     // never at its creation's millisecond, which reads as "never modified" (modifiedAt null).
     const now = Math.max(at ?? Date.now(), existing.updated_at, existing.created_at + 1);
-    const before = leadDocument(existing);
     // Which source delivered the lead is the server's record, not the client's to replace.
     if (before.intakeSourceId) doc.intakeSourceId = before.intakeSourceId;
     // Consent is recorded for a phone (smsConsentPhoneNumber): a lead given another one drops it, or
