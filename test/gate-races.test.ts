@@ -147,6 +147,31 @@ forEachEngine("changes racing the compliance gate", (engine) => {
   );
 
   onPostgres(
+    "a lead recorded as opted out (smsOptedOut) while the gate reads is never followed by the message going out",
+    async () => {
+      const to = "+12125550446";
+      const { id, leadId } = await queue(to);
+      const answeredFirst = await changeWhileGating(async () => {
+        const put = await api.call("PUT", `/leads/${leadId}`, {
+          contact: { firstName: "Pat", phone: { number: to } },
+          metadata: { smsOptedOut: true },
+        });
+        assert.equal(put.statusCode, 200, put.body);
+      });
+      const done = await record(id);
+      if (answeredFirst) {
+        assert.equal(done.status, "Blocked", `answered before the message was handed over: ${done.status}`);
+        assert.equal(done.complianceAction, "Suppressed");
+      }
+      assert.equal(
+        fake.requests.filter((r) => r.body.to === to).length,
+        answeredFirst ? 0 : 1,
+        "handed over only when the claim came first",
+      );
+    },
+  );
+
+  onPostgres(
     "a lead's time zone change answered while the gate reads is never followed by a message in its quiet hours",
     async () => {
       // Fixed-offset zones where it is now mid-afternoon and the middle of the night.

@@ -324,10 +324,14 @@ export async function updateLead(
     const doc = keepsPhone ? checked : normalizeLeadRequest(body);
     if (!existing) return undefined;
     const before = leadDocument(existing);
-    // A message to the old number, or to the lead in another time zone (the gate's quiet hours), that
-    // a worker is gating goes out before this commits, or is gated by the lead as it is now.
+    // A message to the old number, to the lead in another time zone (the gate's quiet hours) or to a
+    // lead now recorded as opted out, that a worker is gating goes out before this commits, or is
+    // gated by the lead as it is now.
     const movesZone = (before.contact.timeZoneId || null) !== (doc.contact.timeZoneId || null);
-    if (!keepsPhone || movesZone) await lockMessagesNotHandedOver(trx, actor.organizationId, { leadId });
+    const optsOut = doc.metadata.smsOptedOut === true && before.metadata.smsOptedOut !== true;
+    if (!keepsPhone || movesZone || optsOut) {
+      await lockMessagesNotHandedOver(trx, actor.organizationId, { leadId });
+    }
     // Never before the lead's last change (another process's clock may run ahead of ours), and
     // never at its creation's millisecond, which reads as "never modified" (modifiedAt null).
     const now = Math.max(at ?? Date.now(), existing.updated_at, existing.created_at + 1);
