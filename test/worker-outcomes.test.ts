@@ -14,6 +14,7 @@ import { addLead, addSenderNumber, type EventJson } from "./helpers/messaging.js
 // than the receipt it raced, a retry that is due.
 
 interface Transition {
+  occurredAt: string;
   applied: boolean;
   toStatus: string;
   stage: string;
@@ -273,6 +274,25 @@ forEachEngine("worker outcomes", (engine) => {
     assert.equal(
       failed.statusReason,
       "The provider kept failing (code 503): Simulated provider outage. Gave up after 1 retry.",
+    );
+  });
+
+  test("a cancel after a change written by a clock ahead of ours is not recorded before that change", async () => {
+    // The worker (another process, its clock a minute ahead) queued the retry; the API cancels it.
+    skew += 60_000;
+    const id = await send("+14155550500");
+    await worker.runOnce();
+    const retryAt = Date.parse((await transitions(id)).at(-1)!.occurredAt);
+    assert.ok(retryAt > Date.now(), "the retry was written ahead of the API's clock");
+    const res = await api.call("POST", `/sms/${id}/cancel`, {});
+    assert.equal(res.statusCode, 200, res.body);
+    const canceled = await record(id);
+    assert.ok(Date.parse(String(canceled.canceledAt)) >= retryAt, `${canceled.canceledAt} before the retry`);
+    const times = (await transitions(id)).map((t) => Date.parse(t.occurredAt));
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => a - b),
+      "the log is in time order",
     );
   });
 

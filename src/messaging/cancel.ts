@@ -15,7 +15,7 @@ export async function cancelMessage(
   organizationId: string,
   eventId: string,
   reason: string | null,
-  now = Date.now(),
+  now?: number,
 ): Promise<EventRow> {
   return runTransaction(db, async (trx) => {
     const event = await lockEvent(trx, { organizationId, id: eventId });
@@ -27,12 +27,15 @@ export async function cancelMessage(
         `The message is ${event.status}; only Scheduled or Queued messages can be canceled.`,
       );
     }
+    // Read once the message is locked, and never before its last change: the writer we waited for,
+    // or another process whose clock runs ahead, must not be logged after the cancel.
+    const at = Math.max(now ?? Date.now(), event.modified_at ?? event.created_at);
     const canceled = await transition(
       trx,
       event,
       {
         status: "Canceled",
-        canceled_at: now,
+        canceled_at: at,
         cancel_reason: reason ?? "Canceled by user",
         // A pending retry's reason no longer applies (cancelReason says why).
         status_reason: null,
@@ -41,7 +44,7 @@ export async function cancelMessage(
         billing_status: "NotBilled",
       },
       { stage: "cancel", message: `Canceled: ${reason ?? "by user"}.` },
-      now,
+      at,
     );
     if (!canceled) {
       // A worker claimed it in the meantime.
