@@ -95,6 +95,28 @@ forEachEngine("changes racing the compliance gate", (engine) => {
     return json;
   };
 
+  /**
+   * The message ended as `held` says (the gate held it back) when the change was answered before it
+   * was handed over, and was handed over exactly once otherwise.
+   */
+  const assertGated = async (
+    id: string,
+    to: string,
+    answeredFirst: boolean,
+    held: { status: string; field: "complianceAction" | "scheduledReason"; value: string },
+  ) => {
+    const done = await record(id);
+    if (answeredFirst) {
+      assert.equal(done.status, held.status, `answered before the message was handed over: ${done.status}`);
+      assert.equal(done[held.field], held.value);
+    }
+    assert.equal(
+      fake.requests.filter((r) => r.body.to === to).length,
+      answeredFirst ? 0 : 1,
+      "handed over only when the claim came first",
+    );
+  };
+
   onPostgres(
     "a suppression answered while the gate reads is never followed by the message going out",
     async () => {
@@ -109,16 +131,11 @@ forEachEngine("changes racing the compliance gate", (engine) => {
         });
         assert.equal(res.statusCode, 201, res.body);
       });
-      const done = await record(id);
-      if (answeredFirst) {
-        assert.equal(done.status, "Blocked", `answered before the message was handed over: ${done.status}`);
-        assert.equal(done.complianceAction, "Suppressed");
-      }
-      assert.equal(
-        fake.requests.filter((r) => r.body.to === to).length,
-        answeredFirst ? 0 : 1,
-        "handed over only when the claim came first",
-      );
+      await assertGated(id, to, answeredFirst, {
+        status: "Blocked",
+        field: "complianceAction",
+        value: "Suppressed",
+      });
     },
   );
 
@@ -133,16 +150,11 @@ forEachEngine("changes racing the compliance gate", (engine) => {
         });
         assert.equal(res.statusCode, 200, res.body);
       });
-      const done = await record(id);
-      if (answeredFirst) {
-        assert.equal(done.status, "Blocked", `answered before the message was handed over: ${done.status}`);
-        assert.equal(done.complianceAction, "RecipientChanged");
-      }
-      assert.equal(
-        fake.requests.filter((r) => r.body.to === to).length,
-        answeredFirst ? 0 : 1,
-        "handed over only when the claim came first",
-      );
+      await assertGated(id, to, answeredFirst, {
+        status: "Blocked",
+        field: "complianceAction",
+        value: "RecipientChanged",
+      });
     },
   );
 
@@ -158,16 +170,11 @@ forEachEngine("changes racing the compliance gate", (engine) => {
         });
         assert.equal(put.statusCode, 200, put.body);
       });
-      const done = await record(id);
-      if (answeredFirst) {
-        assert.equal(done.status, "Blocked", `answered before the message was handed over: ${done.status}`);
-        assert.equal(done.complianceAction, "Suppressed");
-      }
-      assert.equal(
-        fake.requests.filter((r) => r.body.to === to).length,
-        answeredFirst ? 0 : 1,
-        "handed over only when the claim came first",
-      );
+      await assertGated(id, to, answeredFirst, {
+        status: "Blocked",
+        field: "complianceAction",
+        value: "Suppressed",
+      });
     },
   );
 
@@ -194,16 +201,11 @@ forEachEngine("changes racing the compliance gate", (engine) => {
         "phone_numbers",
         { ...api.pipeline.config, quietHours: parseQuietWindow("21:00-08:00") },
       );
-      const done = await record(id);
-      if (answeredFirst) {
-        assert.equal(done.status, "Scheduled", `answered before the message was handed over: ${done.status}`);
-        assert.equal(done.scheduledReason, "QuietHours");
-      }
-      assert.equal(
-        fake.requests.filter((r) => r.body.to === to).length,
-        answeredFirst ? 0 : 1,
-        "handed over only when the claim came first",
-      );
+      await assertGated(id, to, answeredFirst, {
+        status: "Scheduled",
+        field: "scheduledReason",
+        value: "QuietHours",
+      });
     },
   );
 
@@ -233,16 +235,11 @@ forEachEngine("changes racing the compliance gate", (engine) => {
         });
         assert.equal(put.statusCode, 200, put.body);
       }, "event_transitions");
-      const done = await record(id);
-      if (answeredFirst) {
-        assert.equal(done.status, "Blocked", `answered before the message was handed over: ${done.status}`);
-        assert.equal(done.complianceAction, "SenderUnavailable");
-      }
-      assert.equal(
-        fake.requests.filter((r) => r.body.to === to).length,
-        answeredFirst ? 0 : 1,
-        "handed over only when the claim came first",
-      );
+      await assertGated(id, to, answeredFirst, {
+        status: "Blocked",
+        field: "complianceAction",
+        value: "SenderUnavailable",
+      });
     },
   );
 });
