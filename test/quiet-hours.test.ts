@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { FALLBACK_ZONE, zonesForNumber } from "../src/domain/number-geo.js";
+import { FALLBACK_ZONE, recipientZones, zonesForNumber } from "../src/domain/number-geo.js";
 import { nextAllowedTime, parseQuietWindow } from "../src/domain/quiet-hours.js";
 import { createWallet } from "../src/store/billing-repo.js";
 import { startTestApi, type TestApi } from "./helpers/api.js";
@@ -55,6 +55,23 @@ test("the next allowed minute: at the window's edges, across DST, and none when 
   );
 });
 
+test("the zones a lead's timeZoneId is read in: Windows ids as IANA, EST and MST with the US region too, an unreadable id as unknown", () => {
+  const nyNumber = "+12125550100";
+  assert.deepEqual(recipientZones("Europe/Paris", nyNumber), ["Europe/Paris"]);
+  assert.deepEqual(recipientZones("Eastern Standard Time", nyNumber), ["America/New_York"]);
+  assert.deepEqual(recipientZones("EST", nyNumber), ["EST", "America/New_York"]);
+  assert.deepEqual(recipientZones("MST", "+16025550100"), ["MST", "America/Denver"]);
+  assert.deepEqual(recipientZones("HST", "+18085550100"), ["HST"], "Hawaii keeps no summer time");
+  assert.deepEqual(recipientZones("Mars/Olympus_Mons", nyNumber), zonesForNumber(nyNumber));
+  assert.deepEqual(recipientZones(null, nyNumber), ["America/New_York"]);
+  // "EST" in July: 21:30 EDT is 20:30 EST. Fixed EST alone would allow it; read with New York's zone, the
+  // message waits for 08:00 in both (13:00Z).
+  const night = window("21:00-08:00");
+  const evening = at("2026-07-02T01:30:00Z");
+  assert.equal(nextAllowedTime(evening, ["EST"], night), evening);
+  assert.equal(nextAllowedTime(evening, recipientZones("EST", nyNumber), night), at("2026-07-02T13:00:00Z"));
+});
+
 forEachEngine("quiet hours that leave no common hour", (engine) => {
   let api: TestApi;
   before(async () => {
@@ -84,6 +101,30 @@ forEachEngine("quiet hours that leave no common hour", (engine) => {
     // One zone: deferred to its next allowed hour, like any message in quiet hours (or sent in it).
     const other = await waitForEvent(api, knownId, (e) => e.status === "Scheduled" || isFinal(e));
     assert.ok(other.status === "Scheduled" || other.status === "Delivered", other.status);
+  });
+
+  test("a stored timeZoneId this Node cannot read is taken as unknown: the number's zones, and the worker goes on", async () => {
+    const lead = await addLead(api, "+61891234570", { timeZoneId: "Australia/Perth" });
+    // Written straight into the database, as another version or a hand edit could leave it.
+    const row = await api.db.store.db
+      .selectFrom("leads")
+      .select("document")
+      .where("id", "=", lead.leadId)
+      .executeTakeFirstOrThrow();
+    const doc = JSON.parse(row.document);
+    doc.contact.timeZoneId = "Mars/Olympus_Mons";
+    await api.db.store.db
+      .updateTable("leads")
+      .set({ document: JSON.stringify(doc) })
+      .where("id", "=", lead.leadId)
+      .execute();
+    const res = await api.call("POST", "/sms/send", { conversationId: lead.conversationId, text: "Hello" });
+    assert.equal(res.statusCode, 201, res.body);
+    // The number's zones (Adelaide's and Perth's, which never agree on an hour): Blocked with the
+    // usual reason, not left Queued by a worker round that failed.
+    const sms = await waitForEvent(api, res.json().id, isFinal);
+    assert.equal(sms.status, "Blocked", `${sms.status} ${sms.statusReason}`);
+    assert.equal(sms.complianceAction, "QuietHours");
   });
 
   test("a Windows time zone id (the subset allows one) is taken, kept as sent and read as its IANA zone", async () => {

@@ -1,6 +1,6 @@
 import { parsePhoneNumberFromString } from "libphonenumber-js";
 import { placeOfNumber, timeZonesOfNumber } from "./number-geo-data.js";
-import { windowsToIana } from "./windows-zones.js";
+import { ianaTimeZone } from "./windows-zones.js";
 
 // Where a number is: its time zone(s) and its US state / Canadian province, from Google
 // libphonenumber's geocoding and timezone data.
@@ -25,11 +25,27 @@ export function zonesForNumber(e164: string): string[] {
   return zones.length > 0 ? zones : [FALLBACK_ZONE];
 }
 
+/**
+ * IANA ids of a fixed offset that US lead vendors write for a region that keeps summer time: "EST"
+ * meant as Eastern would put the quiet window an hour late all summer (a text at 21:30 EDT). Both
+ * zones are read, so a minute is allowed only when it is allowed in each: the conservative reading.
+ */
+const US_FIXED_OFFSET_IDS: Readonly<Record<string, string>> = {
+  EST: "America/New_York",
+  MST: "America/Denver",
+};
+
+/**
+ * The zones quiet hours are read in: the lead's contact.timeZoneId (a Windows id as the IANA zone it
+ * stands for), else the number's. A stored id this Node cannot read (written by another version, or
+ * straight into the database) counts as unknown: the number's zones, rather than an error that would
+ * stop the worker's round for every organization.
+ */
 export function recipientZones(leadTimeZone: string | null | undefined, e164: string): string[] {
-  // A Windows id ("Eastern Standard Time") as the IANA zone it stands for; any other was checked
-  // as IANA when the lead was written.
-  if (leadTimeZone) return [windowsToIana(leadTimeZone) ?? leadTimeZone];
-  return zonesForNumber(e164);
+  const zone = leadTimeZone ? ianaTimeZone(leadTimeZone) : null;
+  if (zone === null) return zonesForNumber(e164);
+  const regional = US_FIXED_OFFSET_IDS[zone.toUpperCase()];
+  return regional ? [zone, regional] : [zone];
 }
 
 /**

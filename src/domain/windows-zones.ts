@@ -21,12 +21,20 @@ function isIanaZone(id: string): boolean {
 }
 
 /** The IANA zone a Windows time zone id (any case) stands for; undefined when it is none. */
-export function windowsToIana(id: string): string | undefined {
+function windowsToIana(id: string): string | undefined {
   return BY_LOWER_CASE.get(id.trim().toLowerCase());
 }
 
+/** Ids already resolved: the gate asks for every message, and Intl's check builds a formatter. */
+const resolved = new Map<string, string | null>();
+
 /** The IANA zone a time zone id names: itself when IANA, else the Windows id's; null when neither. */
 export function ianaTimeZone(id: string): string | null {
-  if (isIanaZone(id)) return id;
-  return windowsToIana(id) ?? null;
+  const known = resolved.get(id);
+  if (known !== undefined) return known;
+  const zone = isIanaZone(id) ? id : (windowsToIana(id) ?? null);
+  // Zones are a few hundred names; a bound keeps arbitrary strings from growing it without end.
+  if (resolved.size >= 2000) resolved.clear();
+  resolved.set(id, zone);
+  return zone;
 }
