@@ -129,14 +129,14 @@ const DAY_SECONDS = 86_400;
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 export function loadMessagingConfig(env: NodeJS.ProcessEnv = process.env, port = 3000): MessagingConfig {
-  const provider = env.LEADTRAIL_PROVIDER || "simulator";
+  const provider = setting("LEADTRAIL_PROVIDER", env) ?? "simulator";
   if (provider !== "simulator" && provider !== "telnyx") {
     throw new Error(`LEADTRAIL_PROVIDER must be 'simulator' or 'telnyx', got '${provider}'`);
   }
   return {
-    // Empty means the default, as for every other variable: only an explicit "off" lifts quiet hours.
+    // Blank means the default, as for every other variable: only an explicit "off" lifts quiet hours.
     quietHours: named("LEADTRAIL_QUIET_HOURS", () =>
-      parseQuietWindow(env.LEADTRAIL_QUIET_HOURS || "21:00-08:00"),
+      parseQuietWindow(setting("LEADTRAIL_QUIET_HOURS", env) ?? "21:00-08:00"),
     ),
     retryBaseSeconds: decimal("LEADTRAIL_RETRY_BASE_SECONDS", 30, env, DAY_SECONDS),
     retryMaxAttempts: integer("LEADTRAIL_RETRY_MAX_ATTEMPTS", 5, env, 0, 100),
@@ -145,11 +145,17 @@ export function loadMessagingConfig(env: NodeJS.ProcessEnv = process.env, port =
     startingCreditMicros: usd("LEADTRAIL_STARTING_CREDIT", 10 * MICROS_PER_USD, env),
     provider,
     telnyx: {
-      apiKey: env.TELNYX_API_KEY || undefined,
-      publicKey: env.TELNYX_PUBLIC_KEY || undefined,
-      apiBaseUrl: httpUrl("TELNYX_API_BASE_URL", env.TELNYX_API_BASE_URL || "https://api.telnyx.com/v2"),
+      apiKey: setting("TELNYX_API_KEY", env),
+      publicKey: setting("TELNYX_PUBLIC_KEY", env),
+      apiBaseUrl: httpUrl(
+        "TELNYX_API_BASE_URL",
+        setting("TELNYX_API_BASE_URL", env) ?? "https://api.telnyx.com/v2",
+      ),
     },
-    publicUrl: httpUrl("LEADTRAIL_PUBLIC_URL", env.LEADTRAIL_PUBLIC_URL || `http://127.0.0.1:${port}`),
+    publicUrl: httpUrl(
+      "LEADTRAIL_PUBLIC_URL",
+      setting("LEADTRAIL_PUBLIC_URL", env) ?? `http://127.0.0.1:${port}`,
+    ),
     warmupTickSeconds: decimal("LEADTRAIL_WARMUP_TICK_SECONDS", 60, env, DAY_SECONDS),
   };
 }
@@ -167,7 +173,7 @@ function databaseUrl(env: NodeJS.ProcessEnv): string | undefined {
 }
 
 function logLevel(env: NodeJS.ProcessEnv): string {
-  const level = env.LOG_LEVEL || "info";
+  const level = setting("LOG_LEVEL", env) ?? "info";
   if (!LOG_LEVELS.includes(level)) {
     throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got '${level}'`);
   }
@@ -179,8 +185,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = integer("PORT", 3000, env, 0, 65_535);
   return {
     databaseUrl: databaseUrl(env),
-    sqlitePath: env.LEADTRAIL_DB || "./data/leadtrail.db",
-    host: env.HOST || "127.0.0.1",
+    sqlitePath: setting("LEADTRAIL_DB", env) ?? "./data/leadtrail.db",
+    host: setting("HOST", env) ?? "127.0.0.1",
     port,
     rateLimitPerMinute: integer("LEADTRAIL_RATE_LIMIT_PER_MINUTE", 300, env, 1, 1_000_000_000),
     authFailuresPerMinute: integer("LEADTRAIL_AUTH_FAILURES_PER_MINUTE", 60, env, 0, 1_000_000_000),

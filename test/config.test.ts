@@ -14,6 +14,33 @@ test("quiet hours: unset or empty is the default window, only 'off' lifts them",
   });
 });
 
+test("a blank setting (spaces, a stray newline) counts as unset for every variable, not as a value", () => {
+  const defaults = loadConfig({});
+  // Quiet hours above all: a blank value must not lift them (only 'off' does).
+  assert.deepEqual(loadMessagingConfig({ LEADTRAIL_QUIET_HOURS: "  " }).quietHours, {
+    start: 21 * 60,
+    end: 8 * 60,
+  });
+  for (const name of [
+    "LEADTRAIL_DB",
+    "HOST",
+    "LOG_LEVEL",
+    "LEADTRAIL_PROVIDER",
+    "LEADTRAIL_QUIET_HOURS",
+    "LEADTRAIL_PUBLIC_URL",
+    "TELNYX_API_KEY",
+    "TELNYX_PUBLIC_KEY",
+    "TELNYX_API_BASE_URL",
+  ]) {
+    for (const blank of [" ", "\n", " \t "]) {
+      assert.deepEqual(loadConfig({ [name]: blank }), defaults, `${name}=${JSON.stringify(blank)}`);
+    }
+  }
+  // Values are read without the spaces around them (a key pasted with its newline).
+  assert.equal(loadConfig({ LEADTRAIL_PROVIDER: " telnyx\n" }).messaging.provider, "telnyx");
+  assert.equal(loadConfig({ TELNYX_API_KEY: "KEY123\n" }).messaging.telnyx.apiKey, "KEY123");
+});
+
 test("every setting the README lists is checked: a bad value is refused with a message naming it", () => {
   const refused: Array<[Record<string, string>, RegExp]> = [
     [{ PORT: "70000" }, /^PORT must be an integer from 0 to 65535, got '70000'$/],
