@@ -151,6 +151,13 @@ describe("leadtrail CLI basics", () => {
     assert.match(fromStdin.stderr, /standard input held no key/);
   });
 
+  test("key revoke given a source's key (lp_src_…) says how to stop it rather than 'unknown'", async () => {
+    const run = await cli(["key", "revoke", "--key", `lp_src_${"a".repeat(43)}`], cliEnv({}));
+    assert.equal(run.code, 1);
+    assert.equal(run.stdout, "");
+    assert.match(run.stderr, /lead source's key .*re-key the source .*regenerateApiKey.* or delete it/);
+  });
+
   test("--version prints the package's version", async () => {
     const { stdout } = await cliOk(["--version"], cliEnv({}));
     const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));

@@ -261,6 +261,14 @@ key
     if (apiKey !== undefined && apiKey.trim() === "") {
       program.error(`leadtrail: ${options.key === "-" ? "standard input held no key" : "--key is empty"}`);
     }
+    // A source's key is live until its source is re-keyed or deleted: "unknown or already revoked"
+    // would send the user looking for a mistyped key.
+    if (apiKey?.trim().startsWith("lp_src_")) {
+      program.error(
+        "leadtrail: that is a lead source's key (lp_src_…), which belongs to its source: re-key the source " +
+          "(PUT /sources/{id} with regenerateApiKey: true) or delete it (DELETE /sources/{id}) to stop it",
+      );
+    }
     const target: { apiKey: string } | { userId: string } =
       apiKey !== undefined ? { apiKey: apiKey.trim() } : { userId: options.user!.trim() };
     const { revoked, unknownUser } = await withStore(
