@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { SimulatorProvider } from "../src/messaging/providers/simulator.js";
+import { Worker } from "../src/messaging/worker.js";
 import { createWallet } from "../src/store/billing-repo.js";
 import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
@@ -412,5 +414,53 @@ forEachEngine("inbound SMS and keywords", (engine) => {
     assert.equal(new Set(outcomes.map((o) => o?.event.lead_id)).size, 1, "all on one lead");
     const leads = await api.db.store.db.selectFrom("leads").select("id").where("phone", "=", phone).execute();
     assert.equal(leads.length, 1);
+  });
+});
+
+// Keyword replies still waiting for the worker when the person sends STOP: the worker runs one round
+// at a time here, so every reply is queued before any is gated.
+forEachEngine("keyword replies waiting when a STOP comes", (engine) => {
+  let api: TestApi;
+  let provider: SimulatorProvider;
+  let worker: Worker;
+  const OUR = "+14155550100";
+  before(async () => {
+    api = await startTestApi(engine, { env: { LEADTRAIL_QUIET_HOURS: "off" } });
+    await addSenderNumber(api, { number: OUR });
+    await createWallet(api.db.store.db, api.org.organizationId, 10_000_000);
+    provider = new SimulatorProvider(api.pipeline, 60_000);
+    worker = new Worker(api.db.store.db, { engine, config: api.pipeline.config, provider });
+  });
+  after(async () => {
+    await provider.close();
+    await api.close();
+  });
+
+  test("a START's 'resubscribed' answer not yet sent when the person says STOP again is blocked; both STOP confirmations go", async () => {
+    const phone = "+12065553100";
+    const replies: string[] = [];
+    for (const word of ["STOP", "START", "STOP"]) {
+      const outcome = await api.pipeline.handleInbound({
+        from: phone,
+        to: OUR,
+        text: word,
+        media: [],
+        providerMessageId: null,
+        receivedAt: Date.now(),
+      });
+      replies.push(outcome!.reply!.id);
+    }
+    while ((await worker.runOnce()) > 0) {}
+    const statuses = [];
+    for (const id of replies) {
+      const event = (await api.call("GET", `/events/${id}`)).json();
+      statuses.push(`${event.status}/${event.complianceAction ?? ""}`);
+    }
+    // Received by the provider (Sending until its receipt, a minute away) or blocked by the gate.
+    assert.deepEqual(
+      statuses.map((s) => (s.startsWith("Blocked") ? s : "handed over")),
+      ["handed over", "Blocked/Suppressed", "handed over"],
+      statuses.join(", "),
+    );
   });
 });

@@ -6,6 +6,7 @@ import { lockForTransaction } from "../store/locks.js";
 import { getPhoneNumbersByIds } from "../store/phone-numbers-repo.js";
 import type { Database, EventRow, PhoneNumberRow } from "../store/schema.js";
 import { suppressedAmong } from "../store/suppressions-repo.js";
+import { REPLIES } from "./inbound.js";
 
 // What the compliance gate needs to know about a batch of claimed messages, read in the claim
 // transaction with a few queries per organization instead of a few per message (on PostgreSQL each
@@ -13,12 +14,14 @@ import { suppressedAmong } from "../store/suppressions-repo.js";
 // changes these facts, so reading them once for the batch answers as reading them per message would.
 
 /**
- * Our own confirmations (a STOP's must reach the number that just opted out) skip suppression.
- * Warmup does not: an organization can register any number as its own, so a warmup partner may be a
- * person, whose STOP must hold.
+ * Our own confirmations (a STOP's must reach the number that just opted out) skip suppression, and
+ * so do HELP's answers. A START's "resubscribed" does not: when a STOP came before it went out, it
+ * would tell the person messages resume, after their opt-out. Warmup does not either: an
+ * organization can register any number as its own, so a warmup partner may be a person, whose STOP
+ * must hold.
  */
 export function skipsSuppression(row: EventRow): boolean {
-  return row.traffic_type === "SystemInternal";
+  return row.traffic_type === "SystemInternal" && row.body !== REPLIES["opt-in"];
 }
 
 /**

@@ -239,8 +239,8 @@ export async function handleInbound(
         .where("id", "=", conversation.id)
         .execute();
       // START releases the SMS opt-out only; an entry on every channel (an operator's) still stands.
-      // Then no confirmation: it would tell the person messages resume, and reach them past that
-      // entry (replies skip suppression).
+      // Then no confirmation: it would tell the person messages resume (the gate would block it, as
+      // it blocks any START reply to a suppressed number, and leave it Blocked on the conversation).
       const stillSuppressed = action === "opt-in" && (await isSuppressed(trx, organizationId, "sms", from));
       const reply =
         action && !stillSuppressed
