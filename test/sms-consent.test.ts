@@ -156,6 +156,26 @@ forEachEngine("a lead's SMS consent", (engine) => {
     assert.equal((await suppressions("/suppressions/release", "+12065550156")).statusCode, 200);
     assert.equal((await lead(emailLead.leadId)).metadata.smsOptInAt, optInAt);
   });
+  test("releasing an entry while another still blocks the phone on SMS (the person's STOP) records no opt-in", async () => {
+    const phone = "+12065550158";
+    const { leadId, conversationId } = await addLead(api, phone);
+    const stop = await inbound(phone, "STOP");
+    const all = await suppressions("/suppressions", phone, "all");
+    assert.equal(all.statusCode, 201, all.body);
+    // The operator lifts its every-channel entry; the person's STOP (the sms entry) still stands.
+    const released = await suppressions("/suppressions/release", phone, "all");
+    assert.equal(released.json().status, "released");
+    const { metadata } = await lead(leadId);
+    assert.equal(metadata.smsConsentStatus, "OptedOut");
+    assert.equal(metadata.smsOptedOut, true);
+    assert.equal(metadata.smsOptOutAt, stop.receivedAt);
+    assert.equal(metadata.smsOptInAt, undefined);
+    assert.equal((await sendStatus(conversationId)).complianceAction, "Suppressed");
+    // Releasing the sms entry too frees the phone: now that is an opt-in.
+    const free = await suppressions("/suppressions/release", phone, "sms");
+    assert.equal((await lead(leadId)).metadata.smsOptInAt, free.json().releasedAt);
+  });
+
   test("a PUT echoing what GET answered after a STOP is accepted and changes nothing", async () => {
     const phone = "+12065550157";
     const { leadId } = await addLead(api, phone);

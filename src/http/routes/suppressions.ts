@@ -11,6 +11,7 @@ import {
   auditTrail,
   findActiveSuppression,
   getSuppression,
+  isSuppressed,
   release,
   SUPPRESSION_CHANNELS,
   SUPPRESSION_LIST_SPEC,
@@ -272,8 +273,10 @@ export const suppressionsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
           actorId: request.auth.userId,
           at,
         });
-        // Only a release this call made: one of an entry released before says nothing new.
-        if (phone && row?.released_at === at) await recordSmsConsent(trx, leads, "opt-in", phone, at);
+        // Only a release this call made (one of an entry released before says nothing new), and
+        // one that leaves the phone free on SMS: another entry (the person's STOP) still says no.
+        if (phone && row?.released_at === at && !(await isSuppressed(trx, organizationId, "sms", phone)))
+          await recordSmsConsent(trx, leads, "opt-in", phone, at);
         return row;
       });
       if (!row) throw notFound(`A suppression of '${recipient}' on channel '${entry.channel}'`);
