@@ -179,6 +179,27 @@ forEachEngine("changes racing the compliance gate", (engine) => {
   );
 
   onPostgres(
+    "another lead at the phone recorded as opted out while the gate reads is never followed by the message going out",
+    async () => {
+      const to = "+12125550447";
+      const other = await addLead(api, to);
+      const { id } = await queue(to);
+      const answeredFirst = await changeWhileGating(async () => {
+        const put = await api.call("PUT", `/leads/${other.leadId}`, {
+          contact: { firstName: "Pat", phone: { number: to } },
+          metadata: { smsOptedOut: true },
+        });
+        assert.equal(put.statusCode, 200, put.body);
+      });
+      await assertGated(id, to, answeredFirst, {
+        status: "Blocked",
+        field: "complianceAction",
+        value: "Suppressed",
+      });
+    },
+  );
+
+  onPostgres(
     "a lead's time zone change answered while the gate reads is never followed by a message in its quiet hours",
     async () => {
       // Fixed-offset zones where it is now mid-afternoon and the middle of the night.

@@ -107,6 +107,30 @@ forEachEngine("SMS compliance gate", (engine) => {
     assert.equal((await send()).status, "Delivered");
   });
 
+  test("a lead recorded as opted out blocks messages to its phone under another lead (a repeat delivery of the person)", async () => {
+    const phone = "+13125550131";
+    const optedOut = await api.call("POST", "/leads", {
+      contact: { firstName: "Pat", phone: { number: phone }, timeZoneId: DAYTIME },
+      metadata: { smsOptedOut: true },
+    });
+    assert.equal(optedOut.statusCode, 201, optedOut.body);
+    const repeat = await api.call("POST", "/leads", {
+      contact: {
+        firstName: "Pat (repeat delivery)",
+        phone: { number: "(312) 555-0131" },
+        timeZoneId: DAYTIME,
+      },
+    });
+    assert.equal(repeat.statusCode, 201, repeat.body);
+    const conversationId = (await api.call("POST", `/conversations/lead/${repeat.json().id}`, {})).json()
+      .items[0].id;
+    const res = await api.call("POST", "/sms/send", { conversationId, text: "Checking in." });
+    assert.equal(res.statusCode, 201, res.body);
+    const done = await waitForEvent(api, res.json().id, isFinal);
+    assert.equal(done.status, "Blocked", JSON.stringify(done));
+    assert.equal(done.complianceAction, "Suppressed");
+  });
+
   test("quiet hours at the recipient (lead time zone): Scheduled for the next allowed minute", async () => {
     const zone = zoneInTheNight();
     const sms = await sendTo("+13125550121", { timeZoneId: zone });

@@ -115,6 +115,24 @@ async function spendableBalances(
   return spendable;
 }
 
+/** Which of `phones` a lead of the organization at that phone is recorded as opted out of SMS by. */
+async function phonesRecordedOptedOut(
+  trx: Transaction<Database>,
+  organizationId: string,
+  phones: string[],
+): Promise<Set<string>> {
+  if (phones.length === 0) return new Set();
+  const leads = await trx
+    .selectFrom("leads")
+    .selectAll()
+    .where("organization_id", "=", organizationId)
+    .where("phone", "in", [...new Set(phones)])
+    .execute();
+  return new Set(
+    leads.filter((l) => leadDocument(l).metadata.smsOptedOut === true).map((l) => l.phone as string),
+  );
+}
+
 export async function readGateFacts(
   trx: Transaction<Database>,
   claimed: EventRow[],
@@ -149,6 +167,7 @@ export async function readGateFacts(
     const recipients = suppressionRules.map((r) => r.to_phone_number!);
     const leads = await getLeadsByIds(trx, organizationId, leadIds);
     const suppressed = await suppressedAmong(trx, organizationId, "sms", recipients);
+    const optedOutPhones = await phonesRecordedOptedOut(trx, organizationId, recipients);
     const senders = await getPhoneNumbersByIds(trx, organizationId, senderIds);
     // Each lead's document parsed once: both rules read it for most messages.
     const documents = new Map([...leads].map(([id, lead]) => [id, leadDocument(lead)]));
@@ -161,9 +180,11 @@ export async function readGateFacts(
     for (const row of suppressionRules) {
       if (suppressed.has(row.to_phone_number!)) facts.suppressed.add(row.id);
       // The client's own record that the lead opted out of SMS (LeadRequest metadata.smsOptedOut,
-      // from its CRM or the lead's vendor) holds like an entry of the suppression list.
+      // from its CRM or the lead's vendor) holds like an entry of the suppression list: for the
+      // person, so under any lead at that phone (a vendor's repeat delivery is a lead of its own).
       const document = row.lead_id ? documents.get(row.lead_id) : undefined;
-      if (document?.metadata.smsOptedOut === true) facts.suppressed.add(row.id);
+      if (document?.metadata.smsOptedOut === true || optedOutPhones.has(row.to_phone_number!))
+        facts.suppressed.add(row.id);
     }
     for (const [id, sender] of senders) facts.senders.set(id, sender);
   }

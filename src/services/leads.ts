@@ -330,7 +330,9 @@ export async function updateLead(
     const movesZone = (before.contact.timeZoneId || null) !== (doc.contact.timeZoneId || null);
     const optsOut = doc.metadata.smsOptedOut === true && before.metadata.smsOptedOut !== true;
     if (!keepsPhone || movesZone || optsOut) {
-      await lockMessagesNotHandedOver(trx, actor.organizationId, { leadId });
+      // An opt-out blocks the phone's messages under every lead there (gate-facts.ts).
+      const orToPhoneNumber = optsOut ? (doc.contact.phone?.number ?? null) : null;
+      await lockMessagesNotHandedOver(trx, actor.organizationId, { leadId, orToPhoneNumber });
     }
     // Never before the lead's last change (another process's clock may run ahead of ours), and
     // never at its creation's millisecond, which reads as "never modified" (modifiedAt null).

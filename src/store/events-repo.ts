@@ -170,7 +170,10 @@ export const eventRowFromArray = new Function(
 export async function lockMessagesNotHandedOver(
   db: Db,
   organizationId: string,
-  which: { toPhoneNumber: string } | { leadId: string } | { fromPhoneNumberId: string },
+  which:
+    | { toPhoneNumber: string }
+    | { leadId: string; orToPhoneNumber?: string | null }
+    | { fromPhoneNumberId: string },
 ): Promise<void> {
   if (!db.isTransaction || !(db.getExecutor().adapter instanceof PostgresAdapter)) return;
   let query = db
@@ -183,7 +186,12 @@ export async function lockMessagesNotHandedOver(
     .where("next_attempt_at", "is not", null);
   query =
     "leadId" in which
-      ? query.where("lead_id", "=", which.leadId)
+      ? // One statement, so that its locks are taken in id order like any other's.
+        which.orToPhoneNumber
+        ? query.where((eb) =>
+            eb.or([eb("lead_id", "=", which.leadId), eb("to_phone_number", "=", which.orToPhoneNumber!)]),
+          )
+        : query.where("lead_id", "=", which.leadId)
       : "toPhoneNumber" in which
         ? query.where("to_phone_number", "=", which.toPhoneNumber)
         : query.where("from_phone_number_id", "=", which.fromPhoneNumberId);
