@@ -78,6 +78,21 @@ forEachEngine("a lead's SMS consent", (engine) => {
     assert.equal((await sendStatus(second.conversationId)).status, "Delivered");
   });
 
+  test("a STOP from a person the client already recorded as opted out keeps the client's opt-out time", async () => {
+    const phone = "+12065550160";
+    const created = await api.call("POST", "/leads", {
+      contact: { firstName: "Lee", phone: { number: phone } },
+      metadata: { smsOptedOut: true, smsOptOutAt: "2026-10-01T12:00:00.000Z" },
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    await inbound(phone, "STOP");
+    const { metadata } = await lead(created.json().id);
+    assert.equal(metadata.smsConsentStatus, "OptedOut");
+    assert.equal(metadata.smsOptedOut, true);
+    assert.equal(metadata.smsOptOutAt, "2026-10-01T12:00:00.000Z", "opted out since then");
+    assert.equal(metadata.smsConsentPhoneNumber, phone);
+  });
+
   test("HELP stamps smsHelpRequestedAt and changes no consent", async () => {
     const { leadId } = await addLead(api, "+12065550152");
     const help = await inbound("+12065550152", "HELP");

@@ -15,8 +15,8 @@ export const SMS_CONSENT_FIELDS = [
 
 /**
  * `metadata` with the change recorded, or null when it already says so. A repeated STOP keeps the
- * first opt-out's time (the person has been opted out since then), a repeated START the first
- * opt-in's; each HELP is stamped.
+ * first opt-out's time (the person has been opted out since then), also one the client recorded
+ * with smsOptedOut: true; a repeated START keeps the first opt-in's; each HELP is stamped.
  */
 export function withSmsConsent(
   metadata: Readonly<Record<string, unknown>>,
@@ -29,11 +29,17 @@ export function withSmsConsent(
   const optedOut = change === "opt-out";
   const status = optedOut ? "OptedOut" : "OptedIn";
   if (metadata.smsConsentStatus === status && (metadata.smsOptedOut === true) === optedOut) return null;
+  // A lead the client recorded as opted out (smsOptedOut, with its time) has been opted out since
+  // that time: a STOP records the status and keeps it, as a repeated STOP does.
+  const since =
+    optedOut && metadata.smsOptedOut === true && typeof metadata.smsOptOutAt === "string"
+      ? metadata.smsOptOutAt
+      : stamp;
   return {
     ...metadata,
     smsConsentStatus: status,
     smsOptedOut: optedOut,
-    [optedOut ? "smsOptOutAt" : "smsOptInAt"]: stamp,
+    [optedOut ? "smsOptOutAt" : "smsOptInAt"]: optedOut ? since : stamp,
     smsConsentPhoneNumber: phone,
   };
 }
