@@ -481,6 +481,30 @@ forEachEngine("suppressions", (engine) => {
     assert.match(badStatus.json().detail, /active, released/);
   });
 
+  test("the list finds an entry by its phone number or email in any spelling, as /suppressions/check does", async () => {
+    const phone = "+13035550177";
+    const entry = await api.call("POST", "/suppressions", {
+      organizationId: api.org.organizationId,
+      phoneNumber: phone,
+      email: "Lee.Spelling@Example.com",
+      channel: "all",
+    });
+    assert.equal(entry.statusCode, 201, entry.body);
+    const id = entry.json().id;
+    const found = async (body: Record<string, unknown>) => {
+      const res = await api.call("POST", "/suppressions/all/my", body);
+      assert.equal(res.statusCode, 200, res.body);
+      return res.json().items.map((i: { id: string }) => i.id);
+    };
+    for (const value of ["(303) 555-0177", "303.555.0177", "1 303 555 0177"]) {
+      assert.deepEqual(await found({ filters: [{ field: "phoneNumber", value }] }), [id], value);
+      assert.deepEqual(await found({ filters: [{ field: "normalizedPhoneNumber", value }] }), [id], value);
+      assert.deepEqual(await found({ filters: [{ field: "recipient", value }] }), [id], value);
+    }
+    assert.deepEqual(await found({ search: "(303) 555-0177" }), [id]);
+    assert.deepEqual(await found({ filters: [{ field: "email", value: "LEE.SPELLING@example.com" }] }), [id]);
+  });
+
   test("GET /suppressions/{id} of an unknown id is a 404 problem", async () => {
     const res = await api.call("GET", "/suppressions/sup_nope");
     assert.equal(res.statusCode, 404);

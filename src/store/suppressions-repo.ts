@@ -1,7 +1,8 @@
-import type { Kysely, Transaction } from "kysely";
+import { type Kysely, sql, type Transaction } from "kysely";
 import { newId } from "../domain/ids.js";
+import { toE164 } from "../domain/phone.js";
 import { lockMessagesNotHandedOver } from "./events-repo.js";
-import type { ListSpec } from "./list-query.js";
+import { type ListSpec, phoneDigits, phoneEquals } from "./list-query.js";
 import type { Database, SuppressionRow } from "./schema.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -16,6 +17,9 @@ export type SuppressionChannel = (typeof SUPPRESSION_CHANNELS)[number];
 
 export const SUPPRESSION_STATUSES = ["active", "released"] as const;
 
+/** An email as entries keep it (lower case); anything else as written. */
+const asEmail = (value: string) => (value.includes("@") ? value.trim().toLowerCase() : value);
+
 export const SUPPRESSION_LIST_SPEC: ListSpec = {
   resource: "suppressions",
   table: "suppressions",
@@ -26,10 +30,32 @@ export const SUPPRESSION_LIST_SPEC: ListSpec = {
     status: { column: "status", kind: "string", filter: true, values: SUPPRESSION_STATUSES },
     channel: { column: "channel", kind: "string", filter: true, values: SUPPRESSION_CHANNELS },
     source: { column: "source", kind: "string", filter: true },
-    recipient: { column: "recipient", kind: "string", filter: true, search: true },
+    // Phone numbers and emails are kept normalized (E.164, lower case): a filter or search in
+    // another spelling finds them, as /suppressions/check does.
+    recipient: {
+      column: "recipient",
+      kind: "string",
+      filter: true,
+      search: true,
+      match: (value) => sql`recipient = ${toE164(value) ?? asEmail(value)}`,
+      searchTerm: phoneDigits,
+    },
     recipientIdentifier: { column: "recipient_identifier", kind: "string", filter: true, search: true },
-    normalizedPhoneNumber: { column: "phone_number", kind: "string", filter: true, search: true },
-    normalizedEmail: { column: "email", kind: "string", filter: true, search: true },
+    normalizedPhoneNumber: {
+      column: "phone_number",
+      kind: "string",
+      filter: true,
+      search: true,
+      match: phoneEquals("phone_number"),
+      searchTerm: phoneDigits,
+    },
+    normalizedEmail: {
+      column: "email",
+      kind: "string",
+      filter: true,
+      search: true,
+      match: (value) => sql`email = ${asEmail(value)}`,
+    },
     reason: { column: "reason", kind: "string", search: true },
   },
   aliases: {
