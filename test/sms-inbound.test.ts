@@ -308,6 +308,10 @@ forEachEngine("inbound SMS and keywords", (engine) => {
     const res = await api.call("POST", "/simulator/inbound", { from: partner, to: OUR, text: "hi" });
     assert.equal(res.statusCode, 400);
     assert.match(res.json().detail, /^from /);
+    // A keyword from it is injected, as a provider's would be recorded: the "partner" may be a person.
+    const stop = await api.call("POST", "/simulator/inbound", { from: partner, to: OUR, text: "STOP" });
+    assert.equal(stop.statusCode, 201, stop.body);
+    assert.equal(stop.json().complianceAction, "OptOut");
   });
 
   test("an inbound message is recorded as arriving now; receivedAt keeps the provider's time, never a future one", async () => {

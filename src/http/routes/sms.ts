@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { type RawBuilder, sql } from "kysely";
 import { EVENT_STATUSES } from "../../domain/event-vocabulary.js";
+import { keywordAction } from "../../domain/keywords.js";
 import { SMS_LIFECYCLE_STATUSES, smsStatusFilter } from "../../domain/message-status.js";
 import { senderId, toE164 } from "../../domain/phone.js";
 import { badRequest, notFound } from "../../domain/problem.js";
@@ -330,7 +331,10 @@ export const simulatorRoutes: FastifyPluginAsync<RouteDeps> = async (app, { stor
       if (!ours || ours.organization_id !== request.auth.organizationId) {
         throw notFound(`Phone number '${to}' of this organization`);
       }
-      if (await isOwnNumber(store.db, ours.organization_id, from)) {
+      // Except a keyword, which handleInbound honours from our own numbers too (a "partner" may be
+      // a person).
+      const keyword = keywordAction(request.body.text) !== null;
+      if (!keyword && (await isOwnNumber(store.db, ours.organization_id, from))) {
         throw badRequest(
           `from ${from} is one of this organization's numbers: messages between its own numbers are warmup traffic, not a lead's.`,
           "from",
