@@ -230,6 +230,44 @@ forEachEngine("inbound SMS and keywords", (engine) => {
     );
   });
 
+  test("a START the person sent before their STOP, delivered after it (a webhook retried late), releases nothing", async () => {
+    const phone = "+12065553200";
+    const { leadId } = await addLead(api, phone);
+    const deliver = (text: string, receivedAt: number) =>
+      api.pipeline.handleInbound({
+        from: phone,
+        to: OUR,
+        text,
+        media: [],
+        providerMessageId: null,
+        receivedAt,
+      });
+    const stopAt = Date.now() - 1_000;
+    await deliver("STOP", stopAt);
+    const late = await deliver("START", stopAt - 60_000);
+    assert.equal(late?.reply, null, "no 'resubscribed' answer");
+    const entry = await api.db.store.db
+      .selectFrom("suppressions")
+      .selectAll()
+      .where("organization_id", "=", api.org.organizationId)
+      .where("recipient", "=", phone)
+      .executeTakeFirst();
+    assert.equal(entry?.status, "active", "the STOP, the person's last word, stands");
+    const lead = (await api.call("GET", `/leads/${leadId}`)).json();
+    assert.equal(lead.metadata.smsOptedOut, true);
+    assert.equal(lead.metadata.smsConsentStatus, "OptedOut");
+    // A START sent after the STOP still resubscribes.
+    const start = await deliver("START", Date.now());
+    assert.ok(start?.reply);
+    const released = await api.db.store.db
+      .selectFrom("suppressions")
+      .select("status")
+      .where("organization_id", "=", api.org.organizationId)
+      .where("recipient", "=", phone)
+      .executeTakeFirst();
+    assert.equal(released?.status, "released");
+  });
+
   test("HELP and INFO get a help reply", async () => {
     for (const word of ["HELP", "info"]) {
       const event = await inbound(`+12065550${word === "HELP" ? "136" : "137"}`, word);

@@ -13,7 +13,7 @@ import { lockForTransaction } from "../store/locks.js";
 import { INBOUND_ONCE } from "../store/migration-0004-inbound-once.js";
 import { findPhoneNumberByNumber } from "../store/phone-numbers-repo.js";
 import type { Database, EventRow, LeadRow } from "../store/schema.js";
-import { isSuppressed, release, suppress } from "../store/suppressions-repo.js";
+import { findSuppression, isSuppressed, release, suppress } from "../store/suppressions-repo.js";
 import { SYSTEM_AUTHOR_ID } from "../store/user-directory.js";
 import type { Prices } from "./billing.js";
 import type { InboundMessage } from "./provider.js";
@@ -148,6 +148,7 @@ export async function handleInbound(
       // A keyword is recorded on the sender's leads (services/lead-consent.ts): locked before the
       // suppression below locks their messages, in the order a lead's update takes them.
       const leadsAtPhone = action ? await lockLeadsAtPhone(trx, organizationId, from) : [];
+      let staleOptIn = false;
       // First, before the conversation is written: a suppression waits for the messages to this
       // sender that a worker is gating (suppressions-repo.ts), and a cancel locks its message before
       // its conversation. The same order on both sides, so they never deadlock.
@@ -164,6 +165,12 @@ export async function handleInbound(
           at: receivedAt,
         });
       } else if (action === "opt-in") {
+        // A START sent before the entry was made (delivered after it: a webhook retried late) is not
+        // the person's last word: the STOP after it stands, and so does an operator's later entry.
+        const entry = await findSuppression(trx, organizationId, "sms", from);
+        staleOptIn = entry?.status === "active" && Number(entry.suppressed_at) > receivedAt;
+      }
+      if (action === "opt-in" && !staleOptIn) {
         await release(trx, {
           organizationId,
           channel: "sms",
@@ -174,6 +181,8 @@ export async function handleInbound(
           at: receivedAt,
         });
       }
+      // What the leads record: nothing for a stale START.
+      const consent = staleOptIn ? null : action;
       const lead =
         (await leadRepliedTo(trx, organizationId, from, ourNumber.number)) ??
         (await insertLead(
@@ -181,14 +190,15 @@ export async function handleInbound(
           actor,
           {
             contact: { phone: { number: from, type: "mobile" } },
-            metadata: (action && withSmsConsent(INBOUND_ORIGIN, action, from, receivedAt)) || INBOUND_ORIGIN,
+            metadata:
+              (consent && withSmsConsent(INBOUND_ORIGIN, consent, from, receivedAt)) || INBOUND_ORIGIN,
           },
           arrivedAt,
           // A short code or sender id writes too; its lead keeps it as its phone, so a STOP it
           // sends is recorded and honoured rather than refused (and retried, then dropped).
           { acceptSenderIds: true },
         ));
-      if (action) await recordSmsConsent(trx, leadsAtPhone, action, from, receivedAt);
+      if (consent) await recordSmsConsent(trx, leadsAtPhone, consent, from, receivedAt);
       const conversation = await getConversationForLead(trx, organizationId, lead.id);
       if (!conversation) return undefined;
       const event = await recordEvent(
