@@ -3,7 +3,7 @@ import { after, before, test } from "node:test";
 import pg from "pg";
 import { ACTIVITY_CATEGORY } from "../src/domain/event-vocabulary.js";
 import { newEventRow } from "../src/store/events-repo.js";
-import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
+import { assertEventRecord, countEvents, startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine, PG_URL } from "./helpers/engines.js";
 import { addLead, addSenderNumber } from "./helpers/messaging.js";
 
@@ -486,15 +486,7 @@ forEachEngine("event list query parameters", (engine) => {
   });
 
   test("a bad parameter is a 400 problem naming it, and changes nothing", async () => {
-    const count = async () =>
-      Number(
-        (
-          await api.db.store.db
-            .selectFrom("events")
-            .select((eb) => eb.fn.countAll().as("n"))
-            .executeTakeFirstOrThrow()
-        ).n,
-      );
+    const count = () => countEvents(api);
     const before = await count();
     const cases: Array<[string, string]> = [
       ["/events/all/my?startAt=yesterday", "startAt"],

@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { suffixedTagId } from "../src/domain/tags.js";
 import { insertLead, updateLead } from "../src/services/leads.js";
-import { assertEventRecord, assertLeadpingShape, startTestApi, type TestApi } from "./helpers/api.js";
+import {
+  assertEventRecord,
+  assertLeadpingShape,
+  editStoredLead,
+  startTestApi,
+  type TestApi,
+} from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 
 const leadBody = (overrides: Record<string, unknown> = {}) => ({
@@ -215,17 +221,10 @@ forEachEngine("leads", (engine) => {
 
     // A lead stored with the offsets (as written before they were normalized) answers in Z form too,
     // and the same PUT is no change to it either.
-    const row = await api.db.store.db
-      .selectFrom("leads")
-      .select("document")
-      .where("id", "=", lead.id)
-      .executeTakeFirstOrThrow();
-    const stored = JSON.parse(row.document);
-    await api.db.store.db
-      .updateTable("leads")
-      .set({ document: JSON.stringify({ ...stored, metadata: { ...stored.metadata, ...sent } }) })
-      .where("id", "=", lead.id)
-      .execute();
+    await editStoredLead(api, lead.id, (stored) => ({
+      ...stored,
+      metadata: { ...(stored.metadata as object), ...sent },
+    }));
     assert.deepEqual((await api.call("GET", `/leads/${lead.id}`)).json(), lead);
     assert.deepEqual((await api.call("PUT", `/leads/${lead.id}`, body)).json(), lead);
     assert.equal((await eventsOf(lead.id)).length, 1);

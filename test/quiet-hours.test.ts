@@ -3,7 +3,7 @@ import { after, before, test } from "node:test";
 import { FALLBACK_ZONE, recipientZones, zonesForNumber } from "../src/domain/number-geo.js";
 import { nextAllowedTime, parseQuietWindow } from "../src/domain/quiet-hours.js";
 import { createWallet } from "../src/store/billing-repo.js";
-import { startTestApi, type TestApi } from "./helpers/api.js";
+import { editStoredLead, startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 import { addLead, addSenderNumber, isFinal, startSimulator, waitForEvent } from "./helpers/messaging.js";
 
@@ -106,18 +106,10 @@ forEachEngine("quiet hours that leave no common hour", (engine) => {
   test("a stored timeZoneId this Node cannot read is taken as unknown: the number's zones, and the worker goes on", async () => {
     const lead = await addLead(api, "+61891234570", { timeZoneId: "Australia/Perth" });
     // Written straight into the database, as another version or a hand edit could leave it.
-    const row = await api.db.store.db
-      .selectFrom("leads")
-      .select("document")
-      .where("id", "=", lead.leadId)
-      .executeTakeFirstOrThrow();
-    const doc = JSON.parse(row.document);
-    doc.contact.timeZoneId = "Mars/Olympus_Mons";
-    await api.db.store.db
-      .updateTable("leads")
-      .set({ document: JSON.stringify(doc) })
-      .where("id", "=", lead.leadId)
-      .execute();
+    await editStoredLead(api, lead.leadId, (doc) => ({
+      ...doc,
+      contact: { ...(doc.contact as object), timeZoneId: "Mars/Olympus_Mons" },
+    }));
     const res = await api.call("POST", "/sms/send", { conversationId: lead.conversationId, text: "Hello" });
     assert.equal(res.statusCode, 201, res.body);
     // The number's zones (Adelaide's and Perth's, which never agree on an hour): Blocked with the

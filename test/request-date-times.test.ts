@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { LightMyRequestResponse } from "fastify";
-import { startTestApi, type TestApi } from "./helpers/api.js";
+import { countEvents, startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 import { addLead, addSenderNumber } from "./helpers/messaging.js";
 
@@ -24,15 +24,7 @@ forEachEngine("date-times in requests", (engine) => {
   });
   after(() => api.close());
 
-  const eventCount = async () =>
-    Number(
-      (
-        await api.db.store.db
-          .selectFrom("events")
-          .select((eb) => eb.fn.countAll().as("n"))
-          .executeTakeFirstOrThrow()
-      ).n,
-    );
+  const eventCount = () => countEvents(api);
 
   const assertNames = (res: LightMyRequestResponse, field: string) => {
     assert.equal(res.statusCode, 400, res.body);

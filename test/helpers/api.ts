@@ -135,3 +135,30 @@ export function assertLeadpingShape(value: unknown, schema: string): void {
     );
   }
 }
+
+/** How many events the test database holds (every organization): "nothing written" checks. */
+export async function countEvents(api: TestApi): Promise<number> {
+  const row = await api.db.store.db
+    .selectFrom("events")
+    .select((eb) => eb.fn.countAll().as("n"))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** Rewrites a lead's stored document as another version or a hand edit could have left it. */
+export async function editStoredLead(
+  api: TestApi,
+  leadId: string,
+  edit: (document: Record<string, unknown>) => Record<string, unknown>,
+): Promise<void> {
+  const row = await api.db.store.db
+    .selectFrom("leads")
+    .select("document")
+    .where("id", "=", leadId)
+    .executeTakeFirstOrThrow();
+  await api.db.store.db
+    .updateTable("leads")
+    .set({ document: JSON.stringify(edit(JSON.parse(row.document))) })
+    .where("id", "=", leadId)
+    .execute();
+}
