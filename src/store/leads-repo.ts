@@ -113,6 +113,27 @@ export async function getLeadsByIds(
   return new Map(rows.map((r) => [r.id, r]));
 }
 
+/** The organization's leads with any of `ids` or at any of `phones`, in one statement. */
+export async function getLeadsByIdsOrPhones(
+  db: Db,
+  organizationId: string,
+  ids: string[],
+  phones: string[],
+): Promise<LeadRow[]> {
+  if (ids.length === 0 && phones.length === 0) return [];
+  return db
+    .selectFrom("leads")
+    .selectAll()
+    .where("organization_id", "=", organizationId)
+    .where((eb) =>
+      eb.or([
+        ...(ids.length > 0 ? [eb("id", "in", [...new Set(ids)])] : []),
+        ...(phones.length > 0 ? [eb("phone", "in", [...new Set(phones)])] : []),
+      ]),
+    )
+    .execute();
+}
+
 export async function getConversation(
   db: Db,
   organizationId: string,
