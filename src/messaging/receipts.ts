@@ -14,7 +14,15 @@ import { indexesByOrganization, transitionBatch } from "./batch-transitions.js";
 import { billAccepted, refundNotSent } from "./billing.js";
 import type { Receipt } from "./provider.js";
 import { isOptOutReceipt, lockLeadsAtRecipient, suppressOptedOutRecipient } from "./provider-opt-out.js";
-import { loadEvent, lockEvent, lockEvents, logIgnored, receiptLogged, transition } from "./transitions.js";
+import {
+  type EventKey,
+  findEvent,
+  lockEvent,
+  lockEvents,
+  logIgnored,
+  receiptLogged,
+  transition,
+} from "./transitions.js";
 
 /**
  * Carrier error codes that mean "this sender is being filtered", which count against its health:
@@ -22,12 +30,12 @@ import { loadEvent, lockEvent, lockEvents, logIgnored, receiptLogged, transition
  */
 const CARRIER_BLOCK_CODES = new Set(["30007", "40002", "40003", "40008", "CarrierBlocked"]);
 
-async function findEvent(db: Transaction<Database>, receipt: Receipt): Promise<EventRow | undefined> {
+/** How a receipt names its message: our id (the webhook URL's), else the provider's message id. */
+function receiptEventKey(receipt: Receipt): EventKey | null {
   if (receipt.eventId && receipt.organizationId) {
-    return lockEvent(db, { organizationId: receipt.organizationId, id: receipt.eventId });
+    return { organizationId: receipt.organizationId, id: receipt.eventId };
   }
-  if (!receipt.providerMessageId) return undefined;
-  return lockEvent(db, { providerMessageId: receipt.providerMessageId });
+  return receipt.providerMessageId ? { providerMessageId: receipt.providerMessageId } : null;
 }
 
 /**
@@ -35,17 +43,8 @@ async function findEvent(db: Transaction<Database>, receipt: Receipt): Promise<E
  * (provider-opt-out.ts): it is read unlocked to learn its organization and recipient, which never
  * change once it is written.
  */
-async function lockLeadsRefused(trx: Transaction<Database>, receipt: Receipt) {
-  const event =
-    receipt.eventId && receipt.organizationId
-      ? await loadEvent(trx, receipt.organizationId, receipt.eventId)
-      : receipt.providerMessageId
-        ? await trx
-            .selectFrom("events")
-            .selectAll()
-            .where("provider_message_id", "=", receipt.providerMessageId)
-            .executeTakeFirst()
-        : undefined;
+async function lockLeadsRefused(trx: Transaction<Database>, key: EventKey) {
+  const event = await findEvent(trx, key);
   return event ? lockLeadsAtRecipient(trx, event.organization_id, event.to_phone_number) : [];
 }
 
@@ -224,9 +223,11 @@ export async function applyReceiptsIn(
  * transaction of its own (Messaging does), where nothing was locked before them.
  */
 export async function applyReceiptIn(trx: Transaction<Database>, receipt: Receipt): Promise<ReceiptResult> {
+  const key = receiptEventKey(receipt);
+  if (!key) return { done: true, event: undefined };
   const optedOut = isOptOutReceipt(receipt);
-  const leads = optedOut ? await lockLeadsRefused(trx, receipt) : [];
-  const event = await findEvent(trx, receipt);
+  const leads = optedOut ? await lockLeadsRefused(trx, key) : [];
+  const event = await lockEvent(trx, key);
   if (!event) return { done: true, event: undefined };
   const now = Date.now();
   const log = receiptLog(receipt);

@@ -100,20 +100,28 @@ export async function loadEvent(db: Db, organizationId: string, id: string): Pro
     .executeTakeFirst();
 }
 
+/** How a caller names one event: by our id, or by the provider's message id (a receipt's). */
+export type EventKey = { organizationId: string; id: string } | { providerMessageId: string };
+
+function eventByKey(db: Db, where: EventKey) {
+  const query = db.selectFrom("events").selectAll();
+  return "providerMessageId" in where
+    ? query.where("provider_message_id", "=", where.providerMessageId)
+    : query.where("organization_id", "=", where.organizationId).where("id", "=", where.id);
+}
+
+/** The event `where` names, read without a lock. */
+export function findEvent(db: Db, where: EventKey): Promise<EventRow | undefined> {
+  return eventByKey(db, where).executeTakeFirst();
+}
+
 /**
  * Loads an event and, on PostgreSQL, locks its row until the transaction ends, so that everything
  * writing to one event (receipts, the worker's outcome) takes turns: its log numbers never collide.
  * SQLite has a single writer already.
  */
-export async function lockEvent(
-  db: Transaction<Database>,
-  where: { organizationId: string; id: string } | { providerMessageId: string },
-): Promise<EventRow | undefined> {
-  let query = db.selectFrom("events").selectAll();
-  query =
-    "providerMessageId" in where
-      ? query.where("provider_message_id", "=", where.providerMessageId)
-      : query.where("organization_id", "=", where.organizationId).where("id", "=", where.id);
+export async function lockEvent(db: Transaction<Database>, where: EventKey): Promise<EventRow | undefined> {
+  let query = eventByKey(db, where);
   if (db.getExecutor().adapter instanceof PostgresAdapter) query = query.forUpdate();
   return query.executeTakeFirst();
 }

@@ -1,12 +1,9 @@
 import { type Kysely, PostgresAdapter, sql, type Transaction } from "kysely";
 import { latestByKey } from "./latest-by-key.js";
-import { type ListSpec, phoneDigits, phoneEquals } from "./list-query.js";
+import { emailEquals, type ListSpec, phoneDigits, phoneEquals } from "./list-query.js";
 import type { ConversationRow, Database, LeadRow } from "./schema.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
-
-// Emails are stored lower-cased (domain/lead.ts): a filter in any case finds them.
-const emailMatch = (value: string) => sql`email = ${value.trim().toLowerCase()}`;
 
 export const LEAD_LIST_SPEC: ListSpec = {
   resource: "leads",
@@ -17,7 +14,7 @@ export const LEAD_LIST_SPEC: ListSpec = {
     updatedAt: { column: "updated_at", kind: "timestamp", range: true, order: true },
     firstName: { column: "first_name", kind: "string", filter: true, search: true },
     lastName: { column: "last_name", kind: "string", filter: true, search: true },
-    email: { column: "email", kind: "string", filter: true, search: true, match: emailMatch },
+    email: { column: "email", kind: "string", filter: true, search: true, match: emailEquals("email") },
     phone: {
       column: "phone",
       kind: "string",

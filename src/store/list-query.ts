@@ -63,6 +63,10 @@ export interface RowShape {
 export const phoneEquals = (column: string) => (value: string) =>
   sql`${sql.ref(column)} = ${toE164(value) ?? value}`;
 
+/** ListField.match for a column of emails, which are stored lower-cased: a filter in any case finds them. */
+export const emailEquals = (column: string) => (value: string) =>
+  sql`${sql.ref(column)} = ${value.trim().toLowerCase()}`;
+
 /**
  * ListField.searchTerm for a column of E.164 numbers: a term written as (part of) a phone number,
  * "(415) 555-01" or "415.555", is searched as its digits, which the stored +14155550142 contains in a

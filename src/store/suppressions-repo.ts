@@ -2,7 +2,7 @@ import { type Kysely, sql, type Transaction } from "kysely";
 import { newId } from "../domain/ids.js";
 import { toE164 } from "../domain/phone.js";
 import { lockMessagesNotHandedOver } from "./events-repo.js";
-import { type ListSpec, phoneDigits, phoneEquals } from "./list-query.js";
+import { emailEquals, type ListSpec, phoneDigits, phoneEquals } from "./list-query.js";
 import type { Database, SuppressionRow } from "./schema.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -54,7 +54,7 @@ export const SUPPRESSION_LIST_SPEC: ListSpec = {
       kind: "string",
       filter: true,
       search: true,
-      match: (value) => sql`email = ${asEmail(value)}`,
+      match: emailEquals("email"),
     },
     reason: { column: "reason", kind: "string", search: true },
   },
