@@ -139,6 +139,64 @@ forEachEngine("store", (engine) => {
     );
   });
 
+  test("migration 0012 rewrites lead date-times stored with an offset in UTC form, and nothing else", async () => {
+    const db = tdb.store.db;
+    const schema =
+      engine === "postgresql"
+        ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
+        : undefined;
+    assert.equal(
+      (await migrator(db as never, schema).migrateTo("0011_conversation_last_event")).error,
+      undefined,
+    );
+    const org = await createOrganization(db, "Offsets before UTC");
+    const document = (metadata: Record<string, unknown>) =>
+      JSON.stringify({
+        metadata,
+        contact: { firstName: "Ada" },
+        customer: { birthDate: "1990-04-01" },
+        enabled: true,
+        tagIds: [],
+        tagNames: [],
+      });
+    const stored = {
+      lead_offsets: document({
+        createdAt: "2026-03-01T09:00:00-05:00",
+        smsOptOutAt: "2026-03-02T01:30:00+05:30",
+        smsOptInAt: "2026-03-01t14:00:00z",
+        utmSource: "fb",
+        // Not one of the lead's date-time fields: kept as sent.
+        followUpAt: "2026-03-01T09:00:00-05:00",
+      }),
+      lead_utc: document({ createdAt: "2026-03-01T14:00:00.000Z" }),
+      lead_none: document({ utmSource: "google" }),
+    };
+    for (const [id, doc] of Object.entries(stored)) {
+      await sql`insert into leads (organization_id, id, first_name, last_name, phone, email, enabled, source_id,
+        price_micros, document, created_at, updated_at, created_by)
+        values (${org.organizationId}, ${id}, 'Ada', null, null, null, 1, null, null, ${doc}, 1000, 1000,
+        ${org.userId})`.execute(db);
+    }
+    assert.equal(await migrateToLatest(db as never), LATEST_MIGRATION);
+    const rows = await db
+      .selectFrom("leads")
+      .select(["id", "document"])
+      .where("organization_id", "=", org.organizationId)
+      .orderBy("id")
+      .execute();
+    const after = Object.fromEntries(rows.map((row) => [row.id, row.document]));
+    assert.deepEqual(JSON.parse(after.lead_offsets!).metadata, {
+      createdAt: "2026-03-01T14:00:00.000Z",
+      smsOptOutAt: "2026-03-01T20:00:00.000Z",
+      smsOptInAt: "2026-03-01T14:00:00.000Z",
+      utmSource: "fb",
+      followUpAt: "2026-03-01T09:00:00-05:00",
+    });
+    assert.equal(JSON.parse(after.lead_offsets!).customer.birthDate, "1990-04-01");
+    assert.equal(after.lead_utc, stored.lead_utc);
+    assert.equal(after.lead_none, stored.lead_none);
+  });
+
   test("migration 0008 gives suppressions written before it their recipientIdentifier (the recipient)", async () => {
     const db = tdb.store.db;
     const schema =

@@ -53,8 +53,8 @@ function utcForm(value: string): string | null {
 }
 
 /**
- * A stored lead with its date-times in UTC form: leads written before these were normalized kept the
- * client's offset. A value that is no instant is left as stored.
+ * A lead document with its date-times in UTC form (migration 0012 rewrites the leads written before
+ * these were normalized, which kept the client's offset). A value that is no instant is left as is.
  */
 export function withUtcDateTimes(doc: LeadDocument): LeadDocument {
   for (const field of LEAD_DATE_TIME_FIELDS) {

@@ -8,7 +8,6 @@ import {
   LeadValidationError,
   leadDisplayName,
   normalizeLeadRequest,
-  withUtcDateTimes,
 } from "../domain/lead.js";
 import { usdToMicros } from "../domain/money.js";
 import { SMS_CONSENT_FIELDS } from "../domain/sms-consent.js";
@@ -55,9 +54,9 @@ function leadColumns(doc: LeadDocument) {
   };
 }
 
-/** A stored lead as read: answered, and compared with an update, in the form a new one is stored. */
+/** A stored lead as read (its date-times are in UTC form: normalized on write, and by migration 0012). */
 export function leadDocument(row: Pick<LeadRow, "document">): LeadDocument {
-  return withUtcDateTimes(JSON.parse(row.document) as LeadDocument);
+  return JSON.parse(row.document) as LeadDocument;
 }
 
 /** The conversation a lead with a phone gets, created with it (one per lead). */
