@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { SimulatorProvider } from "../src/messaging/providers/simulator.js";
+import { Worker } from "../src/messaging/worker.js";
 import { createOrganization } from "../src/store/orgs-repo.js";
-import { assertLeadpingShape, startTestApi, type TestApi } from "./helpers/api.js";
+import { assertLeadpingShape, countEvents, startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 import { addLead, addSenderNumber } from "./helpers/messaging.js";
 
@@ -89,6 +91,42 @@ forEachEngine("SMS send requests", (engine) => {
     const again = await api.call("POST", "/sms/send", original);
     assert.equal(again.statusCode, 201, again.body);
     assert.equal(again.json().id, first.json().id);
+  });
+
+  test("outboundIdempotencyKey sent again with another scheduledFor, or with one added or left out, is a 422; the same instant spelled otherwise answers the first message", async () => {
+    const { conversationId } = await addLead(api, "+12125550208");
+    const at = Date.now() + 2 * 86_400_000;
+    const scheduled = { conversationId, text: "Call you then.", outboundIdempotencyKey: "call-3" };
+    const first = await api.call("POST", "/sms/send", {
+      ...scheduled,
+      scheduledFor: new Date(at).toISOString(),
+    });
+    assert.equal(first.statusCode, 201, first.body);
+    const unscheduled = { conversationId, text: "Call you now.", outboundIdempotencyKey: "call-4" };
+    const second = await api.call("POST", "/sms/send", unscheduled);
+    assert.equal(second.statusCode, 201, second.body);
+    const before = await messageCount();
+    for (const [request, scheduledFor] of [
+      [scheduled, new Date(at + 3_600_000).toISOString()],
+      [scheduled, undefined],
+      [scheduled, "2020-01-01T00:00:00Z"],
+      [unscheduled, new Date(at).toISOString()],
+    ] as const) {
+      const res = await api.call("POST", "/sms/send", { ...request, scheduledFor });
+      assert.equal(res.statusCode, 422, `${scheduledFor}: ${res.body}`);
+      assert.match(
+        res.json().detail,
+        new RegExp(`outboundIdempotencyKey '${request.outboundIdempotencyKey}'`),
+      );
+      assert.deepEqual(Object.keys(res.json().errors), ["outboundIdempotencyKey"]);
+    }
+    assert.equal(await messageCount(), before, "nothing written");
+    // The same instant at +01:00 is the same request.
+    const again = await api.call("POST", "/sms/send", { ...scheduled, scheduledFor: atPlusOneHour(at) });
+    assert.equal(again.statusCode, 201, again.body);
+    assert.equal(again.json().id, first.json().id);
+    const secondAgain = await api.call("POST", "/sms/send", { ...unscheduled, scheduledFor: null });
+    assert.equal(secondAgain.json().id, second.json().id, secondAgain.body);
   });
 
   test("an idempotency key belongs to its organization: another one's same key sends its own message", async () => {
@@ -252,5 +290,54 @@ forEachEngine("SMS send requests", (engine) => {
       assert.deepEqual(Object.keys(res.json().errors), ["text"]);
     }
     assert.equal(await messageCount(), before, "nothing written");
+  });
+});
+
+/** The instant `ms` spelled in the +01:00 offset, as a client in Paris might send it. */
+function atPlusOneHour(ms: number): string {
+  return `${new Date(ms + 3_600_000).toISOString().slice(0, 23)}+01:00`;
+}
+
+// Quiet hours move a scheduled message later (scheduled_for); a retry with its key still names the
+// time the send asked for, and that is what it is compared with.
+forEachEngine("SMS send requests deferred by quiet hours", (engine) => {
+  let api: TestApi;
+  before(async () => {
+    api = await startTestApi(engine, { env: { LEADTRAIL_QUIET_HOURS: "21:00-08:00" } });
+    await addSenderNumber(api);
+  });
+  after(() => api.close());
+
+  test("a keyed send retried with the scheduledFor it asked for answers the message quiet hours moved; the moved time is another send (422)", async () => {
+    const { conversationId } = await addLead(api, "+12125550209");
+    // 07:00 UTC tomorrow is 02:00 or 03:00 in New York, inside its quiet hours.
+    const asked = Date.parse(`${new Date(Date.now() + 86_400_000).toISOString().slice(0, 10)}T07:00:00Z`);
+    const request = { conversationId, text: "Good morning!", outboundIdempotencyKey: "morning-1" };
+    const first = await api.call("POST", "/sms/send", {
+      ...request,
+      scheduledFor: new Date(asked).toISOString(),
+    });
+    assert.equal(first.statusCode, 201, first.body);
+    // A worker whose clock reads the asked time defers the message to the morning in New York.
+    const worker = new Worker(api.db.store.db, {
+      engine,
+      config: api.pipeline.config,
+      provider: new SimulatorProvider(api.pipeline),
+      now: () => asked,
+    });
+    await worker.runOnce();
+    const moved = (await api.call("GET", `/events/${first.json().id}`)).json();
+    assert.equal(moved.scheduledReason, "QuietHours", JSON.stringify(moved));
+    assert.ok(Date.parse(moved.scheduledFor) > asked, moved.scheduledFor);
+    const again = await api.call("POST", "/sms/send", { ...request, scheduledFor: atPlusOneHour(asked) });
+    assert.equal(again.statusCode, 201, again.body);
+    assert.equal(again.json().id, first.json().id);
+    const before = await countEvents(api);
+    for (const scheduledFor of [moved.scheduledFor, undefined]) {
+      const res = await api.call("POST", "/sms/send", { ...request, scheduledFor });
+      assert.equal(res.statusCode, 422, `${scheduledFor}: ${res.body}`);
+      assert.deepEqual(Object.keys(res.json().errors), ["outboundIdempotencyKey"]);
+    }
+    assert.equal(await countEvents(api), before, "nothing written");
   });
 });

@@ -9,6 +9,7 @@ import { INBOUND_ONCE } from "../src/store/migration-0004-inbound-once.js";
 import { leadTags } from "../src/store/migration-0005-lead-tags.js";
 import { LATEST_MIGRATION, migrateToLatest, migrator } from "../src/store/migrations.js";
 import { createOrganization, hashApiKey } from "../src/store/orgs-repo.js";
+import type { EventRow } from "../src/store/schema.js";
 import { Store } from "../src/store/store.js";
 import { forEachEngine, openTestDatabase, type TestDatabase } from "./helpers/engines.js";
 
@@ -88,7 +89,10 @@ forEachEngine("store", (engine) => {
         at,
       );
     const [first, second] = [inbound(1_000), inbound(2_000)];
-    await insertEvents(db, [second!, first!]);
+    await db
+      .insertInto("events")
+      .values([rowBefore0013(second!), rowBefore0013(first!)])
+      .execute();
     assert.equal(await migrateToLatest(db as never), LATEST_MIGRATION);
     const rows = await db
       .selectFrom("events")
@@ -103,6 +107,57 @@ forEachEngine("store", (engine) => {
     await assert.rejects(insertEvents(db, [inbound(3_000)]), (error) =>
       isUniqueViolation(error, INBOUND_ONCE),
     );
+  });
+
+  test("migration 0013 gives keyed messages written before it the scheduledFor they asked for, where scheduled_for still holds it", async () => {
+    const db = tdb.store.db;
+    const schema =
+      engine === "postgresql"
+        ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
+        : undefined;
+    assert.equal(
+      (await migrator(db as never, schema).migrateTo("0011_conversation_last_event")).error,
+      undefined,
+    );
+    const org = await createOrganization(db, "Scheduled before 0013");
+    const outbound = (key: string, scheduled: Partial<EventRow>) =>
+      rowBefore0013(
+        newEventRow(
+          {
+            organization_id: org.organizationId,
+            event_type: "SmsOutbound",
+            activity_type: "Sms",
+            activity_category: ACTIVITY_CATEGORY.Sms,
+            description: "Outbound SMS.",
+            created_by: org.userId,
+            direction: "outbound",
+            idempotency_key: key,
+            ...scheduled,
+          },
+          1_000,
+        ),
+      );
+    await db
+      .insertInto("events")
+      .values([
+        outbound("asked", { status: "Scheduled", scheduled_for: 5_000, scheduled_reason: "Requested" }),
+        // Moved by quiet hours: the time it asked for (if any) is gone.
+        outbound("moved", { status: "Scheduled", scheduled_for: 9_000, scheduled_reason: "QuietHours" }),
+        outbound("now", { status: "Queued" }),
+      ])
+      .execute();
+    assert.equal(await migrateToLatest(db as never), LATEST_MIGRATION);
+    const rows = await db
+      .selectFrom("events")
+      .select(["idempotency_key", "requested_scheduled_for"])
+      .where("organization_id", "=", org.organizationId)
+      .orderBy("idempotency_key")
+      .execute();
+    assert.deepEqual(rows, [
+      { idempotency_key: "asked", requested_scheduled_for: 5_000 },
+      { idempotency_key: "moved", requested_scheduled_for: null },
+      { idempotency_key: "now", requested_scheduled_for: null },
+    ]);
   });
 
   test("migration 0009 leaves conversations written before it read: counting starts with the next message", async () => {
@@ -356,3 +411,9 @@ test("the vendored event schema is the contract's", () => {
   const vendored = new URL("./contract/event.schema.json", import.meta.url);
   assert.deepEqual(JSON.parse(readFileSync(vendored, "utf8")), JSON.parse(readFileSync(shared, "utf8")));
 });
+
+/** An event row as the events table held it before migration 0013 (no requested_scheduled_for). */
+function rowBefore0013(row: EventRow): Omit<EventRow, "requested_scheduled_for"> {
+  const { requested_scheduled_for: _addedBy0013, ...before } = row;
+  return before;
+}

@@ -139,6 +139,7 @@ function outboundEvent(q: QueueOutbound, now: number): NewEvent {
     queued_at: now,
     scheduled_for: later ? q.scheduledFor : null,
     scheduled_reason: later ? "Requested" : null,
+    requested_scheduled_for: q.scheduledFor,
     media: isMms
       ? JSON.stringify(
           q.mediaUrls.map((url) => ({ url, contentType: null, size: null, sha256: null, fileName: null })),
@@ -193,18 +194,29 @@ function sameContent(row: EventRow, text: string, mediaUrls: string[]): boolean 
   );
 }
 
+/** What a keyed send asks for: a request with its key again is the same send only if all of it matches. */
+interface KeyedRequest {
+  conversationId: string;
+  text: string;
+  mediaUrls: string[];
+  /** The instant scheduledFor names (any spelling of it), or null without one. */
+  scheduledFor: number | null;
+}
+
 /**
  * The message an earlier send with this key created, if any. As for a retry by smsEventId, it must be
  * a message of the conversation this request names: answering another lead's message would tell the
  * client its text went to this one (409, as README "Retrying a send" promises for both). A key sent
- * again with other content is a 422, as the IETF Idempotency-Key draft answers a reused key with a
- * different payload: answering the first message would tell the client that its new text was queued.
+ * again with other content or another scheduledFor is a 422, as the IETF Idempotency-Key draft
+ * answers a reused key with a different payload: answering the first message would tell the client
+ * that its new text, or its new time, was queued. The time compared is the one the first send asked
+ * for, not scheduled_for, which quiet hours may have moved.
  */
 async function findByIdempotencyKey(
   db: Db,
   organizationId: string,
   key: string,
-  request: { conversationId: string; text: string; mediaUrls: string[] },
+  request: KeyedRequest,
 ): Promise<EventRow | undefined> {
   const earlier = await db
     .selectFrom("events")
@@ -227,6 +239,15 @@ async function findByIdempotencyKey(
       "idempotency-key-reused",
       `outboundIdempotencyKey '${shownKey}' was used for message '${earlier.id}' with other text or mediaUrls; a key names one send: choose a new key for a new message.`,
       { outboundIdempotencyKey: ["was used for a message with other text or mediaUrls"] },
+    );
+  }
+  if (earlier.requested_scheduled_for !== request.scheduledFor) {
+    const asked = earlier.requested_scheduled_for;
+    throw new ProblemError(
+      422,
+      "idempotency-key-reused",
+      `outboundIdempotencyKey '${shownKey}' was used for message '${earlier.id}' ${asked === null ? "without scheduledFor" : `with scheduledFor ${toIso(asked)}`}; a key names one send: choose a new key for a new message.`,
+      { outboundIdempotencyKey: ["was used for a message with another scheduledFor"] },
     );
   }
   return earlier;
@@ -358,7 +379,7 @@ export async function sendSms(
   const key = body.outboundIdempotencyKey?.trim() || null;
   if (key && key.length > 200)
     throw badRequest("outboundIdempotencyKey must be at most 200 characters.", "outboundIdempotencyKey");
-  const keyedRequest = { conversationId: body.conversationId, text, mediaUrls };
+  const keyedRequest: KeyedRequest = { conversationId: body.conversationId, text, mediaUrls, scheduledFor };
   if (key) {
     const existing = await findByIdempotencyKey(db, actor.organizationId, key, keyedRequest);
     if (existing) return { event: existing, created: false };

@@ -50,6 +50,7 @@ export function newEventRow(input: NewEvent, now: number = Date.now()): EventRow
     next_retry_at: null,
     scheduled_for: null,
     scheduled_reason: null,
+    requested_scheduled_for: null,
     canceled_at: null,
     cancel_reason: null,
     media: null,

@@ -134,6 +134,8 @@ export interface EventsTable {
   next_retry_at: number | null;
   scheduled_for: number | null;
   scheduled_reason: string | null;
+  /** The scheduledFor the send asked for (null: none); scheduled_for is moved by quiet hours, this never. */
+  requested_scheduled_for: number | null;
   canceled_at: number | null;
   cancel_reason: string | null;
   /** JSON array of MessageMediaAttachment, or null for none. */

@@ -122,7 +122,7 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
             "The organization has no number to send from, or smsEventId or outboundIdempotencyKey names a message of another conversation.",
           ),
           422: problem(
-            "outboundIdempotencyKey names an earlier message of this conversation with other text or mediaUrls.",
+            "outboundIdempotencyKey names an earlier message of this conversation with other text, mediaUrls or scheduledFor.",
           ),
         },
       },
