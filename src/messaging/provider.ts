@@ -72,6 +72,20 @@ export interface ProviderEvents {
   inbound(message: InboundMessage): Promise<void>;
 }
 
+/** The longest a provider's send call may run (Telnyx answers in well under a second). */
+export const MAX_SEND_CALL_MS = 10_000;
+
+/**
+ * How long a provider's send call may run before its outcome is taken as unknown: 10 s, or half the
+ * reconcile deadline when that is shorter. The deadline runs from the worker's claim, and the call
+ * must be over before it: else the reconcile ends the message ProviderOutcomeUnknown while the call,
+ * which could still answer that the provider took it, runs on. The other half is for the claim's
+ * commit before the call and the recording of its answer after.
+ */
+export function sendCallTimeoutMs(reconcileSeconds: number): number {
+  return Math.min(MAX_SEND_CALL_MS, Math.floor((reconcileSeconds * 1000) / 2));
+}
+
 export interface Provider {
   readonly name: "simulator" | "telnyx";
   send(message: OutboundMessage): Promise<SendResult>;

@@ -1,5 +1,5 @@
 import type { MessagingConfig } from "../../config.js";
-import type { Provider, ProviderEvents } from "../provider.js";
+import { type Provider, type ProviderEvents, sendCallTimeoutMs } from "../provider.js";
 import { SimulatorProvider } from "./simulator.js";
 import { TelnyxProvider } from "./telnyx.js";
 import { telnyxPublicKey } from "./telnyx-webhook.js";
@@ -26,6 +26,8 @@ export function createProvider(config: MessagingConfig, events: ProviderEvents):
         apiKey: config.telnyx.apiKey,
         apiBaseUrl: config.telnyx.apiBaseUrl,
         publicUrl: config.publicUrl,
+        // Over before the reconcile deadline can end the message ProviderOutcomeUnknown.
+        timeoutMs: sendCallTimeoutMs(config.reconcileSeconds),
       });
     }
   }

@@ -1,4 +1,4 @@
-import type { OutboundMessage, Provider, SendResult } from "../provider.js";
+import { MAX_SEND_CALL_MS, type OutboundMessage, type Provider, type SendResult } from "../provider.js";
 import { isTelnyxOptOut } from "./telnyx-opt-out.js";
 
 // Telnyx's v2 Messaging API (POST /v2/messages), spoken with Node's own fetch.
@@ -17,6 +17,7 @@ export interface TelnyxOptions {
   apiBaseUrl: string;
   /** Our public base URL: each message's webhook_url is `${publicUrl}/webhooks/telnyx?event=…&org=…`. */
   publicUrl: string;
+  /** How long a send call may run (createProvider: sendCallTimeoutMs, within the reconcile deadline). */
   timeoutMs?: number;
 }
 
@@ -57,7 +58,7 @@ export class TelnyxProvider implements Provider {
           accept: "application/json",
         },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? MAX_SEND_CALL_MS),
       });
       text = await response.text();
     } catch (error) {
