@@ -81,12 +81,12 @@ function integer(name: string, fallback: number, env: NodeJS.ProcessEnv, min: nu
 }
 
 /** Bounded above too: a timer of more than 24.8 days fires at once in Node, and dates end. */
-function decimal(name: string, fallback: number, env: NodeJS.ProcessEnv, max: number): number {
+function decimal(name: string, fallback: number, env: NodeJS.ProcessEnv, max: number, min = 0): number {
   const raw = setting(name, env);
   if (raw === undefined) return fallback;
   const n = /^\d{1,16}(\.\d{1,16})?$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!Number.isFinite(n) || n < 0 || n > max)
-    throw new Error(`${name} must be a number from 0 to ${max}, got '${env[name]}'`);
+  if (!Number.isFinite(n) || n < min || n > max)
+    throw new Error(`${name} must be a number from ${min} to ${max}, got '${env[name]}'`);
   return n;
 }
 
@@ -140,7 +140,9 @@ export function loadMessagingConfig(env: NodeJS.ProcessEnv = process.env, port =
     ),
     retryBaseSeconds: decimal("LEADTRAIL_RETRY_BASE_SECONDS", 30, env, DAY_SECONDS),
     retryMaxAttempts: integer("LEADTRAIL_RETRY_MAX_ATTEMPTS", 5, env, 0, 100),
-    reconcileSeconds: decimal("LEADTRAIL_RECONCILE_SECONDS", 300, env, 7 * DAY_SECONDS),
+    // At least a second: a message's send call gets half of it (sendCallTimeoutMs), and with 0 every
+    // call would be cut off at once and every claimed message taken as unknown.
+    reconcileSeconds: decimal("LEADTRAIL_RECONCILE_SECONDS", 300, env, 7 * DAY_SECONDS, 1),
     // A billion dollars keeps micro-dollars exact (below 2^53).
     startingCreditMicros: usd("LEADTRAIL_STARTING_CREDIT", 10 * MICROS_PER_USD, env),
     provider,

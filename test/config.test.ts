@@ -72,7 +72,13 @@ test("every setting the README lists is checked: a bad value is refused with a m
       { LEADTRAIL_RETRY_MAX_ATTEMPTS: "1000" },
       /^LEADTRAIL_RETRY_MAX_ATTEMPTS must be an integer from 0 to 100/,
     ],
-    [{ LEADTRAIL_RECONCILE_SECONDS: "-1" }, /^LEADTRAIL_RECONCILE_SECONDS must be a number from 0/],
+    [{ LEADTRAIL_RECONCILE_SECONDS: "-1" }, /^LEADTRAIL_RECONCILE_SECONDS must be a number from 1/],
+    // No time for a send call at all (it gets half the deadline).
+    [
+      { LEADTRAIL_RECONCILE_SECONDS: "0" },
+      /^LEADTRAIL_RECONCILE_SECONDS must be a number from 1 to 604800, got '0'$/,
+    ],
+    [{ LEADTRAIL_RECONCILE_SECONDS: "0.5" }, /^LEADTRAIL_RECONCILE_SECONDS must be a number from 1/],
     [
       { LEADTRAIL_WARMUP_TICK_SECONDS: "3000000" },
       /^LEADTRAIL_WARMUP_TICK_SECONDS must be a number from 0 to 86400/,
