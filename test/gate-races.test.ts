@@ -158,10 +158,12 @@ forEachEngine("changes racing the compliance gate", (engine) => {
     },
   );
 
-  // The client's own opt-out record holds for the person: under the message's lead or another at the phone.
+  // The client's own opt-out record holds for the person: under the message's lead, another at the
+  // phone, or one created opted out (a vendor's repeat delivery of a person who said stop).
   for (const [whose, to] of [
     ["the message's lead", "+12125550446"],
     ["another lead at the phone", "+12125550447"],
+    ["a new lead at the phone", "+12125550448"],
   ] as const) {
     onPostgres(
       `${whose} recorded as opted out (smsOptedOut) while the gate reads is never followed by the message going out`,
@@ -169,11 +171,15 @@ forEachEngine("changes racing the compliance gate", (engine) => {
         const other = whose === "another lead at the phone" ? await addLead(api, to) : undefined;
         const { id, leadId } = await queue(to);
         const answeredFirst = await changeWhileGating(async () => {
-          const put = await api.call("PUT", `/leads/${other?.leadId ?? leadId}`, {
+          const optedOut = {
             contact: { firstName: "Pat", phone: { number: to } },
             metadata: { smsOptedOut: true },
-          });
-          assert.equal(put.statusCode, 200, put.body);
+          };
+          const res =
+            whose === "a new lead at the phone"
+              ? await api.call("POST", "/leads", optedOut)
+              : await api.call("PUT", `/leads/${other?.leadId ?? leadId}`, optedOut);
+          assert.equal(res.statusCode, whose === "a new lead at the phone" ? 201 : 200, res.body);
         });
         await assertGated(id, to, answeredFirst, {
           status: "Blocked",

@@ -128,25 +128,39 @@ function leadEvent(
   };
 }
 
-/** Creates a lead (and its conversation when it has a phone) and writes its LeadCreated event. */
+/**
+ * Creates a lead (and its conversation when it has a phone) and writes its LeadCreated event. `at`:
+ * the lead's time; by default the clock once nothing is waited for (see insertLead).
+ */
 export async function createLead(
   db: Kysely<Database>,
   actor: Actor,
   body: LeadRequestBody,
-  now: number = Date.now(),
+  at?: number,
 ): Promise<LeadRow> {
-  return transactKnowingCommit(db, (trx) => insertLead(trx, actor, body, now));
+  return transactKnowingCommit(db, (trx) => insertLead(trx, actor, body, at));
 }
 
-/** createLead inside the caller's transaction (the lead, its conversation and its LeadCreated event). */
+/**
+ * createLead inside the caller's transaction (the lead, its conversation and its LeadCreated event).
+ * A lead created opted out (metadata.smsOptedOut: true) blocks its phone's messages under every lead
+ * there (gate-facts.ts), so, as an update that opts a lead out, it first waits for a worker gating a
+ * message to that phone: the message goes out before the lead is answered, or is blocked by it.
+ * `at`: the lead's time; by default the clock after that wait.
+ */
 export async function insertLead(
   trx: Transaction<Database>,
   actor: Actor,
   body: LeadRequestBody,
-  now: number = Date.now(),
+  at?: number,
   options: { acceptSenderIds?: boolean; source?: SourceRow; intakeKey?: string | null } = {},
 ): Promise<LeadRow> {
   const doc = normalizeLeadRequest(body, options);
+  const phone = doc.contact.phone?.number;
+  if (doc.metadata.smsOptedOut === true && phone) {
+    await lockMessagesNotHandedOver(trx, actor.organizationId, { toPhoneNumber: phone });
+  }
+  const now = at ?? Date.now();
   const { source } = options;
   if (source) {
     assertSourceAccepts(sourceRules(source), doc);
@@ -221,7 +235,6 @@ export async function receiveLead(
       // Held until the lead commits: a re-keying PUT or a delete that commits before this read is
       // seen below, and one that comes later waits for this lead (shareLockSource).
       await shareLockSource(trx, actor.organizationId, actor.sourceId);
-      const now = at ?? Date.now();
       const source = await getSource(trx, actor.organizationId, actor.sourceId);
       // Deleted or re-keyed between authentication and now: the key is no longer valid.
       if (!source) throw invalidSourceKey();
@@ -231,7 +244,7 @@ export async function receiveLead(
       if (source.enabled !== 1) throw sourceDisabled();
       const earlier = key ? await getLeadByIntakeKey(trx, actor.organizationId, key) : undefined;
       if (earlier) return { lead: earlier, created: false };
-      const lead = await insertLead(trx, actor, body, now, { source, intakeKey: key });
+      const lead = await insertLead(trx, actor, body, at, { source, intakeKey: key });
       return { lead, created: true };
     });
     // The source's first/last-received stamps, after the lead's transaction rather than in it: every
