@@ -3,9 +3,18 @@ import { after, before, test } from "node:test";
 import { SimulatorProvider } from "../src/messaging/providers/simulator.js";
 import { Worker } from "../src/messaging/worker.js";
 import { createWallet } from "../src/store/billing-repo.js";
-import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
+import { createOrganization } from "../src/store/orgs-repo.js";
+import { assertEventRecord, countEvents, startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
-import { addLead, addSenderNumber, isFinal, startSimulator, waitForEvent } from "./helpers/messaging.js";
+import {
+  addLead,
+  addSenderNumber,
+  isFinal,
+  senderNumberRow,
+  startSimulator,
+  until,
+  waitForEvent,
+} from "./helpers/messaging.js";
 
 forEachEngine("inbound SMS and keywords", (engine) => {
   let api: TestApi;
@@ -125,6 +134,93 @@ forEachEngine("inbound SMS and keywords", (engine) => {
     const done = await waitForEvent(api, reply.id, isFinal);
     assert.equal(done.status, "Delivered", JSON.stringify(done));
     assert.equal(done.fromPhoneNumber, off.number);
+  });
+
+  test("a STOP to a number since deleted is recorded in each organization that texted the person from it, unanswered", async () => {
+    const FORMER = "+14155550105";
+    const person = "+12065553300";
+    const second = await createOrganization(api.db.store.db, "Second Org");
+    // Each organization in turn holds the number, texts the person from it, and deletes it.
+    const textThenDelete = async (key: string, organizationId: string) => {
+      const sender = senderNumberRow(organizationId, { number: FORMER, name: "Retired line", is_default: 0 });
+      await api.db.store.db.insertInto("phone_numbers").values(sender).execute();
+      const lead = await api.call("POST", "/leads", { contact: { phone: { number: person } } }, key);
+      assert.equal(lead.statusCode, 201, lead.body);
+      const conversation = (await api.call("POST", `/conversations/lead/${lead.json().id}`, {}, key)).json()
+        .items[0].id as string;
+      const sent = await api.call(
+        "POST",
+        "/sms/send",
+        {
+          conversationId: conversation,
+          text: "Still looking?",
+          fromPhoneNumberId: sender.id,
+          wasManuallyOverridden: true,
+        },
+        key,
+      );
+      assert.equal(sent.statusCode, 201, sent.body);
+      await until("the message to go out", async () => {
+        const e = (await api.call("GET", `/events/${sent.json().id}`, undefined, key)).json();
+        return e.status === "Delivered" ? e : undefined;
+      });
+      const deleted = await api.call("DELETE", `/phone-numbers/${sender.id}`, undefined, key);
+      assert.equal(deleted.statusCode, 204, deleted.body);
+      return { key, organizationId, leadId: lead.json().id as string, conversation };
+    };
+    const orgs = [
+      await textThenDelete(api.org.apiKey, api.org.organizationId),
+      await textThenDelete(second.apiKey, second.organizationId),
+    ];
+    const deliver = (from: string, text: string, providerMessageId: string) =>
+      api.pipeline.handleInbound({
+        from,
+        to: FORMER,
+        text,
+        media: [],
+        providerMessageId,
+        receivedAt: Date.now(),
+      });
+    const outcome = await deliver(person, "Stop", "former-number-stop");
+    assert.ok(outcome, "recorded, not dropped");
+    assert.equal(outcome.reply, null, "no confirmation: the number is no longer held");
+    for (const { key, organizationId, leadId, conversation } of orgs) {
+      const check = await api.call(
+        "POST",
+        "/suppressions/check",
+        { organizationId, phoneNumber: person, channel: "sms" },
+        key,
+      );
+      assert.equal(check.statusCode, 200, check.body);
+      assert.equal(check.json().allowed, false);
+      const lead = (await api.call("GET", `/leads/${leadId}`, undefined, key)).json();
+      assert.equal(lead.metadata.smsOptedOut, true);
+      assert.equal(lead.metadata.smsConsentStatus, "OptedOut");
+      const thread = (await api.call("POST", `/events/conversations/${conversation}`, {}, key)).json()
+        .items as Array<{ direction: string; status: string; toPhoneNumber: string }>;
+      const stop = thread.find((e) => e.direction === "inbound");
+      assert.equal(stop?.status, "Opted out");
+      assert.equal(stop?.toPhoneNumber, FORMER);
+      assert.equal(
+        thread.filter((e) => e.direction === "outbound").length,
+        1,
+        "only the message before the STOP",
+      );
+    }
+    // Delivered again: recorded once.
+    const events = await countEvents(api);
+    assert.equal(await deliver(person, "Stop", "former-number-stop"), undefined);
+    assert.equal(await countEvents(api), events);
+    // Nothing else to a deleted number is recorded, nor a STOP from someone it never texted.
+    assert.equal(await deliver(person, "Hello?", "former-number-hello"), undefined);
+    assert.equal(await deliver("+12065553301", "STOP", "former-number-stranger"), undefined);
+    assert.equal(await countEvents(api), events);
+    const stranger = await api.call("POST", "/suppressions/check", {
+      organizationId: api.org.organizationId,
+      phoneNumber: "+12065553301",
+      channel: "sms",
+    });
+    assert.equal(stranger.json().allowed, true);
   });
 
   for (const [i, word] of [

@@ -1,6 +1,6 @@
 import { type Kysely, sql, type Transaction } from "kysely";
 import { ACTIVITY_CATEGORY } from "../domain/event-vocabulary.js";
-import { keywordAction } from "../domain/keywords.js";
+import { type KeywordAction, keywordAction } from "../domain/keywords.js";
 import { toE164 } from "../domain/phone.js";
 import { withSmsConsent } from "../domain/sms-consent.js";
 import { lockLeadsAtPhone, recordSmsConsent } from "../services/lead-consent.js";
@@ -12,10 +12,11 @@ import { getConversationForLead } from "../store/leads-repo.js";
 import { lockForTransaction } from "../store/locks.js";
 import { INBOUND_ONCE } from "../store/migration-0004-inbound-once.js";
 import { findPhoneNumberByNumber } from "../store/phone-numbers-repo.js";
-import type { Database, EventRow, LeadRow } from "../store/schema.js";
+import type { Database, EventRow, LeadRow, PhoneNumberRow } from "../store/schema.js";
 import { findSuppression, isSuppressed, release, suppress } from "../store/suppressions-repo.js";
 import { SYSTEM_AUTHOR_ID } from "../store/user-directory.js";
 import type { Prices } from "./billing.js";
+import { formerSenders } from "./former-number.js";
 import type { InboundMessage } from "./provider.js";
 import { queueOutbound } from "./send.js";
 
@@ -109,179 +110,228 @@ export interface InboundOutcome {
   reply: EventRow | null;
 }
 
+/** The number of ours an inbound message reached, in one organization. */
+interface OurNumber {
+  organizationId: string;
+  /** Its id in the organization (null: a deleted number its messages named by no id). */
+  id: string | null;
+  number: string;
+  /** Where keyword answers go from: the number itself, or null for one the organization deleted. */
+  replyFrom: PhoneNumberRow | null;
+}
+
 /**
  * An inbound message: a Received event on the sender's conversation (lead and conversation created
  * for an unknown sender), plus the carrier keywords: STOP-words suppress the sender and answer once,
  * START/UNSTOP release, HELP/INFO answer with help. Replies are SystemInternal and never billed.
- * Returns undefined when the number it was sent to belongs to no organization, when it comes from
- * another of that organization's own numbers and carries no keyword (warmup traffic: on the timeline
- * already, as the outbound Warmup event, and no lead), or when the message (by its provider id) was
- * recorded before: providers redeliver webhooks, even concurrently.
+ * A STOP to a number the organization deleted is recorded in each organization that texted the
+ * sender from it (former-number.ts), unanswered: no confirmation can go from a number we no longer
+ * hold (nor from another: the person did not write to it); the first organization's outcome is
+ * answered. Returns undefined when the number it was sent to belongs to no organization (and it is no
+ * such STOP), when it comes from another of that organization's own numbers and carries no keyword
+ * (warmup traffic: on the timeline already, as the outbound Warmup event, and no lead), or when the
+ * message (by its provider id) was recorded before: providers redeliver webhooks, even concurrently.
  */
 export async function handleInbound(
   db: Kysely<Database>,
   message: InboundMessage,
   prices: (organizationId: string) => Promise<Prices>,
 ): Promise<InboundOutcome | undefined> {
-  const ourNumber = await findPhoneNumberByNumber(db, message.to);
-  if (!ourNumber) return undefined;
-  const organizationId = ourNumber.organization_id;
   const from = toE164(message.from) ?? message.from;
   const action = keywordAction(message.text);
-  // A keyword is honoured even from a number registered as our own: nothing checks that an
-  // organization holds the numbers it registers, so a warmup "partner" may be a person saying STOP.
-  if (action === null && (await isOwnNumber(db, organizationId, from))) return undefined;
-  const actor = { organizationId, userId: SYSTEM_ACTOR };
-  const orgPrices = await prices(organizationId);
-  const isMms = message.media.length > 0;
+  const current = await findPhoneNumberByNumber(db, message.to);
+  let recipients: OurNumber[];
+  if (current) {
+    const organizationId = current.organization_id;
+    // A keyword is honoured even from a number registered as our own: nothing checks that an
+    // organization holds the numbers it registers, so a warmup "partner" may be a person saying STOP.
+    if (action === null && (await isOwnNumber(db, organizationId, from))) return undefined;
+    recipients = [{ organizationId, id: current.id, number: current.number, replyFrom: current }];
+  } else if (action === "opt-out") {
+    const former = await formerSenders(db, message.to, from);
+    recipients = former.map((f) => ({
+      organizationId: f.organizationId,
+      id: f.phoneNumberId,
+      number: message.to,
+      replyFrom: null,
+    }));
+  } else {
+    return undefined;
+  }
+  if (recipients.length === 0) return undefined;
+  const orgPrices = new Map<string, Prices>();
+  for (const r of recipients)
+    if (r.replyFrom) orgPrices.set(r.organizationId, await prices(r.organizationId));
   try {
     return await runTransaction(db, async (trx) => {
-      // In the transaction, so that a redelivery rolled back below takes the lead it created with it;
-      // under the sender's lock, so that two first messages of a new sender create one lead.
-      await lockForTransaction(trx, `inbound-sender:${organizationId}:${from}`);
-      // The event is recorded as arriving now, once the lock is held (its createdAt, like every
-      // event's: a message stamped earlier, by the provider or before waiting for another message of
-      // its sender, must not slip into a page a client has already read); receivedAt keeps the
-      // provider's time, except one in the future (another clock than ours).
-      const arrivedAt = Date.now();
-      const receivedAt = Math.min(message.receivedAt, arrivedAt);
-      // A keyword is recorded on the sender's leads (services/lead-consent.ts): locked before the
-      // suppression below locks their messages, in the order a lead's update takes them.
-      const leadsAtPhone = action ? await lockLeadsAtPhone(trx, organizationId, from) : [];
-      let staleOptIn = false;
-      // First, before the conversation is written: a suppression waits for the messages to this
-      // sender that a worker is gating (suppressions-repo.ts), and a cancel locks its message before
-      // its conversation. The same order on both sides, so they never deadlock.
-      if (action === "opt-out") {
-        await suppress(trx, {
-          organizationId,
-          channel: "sms",
-          recipient: from,
-          phoneNumber: from,
-          email: null,
-          source: "inbound_keyword",
-          reason: `Replied '${message.text.trim()}'`,
-          actorId: null,
-          at: receivedAt,
-        });
-      } else if (action === "opt-in") {
-        // A START sent before the entry was made (delivered after it: a webhook retried late) is not
-        // the person's last word: the STOP after it stands, and so does an operator's later entry.
-        const entry = await findSuppression(trx, organizationId, "sms", from);
-        staleOptIn = entry?.status === "active" && Number(entry.suppressed_at) > receivedAt;
-      }
-      if (action === "opt-in" && !staleOptIn) {
-        await release(trx, {
-          organizationId,
-          channel: "sms",
-          recipient: from,
-          source: "inbound_keyword",
-          reason: `Replied '${message.text.trim()}'`,
-          actorId: null,
-          at: receivedAt,
-        });
-      }
-      // What the leads record: nothing for a stale START.
-      const consent = staleOptIn ? null : action;
-      const lead =
-        (await leadRepliedTo(trx, organizationId, from, ourNumber.number)) ??
-        (await insertLead(
+      let first: InboundOutcome | undefined;
+      for (const [i, ours] of recipients.entries()) {
+        // The provider's id records the delivery once (INBOUND_ONCE): on the first organization's event.
+        const delivered = i === 0 ? message : { ...message, providerMessageId: null };
+        const outcome = await recordInbound(
           trx,
-          actor,
-          {
-            contact: { phone: { number: from, type: "mobile" } },
-            metadata:
-              (consent && withSmsConsent(INBOUND_ORIGIN, consent, from, receivedAt)) || INBOUND_ORIGIN,
-          },
-          arrivedAt,
-          // A short code or sender id writes too; its lead keeps it as its phone, so a STOP it
-          // sends is recorded and honoured rather than refused (and retried, then dropped).
-          { acceptSenderIds: true },
-        ));
-      if (consent) await recordSmsConsent(trx, leadsAtPhone, consent, from, receivedAt);
-      const conversation = await getConversationForLead(trx, organizationId, lead.id);
-      if (!conversation) return undefined;
-      const event = await recordEvent(
-        trx,
-        {
-          organization_id: organizationId,
-          event_type: isMms ? "MmsInbound" : "SmsInbound",
-          event_category: "Messaging",
-          activity_type: isMms ? "Mms" : "Sms",
-          activity_category: ACTIVITY_CATEGORY.Sms,
-          description: `Inbound ${isMms ? "MMS" : "SMS"} from ${from} to ${ourNumber.number}.`,
-          summary: message.text || `[${message.media.length} media]`,
-          conversation_id: conversation.id,
-          lead_id: lead.id,
-          related_entity_type: "Conversation",
-          related_entity_id: conversation.id,
-          direction: "inbound",
-          status: action === "opt-out" ? "Opted out" : "Received",
-          compliance_action:
-            action === "opt-out"
-              ? "OptOut"
-              : action === "opt-in"
-                ? "OptIn"
-                : action === "help"
-                  ? "Help"
-                  : null,
-          traffic_type: "RealLead",
-          outbound_phone_number_id: ourNumber.id,
-          from_phone_number: from,
-          to_phone_number: ourNumber.number,
-          provider_message_id: message.providerMessageId,
-          telnyx_id: message.telnyxId ?? null,
-          received_at: receivedAt,
-          billing_status: "NotBilled",
-          body: message.text,
-          // No provider names the file: fileName stays null.
-          media: isMms ? JSON.stringify(message.media.map((m) => ({ ...m, fileName: null }))) : null,
-          created_by: SYSTEM_ACTOR,
-        },
-        arrivedAt,
-      );
-      // Arrival order for isUnread (store/conversation-reads.ts): this message reached us last,
-      // whatever its createdAt.
-      await trx
-        .updateTable("conversations")
-        .set((eb) => ({ inbound_count: eb("inbound_count", "+", 1), last_inbound_event_id: event.id }))
-        .where("organization_id", "=", organizationId)
-        .where("id", "=", conversation.id)
-        .execute();
-      // START releases the SMS opt-out only; an entry on every channel (an operator's) still stands.
-      // Then no confirmation: it would tell the person messages resume (the gate would block it, as
-      // it blocks any START reply to a suppressed number, and leave it Blocked on the conversation).
-      const stillSuppressed = action === "opt-in" && (await isSuppressed(trx, organizationId, "sms", from));
-      const reply =
-        action && !stillSuppressed
-          ? await queueOutbound(
-              trx,
-              {
-                organizationId,
-                createdBy: SYSTEM_ACTOR,
-                conversation,
-                to: from,
-                from: ourNumber,
-                selectionReason: "StickyConversation",
-                wasManuallyOverridden: false,
-                text: REPLIES[action],
-                mediaUrls: [],
-                campaignId: null,
-                sourceId: null,
-                trafficType: "SystemInternal",
-                scheduledFor: null,
-                idempotencyKey: null,
-                outboundSource: "system_notification",
-                prices: orgPrices,
-              },
-              Date.now(),
-            )
-          : null;
-      return { event, reply };
+          ours,
+          from,
+          action,
+          delivered,
+          orgPrices.get(ours.organizationId),
+        );
+        first ??= outcome;
+      }
+      return first;
     });
   } catch (error) {
     // A redelivery that raced the first delivery past the webhook's check: recorded once already.
     if (isUniqueViolation(error, INBOUND_ONCE)) return undefined;
     throw error;
   }
+}
+
+/** handleInbound in one organization, inside the caller's transaction. */
+async function recordInbound(
+  trx: Transaction<Database>,
+  ours: OurNumber,
+  from: string,
+  action: KeywordAction | null,
+  message: InboundMessage,
+  prices: Prices | undefined,
+): Promise<InboundOutcome | undefined> {
+  const { organizationId } = ours;
+  const actor = { organizationId, userId: SYSTEM_ACTOR };
+  const isMms = message.media.length > 0;
+  // In the transaction, so that a redelivery rolled back below takes the lead it created with it;
+  // under the sender's lock, so that two first messages of a new sender create one lead.
+  await lockForTransaction(trx, `inbound-sender:${organizationId}:${from}`);
+  // The event is recorded as arriving now, once the lock is held (its createdAt, like every
+  // event's: a message stamped earlier, by the provider or before waiting for another message of
+  // its sender, must not slip into a page a client has already read); receivedAt keeps the
+  // provider's time, except one in the future (another clock than ours).
+  const arrivedAt = Date.now();
+  const receivedAt = Math.min(message.receivedAt, arrivedAt);
+  // A keyword is recorded on the sender's leads (services/lead-consent.ts): locked before the
+  // suppression below locks their messages, in the order a lead's update takes them.
+  const leadsAtPhone = action ? await lockLeadsAtPhone(trx, organizationId, from) : [];
+  let staleOptIn = false;
+  // First, before the conversation is written: a suppression waits for the messages to this
+  // sender that a worker is gating (suppressions-repo.ts), and a cancel locks its message before
+  // its conversation. The same order on both sides, so they never deadlock.
+  if (action === "opt-out") {
+    await suppress(trx, {
+      organizationId,
+      channel: "sms",
+      recipient: from,
+      phoneNumber: from,
+      email: null,
+      source: "inbound_keyword",
+      reason: `Replied '${message.text.trim()}'`,
+      actorId: null,
+      at: receivedAt,
+    });
+  } else if (action === "opt-in") {
+    // A START sent before the entry was made (delivered after it: a webhook retried late) is not
+    // the person's last word: the STOP after it stands, and so does an operator's later entry.
+    const entry = await findSuppression(trx, organizationId, "sms", from);
+    staleOptIn = entry?.status === "active" && Number(entry.suppressed_at) > receivedAt;
+  }
+  if (action === "opt-in" && !staleOptIn) {
+    await release(trx, {
+      organizationId,
+      channel: "sms",
+      recipient: from,
+      source: "inbound_keyword",
+      reason: `Replied '${message.text.trim()}'`,
+      actorId: null,
+      at: receivedAt,
+    });
+  }
+  // What the leads record: nothing for a stale START.
+  const consent = staleOptIn ? null : action;
+  const lead =
+    (await leadRepliedTo(trx, organizationId, from, ours.number)) ??
+    (await insertLead(
+      trx,
+      actor,
+      {
+        contact: { phone: { number: from, type: "mobile" } },
+        metadata: (consent && withSmsConsent(INBOUND_ORIGIN, consent, from, receivedAt)) || INBOUND_ORIGIN,
+      },
+      arrivedAt,
+      // A short code or sender id writes too; its lead keeps it as its phone, so a STOP it
+      // sends is recorded and honoured rather than refused (and retried, then dropped).
+      { acceptSenderIds: true },
+    ));
+  if (consent) await recordSmsConsent(trx, leadsAtPhone, consent, from, receivedAt);
+  const conversation = await getConversationForLead(trx, organizationId, lead.id);
+  if (!conversation) return undefined;
+  const event = await recordEvent(
+    trx,
+    {
+      organization_id: organizationId,
+      event_type: isMms ? "MmsInbound" : "SmsInbound",
+      event_category: "Messaging",
+      activity_type: isMms ? "Mms" : "Sms",
+      activity_category: ACTIVITY_CATEGORY.Sms,
+      description: `Inbound ${isMms ? "MMS" : "SMS"} from ${from} to ${ours.number}${ours.replyFrom ? "" : " (a number this organization has deleted: no confirmation can be sent from it)"}.`,
+      summary: message.text || `[${message.media.length} media]`,
+      conversation_id: conversation.id,
+      lead_id: lead.id,
+      related_entity_type: "Conversation",
+      related_entity_id: conversation.id,
+      direction: "inbound",
+      status: action === "opt-out" ? "Opted out" : "Received",
+      compliance_action:
+        action === "opt-out" ? "OptOut" : action === "opt-in" ? "OptIn" : action === "help" ? "Help" : null,
+      traffic_type: "RealLead",
+      outbound_phone_number_id: ours.id,
+      from_phone_number: from,
+      to_phone_number: ours.number,
+      provider_message_id: message.providerMessageId,
+      telnyx_id: message.telnyxId ?? null,
+      received_at: receivedAt,
+      billing_status: "NotBilled",
+      body: message.text,
+      // No provider names the file: fileName stays null.
+      media: isMms ? JSON.stringify(message.media.map((m) => ({ ...m, fileName: null }))) : null,
+      created_by: SYSTEM_ACTOR,
+    },
+    arrivedAt,
+  );
+  // Arrival order for isUnread (store/conversation-reads.ts): this message reached us last,
+  // whatever its createdAt.
+  await trx
+    .updateTable("conversations")
+    .set((eb) => ({ inbound_count: eb("inbound_count", "+", 1), last_inbound_event_id: event.id }))
+    .where("organization_id", "=", organizationId)
+    .where("id", "=", conversation.id)
+    .execute();
+  // START releases the SMS opt-out only; an entry on every channel (an operator's) still stands.
+  // Then no confirmation: it would tell the person messages resume (the gate would block it, as
+  // it blocks any START reply to a suppressed number, and leave it Blocked on the conversation).
+  const stillSuppressed = action === "opt-in" && (await isSuppressed(trx, organizationId, "sms", from));
+  const reply =
+    action && !stillSuppressed && ours.replyFrom && prices
+      ? await queueOutbound(
+          trx,
+          {
+            organizationId,
+            createdBy: SYSTEM_ACTOR,
+            conversation,
+            to: from,
+            from: ours.replyFrom,
+            selectionReason: "StickyConversation",
+            wasManuallyOverridden: false,
+            text: REPLIES[action],
+            mediaUrls: [],
+            campaignId: null,
+            sourceId: null,
+            trafficType: "SystemInternal",
+            scheduledFor: null,
+            idempotencyKey: null,
+            outboundSource: "system_notification",
+            prices,
+          },
+          Date.now(),
+        )
+      : null;
+  return { event, reply };
 }

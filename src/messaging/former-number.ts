@@ -1,0 +1,55 @@
+import { type ExpressionBuilder, type Kysely, sql } from "kysely";
+import type { Database } from "../store/schema.js";
+
+// A number an organization deleted is no longer any organization's, yet the provider may still
+// deliver to it (the number is released there later, or never), and a person who was texted from it
+// replies STOP to it. The opt-out must be recorded all the same (TCPA: a revocation by any
+// reasonable means), so it is attributed to the organizations that texted that person from that
+// number: their messages say so. Nothing else is: an ordinary message, START or HELP to a deleted
+// number has no one to answer it and is dropped, and so is a STOP to a number no organization ever
+// texted that person from (nothing says whose it would be).
+
+/** An organization that texted a person from a number it has since deleted. */
+export interface FormerSender {
+  organizationId: string;
+  /** The id the number had in the organization (its messages name it), null if they name none. */
+  phoneNumberId: string | null;
+}
+
+/**
+ * The latest message of the organization `o` that was handed to a provider from `number` to `person`.
+ * Read through events_by_to_phone (organization, recipient, newest first).
+ */
+function lastHandedOver(
+  eb: ExpressionBuilder<Database & { o: Database["organizations"] }, "o">,
+  number: string,
+  person: string,
+) {
+  return eb
+    .selectFrom("events as e")
+    .select(sql<string>`coalesce(e.from_phone_number_id, '')`.as("id"))
+    .whereRef("e.organization_id", "=", "o.id")
+    .where("e.to_phone_number", "=", person)
+    .where("e.from_phone_number", "=", number)
+    .where("e.direction", "=", "outbound")
+    .where("e.sending_started_at", "is not", null)
+    .orderBy("e.created_at", "desc")
+    .orderBy("e.id", "desc")
+    .limit(1);
+}
+
+/** The organizations that texted `person` from `number` (no longer any organization's), by id. */
+export async function formerSenders(
+  db: Kysely<Database>,
+  number: string,
+  person: string,
+): Promise<FormerSender[]> {
+  const rows = await db
+    .selectFrom("organizations as o")
+    .select((eb) => ["o.id", lastHandedOver(eb, number, person).as("phone_number_id")])
+    .orderBy("o.id")
+    .execute();
+  return rows.flatMap((r) =>
+    r.phone_number_id === null ? [] : [{ organizationId: r.id, phoneNumberId: r.phone_number_id || null }],
+  );
+}
