@@ -116,25 +116,33 @@ forEachEngine("inbound SMS and keywords", (engine) => {
     assert.equal((await inbound("+12065550140", "One more")).conversationId, older.conversationId);
   });
 
-  test("a STOP to a number with SMS turned off still gets its confirmation, from that number", async () => {
-    const off = await addSenderNumber(api, {
-      number: "+14155550102",
-      name: "SMS off",
-      is_default: 0,
-      sms_enabled: 0,
+  // The provider still holds the number and the person wrote to it: the carriers require the answer.
+  for (const [i, [off, settings]] of (
+    [
+      ["with SMS turned off", { sms_enabled: 0 }],
+      ["disabled", { enabled: 0 }],
+    ] as const
+  ).entries()) {
+    test(`a STOP to a number ${off} still gets its confirmation, from that number`, async () => {
+      const number = await addSenderNumber(api, {
+        number: `+1415555010${2 + i}`,
+        name: off,
+        is_default: 0,
+        ...settings,
+      });
+      const res = await api.call("POST", "/simulator/inbound", {
+        from: `+1206555014${1 + i}`,
+        to: number.number,
+        text: "STOP",
+      });
+      assert.equal(res.statusCode, 201, res.body);
+      const [reply] = await replyTo(res.json().conversationId);
+      assert.ok(reply, "a confirmation was queued");
+      const done = await waitForEvent(api, reply.id, isFinal);
+      assert.equal(done.status, "Delivered", JSON.stringify(done));
+      assert.equal(done.fromPhoneNumber, number.number);
     });
-    const res = await api.call("POST", "/simulator/inbound", {
-      from: "+12065550141",
-      to: off.number,
-      text: "STOP",
-    });
-    assert.equal(res.statusCode, 201, res.body);
-    const [reply] = await replyTo(res.json().conversationId);
-    assert.ok(reply, "a confirmation was queued");
-    const done = await waitForEvent(api, reply.id, isFinal);
-    assert.equal(done.status, "Delivered", JSON.stringify(done));
-    assert.equal(done.fromPhoneNumber, off.number);
-  });
+  }
 
   test("a STOP to a number since deleted is recorded in each organization that texted the person from it, unanswered", async () => {
     const FORMER = "+14155550105";

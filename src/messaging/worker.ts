@@ -326,10 +326,12 @@ export class Worker {
     }
     const sender = row.from_phone_number_id ? facts.senders.get(row.from_phone_number_id) : undefined;
     // Selection refuses a number that is disabled or has SMS turned off; either may change while a
-    // message waits in the queue. An opt-out's confirmation still goes from the number the person
-    // wrote to, SMS off or not: the carriers require it, and it is the last message they get.
-    const smsOff = sender?.sms_enabled !== 1 && row.traffic_type !== "SystemInternal";
-    if (sender?.enabled !== 1 || smsOff) {
+    // message waits in the queue. A keyword's answer (an opt-out's confirmation above all) still goes
+    // from the number the person wrote to, disabled or SMS off: the carriers require it, the
+    // provider still holds the number, and the confirmation is the last message they get. Only a
+    // deleted number cannot answer.
+    const answersKeyword = row.traffic_type === "SystemInternal";
+    if (!sender || (!answersKeyword && (sender.enabled !== 1 || sender.sms_enabled !== 1))) {
       return block(
         {
           compliance_action: "SenderUnavailable",
