@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { REPLIES } from "../src/messaging/inbound.js";
 import { SimulatorProvider } from "../src/messaging/providers/simulator.js";
 import { Worker } from "../src/messaging/worker.js";
 import { createWallet } from "../src/store/billing-repo.js";
@@ -286,6 +287,37 @@ forEachEngine("inbound SMS and keywords", (engine) => {
       assert.match(String(reply.summary), /unsubscribed/);
     });
   }
+
+  test("a STOP from a person already opted out and confirmed is recorded, not confirmed again", async () => {
+    const phone = "+12065553400";
+    const { conversationId } = await addLead(api, phone);
+    const confirmations = async () =>
+      (await replyTo(conversationId)).filter((r) => r.summary === REPLIES["opt-out"]).length;
+    await inbound(phone, "STOP");
+    assert.equal(await confirmations(), 1);
+    const again = await inbound(phone, "Stop");
+    assert.equal(again.status, "Opted out", "the repeat is on the timeline");
+    assert.equal(again.complianceAction, "OptOut");
+    assert.equal(await confirmations(), 1, "one confirmation per opt-out");
+    // After a START, a new opt-out gets its own.
+    await inbound(phone, "START");
+    await inbound(phone, "STOP");
+    assert.equal(await confirmations(), 2);
+    // An entry the person was never told of (an operator's) is confirmed at their first STOP.
+    const listed = "+12065553401";
+    const other = await addLead(api, listed);
+    const entry = await api.call("POST", "/suppressions", {
+      organizationId: api.org.organizationId,
+      phoneNumber: listed,
+      channel: "sms",
+      reason: "Asked on a call",
+    });
+    assert.equal(entry.statusCode, 201, entry.body);
+    await inbound(listed, "STOP");
+    await inbound(listed, "STOP");
+    const told = (await replyTo(other.conversationId)).filter((r) => r.summary === REPLIES["opt-out"]);
+    assert.equal(told.length, 1);
+  });
 
   test("a message to an opted-out lead is blocked; START releases and confirms", async () => {
     const { conversationId } = await addLead(api, "+12065550135");

@@ -102,6 +102,36 @@ async function leadRepliedTo(
   return [...leads].sort((a, b) => activity(b) - activity(a))[0];
 }
 
+/**
+ * Whether the person already has the one confirmation of their opt-out: one queued to them since
+ * the active entry was made and not given up on (a Failed or Blocked one reached nobody, so a STOP
+ * repeated for want of it gets another). A STOP from a person already opted out and confirmed is
+ * recorded, unanswered: CTIA allows one confirmation, Twilio's and Telnyx's block rules let nothing
+ * more reach an opted-out number (Twilio answers not even their HELP), and a reply to every STOP
+ * would text someone who asked for no more texts.
+ */
+async function optOutConfirmedSince(
+  trx: Transaction<Database>,
+  organizationId: string,
+  phone: string,
+  since: number,
+): Promise<boolean> {
+  // Read through events_by_to_phone (organization, recipient, time).
+  const confirmation = await trx
+    .selectFrom("events")
+    .select("id")
+    .where("organization_id", "=", organizationId)
+    .where("to_phone_number", "=", phone)
+    .where("created_at", ">=", since)
+    .where("direction", "=", "outbound")
+    .where("traffic_type", "=", "SystemInternal")
+    .where("body", "=", REPLIES["opt-out"])
+    .where("status", "not in", ["Failed", "Undeliverable", "Blocked", "Canceled"])
+    .limit(1)
+    .executeTakeFirst();
+  return confirmation !== undefined;
+}
+
 /** The metadata of a lead created for a sender no lead has. */
 const INBOUND_ORIGIN = { origin: "inbound-sms" } as const;
 
@@ -212,10 +242,15 @@ async function recordInbound(
   // suppression below locks their messages, in the order a lead's update takes them.
   const leadsAtPhone = action ? await lockLeadsAtPhone(trx, organizationId, from) : [];
   let staleOptIn = false;
+  let confirmedAlready = false;
   // First, before the conversation is written: a suppression waits for the messages to this
   // sender that a worker is gating (suppressions-repo.ts), and a cancel locks its message before
   // its conversation. The same order on both sides, so they never deadlock.
   if (action === "opt-out") {
+    const entry = await findSuppression(trx, organizationId, "sms", from);
+    confirmedAlready =
+      entry?.status === "active" &&
+      (await optOutConfirmedSince(trx, organizationId, from, entry.suppressed_at));
     await suppress(trx, {
       organizationId,
       channel: "sms",
@@ -309,7 +344,7 @@ async function recordInbound(
   // it blocks any START reply to a suppressed number, and leave it Blocked on the conversation).
   const stillSuppressed = action === "opt-in" && (await isSuppressed(trx, organizationId, "sms", from));
   const reply =
-    action && !stillSuppressed && ours.replyFrom && prices
+    action && !stillSuppressed && !confirmedAlready && ours.replyFrom && prices
       ? await queueOutbound(
           trx,
           {
