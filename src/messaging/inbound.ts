@@ -146,8 +146,8 @@ interface OurNumber {
   /** Its id in the organization (null: a deleted number its messages named by no id). */
   id: string | null;
   number: string;
-  /** Where keyword answers go from: the number itself, or null for one the organization deleted. */
-  replyFrom: PhoneNumberRow | null;
+  /** How keyword answers go: from the number itself; null for one the organization deleted. */
+  reply: { from: PhoneNumberRow; prices: Prices } | null;
 }
 
 /**
@@ -176,36 +176,27 @@ export async function handleInbound(
     // A keyword is honoured even from a number registered as our own: nothing checks that an
     // organization holds the numbers it registers, so a warmup "partner" may be a person saying STOP.
     if (action === null && (await isOwnNumber(db, organizationId, from))) return undefined;
-    recipients = [{ organizationId, id: current.id, number: current.number, replyFrom: current }];
+    const reply = { from: current, prices: await prices(organizationId) };
+    recipients = [{ organizationId, id: current.id, number: current.number, reply }];
   } else if (action === "opt-out") {
     const former = await formerSenders(db, message.to, from);
     recipients = former.map((f) => ({
       organizationId: f.organizationId,
       id: f.phoneNumberId,
       number: message.to,
-      replyFrom: null,
+      reply: null,
     }));
   } else {
     return undefined;
   }
   if (recipients.length === 0) return undefined;
-  const orgPrices = new Map<string, Prices>();
-  for (const r of recipients)
-    if (r.replyFrom) orgPrices.set(r.organizationId, await prices(r.organizationId));
   try {
     return await runTransaction(db, async (trx) => {
       let first: InboundOutcome | undefined;
       for (const [i, ours] of recipients.entries()) {
         // The provider's id records the delivery once (INBOUND_ONCE): on the first organization's event.
         const delivered = i === 0 ? message : { ...message, providerMessageId: null };
-        const outcome = await recordInbound(
-          trx,
-          ours,
-          from,
-          action,
-          delivered,
-          orgPrices.get(ours.organizationId),
-        );
+        const outcome = await recordInbound(trx, ours, from, action, delivered);
         first ??= outcome;
       }
       return first;
@@ -224,7 +215,6 @@ async function recordInbound(
   from: string,
   action: KeywordAction | null,
   message: InboundMessage,
-  prices: Prices | undefined,
 ): Promise<InboundOutcome | undefined> {
   const { organizationId } = ours;
   const actor = { organizationId, userId: SYSTEM_ACTOR };
@@ -306,7 +296,7 @@ async function recordInbound(
       event_category: "Messaging",
       activity_type: isMms ? "Mms" : "Sms",
       activity_category: ACTIVITY_CATEGORY.Sms,
-      description: `Inbound ${isMms ? "MMS" : "SMS"} from ${from} to ${ours.number}${ours.replyFrom ? "" : " (a number this organization has deleted: no confirmation can be sent from it)"}.`,
+      description: `Inbound ${isMms ? "MMS" : "SMS"} from ${from} to ${ours.number}${ours.reply ? "" : " (a number this organization has deleted: no confirmation can be sent from it)"}.`,
       summary: message.text || `[${message.media.length} media]`,
       conversation_id: conversation.id,
       lead_id: lead.id,
@@ -344,7 +334,7 @@ async function recordInbound(
   // it blocks any START reply to a suppressed number, and leave it Blocked on the conversation).
   const stillSuppressed = action === "opt-in" && (await isSuppressed(trx, organizationId, "sms", from));
   const reply =
-    action && !stillSuppressed && !confirmedAlready && ours.replyFrom && prices
+    action && !stillSuppressed && !confirmedAlready && ours.reply
       ? await queueOutbound(
           trx,
           {
@@ -352,7 +342,7 @@ async function recordInbound(
             createdBy: SYSTEM_ACTOR,
             conversation,
             to: from,
-            from: ours.replyFrom,
+            from: ours.reply.from,
             selectionReason: "StickyConversation",
             wasManuallyOverridden: false,
             text: REPLIES[action],
@@ -363,7 +353,7 @@ async function recordInbound(
             scheduledFor: null,
             idempotencyKey: null,
             outboundSource: "system_notification",
-            prices,
+            prices: ours.reply.prices,
           },
           Date.now(),
         )
