@@ -129,7 +129,7 @@ forEachEngine("phone numbers", (engine) => {
       assert.deepEqual(read.json(), pn);
     });
 
-    test("PUT replaces number, name and enabled; extension fields left out keep their values; DELETE answers 204, then 404", async () => {
+    test("PUT replaces number and name, and the optional fields it gives; those left out keep their values; DELETE answers 204, then 404", async () => {
       const o = await newOrg("Put Org");
       const pn = await create(o, "+14155550124", {
         isPreferred: true,
@@ -171,7 +171,7 @@ forEachEngine("phone numbers", (engine) => {
       assert.deepEqual((await o.call("GET", `/phone-numbers/${pn.id}`)).json(), updated);
       assert.equal(await canSendToUs(), true);
 
-      // Null objects and null flags give nothing: they keep too. enabled is the subset's: replaced.
+      // Null objects and null flags give nothing: they keep too. A given enabled is applied.
       const nulls = await o.call("PUT", `/phone-numbers/${pn.id}`, {
         number: "+14155550125",
         name: "Renamed",
@@ -191,7 +191,8 @@ forEachEngine("phone numbers", (engine) => {
       assert.equal(disabled.isDefault, true);
       assert.equal(disabled.warmup.enabled, true);
 
-      // Given values change them; an explicit null clears a routing id; an absent one still keeps.
+      // Given values change them; an explicit null clears a routing id; an absent one still keeps,
+      // and so does an absent enabled: the disabled number stays disabled.
       const changed = await o.call("PUT", `/phone-numbers/${pn.id}`, {
         number: "+14155550125",
         name: "Renamed",
@@ -202,7 +203,7 @@ forEachEngine("phone numbers", (engine) => {
       });
       assert.equal(changed.statusCode, 200, changed.body);
       const cleared = changed.json();
-      assert.equal(cleared.enabled, true);
+      assert.equal(cleared.enabled, false, "enabled left out: kept");
       assert.deepEqual(cleared.routing, {
         ...pn.routing,
         smsEnabled: false,
@@ -214,13 +215,21 @@ forEachEngine("phone numbers", (engine) => {
       assert.equal(cleared.isPreferred, false);
       assert.equal(cleared.isDefault, false);
       assert.equal(cleared.warmup.enabled, false);
-      // ... and a later Leadping-shaped PUT keeps those too.
-      const again = await o.call("PUT", `/phone-numbers/${pn.id}`, {
+      // ... and a later Leadping-shaped PUT keeps those too, with enabled left out or null.
+      for (const absent of [{}, { enabled: null }]) {
+        const again = await o.call("PUT", `/phone-numbers/${pn.id}`, {
+          number: "+14155550125",
+          name: "Renamed",
+          ...absent,
+        });
+        assert.deepEqual(again.json(), cleared);
+      }
+      const reenabled = await o.call("PUT", `/phone-numbers/${pn.id}`, {
         number: "+14155550125",
         name: "Renamed",
         enabled: true,
       });
-      assert.deepEqual(again.json(), cleared);
+      assert.equal(reenabled.json().enabled, true);
 
       const mismatch = await o.call("PUT", `/phone-numbers/${pn.id}`, {
         ...numberBody("+14155550125"),

@@ -222,14 +222,14 @@ export type NumberConflict = "duplicate-number" | "number-of-another-organizatio
 export type SaveResult = { row: PhoneNumberRow } | { conflict: NumberConflict } | { missing: true };
 
 /**
- * A create or update: number, name and enabled always given; a setting left undefined takes its
- * default on create and keeps its current value on update.
+ * A create or update: number and name always given; a setting left undefined takes its default on
+ * create and keeps its current value on update.
  */
-export type PhoneNumberChanges = Pick<PhoneNumberSettings, "number" | "name" | "enabled"> &
-  Partial<PhoneNumberSettings>;
+export type PhoneNumberChanges = Pick<PhoneNumberSettings, "number" | "name"> & Partial<PhoneNumberSettings>;
 
 /** What a new number gets for the settings its request left out. */
-const NEW_NUMBER_DEFAULTS: Omit<PhoneNumberSettings, "number" | "name" | "enabled"> = {
+const NEW_NUMBER_DEFAULTS: Omit<PhoneNumberSettings, "number" | "name"> = {
+  enabled: 1,
   sms_enabled: 1,
   source_id: null,
   campaign_id: null,
@@ -328,8 +328,8 @@ export async function savePhoneNumber(
       if (conflict) return { conflict };
       let row: PhoneNumberRow;
       if (id === null) {
-        const { number, name, enabled } = changes;
-        const settings = applyChanges({ ...NEW_NUMBER_DEFAULTS, number, name, enabled }, changes);
+        const { number, name } = changes;
+        const settings = applyChanges({ ...NEW_NUMBER_DEFAULTS, number, name }, changes);
         row = newPhoneNumberRow(organizationId, settings, now);
         await trx.insertInto("phone_numbers").values(row).execute();
       } else {

@@ -109,13 +109,14 @@ const flag = (value: boolean | undefined): 0 | 1 | undefined =>
   value === undefined ? undefined : value ? 1 : 0;
 
 /**
- * The settings a body gives. PUT is a replace only for the subset's own PhoneNumberRequest fields
- * (number, name, enabled). Our extensions (routing.*, isPreferred, isDefault, warmup) are not in
- * that schema, so a Leadping client never sends them: one it leaves out, or sends as null, comes
- * back undefined and keeps its current value on PUT (its default on POST), or a PUT from such a
- * client would drop the 10DLC campaign and the default flag. An explicit null clears the routing
- * ids (sourceId, campaignId, tenDlcCampaignId): null is a value they can hold. A null flag has no
- * cleared state, and a null routing or warmup object gives no field, so both keep.
+ * The settings a body gives. PUT replaces the subset's two required PhoneNumberRequest fields
+ * (number, name). Every optional field (enabled, and our extensions routing.*, isPreferred,
+ * isDefault, warmup, which a Leadping client never sends) left out, or sent as null, comes back
+ * undefined and keeps its current value on PUT (its default on POST): a PUT that only renames must
+ * not turn a disabled number back on, nor drop the 10DLC campaign and the default flag. An explicit
+ * null clears the routing ids (sourceId, campaignId, tenDlcCampaignId): null is a value they can
+ * hold. A null flag has no cleared state, and a null routing or warmup object gives no field, so
+ * both keep.
  */
 function parseChanges(body: PhoneNumberBody, organizationId: string): PhoneNumberChanges {
   if (body.organizationId != null && body.organizationId !== organizationId) {
@@ -144,7 +145,7 @@ function parseChanges(body: PhoneNumberBody, organizationId: string): PhoneNumbe
   return {
     number,
     name: body.name.trim() || displayNumber(number),
-    enabled: body.enabled === false ? 0 : 1,
+    enabled: flag(body.enabled ?? undefined),
     sms_enabled: flag(routing.smsEnabled ?? undefined),
     source_id: routingId("sourceId"),
     campaign_id: routingId("campaignId"),
@@ -497,7 +498,7 @@ export const phoneNumbersRoutes: FastifyPluginAsync<RouteDeps> = async (app, { s
       schema: {
         tags,
         summary:
-          "Update a sender number: number, name and enabled as sent; extension fields left out (or null flags) keep their values",
+          "Update a sender number: number and name as sent; optional fields left out (or null flags) keep their values",
         params: phoneNumberParams,
         body: PhoneNumberRequestSchema,
         response: { 200: PhoneNumberResponseSchema, ...withConflict },
