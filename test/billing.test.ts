@@ -6,10 +6,16 @@ import { newId } from "../src/domain/ids.js";
 import { MAX_WALLET_MICROS } from "../src/domain/money.js";
 import { ProblemError } from "../src/domain/problem.js";
 import { summaryPeriod } from "../src/http/routes/billing.js";
-import { addCredit, chargeOnce, getWallet, type UsageEntry } from "../src/store/billing-repo.js";
+import {
+  addCredit,
+  chargeOnce,
+  getWallet,
+  refundCharge,
+  type UsageEntry,
+} from "../src/store/billing-repo.js";
 import { insertEvents, newEventRow } from "../src/store/events-repo.js";
 import { type CreatedOrganization, createOrganization } from "../src/store/orgs-repo.js";
-import { startTestApi, type TestApi } from "./helpers/api.js";
+import { assertLeadpingShape, startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 
 const PROBLEM = /^application\/problem\+json\b/;
@@ -607,6 +613,115 @@ forEachEngine("wallets and usage", (engine) => {
           [mms.id, "MMS to +12125550143"],
         ].sort(),
       );
+    });
+
+    test("a refund is a line of its own, the charge negated; the charge line stays as it was", async () => {
+      const refunds = await createOrganization(api.db.store.db, "Refund Co");
+      const db = api.db.store.db;
+      const sms = newEventRow({
+        organization_id: refunds.organizationId,
+        event_type: "SmsSent",
+        activity_type: "Sms",
+        activity_category: "Messaging",
+        description: "",
+        created_by: refunds.userId,
+        to_phone_number: "+12125550144",
+      });
+      await insertEvents(db, [sms]);
+      const [charged, refunded, chargedAgain] = [
+        t("2024-03-05T10:00:00Z"),
+        t("2024-03-05T10:01:00Z"),
+        t("2024-03-05T10:02:00Z"),
+      ];
+      const before = (await getWallet(db, refunds.organizationId))!.balance_micros;
+      const line = usage(refunds.organizationId, { event_id: sms.id, created_at: charged });
+      assert.equal(await chargeOnce(db, line), true);
+      const refund = () =>
+        db.transaction().execute((trx) => refundCharge(trx, refunds.organizationId, sms.id, refunded));
+      assert.equal(await refund(), true);
+      assert.equal(await refund(), false, "refunded once");
+      assert.equal((await getWallet(db, refunds.organizationId))!.balance_micros, before);
+
+      const lines = async () =>
+        (
+          await api.call(
+            "POST",
+            "/usage/all/my",
+            {
+              filters: [{ field: "eventId", value: sms.id }],
+              orderBy: [{ field: "createdAt", direction: "asc" }],
+            },
+            refunds.apiKey,
+          )
+        ).json().items as Array<Record<string, unknown>>;
+      const [charge, credit, ...rest] = await lines();
+      assert.deepEqual(rest, []);
+      for (const row of [charge, credit]) assertLeadpingShape(row, "UsageLedgerTableRow");
+      assert.deepEqual(
+        [
+          charge!.status,
+          charge!.quantity,
+          charge!.customerChargeAmount,
+          charge!.isBillable,
+          charge!.createdAt,
+        ],
+        ["charged", 2, 0.0158, true, "2024-03-05T10:00:00.000Z"],
+        "the charge line as it was written",
+      );
+      assert.deepEqual(
+        { ...credit, id: undefined },
+        {
+          ...charge,
+          id: undefined,
+          status: "refunded_credited",
+          quantity: -2,
+          smsSegments: -2,
+          customerChargeAmount: -0.0158,
+          isBillable: false,
+          description: "Refund: SMS to +12125550144, 2 segments",
+          createdAt: "2024-03-05T10:01:00.000Z",
+        },
+      );
+      const summary = async () =>
+        (
+          await api.call(
+            "GET",
+            "/usage/summary/my?periodStart=2024-03-01T00:00:00Z",
+            undefined,
+            refunds.apiKey,
+          )
+        ).json();
+      const net = await summary();
+      assert.equal(net.customerChargeTotal, 0);
+      assert.equal(net.billableQuantityTotal, 0);
+      assert.equal(net.transactionCount, 2);
+      assert.deepEqual(
+        net.lines.map((l: { status: string; quantity: number; customerChargeAmount: number }) => [
+          l.status,
+          l.quantity,
+          l.customerChargeAmount,
+        ]),
+        [
+          ["charged", 2, 0.0158],
+          ["refunded_credited", -2, -0.0158],
+        ],
+      );
+      assert.equal(net.counters.find((c: { key: string }) => c.key === "sms_segments").value, 0);
+
+      // Shown sent after all: charged again, on a third line; the two before stay.
+      assert.equal(await chargeOnce(db, { ...line, created_at: chargedAgain }), true);
+      assert.equal(await chargeOnce(db, { ...line, created_at: chargedAgain }), false, "charged again once");
+      assert.equal((await getWallet(db, refunds.organizationId))!.balance_micros, before - 15_800);
+      const after = await lines();
+      assert.deepEqual(after.slice(0, 2), [charge, credit]);
+      assert.deepEqual(
+        [after[2]!.status, after[2]!.quantity, after[2]!.customerChargeAmount, after[2]!.createdAt],
+        ["charged", 2, 0.0158, "2024-03-05T10:02:00.000Z"],
+      );
+      const billed = await summary();
+      assert.equal(billed.customerChargeTotal, 0.0158);
+      assert.equal(billed.billableQuantityTotal, 2);
+      assert.equal(billed.counters.find((c: { key: string }) => c.key === "sms_segments").value, 2);
     });
 
     test("another organization sees only its own usage", async () => {

@@ -194,6 +194,71 @@ forEachEngine("store", (engine) => {
     );
   });
 
+  test("migration 0015 splits a charge refunded before it into the charge and its refund line, at the same time", async () => {
+    const db = tdb.store.db;
+    const schema =
+      engine === "postgresql"
+        ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
+        : undefined;
+    assert.equal(
+      (await migrator(db as never, schema).migrateTo("0011_conversation_last_event")).error,
+      undefined,
+    );
+    const org = await createOrganization(db, "Refunded before the split");
+    // As refundCharge left it then: the charge line rewritten to refunded_credited; and one kept.
+    for (const [id, status] of [
+      ["use_refunded", "refunded_credited"],
+      ["use_charged", "charged"],
+    ]) {
+      await sql`insert into usage_ledger (organization_id, id, event_id, channel, billable_unit, status,
+        quantity, unit_price_micros, amount_micros, lead_id, phone_number_id, phone_number, created_at)
+        values (${org.organizationId}, ${id}, ${`evt_${id}`}, 'sms', 'sms_segment', ${status}, 2, 7900, 15800,
+        null, 'pn_1', '+14155550100', 5000)`.execute(db);
+    }
+    assert.equal(await migrateToLatest(db as never), LATEST_MIGRATION);
+    const lines = await db
+      .selectFrom("usage_ledger")
+      .select(["id", "event_id", "event_entry", "status", "quantity", "amount_micros", "created_at"])
+      .where("organization_id", "=", org.organizationId)
+      .orderBy("event_id")
+      .orderBy("event_entry")
+      .execute();
+    assert.deepEqual(
+      lines.map((l) => ({ ...l, amount_micros: Number(l.amount_micros), created_at: Number(l.created_at) })),
+      [
+        {
+          id: "use_charged",
+          event_id: "evt_use_charged",
+          event_entry: 0,
+          status: "charged",
+          quantity: 2,
+          amount_micros: 15800,
+          created_at: 5000,
+        },
+        {
+          id: "use_refunded",
+          event_id: "evt_use_refunded",
+          event_entry: 0,
+          status: "charged",
+          quantity: 2,
+          amount_micros: 15800,
+          created_at: 5000,
+        },
+        {
+          id: lines[2]!.id,
+          event_id: "evt_use_refunded",
+          event_entry: 1,
+          status: "refunded_credited",
+          quantity: -2,
+          amount_micros: -15800,
+          created_at: 5000,
+        },
+      ],
+    );
+    assert.match(lines[2]!.id, /^use_/);
+  });
+
+
   test("migration 0012 rewrites lead date-times stored with an offset in UTC form, and nothing else", async () => {
     const db = tdb.store.db;
     const schema =

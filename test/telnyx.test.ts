@@ -982,6 +982,7 @@ forEachEngine("Telnyx end to end", (engine) => {
           .selectFrom("usage_ledger")
           .select(["status", "amount_micros"])
           .where("event_id", "=", id)
+          .orderBy("event_entry")
           .execute()
       ).map((l) => [l.status, Number(l.amount_micros)]);
     const before = await balance();
@@ -1007,7 +1008,11 @@ forEachEngine("Telnyx end to end", (engine) => {
     // worker-outcomes test), so the record does not depend on the order the two arrived in.
     assert.equal(failed.sentAt, null, "not sent");
     assert.equal(await balance(), before, "the wallet has the charge back");
-    assert.deepEqual(await charges(sms.id), [["refunded_credited", 7900]]);
+    // The ledger is append-only: the charge stays, and the refund is a line of its own.
+    assert.deepEqual(await charges(sms.id), [
+      ["charged", 7900],
+      ["refunded_credited", -7900],
+    ]);
     // The usage summary agrees with the wallet: the refunded charge is not counted.
     const summary = async () =>
       (await api.call("GET", "/usage/summary/my")).json().customerChargeTotal as number;
@@ -1022,7 +1027,11 @@ forEachEngine("Telnyx end to end", (engine) => {
     assert.equal(billed.billingStatus, "Billed");
     assert.equal(billed.billableAmount, 0.0079);
     assert.equal(Math.round((before - (await balance())) * 1e6), 7900, "charged once again, not twice");
-    assert.deepEqual(await charges(sms.id), [["charged", 7900]]);
+    assert.deepEqual(await charges(sms.id), [
+      ["charged", 7900],
+      ["refunded_credited", -7900],
+      ["charged", 7900],
+    ]);
     assert.equal(Math.round(((await summary()) - chargedBefore) * 1e6), 7900, "counted again once billed");
   });
 

@@ -8,7 +8,8 @@ import type { Database, UsageLedgerTable, WalletsTable } from "./schema.js";
 type Db = Kysely<Database> | Transaction<Database>;
 
 // Wallets hold integer micro-dollars; every charge is a usage-ledger line keyed by its event, so a
-// message is charged at most once however many times its "sent" is observed.
+// message is charged at most once however many times its "sent" is observed. The ledger is
+// append-only: a refund is a line of its own, the charge negated, and the charge line stays as it was.
 
 /** The wallet a new organization starts with unless told otherwise: 10 USD. */
 export const DEFAULT_STARTING_CREDIT_MICROS = 10_000_000;
@@ -71,6 +72,15 @@ export const BILLABLE_USAGE_STATUSES: readonly string[] = [
   "invoiced",
   "charged",
 ];
+
+/**
+ * The status of a refund line: its charge negated (quantity and amount below zero), so that the
+ * billable lines and the refunds together add up to what was charged, net.
+ */
+export const REFUND_STATUS = "refunded_credited";
+
+/** Statuses whose lines add up to the net usage charged: the billable ones and their refunds. */
+export const NET_USAGE_STATUSES: readonly string[] = [...BILLABLE_USAGE_STATUSES, REFUND_STATUS];
 
 export const USAGE_LIST_SPEC: ListSpec = {
   resource: "usage",
@@ -193,43 +203,47 @@ export async function addCredit(
   });
 }
 
-export type UsageEntry = Omit<UsageLedgerTable, "id">;
+/** A line as a charge writes it: the first of its event's lines. */
+export type UsageEntry = Omit<UsageLedgerTable, "id" | "event_entry">;
+
+/** Inserts lines unless their (event, entry) is there already; answers the lines inserted. */
+async function appendLines(db: Db, lines: UsageLedgerTable[]): Promise<Array<{ event_id: string | null }>> {
+  return db
+    .insertInto("usage_ledger")
+    .values(lines)
+    .onConflict((oc) =>
+      oc
+        .columns(["organization_id", "event_id", "event_entry"])
+        .where("event_id", "is not", null)
+        .doNothing(),
+    )
+    .returning("event_id")
+    .execute();
+}
+
+const firstLine = (entry: UsageEntry): UsageLedgerTable => ({
+  ...entry,
+  id: newId("use", entry.created_at),
+  event_entry: 0,
+});
 
 /**
  * Records a usage line for an event and, when it has an amount, debits the wallet: both or neither,
  * and only the first time for that event. Returns whether this call did it. Outside a transaction it
  * opens one, so the line and the debit commit together; concurrent calls for one event serialize on
- * the ledger's unique (organization_id, event_id) index and all but one insert nothing.
+ * the ledger's unique (organization_id, event_id, event_entry) index and all but one insert nothing.
  */
 export async function chargeOnce(db: Db, entry: UsageEntry): Promise<boolean> {
   if (!db.isTransaction) return transactKnowingCommit(db, (trx) => chargeOnce(trx, entry));
-  const inserted = await db
-    .insertInto("usage_ledger")
-    .values({ ...entry, id: newId("use", entry.created_at) })
-    .onConflict((oc) =>
-      oc.columns(["organization_id", "event_id"]).where("event_id", "is not", null).doNothing(),
-    )
-    .executeTakeFirst();
-  if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return rechargeRefunded(db, entry);
+  if ((await appendLines(db, [firstLine(entry)])).length === 0) {
+    // A message charged, refunded on a failure receipt, and then shown sent after all (a receipt
+    // that overtook the failure's): charged again, on a line after the refund.
+    return (
+      entry.event_id !== null &&
+      reverseLastLine(db, entry.organization_id, entry.event_id, entry.created_at, REFUND_STATUS, "charged")
+    );
+  }
   await debitWallet(db, entry.organization_id, entry.amount_micros, entry.created_at);
-  return true;
-}
-
-/**
- * A message charged, refunded on a failure receipt, and then shown sent after all (a receipt that
- * overtook the failure's): charged again on its one line.
- */
-async function rechargeRefunded(trx: Db, entry: UsageEntry): Promise<boolean> {
-  const recharged = await trx
-    .updateTable("usage_ledger")
-    .set({ status: "charged" })
-    .where("organization_id", "=", entry.organization_id)
-    .where("event_id", "=", entry.event_id)
-    .where("status", "=", "refunded_credited")
-    .returning("amount_micros")
-    .executeTakeFirst();
-  if (!recharged) return false;
-  await debitWallet(trx, entry.organization_id, Number(recharged.amount_micros), entry.created_at);
   return true;
 }
 
@@ -244,14 +258,7 @@ export async function chargeOnceMany(
   at: number,
 ): Promise<Set<string>> {
   if (entries.length === 0) return new Set();
-  const inserted = await trx
-    .insertInto("usage_ledger")
-    .values(entries.map((entry) => ({ ...entry, id: newId("use", entry.created_at) })))
-    .onConflict((oc) =>
-      oc.columns(["organization_id", "event_id"]).where("event_id", "is not", null).doNothing(),
-    )
-    .returning("event_id")
-    .execute();
+  const inserted = await appendLines(trx, entries.map(firstLine));
   const charged = new Set(inserted.map((r) => r.event_id!));
   const total = entries.reduce((sum, e) => sum + (charged.has(e.event_id!) ? e.amount_micros : 0), 0);
   await debitWallet(trx, organizationId, total, at);
@@ -285,9 +292,10 @@ async function debitWallet(db: Db, organizationId: string, amountMicros: number,
 }
 
 /**
- * Reverses a message's charge: its usage line becomes refunded_credited and the wallet gets the
- * amount back, in the caller's transaction. Answers whether there was a charge to reverse. The
- * line stays the message's one line: chargeOnce charges it again if the message proves sent after all.
+ * Reverses a message's charge: a refund line (the charge negated, refunded_credited) is appended
+ * after it and the wallet gets the amount back, in the caller's transaction; the charge line stays
+ * as it was. Answers whether there was a charge to reverse (its last line is a charge).
+ * chargeOnce charges it again, on a further line, if the message proves sent after all.
  */
 export async function refundCharge(
   trx: Transaction<Database>,
@@ -295,18 +303,44 @@ export async function refundCharge(
   eventId: string,
   at: number,
 ): Promise<boolean> {
-  const refunded = await trx
-    .updateTable("usage_ledger")
-    .set({ status: "refunded_credited" })
+  return reverseLastLine(trx, organizationId, eventId, at, "charged", REFUND_STATUS);
+}
+
+/**
+ * When an event's last line has status `from`, appends its reversal with status `to` (quantity and
+ * amount negated) and debits the wallet by the new line's amount: a refund's negative debit gives
+ * the charge back (no credit cap: the wallet held it a moment ago). Answers whether it did. Two
+ * concurrent reversals of one line meet on the unique index: the second appends nothing.
+ */
+async function reverseLastLine(
+  db: Db,
+  organizationId: string,
+  eventId: string,
+  at: number,
+  from: string,
+  to: string,
+): Promise<boolean> {
+  const last = await db
+    .selectFrom("usage_ledger")
+    .selectAll()
     .where("organization_id", "=", organizationId)
     .where("event_id", "=", eventId)
-    .where("status", "=", "charged")
-    .returning("amount_micros")
+    .orderBy("event_entry", "desc")
+    .limit(1)
     .executeTakeFirst();
-  if (!refunded) return false;
-  // A debit of minus the amount: the charge's own debit, undone (no credit cap: it gives back
-  // what the wallet held a moment ago).
-  await debitWallet(trx, organizationId, -Number(refunded.amount_micros), at);
+  if (last?.status !== from) return false;
+  const reversal: UsageLedgerTable = {
+    ...last,
+    id: newId("use", at),
+    event_entry: last.event_entry + 1,
+    status: to,
+    quantity: -last.quantity,
+    unit_price_micros: Number(last.unit_price_micros),
+    amount_micros: -Number(last.amount_micros),
+    created_at: at,
+  };
+  if ((await appendLines(db, [reversal])).length === 0) return false;
+  await debitWallet(db, organizationId, reversal.amount_micros, at);
   return true;
 }
 

@@ -236,6 +236,8 @@ export interface UsageLedgerTable {
   organization_id: string;
   id: string;
   event_id: string | null;
+  /** The line's place among its event's lines: 0 for the first charge, then refund, charge again… */
+  event_entry: number;
   channel: string;
   billable_unit: string;
   status: string;

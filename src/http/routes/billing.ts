@@ -12,6 +12,8 @@ import {
 import {
   BILLABLE_USAGE_STATUSES,
   getOrCreateWallet,
+  NET_USAGE_STATUSES,
+  REFUND_STATUS,
   recipientsByEventId,
   summarizeUsage,
   USAGE_LIST_SPEC,
@@ -92,8 +94,11 @@ function toWalletResponse(wallet: WalletsTable, organizationName: string, now: n
   };
 }
 
-/** Statuses that did not (or no longer) deliver the unit: left out of the "sent" counters. */
-const NOT_DELIVERED = new Set(["failed", "blocked_due_to_billing", "refunded_credited"]);
+/**
+ * Statuses that did not deliver the unit: left out of the "sent" counters. A refund line is counted:
+ * its negative quantity takes back the units of the charge it reverses.
+ */
+const NOT_DELIVERED = new Set(["failed", "blocked_due_to_billing"]);
 
 const COUNTERS: Array<{ key: string; label: string; unit: string; billableUnit: string }> = [
   { key: "sms_segments", label: "SMS segments", unit: "segments", billableUnit: "sms_segment" },
@@ -109,11 +114,9 @@ const COUNTERS: Array<{ key: string; label: string; unit: string; billableUnit: 
 function toUsageSummary(groups: UsageSummaryGroup[], start: number, end: number) {
   const sum = (rows: UsageSummaryGroup[], pick: (g: UsageSummaryGroup) => number) =>
     rows.reduce((total, g) => total + pick(g), 0);
-  // What the organization was charged: a refunded line keeps its amount but was given back.
-  const chargeMicros = sum(
-    groups.filter((g) => BILLABLE_USAGE_STATUSES.includes(g.status)),
-    (g) => g.amountMicros,
-  );
+  // What the organization was charged, net: a refund line's negative amount gives its charge back.
+  const net = groups.filter((g) => NET_USAGE_STATUSES.includes(g.status));
+  const chargeMicros = sum(net, (g) => g.amountMicros);
   const counters = COUNTERS.map((c, i) => ({
     key: c.key,
     label: c.label,
@@ -135,10 +138,7 @@ function toUsageSummary(groups: UsageSummaryGroup[], start: number, end: number)
     periodStart: toIso(start),
     periodEnd: toIso(end),
     customerChargeTotal: microsToUsd(chargeMicros),
-    billableQuantityTotal: sum(
-      groups.filter((g) => BILLABLE_USAGE_STATUSES.includes(g.status)),
-      (g) => g.quantity,
-    ),
+    billableQuantityTotal: sum(net, (g) => g.quantity),
     transactionCount: sum(groups, (g) => g.recordCount),
     pendingInvoiceCount: sum(
       groups.filter((g) => g.status === "pending_invoice"),
@@ -169,12 +169,17 @@ const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? "" : "s"}`;
 
 /**
  * What a line billed, e.g. "SMS to +14155550142, 2 segments" (the recipient is read from the
- * message event, which the ledger line does not copy); null for a unit no message is billed in.
+ * message event, which the ledger line does not copy), or gave back ("Refund: SMS to …"); null for
+ * a unit no message is billed in.
  */
 export function usageDescription(
-  row: Pick<UsageLedgerTable, "billable_unit" | "quantity">,
+  row: Pick<UsageLedgerTable, "billable_unit" | "quantity" | "status">,
   recipient: string | null,
 ): string | null {
+  if (row.status === REFUND_STATUS) {
+    const charge = usageDescription({ ...row, status: "charged", quantity: -row.quantity }, recipient);
+    return charge === null ? null : `Refund: ${charge}`;
+  }
   const to = recipient ? ` to ${recipient}` : "";
   switch (row.billable_unit) {
     case "sms_segment":
