@@ -97,6 +97,26 @@ function resolvePointer(doc: unknown, ref: string): unknown {
   return node;
 }
 
+/**
+ * Where a schema says `format: date-time`: its property paths ("", "metadata.createdAt",
+ * "items[]…"), through `$ref`s into `doc` (each followed once), allOf and array items.
+ */
+function dateTimePaths(doc: unknown, schema: unknown, path = "", seen = new Set<string>()): string[] {
+  if (schema === null || typeof schema !== "object") return [];
+  const node = schema as Record<string, unknown>;
+  if (typeof node.$ref === "string") {
+    if (seen.has(node.$ref)) return [];
+    return dateTimePaths(doc, resolvePointer(doc, node.$ref), path, new Set([...seen, node.$ref]));
+  }
+  const found = node.format === "date-time" ? [path] : [];
+  for (const part of (node.allOf as unknown[] | undefined) ?? [])
+    found.push(...dateTimePaths(doc, part, path, seen));
+  found.push(...dateTimePaths(doc, node.items, `${path}[]`, seen));
+  for (const [name, property] of Object.entries((node.properties as Record<string, unknown>) ?? {}))
+    found.push(...dateTimePaths(doc, property, path ? `${path}.${name}` : name, seen));
+  return found;
+}
+
 /** A URL the browser would fetch from somewhere other than the page's own origin. */
 function isForeign(url: string, pageUrl: string): boolean {
   return new URL(url, pageUrl).origin !== new URL(pageUrl).origin;
@@ -300,6 +320,42 @@ describe("OpenAPI document and docs UI", () => {
           assert.ok(ours.includes(type), `${method} ${path} does not document ${type}`);
       }
     }
+  });
+
+  test("every request parameter and body field the subset documents as a date-time is one here too", async (t) => {
+    const contractFile = new URL("../../shared/contract/leadping-openapi-subset.json", import.meta.url);
+    if (!existsSync(contractFile)) return t.skip("../shared/contract is not beside this checkout");
+    const contract = JSON.parse(readFileSync(contractFile, "utf8"));
+    const doc = (await api.call("GET", "/openapi.json", undefined, null)).json();
+    type Parameter = { name: string; in: string; schema?: unknown };
+    type Operation = {
+      parameters?: Parameter[];
+      requestBody?: { content: Record<string, { schema: unknown }> };
+    };
+    /** "query periodStart", "body scheduledFor", … of one operation of a document. */
+    const dateTimes = (
+      document: { paths: Record<string, Record<string, Operation>> },
+      path: string,
+      method: string,
+    ) => {
+      const op = document.paths[path]?.[method];
+      const params = (op?.parameters ?? []).flatMap((p) =>
+        dateTimePaths(document, p.schema).map((at) => `${p.in} ${p.name}${at ? `.${at}` : ""}`),
+      );
+      const body = dateTimePaths(document, op?.requestBody?.content["application/json"]?.schema);
+      return [...params, ...body.map((at) => `body ${at}`)].sort();
+    };
+    let checked = 0;
+    for (const [path, item] of Object.entries(contract.paths as Record<string, Record<string, Operation>>)) {
+      for (const method of Object.keys(item)) {
+        const theirs = dateTimes(contract, path, method);
+        const ours = new Set(dateTimes(doc, path, method));
+        for (const field of theirs)
+          assert.ok(ours.has(field), `${method} ${path}: ${field} is not a date-time`);
+        checked += theirs.length;
+      }
+    }
+    assert.ok(checked >= 8, `only ${checked} date-time fields found in the subset's requests`);
   });
 
   test("the headers that come with 401, 429 and 503 are documented, and an operation with a body documents 413 and 415", async () => {

@@ -22,7 +22,7 @@ import { sourceRoutes } from "./routes/sources.js";
 import { suppressionsRoutes } from "./routes/suppressions.js";
 import { telnyxWebhooksRoutes } from "./routes/telnyx-webhooks.js";
 import { warmupRoutes } from "./routes/warmup.js";
-import { ProblemDetailsSchema, RequestDataOptionsSchema } from "./schemas/common.js";
+import { DOCUMENTED_FORMAT, ProblemDetailsSchema, RequestDataOptionsSchema } from "./schemas/common.js";
 import { EventDetailSchema, EventRecordSchema, PagedEventsSchema } from "./schemas/event.js";
 import {
   ConversationSchema,
@@ -74,7 +74,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Errors raised before routing (bad percent-encoding, over-long ids) answer problem+json too.
     frameworkErrors: frameworkErrorHandler,
     ajv: {
-      customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, allowUnionTypes: true },
+      customOptions: {
+        coerceTypes: false,
+        removeAdditional: false,
+        allErrors: false,
+        allowUnionTypes: true,
+        // Documented in /openapi.json, checked by the route itself (schemas/common.ts).
+        keywords: [DOCUMENTED_FORMAT],
+      },
     },
   });
 

@@ -1,5 +1,5 @@
 import { leadpingOperationId } from "./leadping-operations.js";
-import { bodyProblemResponses, JSON_REQUEST_MEDIA_TYPES } from "./schemas/common.js";
+import { bodyProblemResponses, DOCUMENTED_FORMAT, JSON_REQUEST_MEDIA_TYPES } from "./schemas/common.js";
 
 // What /openapi.json says about each route beyond its own schema: Leadping's operationId, the
 // media types a body is read from, and the answers any body can get (too large, not JSON). Kept
@@ -19,10 +19,24 @@ export function documentRoute({ schema, url, route }: RouteDoc): {
   const operationId = method ? leadpingOperationId(method, url) : undefined;
   const documented: Record<string, unknown> = { ...schema };
   if (operationId) documented.operationId = operationId;
+  for (const part of ["querystring", "body"] as const) {
+    if (schema[part] !== undefined) documented[part] = withDocumentedFormats(schema[part]);
+  }
   if (schema.body !== undefined) {
     documented.consumes = JSON_REQUEST_MEDIA_TYPES;
     const responses = schema.response as Record<string, unknown> | undefined;
     if (responses) documented.response = { ...responses, ...bodyProblemResponses };
   }
   return { schema: documented, url };
+}
+
+/** A copy of a request schema whose documented-only formats (DOCUMENTED_FORMAT) are `format`s. */
+function withDocumentedFormats(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withDocumentedFormats);
+  if (schema === null || typeof schema !== "object") return schema;
+  const copy: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) {
+    copy[key === DOCUMENTED_FORMAT ? "format" : key] = withDocumentedFormats(value);
+  }
+  return copy;
 }

@@ -19,7 +19,7 @@ import type { EventRow } from "../../store/schema.js";
 import type { RouteDeps } from "../deps.js";
 import { toEventRecord } from "../event-record.js";
 import { sendPage } from "../paged-json.js";
-import { listBody, problem, problemResponses } from "../schemas/common.js";
+import { listBody, problem, problemResponses, requestDateTime } from "../schemas/common.js";
 import { PagedSmsEventsSchema, SmsEventTableRowSchema, SmsResponseSchema } from "../schemas/sms.js";
 import { toSmsEventTableRow, toSmsResponse } from "../sms-record.js";
 
@@ -84,7 +84,7 @@ const SendSmsSchema = {
       description:
         "Retrying a send whose answer was lost: the message this id names is answered (201) and nothing new is sent.",
     },
-    scheduledFor: { type: ["string", "null"] },
+    scheduledFor: { type: ["string", "null"], ...requestDateTime },
     conversationId: { type: "string", minLength: 1, maxLength: 200 },
     fromPhoneNumberId: { type: ["string", "null"], maxLength: 200 },
     wasManuallyOverridden: { type: ["boolean", "null"] },

@@ -1,5 +1,5 @@
 import { BILLABLE_UNITS, USAGE_CHANNELS, USAGE_STATUSES } from "../../store/billing-repo.js";
-import { dateTime, nullable, nullableDateTime, nullableIdNamePair } from "./common.js";
+import { dateTime, nullable, nullableDateTime, nullableIdNamePair, requestDateTime } from "./common.js";
 
 // Wallet and usage shapes (Leadping WalletResponse, UsageSummaryResponse, UsageLedgerTableRow).
 // Inlined in the routes rather than shared by $id: they are used by this one route plugin only.
@@ -72,10 +72,16 @@ export const UsageSummaryResponseSchema = {
 export const UsageSummaryQuerySchema = {
   type: "object",
   properties: {
-    periodStart: { type: "string", maxLength: 64, description: "RFC 3339; default: start of the month" },
+    periodStart: {
+      type: "string",
+      maxLength: 64,
+      ...requestDateTime,
+      description: "RFC 3339; default: start of the month",
+    },
     periodEnd: {
       type: "string",
       maxLength: 64,
+      ...requestDateTime,
       description: "RFC 3339, exclusive; default: start of the month after periodStart's",
     },
   },
