@@ -246,4 +246,56 @@ forEachEngine("warmup", (engine) => {
       where datname = current_database() and wait_event_type = 'Lock'`.execute(api.db.store.db);
     return Number(rows[0]?.n) > 0;
   };
+  test("a number disabled for two weeks resumes its ramp where it paused, not at full volume", async () => {
+    // Only these two numbers take part.
+    const db = api.db.store.db;
+    await db.updateTable("phone_numbers").set({ enabled: 0 }).execute();
+    const DAY = 86_400_000;
+    const warming = await addSenderNumber(api, {
+      number: "+14155550141",
+      warmup_enabled: 1,
+      is_default: 0,
+      warmup_started_at: Date.now() - 3 * DAY - 3_600_000,
+    });
+    await addSenderNumber(api, { number: "+14155550142", is_default: 0 });
+    const put = async (enabled: boolean) => {
+      const res = await api.call("PUT", `/phone-numbers/${warming.id}`, {
+        number: warming.number,
+        name: warming.name,
+        enabled,
+      });
+      assert.equal(res.statusCode, 200, res.body);
+      return res.json();
+    };
+    const progress = async () => {
+      const p = (await api.call("GET", `/phone-numbers/${warming.id}/warmup`)).json();
+      return { state: p.state, day: p.day, dailyTarget: p.dailyTarget, progressPercent: p.progressPercent };
+    };
+    const dayThree = { state: "In Progress", day: 3, dailyTarget: 32, progressPercent: 21 };
+    assert.deepEqual(await progress(), dayThree);
+
+    await put(false);
+    // Two weeks go by while it is disabled: its pause, and its start, are moved 14 days back.
+    const row = await db
+      .selectFrom("phone_numbers")
+      .select(["warmup_started_at", "warmup_paused_at"])
+      .where("id", "=", warming.id)
+      .executeTakeFirstOrThrow();
+    assert.notEqual(row.warmup_paused_at, null, "disabling pauses the ramp");
+    await db
+      .updateTable("phone_numbers")
+      .set({
+        warmup_started_at: row.warmup_started_at! - 14 * DAY,
+        warmup_paused_at: row.warmup_paused_at! - 14 * DAY,
+      })
+      .where("id", "=", warming.id)
+      .execute();
+    assert.deepEqual(await progress(), dayThree, "a paused ramp stands where it paused");
+    assert.deepEqual(await api.pipeline.warmupTick(Date.now()), [], "nothing is sent while disabled");
+
+    const back = await put(true);
+    assert.equal(back.warmup.state, "In Progress");
+    assert.deepEqual(await progress(), dayThree, "enabled again: on day 3 of the ramp, not Ready");
+    assert.equal((await api.pipeline.warmupTick(Date.now())).length, 2, "and the ramp goes on");
+  });
 });

@@ -17,6 +17,35 @@ export function dailyTarget(day: number): number {
   return Math.min(CEILING, FIRST_DAY * 2 ** Math.min(day, 10));
 }
 
+/** A number's ramp as its row keeps it: when it started, when it paused, when its day began. */
+export interface WarmupRamp {
+  startedAt: number | null;
+  pausedAt: number | null;
+  dayStart: number | null;
+}
+
+/**
+ * The ramp across a change of whether the number can send (enabled, with SMS on). It pauses while
+ * the number cannot, and resumes where it stopped: its start and current day move later by the pause,
+ * so a number disabled for two weeks comes back on the day of the ramp it was on, not at full volume.
+ */
+export function rampAcross(ramp: WarmupRamp, canSend: boolean, now: number): WarmupRamp {
+  if (ramp.startedAt === null) return { ...ramp, pausedAt: null };
+  if (!canSend) return ramp.pausedAt === null ? { ...ramp, pausedAt: now } : ramp;
+  if (ramp.pausedAt === null) return ramp;
+  const paused = Math.max(0, now - ramp.pausedAt);
+  return {
+    startedAt: ramp.startedAt + paused,
+    pausedAt: null,
+    dayStart: ramp.dayStart === null ? null : ramp.dayStart + paused,
+  };
+}
+
+/** The time a ramp has reached: `now`, or, while it is paused, the moment it paused. */
+export function rampTime(pausedAt: number | null, now: number): number {
+  return pausedAt === null ? now : Math.min(pausedAt, now);
+}
+
 export type WarmupState = "Not Started" | "In Progress" | "Ready";
 
 export function warmupState(enabled: boolean, startedAt: number | null, now: number): WarmupState {

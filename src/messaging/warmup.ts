@@ -78,6 +78,13 @@ async function warmupExchange(
       .where("organization_id", "=", number.organization_id)
       .where("id", "=", number.id)
       .where("warmup_total_sent", "=", number.warmup_total_sent)
+      // The ramp as read: one paused and resumed meanwhile (a number disabled, then enabled again)
+      // keeps the start its resume moved, rather than the one read before.
+      .where((eb) =>
+        number.warmup_started_at === null
+          ? eb("warmup_started_at", "is", null)
+          : eb("warmup_started_at", "=", number.warmup_started_at),
+      )
       // Still warming as read: warmup turned off, the number disabled or renumbered meanwhile (a
       // PUT that committed after the read) sends nothing and leaves the ended ramp ended.
       .where("warmup_enabled", "=", 1)

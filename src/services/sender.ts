@@ -2,7 +2,7 @@ import type { Kysely, Transaction } from "kysely";
 import { areaCode, needsTenDlc, regionOfNumber } from "../domain/number-geo.js";
 import { type Selection, type SenderCandidate, selectSender } from "../domain/sender-selection.js";
 import { isNanpTollFree } from "../domain/ten-dlc.js";
-import { warmupState } from "../domain/warmup.js";
+import { rampTime, warmupState } from "../domain/warmup.js";
 import { phoneNumbersWithHealth } from "../store/phone-numbers-repo.js";
 import type { ConversationRow, Database, PhoneNumberRow } from "../store/schema.js";
 
@@ -44,7 +44,9 @@ export async function senderCandidates(db: Db, organizationId: string, now = Dat
       region: regionOfNumber(r.number),
       hasTenDlcCampaign: Boolean(r.ten_dlc_campaign_id),
       isTollFree: isNanpTollFree(r.number),
-      warmingUp: r.warmup_enabled === 1 && warmupState(true, r.warmup_started_at, now) !== "Ready",
+      warmingUp:
+        r.warmup_enabled === 1 &&
+        warmupState(true, r.warmup_started_at, rampTime(r.warmup_paused_at, now)) !== "Ready",
     }),
   );
   return { candidates, rows: new Map(rows.map((r) => [r.id, r])) };

@@ -1,6 +1,7 @@
 import { type Kysely, PostgresAdapter, sql, type Transaction } from "kysely";
 import { newId } from "../domain/ids.js";
 import { type HealthStatus, healthFromCounts } from "../domain/sender-selection.js";
+import { rampAcross } from "../domain/warmup.js";
 import { transactKnowingCommit } from "./commit-outcome.js";
 import type { Engine } from "./database.js";
 import { isUniqueViolation } from "./errors.js";
@@ -203,6 +204,7 @@ export function newPhoneNumberRow(
     id: newId("pn", now),
     ...settings,
     warmup_started_at: null,
+    warmup_paused_at: null,
     last_used_at: null,
     created_at: now,
     updated_at: now,
@@ -359,9 +361,21 @@ export async function savePhoneNumber(
             .where("phone_number_id", "=", id)
             .execute();
         }
-        // Turning warmup off ends the ramp: turning it on again starts a new one.
+        // Turning warmup off ends the ramp: turning it on again starts a new one. A number that
+        // cannot send pauses its ramp, and resumes it where it stopped once it can.
+        const ramp = rampAcross(
+          {
+            startedAt: settings.warmup_enabled === 1 && !renumbered ? existing.warmup_started_at : null,
+            pausedAt: existing.warmup_paused_at,
+            dayStart: existing.warmup_day_start,
+          },
+          settings.enabled === 1 && settings.sms_enabled === 1,
+          now,
+        );
         const reset = {
-          warmup_started_at: settings.warmup_enabled === 1 && !renumbered ? existing.warmup_started_at : null,
+          warmup_started_at: ramp.startedAt,
+          warmup_paused_at: ramp.pausedAt,
+          warmup_day_start: ramp.dayStart,
           ...(renumbered
             ? { last_used_at: null, warmup_day_start: null, warmup_sent_today: 0, warmup_last_sent_at: null }
             : {}),

@@ -184,6 +184,8 @@ export interface PhoneNumbersTable {
   is_default: number;
   warmup_enabled: number;
   warmup_started_at: number | null;
+  /** When the ramp paused (the number disabled or SMS off), null while it runs: see domain/warmup.ts. */
+  warmup_paused_at: number | null;
   last_used_at: number | null;
   created_at: number;
   updated_at: number;

@@ -12,7 +12,7 @@ import {
 } from "../../domain/sender-selection.js";
 import { isNanpTollFree } from "../../domain/ten-dlc.js";
 import { toIso } from "../../domain/time.js";
-import { progressPercent, warmupState } from "../../domain/warmup.js";
+import { progressPercent, rampTime, warmupState } from "../../domain/warmup.js";
 import { leadDocument } from "../../services/leads.js";
 import { chooseSender } from "../../services/sender.js";
 import { getConversation, getLead } from "../../store/leads-repo.js";
@@ -178,8 +178,10 @@ const HEALTH_WARNING: Record<HealthStatus, string | null> = {
   Blocked: "Carriers are blocking messages from this number (last 7 days); it is never chosen automatically.",
 };
 
-function readiness(row: PhoneNumberRow, health: HealthStatus, now: number) {
+function readiness(row: PhoneNumberRow, health: HealthStatus, clock: number) {
   const enabled = row.warmup_enabled === 1;
+  // A paused ramp (the number cannot send) stands where it paused.
+  const now = rampTime(row.warmup_paused_at, clock);
   return {
     enabled,
     state: warmupState(enabled, row.warmup_started_at, now),

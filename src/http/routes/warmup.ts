@@ -4,6 +4,7 @@ import { toIso } from "../../domain/time.js";
 import {
   dailyTarget,
   progressPercent,
+  rampTime,
   WARMUP_DAYS,
   warmupDay,
   warmupDayStart,
@@ -51,7 +52,8 @@ export const warmupRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store }
       const { organizationId } = request.auth;
       const number = await getPhoneNumber(store.db, organizationId, request.params.phoneNumberId);
       if (!number) throw notFound(`Phone number '${request.params.phoneNumberId}'`);
-      const now = Date.now();
+      // A paused ramp (the number cannot send) is shown as it stood when it paused.
+      const now = rampTime(number.warmup_paused_at, Date.now());
       const enabled = number.warmup_enabled === 1;
       const day = number.warmup_started_at === null ? 0 : warmupDay(number.warmup_started_at, now);
       const today = number.warmup_started_at === null ? null : warmupDayStart(number.warmup_started_at, now);
@@ -59,7 +61,8 @@ export const warmupRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store }
         phoneNumberId: number.id,
         enabled,
         state: warmupState(enabled, number.warmup_started_at, now),
-        healthStatus: (await healthByNumber(store.db, organizationId, now)).get(number.id) ?? "Healthy",
+        healthStatus:
+          (await healthByNumber(store.db, organizationId, Date.now())).get(number.id) ?? "Healthy",
         startedAt: toIso(number.warmup_started_at),
         day,
         totalDays: WARMUP_DAYS,
