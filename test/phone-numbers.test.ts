@@ -492,6 +492,34 @@ forEachEngine("phone numbers", (engine) => {
     assert.equal(after.items.filter((i: { isDefault: boolean }) => i.isDefault).length, 1);
   });
 
+  test("deleting the default number makes no other one the default: selection goes on with the numbers left", async () => {
+    const o = await newOrg("Deleted Default Org");
+    const kept = await create(o, "+14155550171");
+    const defaultNumber = await create(o, "+14155550172", { isDefault: true });
+    // Both Needs Attention: only the default rule tells them apart.
+    for (const pn of [kept, defaultNumber]) await setHealth(o.org, pn.id, { sent: 4, failed: 6 });
+    const select = async () => {
+      const res = await o.call("POST", "/phone-numbers/outgoing/new", {
+        recipientPhoneNumber: "+12125550177",
+      });
+      assert.equal(res.statusCode, 200, res.body);
+      const { phoneNumberId, selectionReason, canSend } = res.json();
+      return { phoneNumberId, selectionReason, canSend };
+    };
+    assert.deepEqual(await select(), {
+      phoneNumberId: defaultNumber.id,
+      selectionReason: "FallbackDefault",
+      canSend: true,
+    });
+    assert.equal((await o.call("DELETE", `/phone-numbers/${defaultNumber.id}`)).statusCode, 204);
+    assert.deepEqual(await select(), {
+      phoneNumberId: kept.id,
+      selectionReason: "FallbackDefault",
+      canSend: true,
+    });
+    assert.equal((await o.call("GET", `/phone-numbers/${kept.id}`)).json().isDefault, false, "not promoted");
+  });
+
   test("concurrent creates of one number: one 200, the rest 409", async () => {
     const o = await newOrg("Race Org");
     const results = await Promise.all(
