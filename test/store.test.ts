@@ -194,7 +194,7 @@ forEachEngine("store", (engine) => {
     );
   });
 
-  test("migration 0015 splits a charge refunded before it into the charge and its refund line, at the same time", async () => {
+  test("migration 0014 splits a charge refunded before it into the charge and its refund line, at the same time", async () => {
     const db = tdb.store.db;
     const schema =
       engine === "postgresql"
@@ -257,7 +257,6 @@ forEachEngine("store", (engine) => {
     );
     assert.match(lines[2]!.id, /^use_/);
   });
-
 
   test("migration 0012 rewrites lead date-times stored with an offset in UTC form, and nothing else", async () => {
     const db = tdb.store.db;

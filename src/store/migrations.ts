@@ -11,8 +11,8 @@ import { eventsByPhone } from "./migration-0010-events-by-phone.js";
 import { conversationLastEvent } from "./migration-0011-conversation-last-event.js";
 import { leadUtcDateTimes } from "./migration-0012-lead-utc-date-times.js";
 import { requestedSchedule } from "./migration-0013-requested-schedule.js";
-import { usageLedgerAppendOnly } from "./migration-0015-usage-ledger-append-only.js";
-import { warmupPause } from "./migration-0016-warmup-pause.js";
+import { usageLedgerAppendOnly } from "./migration-0014-usage-ledger-append-only.js";
+import { warmupPause } from "./migration-0015-warmup-pause.js";
 
 // Migrations are plain functions kept in code (no files to find at run time), applied in name order.
 // Timestamps are BIGINT epoch milliseconds; booleans are 0/1 integers (see schema.ts).
@@ -245,8 +245,8 @@ export const MIGRATIONS: Record<string, Migration> = {
   "0011_conversation_last_event": conversationLastEvent,
   "0012_lead_utc_date_times": leadUtcDateTimes,
   "0013_requested_schedule": requestedSchedule,
-  "0015_usage_ledger_append_only": usageLedgerAppendOnly,
-  "0016_warmup_pause": warmupPause,
+  "0014_usage_ledger_append_only": usageLedgerAppendOnly,
+  "0015_warmup_pause": warmupPause,
 };
 
 export const LATEST_MIGRATION = Object.keys(MIGRATIONS).sort().at(-1) as string;
