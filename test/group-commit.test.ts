@@ -95,6 +95,10 @@ forEachEngine("group commit", (engine) => {
       });
       await other.connect();
       try {
+        // PostgreSQL aborts the side whose deadlock check runs first (deadlock_timeout after it began
+        // waiting). The unit waits first, but on a loaded machine the other side's check could still
+        // win: this side checks late, so the unit is the one aborted. (Tests connect as a superuser.)
+        await other.query("set deadlock_timeout = '30s'");
         await other.query("begin");
         await other.query("update settings set value = 'other' where key = $1", [b]);
         let attempts = 0;
