@@ -14,6 +14,8 @@ export interface MessagingConfig {
   reconcileSeconds: number;
   startingCreditMicros: number;
   provider: "simulator" | "telnyx";
+  /** Who answers STOP/START/HELP (LEADTRAIL_KEYWORD_REPLIES; see keywordReplies). */
+  keywordReplies: KeywordReplies;
   telnyx: { apiKey: string | undefined; publicKey: string | undefined; apiBaseUrl: string };
   /** Where providers reach our webhooks (LEADTRAIL_PUBLIC_URL). */
   publicUrl: string;
@@ -35,6 +37,26 @@ export interface Config {
   /** How long `serve` lets unfinished requests run after SIGTERM before it cuts their connections. */
   shutdownGraceMs: number;
   messaging: MessagingConfig;
+}
+
+/**
+ * Who answers an opt-out, opt-in or help keyword: leadtrail (it queues the confirmation from the
+ * number the person wrote to) or the provider (leadtrail records the keyword and sends nothing).
+ */
+export type KeywordReplies = "leadtrail" | "provider";
+
+/**
+ * LEADTRAIL_KEYWORD_REPLIES. Telnyx handles the standard keywords itself on every messaging
+ * profile: its block rule, made before the STOP reaches us, refuses our confirmation (40300), and
+ * its Advanced Opt-In/Out auto-responses would make ours a second one. So with Telnyx the provider
+ * answers by default; the simulator answers nothing, so there leadtrail does.
+ */
+function keywordReplies(env: NodeJS.ProcessEnv, provider: MessagingConfig["provider"]): KeywordReplies {
+  const raw = setting("LEADTRAIL_KEYWORD_REPLIES", env) ?? (provider === "telnyx" ? "provider" : "leadtrail");
+  if (raw !== "leadtrail" && raw !== "provider") {
+    throw new Error(`LEADTRAIL_KEYWORD_REPLIES must be 'leadtrail' or 'provider', got '${raw}'`);
+  }
+  return raw;
 }
 
 /**
@@ -146,6 +168,7 @@ export function loadMessagingConfig(env: NodeJS.ProcessEnv = process.env, port =
     // A billion dollars keeps micro-dollars exact (below 2^53).
     startingCreditMicros: usd("LEADTRAIL_STARTING_CREDIT", 10 * MICROS_PER_USD, env),
     provider,
+    keywordReplies: keywordReplies(env, provider),
     telnyx: {
       apiKey: setting("TELNYX_API_KEY", env),
       publicKey: setting("TELNYX_PUBLIC_KEY", env),

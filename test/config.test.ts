@@ -26,6 +26,7 @@ test("a blank setting (spaces, a stray newline) counts as unset for every variab
     "HOST",
     "LOG_LEVEL",
     "LEADTRAIL_PROVIDER",
+    "LEADTRAIL_KEYWORD_REPLIES",
     "LEADTRAIL_QUIET_HOURS",
     "LEADTRAIL_PUBLIC_URL",
     "TELNYX_API_KEY",
@@ -104,6 +105,10 @@ test("every setting the README lists is checked: a bad value is refused with a m
       /^LEADTRAIL_PUBLIC_URL must be an http:\/\/ or https:\/\/ URL/,
     ],
     [{ LEADTRAIL_RATE_LIMIT_PER_MINUTE: "0" }, /^LEADTRAIL_RATE_LIMIT_PER_MINUTE must be an integer from 1/],
+    [
+      { LEADTRAIL_KEYWORD_REPLIES: "telnyx" },
+      /^LEADTRAIL_KEYWORD_REPLIES must be 'leadtrail' or 'provider', got 'telnyx'$/,
+    ],
   ];
   for (const [env, message] of refused) {
     assert.throws(() => loadConfig(env), { message }, JSON.stringify(env));
@@ -128,6 +133,18 @@ test("accepted settings: a PostgreSQL URL in any case of its scheme, URLs withou
   assert.equal(loadConfig({ PORT: " " }).port, 3000);
   assert.equal(loadConfig({ LEADTRAIL_STARTING_CREDIT: "1000000000" }).messaging.startingCreditMicros, 1e15);
   assert.equal(loadConfig({ LEADTRAIL_STARTING_CREDIT: "0.000001" }).messaging.startingCreditMicros, 1);
+});
+
+test("keyword replies: leadtrail's with the simulator, the provider's with Telnyx, unless set", () => {
+  const replies = (env: Record<string, string>) => loadMessagingConfig(env).keywordReplies;
+  assert.equal(replies({}), "leadtrail");
+  assert.equal(replies({ LEADTRAIL_PROVIDER: "telnyx" }), "provider");
+  assert.equal(replies({ LEADTRAIL_PROVIDER: "telnyx", LEADTRAIL_KEYWORD_REPLIES: " " }), "provider");
+  assert.equal(
+    replies({ LEADTRAIL_PROVIDER: "telnyx", LEADTRAIL_KEYWORD_REPLIES: "leadtrail" }),
+    "leadtrail",
+  );
+  assert.equal(replies({ LEADTRAIL_KEYWORD_REPLIES: "provider\n" }), "provider");
 });
 
 test("retry backoff doubles per attempt within its jitter, and stops growing at a day", () => {

@@ -25,18 +25,9 @@ import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 import { FakeTelnyx } from "./helpers/fake-telnyx.js";
 import { addLead, addSenderNumber, isFinal, waitForEvent } from "./helpers/messaging.js";
+import { postWebhook, startTelnyxWorker, telnyxEnv } from "./helpers/telnyx.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-const telnyxEnv = (fake: FakeTelnyx, url: string): NodeJS.ProcessEnv => ({
-  LEADTRAIL_PROVIDER: "telnyx",
-  TELNYX_API_KEY: "KEYtest",
-  TELNYX_PUBLIC_KEY: fake.publicKeyBase64,
-  TELNYX_API_BASE_URL: `${url}/v2`,
-  LEADTRAIL_PUBLIC_URL: "http://127.0.0.1:9",
-  LEADTRAIL_QUIET_HOURS: "off",
-  LEADTRAIL_RETRY_BASE_SECONDS: "0.01",
-});
 
 const outboundStub: OutboundMessage = {
   organizationId: "org_1",
@@ -46,22 +37,6 @@ const outboundStub: OutboundMessage = {
   text: "Hello",
   mediaUrls: [],
 };
-
-/** POSTs a webhook body through the app, signed by `fake` unless `headers` are given. */
-function postWebhook(
-  api: TestApi,
-  fake: FakeTelnyx,
-  body: unknown,
-  options: { query?: string; headers?: Record<string, string>; raw?: string } = {},
-) {
-  const raw = options.raw ?? JSON.stringify(body);
-  return api.app.inject({
-    method: "POST",
-    url: `/webhooks/telnyx${options.query ?? ""}`,
-    headers: options.headers ?? fake.signedHeaders(raw),
-    payload: raw,
-  });
-}
 
 test("the adapter speaks Telnyx's messages API and maps its answers", async () => {
   const fake = new FakeTelnyx();
@@ -930,15 +905,7 @@ forEachEngine("Telnyx end to end", (engine) => {
     api = await startTestApi(engine, { env: telnyxEnv(fake, url) });
     await addSenderNumber(api);
     await createWallet(api.db.store.db, api.org.organizationId, 10_000_000);
-    api.pipeline.startWorker(
-      new TelnyxProvider({
-        apiKey: "KEYtest",
-        apiBaseUrl: `${url}/v2`,
-        publicUrl: "http://127.0.0.1:9",
-        timeoutMs: 500,
-      }),
-      { pollMs: 10 },
-    );
+    startTelnyxWorker(api, url);
   });
   after(async () => {
     await api.close();

@@ -1,4 +1,5 @@
 import { type Kysely, sql, type Transaction } from "kysely";
+import type { KeywordReplies } from "../config.js";
 import { ACTIVITY_CATEGORY } from "../domain/event-vocabulary.js";
 import { type KeywordAction, keywordAction } from "../domain/keywords.js";
 import { toE164 } from "../domain/phone.js";
@@ -161,11 +162,14 @@ interface OurNumber {
  * such STOP), when it comes from another of that organization's own numbers and carries no keyword
  * (warmup traffic: on the timeline already, as the outbound Warmup event, and no lead), or when the
  * message (by its provider id) was recorded before: providers redeliver webhooks, even concurrently.
+ * With `replies` "provider" (LEADTRAIL_KEYWORD_REPLIES) a keyword is recorded all the same and
+ * answered by nobody here: the provider confirms it (Telnyx's block rule would refuse ours).
  */
 export async function handleInbound(
   db: Kysely<Database>,
   message: InboundMessage,
   prices: (organizationId: string) => Promise<Prices>,
+  replies: KeywordReplies,
 ): Promise<InboundOutcome | undefined> {
   const from = toE164(message.from) ?? message.from;
   const action = keywordAction(message.text);
@@ -196,7 +200,7 @@ export async function handleInbound(
       for (const [i, ours] of recipients.entries()) {
         // The provider's id records the delivery once (INBOUND_ONCE): on the first organization's event.
         const delivered = i === 0 ? message : { ...message, providerMessageId: null };
-        const outcome = await recordInbound(trx, ours, from, action, delivered);
+        const outcome = await recordInbound(trx, ours, from, action, delivered, replies);
         first ??= outcome;
       }
       return first;
@@ -208,6 +212,12 @@ export async function handleInbound(
   }
 }
 
+/** What the inbound event's description adds about the keyword's answer. */
+function inboundNote(ours: OurNumber, action: KeywordAction | null, replies: KeywordReplies): string {
+  if (!ours.reply) return " (a number this organization has deleted: no confirmation can be sent from it)";
+  return action && replies === "provider" ? " (the provider answers its keyword)" : "";
+}
+
 /** handleInbound in one organization, inside the caller's transaction. */
 async function recordInbound(
   trx: Transaction<Database>,
@@ -215,6 +225,7 @@ async function recordInbound(
   from: string,
   action: KeywordAction | null,
   message: InboundMessage,
+  replies: KeywordReplies,
 ): Promise<InboundOutcome | undefined> {
   const { organizationId } = ours;
   const actor = { organizationId, userId: SYSTEM_ACTOR };
@@ -296,7 +307,7 @@ async function recordInbound(
       event_category: "Messaging",
       activity_type: isMms ? "Mms" : "Sms",
       activity_category: ACTIVITY_CATEGORY.Sms,
-      description: `Inbound ${isMms ? "MMS" : "SMS"} from ${from} to ${ours.number}${ours.reply ? "" : " (a number this organization has deleted: no confirmation can be sent from it)"}.`,
+      description: `Inbound ${isMms ? "MMS" : "SMS"} from ${from} to ${ours.number}${inboundNote(ours, action, replies)}.`,
       summary: message.text || `[${message.media.length} media]`,
       conversation_id: conversation.id,
       lead_id: lead.id,
@@ -334,7 +345,7 @@ async function recordInbound(
   // it blocks any START reply to a suppressed number, and leave it Blocked on the conversation).
   const stillSuppressed = action === "opt-in" && (await isSuppressed(trx, organizationId, "sms", from));
   const reply =
-    action && !stillSuppressed && !confirmedAlready && ours.reply
+    action && replies === "leadtrail" && !stillSuppressed && !confirmedAlready && ours.reply
       ? await queueOutbound(
           trx,
           {

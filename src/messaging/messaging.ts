@@ -78,7 +78,7 @@ export class Messaging implements ProviderEvents {
   }
 
   handleInbound(message: InboundMessage): Promise<InboundOutcome | undefined> {
-    return handleInbound(this.db, message, (org) => this.prices(org));
+    return handleInbound(this.db, message, (org) => this.prices(org), this.config.keywordReplies);
   }
 
   applyReceipt(receipt: Receipt): Promise<EventRow | undefined> {

@@ -16,6 +16,11 @@ import { fileURLToPath } from "node:url";
 // (`--auto-receipts` is accepted and is the default). Control and inspection over HTTP:
 //   GET /__sent       the accepted message requests   GET /__requests  every message request
 //   POST /__behaviour {"to": "+1…", "behaviour": "500"} answers that recipient so from now on
+//
+// It is one messaging profile with Telnyx's default keyword handling: a message.received it builds
+// (inbound) whose text is an opt-out keyword makes a block rule for the sender, profile-wide, so any
+// later send to them is refused with 40300 until they text START or UNSTOP. With `autoResponses`
+// (Advanced Opt-In/Out) it also answers those keywords, and HELP/INFO, itself (autoResponded).
 
 /**
  * How POST /v2/messages answers a recipient: "accept" is Telnyx's 200 with the message; "201" the
@@ -92,7 +97,32 @@ export interface FakeInboundMedia {
   sha256: string;
 }
 
+/** Telnyx's default keywords (its Advanced Opt-In/Out page), and the help words a profile may answer. */
+export type TelnyxKeyword = "opt-out" | "opt-in" | "help";
+const TELNYX_KEYWORDS: Record<string, TelnyxKeyword> = {
+  STOP: "opt-out",
+  STOPALL: "opt-out",
+  "STOP ALL": "opt-out",
+  UNSUBSCRIBE: "opt-out",
+  CANCEL: "opt-out",
+  END: "opt-out",
+  QUIT: "opt-out",
+  START: "opt-in",
+  UNSTOP: "opt-in",
+  HELP: "help",
+  INFO: "help",
+};
+
+/** A message the profile sent by itself, answering a keyword. */
+export interface AutoResponse {
+  from: string;
+  to: string;
+  text: string;
+}
+
 export interface FakeTelnyxOptions {
+  /** The profile's Advanced Opt-In/Out auto-responses; none (Telnyx's default) when unset. */
+  autoResponses?: Partial<Record<TelnyxKeyword, string>>;
   /** Send message.sent, then message.finalized (delivered), for every accepted message. */
   autoReceipts?: boolean;
   /** Delay before message.sent; message.finalized follows after twice as long. Default 50 ms. */
@@ -116,6 +146,10 @@ export class FakeTelnyx {
   readonly requests: ReceivedRequest[] = [];
   /** Per recipient number; default "accept". */
   readonly behaviour = new Map<string, Behaviour>();
+  /** Recipients with a block rule (they texted an opt-out keyword): refused with 40300, whatever behaviour says. */
+  readonly blockRules = new Set<string>();
+  /** What the profile answered to keywords by itself (autoResponses), in order. */
+  readonly autoResponded: AutoResponse[] = [];
   /** The public key as Telnyx's portal shows it: base64 of the raw 32-byte Ed25519 key. */
   readonly publicKeyBase64: string;
   private readonly privateKey: KeyObject;
@@ -199,7 +233,8 @@ export class FakeTelnyx {
     } catch {
       // answered 400 below
     }
-    const behaviour = (body && this.behaviour.get(body.to)) ?? "accept";
+    const behaviour =
+      (body && (this.blockRules.has(body.to) ? "stop-blocked" : this.behaviour.get(body.to))) ?? "accept";
     const answer = !req.headers.authorization?.startsWith("Bearer ")
       ? error(401, "10009", "Authentication failed", "The required authentication headers were missing.")
       : body === null
@@ -322,9 +357,11 @@ export class FakeTelnyx {
 
   /**
    * A message.received envelope: `from` texted our number `to`. Media are described as Telnyx's
-   * InboundMessagePayload does: url, content_type, size and hash_sha256.
+   * InboundMessagePayload does: url, content_type, size and hash_sha256. The profile's keyword
+   * handling runs first, as at Telnyx, where the block rule exists before the webhook goes out.
    */
   inbound(message: { from: string; to: string; text: string; media?: FakeInboundMedia[]; id?: string }) {
+    this.applyKeyword(message);
     return {
       data: {
         event_type: "message.received",
@@ -351,6 +388,16 @@ export class FakeTelnyx {
       },
       meta: { attempt: 1, delivered_to: "" },
     };
+  }
+
+  /** Telnyx's default keyword handling: block rules, and the profile's auto-response if it has one. */
+  private applyKeyword(message: { from: string; to: string; text: string }): void {
+    const keyword = TELNYX_KEYWORDS[message.text.trim().replace(/\s+/g, " ").toUpperCase()];
+    if (!keyword) return;
+    if (keyword === "opt-out") this.blockRules.add(message.from);
+    if (keyword === "opt-in") this.blockRules.delete(message.from);
+    const text = this.options.autoResponses?.[keyword];
+    if (text) this.autoResponded.push({ from: message.to, to: message.from, text });
   }
 
   /** Signs a raw body the way Telnyx does; `timestamp` in unix seconds. */

@@ -1,0 +1,46 @@
+import { TelnyxProvider } from "../../src/messaging/providers/telnyx.js";
+import type { TestApi } from "./api.js";
+import type { FakeTelnyx } from "./fake-telnyx.js";
+
+// A test API on Telnyx: its settings pointing at a fake Telnyx server, signed webhooks posted
+// through the app, and a worker that sends through the fake.
+
+/** The settings of a deployment on Telnyx whose API is the fake at `url`. */
+export const telnyxEnv = (fake: FakeTelnyx, url: string): NodeJS.ProcessEnv => ({
+  LEADTRAIL_PROVIDER: "telnyx",
+  TELNYX_API_KEY: "KEYtest",
+  TELNYX_PUBLIC_KEY: fake.publicKeyBase64,
+  TELNYX_API_BASE_URL: `${url}/v2`,
+  LEADTRAIL_PUBLIC_URL: "http://127.0.0.1:9",
+  LEADTRAIL_QUIET_HOURS: "off",
+  LEADTRAIL_RETRY_BASE_SECONDS: "0.01",
+});
+
+/** POSTs a webhook body through the app, signed by `fake` unless `headers` are given. */
+export function postWebhook(
+  api: TestApi,
+  fake: FakeTelnyx,
+  body: unknown,
+  options: { query?: string; headers?: Record<string, string>; raw?: string } = {},
+) {
+  const raw = options.raw ?? JSON.stringify(body);
+  return api.app.inject({
+    method: "POST",
+    url: `/webhooks/telnyx${options.query ?? ""}`,
+    headers: options.headers ?? fake.signedHeaders(raw),
+    payload: raw,
+  });
+}
+
+/** Starts the API's worker on the fake Telnyx at `url`. */
+export function startTelnyxWorker(api: TestApi, url: string) {
+  return api.pipeline.startWorker(
+    new TelnyxProvider({
+      apiKey: "KEYtest",
+      apiBaseUrl: `${url}/v2`,
+      publicUrl: "http://127.0.0.1:9",
+      timeoutMs: 500,
+    }),
+    { pollMs: 10 },
+  );
+}

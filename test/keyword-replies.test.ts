@@ -1,0 +1,206 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { REPLIES } from "../src/messaging/inbound.js";
+import { createWallet, getWallet } from "../src/store/billing-repo.js";
+import type { Engine } from "../src/store/database.js";
+import { startTestApi, type TestApi } from "./helpers/api.js";
+import { forEachEngine } from "./helpers/engines.js";
+import { FakeTelnyx } from "./helpers/fake-telnyx.js";
+import { addLead, addSenderNumber, isFinal, startSimulator, waitForEvent } from "./helpers/messaging.js";
+import { postWebhook, startTelnyxWorker, telnyxEnv } from "./helpers/telnyx.js";
+
+// Who answers STOP, START and HELP (LEADTRAIL_KEYWORD_REPLIES). Telnyx blocks a recipient at the
+// messaging profile the moment they text STOP, before its webhook reaches us, so a confirmation of
+// ours is refused (40300); with Advanced Opt-In/Out its profile sends its own. So with Telnyx the
+// provider answers by default and leadtrail only records the keyword; with the simulator leadtrail
+// answers. The fake Telnyx speaks the block rule and the profile's auto-responses.
+
+const OUR = "+14155550100";
+const AUTO = {
+  "opt-out": "Acme: you are unsubscribed. Reply START to resubscribe.",
+  "opt-in": "Acme: you are resubscribed. Reply STOP to unsubscribe.",
+  help: "Acme: reply STOP to unsubscribe. Msg & data rates may apply.",
+};
+
+/** An API on the fake Telnyx (whose profile has auto-responses), its worker started. */
+async function startOnTelnyx(engine: Engine, env: NodeJS.ProcessEnv = {}) {
+  const fake = new FakeTelnyx({ autoResponses: AUTO });
+  const url = await fake.start();
+  const api = await startTestApi(engine, { env: { ...telnyxEnv(fake, url), ...env } });
+  await addSenderNumber(api, { number: OUR });
+  await createWallet(api.db.store.db, api.org.organizationId, 10_000_000);
+  startTelnyxWorker(api, url);
+  return { api, fake };
+}
+
+/** `phone` texts `text` to our number through Telnyx's signed message.received webhook. */
+async function textViaTelnyx(api: TestApi, fake: FakeTelnyx, phone: string, text: string) {
+  const res = await postWebhook(api, fake, fake.inbound({ from: phone, to: OUR, text }));
+  assert.equal(res.statusCode, 200, res.body);
+}
+
+/** Every outbound message leadtrail wrote to `phone`. */
+const messagesTo = (api: TestApi, phone: string) =>
+  api.db.store.db
+    .selectFrom("events")
+    .selectAll()
+    .where("organization_id", "=", api.org.organizationId)
+    .where("to_phone_number", "=", phone)
+    .where("direction", "=", "outbound")
+    .execute();
+
+/** The inbound events from `phone`, oldest first. */
+const inboundFrom = (api: TestApi, phone: string) =>
+  api.db.store.db
+    .selectFrom("events")
+    .select(["status", "compliance_action", "description"])
+    .where("organization_id", "=", api.org.organizationId)
+    .where("from_phone_number", "=", phone)
+    .where("direction", "=", "inbound")
+    .orderBy("created_at")
+    .orderBy("id")
+    .execute();
+
+async function allowed(api: TestApi, phone: string): Promise<boolean> {
+  const res = await api.call("POST", "/suppressions/check", {
+    organizationId: api.org.organizationId,
+    phoneNumber: phone,
+    channel: "sms",
+  });
+  assert.equal(res.statusCode, 200, res.body);
+  return res.json().allowed;
+}
+
+async function optedOut(api: TestApi, leadId: string): Promise<unknown> {
+  const res = await api.call("GET", `/leads/${leadId}`);
+  assert.equal(res.statusCode, 200, res.body);
+  return res.json().metadata.smsOptedOut;
+}
+
+async function send(api: TestApi, conversationId: string, text: string) {
+  const res = await api.call("POST", "/sms/send", { conversationId, text });
+  assert.equal(res.statusCode, 201, res.body);
+  return waitForEvent(api, res.json().id, (e) => e.status === "Sent" || isFinal(e));
+}
+
+forEachEngine("keyword replies on Telnyx, by default the provider's", (engine) => {
+  let api: TestApi;
+  let fake: FakeTelnyx;
+  before(async () => {
+    ({ api, fake } = await startOnTelnyx(engine));
+  });
+  after(async () => {
+    await api.close();
+    await fake.stop();
+  });
+
+  test("STOP, HELP and START are recorded and confirmed once each, by Telnyx's profile: leadtrail sends nothing Telnyx would refuse", async () => {
+    const phone = "+12125550301";
+    const { leadId, conversationId } = await addLead(api, phone);
+    assert.equal((await send(api, conversationId, "Your quote is ready")).status, "Sent");
+
+    await textViaTelnyx(api, fake, phone, "STOP");
+    assert.equal(await allowed(api, phone), false, "suppressed");
+    assert.equal(await optedOut(api, leadId), true);
+    await textViaTelnyx(api, fake, phone, "HELP");
+    await textViaTelnyx(api, fake, phone, "START");
+    assert.equal(await allowed(api, phone), true, "released");
+    assert.equal(await optedOut(api, leadId), false);
+    const inbound = await inboundFrom(api, phone);
+    assert.deepEqual(
+      inbound.map((e) => [e.status, e.compliance_action]),
+      [
+        ["Opted out", "OptOut"],
+        ["Received", "Help"],
+        ["Received", "OptIn"],
+      ],
+    );
+    for (const e of inbound) assert.match(String(e.description), /the provider answers its keyword/);
+
+    // One confirmation of each, the profile's: none of ours was queued, so none was refused.
+    assert.deepEqual(
+      (await messagesTo(api, phone)).map((m) => m.body),
+      ["Your quote is ready"],
+    );
+    assert.deepEqual(
+      fake.autoResponded.map((r) => [r.from, r.to, r.text]),
+      [
+        [OUR, phone, AUTO["opt-out"]],
+        [OUR, phone, AUTO.help],
+        [OUR, phone, AUTO["opt-in"]],
+      ],
+    );
+    assert.equal(fake.requests.filter((r) => r.body.to === phone).length, 1);
+    // Telnyx's block rule is lifted with our suppression: texting them works again.
+    assert.equal((await send(api, conversationId, "Welcome back")).status, "Sent");
+  });
+});
+
+forEachEngine("keyword replies on Telnyx set to leadtrail's", (engine) => {
+  let api: TestApi;
+  let fake: FakeTelnyx;
+  before(async () => {
+    ({ api, fake } = await startOnTelnyx(engine, { LEADTRAIL_KEYWORD_REPLIES: " leadtrail " }));
+  });
+  after(async () => {
+    await api.close();
+    await fake.stop();
+  });
+
+  test("Telnyx's block rule refuses our STOP confirmation (40300): Failed, not billed, no fault of the sender; START's goes out", async () => {
+    const phone = "+12125550302";
+    await addLead(api, phone);
+    const balance = async () => (await getWallet(api.db.store.db, api.org.organizationId))?.balance_micros;
+    const senderFailures = async () =>
+      (
+        await api.db.store.db
+          .selectFrom("phone_number_health_days")
+          .select(["failed", "carrier_blocked"])
+          .where("organization_id", "=", api.org.organizationId)
+          .execute()
+      ).reduce((n, r) => n + Number(r.failed) + Number(r.carrier_blocked), 0);
+    const before = { balance: await balance(), failures: await senderFailures() };
+
+    await textViaTelnyx(api, fake, phone, "STOP");
+    const [confirmation] = await messagesTo(api, phone);
+    assert.equal(confirmation?.body, REPLIES["opt-out"]);
+    const refused = await waitForEvent(api, confirmation.id, isFinal);
+    assert.equal(refused.status, "Failed");
+    assert.equal(refused.errorCode, "40300");
+    assert.equal(refused.billingStatus, "NotBilled");
+    assert.deepEqual(
+      { balance: await balance(), failures: await senderFailures() },
+      before,
+      "neither charged nor counted against the number",
+    );
+
+    await textViaTelnyx(api, fake, phone, "START");
+    const optIn = (await messagesTo(api, phone)).find((m) => m.body === REPLIES["opt-in"]);
+    assert.ok(optIn);
+    assert.equal(
+      (await waitForEvent(api, optIn.id, (e) => e.status === "Sent" || isFinal(e))).status,
+      "Sent",
+    );
+  });
+});
+
+forEachEngine("keyword replies on the simulator with LEADTRAIL_KEYWORD_REPLIES=provider", (engine) => {
+  let api: TestApi;
+  before(async () => {
+    api = await startTestApi(engine, { env: { LEADTRAIL_KEYWORD_REPLIES: "provider" } });
+    await addSenderNumber(api, { number: OUR });
+    startSimulator(api);
+  });
+  after(() => api.close());
+
+  test("a STOP is recorded (suppression, the lead, Opted out) and answered by no message of leadtrail's", async () => {
+    const phone = "+12125550303";
+    const { leadId } = await addLead(api, phone);
+    const res = await api.call("POST", "/simulator/inbound", { from: phone, to: OUR, text: "STOP" });
+    assert.equal(res.statusCode, 201, res.body);
+    assert.equal(res.json().status, "Opted out");
+    assert.equal(await allowed(api, phone), false);
+    assert.equal(await optedOut(api, leadId), true);
+    assert.deepEqual(await messagesTo(api, phone), []);
+  });
+});
