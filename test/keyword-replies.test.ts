@@ -77,6 +77,14 @@ async function optedOut(api: TestApi, leadId: string): Promise<unknown> {
   return res.json().metadata.smsOptedOut;
 }
 
+/** The inbox status of the lead's conversation, with its reason. */
+async function inboxStatus(api: TestApi, leadId: string): Promise<[string, string]> {
+  const res = await api.call("POST", `/conversations/lead/${leadId}`, {});
+  assert.equal(res.statusCode, 200, res.body);
+  const conversation = res.json().items[0];
+  return [conversation.status, conversation.statusReason];
+}
+
 async function send(api: TestApi, conversationId: string, text: string) {
   const res = await api.call("POST", "/sms/send", { conversationId, text });
   assert.equal(res.statusCode, 201, res.body);
@@ -102,10 +110,16 @@ forEachEngine("keyword replies on Telnyx, by default the provider's", (engine) =
     await textViaTelnyx(api, fake, phone, "STOP");
     assert.equal(await allowed(api, phone), false, "suppressed");
     assert.equal(await optedOut(api, leadId), true);
+    // The provider answered it: nobody in the inbox is asked to reply to a STOP.
+    const [status, reason] = await inboxStatus(api, leadId);
+    assert.equal(status, "waiting");
+    assert.match(reason, /^The lead opted out/);
     await textViaTelnyx(api, fake, phone, "HELP");
+    assert.equal((await inboxStatus(api, leadId))[0], "waiting");
     await textViaTelnyx(api, fake, phone, "START");
     assert.equal(await allowed(api, phone), true, "released");
     assert.equal(await optedOut(api, leadId), false);
+    assert.equal((await inboxStatus(api, leadId))[0], "waiting");
     const inbound = await inboundFrom(api, phone);
     assert.deepEqual(
       inbound.map((e) => [e.status, e.compliance_action]),

@@ -20,10 +20,27 @@ interface LastMessage {
   direction: string | null;
   status: string | null;
   status_reason: string | null;
+  compliance_action: string | null;
 }
+
+/**
+ * A keyword the lead texted (STOP, START, HELP) is answered automatically, by leadtrail or by the
+ * provider (LEADTRAIL_KEYWORD_REPLIES), never by a person: it asks no reply of the inbox.
+ */
+const KEYWORD_ANSWERED: Record<string, string> = {
+  OptOut:
+    "The lead opted out (a keyword, answered automatically): nothing more goes to them until they opt back in.",
+  OptIn: "The lead opted back in (a keyword, answered automatically).",
+  Help: "The lead asked for help (a keyword, answered automatically).",
+};
 
 export function conversationStatus(last: LastMessage | undefined): ConversationStatusView {
   if (!last) return { status: "open", statusReason: null };
+  const keyword =
+    last.direction === "inbound" && last.compliance_action
+      ? KEYWORD_ANSWERED[last.compliance_action]
+      : undefined;
+  if (keyword) return { status: "waiting", statusReason: keyword };
   if (last.direction === "inbound") {
     return { status: "needs_reply", statusReason: "The lead wrote last and has no reply yet." };
   }
@@ -49,7 +66,7 @@ export async function conversationStatuses(
   const ids = [...new Set(conversationIds)];
   if (ids.length === 0) return new Map();
   const rows = await sql<LastMessage>`
-    select e.conversation_id, e.direction, e.status, e.status_reason from events e
+    select e.conversation_id, e.direction, e.status, e.status_reason, e.compliance_action from events e
     where e.organization_id = ${organizationId} and e.id in (
       select (
         select m.id from events m
