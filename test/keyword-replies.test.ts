@@ -163,7 +163,7 @@ forEachEngine("keyword replies on Telnyx set to leadtrail's", (engine) => {
 
   test("Telnyx's block rule refuses our STOP confirmation (40300): Failed, not billed, no fault of the sender; START's goes out", async () => {
     const phone = "+12125550302";
-    await addLead(api, phone);
+    const { leadId } = await addLead(api, phone);
     const balance = async () => (await getWallet(api.db.store.db, api.org.organizationId))?.balance_micros;
     const senderFailures = async () =>
       (
@@ -182,6 +182,10 @@ forEachEngine("keyword replies on Telnyx set to leadtrail's", (engine) => {
     assert.equal(refused.status, "Failed");
     assert.equal(refused.errorCode, "40300");
     assert.equal(refused.billingStatus, "NotBilled");
+    // Nor is the conversation failed: the STOP it answered says where it stands.
+    const [status, reason] = await inboxStatus(api, leadId);
+    assert.equal(status, "waiting");
+    assert.match(reason, /^The lead opted out/);
     assert.deepEqual(
       { balance: await balance(), failures: await senderFailures() },
       before,

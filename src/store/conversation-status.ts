@@ -56,7 +56,9 @@ export function conversationStatus(last: LastMessage | undefined): ConversationS
 /**
  * The inbox status of each conversation of one organization, in one query: each conversation's
  * newest SMS/MMS that was meant to reach the lead (warmup traffic, and messages canceled or still
- * scheduled, never were), found through events_by_conversation.
+ * scheduled, never were), found through events_by_conversation. A keyword's automatic answer is left
+ * out too: the keyword it answers says the conversation's state, and a confirmation the provider
+ * refused (its own block rule after a STOP, Telnyx 40300) is no failure of the organization's sending.
  */
 export async function conversationStatuses(
   db: Kysely<Database>,
@@ -72,7 +74,7 @@ export async function conversationStatuses(
         select m.id from events m
         where m.organization_id = c.organization_id and m.conversation_id = c.id
           and m.activity_type in ('Sms', 'Mms')
-          and (m.traffic_type is null or m.traffic_type <> 'Warmup')
+          and (m.traffic_type is null or m.traffic_type not in ('Warmup', 'SystemInternal'))
           and (m.status is null or m.status not in ('Cancelled', 'Canceled', 'Scheduled'))
         order by m.created_at desc, m.id desc
         limit 1
