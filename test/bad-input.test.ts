@@ -13,37 +13,12 @@ import type { Database } from "../src/store/schema.js";
 import { getSource } from "../src/store/sources-repo.js";
 import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
+import { assertProblem } from "./helpers/problem.js";
 
 // The "Bad input" part of the issue: malformed JSON, wrong types, unsupported field names (SQL
 // fragments included), out-of-range pageSize, tampered tokens, unknown and foreign ids, oversized
 // bodies, missing keys and the rate limit each answer an RFC 9457 problem with the right 4xx status,
 // and none of them changes a row. test/property-lists.test.ts throws random bodies at the lists.
-
-const PROBLEM_TYPE = /^application\/problem\+json\b/;
-
-/** Asserts an RFC 9457 problem of `status` for `path`, whose detail mentions every one of `mentions`. */
-function assertProblem(
-  res: LightMyRequestResponse,
-  status: number,
-  path: string,
-  ...mentions: string[]
-): Record<string, unknown> {
-  const where = `${res.statusCode} for ${path}: ${res.body.slice(0, 600)}`;
-  assert.equal(res.statusCode, status, where);
-  assert.match(String(res.headers["content-type"]), PROBLEM_TYPE, where);
-  const body = res.json() as Record<string, unknown>;
-  assert.equal(typeof body.type, "string", where);
-  assert.match(body.type as string, /^urn:leadtrail:problem:[a-z0-9-]+$/, where);
-  assert.equal(typeof body.title, "string", where);
-  assert.ok((body.title as string).length > 0, where);
-  assert.equal(body.status, status, where);
-  assert.equal(typeof body.detail, "string", where);
-  assert.ok((body.detail as string).length > 0, where);
-  assert.equal(body.instance, path.split("?")[0], where);
-  for (const m of mentions)
-    assert.ok((body.detail as string).includes(m), `detail should name '${m}': ${where}`);
-  return body;
-}
 
 type Snapshot = Record<string, unknown[]>;
 

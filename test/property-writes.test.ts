@@ -3,6 +3,7 @@ import { after, before, test } from "node:test";
 import fc from "fast-check";
 import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
+import { snapshotAllRows } from "./helpers/snapshot.js";
 
 // "No input produces a 500" and "bad input changes nothing", for every endpoint that writes:
 // random JSON, and a valid body with one part replaced, removed or added, each answer a success or
@@ -78,21 +79,6 @@ function bodies(valid: { [key: string]: Json }): fc.Arbitrary<Json> {
 forEachEngine("write endpoints under random bodies", (engine) => {
   let api: TestApi;
   const endpoints: WriteEndpoint[] = [];
-
-  /** Every row of every table, as sorted JSON lines: "changes nothing" is deepEqual. */
-  const snapshot = async (): Promise<Record<string, string[]>> => {
-    const db = api.db.store.db;
-    const tables = await db.introspection.getTables();
-    const out: Record<string, string[]> = {};
-    for (const table of tables) {
-      const rows = await db
-        .selectFrom(table.name as "events")
-        .selectAll()
-        .execute();
-      out[table.name] = rows.map((row) => JSON.stringify(row)).sort();
-    }
-    return out;
-  };
 
   before(async () => {
     api = await startTestApi(engine);
@@ -200,7 +186,7 @@ forEachEngine("write endpoints under random bodies", (engine) => {
   });
 
   test("any body is a success or a problem, never a 5xx, and a refused one changes nothing", async () => {
-    let state = await snapshot();
+    let state = await snapshotAllRows(api.db.store.db);
     const statuses = new Map<number, number>();
     for (const { method, path, valid } of endpoints) {
       await fc.assert(
@@ -209,7 +195,7 @@ forEachEngine("write endpoints under random bodies", (engine) => {
           const where = `${method} ${path} ${JSON.stringify(body).slice(0, 300)} → ${res.statusCode} ${res.body.slice(0, 300)}`;
           statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
           assert.ok(res.statusCode < 500, where);
-          const after = await snapshot();
+          const after = await snapshotAllRows(api.db.store.db);
           if (res.statusCode >= 400) {
             assert.match(String(res.headers["content-type"]), /^application\/problem\+json/, where);
             const problem = res.json() as { status?: unknown; detail?: unknown };
