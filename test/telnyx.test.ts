@@ -20,11 +20,12 @@ import { loadEvent } from "../src/messaging/transitions.js";
 import { createWallet } from "../src/store/billing-repo.js";
 import { insertEvent, newEventRow } from "../src/store/events-repo.js";
 import { lockLead } from "../src/store/leads-repo.js";
+import { createOrganization } from "../src/store/orgs-repo.js";
 import type { EventRow, PhoneNumberRow } from "../src/store/schema.js";
 import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 import { FakeTelnyx } from "./helpers/fake-telnyx.js";
-import { addLead, addSenderNumber, isFinal, waitForEvent } from "./helpers/messaging.js";
+import { addLead, addSenderNumber, isFinal, senderNumberRow, waitForEvent } from "./helpers/messaging.js";
 import { postWebhook, startTelnyxWorker, telnyxEnv } from "./helpers/telnyx.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -742,6 +743,49 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
     assert.equal((await postWebhook(api, fake, failed, { query: queryFor(sameNumber) })).statusCode, 200);
     assert.equal((await reload(sameNumber)).status, "Sending");
     assert.equal((await reload(sameNumber)).provider_message_id, null);
+  });
+
+  test("?org= and ?event= naming another organization's message move nothing of it: a receipt lands on its own message, an inbound on its number's organization", async () => {
+    const other = await createOrganization(api.db.store.db, "Other Org");
+    const theirSender = senderNumberRow(other.organizationId, { number: "+14155550162" });
+    await api.db.store.db.insertInto("phone_numbers").values(theirSender).execute();
+    const theirs = await sending({
+      organization_id: other.organizationId,
+      from_phone_number_id: theirSender.id,
+      outbound_phone_number_id: theirSender.id,
+      from_phone_number: theirSender.number,
+      status: "Sent",
+      provider_message_id: "tx-theirs",
+      sent_at: Date.now(),
+    });
+    // Ours, to the same person, with no Telnyx id yet: the one a replayed receipt could land on.
+    const victim = await sending({ to_phone_number: theirs.to_phone_number });
+    const before = await reload(victim);
+    const delivered = about(theirs, "tx-theirs", "message.finalized", "delivered", Date.now());
+    for (const query of [
+      queryFor(victim),
+      `?event=${victim.id}&org=${other.organizationId}`,
+      `?event=${theirs.id}&org=${victim.organization_id}`,
+    ]) {
+      assert.equal((await postWebhook(api, fake, delivered, { query })).statusCode, 200, query);
+      assert.deepEqual(await reload(victim), before, query);
+    }
+    assert.equal((await reload(theirs)).status, "Delivered", "matched by its Telnyx id instead");
+    // An inbound message belongs to the organization of the number it was sent to, whatever ?org= says.
+    const inbound = fake.inbound({
+      id: "tx-in-theirs",
+      from: "+12125550298",
+      to: theirSender.number,
+      text: "Hi",
+    });
+    const res = await postWebhook(api, fake, inbound, { query: `?org=${victim.organization_id}` });
+    assert.equal(res.statusCode, 200, res.body);
+    const received = await api.db.store.db
+      .selectFrom("events")
+      .select("organization_id")
+      .where("provider_message_id", "=", "tx-in-theirs")
+      .execute();
+    assert.deepEqual(received, [{ organization_id: other.organizationId }]);
   });
 
   test("unknown event types and statuses are acknowledged and ignored", async () => {
