@@ -4,7 +4,14 @@ import type { InjectOptions, LightMyRequestResponse } from "fastify";
 import { type CreatedOrganization, createOrganization } from "../src/store/orgs-repo.js";
 import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
-import { addLead, addSenderNumber, senderNumberRow } from "./helpers/messaging.js";
+import {
+  addLead,
+  addSenderNumber,
+  isFinal,
+  senderNumberRow,
+  startSimulator,
+  waitForEvent,
+} from "./helpers/messaging.js";
 import { assertProblem } from "./helpers/problem.js";
 import { type RouteEntry, routeTable } from "./helpers/routes.js";
 import { snapshotAllRows } from "./helpers/snapshot.js";
@@ -94,7 +101,7 @@ forEachEngine("tenant isolation on every route", (engine) => {
     other = await createOrganization(api.db.store.db, "Other Org", { startingCreditMicros: 10_000_000 });
     const key = api.org.apiKey;
 
-    // Organization A: a sender number, a lead with its conversation, a note, an inbound and a
+    // Organization A: a sender number, a lead with its conversation, a note, an inbound, a sent and a
     // scheduled outbound message, a source with a lead it delivered (charged), a suppression, and a
     // manual sender on the conversation.
     const number = await addSenderNumber(api, { number: "+14155550100" });
@@ -112,6 +119,13 @@ forEachEngine("tenant isolation on every route", (engine) => {
         scheduledFor: new Date(Date.now() + 86_400_000).toISOString(),
       }),
     );
+    // One message sent (through the simulator, the default provider) for a charged usage line.
+    const worker = startSimulator(api, 0);
+    const sent = await ok(
+      await as(key, "POST", "/sms/send", { conversationId: lead.conversationId, text: "Hi" }),
+    );
+    await waitForEvent(api, sent.id, isFinal);
+    await worker.stop();
     const source = await ok(await as(key, "POST", "/sources", { name: "Vendor", costPerLead: 2 }));
     const sourceLead = await ok(
       await as(String(source.apiKey), "POST", "/leads", {
@@ -263,7 +277,7 @@ forEachEngine("tenant isolation on every route", (engine) => {
         list("a lead", "/events/sms/all/my", "leadId", (x) => x.leadId),
         list("a conversation", "/events/sms/all/my", "conversationId", (x) => x.conversationId),
         list("a sender number", "/events/sms/all/my", "fromPhoneNumberId", (x) => x.phoneNumberId),
-        list("a lead's phone", "/events/sms/all/my", "toPhoneNumber", (x) => x.number),
+        list("a lead's phone", "/events/sms/all/my", "toPhoneNumber", (x) => x.leadPhone),
       ],
       "GET /events/sms/:smsEventId": [
         { names: "an inbound message", url: (x) => `/events/sms/${x.inboundId}`, status: 404 },
@@ -416,6 +430,12 @@ forEachEngine("tenant isolation on every route", (engine) => {
           status: 400,
           mentions: ["leadId"],
         },
+        {
+          names: "a source (routing attribution, kept as sent)",
+          url: () => `/phone-numbers/outgoing/conversation/${own.conversationId}`,
+          body: (x) => ({ sourceId: x.sourceId }),
+          status: 200,
+        },
       ],
       "POST /phone-numbers/outgoing/conversation/:conversationId/override": [
         {
@@ -451,6 +471,12 @@ forEachEngine("tenant isolation on every route", (engine) => {
           url: () => "/phone-numbers/outgoing/new",
           body: (x) => ({ conversationId: x.conversationId }),
           status: 404,
+        },
+        {
+          names: "a lead's phone",
+          url: () => "/phone-numbers/outgoing/new",
+          body: (x) => ({ recipientPhoneNumber: x.leadPhone }),
+          status: 200,
         },
       ],
       "GET /phone-numbers/:phoneNumberId": [
@@ -590,7 +616,12 @@ forEachEngine("tenant isolation on every route", (engine) => {
         } else {
           assert.equal(foreign.statusCode, probe.status, `${where}: ${foreign.body}`);
           const items = (foreign.json() as { items?: unknown[] }).items;
-          if (items) assert.deepEqual(items, [], `${where} shows the other organization's rows`);
+          if (items) {
+            assert.deepEqual(items, [], `${where} shows the other organization's rows`);
+            // The same list asked by the victim shows its rows: the probe names real data.
+            const mine = await as(api.org.apiKey, method, probe.url(victim), probe.body?.(victim));
+            assert.notDeepEqual((await ok(mine)).items, [], `${where}: the victim's own list is empty`);
+          }
         }
         assert.deepEqual(headersOf(foreign), headersOf(missing), `${where}: headers`);
         assert.deepEqual(
