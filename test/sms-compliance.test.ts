@@ -248,6 +248,64 @@ forEachEngine("SMS compliance gate", (engine) => {
       .execute();
   });
 
+  test("the sticky sender follows what the person received: a canceled or blocked message does not move it", async () => {
+    const other = await addSenderNumber(api, { number: "+15125550197", is_default: 0 });
+    const bare = await addSenderNumber(api, {
+      number: "+15125550196",
+      ten_dlc_campaign_id: null,
+      is_default: 0,
+    });
+    const { conversationId } = await addLead(api, "+13125550126", { timeZoneId: DAYTIME });
+    const send = async (body: Record<string, unknown>) => {
+      const res = await api.call("POST", "/sms/send", { conversationId, text: "Checking in.", ...body });
+      assert.equal(res.statusCode, 201, res.body);
+      return res.json();
+    };
+    const first = await send({ fromPhoneNumberId: main.id, wasManuallyOverridden: true });
+    assert.equal((await waitForEvent(api, first.id, isFinal)).status, "Delivered");
+
+    // Scheduled from another number by hand, then canceled: it never went out.
+    const later = new Date(Date.now() + 86_400_000).toISOString();
+    const scheduled = await send({
+      fromPhoneNumberId: other.id,
+      wasManuallyOverridden: true,
+      scheduledFor: later,
+    });
+    assert.equal((await api.call("POST", `/sms/${scheduled.id}/cancel`, {})).statusCode, 200);
+    const afterCancel = await send({});
+    assert.deepEqual(
+      [afterCancel.fromPhoneNumberId, afterCancel.selectionReason],
+      [main.id, "StickyConversation"],
+    );
+    assert.equal((await waitForEvent(api, afterCancel.id, isFinal)).status, "Delivered");
+
+    // Sent by hand from a number the gate blocks (no 10DLC campaign for a US recipient).
+    const blocked = await send({ fromPhoneNumberId: bare.id, wasManuallyOverridden: true });
+    assert.equal((await waitForEvent(api, blocked.id, isFinal)).status, "Blocked");
+    const afterBlock = await send({});
+    assert.deepEqual(
+      [afterBlock.fromPhoneNumberId, afterBlock.selectionReason],
+      [main.id, "StickyConversation"],
+    );
+    assert.equal((await waitForEvent(api, afterBlock.id, isFinal)).status, "Delivered");
+
+    // A conversation whose only message was canceled sticks to no number.
+    const alone = await addLead(api, "+13125550127", { timeZoneId: DAYTIME });
+    const only = await api.call("POST", "/sms/send", {
+      conversationId: alone.conversationId,
+      text: "Checking in.",
+      fromPhoneNumberId: other.id,
+      wasManuallyOverridden: true,
+      scheduledFor: later,
+    });
+    assert.equal((await api.call("POST", `/sms/${only.json().id}/cancel`, {})).statusCode, 200);
+    const conversations = (await api.call("POST", `/conversations/lead/${alone.leadId}`, {})).json();
+    assert.equal(conversations.items[0].activeOutboundPhoneNumberId, null);
+    for (const n of [other, bare]) {
+      await api.db.store.db.updateTable("phone_numbers").set({ enabled: 0 }).where("id", "=", n.id).execute();
+    }
+  });
+
   test("a toll-free sender without a 10DLC campaign sends to US and Canadian recipients; a local one is still Blocked", async () => {
     const tollFree = await addSenderNumber(api, {
       number: "+18885550150",

@@ -22,6 +22,7 @@ import { transactKnowingCommit } from "../store/commit-outcome.js";
 import type { Engine } from "../store/database.js";
 import { isDatabaseUnavailable, isTransientConflict } from "../store/errors.js";
 import { plainTransact, type Transact } from "../store/group-commit.js";
+import { stickToLastHandedOver } from "../store/leads-repo.js";
 import { recordOutcome } from "../store/phone-numbers-repo.js";
 import type { Database, EventRow, PhoneNumberRow } from "../store/schema.js";
 import { indexesByOrganization, transitionBatch } from "./batch-transitions.js";
@@ -89,6 +90,9 @@ function failurePauseMs(failures: number): number {
 function isPowerOfTwo(n: number): boolean {
   return (n & (n - 1)) === 0;
 }
+
+/** Conversations with a message blocked in this round, by "organization conversation". */
+type BlockedIn = Map<string, { organizationId: string; conversationId: string }>;
 
 export class Worker {
   private running = false;
@@ -179,9 +183,15 @@ export class Worker {
       const claimed = await this.claim(trx, now);
       const facts = await readGateFacts(trx, claimed, now);
       const passed: Passed[] = [];
+      const blockedIn: BlockedIn = new Map();
       for (const row of claimed) {
-        const pass = await this.gate(trx, row, facts, now);
+        const pass = await this.gate(trx, row, facts, now, blockedIn);
         if (pass) passed.push(pass);
+      }
+      // In one order, so two workers blocking messages of the same conversations never deadlock.
+      for (const key of [...blockedIn.keys()].sort()) {
+        const { organizationId, conversationId } = blockedIn.get(key)!;
+        await stickToLastHandedOver(trx, organizationId, conversationId);
       }
       return { claimed: claimed.length, toSend: await this.moveToSending(trx, passed, now) };
     });
@@ -227,6 +237,8 @@ export class Worker {
     row: EventRow,
     facts: GateFacts,
     now: number,
+    /** Gets the conversation of a message blocked here (its sticky sender is restored). */
+    blockedIn: BlockedIn,
   ): Promise<Passed | null> {
     if (row.status === "Sending") {
       // The reconcile deadline passed with no outcome: we cannot know whether the provider sent it,
@@ -258,8 +270,11 @@ export class Worker {
       return null;
     }
     const to = row.to_phone_number!;
-    const block = (changes: Partial<EventRow>, message: string) =>
-      transition(
+    const block = (changes: Partial<EventRow>, message: string) => {
+      const { organization_id: organizationId, conversation_id: conversationId } = row;
+      if (conversationId)
+        blockedIn.set(`${organizationId} ${conversationId}`, { organizationId, conversationId });
+      return transition(
         trx,
         row,
         {
@@ -273,6 +288,7 @@ export class Worker {
         { stage: "compliance", message },
         now,
       ).then(() => null);
+    };
 
     if (facts.suppressed.has(row.id)) {
       return block(

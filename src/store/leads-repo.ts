@@ -262,6 +262,53 @@ export async function previewNewestNotCanceled(
     .execute();
 }
 
+/** Outbound statuses of a message that never reached a provider, and never will. */
+const NEVER_HANDED_OVER = ["Canceled", "Blocked"] as const;
+
+/**
+ * After a message of the conversation is canceled or blocked: the sticky sender (last_phone_number_id)
+ * goes back to the number of the newest outbound message that was handed to a provider or still may
+ * be, so the person keeps hearing from the number they know rather than from one that never wrote
+ * to them. Null when there is none (or that number was deleted).
+ */
+export async function stickToLastHandedOver(
+  trx: Transaction<Database>,
+  organizationId: string,
+  conversationId: string,
+): Promise<void> {
+  // The conversation first, as previewNewestNotCanceled does: a send that committed before is seen.
+  let lock = trx
+    .selectFrom("conversations")
+    .select("id")
+    .where("organization_id", "=", organizationId)
+    .where("id", "=", conversationId);
+  if (trx.getExecutor().adapter instanceof PostgresAdapter) lock = lock.forUpdate();
+  await lock.execute();
+  const newest = await trx
+    .selectFrom("events")
+    .innerJoin("phone_numbers", (join) =>
+      join
+        .onRef("phone_numbers.organization_id", "=", "events.organization_id")
+        .onRef("phone_numbers.id", "=", "events.from_phone_number_id"),
+    )
+    .select("events.from_phone_number_id")
+    .where("events.organization_id", "=", organizationId)
+    .where("events.conversation_id", "=", conversationId)
+    .where("events.direction", "=", "outbound")
+    .where("events.activity_type", "in", ["Sms", "Mms"])
+    .where("events.status", "not in", NEVER_HANDED_OVER)
+    .orderBy("events.created_at", "desc")
+    .orderBy("events.id", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  await trx
+    .updateTable("conversations")
+    .set({ last_phone_number_id: newest?.from_phone_number_id ?? null })
+    .where("organization_id", "=", organizationId)
+    .where("id", "=", conversationId)
+    .execute();
+}
+
 export interface ConversationTouch {
   organizationId: string;
   id: string;
