@@ -21,6 +21,8 @@ export interface MessagingConfig {
   publicUrl: string;
   /** How often the warmup scheduler looks for due warmup messages (LEADTRAIL_WARMUP_TICK_SECONDS). */
   warmupTickSeconds: number;
+  /** How long after a send the simulator delivers its receipt (LEADTRAIL_SIMULATOR_RECEIPT_SECONDS). */
+  simulatorReceiptSeconds: number;
 }
 
 export interface Config {
@@ -182,6 +184,7 @@ export function loadMessagingConfig(env: NodeJS.ProcessEnv = process.env, port =
       setting("LEADTRAIL_PUBLIC_URL", env) ?? `http://127.0.0.1:${port}`,
     ),
     warmupTickSeconds: decimal("LEADTRAIL_WARMUP_TICK_SECONDS", 60, env, DAY_SECONDS),
+    simulatorReceiptSeconds: decimal("LEADTRAIL_SIMULATOR_RECEIPT_SECONDS", 0.02, env, DAY_SECONDS),
   };
 }
 

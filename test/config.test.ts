@@ -85,6 +85,10 @@ test("every setting the README lists is checked: a bad value is refused with a m
       /^LEADTRAIL_WARMUP_TICK_SECONDS must be a number from 0 to 86400/,
     ],
     [
+      { LEADTRAIL_SIMULATOR_RECEIPT_SECONDS: "-1" },
+      /^LEADTRAIL_SIMULATOR_RECEIPT_SECONDS must be a number from 0 to 86400/,
+    ],
+    [
       { LEADTRAIL_STARTING_CREDIT: "1e20" },
       /^LEADTRAIL_STARTING_CREDIT must be an amount in USD from 0 to 1000000000 with at most 6 decimals/,
     ],

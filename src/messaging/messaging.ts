@@ -7,7 +7,7 @@ import { GroupCommit, plainTransact, type Transact } from "../store/group-commit
 import type { Database, EventRow } from "../store/schema.js";
 import type { Prices } from "./billing.js";
 import { handleInbound, type InboundOutcome } from "./inbound.js";
-import type { InboundMessage, Provider, ProviderEvents, Receipt } from "./provider.js";
+import type { InboundMessage, Provider, ProviderEvents, Receipt, UnsettledMessage } from "./provider.js";
 import { isOptOutReceipt } from "./provider-opt-out.js";
 import { applyReceiptIn, applyReceiptsIn, retryReceipt } from "./receipts.js";
 import { type QueuedSend, queueOutboundMany } from "./send.js";
@@ -22,6 +22,8 @@ import { Worker } from "./worker.js";
 export class Messaging implements ProviderEvents {
   private worker: Worker | null = null;
   private warmupTimer: NodeJS.Timeout | null = null;
+  /** The look-up of receipts an earlier process owed (see Provider.owedReceipts), until done. */
+  private resuming: Promise<void> = Promise.resolve();
   provider: Provider | null = null;
   /** Writes of this process that arrive together share one transaction (store/group-commit.ts). */
   readonly transact: Transact;
@@ -101,6 +103,12 @@ export class Messaging implements ProviderEvents {
       ...options,
     });
     this.worker.start();
+    const owed = provider.owedReceipts;
+    if (owed) {
+      this.resuming = unsettledSends(this.db, owed.providerIdPrefix)
+        .then((messages) => owed.resume(messages))
+        .catch((error) => console.error("leadtrail: resuming the provider's receipts:", error));
+    }
     if (this.config.warmupTickSeconds > 0) {
       this.warmupTimer = setInterval(() => {
         this.warmupTick().catch((error) => console.error("leadtrail warmup:", error));
@@ -125,6 +133,30 @@ export class Messaging implements ProviderEvents {
   async stop(): Promise<void> {
     if (this.warmupTimer) clearInterval(this.warmupTimer);
     await this.worker?.stop();
+    await this.resuming;
     await this.provider?.close();
   }
+}
+
+/** Every organization's messages still Sent whose provider ids start with `prefix`. */
+async function unsettledSends(db: Kysely<Database>, prefix: string): Promise<UnsettledMessage[]> {
+  const rows = await db
+    .selectFrom("events")
+    .select(["organization_id", "id", "provider_message_id", "to_phone_number"])
+    .where("status", "=", "Sent")
+    .where("provider_message_id", "like", `${prefix}%`)
+    .execute();
+  return rows.flatMap((row) =>
+    // LIKE's "_" matches any character: the prefix is checked exactly here.
+    row.provider_message_id?.startsWith(prefix) && row.to_phone_number
+      ? [
+          {
+            organizationId: row.organization_id,
+            eventId: row.id,
+            providerMessageId: row.provider_message_id,
+            to: row.to_phone_number,
+          },
+        ]
+      : [],
+  );
 }

@@ -86,9 +86,26 @@ export function sendCallTimeoutMs(reconcileSeconds: number): number {
   return Math.min(MAX_SEND_CALL_MS, Math.floor((reconcileSeconds * 1000) / 2));
 }
 
+/** A message a provider accepted (status Sent) that has no final status yet. */
+export interface UnsettledMessage {
+  organizationId: string;
+  eventId: string;
+  providerMessageId: string;
+  to: string;
+}
+
 export interface Provider {
   readonly name: "simulator" | "telnyx";
   send(message: OutboundMessage): Promise<SendResult>;
+  /**
+   * For a provider whose receipts live only in this process's memory (the simulator): as the worker
+   * starts, it is given the Sent messages whose provider ids start with `providerIdPrefix`, whose
+   * receipts an earlier process owed when it was killed. A real provider's webhooks come by themselves.
+   */
+  readonly owedReceipts?: {
+    providerIdPrefix: string;
+    resume(messages: UnsettledMessage[]): void;
+  };
   /** Stops timers and connections (tests, shutdown). */
   close(): Promise<void>;
 }

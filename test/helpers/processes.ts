@@ -169,6 +169,8 @@ export interface RunningServer {
   /** Everything the server printed until it was listening. */
   banner: string;
   stop(): Promise<number | null>;
+  /** The process, to kill -9 it. */
+  child: ChildProcess;
 }
 
 /** Starts `leadtrail serve …` and resolves once it says it is listening. */
@@ -189,7 +191,7 @@ export async function startServer(
     await server.stop();
     assert.fail(`server listens on ${baseUrl}, not on the port it was given (${port})`);
   }
-  return { baseUrl, banner: server.output(), stop: server.stop };
+  return { baseUrl, banner: server.output(), stop: server.stop, child: server.child };
 }
 
 /** Starts `leadtrail worker` and resolves once it says it is running. */

@@ -19,7 +19,7 @@ export function createProvider(config: MessagingConfig, events: ProviderEvents):
   checkProviderSettings(config);
   switch (config.provider) {
     case "simulator":
-      return new SimulatorProvider(events);
+      return new SimulatorProvider(events, Math.round(config.simulatorReceiptSeconds * 1000));
     case "telnyx": {
       if (!config.telnyx.apiKey) throw new Error("LEADTRAIL_PROVIDER=telnyx needs TELNYX_API_KEY");
       return new TelnyxProvider({

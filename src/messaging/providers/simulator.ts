@@ -1,5 +1,12 @@
 import { randomUUID } from "node:crypto";
-import type { OutboundMessage, Provider, ProviderEvents, SendResult } from "../provider.js";
+import type {
+  OutboundMessage,
+  Provider,
+  ProviderEvents,
+  Receipt,
+  SendResult,
+  UnsettledMessage,
+} from "../provider.js";
 
 // A provider that needs no network: it decides by the recipient's last four digits (README), and
 // sends its receipts back through the same path a real provider's webhooks take.
@@ -7,6 +14,20 @@ import type { OutboundMessage, Provider, ProviderEvents, SendResult } from "../p
 //   0700 delivered receipt before the sent confirmation · 0800 delivered receipt twice
 //   0900 a failure receipt before the send confirmation (accepted, then it could not send it)
 //   anything else: delivered shortly after sending
+// Its receipts wait in memory. A process killed (or a machine restarted) before it delivered them
+// would leave those messages Sent for good, so a new worker is given the simulator's Sent messages
+// and delivers their final receipt again (owedReceipts). Several workers on one PostgreSQL each do,
+// which can deliver a receipt twice: receipts are idempotent, as a real provider's retries need.
+
+const ID_PREFIX = "sim_";
+
+type ReceiptKind = Receipt["kind"];
+type ReceiptDetail = { errorCode?: string; errorMessage?: string };
+
+/** The receipt that settles an accepted message of this scenario (the last one it sends). */
+function finalReceipt(scenario: string): [ReceiptKind, ReceiptDetail] {
+  return scenario === "0400" ? ["undeliverable", { errorCode: "30003" }] : ["delivered", {}];
+}
 
 export class SimulatorProvider implements Provider {
   readonly name = "simulator" as const;
@@ -21,20 +42,21 @@ export class SimulatorProvider implements Provider {
     private readonly receiptDelayMs = 20,
   ) {}
 
+  readonly owedReceipts = {
+    providerIdPrefix: ID_PREFIX,
+    resume: (messages: UnsettledMessage[]): void => {
+      for (const message of messages) {
+        const [kind, detail] = finalReceipt(message.to.slice(-4));
+        const receipt = receiptOf(message, message.providerMessageId);
+        this.later(() => this.events.receipt(receipt(kind, detail)));
+      }
+    },
+  };
+
   async send(message: OutboundMessage): Promise<SendResult> {
     const scenario = message.to.slice(-4);
-    const providerMessageId = `sim_${randomUUID()}`;
-    const receipt = (
-      kind: "sent" | "delivered" | "undeliverable" | "failed",
-      extra: { errorCode?: string; errorMessage?: string } = {},
-    ) => ({
-      eventId: message.eventId,
-      organizationId: message.organizationId,
-      providerMessageId,
-      kind,
-      occurredAt: Date.now(),
-      ...extra,
-    });
+    const providerMessageId = `${ID_PREFIX}${randomUUID()}`;
+    const receipt = receiptOf(message, providerMessageId);
     switch (scenario) {
       case "0500": {
         const attempt = (this.attempts.get(message.eventId) ?? 0) + 1;
@@ -49,9 +71,11 @@ export class SimulatorProvider implements Provider {
         // Telnyx's "not routable" (a landline): a refusal for good that says nothing of consent, as
         // its 40300 (the recipient opted out, which suppresses them) would.
         return { kind: "permanent", errorCode: "40001", errorMessage: "Simulated permanent rejection." };
-      case "0400":
-        this.later(() => this.events.receipt(receipt("undeliverable", { errorCode: "30003" })));
+      case "0400": {
+        const [kind, detail] = finalReceipt(scenario);
+        this.later(() => this.events.receipt(receipt(kind, detail)));
         return { kind: "accepted", providerMessageId };
+      }
       case "0700":
         // The delivery receipt overtakes the send confirmation.
         await this.events.receipt(receipt("delivered"));
@@ -107,4 +131,16 @@ export class SimulatorProvider implements Provider {
     }
     while (this.delivering.size > 0) await Promise.all([...this.delivering]);
   }
+}
+
+/** Builds the receipts of one message, stamped when built. */
+function receiptOf(message: { organizationId: string; eventId: string }, providerMessageId: string) {
+  return (kind: ReceiptKind, detail: ReceiptDetail = {}): Receipt => ({
+    eventId: message.eventId,
+    organizationId: message.organizationId,
+    providerMessageId,
+    kind,
+    occurredAt: Date.now(),
+    ...detail,
+  });
 }
