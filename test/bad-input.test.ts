@@ -322,6 +322,7 @@ forEachEngine("bad input", (engine) => {
         [{ filters: [{ field: filterField, value: { $ne: null } }] }, "filters[0].value"],
         [{ filters: [{ field: filterField, value: ["a", "b"] }] }, "filters[0].value"],
         [{ filters: [{ field: filterField, value: "x".repeat(501) }] }, "filters[0].value"],
+        [{ filters: [{ field: filterField, value: "\u{1F600}".repeat(501) }] }, "filters[0].value"],
         [{ filters: [{ field: filterField, value: "a\u0000b" }] }, "filters[0].value"],
         [{ rangeFilters: {} }, "rangeFilters"],
         [{ rangeFilters: [{ field: "createdAt" }] }, "rangeFilters[0]"],
@@ -344,6 +345,7 @@ forEachEngine("bad input", (engine) => {
         [{ search: 5 }, "search"],
         [{ search: ["a"] }, "search"],
         [{ search: "x".repeat(201) }, "search"],
+        [{ search: "\u{1F600}".repeat(201) }, "search"],
         [{ search: "a\u0000" }, "search"],
         [{ searchFields: "summary" }, "searchFields"],
         [{ searchFields: [5] }, "searchFields[0]"],
@@ -366,6 +368,18 @@ forEachEngine("bad input", (engine) => {
       }
       // A number too large for a double is still a clean 400.
       assertProblem(await send("POST", path, '{"pageSize": 1e400}'), 400, path, "pageSize");
+      // Characters are code points, as JSON Schema's maxLength counts them: the limits in emoji pass.
+      const freeText = namesFor(list.spec, "filter").find((n) => {
+        const field = list.spec.fields[n];
+        return field?.kind === "string" && !field.values;
+      })!;
+      for (const body of [
+        { search: "\u{1F600}".repeat(200) },
+        { filters: [{ field: freeText, value: "\u{1F600}".repeat(500) }] },
+      ]) {
+        const res = await json("POST", path, body);
+        assert.equal(res.statusCode, 200, `${path}: ${res.body.slice(0, 300)}`);
+      }
     }
     assert.deepEqual(await snapshot(api.db.store.db), before);
   });

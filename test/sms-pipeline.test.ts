@@ -146,6 +146,19 @@ forEachEngine("SMS pipeline with the simulator", (engine) => {
       .where("idempotency_key", "=", "order-42")
       .executeTakeFirst();
     assert.equal(Number(count?.n), 1);
+    // Up to 200 characters, counted as code points: 200 emoji are a key, 201 a 400 naming it.
+    const emoji = await api.call("POST", "/sms/send", {
+      ...body,
+      outboundIdempotencyKey: "\u{1F600}".repeat(200),
+    });
+    assert.equal(emoji.statusCode, 201, emoji.body);
+    const tooLong = await api.call("POST", "/sms/send", {
+      ...body,
+      outboundIdempotencyKey: "\u{1F600}".repeat(201),
+    });
+    assert.equal(tooLong.statusCode, 400, tooLong.body);
+    assert.match(tooLong.json().detail, /outboundIdempotencyKey/);
+    await waitForEvent(api, emoji.json().id, isFinal);
   });
 
   test("smsEventId: a retry naming the message answers it and sends nothing; a wrong one is a 404 or 409", async () => {

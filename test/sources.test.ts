@@ -256,7 +256,8 @@ forEachEngine("lead sources", (engine) => {
   test("sellerLeadId must be a string of at most 200 characters; a disabled source's repeat is refused too", async () => {
     const source = await createSource({ name: "Strict Vendor", costPerLead: 1 });
     const before = { leads: await count("leads"), usage: await count("usage_ledger") };
-    for (const sellerLeadId of [12345, true, { id: "x" }, "x".repeat(201)]) {
+    // Characters are code points: 201 emoji are too many, 200 are not (400 UTF-16 units).
+    for (const sellerLeadId of [12345, true, { id: "x" }, "x".repeat(201), "\u{1F600}".repeat(201)]) {
       const res = await api.call("POST", "/leads", lead({ metadata: { sellerLeadId } }), source.apiKey);
       assert.equal(res.statusCode, 400, `${JSON.stringify(sellerLeadId).slice(0, 40)} → ${res.body}`);
       assert.deepEqual(Object.keys(res.json().errors), ["metadata.sellerLeadId"]);
@@ -265,7 +266,7 @@ forEachEngine("lead sources", (engine) => {
     const accepted = await api.call(
       "POST",
       "/leads",
-      lead({ metadata: { sellerLeadId: "x".repeat(200) } }),
+      lead({ metadata: { sellerLeadId: "\u{1F600}".repeat(200) } }),
       source.apiKey,
     );
     assert.equal(accepted.statusCode, 201, accepted.body);
@@ -274,7 +275,7 @@ forEachEngine("lead sources", (engine) => {
     const repeat = await api.call(
       "POST",
       "/leads",
-      lead({ metadata: { sellerLeadId: "x".repeat(200) } }),
+      lead({ metadata: { sellerLeadId: "\u{1F600}".repeat(200) } }),
       source.apiKey,
     );
     assert.equal(repeat.statusCode, 403, repeat.body);

@@ -222,8 +222,9 @@ forEachEngine("suppressions", (engine) => {
     assert.equal(again.statusCode, 201, again.body);
     assert.equal(again.json().id, created.id);
     assert.equal(again.json().recipientIdentifier, "crm-contact-43");
-    // Too long, or with control characters: a 400 naming it, nothing written.
-    for (const bad of ["x".repeat(201), "crm\u0000id"]) {
+    // Too long (characters are code points: 201 emoji are 201), or with control characters: a 400
+    // naming it, nothing written.
+    for (const bad of ["x".repeat(201), "\u{1F600}".repeat(201), "crm\u0000id"]) {
       const refused = await api.call(
         "POST",
         "/suppressions",
@@ -234,6 +235,15 @@ forEachEngine("suppressions", (engine) => {
     }
     const none = await api.call("POST", "/suppressions/check", entry({ phoneNumber: "+16465550133" }));
     assert.equal(none.json().allowed, true);
+    // 200 emoji are 200 characters, within the limit (400 UTF-16 units).
+    const emoji = "\u{1F600}".repeat(200);
+    const taken = await api.call(
+      "POST",
+      "/suppressions",
+      entry({ phoneNumber: "+16465550133", recipientIdentifier: emoji }),
+    );
+    assert.equal(taken.statusCode, 201, taken.body);
+    assert.equal(taken.json().recipientIdentifier, emoji);
   });
 
   test("an entry on channel 'all' blocks every channel, and the worker's isSuppressed sees it", async () => {

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { LeadDocument } from "./lead.js";
 import { usdToMicros } from "./money.js";
+import { exceedsCharacters } from "./plain-text.js";
 import { badRequest, ProblemError } from "./problem.js";
 
 // Lead sources: who may deliver leads with a source key (Authorization: Bearer lp_src_…), and what
@@ -142,7 +143,7 @@ export function intakeKey(
     throw badRequest(`${field} must be a string.`, field);
   }
   const seller = text(raw);
-  if (seller && seller.length > MAX_SELLER_LEAD_ID_LENGTH) {
+  if (seller && exceedsCharacters(seller, MAX_SELLER_LEAD_ID_LENGTH)) {
     throw badRequest(`${field} must be at most ${MAX_SELLER_LEAD_ID_LENGTH} characters.`, field);
   }
   return seller ? `${sourceId}\n${seller}` : null;

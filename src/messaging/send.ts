@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from "kysely";
 import { ACTIVITY_CATEGORY, type SelectionReason, type TrafficType } from "../domain/event-vocabulary.js";
+import { exceedsCharacters } from "../domain/plain-text.js";
 import { badRequest, notFound, ProblemError } from "../domain/problem.js";
 import { tenDlcCampaignOf } from "../domain/ten-dlc.js";
 import { parseRfc3339, toIso } from "../domain/time.js";
@@ -355,7 +356,7 @@ export async function sendSms(
   const mediaUrls = body.mediaUrls ?? [];
   // Characters are code points, as every maxLength of the API's schemas counts them (the simulator's
   // inbound text included): an emoji is one character, not two UTF-16 units.
-  if (text.length > MAX_TEXT && [...text].length > MAX_TEXT)
+  if (exceedsCharacters(text, MAX_TEXT))
     throw badRequest(`text must be at most ${MAX_TEXT} characters.`, "text");
   if (text.trim().length === 0 && mediaUrls.length === 0) {
     throw badRequest("text (1 to 1,600 characters) or mediaUrls (1 to 10 https URLs) is required.", "text");
@@ -377,7 +378,7 @@ export async function sendSms(
   if (retriedId)
     return { event: await retriedMessage(db, actor.organizationId, retriedId, body), created: false };
   const key = body.outboundIdempotencyKey?.trim() || null;
-  if (key && key.length > 200)
+  if (key && exceedsCharacters(key, 200))
     throw badRequest("outboundIdempotencyKey must be at most 200 characters.", "outboundIdempotencyKey");
   const keyedRequest: KeyedRequest = { conversationId: body.conversationId, text, mediaUrls, scheduledFor };
   if (key) {

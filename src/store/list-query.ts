@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { type Kysely, type RawBuilder, sql } from "kysely";
 import { foldCase } from "../domain/case-fold.js";
 import { toE164 } from "../domain/phone.js";
+import { exceedsCharacters } from "../domain/plain-text.js";
 import { badRequest } from "../domain/problem.js";
 import { parseRfc3339 } from "../domain/time.js";
 import type { CursorCodec, CursorValue } from "./cursor.js";
@@ -213,7 +214,7 @@ function columnValue(field: ListField, value: unknown, param: string, roundUp = 
       return value ? 1 : 0;
     }
     case "string": {
-      if (typeof value !== "string" || value.length > 500) {
+      if (typeof value !== "string" || exceedsCharacters(value, 500)) {
         throw badRequest(`${param} must be a string of at most 500 characters.`, param);
       }
       assertStorableText(value, param);
@@ -341,7 +342,7 @@ export function parseListOptions(
         ];
   let searches = false;
   if (options.search !== undefined && options.search !== null) {
-    if (typeof options.search !== "string" || options.search.length > 200) {
+    if (typeof options.search !== "string" || exceedsCharacters(options.search, 200)) {
       throw badRequest("search must be a string of at most 200 characters.", "search");
     }
     assertStorableText(options.search, "search");

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { DETAIL_STATUS, EVENT_CATEGORIES, type EventStatus } from "../../domain/event-vocabulary.js";
+import { characterCount } from "../../domain/plain-text.js";
 import { badRequest, notFound } from "../../domain/problem.js";
 import { toIso } from "../../domain/time.js";
 import { createNote, NOTE_MAX_LENGTH } from "../../services/notes.js";
@@ -222,8 +223,7 @@ export const eventRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { s
     },
     async (request) => {
       const text = request.body.text.trim();
-      // Characters, not UTF-16 units: an emoji is one character, as JSON Schema's maxLength counts.
-      const characters = [...text].length;
+      const characters = characterCount(text);
       if (characters < 1 || characters > NOTE_MAX_LENGTH) {
         throw badRequest(
           `text must be 1 to ${NOTE_MAX_LENGTH} characters after trimming (got ${characters}).`,

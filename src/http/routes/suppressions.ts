@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import { isValidEmail } from "../../domain/phone.js";
+import { exceedsCharacters } from "../../domain/plain-text.js";
 import { badRequest, notFound, ProblemError } from "../../domain/problem.js";
 import { toIso } from "../../domain/time.js";
 import { PROVIDER_OPT_OUT_SOURCE } from "../../messaging/provider-opt-out.js";
@@ -111,7 +112,7 @@ function parseEntry(body: SuppressionEntryRequest, auth: ApiKeyOwner): ParsedEnt
     if (phoneNumber || email) {
       // The client's own id for the recipient (a CRM contact, say): kept and answered, not matched on.
       assertPlainText(identifier, "recipientIdentifier");
-      if (identifier.length > MAX_IDENTIFIER_LENGTH) {
+      if (exceedsCharacters(identifier, MAX_IDENTIFIER_LENGTH)) {
         throw badRequest(
           `recipientIdentifier must be at most ${MAX_IDENTIFIER_LENGTH} characters.`,
           "recipientIdentifier",
