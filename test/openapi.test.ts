@@ -358,7 +358,7 @@ describe("OpenAPI document and docs UI", () => {
     assert.ok(checked >= 8, `only ${checked} date-time fields found in the subset's requests`);
   });
 
-  test("the headers that come with 401, 429 and 503 are documented, and an operation with a body documents 413 and 415", async () => {
+  test("the headers that come with 401, 429 and 503 are documented, and every operation documents the problems the server answers before its route runs (400, 408, 431; 414 with a path parameter; 413 and 415 with a body; 405 once)", async () => {
     const doc = (await api.call("GET", "/openapi.json", undefined, null)).json();
     type Response = { headers?: Record<string, { schema: { type: string } }> };
     type Operation = { requestBody?: object; responses: Record<string, Response>; security?: unknown[] };
@@ -379,9 +379,14 @@ describe("OpenAPI document and docs UI", () => {
             );
           checked++;
         }
-        if (op.requestBody) {
+        if (op.requestBody || method === "post" || method === "put") {
           assert.ok(op.responses["413"], `${name} documents no 413`);
           assert.ok(op.responses["415"], `${name} documents no 415`);
+        }
+        // What Node's server answers before any route (client-errors.ts), and a path parameter
+        // longer than any id (errors.ts): every operation can get them, so every one documents them.
+        for (const status of ["400", "408", "431", ...(path.includes("{") ? ["414"] : [])]) {
+          assert.ok(op.responses[status], `${name} documents no ${status}`);
         }
       }
     }
@@ -404,6 +409,16 @@ describe("OpenAPI document and docs UI", () => {
     const unauthenticated = await api.call("POST", "/events/all/my", {}, null);
     assert.equal(unauthenticated.statusCode, 401);
     assert.match(String(unauthenticated.headers["www-authenticate"]), /^Bearer realm=/);
+    const longId = await api.call("GET", `/events/${"x".repeat(201)}`);
+    assert.equal(longId.statusCode, 414, longId.body);
+
+    // A 405 answers a method a path has no operation for: documented once, as a shared response.
+    const methodNotAllowed = doc.components.responses?.MethodNotAllowed;
+    assert.equal(methodNotAllowed?.headers?.Allow?.schema.type, "string");
+    assert.ok(methodNotAllowed.content["application/problem+json"]);
+    const wrongMethod = await api.call("DELETE", "/events/all/my");
+    assert.equal(wrongMethod.statusCode, 405, wrongMethod.body);
+    assert.equal(wrongMethod.headers.allow, "POST");
   });
 
   test("every $ref resolves inside the document, to a named component schema", async () => {

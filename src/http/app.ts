@@ -151,9 +151,25 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       info: {
         title: "leadtrail",
         version: "1.0.0",
-        description: "Lead activity events and SMS, wire-compatible with the Leadping v1 API.",
+        description:
+          "Lead activity events and SMS, wire-compatible with the Leadping v1 API. A method a documented path does not answer gets a 405 problem with an Allow header (components.responses.MethodNotAllowed); every error is an RFC 9457 problem.",
       },
       components: {
+        // A 405 answers a method the path has no operation for, so no operation can list it.
+        responses: {
+          MethodNotAllowed: {
+            description: "The path does not answer this method; Allow lists the ones it does.",
+            headers: {
+              Allow: {
+                description: "The methods the path answers, e.g. GET, HEAD.",
+                schema: { type: "string" },
+              },
+            },
+            content: {
+              "application/problem+json": { schema: { $ref: "#/components/schemas/ProblemDetails" } },
+            },
+          },
+        },
         securitySchemes: {
           Bearer: { type: "http", scheme: "bearer", description: "An organization API key, sk_…" },
           SourceKey: {

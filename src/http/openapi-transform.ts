@@ -1,9 +1,20 @@
 import { leadpingOperationId } from "./leadping-operations.js";
-import { bodyProblemResponses, DOCUMENTED_FORMAT, JSON_REQUEST_MEDIA_TYPES } from "./schemas/common.js";
+import {
+  bodyProblemResponses,
+  DOCUMENTED_FORMAT,
+  JSON_REQUEST_MEDIA_TYPES,
+  pathParameterProblemResponses,
+  requestProblemResponses,
+} from "./schemas/common.js";
 
 // What /openapi.json says about each route beyond its own schema: Leadping's operationId, the
-// media types a body is read from, and the answers any body can get (too large, not JSON). Kept
-// here, once, so that a route's schema only describes what is its own.
+// media types a body is read from, and the answers any request can get before its route runs: too
+// slow or headers too large (every operation), a path parameter too long (414), a body too large
+// or not JSON (413, 415). Kept here, once, so that a route's schema only describes what is its own.
+// A 405 belongs to no operation (it answers a method the path has none for): the document's
+// components.responses.MethodNotAllowed and its description say so once (app.ts).
+
+const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 
 interface RouteDoc {
   schema: Record<string, unknown>;
@@ -22,10 +33,21 @@ export function documentRoute({ schema, url, route }: RouteDoc): {
   for (const part of ["querystring", "body"] as const) {
     if (schema[part] !== undefined) documented[part] = withDocumentedFormats(schema[part]);
   }
-  if (schema.body !== undefined) {
-    documented.consumes = JSON_REQUEST_MEDIA_TYPES;
-    const responses = schema.response as Record<string, unknown> | undefined;
-    if (responses) documented.response = { ...responses, ...bodyProblemResponses };
+  if (schema.body !== undefined) documented.consumes = JSON_REQUEST_MEDIA_TYPES;
+  const responses = schema.response as Record<string, unknown> | undefined;
+  if (responses) {
+    const shared: Record<string, unknown> = {
+      ...requestProblemResponses,
+      ...(schema.params !== undefined ? pathParameterProblemResponses : {}),
+      // A body is read (and refused when too large or not JSON) for these methods whatever the schema.
+      ...(schema.body !== undefined || BODY_METHODS.has(method ?? "") ? bodyProblemResponses : {}),
+    };
+    // The route's own answers first; its own description of a status (a 400 naming its fields) wins.
+    documented.response = { ...responses };
+    for (const [status, response] of Object.entries(shared)) {
+      if (!Object.hasOwn(responses, status))
+        (documented.response as Record<string, unknown>)[status] = response;
+    }
   }
   return { schema: documented, url };
 }

@@ -135,6 +135,21 @@ export const problemResponses = {
  */
 export const JSON_REQUEST_MEDIA_TYPES = ["application/json", "text/json", "application/*+json"];
 
+/**
+ * What any request can be answered before it reaches its route (client-errors.ts): Node's HTTP
+ * server refuses it on the connection. A route's own 400 description comes first where it has one.
+ */
+export const requestProblemResponses = {
+  400: problem("The request is not valid HTTP/1.1, or its path is not valid percent-encoding."),
+  408: problem("The request was not received in full within 30 seconds."),
+  431: problem("The request headers are larger than the server accepts."),
+};
+
+/** What an operation with a path parameter can answer besides its own errors (errors.ts). */
+export const pathParameterProblemResponses = {
+  414: problem("A path parameter is longer than any id this API issues."),
+};
+
 /** What an operation that takes a body can answer besides its own errors. */
 export const bodyProblemResponses = {
   413: problem("The body is larger than 1 MiB."),
