@@ -61,6 +61,13 @@ interface Passed {
 // Crash safety: a message is handed to the provider only while Sending, and Sending is never
 // re-sent: if the process dies during the call, the deadline passes and the reconcile step ends the
 // message Failed / ProviderOutcomeUnknown unless a receipt (which names the event) moved it first.
+//
+// The loop does not wait for a round's provider calls before the next round: one call that hangs
+// (up to its timeout, provider.ts) must not hold every other due message, nor the reconcile. The
+// calls in flight are bounded (IN_FLIGHT_BATCHES), and a round claims only when a whole batch fits:
+// a claimed message's reconcile deadline runs from the claim, so it is handed over at once. It does
+// wait for the answers already in to be written, as rounds did: claims back to back would contend
+// with those writes for the same rows (the wallet, the sender's) and slow both down.
 
 export interface WorkerOptions {
   engine: Engine;
@@ -76,6 +83,21 @@ export interface WorkerOptions {
    * A refusal because the recipient opted out always takes one of its own (provider-opt-out.ts).
    */
   transact?: Transact;
+}
+
+/** A claim's size unless the worker is told otherwise. */
+const DEFAULT_BATCH_SIZE = 100;
+
+/**
+ * The loop's provider calls in flight are bounded to this many claim batches: a provider that hangs
+ * (an outage) holds that many messages in Sending at most, rather than every due one.
+ */
+const IN_FLIGHT_BATCHES = 4;
+
+/** A round's work: how many messages it claimed, and its provider calls (each records its outcome). */
+interface Round {
+  claimed: number;
+  deliveries: Promise<void>[];
 }
 
 /** The longest a worker waits between rounds while they keep failing (a database down). */
@@ -103,6 +125,14 @@ export class Worker {
   private stopping = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
+  /** Provider calls under way, each until its outcome is recorded (or failed to be); never rejects. */
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Calls the provider has answered whose outcome is being written. */
+  private recording = 0;
+  /** Set while the loop waits (see waitWhile): called as a call ends or an outcome is written. */
+  private progressed: (() => void) | null = null;
+  /** Outcomes of the loop's calls that could not be recorded, in a row: logged sparingly. */
+  private unrecorded = 0;
   readonly id = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
 
   constructor(
@@ -137,19 +167,37 @@ export class Worker {
     this.wake?.();
   }
 
+  /** Ends the loop, then waits for the provider calls in flight and the recording of their outcomes. */
   async stop(): Promise<void> {
     this.running = false;
     this.stopping = true;
     this.poke();
     await this.loop;
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+  }
+
+  private get batchSize(): number {
+    return this.options.batchSize ?? DEFAULT_BATCH_SIZE;
   }
 
   private async run(): Promise<void> {
+    const maxInFlight = IN_FLIGHT_BATCHES * this.batchSize;
     let failures = 0;
     while (this.running) {
+      // Answers already in are written first (see the top of this file). Near the bound, calls must
+      // end before more messages are claimed, which could not be sent yet: until a whole batch fits,
+      // since a round for each call that ends would be a transaction each.
+      await this.waitWhile(() => this.recording > 0 || this.inFlight.size > maxInFlight - this.batchSize);
+      if (!this.running) break;
       let worked = 0;
       try {
-        worked = await this.runOnce();
+        const round = await this.round(this.batchSize);
+        for (const delivery of round.deliveries)
+          delivery.then(
+            () => this.recorded(),
+            (e) => this.unrecordedOutcome(e),
+          );
+        worked = round.claimed;
         if (failures > 0) console.error(`leadtrail worker: working again after ${failures} failed rounds`);
         failures = 0;
       } catch (error) {
@@ -172,15 +220,50 @@ export class Worker {
     }
   }
 
-  /** One round: claim due work, send what passed the gate, record outcomes. Returns rows handled. */
+  /** Waits, while the worker runs, until `blocked` no longer holds (checked as calls progress). */
+  private async waitWhile(blocked: () => boolean): Promise<void> {
+    while (this.running && blocked()) {
+      await new Promise<void>((resolve) => {
+        this.progressed = resolve;
+      });
+      this.progressed = null;
+    }
+  }
+
+  private recorded(): void {
+    this.unrecorded = 0;
+  }
+
+  /** An outcome the loop's call could not record (deliver says when): the reconcile settles it. */
+  private unrecordedOutcome(error: unknown): void {
+    this.unrecorded++;
+    if (isPowerOfTwo(this.unrecorded)) {
+      console.error(`leadtrail worker: an outcome was not recorded (${this.unrecorded} in a row):`, error);
+    }
+  }
+
+  /**
+   * One round, on its own: claim due work, send what passed the gate, and return (the rows handled)
+   * once every outcome is recorded. The loop does not wait so (see run).
+   */
   async runOnce(): Promise<number> {
+    const { claimed, deliveries } = await this.round(this.batchSize);
+    await Promise.all(deliveries);
+    return claimed;
+  }
+
+  /**
+   * Claims up to `limit` due messages, gates them and moves those that passed to Sending, then
+   * begins their provider calls (tracked in inFlight) and answers without waiting for them.
+   */
+  private async round(limit: number): Promise<Round> {
     const now = this.now();
     // Idle polling costs one index probe, not a transaction.
-    if (!(await this.anyDue(now))) return 0;
+    if (!(await this.anyDue(now))) return { claimed: 0, deliveries: [] };
     // A claim whose COMMIT's answer is lost is looked up: committed, its messages are Sending and are
     // handed over now, rather than left for the reconcile to fail as ProviderOutcomeUnknown.
     const { claimed, toSend } = await transactKnowingCommit(this.db, async (trx) => {
-      const claimed = await this.claim(trx, now);
+      const claimed = await this.claim(trx, now, limit);
       const facts = await readGateFacts(trx, claimed, now);
       const passed: Passed[] = [];
       const blockedIn: BlockedIn = new Map();
@@ -195,8 +278,18 @@ export class Worker {
       }
       return { claimed: claimed.length, toSend: await this.moveToSending(trx, passed, now) };
     });
-    await Promise.all(toSend.map((row) => this.deliver(row)));
-    return claimed;
+    return { claimed, deliveries: toSend.map((row) => this.track(this.deliver(row))) };
+  }
+
+  /** Keeps a provider call in inFlight until it settles; answers the call itself. */
+  private track(delivery: Promise<void>): Promise<void> {
+    const ended = () => {
+      this.inFlight.delete(settled);
+      this.progressed?.();
+    };
+    const settled: Promise<void> = delivery.then(ended, ended);
+    this.inFlight.add(settled);
+    return delivery;
   }
 
   private async anyDue(now: number): Promise<boolean> {
@@ -216,13 +309,13 @@ export class Worker {
    * Locks the due rows this worker will handle, oldest due first. On PostgreSQL, rows another worker
    * holds are skipped, so workers never wait on each other nor take the same message.
    */
-  private async claim(trx: Transaction<Database>, now: number): Promise<EventRow[]> {
+  private async claim(trx: Transaction<Database>, now: number, limit: number): Promise<EventRow[]> {
     let query = trx
       .selectFrom("events")
       .selectAll()
       .where("next_attempt_at", "<=", now)
       .orderBy("next_attempt_at")
-      .limit(this.options.batchSize ?? 100);
+      .limit(limit);
     if (this.options.engine === "postgresql") query = query.forUpdate().skipLocked();
     return query.execute();
   }
@@ -439,6 +532,17 @@ export class Worker {
     const record = isOptOutAnswer(result)
       ? () => this.refusals((trx) => this.recordResult(trx, outcome))
       : () => this.outcomes.submit(outcome);
+    this.recording++;
+    try {
+      await this.recordWithRetries(row, record);
+    } finally {
+      this.recording--;
+      this.progressed?.();
+    }
+  }
+
+  /** Writes a provider's answer down, again after a failure the database may get over (see below). */
+  private async recordWithRetries(row: EventRow, record: () => Promise<boolean>): Promise<void> {
     let failures = 0;
     for (let attempt = 0; attempt < 5; ) {
       let done: boolean;

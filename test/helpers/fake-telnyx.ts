@@ -158,6 +158,8 @@ export class FakeTelnyx {
   private stopped = false;
   /** While set, message requests wait for it before they are answered (see hold). */
   private held: Promise<void> | null = null;
+  /** Recipients whose message requests wait before they are answered, and on what (see holdRecipient). */
+  private readonly heldRecipients = new Map<string, { arrived: () => void; answer: Promise<void> }>();
   url = "";
   port = 0;
 
@@ -203,6 +205,29 @@ export class FakeTelnyx {
     };
   }
 
+  /**
+   * Holds the answers to message requests to `to` alone until `release` is called; the others are
+   * answered as usual. `arrived` resolves once such a request has come in (and is being held).
+   */
+  holdRecipient(to: string): { arrived: Promise<void>; release: () => void } {
+    let arrived!: () => void;
+    let release!: () => void;
+    const hasArrived = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    const answer = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.heldRecipients.set(to, { arrived, answer });
+    return {
+      arrived: hasArrived,
+      release: () => {
+        this.heldRecipients.delete(to);
+        release();
+      },
+    };
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
@@ -232,6 +257,11 @@ export class FakeTelnyx {
       body = JSON.parse(raw) as MessageRequestBody;
     } catch {
       // answered 400 below
+    }
+    const heldRecipient = body ? this.heldRecipients.get(body.to) : undefined;
+    if (heldRecipient) {
+      heldRecipient.arrived();
+      await heldRecipient.answer;
     }
     const behaviour =
       (body && (this.blockRules.has(body.to) ? "stop-blocked" : this.behaviour.get(body.to))) ?? "accept";
