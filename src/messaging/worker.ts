@@ -191,7 +191,7 @@ export class Worker {
       if (!this.running) break;
       let worked = 0;
       try {
-        const round = await this.round(this.batchSize);
+        const round = await this.round();
         for (const delivery of round.deliveries)
           delivery.then(
             () => this.recorded(),
@@ -247,23 +247,23 @@ export class Worker {
    * once every outcome is recorded. The loop does not wait so (see run).
    */
   async runOnce(): Promise<number> {
-    const { claimed, deliveries } = await this.round(this.batchSize);
+    const { claimed, deliveries } = await this.round();
     await Promise.all(deliveries);
     return claimed;
   }
 
   /**
-   * Claims up to `limit` due messages, gates them and moves those that passed to Sending, then
+   * Claims a batch of due messages, gates them and moves those that passed to Sending, then
    * begins their provider calls (tracked in inFlight) and answers without waiting for them.
    */
-  private async round(limit: number): Promise<Round> {
+  private async round(): Promise<Round> {
     const now = this.now();
     // Idle polling costs one index probe, not a transaction.
     if (!(await this.anyDue(now))) return { claimed: 0, deliveries: [] };
     // A claim whose COMMIT's answer is lost is looked up: committed, its messages are Sending and are
     // handed over now, rather than left for the reconcile to fail as ProviderOutcomeUnknown.
     const { claimed, toSend } = await transactKnowingCommit(this.db, async (trx) => {
-      const claimed = await this.claim(trx, now, limit);
+      const claimed = await this.claim(trx, now);
       const facts = await readGateFacts(trx, claimed, now);
       const passed: Passed[] = [];
       const blockedIn: BlockedIn = new Map();
@@ -309,13 +309,13 @@ export class Worker {
    * Locks the due rows this worker will handle, oldest due first. On PostgreSQL, rows another worker
    * holds are skipped, so workers never wait on each other nor take the same message.
    */
-  private async claim(trx: Transaction<Database>, now: number, limit: number): Promise<EventRow[]> {
+  private async claim(trx: Transaction<Database>, now: number): Promise<EventRow[]> {
     let query = trx
       .selectFrom("events")
       .selectAll()
       .where("next_attempt_at", "<=", now)
       .orderBy("next_attempt_at")
-      .limit(limit);
+      .limit(this.batchSize);
     if (this.options.engine === "postgresql") query = query.forUpdate().skipLocked();
     return query.execute();
   }
