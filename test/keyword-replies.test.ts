@@ -6,7 +6,14 @@ import type { Engine } from "../src/store/database.js";
 import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 import { FakeTelnyx } from "./helpers/fake-telnyx.js";
-import { addLead, addSenderNumber, isFinal, startSimulator, waitForEvent } from "./helpers/messaging.js";
+import {
+  addLead,
+  addSenderNumber,
+  isFinal,
+  senderFailureCount,
+  startSimulator,
+  waitForEvent,
+} from "./helpers/messaging.js";
 import { postWebhook, startTelnyxWorker, telnyxEnv } from "./helpers/telnyx.js";
 
 // Who answers STOP, START and HELP (LEADTRAIL_KEYWORD_REPLIES). Telnyx blocks a recipient at the
@@ -165,14 +172,7 @@ forEachEngine("keyword replies on Telnyx set to leadtrail's", (engine) => {
     const phone = "+12125550302";
     const { leadId } = await addLead(api, phone);
     const balance = async () => (await getWallet(api.db.store.db, api.org.organizationId))?.balance_micros;
-    const senderFailures = async () =>
-      (
-        await api.db.store.db
-          .selectFrom("phone_number_health_days")
-          .select(["failed", "carrier_blocked"])
-          .where("organization_id", "=", api.org.organizationId)
-          .execute()
-      ).reduce((n, r) => n + Number(r.failed) + Number(r.carrier_blocked), 0);
+    const senderFailures = () => senderFailureCount(api);
     const before = { balance: await balance(), failures: await senderFailures() };
 
     await textViaTelnyx(api, fake, phone, "STOP");

@@ -8,6 +8,7 @@ import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 import { FakeTelnyx } from "./helpers/fake-telnyx.js";
 import { addLead, addSenderNumber, isFinal, waitForEvent } from "./helpers/messaging.js";
+import { telnyxEnv } from "./helpers/telnyx.js";
 
 // A reconcile deadline (LEADTRAIL_RECONCILE_SECONDS) shorter than Telnyx's 10 s call timeout: the
 // provider that `serve` builds gives up on its call before the deadline, so the reconcile never ends
@@ -28,15 +29,7 @@ forEachEngine("reconcile deadline and the send call", (engine) => {
     fake = new FakeTelnyx();
     const url = await fake.start();
     api = await startTestApi(engine, {
-      env: {
-        LEADTRAIL_PROVIDER: "telnyx",
-        TELNYX_API_KEY: "KEYtest",
-        TELNYX_PUBLIC_KEY: fake.publicKeyBase64,
-        TELNYX_API_BASE_URL: `${url}/v2`,
-        LEADTRAIL_PUBLIC_URL: "http://127.0.0.1:9",
-        LEADTRAIL_QUIET_HOURS: "off",
-        LEADTRAIL_RECONCILE_SECONDS: "3",
-      },
+      env: { ...telnyxEnv(fake, url), LEADTRAIL_RECONCILE_SECONDS: "3" },
     });
     await addSenderNumber(api);
     await createWallet(api.db.store.db, api.org.organizationId, 10_000_000);

@@ -20,6 +20,16 @@ forEachEngine("store", (engine) => {
   });
   after(() => tdb.cleanup());
 
+  /** Takes the test database back to `version` (on PostgreSQL, the migrations of its own schema). */
+  async function migrateDownTo(version: string): Promise<void> {
+    const db = tdb.store.db;
+    const schema =
+      engine === "postgresql"
+        ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
+        : undefined;
+    assert.equal((await migrator(db as never, schema).migrateTo(version)).error, undefined);
+  }
+
   test("migrations are applied once and re-opening is a no-op", async () => {
     assert.equal(await tdb.store.migrationVersion(), LATEST_MIGRATION);
     const again = await Store.open(tdb.options);
@@ -67,12 +77,7 @@ forEachEngine("store", (engine) => {
 
   test("migration 0004 keeps the first of inbound copies recorded twice before it, then refuses copies", async () => {
     const db = tdb.store.db;
-    const schema =
-      engine === "postgresql"
-        ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
-        : undefined;
-    const down = await migrator(db as never, schema).migrateTo("0003_warmup");
-    assert.equal(down.error, undefined);
+    await migrateDownTo("0003_warmup");
     const org = await createOrganization(db, "Redelivered");
     const inbound = (at: number) =>
       newEventRow(
@@ -111,14 +116,7 @@ forEachEngine("store", (engine) => {
 
   test("migration 0013 gives keyed messages written before it the scheduledFor they asked for, where scheduled_for still holds it", async () => {
     const db = tdb.store.db;
-    const schema =
-      engine === "postgresql"
-        ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
-        : undefined;
-    assert.equal(
-      (await migrator(db as never, schema).migrateTo("0011_conversation_last_event")).error,
-      undefined,
-    );
+    await migrateDownTo("0011_conversation_last_event");
     const org = await createOrganization(db, "Scheduled before 0013");
     const outbound = (key: string, scheduled: Partial<EventRow>) =>
       rowBefore0013(
@@ -162,14 +160,7 @@ forEachEngine("store", (engine) => {
 
   test("migration 0009 leaves conversations written before it read: counting starts with the next message", async () => {
     const db = tdb.store.db;
-    const schema =
-      engine === "postgresql"
-        ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
-        : undefined;
-    assert.equal(
-      (await migrator(db as never, schema).migrateTo("0008_suppression_identifiers")).error,
-      undefined,
-    );
+    await migrateDownTo("0008_suppression_identifiers");
     const org = await createOrganization(db, "Conversations before reads");
     await sql`insert into conversations (organization_id, id, lead_id, lead_phone, last_snippet,
       last_event_at, last_event_is_internal_note, created_at, override_phone_number_id, last_phone_number_id)
@@ -196,14 +187,7 @@ forEachEngine("store", (engine) => {
 
   test("migration 0014 splits a charge refunded before it into the charge and its refund line, at the same time", async () => {
     const db = tdb.store.db;
-    const schema =
-      engine === "postgresql"
-        ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
-        : undefined;
-    assert.equal(
-      (await migrator(db as never, schema).migrateTo("0011_conversation_last_event")).error,
-      undefined,
-    );
+    await migrateDownTo("0011_conversation_last_event");
     const org = await createOrganization(db, "Refunded before the split");
     // As refundCharge left it then: the charge line rewritten to refunded_credited; and one kept.
     for (const [id, status] of [
@@ -260,14 +244,7 @@ forEachEngine("store", (engine) => {
 
   test("migration 0012 rewrites lead date-times stored with an offset in UTC form, and nothing else", async () => {
     const db = tdb.store.db;
-    const schema =
-      engine === "postgresql"
-        ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
-        : undefined;
-    assert.equal(
-      (await migrator(db as never, schema).migrateTo("0011_conversation_last_event")).error,
-      undefined,
-    );
+    await migrateDownTo("0011_conversation_last_event");
     const org = await createOrganization(db, "Offsets before UTC");
     const document = (metadata: Record<string, unknown>) =>
       JSON.stringify({
@@ -318,11 +295,7 @@ forEachEngine("store", (engine) => {
 
   test("migration 0008 gives suppressions written before it their recipientIdentifier (the recipient)", async () => {
     const db = tdb.store.db;
-    const schema =
-      engine === "postgresql"
-        ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
-        : undefined;
-    assert.equal((await migrator(db as never, schema).migrateTo("0007_conversation_reads")).error, undefined);
+    await migrateDownTo("0007_conversation_reads");
     const org = await createOrganization(db, "Suppressed before identifiers");
     await sql`insert into suppressions (organization_id, id, channel, recipient, phone_number, email, status,
       source, reason, suppressed_at, released_at, audit)
@@ -339,11 +312,7 @@ forEachEngine("store", (engine) => {
 
   test("migration 0005 gives leads written before it their tags: names and ids, filterable", async () => {
     const db = tdb.store.db;
-    const schema =
-      engine === "postgresql"
-        ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
-        : undefined;
-    assert.equal((await migrator(db as never, schema).migrateTo("0004_inbound_once")).error, undefined);
+    await migrateDownTo("0004_inbound_once");
     const org = await createOrganization(db, "Tagged before tags");
     const lead = (id: string, tagNames: string[], tagIds: string[]) => ({
       organization_id: org.organizationId,

@@ -25,7 +25,14 @@ import type { EventRow, PhoneNumberRow } from "../src/store/schema.js";
 import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 import { FakeTelnyx } from "./helpers/fake-telnyx.js";
-import { addLead, addSenderNumber, isFinal, senderNumberRow, waitForEvent } from "./helpers/messaging.js";
+import {
+  addLead,
+  addSenderNumber,
+  isFinal,
+  senderFailureCount,
+  senderNumberRow,
+  waitForEvent,
+} from "./helpers/messaging.js";
 import { postWebhook, startTelnyxWorker, telnyxEnv } from "./helpers/telnyx.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -1166,14 +1173,7 @@ forEachEngine("Telnyx end to end", (engine) => {
     const phone = "+12125550211";
     fake.behaviour.set(phone, "stop-blocked");
     const { conversationId } = await addLead(api, phone);
-    const senderFailures = async () =>
-      (
-        await api.db.store.db
-          .selectFrom("phone_number_health_days")
-          .select(["failed", "carrier_blocked"])
-          .where("organization_id", "=", api.org.organizationId)
-          .execute()
-      ).reduce((n, r) => n + Number(r.failed) + Number(r.carrier_blocked), 0);
+    const senderFailures = () => senderFailureCount(api);
     const failuresBefore = await senderFailures();
     // Two messages due at the same moment go out in one round: two refusals, one suppression.
     const at = new Date(Date.now() + 2500).toISOString();

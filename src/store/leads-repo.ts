@@ -223,6 +223,25 @@ export async function touchConversation(
 }
 
 /**
+ * Locks a conversation's row before reading its events (PostgreSQL; SQLite has one writer): once the
+ * row is ours, a read sees every event whose touch of it committed before (READ COMMITTED takes each
+ * statement's snapshot anew).
+ */
+async function lockConversationRow(
+  trx: Transaction<Database>,
+  organizationId: string,
+  conversationId: string,
+): Promise<void> {
+  let lock = trx
+    .selectFrom("conversations")
+    .select("id")
+    .where("organization_id", "=", organizationId)
+    .where("id", "=", conversationId);
+  if (trx.getExecutor().adapter instanceof PostgresAdapter) lock = lock.forUpdate();
+  await lock.execute();
+}
+
+/**
  * After a message of the conversation is canceled: its preview (lastSnippet, lastEventIsInternalNote)
  * shows the newest event that was not canceled, as an inbox shows what was said, not what was taken
  * back. lastEventAt stays the newest event's time (the canceled one is still on the timeline).
@@ -232,15 +251,7 @@ export async function previewNewestNotCanceled(
   organizationId: string,
   conversationId: string,
 ): Promise<void> {
-  // The conversation first: on PostgreSQL, once its row is ours, the read below sees every event
-  // whose touch of it committed before (READ COMMITTED takes each statement's snapshot anew).
-  let lock = trx
-    .selectFrom("conversations")
-    .select("id")
-    .where("organization_id", "=", organizationId)
-    .where("id", "=", conversationId);
-  if (trx.getExecutor().adapter instanceof PostgresAdapter) lock = lock.forUpdate();
-  await lock.execute();
+  await lockConversationRow(trx, organizationId, conversationId);
   const newest = await trx
     .selectFrom("events")
     .select(["summary", "description", "activity_type"])
@@ -276,14 +287,7 @@ export async function stickToLastHandedOver(
   organizationId: string,
   conversationId: string,
 ): Promise<void> {
-  // The conversation first, as previewNewestNotCanceled does: a send that committed before is seen.
-  let lock = trx
-    .selectFrom("conversations")
-    .select("id")
-    .where("organization_id", "=", organizationId)
-    .where("id", "=", conversationId);
-  if (trx.getExecutor().adapter instanceof PostgresAdapter) lock = lock.forUpdate();
-  await lock.execute();
+  await lockConversationRow(trx, organizationId, conversationId);
   const newest = await trx
     .selectFrom("events")
     .innerJoin("phone_numbers", (join) =>

@@ -91,3 +91,13 @@ export async function until<T>(what: string, check: () => Promise<T | undefined>
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** How many failures the organization's sender numbers have on their health record (all days). */
+export async function senderFailureCount(api: TestApi): Promise<number> {
+  const days = await api.db.store.db
+    .selectFrom("phone_number_health_days")
+    .select(["failed", "carrier_blocked"])
+    .where("organization_id", "=", api.org.organizationId)
+    .execute();
+  return days.reduce((n, r) => n + Number(r.failed) + Number(r.carrier_blocked), 0);
+}
