@@ -1373,6 +1373,63 @@ forEachEngine("Telnyx end to end", (engine) => {
     },
   );
 
+  test("the sticky sender follows what the person may have received: a message Telnyx refused at the send call does not move it, one it took and then failed does", async () => {
+    const known = await addSenderNumber(api, { number: "+14155550181", is_default: 0 });
+    const other = await addSenderNumber(api, { number: "+14155550182", is_default: 0 });
+    const phone = "+12125550221";
+    const { leadId, conversationId } = await addLead(api, phone);
+    const send = async (body: Record<string, unknown>) => {
+      const res = await api.call("POST", "/sms/send", { conversationId, text: "Checking in.", ...body });
+      assert.equal(res.statusCode, 201, res.body);
+      return res.json() as { id: string; fromPhoneNumberId: string; selectionReason: string };
+    };
+    const byHand = (n: { id: string }) => ({ fromPhoneNumberId: n.id, wasManuallyOverridden: true });
+    const sent = (sms: { id: string }) => waitForEvent(api, sms.id, (e) => e.status === "Sent" || isFinal(e));
+    const sticky = async () =>
+      (await api.call("POST", `/conversations/lead/${leadId}`, {})).json().items[0]
+        .activeOutboundPhoneNumberId as string | null;
+    assert.equal((await sent(await send(byHand(known)))).status, "Sent");
+
+    // Refused for good (422), and refused until the retries ran out (429): the person got nothing.
+    for (const behaviour of ["422", "429"] as const) {
+      fake.behaviour.set(phone, behaviour);
+      const refused = await waitForEvent(api, (await send(byHand(other))).id, isFinal);
+      assert.equal(refused.status, "Failed", behaviour);
+      assert.equal(refused.providerMessageId, null);
+      assert.equal(await sticky(), known.id, `back to the number they know after a ${behaviour}`);
+      fake.behaviour.set(phone, "accept");
+      const next = await send({});
+      assert.deepEqual([next.fromPhoneNumberId, next.selectionReason], [known.id, "StickyConversation"]);
+      assert.equal((await sent(next)).status, "Sent");
+    }
+
+    // Taken by Telnyx, then reported failed: a carrier may still have delivered it, so it sticks.
+    const taken = await send(byHand(other));
+    assert.equal((await sent(taken)).status, "Sent");
+    const request = fake.sent.find((r) => r.body.webhook_url?.includes(taken.id))!;
+    const failedHook = fake.webhook("message.finalized", request.id, request.body, "sending_failed", {
+      errors: [{ code: "40008", title: "Undeliverable" }],
+    });
+    const query = `?event=${taken.id}&org=${api.org.organizationId}`;
+    assert.equal((await postWebhook(api, fake, failedHook, { query })).statusCode, 200);
+    assert.equal((await api.call("GET", `/events/${taken.id}`)).json().status, "Failed");
+    const afterTaken = await send({});
+    assert.deepEqual(
+      [afterTaken.fromPhoneNumberId, afterTaken.selectionReason],
+      [other.id, "StickyConversation"],
+    );
+    assert.equal((await sent(afterTaken)).status, "Sent");
+
+    // Refused because the person opted out at Telnyx (40300, recorded in a transaction of its own).
+    fake.behaviour.set(phone, "stop-blocked");
+    const optedOut = await waitForEvent(api, (await send(byHand(known))).id, isFinal);
+    assert.equal(optedOut.errorCode, "40300");
+    assert.equal(await sticky(), other.id, "the refused message does not move it");
+    for (const n of [known, other]) {
+      await api.db.store.db.updateTable("phone_numbers").set({ enabled: 0 }).where("id", "=", n.id).execute();
+    }
+  });
+
   test("429 and 5xx from Telnyx are retried; a 422 fails the message with Telnyx's code", async () => {
     fake.behaviour.set("+12125550204", "500");
     const { conversationId } = await addLead(api, "+12125550204");

@@ -120,6 +120,24 @@ export function isReconciledUnknown(event: { status: string | null; error_code: 
   return event.status === "Failed" && event.error_code === OUTCOME_UNKNOWN;
 }
 
+/**
+ * A message that ended Failed because the provider refused it at the send call (a permanent error,
+ * or retryable errors until the retries ran out): the provider never took it, so the person received
+ * nothing. It has no provider message id, and it is not one the reconcile gave up on (which may have
+ * gone out). Every other Failed message was taken by the provider and reported failed afterwards: a
+ * carrier may still have delivered it (failure receipts are not proof), so the person may know the
+ * number it came from.
+ */
+export function refusedAtTheCall(event: {
+  status: string | null;
+  provider_message_id: string | null;
+  error_code: string | null;
+}): boolean {
+  return (
+    event.status === "Failed" && event.provider_message_id === null && event.error_code !== OUTCOME_UNKNOWN
+  );
+}
+
 /** The stamps of the outcomes that prove a message left the provider (columns of its event row). */
 export interface OutcomeStamps {
   delivered_at: number | null;

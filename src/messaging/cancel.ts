@@ -2,7 +2,7 @@ import type { Kysely } from "kysely";
 import { CANCELABLE_STATUSES } from "../domain/message-status.js";
 import { notFound, ProblemError } from "../domain/problem.js";
 import { runTransaction } from "../store/group-commit.js";
-import { previewNewestNotCanceled, stickToLastHandedOver } from "../store/leads-repo.js";
+import { previewNewestNotCanceled, stickToLastPossiblyReceived } from "../store/leads-repo.js";
 import type { Database, EventRow } from "../store/schema.js";
 import { loadEvent, lockEvent, transition } from "./transitions.js";
 
@@ -57,7 +57,7 @@ export async function cancelMessage(
     }
     if (canceled.conversation_id) {
       await previewNewestNotCanceled(trx, organizationId, canceled.conversation_id);
-      await stickToLastHandedOver(trx, organizationId, canceled.conversation_id);
+      await stickToLastPossiblyReceived(trx, organizationId, canceled.conversation_id);
     }
     return canceled;
   });

@@ -6,6 +6,7 @@ import {
   isAcceptedByProvider,
   isReconciledUnknown,
   OUTCOME_UNKNOWN,
+  refusedAtTheCall,
   sentAtNoLaterThanOutcome,
 } from "../domain/message-status.js";
 import { nextAllowedTime } from "../domain/quiet-hours.js";
@@ -22,7 +23,11 @@ import { transactKnowingCommit } from "../store/commit-outcome.js";
 import type { Engine } from "../store/database.js";
 import { isDatabaseUnavailable, isTransientConflict } from "../store/errors.js";
 import { plainTransact, type Transact } from "../store/group-commit.js";
-import { stickToLastHandedOver } from "../store/leads-repo.js";
+import {
+  addConversationToRestick,
+  type ConversationsToRestick,
+  restickConversations,
+} from "../store/leads-repo.js";
 import { recordOutcome } from "../store/phone-numbers-repo.js";
 import type { Database, EventRow, PhoneNumberRow } from "../store/schema.js";
 import { indexesByOrganization, transitionBatch } from "./batch-transitions.js";
@@ -112,9 +117,6 @@ function failurePauseMs(failures: number): number {
 function isPowerOfTwo(n: number): boolean {
   return (n & (n - 1)) === 0;
 }
-
-/** Conversations with a message blocked in this round, by "organization conversation". */
-type BlockedIn = Map<string, { organizationId: string; conversationId: string }>;
 
 export class Worker {
   private running = false;
@@ -266,16 +268,12 @@ export class Worker {
       const claimed = await this.claim(trx, now);
       const facts = await readGateFacts(trx, claimed, now);
       const passed: Passed[] = [];
-      const blockedIn: BlockedIn = new Map();
+      const blockedIn: ConversationsToRestick = new Map();
       for (const row of claimed) {
         const pass = await this.gate(trx, row, facts, now, blockedIn);
         if (pass) passed.push(pass);
       }
-      // In one order, so two workers blocking messages of the same conversations never deadlock.
-      for (const key of [...blockedIn.keys()].sort()) {
-        const { organizationId, conversationId } = blockedIn.get(key)!;
-        await stickToLastHandedOver(trx, organizationId, conversationId);
-      }
+      await restickConversations(trx, blockedIn);
       return { claimed: claimed.length, toSend: await this.moveToSending(trx, passed, now) };
     });
     return { claimed, deliveries: toSend.map((row) => this.track(this.deliver(row))) };
@@ -331,7 +329,7 @@ export class Worker {
     facts: GateFacts,
     now: number,
     /** Gets the conversation of a message blocked here (its sticky sender is restored). */
-    blockedIn: BlockedIn,
+    blockedIn: ConversationsToRestick,
   ): Promise<Passed | null> {
     if (row.status === "Sending") {
       // The reconcile deadline passed with no outcome: we cannot know whether the provider sent it,
@@ -364,9 +362,7 @@ export class Worker {
     }
     const to = row.to_phone_number!;
     const block = (changes: Partial<EventRow>, message: string) => {
-      const { organization_id: organizationId, conversation_id: conversationId } = row;
-      if (conversationId)
-        blockedIn.set(`${organizationId} ${conversationId}`, { organizationId, conversationId });
+      addConversationToRestick(blockedIn, row);
       return transition(
         trx,
         row,
@@ -530,7 +526,7 @@ export class Worker {
       result,
     };
     const record = isOptOutAnswer(result)
-      ? () => this.refusals((trx) => this.recordResult(trx, outcome))
+      ? () => this.refusals(async (trx) => (await this.recordResults(trx, [outcome]))[0]!)
       : () => this.outcomes.submit(outcome);
     this.recording++;
     try {
@@ -619,9 +615,12 @@ export class Worker {
       const movedIds = new Set(moved.map((e) => e.id));
       for (const i of batch) done[i] = movedIds.has(outcomes[i]!.id);
     }
+    const refusedIn: ConversationsToRestick = new Map();
     for (const [i, o] of outcomes.entries()) {
-      done[i] ??= await this.recordResult(trx, o);
+      done[i] ??= await this.recordResult(trx, o, refusedIn);
     }
+    // Once every message is locked, as a claim restores the conversations it blocked in (round).
+    await restickConversations(trx, refusedIn);
     return done;
   }
 
@@ -649,7 +648,12 @@ export class Worker {
     };
   }
 
-  private async recordResult(trx: Transaction<Database>, outcome: Outcome): Promise<boolean> {
+  private async recordResult(
+    trx: Transaction<Database>,
+    outcome: Outcome,
+    /** Gets the conversation of a message refused at the call (its sticky sender is restored). */
+    refusedIn: ConversationsToRestick,
+  ): Promise<boolean> {
     const { organizationId, id, result } = outcome;
     const optedOut = isOptOutAnswer(result);
     // Before the message, in the order a lead's update locks them (provider-opt-out.ts).
@@ -789,6 +793,8 @@ export class Worker {
         now,
       );
     }
+    // The person received nothing: they still know the number the conversation wrote from before.
+    if (updated && refusedAtTheCall(updated)) addConversationToRestick(refusedIn, updated);
     // A recipient who opted out at the provider is no fault of the sender: not counted against it.
     if (updated && event.from_phone_number_id && !optedOut)
       await recordOutcome(trx, organizationId, event.from_phone_number_id, "failed", now);

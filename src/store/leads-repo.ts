@@ -1,7 +1,8 @@
 import { type Kysely, PostgresAdapter, sql, type Transaction } from "kysely";
+import { OUTCOME_UNKNOWN } from "../domain/message-status.js";
 import { latestByKey } from "./latest-by-key.js";
 import { emailEquals, type ListSpec, phoneDigits, phoneEquals } from "./list-query.js";
-import type { ConversationRow, Database, LeadRow } from "./schema.js";
+import type { ConversationRow, Database, EventRow, LeadRow } from "./schema.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -277,12 +278,13 @@ export async function previewNewestNotCanceled(
 const NEVER_HANDED_OVER = ["Canceled", "Blocked"] as const;
 
 /**
- * After a message of the conversation is canceled or blocked: the sticky sender (last_phone_number_id)
- * goes back to the number of the newest outbound message that was handed to a provider or still may
- * be, so the person keeps hearing from the number they know rather than from one that never wrote
- * to them. Null when there is none (or that number was deleted).
+ * After a message of the conversation is canceled, blocked or refused at the send call: the sticky
+ * sender (last_phone_number_id) goes back to the number of the newest outbound message the person
+ * may have received (mayHaveReachedThePerson) or still may, so they keep hearing from the number
+ * they know rather than from one that never wrote to them. Null when there is none (or that number
+ * was deleted).
  */
-export async function stickToLastHandedOver(
+export async function stickToLastPossiblyReceived(
   trx: Transaction<Database>,
   organizationId: string,
   conversationId: string,
@@ -301,6 +303,14 @@ export async function stickToLastHandedOver(
     .where("events.direction", "=", "outbound")
     .where("events.activity_type", "in", ["Sms", "Mms"])
     .where("events.status", "not in", NEVER_HANDED_OVER)
+    .where((eb) =>
+      // Not refused at the send call (refusedAtTheCall in domain/message-status.ts, as SQL).
+      eb.or([
+        eb("events.status", "<>", "Failed"),
+        eb("events.provider_message_id", "is not", null),
+        eb("events.error_code", "=", OUTCOME_UNKNOWN),
+      ]),
+    )
     .orderBy("events.created_at", "desc")
     .orderBy("events.id", "desc")
     .limit(1)
@@ -311,6 +321,33 @@ export async function stickToLastHandedOver(
     .where("organization_id", "=", organizationId)
     .where("id", "=", conversationId)
     .execute();
+}
+
+/** Conversations whose sticky sender is to be restored, by "organization conversation". */
+export type ConversationsToRestick = Map<string, { organizationId: string; conversationId: string }>;
+
+/** Adds a conversation to `conversations` (a message without one, warmup, adds nothing). */
+export function addConversationToRestick(
+  conversations: ConversationsToRestick,
+  event: Pick<EventRow, "organization_id" | "conversation_id">,
+): void {
+  const { organization_id: organizationId, conversation_id: conversationId } = event;
+  if (conversationId)
+    conversations.set(`${organizationId} ${conversationId}`, { organizationId, conversationId });
+}
+
+/**
+ * stickToLastPossiblyReceived for each conversation, in one order (their keys sorted), so two
+ * workers restoring the same conversations lock their rows alike and never deadlock.
+ */
+export async function restickConversations(
+  trx: Transaction<Database>,
+  conversations: ConversationsToRestick,
+): Promise<void> {
+  for (const key of [...conversations.keys()].sort()) {
+    const { organizationId, conversationId } = conversations.get(key)!;
+    await stickToLastPossiblyReceived(trx, organizationId, conversationId);
+  }
 }
 
 export interface ConversationTouch {
