@@ -232,6 +232,118 @@ forEachEngine("inbound SMS and keywords", (engine) => {
     assert.equal(stranger.json().allowed, true);
   });
 
+  test("a STOP to a number that moved to another organization is also recorded, unanswered, in each organization that texted the person from it before", async () => {
+    const MOVED = "+14155550106";
+    const both = "+12065553500";
+    const formerOnly = "+12065553501";
+    const holderOnly = "+12065553502";
+    const holder = await createOrganization(api.db.store.db, "Holder Org");
+    await createWallet(api.db.store.db, holder.organizationId, 10_000_000);
+    const former = { key: api.org.apiKey, organizationId: api.org.organizationId };
+    const call = (key: string, method: Parameters<TestApi["call"]>[0], url: string, body?: unknown) =>
+      api.call(method, url, body, key);
+    const addNumber = async (organizationId: string) => {
+      const row = senderNumberRow(organizationId, { number: MOVED, name: "Moved line", is_default: 0 });
+      await api.db.store.db.insertInto("phone_numbers").values(row).execute();
+      return row;
+    };
+    /** A lead at `person` in the organization, texted from `sender` unless it is null. */
+    const textFrom = async (key: string, person: string, sender: { id: string } | null) => {
+      const lead = await call(key, "POST", "/leads", { contact: { phone: { number: person } } });
+      assert.equal(lead.statusCode, 201, lead.body);
+      if (sender) {
+        const conversationId = (await call(key, "POST", `/conversations/lead/${lead.json().id}`, {})).json()
+          .items[0].id as string;
+        const sent = await call(key, "POST", "/sms/send", {
+          conversationId,
+          text: "Still looking?",
+          fromPhoneNumberId: sender.id,
+          wasManuallyOverridden: true,
+        });
+        assert.equal(sent.statusCode, 201, sent.body);
+        await until("the message to go out", async () => {
+          const e = (await call(key, "GET", `/events/${sent.json().id}`)).json();
+          return isFinal(e) ? e : undefined;
+        });
+      }
+      return lead.json().id as string;
+    };
+    // The former organization texts two people from the number, then deletes it; the holder adds
+    // it and texts one of them and a third person.
+    const formerSender = await addNumber(former.organizationId);
+    const formerLeads = {
+      both: await textFrom(former.key, both, formerSender),
+      formerOnly: await textFrom(former.key, formerOnly, formerSender),
+      holderOnly: await textFrom(former.key, holderOnly, null),
+    };
+    assert.equal((await call(former.key, "DELETE", `/phone-numbers/${formerSender.id}`)).statusCode, 204);
+    const holderSender = await addNumber(holder.organizationId);
+    await textFrom(holder.apiKey, both, holderSender);
+    await textFrom(holder.apiKey, holderOnly, holderSender);
+
+    const stop = (from: string, providerMessageId: string) =>
+      api.pipeline.handleInbound({
+        from,
+        to: MOVED,
+        text: "STOP",
+        media: [],
+        providerMessageId,
+        receivedAt: Date.now(),
+      });
+    const allowed = async (key: string, organizationId: string, phone: string) => {
+      const check = await call(key, "POST", "/suppressions/check", {
+        organizationId,
+        phoneNumber: phone,
+        channel: "sms",
+      });
+      assert.equal(check.statusCode, 200, check.body);
+      return check.json().allowed as boolean;
+    };
+    const phoneOf = { both, formerOnly, holderOnly };
+    /** The former organization's record of `person`'s STOP: the lead's opt-out and the timeline event. */
+    const formerRecord = async (person: keyof typeof formerLeads) => {
+      const leadId = formerLeads[person];
+      const lead = (await call(former.key, "GET", `/leads/${leadId}`)).json();
+      const conversationId = (await call(former.key, "POST", `/conversations/lead/${leadId}`, {})).json()
+        .items[0].id as string;
+      const thread = (await call(former.key, "POST", `/events/conversations/${conversationId}`, {})).json()
+        .items as Array<{
+        direction: string;
+        status: string;
+        toPhoneNumber: string;
+        outboundPhoneNumberId: string;
+      }>;
+      return {
+        allowed: await allowed(former.key, former.organizationId, phoneOf[person]),
+        optedOut: lead.metadata.smsOptedOut as boolean | undefined,
+        stops: thread.filter((e) => e.direction === "inbound"),
+        outbound: thread.filter((e) => e.direction === "outbound").length,
+      };
+    };
+    for (const person of ["both", "formerOnly"] as const) {
+      const outcome = await stop(phoneOf[person], `moved-number-stop-${person}`);
+      assert.ok(outcome, "recorded");
+      assert.equal(outcome.event.organization_id, holder.organizationId, "the holder's record is answered");
+      assert.ok(outcome.reply, "the holder confirms from the number it holds");
+      assert.equal(await allowed(holder.apiKey, holder.organizationId, phoneOf[person]), false);
+      const record = await formerRecord(person);
+      assert.equal(record.allowed, false, `${person}: suppressed in the former organization`);
+      assert.equal(record.optedOut, true);
+      assert.equal(record.stops.length, 1);
+      assert.equal(record.stops[0]!.status, "Opted out");
+      assert.equal(record.stops[0]!.toPhoneNumber, MOVED);
+      assert.equal(record.stops[0]!.outboundPhoneNumberId, formerSender.id);
+      assert.equal(record.outbound, 1, "no confirmation from the former organization");
+    }
+    // The former organization never texted this person from the number: the STOP is the holder's only.
+    assert.ok(await stop(holderOnly, "moved-number-stop-holder-only"));
+    assert.equal(await allowed(holder.apiKey, holder.organizationId, holderOnly), false);
+    const untouched = await formerRecord("holderOnly");
+    assert.equal(untouched.allowed, true);
+    assert.notEqual(untouched.optedOut, true);
+    assert.equal(untouched.stops.length, 0);
+  });
+
   for (const [i, word] of [
     "STOP",
     "stop",

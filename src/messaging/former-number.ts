@@ -8,6 +8,13 @@ import type { Database } from "../store/schema.js";
 // number: their messages say so. Nothing else is: an ordinary message, START or HELP to a deleted
 // number has no one to answer it and is dropped, and so is a STOP to a number no organization ever
 // texted that person from (nothing says whose it would be).
+//
+// Once another organization has added the number, a STOP to it is that holder's, and still also
+// each former sender's: the person may be answering the texts the former organization sent from it.
+// Every organization that ever texted them from it counts, however long ago, without weighing whose
+// texts came last: honouring one STOP too widely costs a message not sent, missing one is a TCPA
+// violation. Only the opt-out goes so far: a START or HELP is the holder's alone, since consent to
+// one sender is no consent to another.
 
 /** An organization that texted a person from a number it has since deleted. */
 export interface FormerSender {

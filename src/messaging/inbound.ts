@@ -17,7 +17,7 @@ import type { Database, EventRow, LeadRow, PhoneNumberRow } from "../store/schem
 import { findSuppression, isSuppressed, release, suppress } from "../store/suppressions-repo.js";
 import { SYSTEM_AUTHOR_ID } from "../store/user-directory.js";
 import type { Prices } from "./billing.js";
-import { formerSenders } from "./former-number.js";
+import { type FormerSender, formerSenders } from "./former-number.js";
 import type { InboundMessage } from "./provider.js";
 import { queueOutbound } from "./send.js";
 
@@ -155,10 +155,11 @@ interface OurNumber {
  * An inbound message: a Received event on the sender's conversation (lead and conversation created
  * for an unknown sender), plus the carrier keywords: STOP-words suppress the sender and answer once,
  * START/UNSTOP release, HELP/INFO answer with help. Replies are SystemInternal and never billed.
- * A STOP to a number the organization deleted is recorded in each organization that texted the
+ * A STOP to a number an organization deleted is recorded in each organization that texted the
  * sender from it (former-number.ts), unanswered: no confirmation can go from a number we no longer
- * hold (nor from another: the person did not write to it); the first organization's outcome is
- * answered. Returns undefined when the number it was sent to belongs to no organization (and it is no
+ * hold (nor from another: the person did not write to it); so it is too when another organization
+ * has since added the number, beside that holder's own record, and the holder's outcome is answered
+ * (else the first organization's). Returns undefined when the number it was sent to belongs to no organization (and it is no
  * such STOP), when it comes from another of that organization's own numbers and carries no keyword
  * (warmup traffic: on the timeline already, as the outbound Warmup event, and no lead), or when the
  * message (by its provider id) was recorded before: providers redeliver webhooks, even concurrently.
@@ -182,34 +183,47 @@ export async function handleInbound(
     if (action === null && (await isOwnNumber(db, organizationId, from))) return undefined;
     const reply = { from: current, prices: await prices(organizationId) };
     recipients = [{ organizationId, id: current.id, number: current.number, reply }];
+    // The number moved here from organizations that deleted it: the person may be answering their
+    // texts, and a revocation by any reasonable means counts (TCPA), so the STOP is theirs too.
+    if (action === "opt-out") {
+      const former = await formerSenders(db, current.number, from);
+      recipients.push(...formerRecipients(former, current.number, organizationId));
+    }
   } else if (action === "opt-out") {
-    const former = await formerSenders(db, message.to, from);
-    recipients = former.map((f) => ({
-      organizationId: f.organizationId,
-      id: f.phoneNumberId,
-      number: message.to,
-      reply: null,
-    }));
+    recipients = formerRecipients(await formerSenders(db, message.to, from), message.to, null);
   } else {
     return undefined;
   }
   if (recipients.length === 0) return undefined;
   try {
+    const answered = recipients[0];
     return await runTransaction(db, async (trx) => {
-      let first: InboundOutcome | undefined;
-      for (const [i, ours] of recipients.entries()) {
-        // The provider's id records the delivery once (INBOUND_ONCE): on the first organization's event.
-        const delivered = i === 0 ? message : { ...message, providerMessageId: null };
-        const outcome = await recordInbound(trx, ours, from, action, delivered, replies);
-        first ??= outcome;
+      let outcome: InboundOutcome | undefined;
+      // In organization order, so two STOPs recorded in the same organizations lock them alike.
+      const inOrder = [...recipients].sort((a, b) => (a.organizationId < b.organizationId ? -1 : 1));
+      for (const ours of inOrder) {
+        // The provider's id records the delivery once (INBOUND_ONCE): on the answered event.
+        const delivered = ours === answered ? message : { ...message, providerMessageId: null };
+        const recorded = await recordInbound(trx, ours, from, action, delivered, replies);
+        if (ours === answered) outcome = recorded;
       }
-      return first;
+      return outcome;
     });
   } catch (error) {
     // A redelivery that raced the first delivery past the webhook's check: recorded once already.
     if (isUniqueViolation(error, INBOUND_ONCE)) return undefined;
     throw error;
   }
+}
+
+/**
+ * The organizations a STOP to a number they deleted is recorded in (former-number.ts), besides the
+ * one that holds it now (`holder`, already recorded), unanswered: none of them holds the number.
+ */
+function formerRecipients(former: FormerSender[], number: string, holder: string | null): OurNumber[] {
+  return former
+    .filter((f) => f.organizationId !== holder)
+    .map((f) => ({ organizationId: f.organizationId, id: f.phoneNumberId, number, reply: null }));
 }
 
 /** What the inbound event's description adds about the keyword's answer. */
