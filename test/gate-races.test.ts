@@ -45,7 +45,12 @@ forEachEngine("changes racing the compliance gate", (engine) => {
     const worker = new Worker(api.db.store.db, {
       engine,
       config,
-      provider: new TelnyxProvider({ apiKey: "KEYtest", apiBaseUrl, publicUrl: "http://127.0.0.1:9" }),
+      provider: new TelnyxProvider({
+        apiKey: "KEYtest",
+        apiBaseUrl,
+        publicUrl: "http://127.0.0.1:9",
+        webhookUrlSecret: api.db.store.webhookUrlSecret,
+      }),
     });
     const holder = new pg.Client({ connectionString: PG_URL });
     await holder.connect();

@@ -45,13 +45,23 @@ forEachEngine("recording a provider outcome", (engine) => {
     const worker = new Worker(api.db.store.db, {
       engine,
       config: api.pipeline.config,
-      provider: new TelnyxProvider({ apiKey: "KEYtest", apiBaseUrl, publicUrl: "http://127.0.0.1:9" }),
+      provider: new TelnyxProvider({
+        apiKey: "KEYtest",
+        apiBaseUrl,
+        publicUrl: "http://127.0.0.1:9",
+        webhookUrlSecret: api.db.store.webhookUrlSecret,
+      }),
     });
     // Another worker, past the first one's reconcile deadline.
     const reconciler = new Worker(api.db.store.db, {
       engine,
       config: api.pipeline.config,
-      provider: new TelnyxProvider({ apiKey: "KEYtest", apiBaseUrl, publicUrl: "http://127.0.0.1:9" }),
+      provider: new TelnyxProvider({
+        apiKey: "KEYtest",
+        apiBaseUrl,
+        publicUrl: "http://127.0.0.1:9",
+        webhookUrlSecret: api.db.store.webhookUrlSecret,
+      }),
       now: () => Date.now() + (api.pipeline.config.reconcileSeconds + 60) * 1000,
     });
     const ids = new Map<string, string>();
@@ -101,7 +111,12 @@ forEachEngine("recording a provider outcome", (engine) => {
       const worker = new Worker(api.db.store.db, {
         engine,
         config: api.pipeline.config,
-        provider: new TelnyxProvider({ apiKey: "KEYtest", apiBaseUrl, publicUrl: "http://127.0.0.1:9" }),
+        provider: new TelnyxProvider({
+          apiKey: "KEYtest",
+          apiBaseUrl,
+          publicUrl: "http://127.0.0.1:9",
+          webhookUrlSecret: api.db.store.webhookUrlSecret,
+        }),
       });
       const release = fake.hold();
       const holder = new pg.Client({ connectionString: PG_URL });
@@ -189,7 +204,12 @@ forEachEngine("recording a provider outcome", (engine) => {
       const worker = new Worker(db, {
         engine,
         config: api.pipeline.config,
-        provider: new TelnyxProvider({ apiKey: "KEYtest", apiBaseUrl, publicUrl: "http://127.0.0.1:9" }),
+        provider: new TelnyxProvider({
+          apiKey: "KEYtest",
+          apiBaseUrl,
+          publicUrl: "http://127.0.0.1:9",
+          webhookUrlSecret: api.db.store.webhookUrlSecret,
+        }),
       });
       const release = fake.hold();
       const holder = new pg.Client({ connectionString: PG_URL });

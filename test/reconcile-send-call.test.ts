@@ -33,13 +33,16 @@ forEachEngine("reconcile deadline and the send call", (engine) => {
     });
     await addSenderNumber(api);
     await createWallet(api.db.store.db, api.org.organizationId, 10_000_000);
-    api.pipeline.startWorker(createProvider(api.pipeline.config, api.pipeline), { pollMs: 10 });
+    api.pipeline.startWorker(
+      createProvider(api.pipeline.config, api.pipeline, api.db.store.webhookUrlSecret),
+      { pollMs: 10 },
+    );
     // A second worker, as `leadtrail worker` beside `serve`: while one waits on its call, the other
     // runs the reconcile.
     other = new Worker(api.db.store.db, {
       engine,
       config: api.pipeline.config,
-      provider: createProvider(api.pipeline.config, api.pipeline),
+      provider: createProvider(api.pipeline.config, api.pipeline, api.db.store.webhookUrlSecret),
       pollMs: 10,
     });
     other.start();

@@ -16,6 +16,7 @@ import {
   telnyxPublicKey,
   verifyTelnyxSignature,
 } from "../src/messaging/providers/telnyx-webhook.js";
+import { webhookUrlQuery } from "../src/messaging/providers/telnyx-webhook-url.js";
 import { loadEvent } from "../src/messaging/transitions.js";
 import { createWallet } from "../src/store/billing-repo.js";
 import { insertEvent, newEventRow } from "../src/store/events-repo.js";
@@ -33,9 +34,12 @@ import {
   senderNumberRow,
   waitForEvent,
 } from "./helpers/messaging.js";
-import { postWebhook, startTelnyxWorker, telnyxEnv } from "./helpers/telnyx.js";
+import { postWebhook, queryOf, signedQuery, startTelnyxWorker, telnyxEnv } from "./helpers/telnyx.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** The secret the adapter tests sign webhook URLs with (a server's is Store.webhookUrlSecret). */
+const urlSecret = Buffer.alloc(32, 7);
 
 const outboundStub: OutboundMessage = {
   organizationId: "org_1",
@@ -53,6 +57,7 @@ test("the adapter speaks Telnyx's messages API and maps its answers", async () =
     apiKey: "KEYtest",
     apiBaseUrl: `${url}/v2`,
     publicUrl: "https://hooks.example",
+    webhookUrlSecret: urlSecret,
     timeoutMs: 300,
   });
   const message: OutboundMessage = {
@@ -75,8 +80,18 @@ test("the adapter speaks Telnyx's messages API and maps its answers", async () =
     assert.equal(request.body.text, "Hello");
     assert.deepEqual(request.body.media_urls, ["https://example.com/a.png"]);
     // The event id in the webhook URL is how a receipt finds its message even if we crashed before
-    // storing Telnyx's id; the profile's webhooks are not used for it (no second copy of each receipt).
-    assert.equal(request.body.webhook_url, "https://hooks.example/webhooks/telnyx?event=evt_1&org=org_1");
+    // storing Telnyx's id, signed by us (Telnyx does not sign the URL); the profile's webhooks are not
+    // used for it (no second copy of each receipt).
+    const sig = webhookUrlQuery(urlSecret, { organizationId: "org_1", eventId: "evt_1" }).split("&sig=")[1];
+    assert.match(String(sig), /^[\w-]{22}$/, "128 bits, base64url");
+    assert.equal(
+      request.body.webhook_url,
+      `https://hooks.example/webhooks/telnyx?event=evt_1&org=org_1&sig=${sig}`,
+    );
+    assert.notEqual(
+      sig,
+      webhookUrlQuery(urlSecret, { organizationId: "org_1", eventId: "evt_2" }).split("&sig=")[1],
+    );
     assert.equal(request.body.use_profile_webhooks, false);
     assert.deepEqual(accepted, { kind: "accepted", providerMessageId: request.id, telnyxId: request.id });
 
@@ -123,6 +138,7 @@ test("the adapter speaks Telnyx's messages API and maps its answers", async () =
     apiKey: "KEYtest",
     apiBaseUrl: `http://127.0.0.1:${freePort}/v2`,
     publicUrl: "https://hooks.example",
+    webhookUrlSecret: urlSecret,
     timeoutMs: 2000,
   });
   // Refused before any request went out: Telnyx never got it, so a retry is safe.
@@ -134,7 +150,12 @@ test("the adapter speaks Telnyx's messages API and maps its answers", async () =
 test("Telnyx's 40300 (the recipient texted STOP) says the recipient opted out; other refusals do not", async () => {
   const fake = new FakeTelnyx();
   const url = await fake.start();
-  const provider = new TelnyxProvider({ apiKey: "KEYtest", apiBaseUrl: `${url}/v2`, publicUrl: "x" });
+  const provider = new TelnyxProvider({
+    apiKey: "KEYtest",
+    apiBaseUrl: `${url}/v2`,
+    publicUrl: "x",
+    webhookUrlSecret: urlSecret,
+  });
   try {
     fake.behaviour.set("+12125550101", "stop-blocked");
     const refused = await provider.send(outboundStub);
@@ -303,7 +324,12 @@ test("the fake runs as a process of its own and sends signed receipts for what i
       body: JSON.stringify({ to: "+12125550199", behaviour: "500" }),
     });
     assert.equal(control.status, 200);
-    const provider = new TelnyxProvider({ apiKey: "KEY", apiBaseUrl: `${started.url}/v2`, publicUrl: "x" });
+    const provider = new TelnyxProvider({
+      apiKey: "KEY",
+      apiBaseUrl: `${started.url}/v2`,
+      publicUrl: "x",
+      webhookUrlSecret: urlSecret,
+    });
     const send = (to: string) =>
       fetch(`${started.url}/v2/messages`, {
         method: "POST",
@@ -399,7 +425,8 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
   }
 
   const reload = async (row: EventRow) => (await loadEvent(api.db.store.db, row.organization_id, row.id))!;
-  const queryFor = (row: EventRow) => `?event=${row.id}&org=${row.organization_id}`;
+  /** The query of the webhook_url we gave Telnyx for `row`. */
+  const queryFor = (row: EventRow) => signedQuery(api, row);
   const message = (row: EventRow) => ({
     from: row.from_phone_number!,
     to: row.to_phone_number!,
@@ -723,12 +750,61 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
     const event = await reload(row);
     assert.equal(event.status, "Undeliverable");
     assert.equal(event.error_code, "30005");
+    // A webhook_url from before we signed it (or a forged one): its ?event=/&org= are ignored, and
+    // the receipt is matched by the Telnyx id, which the send call's answer stored.
+    const old = await sending({ status: "Sent", sent_at: Date.now() - 5000, provider_message_id: "tx-old" });
+    const oldQuery = `?event=${old.id}&org=${old.organization_id}`;
+    const oldDelivered = about(old, "tx-old", "message.finalized", "delivered", Date.now());
+    assert.equal((await postWebhook(api, fake, oldDelivered, { query: oldQuery })).statusCode, 200);
+    assert.equal((await reload(old)).status, "Delivered");
     // A receipt for a message we know nothing of is acknowledged (Telnyx would retry it forever).
     const stray = about(row, "tx-nobody", "message.finalized", "delivered", Date.now());
     assert.equal((await postWebhook(api, fake, stray)).statusCode, 200);
   });
 
-  test("the unsigned query string names an event only when the signed payload agrees", async () => {
+  test("?event= and &org= are used only with our sig over them: a receipt replayed with another message's, unsigned or with its own sig, touches neither", async () => {
+    // `mine` was handed to Telnyx as tx-mine, whose answer is not recorded yet: no message holds
+    // tx-mine. Another message to the same person has no Telnyx id either, here and in another
+    // organization: the receipt's payload agrees with each of them.
+    const mine = await sending();
+    const ours = await sending({ to_phone_number: mine.to_phone_number });
+    const other = await createOrganization(api.db.store.db, "Replay Target Org");
+    const theirSender = senderNumberRow(other.organizationId, { number: "+14155550163" });
+    await api.db.store.db.insertInto("phone_numbers").values(theirSender).execute();
+    const theirs = await sending({
+      organization_id: other.organizationId,
+      from_phone_number_id: theirSender.id,
+      outbound_phone_number_id: theirSender.id,
+      from_phone_number: theirSender.number,
+      to_phone_number: mine.to_phone_number,
+    });
+    const delivered = about(mine, "tx-mine", "message.finalized", "delivered", Date.now());
+    const mineSig = new URLSearchParams(queryFor(mine)).get("sig")!;
+    for (const target of [ours, theirs]) {
+      const before = await reload(target);
+      const named = `?event=${target.id}&org=${target.organization_id}`;
+      for (const query of [
+        named,
+        `${named}&sig=${mineSig}`,
+        `${named}&sig=`,
+        `${named}&sig=${mineSig.slice(0, -1)}`,
+      ]) {
+        assert.equal((await postWebhook(api, fake, delivered, { query })).statusCode, 200, query);
+        assert.deepEqual(await reload(target), before, query);
+      }
+    }
+    assert.equal((await reload(mine)).status, "Sending", "no message holds tx-mine yet");
+    // With the URL we gave Telnyx for it, the same receipt finishes its own message, before the
+    // send call's answer is recorded: what the URL names the message for.
+    assert.equal((await postWebhook(api, fake, delivered, { query: queryFor(mine) })).statusCode, 200);
+    const done = await reload(mine);
+    assert.equal(done.status, "Delivered");
+    assert.equal(done.provider_message_id, "tx-mine");
+    assert.equal((await reload(ours)).status, "Sending");
+    assert.equal((await reload(theirs)).status, "Sending");
+  });
+
+  test("a signed query string names an event only when the signed payload agrees", async () => {
     const victim = await sending();
     const real = await sending({ status: "Sent", provider_message_id: "tx-real", sent_at: Date.now() });
     // A genuine receipt about `real`, replayed to a URL naming `victim`.
@@ -752,7 +828,7 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
     assert.equal((await reload(sameNumber)).provider_message_id, null);
   });
 
-  test("?org= and ?event= naming another organization's message move nothing of it: a receipt lands on its own message, an inbound on its number's organization", async () => {
+  test("?org= and ?event= naming another organization's message, even signed, move nothing of it: a receipt lands on its own message, an inbound on its number's organization", async () => {
     const other = await createOrganization(api.db.store.db, "Other Org");
     const theirSender = senderNumberRow(other.organizationId, { number: "+14155550162" });
     await api.db.store.db.insertInto("phone_numbers").values(theirSender).execute();
@@ -769,10 +845,13 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
     const victim = await sending({ to_phone_number: theirs.to_phone_number });
     const before = await reload(victim);
     const delivered = about(theirs, "tx-theirs", "message.finalized", "delivered", Date.now());
+    const sig = (row: EventRow) => new URLSearchParams(queryFor(row)).get("sig")!;
+    // A genuine signed URL, whose message the receipt is not about; org and event swapped around.
     for (const query of [
       queryFor(victim),
+      `?event=${victim.id}&org=${other.organizationId}&sig=${sig(victim)}`,
+      `?event=${theirs.id}&org=${victim.organization_id}&sig=${sig(theirs)}`,
       `?event=${victim.id}&org=${other.organizationId}`,
-      `?event=${theirs.id}&org=${victim.organization_id}`,
     ]) {
       assert.equal((await postWebhook(api, fake, delivered, { query })).statusCode, 200, query);
       assert.deepEqual(await reload(victim), before, query);
@@ -980,7 +1059,7 @@ forEachEngine("Telnyx end to end", (engine) => {
     assert.equal(request.body.text, "Quote ready");
     assert.equal(sent.telnyxId, request.id);
     assert.equal(sent.providerMessageId, request.id);
-    const query = `?event=${sms.id}&org=${api.org.organizationId}`;
+    const query = queryOf(request);
     const finalized = fake.webhook("message.finalized", request.id, request.body, "delivered");
     assert.equal((await postWebhook(api, fake, finalized, { query })).statusCode, 200);
     assert.equal((await api.call("GET", `/events/${sms.id}`)).json().status, "Delivered");
@@ -1009,7 +1088,7 @@ forEachEngine("Telnyx end to end", (engine) => {
     assert.equal(sent.billingStatus, "Billed", "billed when Telnyx accepted it");
     assert.equal(Math.round((before - (await balance())) * 1e6), 7900);
     const request = fake.sent.find((r) => r.body.webhook_url?.includes(sms.id))!;
-    const query = `?event=${sms.id}&org=${api.org.organizationId}`;
+    const query = queryOf(request);
     const post = async (hook: unknown) =>
       assert.equal((await postWebhook(api, fake, hook, { query })).statusCode, 200);
     const failedHook = fake.webhook("message.finalized", request.id, request.body, "sending_failed", {
@@ -1080,7 +1159,7 @@ forEachEngine("Telnyx end to end", (engine) => {
     assert.equal(fake.requests.filter((r) => r.body.to === "+12125550207").length, 1);
     // Telnyx's receipts name the event in their URL: they finish it, billed once.
     const request = fake.sent.find((r) => r.body.to === "+12125550207")!;
-    const query = `?event=${sms.id}&org=${api.org.organizationId}`;
+    const query = queryOf(request);
     for (const [type, status] of [
       ["message.sent", "sent"],
       ["message.finalized", "delivered"],
@@ -1113,7 +1192,7 @@ forEachEngine("Telnyx end to end", (engine) => {
       "sending_failed",
       { errors: [{ code: "40002", title: "Blocked as spam" }] },
     );
-    const gwQuery = `?event=${gw.id}&org=${api.org.organizationId}`;
+    const gwQuery = queryOf(fake.requests.find((r) => r.body.to === "+12125550208")!);
     assert.equal((await postWebhook(api, fake, failedHook, { query: gwQuery })).statusCode, 200);
     const failed = (await api.call("GET", `/events/${gw.id}`)).json();
     assert.equal(failed.status, "Failed");
@@ -1221,7 +1300,7 @@ forEachEngine("Telnyx end to end", (engine) => {
       const hook = fake.webhook("message.finalized", request.id, request.body, "sending_failed", {
         errors: [{ code: "40300", title: "Blocked due to STOP message" }],
       });
-      const query = `?event=${sms.id}&org=${api.org.organizationId}`;
+      const query = queryOf(request);
       assert.equal((await postWebhook(api, fake, hook, { query })).statusCode, 200);
       const failed = (await api.call("GET", `/events/${sms.id}`)).json();
       assert.equal(failed.status, "Failed");
@@ -1255,7 +1334,7 @@ forEachEngine("Telnyx end to end", (engine) => {
       // Not one of the carrier-block codes either, which would count against the suite's one sender.
       errors: [{ code: "40001", title: "Not routable" }],
     });
-    const query = `?event=${sms.id}&org=${api.org.organizationId}`;
+    const query = queryOf(request);
     assert.equal((await postWebhook(api, fake, hook, { query })).statusCode, 200);
     assert.equal((await api.call("GET", `/events/${sms.id}`)).json().errorCode, "40001");
     const none = await suppressionOf(other);
@@ -1286,7 +1365,7 @@ forEachEngine("Telnyx end to end", (engine) => {
     const hook = fake.webhook("message.finalized", request.id, request.body, "sending_failed", {
       errors: [{ code: "40300", title: "Blocked due to STOP message" }],
     });
-    const query = `?event=${earlier.id}&org=${api.org.organizationId}`;
+    const query = queryOf(request);
     assert.equal((await postWebhook(api, fake, hook, { query })).statusCode, 200);
     assert.equal((await api.call("GET", `/events/${earlier.id}`)).json().errorCode, "40300");
     assert.deepEqual([await leadOf(first.leadId), await leadOf(second.leadId)], shown);
@@ -1340,7 +1419,7 @@ forEachEngine("Telnyx end to end", (engine) => {
       const hook = fake.webhook("message.finalized", request.id, request.body, "sending_failed", {
         errors: [{ code: "40300", title: "Blocked due to STOP message" }],
       });
-      const query = `?event=${sms.id}&org=${api.org.organizationId}`;
+      const query = queryOf(request);
       let posted: Promise<{ statusCode: number }> | undefined;
       await updateLeadWhile(leadId, () => {
         posted = Promise.resolve(postWebhook(api, fake, hook, { query }));

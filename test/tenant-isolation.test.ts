@@ -23,9 +23,10 @@ import { snapshotAllRows } from "./helpers/snapshot.js";
 
 /**
  * Routes that take no API key: they show nothing of an organization, or authenticate by other means.
- * The Telnyx webhook is authenticated by Telnyx's signature; its ?org=…&event=… is trusted only when
- * the signed payload agrees (test/telnyx.test.ts, "?org= and ?event= naming another organization's
- * message move nothing of it…", with a provider the simulator app here does not have).
+ * The Telnyx webhook is authenticated by Telnyx's signature; its ?org=…&event=… is used only with our
+ * own sig over them, and then only when the signed payload agrees (test/telnyx.test.ts, "?event= and
+ * &org= are used only with our sig over them…" and "?org= and ?event= naming another organization's
+ * message, even signed, move nothing of it…", with a provider the simulator app here does not have).
  */
 const PUBLIC_ROUTES = [/^\/healthz$/, /^\/openapi\.json$/, /^\/docs(\/|\*|$)/, /^\/webhooks\/telnyx$/];
 const isPublic = (url: string) => PUBLIC_ROUTES.some((pattern) => pattern.test(url));

@@ -35,6 +35,7 @@ forEachEngine("a slow send call", (engine) => {
       apiKey: "KEYtest",
       apiBaseUrl: `${fake.url}/v2`,
       publicUrl: "http://127.0.0.1:9",
+      webhookUrlSecret: api.db.store.webhookUrlSecret,
       timeoutMs: 60_000,
     });
   }

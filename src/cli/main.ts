@@ -48,7 +48,7 @@ program
     const pipeline = new Messaging(store.db, store.engine, config.messaging);
     // The port too comes before anything else is written or sent: a server that cannot listen must
     // not have seeded a demo or begun sending.
-    const provider = createProvider(config.messaging, pipeline);
+    const provider = createProvider(config.messaging, pipeline, store.webhookUrlSecret);
     const app = await buildApp({
       store,
       rateLimitPerMinute: config.rateLimitPerMinute,
@@ -116,7 +116,7 @@ program
     checkProviderSettings(config.messaging);
     const store = await openStore(config);
     const pipeline = new Messaging(store.db, store.engine, config.messaging);
-    pipeline.startWorker(createProvider(config.messaging, pipeline));
+    pipeline.startWorker(createProvider(config.messaging, pipeline, store.webhookUrlSecret));
     const shutdown = async () => {
       await pipeline.stop();
       await store.close();
@@ -322,7 +322,7 @@ program
     const pipeline = new Messaging(store.db, store.engine, config.messaging);
     if (config.messaging.provider === "simulator") {
       // Send the demo's messages through the simulator now, so the timeline shows their outcomes.
-      pipeline.startWorker(createProvider(config.messaging, pipeline));
+      pipeline.startWorker(createProvider(config.messaging, pipeline, store.webhookUrlSecret));
       await seedDemoMessaging(store.db, created, pipeline);
       await waitForDemoMessages(store.db, created.organizationId);
       await new Promise((resolve) => setTimeout(resolve, 300)); // the simulator's last receipts

@@ -193,7 +193,7 @@ export async function countOrganizations(db: Kysely<Database>): Promise<number> 
 
 /**
  * A process-wide secret kept in the database (created once, race-safe), so every server and worker
- * process on the same database signs and verifies continuation tokens alike.
+ * process on the same database signs and verifies alike (continuation tokens, Telnyx webhook URLs).
  */
 export async function getOrCreateSecret(db: Kysely<Database>, key: string): Promise<Buffer> {
   await db

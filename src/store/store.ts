@@ -53,6 +53,11 @@ export class Store {
     readonly conn: Connection,
     readonly cursors: CursorCodec,
     readonly getEventById: EventByIdReader,
+    /**
+     * Signs the org and event of the Telnyx webhook URLs (messaging/providers/telnyx-webhook-url.ts);
+     * a secret apart from the continuation tokens', so that rotating one leaves the other valid.
+     */
+    readonly webhookUrlSecret: Buffer,
   ) {
     this.users = new UserDirectory(conn.db);
   }
@@ -62,7 +67,8 @@ export class Store {
     try {
       await migrateToLatest(conn.db as never);
       const secret = await getOrCreateSecret(conn.db, "cursor_secret");
-      return new Store(conn, new CursorCodec(secret), eventByIdReader(conn));
+      const webhookUrlSecret = await getOrCreateSecret(conn.db, "webhook_url_secret");
+      return new Store(conn, new CursorCodec(secret), eventByIdReader(conn), webhookUrlSecret);
     } catch (error) {
       await conn.close();
       throw error;

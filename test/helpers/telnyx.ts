@@ -1,4 +1,5 @@
 import { TelnyxProvider } from "../../src/messaging/providers/telnyx.js";
+import { webhookUrlQuery } from "../../src/messaging/providers/telnyx-webhook-url.js";
 import type { TestApi } from "./api.js";
 import type { FakeTelnyx } from "./fake-telnyx.js";
 
@@ -39,8 +40,17 @@ export function startTelnyxWorker(api: TestApi, url: string) {
       apiKey: "KEYtest",
       apiBaseUrl: `${url}/v2`,
       publicUrl: "http://127.0.0.1:9",
+      webhookUrlSecret: api.db.store.webhookUrlSecret,
       timeoutMs: 500,
     }),
     { pollMs: 10 },
   );
 }
+
+/** The query of the webhook_url the provider gives Telnyx for `row`: `?event=…&org=…&sig=…`. */
+export const signedQuery = (api: TestApi, row: { id: string; organization_id: string }) =>
+  `?${webhookUrlQuery(api.db.store.webhookUrlSecret, { organizationId: row.organization_id, eventId: row.id })}`;
+
+/** The query string of the webhook_url a message was handed to Telnyx with. */
+export const queryOf = (request: { body: { webhook_url?: string } }) =>
+  new URL(request.body.webhook_url!).search;

@@ -7,6 +7,7 @@ import {
   telnyxPublicKey,
   verifyTelnyxSignature,
 } from "../../messaging/providers/telnyx-webhook.js";
+import { signedWebhookTarget } from "../../messaging/providers/telnyx-webhook-url.js";
 import { loadEvent } from "../../messaging/transitions.js";
 import { findPhoneNumberByNumber } from "../../store/phone-numbers-repo.js";
 import type { RouteDeps } from "../deps.js";
@@ -18,11 +19,12 @@ const header = (value: string | string[] | undefined): string | undefined =>
   typeof value === "string" ? value : undefined;
 
 /**
- * Our webhook_url names the event (`?event=…&org=…`) so that a receipt finds its message even when we
- * crashed before storing Telnyx's id. But Telnyx signs the body only, not the URL: the query string
- * is trusted only when the signed payload agrees with the event it names (same Telnyx id once we
- * know it, same recipient, and a Telnyx id no other message holds: else a captured receipt could be
- * replayed onto another message to the same number). Otherwise it is matched by the Telnyx id alone.
+ * Our webhook_url names the event (`?event=…&org=…&sig=…`) so that a receipt finds its message even
+ * when we crashed before storing Telnyx's id. Telnyx signs the body only, not the URL: the query is
+ * read only when our own `sig` over it checks (the route), and even then the event it names is taken
+ * only when the signed payload agrees with it (same Telnyx id once we know it, same recipient, and a
+ * Telnyx id no other message holds), since a receipt captured with one genuine URL could be posted
+ * with another's. Otherwise it is matched by the Telnyx id alone.
  */
 async function checkedTarget(pipeline: Messaging, receipt: Receipt, to: string | null): Promise<Receipt> {
   if (!receipt.eventId || !receipt.organizationId) return receipt;
@@ -81,14 +83,17 @@ async function alreadyReceived(pipeline: Messaging, providerMessageId: string | 
  * by an API key. The signature covers the exact bytes, so this plugin (and only it: the parser is
  * registered in its encapsulated scope) reads JSON bodies as text and parses them after verifying.
  */
-export const telnyxWebhooksRoutes: FastifyPluginAsync<RouteDeps> = async (app, { messaging, pipeline }) => {
+export const telnyxWebhooksRoutes: FastifyPluginAsync<RouteDeps> = async (
+  app,
+  { messaging, pipeline, store },
+) => {
   const publicKey = messaging.telnyx.publicKey ? telnyxPublicKey(messaging.telnyx.publicKey) : null;
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) =>
     done(null, body),
   );
 
-  app.post<{ Querystring: { event?: string; org?: string }; Body: string }>(
+  app.post<{ Querystring: { event?: string; org?: string; sig?: string }; Body: string }>(
     "/webhooks/telnyx",
     {
       schema: {
@@ -103,7 +108,11 @@ export const telnyxWebhooksRoutes: FastifyPluginAsync<RouteDeps> = async (app, {
         },
         querystring: {
           type: "object",
-          properties: { event: { type: "string", maxLength: 200 }, org: { type: "string", maxLength: 200 } },
+          properties: {
+            event: { type: "string", maxLength: 200 },
+            org: { type: "string", maxLength: 200 },
+            sig: { type: "string", maxLength: 200 },
+          },
         },
       },
     },
@@ -131,7 +140,10 @@ export const telnyxWebhooksRoutes: FastifyPluginAsync<RouteDeps> = async (app, {
         throw badRequest("The webhook body is not valid JSON.");
       }
       if (typeof body !== "object" || body === null) throw badRequest("The webhook body is not an object.");
-      const event = parseTelnyxWebhook(body, request.query.event ?? null, request.query.org ?? null);
+      // An unsigned or mis-signed ?event=/&org= (a forged one, or a URL from before they were signed)
+      // is ignored, not refused: the receipt is still matched by Telnyx's id.
+      const target = signedWebhookTarget(store.webhookUrlSecret, request.query);
+      const event = parseTelnyxWebhook(body, target?.eventId ?? null, target?.organizationId ?? null);
       if (event.kind === "receipt") {
         await pipeline.receipt(await checkedTarget(pipeline, event.receipt, event.to));
       } else if (event.kind === "inbound") {

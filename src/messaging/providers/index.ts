@@ -14,8 +14,15 @@ export function checkProviderSettings(config: MessagingConfig): void {
   telnyxPublicKey(config.telnyx.publicKey);
 }
 
-/** The provider LEADTRAIL_PROVIDER names, delivering its receipts and inbound messages to `events`. */
-export function createProvider(config: MessagingConfig, events: ProviderEvents): Provider {
+/**
+ * The provider LEADTRAIL_PROVIDER names, delivering its receipts and inbound messages to `events`;
+ * `webhookUrlSecret` (Store.webhookUrlSecret) signs the webhook URLs it gives Telnyx.
+ */
+export function createProvider(
+  config: MessagingConfig,
+  events: ProviderEvents,
+  webhookUrlSecret: Buffer,
+): Provider {
   checkProviderSettings(config);
   switch (config.provider) {
     case "simulator":
@@ -26,6 +33,7 @@ export function createProvider(config: MessagingConfig, events: ProviderEvents):
         apiKey: config.telnyx.apiKey,
         apiBaseUrl: config.telnyx.apiBaseUrl,
         publicUrl: config.publicUrl,
+        webhookUrlSecret,
         // Over before the reconcile deadline can end the message ProviderOutcomeUnknown.
         timeoutMs: sendCallTimeoutMs(config.reconcileSeconds),
       });

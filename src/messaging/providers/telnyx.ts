@@ -1,5 +1,6 @@
 import { MAX_SEND_CALL_MS, type OutboundMessage, type Provider, type SendResult } from "../provider.js";
 import { isTelnyxOptOut } from "./telnyx-opt-out.js";
+import { webhookUrlQuery } from "./telnyx-webhook-url.js";
 
 // Telnyx's v2 Messaging API (POST /v2/messages), spoken with Node's own fetch.
 //
@@ -15,8 +16,10 @@ import { isTelnyxOptOut } from "./telnyx-opt-out.js";
 export interface TelnyxOptions {
   apiKey: string;
   apiBaseUrl: string;
-  /** Our public base URL: each message's webhook_url is `${publicUrl}/webhooks/telnyx?event=…&org=…`. */
+  /** Our public base URL: each message's webhook_url is `${publicUrl}/webhooks/telnyx?event=…&org=…&sig=…`. */
   publicUrl: string;
+  /** Signs the webhook_url's org and event (./telnyx-webhook-url.ts; Store.webhookUrlSecret). */
+  webhookUrlSecret: Buffer;
   /** How long a send call may run (createProvider: sendCallTimeoutMs, within the reconcile deadline). */
   timeoutMs?: number;
 }
@@ -33,7 +36,7 @@ export class TelnyxProvider implements Provider {
   constructor(private readonly options: TelnyxOptions) {}
 
   webhookUrl(message: Pick<OutboundMessage, "eventId" | "organizationId">): string {
-    const query = new URLSearchParams({ event: message.eventId, org: message.organizationId });
+    const query = webhookUrlQuery(this.options.webhookUrlSecret, message);
     return `${this.options.publicUrl}/webhooks/telnyx?${query}`;
   }
 
