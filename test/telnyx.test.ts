@@ -23,6 +23,7 @@ import { insertEvent, newEventRow } from "../src/store/events-repo.js";
 import { lockLead } from "../src/store/leads-repo.js";
 import { createOrganization } from "../src/store/orgs-repo.js";
 import type { EventRow, PhoneNumberRow } from "../src/store/schema.js";
+import { Store } from "../src/store/store.js";
 import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 import { FakeTelnyx } from "./helpers/fake-telnyx.js";
@@ -802,6 +803,29 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
     assert.equal(done.provider_message_id, "tx-mine");
     assert.equal((await reload(ours)).status, "Sending");
     assert.equal((await reload(theirs)).status, "Sending");
+  });
+
+  test("every process on the database signs webhook URLs alike, and a new continuation-token secret leaves them valid", async () => {
+    // A `leadtrail worker` beside `serve`: the URLs it gives Telnyx are checked by the server's route.
+    const worker = await Store.open(api.db.options);
+    const row = await sending();
+    try {
+      const query = `?${webhookUrlQuery(worker.webhookUrlSecret, { organizationId: row.organization_id, eventId: row.id })}`;
+      const sent = about(row, "tx-worker", "message.sent", "sent", Date.now());
+      assert.equal((await postWebhook(api, fake, sent, { query })).statusCode, 200);
+      assert.equal((await reload(row)).status, "Sent");
+    } finally {
+      await worker.close();
+    }
+    // The continuation tokens' secret rotated (its row deleted): a process started after it signs
+    // webhook URLs as before, so messages already handed to Telnyx still find their receipts.
+    await api.db.store.db.deleteFrom("settings").where("key", "=", "cursor_secret").execute();
+    const restarted = await Store.open(api.db.options);
+    try {
+      assert.deepEqual(restarted.webhookUrlSecret, api.db.store.webhookUrlSecret);
+    } finally {
+      await restarted.close();
+    }
   });
 
   test("a signed query string names an event only when the signed payload agrees", async () => {
