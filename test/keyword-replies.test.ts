@@ -30,13 +30,13 @@ const AUTO = {
 };
 
 /** An API on the fake Telnyx (whose profile has auto-responses), its worker started. */
-async function startOnTelnyx(engine: Engine, env: NodeJS.ProcessEnv = {}) {
+async function startOnTelnyx(engine: Engine, env: NodeJS.ProcessEnv = {}, sendTimeoutMs?: number) {
   const fake = new FakeTelnyx({ autoResponses: AUTO });
   const url = await fake.start();
   const api = await startTestApi(engine, { env: { ...telnyxEnv(fake, url), ...env } });
   await addSenderNumber(api, { number: OUR });
   await createWallet(api.db.store.db, api.org.organizationId, 10_000_000);
-  startTelnyxWorker(api, url);
+  startTelnyxWorker(api, url, sendTimeoutMs);
   return { api, fake };
 }
 
@@ -153,6 +153,82 @@ forEachEngine("keyword replies on Telnyx, by default the provider's", (engine) =
     );
     assert.equal(fake.requests.filter((r) => r.body.to === phone).length, 1);
     // Telnyx's block rule is lifted with our suppression: texting them works again.
+    assert.equal((await send(api, conversationId, "Welcome back")).status, "Sent");
+  });
+});
+
+forEachEngine("a refusal (40300) recorded after the person's START", (engine) => {
+  let api: TestApi;
+  let fake: FakeTelnyx;
+  before(async () => {
+    // A send call times out later than any wait here: only a release ends a held one.
+    ({ api, fake } = await startOnTelnyx(engine, {}, 60_000));
+  });
+  after(async () => {
+    await api.close();
+    await fake.stop();
+  });
+
+  /** The suppression entries on `phone` (any status). */
+  const entriesOf = async (phone: string) => {
+    const res = await api.call("POST", "/suppressions/all/my", {
+      filters: [{ field: "recipient", value: phone }],
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    return res.json().items as Array<{ status: string; source: string }>;
+  };
+
+  test("the send call's refusal, answered after START reached us, leaves the person opted in: no suppression, the next message goes out", async () => {
+    const phone = "+12125550304";
+    const { leadId, conversationId } = await addLead(api, phone);
+    // Telnyx holds a block rule from a STOP that never reached us, and answers the call only after
+    // the person's START (their word, processed by Telnyx after it refused).
+    fake.behaviour.set(phone, "stop-blocked");
+    const held = fake.holdRecipient(phone);
+    let refusedId: string;
+    try {
+      const res = await api.call("POST", "/sms/send", { conversationId, text: "Your quote is ready" });
+      assert.equal(res.statusCode, 201, res.body);
+      refusedId = res.json().id;
+      await held.arrived;
+      await textViaTelnyx(api, fake, phone, "START");
+      assert.equal(await optedOut(api, leadId), false);
+    } finally {
+      held.release();
+    }
+    const refused = await waitForEvent(api, refusedId, isFinal);
+    assert.equal(refused.status, "Failed");
+    assert.equal(refused.errorCode, "40300");
+    assert.equal(await allowed(api, phone), true, "START is their last word");
+    assert.deepEqual(await entriesOf(phone), []);
+    assert.equal(await optedOut(api, leadId), false);
+
+    fake.behaviour.delete(phone); // START lifted Telnyx's block rule
+    assert.equal((await send(api, conversationId, "Welcome back")).status, "Sent");
+  });
+
+  test("a message.finalized refusal after STOP and START leaves the entry released and the lead opted in", async () => {
+    const phone = "+12125550305";
+    const { leadId, conversationId } = await addLead(api, phone);
+    const sent = await send(api, conversationId, "Your quote is ready");
+    assert.equal(sent.status, "Sent");
+    await textViaTelnyx(api, fake, phone, "STOP");
+    await textViaTelnyx(api, fake, phone, "START");
+    const request = fake.sent.find((r) => r.body.webhook_url?.includes(sent.id))!;
+    const hook = fake.webhook("message.finalized", request.id, request.body, "sending_failed", {
+      errors: [{ code: "40300", title: "Blocked due to STOP message" }],
+    });
+    const query = `?event=${sent.id}&org=${api.org.organizationId}`;
+    assert.equal((await postWebhook(api, fake, hook, { query })).statusCode, 200);
+    const refused = await waitForEvent(api, sent.id, isFinal);
+    assert.equal(refused.status, "Failed");
+    assert.equal(refused.errorCode, "40300");
+    assert.equal(await allowed(api, phone), true);
+    assert.deepEqual(
+      (await entriesOf(phone)).map((e) => [e.status, e.source]),
+      [["released", "inbound_keyword"]],
+    );
+    assert.equal(await optedOut(api, leadId), false);
     assert.equal((await send(api, conversationId, "Welcome back")).status, "Sent");
   });
 });

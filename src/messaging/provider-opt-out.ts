@@ -1,7 +1,7 @@
 import type { Transaction } from "kysely";
 import { lockLeadsAtPhone, recordSmsConsent } from "../services/lead-consent.js";
 import type { Database, EventRow, LeadRow } from "../store/schema.js";
-import { suppress } from "../store/suppressions-repo.js";
+import { findSuppression, suppress } from "../store/suppressions-repo.js";
 import type { Receipt, SendResult } from "./provider.js";
 
 // A provider that refuses a message because the recipient opted out with it (Telnyx 40300: they
@@ -19,6 +19,11 @@ import type { Receipt, SendResult } from "./provider.js";
 // leads first, and run in a transaction of their own rather than a group commit's, whose earlier
 // units may hold other messages' locks. Only refusals take this path: other outcomes take no lead
 // lock and still share the group's transaction.
+//
+// A refusal can be recorded after the person opted back in: the send call (or its webhook) is
+// answered after they texted START, which the provider processed after refusing. Their START is
+// their last word and lifted the provider's block, so such a refusal records no opt-out
+// (optedInSinceHandedOver), the mirror of a stale START (inbound.ts), which releases nothing.
 
 /** The suppression entries' `source`: distinct from the API's and an inbound keyword's. */
 export const PROVIDER_OPT_OUT_SOURCE = "provider_opt_out";
@@ -50,11 +55,42 @@ export function lockLeadsAtRecipient(
 }
 
 /**
+ * Whether the recipient of `event` opted back in at or after the moment it was handed to the
+ * provider (its sending_started_at), so a refusal of it says nothing of their consent now. Their
+ * suppression entry, released since (a START, or the organization's release, which is as much a
+ * later word), says so; an entry active again (a STOP since) says not. With no entry to release (the
+ * STOP that made the provider refuse never reached us) the START is on the timeline: an inbound
+ * opt-in received since. A stale START (inbound.ts) is older than an entry made after that moment,
+ * so it never counts.
+ */
+export async function optedInSinceHandedOver(trx: Transaction<Database>, event: EventRow): Promise<boolean> {
+  const recipient = event.to_phone_number;
+  if (!recipient || event.sending_started_at === null) return false;
+  const handedOver = Number(event.sending_started_at);
+  const entry = await findSuppression(trx, event.organization_id, "sms", recipient);
+  if (entry?.status === "active") return false;
+  if (entry && Number(entry.released_at) >= handedOver) return true;
+  // Read through events_by_from_phone (organization, sender, time): the START arrived after it.
+  const optIn = await trx
+    .selectFrom("events")
+    .select("id")
+    .where("organization_id", "=", event.organization_id)
+    .where("from_phone_number", "=", recipient)
+    .where("created_at", ">=", handedOver)
+    .where("direction", "=", "inbound")
+    .where("compliance_action", "=", "OptIn")
+    .where("received_at", ">=", handedOver)
+    .limit(1)
+    .executeTakeFirst();
+  return optIn !== undefined;
+}
+
+/**
  * Suppresses the recipient of `event` on SMS and records the opt-out on `leads` (those at the
  * recipient, from lockLeadsAtRecipient) that do not show it yet. Idempotent: an entry already
  * active is left as it is (suppress answers it), so a second refusal adds nothing. A released entry
  * is suppressed again, as the provider's block proves the opt-out stands (only the refusal of a new
- * send gets here).
+ * send gets here), unless they opted in since it was handed over: check optedInSinceHandedOver first.
  */
 export async function suppressOptedOutRecipient(
   trx: Transaction<Database>,

@@ -13,7 +13,12 @@ import type { Database, EventRow } from "../store/schema.js";
 import { indexesByOrganization, transitionBatch } from "./batch-transitions.js";
 import { billAccepted, refundNotSent } from "./billing.js";
 import type { Receipt } from "./provider.js";
-import { isOptOutReceipt, lockLeadsAtRecipient, suppressOptedOutRecipient } from "./provider-opt-out.js";
+import {
+  isOptOutReceipt,
+  lockLeadsAtRecipient,
+  optedInSinceHandedOver,
+  suppressOptedOutRecipient,
+} from "./provider-opt-out.js";
 import {
   type EventKey,
   findEvent,
@@ -270,7 +275,7 @@ export async function applyReceiptIn(trx: Transaction<Database>, receipt: Receip
   const updated = await transition(trx, event, changes, log, now);
   if (!updated) return { done: false, event: undefined };
   // Only when the receipt moves the message: a redelivered one must not undo a later release.
-  if (optedOut) {
+  if (optedOut && !(await optedInSinceHandedOver(trx, updated))) {
     await suppressOptedOutRecipient(
       trx,
       updated,

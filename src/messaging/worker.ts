@@ -34,7 +34,12 @@ import { indexesByOrganization, transitionBatch } from "./batch-transitions.js";
 import { billAccepted, billAcceptedMany, isBillableTraffic } from "./billing.js";
 import { type GateFacts, readGateFacts, skipsQuietHours } from "./gate-facts.js";
 import type { Provider, SendResult } from "./provider.js";
-import { isOptOutAnswer, lockLeadsAtRecipient, suppressOptedOutRecipient } from "./provider-opt-out.js";
+import {
+  isOptOutAnswer,
+  lockLeadsAtRecipient,
+  optedInSinceHandedOver,
+  suppressOptedOutRecipient,
+} from "./provider-opt-out.js";
 import { mediaUrlsOf } from "./send.js";
 import { lockEvent, lockEvents, logIgnored, transition } from "./transitions.js";
 
@@ -116,6 +121,13 @@ function failurePauseMs(failures: number): number {
 /** Failures are logged the first time and then at powers of two, so a long outage does not flood. */
 function isPowerOfTwo(n: number): boolean {
   return (n & (n - 1)) === 0;
+}
+
+/** What a refusal because the recipient opted out adds to the message's log. */
+function optOutNote(suppressed: boolean): string {
+  return suppressed
+    ? " The recipient opted out there: suppressed."
+    : " The recipient opted out there, but opted back in since it was handed over: not suppressed.";
 }
 
 export class Worker {
@@ -753,6 +765,8 @@ export class Worker {
         )) !== undefined
       );
     }
+    // Not when they opted back in since it was handed over (provider-opt-out.ts): START is their last word.
+    const suppresses = optedOut && !(await optedInSinceHandedOver(trx, event));
     const updated = await transition(
       trx,
       event,
@@ -775,12 +789,12 @@ export class Worker {
         message:
           result.kind === "transient"
             ? `Gave up after ${event.retry_count} retries: ${result.errorCode}.`
-            : `Rejected by the provider: ${result.errorCode}.${optedOut ? " The recipient opted out there: suppressed." : ""}`,
+            : `Rejected by the provider: ${result.errorCode}.${optedOut ? optOutNote(suppresses) : ""}`,
       },
       now,
     );
     // In this transaction, so the refusal is never recorded without the suppression (provider-opt-out.ts).
-    if (updated && optedOut) {
+    if (updated && suppresses) {
       await suppressOptedOutRecipient(
         trx,
         updated,

@@ -33,15 +33,15 @@ export function postWebhook(
   });
 }
 
-/** Starts the API's worker on the fake Telnyx at `url`. */
-export function startTelnyxWorker(api: TestApi, url: string) {
+/** Starts the API's worker on the fake Telnyx at `url` (a send call times out after `timeoutMs`). */
+export function startTelnyxWorker(api: TestApi, url: string, timeoutMs = 500) {
   return api.pipeline.startWorker(
     new TelnyxProvider({
       apiKey: "KEYtest",
       apiBaseUrl: `${url}/v2`,
       publicUrl: "http://127.0.0.1:9",
       webhookUrlSecret: api.db.store.webhookUrlSecret,
-      timeoutMs: 500,
+      timeoutMs,
     }),
     { pollMs: 10 },
   );
