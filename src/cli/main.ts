@@ -66,6 +66,8 @@ program
     const shutdown = async () => {
       if (stopping) return;
       stopping = true;
+      // The whole shutdown, requests and the worker's calls in flight, ends within the grace.
+      const graceEndsAt = Date.now() + config.shutdownGraceMs;
       // A server that could not listen is closed (and the error reported) by the code below; one
       // that could has begun its startup by now (it resumes first), which a signal waits for.
       const listened = await listening.then(
@@ -79,7 +81,7 @@ program
       const cut = setTimeout(() => app.server.closeAllConnections(), config.shutdownGraceMs);
       await app.close();
       clearTimeout(cut);
-      await pipeline.stop();
+      await pipeline.stop(graceEndsAt - Date.now());
       await store.close();
       process.exit(0);
     };
@@ -118,7 +120,7 @@ program
     const pipeline = new Messaging(store.db, store.engine, config.messaging);
     pipeline.startWorker(createProvider(config.messaging, pipeline, store.webhookUrlSecret));
     const shutdown = async () => {
-      await pipeline.stop();
+      await pipeline.stop(config.shutdownGraceMs);
       await store.close();
       process.exit(0);
     };

@@ -130,9 +130,10 @@ export class Messaging implements ProviderEvents {
     this.worker?.poke();
   }
 
-  async stop(): Promise<void> {
+  /** Stops the worker (see Worker.stop: its calls in flight are waited for `graceMs` at most). */
+  async stop(graceMs?: number): Promise<void> {
     if (this.warmupTimer) clearInterval(this.warmupTimer);
-    await this.worker?.stop();
+    await this.worker?.stop(graceMs);
     await this.resuming;
     await this.provider?.close();
   }

@@ -181,13 +181,28 @@ export class Worker {
     this.wake?.();
   }
 
-  /** Ends the loop, then waits for the provider calls in flight and the recording of their outcomes. */
-  async stop(): Promise<void> {
+  /**
+   * Ends the loop, then waits for the provider calls in flight and the recording of their outcomes,
+   * for `graceMs` at most (the shutdown grace the operator set): a call still unanswered then is
+   * left as a crash leaves it, its message Sending for its receipts or the reconcile, never resent.
+   */
+  async stop(graceMs = Number.POSITIVE_INFINITY): Promise<void> {
     this.running = false;
     this.stopping = true;
     this.poke();
+    // A loop waiting for a call to end (waitWhile) sees at once that it is to stop.
+    this.progressed?.();
     await this.loop;
-    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+    const drained = (async () => {
+      while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+    })();
+    if (!Number.isFinite(graceMs)) return drained;
+    let timer: NodeJS.Timeout | undefined;
+    const graceEnds = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, graceMs));
+    });
+    await Promise.race([drained, graceEnds]);
+    clearTimeout(timer);
   }
 
   private get batchSize(): number {
