@@ -390,6 +390,21 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
   });
 
   /** An outbound SMS the worker handed to Telnyx: Sending, with no Telnyx id stored yet. */
+  /** A new organization with a sender number `number` and a message of it (`sending` with `overrides`). */
+  async function sendingInAnotherOrganization(name: string, number: string, overrides: Partial<EventRow>) {
+    const { organizationId } = await createOrganization(api.db.store.db, name);
+    const sender = senderNumberRow(organizationId, { number });
+    await api.db.store.db.insertInto("phone_numbers").values(sender).execute();
+    const message = await sending({
+      organization_id: organizationId,
+      from_phone_number_id: sender.id,
+      outbound_phone_number_id: sender.id,
+      from_phone_number: sender.number,
+      ...overrides,
+    });
+    return { organizationId, sender, message };
+  }
+
   async function sending(overrides: Partial<EventRow> = {}): Promise<EventRow> {
     const now = Date.now();
     counter++;
@@ -769,14 +784,7 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
     // organization: the receipt's payload agrees with each of them.
     const mine = await sending();
     const ours = await sending({ to_phone_number: mine.to_phone_number });
-    const other = await createOrganization(api.db.store.db, "Replay Target Org");
-    const theirSender = senderNumberRow(other.organizationId, { number: "+14155550163" });
-    await api.db.store.db.insertInto("phone_numbers").values(theirSender).execute();
-    const theirs = await sending({
-      organization_id: other.organizationId,
-      from_phone_number_id: theirSender.id,
-      outbound_phone_number_id: theirSender.id,
-      from_phone_number: theirSender.number,
+    const { message: theirs } = await sendingInAnotherOrganization("Replay Target Org", "+14155550163", {
       to_phone_number: mine.to_phone_number,
     });
     const delivered = about(mine, "tx-mine", "message.finalized", "delivered", Date.now());
@@ -853,14 +861,11 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
   });
 
   test("?org= and ?event= naming another organization's message, even signed, move nothing of it: a receipt lands on its own message, an inbound on its number's organization", async () => {
-    const other = await createOrganization(api.db.store.db, "Other Org");
-    const theirSender = senderNumberRow(other.organizationId, { number: "+14155550162" });
-    await api.db.store.db.insertInto("phone_numbers").values(theirSender).execute();
-    const theirs = await sending({
-      organization_id: other.organizationId,
-      from_phone_number_id: theirSender.id,
-      outbound_phone_number_id: theirSender.id,
-      from_phone_number: theirSender.number,
+    const {
+      organizationId: otherId,
+      sender: theirSender,
+      message: theirs,
+    } = await sendingInAnotherOrganization("Other Org", "+14155550162", {
       status: "Sent",
       provider_message_id: "tx-theirs",
       sent_at: Date.now(),
@@ -873,9 +878,9 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
     // A genuine signed URL, whose message the receipt is not about; org and event swapped around.
     for (const query of [
       queryFor(victim),
-      `?event=${victim.id}&org=${other.organizationId}&sig=${sig(victim)}`,
+      `?event=${victim.id}&org=${otherId}&sig=${sig(victim)}`,
       `?event=${theirs.id}&org=${victim.organization_id}&sig=${sig(theirs)}`,
-      `?event=${victim.id}&org=${other.organizationId}`,
+      `?event=${victim.id}&org=${otherId}`,
     ]) {
       assert.equal((await postWebhook(api, fake, delivered, { query })).statusCode, 200, query);
       assert.deepEqual(await reload(victim), before, query);
@@ -895,7 +900,7 @@ forEachEngine("Telnyx webhooks onto events", (engine) => {
       .select("organization_id")
       .where("provider_message_id", "=", "tx-in-theirs")
       .execute();
-    assert.deepEqual(received, [{ organization_id: other.organizationId }]);
+    assert.deepEqual(received, [{ organization_id: otherId }]);
   });
 
   test("unknown event types and statuses are acknowledged and ignored", async () => {

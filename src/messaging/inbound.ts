@@ -159,10 +159,11 @@ interface OurNumber {
  * sender from it (former-number.ts), unanswered: no confirmation can go from a number we no longer
  * hold (nor from another: the person did not write to it); so it is too when another organization
  * has since added the number, beside that holder's own record, and the holder's outcome is answered
- * (else the first organization's). Returns undefined when the number it was sent to belongs to no organization (and it is no
- * such STOP), when it comes from another of that organization's own numbers and carries no keyword
- * (warmup traffic: on the timeline already, as the outbound Warmup event, and no lead), or when the
- * message (by its provider id) was recorded before: providers redeliver webhooks, even concurrently.
+ * (else the first organization's). Returns undefined when the number it was sent to belongs to no
+ * organization (and it is no such STOP), when it comes from another of that organization's own
+ * numbers and carries no keyword (warmup traffic: on the timeline already, as the outbound Warmup
+ * event, and no lead), or when the message (by its provider id) was recorded before: providers
+ * redeliver webhooks, even concurrently.
  * With `replies` "provider" (LEADTRAIL_KEYWORD_REPLIES) a keyword is recorded all the same and
  * answered by nobody here: the provider confirms it (Telnyx's block rule would refuse ours).
  */
