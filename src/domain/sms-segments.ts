@@ -1,12 +1,19 @@
-// SMS segment counting (GSM 03.38): a message that fits the GSM-7 alphabet is 160 characters in one
-// segment, 153 per segment when split (the user-data header takes 7); characters of the extension
-// table (^{}\[]~|€ and form feed) take two septets. Anything else forces UCS-2: 70 in one segment,
-// 67 per segment when split, counted in UTF-16 code units. Split parts are filled whole characters
-// at a time (partsFilled).
+// SMS segment counting as Telnyx, the provider that encodes the parts and bills them, counts them
+// (developers.telnyx.com, "Message encoding"): a message of its GSM-7 character set is 160 septets in
+// one segment, 153 per segment when split (the user-data header takes 7); ^{}\[]~| take two septets
+// (the escape and the character). Anything else forces UCS-2: 70 in one segment, 67 per segment when
+// split, counted in UTF-16 code units. Split parts are filled whole characters at a time
+// (partsFilled).
+//
+// Telnyx's set is GSM 03.38's default alphabet less the characters some carriers mishandle: the
+// Greek capitals (ΔΦΓΛΩΠΨΣΘΞ), Ç, ¤, §, and of the extension table € and form feed. A message with
+// any of them goes out, and is billed, as UCS-2: counted as GSM-7, a 150-character message with a €
+// would be billed one segment while Telnyx sends three. Nothing is transliterated here (nor by Telnyx while the messaging profile's smart
+// encoding is off, its default): a curly quote or an em dash makes the message UCS-2.
 
 const GSM_BASIC =
-  "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\u001bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
-const GSM_EXTENSION = "^{}\\[~]|€\f";
+  "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz\n\r !\"#$%&'()*+,-./:;<=>?@_£¥èéùìòØøÅåÆæßÉ¡ÄÖÑÜ¿äöñüà";
+const GSM_EXTENSION = "^{}\\[~]|";
 
 const basic = new Set(GSM_BASIC);
 const extension = new Set(GSM_EXTENSION);
