@@ -94,7 +94,12 @@ test("the adapter speaks Telnyx's messages API and maps its answers", async () =
       webhookUrlQuery(urlSecret, { organizationId: "org_1", eventId: "evt_2" }).split("&sig=")[1],
     );
     assert.equal(request.body.use_profile_webhooks, false);
-    assert.deepEqual(accepted, { kind: "accepted", providerMessageId: request.id, telnyxId: request.id });
+    assert.deepEqual(accepted, {
+      kind: "accepted",
+      providerMessageId: request.id,
+      telnyxId: request.id,
+      parts: 1,
+    });
 
     // An SMS carries no media_urls at all.
     await provider.send({ ...message, to: "+12125550102", mediaUrls: [] });
@@ -1098,6 +1103,32 @@ forEachEngine("Telnyx end to end", (engine) => {
     const record = (await api.call("GET", `/events/${sms.id}`)).json();
     assert.equal(record.status, "Delivered");
     assert.ok(record.deliveredAt);
+  });
+
+  test("a message Telnyx splits into other parts than we counted is billed as counted, and its log says so", async () => {
+    const text = "a".repeat(161); // two GSM-7 segments
+    fake.partsReported.set("+12125550290", 3);
+    const { conversationId } = await addLead(api, "+12125550290");
+    const sms = (await api.call("POST", "/sms/send", { conversationId, text })).json();
+    const sent = await waitForEvent(api, sms.id, (e) => e.status === "Sent" || isFinal(e));
+    assert.equal(sent.billingStatus, "Billed");
+    assert.equal(sent.billableAmount, 2 * 0.0079, "the two segments the wallet check held");
+    const line = await api.db.store.db
+      .selectFrom("usage_ledger")
+      .select(["quantity", "amount_micros"])
+      .where("event_id", "=", sms.id)
+      .executeTakeFirstOrThrow();
+    assert.deepEqual([Number(line.quantity), Number(line.amount_micros)], [2, 15_800]);
+    const logged = JSON.stringify((await api.call("GET", `/events/detail/${sms.id}`)).json());
+    assert.ok(logged.includes("It reports 3 parts; billed as the 2 segments counted when queued."), logged);
+    // Parts that agree add nothing to the log.
+    fake.partsReported.set("+12125550291", 2);
+    const { conversationId: other } = await addLead(api, "+12125550291");
+    const agreed = (await api.call("POST", "/sms/send", { conversationId: other, text })).json();
+    await waitForEvent(api, agreed.id, (e) => e.status === "Sent" || isFinal(e));
+    const agreedLog = JSON.stringify((await api.call("GET", `/events/detail/${agreed.id}`)).json());
+    assert.ok(agreedLog.includes("Accepted by telnyx as"), agreedLog);
+    assert.ok(!agreedLog.includes("It reports"), agreedLog);
   });
 
   test("a message Telnyx accepted and then could not send (sending_failed) is refunded, once; a receipt saying it was sent bills it again", async () => {

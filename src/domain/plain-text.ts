@@ -22,3 +22,8 @@ export function exceedsCharacters(value: string, max: number): boolean {
   // A code point is one or two UTF-16 units: within `max` units, it is within `max` characters.
   return value.length > max && characterCount(value) > max;
 }
+
+/** "1 segment", "2 segments": a count with its unit, plural when it is not one. */
+export function plural(n: number, unit: string): string {
+  return `${n} ${unit}${n === 1 ? "" : "s"}`;
+}

@@ -13,7 +13,13 @@ export interface OutboundMessage {
 }
 
 export type SendResult =
-  | { kind: "accepted"; providerMessageId: string; telnyxId?: string }
+  | {
+      kind: "accepted";
+      providerMessageId: string;
+      telnyxId?: string;
+      /** How many parts the provider says it split an SMS into (Telnyx's `parts`), when it says. */
+      parts?: number;
+    }
   /** 429, 5xx, timeouts: worth retrying later. */
   | { kind: "transient"; errorCode: string; errorMessage: string }
   /**

@@ -9,6 +9,7 @@ import {
   refusedAtTheCall,
   sentAtNoLaterThanOutcome,
 } from "../domain/message-status.js";
+import { plural } from "../domain/plain-text.js";
 import { nextAllowedTime } from "../domain/quiet-hours.js";
 import {
   gaveUpReason,
@@ -634,7 +635,7 @@ export class Worker {
               billable_micros: event.billable_micros,
               ...billing.get(event.id),
             },
-            log: this.acceptedLog(result),
+            log: this.acceptedLog(event, result),
           };
         }),
         at: now,
@@ -668,10 +669,20 @@ export class Worker {
     };
   }
 
-  private acceptedLog(result: AcceptedResult) {
+  /**
+   * The log entry of an accepted send. When the provider splits an SMS into another number of parts
+   * than we counted, it says so: the message stays billed as counted (the price the wallet check
+   * held and the sender saw), and the operator can see the provider's count to reconcile.
+   */
+  private acceptedLog(event: EventRow, result: AcceptedResult) {
+    const accepted = `Accepted by ${this.options.provider.name} as ${result.providerMessageId}.`;
+    const counted = event.segments ?? 1;
+    const differs = result.parts !== undefined && event.activity_type !== "Mms" && result.parts !== counted;
     return {
       stage: "provider",
-      message: `Accepted by ${this.options.provider.name} as ${result.providerMessageId}.`,
+      message: differs
+        ? `${accepted} It reports ${plural(result.parts!, "part")}; billed as the ${plural(counted, "segment")} counted when queued.`
+        : accepted,
     };
   }
 
@@ -700,7 +711,7 @@ export class Worker {
           ...this.acceptedChanges(event, result, now),
           ...(await billAccepted(trx, event, now)),
         };
-        return (await transition(trx, event, changes, this.acceptedLog(result), now)) !== undefined;
+        return (await transition(trx, event, changes, this.acceptedLog(event, result), now)) !== undefined;
       }
       // A receipt got here first (e.g. delivered before the send call returned): fill in, never move
       // back. The send happened before that outcome, whatever our clock says now.
@@ -716,7 +727,7 @@ export class Worker {
         .where("organization_id", "=", organizationId)
         .where("id", "=", id)
         .execute();
-      const log = this.acceptedLog(result);
+      const log = this.acceptedLog(event, result);
       await logIgnored(
         trx,
         event,

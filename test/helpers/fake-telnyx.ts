@@ -148,6 +148,8 @@ export class FakeTelnyx {
   readonly behaviour = new Map<string, Behaviour>();
   /** Recipients with a block rule (they texted an opt-out keyword): refused with 40300, whatever behaviour says. */
   readonly blockRules = new Set<string>();
+  /** The `parts` an acceptance reports, per recipient number; default 1. */
+  readonly partsReported = new Map<string, number>();
   /** What the profile answered to keywords by itself (autoResponses), in order. */
   readonly autoResponded: AutoResponse[] = [];
   /** The public key as Telnyx's portal shows it: base64 of the raw 32-byte Ed25519 key. */
@@ -347,7 +349,7 @@ export class FakeTelnyx {
           webhook_url: body.webhook_url ?? null,
           webhook_failover_url: body.webhook_failover_url ?? null,
           encoding: "GSM-7",
-          parts: 1,
+          parts: this.partsReported.get(body.to) ?? 1,
           errors: [],
         },
       },

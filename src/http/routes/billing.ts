@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import { monthStart } from "../../domain/calendar-month.js";
 import { microsToUsd } from "../../domain/money.js";
+import { plural } from "../../domain/plain-text.js";
 import { badRequest } from "../../domain/problem.js";
 import {
   EARLIEST_INSTANT,
@@ -164,8 +165,6 @@ function leadName(lead: LeadRow): string {
   const name = [lead.first_name, lead.last_name].filter((part) => part?.trim()).join(" ");
   return name || lead.phone || lead.email || lead.id;
 }
-
-const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? "" : "s"}`;
 
 /**
  * What a line billed, e.g. "SMS to +14155550142, 2 segments" (the recipient is read from the

@@ -75,7 +75,7 @@ export class TelnyxProvider implements Provider {
       }
       return { kind: "unknown", errorCode: timeout ? "Timeout" : "NetworkError", errorMessage };
     }
-    let json: { data?: { id?: string }; errors?: TelnyxError[] } = {};
+    let json: { data?: { id?: string; parts?: unknown }; errors?: TelnyxError[] } = {};
     try {
       const parsed: unknown = text ? JSON.parse(text) : {};
       // JSON that is not an object (`null`, a string) says nothing, as a body that is not JSON.
@@ -84,7 +84,14 @@ export class TelnyxProvider implements Provider {
       json = {};
     }
     if (response.ok && json.data?.id) {
-      return { kind: "accepted", providerMessageId: json.data.id, telnyxId: json.data.id };
+      const parts = json.data.parts;
+      return {
+        kind: "accepted",
+        providerMessageId: json.data.id,
+        telnyxId: json.data.id,
+        // Told only when it is a count: anything else says nothing of the parts.
+        ...(Number.isSafeInteger(parts) && (parts as number) > 0 ? { parts: parts as number } : {}),
+      };
     }
     const first = json.errors?.[0];
     const errorMessage = first?.detail ?? first?.title ?? `HTTP ${response.status}`;
