@@ -3,12 +3,13 @@ import { after, before, describe, test } from "node:test";
 import { sql } from "kysely";
 import { loadMessagingConfig } from "../src/config.js";
 import { newId } from "../src/domain/ids.js";
-import { MAX_WALLET_MICROS } from "../src/domain/money.js";
+import { MAX_WALLET_MICROS, microsToUsd } from "../src/domain/money.js";
 import { ProblemError } from "../src/domain/problem.js";
 import { summaryPeriod } from "../src/http/routes/billing.js";
 import {
   addCredit,
   chargeOnce,
+  chargeOnceMany,
   getWallet,
   refundCharge,
   type UsageEntry,
@@ -277,6 +278,64 @@ forEachEngine("wallets and usage", (engine) => {
       new Set(lines.map((l) => l.event_id)),
       new Set([line.event_id, concurrent.event_id, inTrx.event_id]),
     );
+  });
+
+  test("many charges, refunds and charges again, at once, move the wallet by exactly the ledger's sum", async () => {
+    const start = 1_000_000;
+    const org = await createOrganization(api.db.store.db, "Ledger sum", { startingCreditMicros: start });
+    const db = api.db.store.db;
+    const at = Date.parse("2024-05-10T12:00:00Z");
+    // Amounts whose USD values are no binary fractions (0.0079, 0.333333, 0.000001…): summed as
+    // floats they would drift; in micro-dollars they cannot.
+    const amounts = [7_900, 15_800, 23_700, 20_000, 333_333, 1, 100_001];
+    const lines = Array.from({ length: 70 }, (_, i) => {
+      const amount = amounts[i % amounts.length]!;
+      return usage(org.organizationId, {
+        created_at: at + i,
+        quantity: 1,
+        unit_price_micros: amount,
+        amount_micros: amount,
+      });
+    });
+    const refunded = lines.filter((_, i) => i % 2 === 0);
+    const chargedAgain = refunded.filter((_, i) => i % 2 === 0);
+    // Each twice at once: the second of each pair changes nothing.
+    const twice = <T>(items: T[], run: (item: T) => Promise<unknown>) =>
+      Promise.all(items.flatMap((item) => [run(item), run(item)]));
+    await twice(lines, (line) => chargeOnce(db, line));
+    await twice(refunded, (line) =>
+      db.transaction().execute((trx) => refundCharge(trx, org.organizationId, line.event_id!, at + 100)),
+    );
+    await twice(chargedAgain, (line) => chargeOnce(db, { ...line, created_at: at + 200 }));
+    const batch = Array.from({ length: 10 }, (_, i) =>
+      usage(org.organizationId, { created_at: at + 300 + i, amount_micros: 7_900 * (i + 1) }),
+    );
+    await twice([batch], (entries) =>
+      db.transaction().execute((trx) => chargeOnceMany(trx, org.organizationId, entries, at + 300)),
+    );
+
+    const ledger = await db
+      .selectFrom("usage_ledger")
+      .select(["event_id", "amount_micros"])
+      .where("organization_id", "=", org.organizationId)
+      .execute();
+    const sum = ledger.reduce((total, line) => total + Number(line.amount_micros), 0);
+    const expected =
+      lines.reduce((t, l) => t + l.amount_micros, 0) -
+      refunded.reduce((t, l) => t + l.amount_micros, 0) +
+      chargedAgain.reduce((t, l) => t + l.amount_micros, 0) +
+      batch.reduce((t, l) => t + l.amount_micros, 0);
+    assert.equal(ledger.length, lines.length + refunded.length + chargedAgain.length + batch.length);
+    assert.equal(sum, expected);
+    const balance = Number((await getWallet(db, org.organizationId))?.balance_micros);
+    assert.equal(start - balance, sum, "the wallet moved by exactly the ledger's sum");
+    // The wire agrees to the micro-dollar: the wallet, and the month's summary of the same lines.
+    const wallet = (await api.call("GET", "/wallets/me", undefined, org.apiKey)).json();
+    assert.equal(wallet.balance, microsToUsd(balance));
+    const summary = (
+      await api.call("GET", "/usage/summary/my?periodStart=2024-05-01T00:00:00Z", undefined, org.apiKey)
+    ).json();
+    assert.equal(summary.customerChargeTotal, microsToUsd(sum));
   });
 
   test("chargeOnce on an organization without a wallet records the debt (negative balance)", async () => {
