@@ -279,17 +279,45 @@ forEachEngine("SMS send requests", (engine) => {
   test("text is limited to 1,600 characters counted as characters, an emoji being one", async () => {
     const { conversationId } = await addLead(api, "+12125550205");
     const emoji = "\u{1F600}".repeat(1600); // 3,200 UTF-16 units
-    const ok = await api.call("POST", "/sms/send", { conversationId, text: emoji });
+    // As an MMS: its text is not cut into segments (an SMS is held to 10, see below).
+    const mediaUrls = ["https://example.com/a.png"];
+    const ok = await api.call("POST", "/sms/send", { conversationId, text: emoji, mediaUrls });
     assert.equal(ok.statusCode, 201, ok.body.slice(0, 300));
     assertLeadpingShape(ok.json(), "SmsResponse");
     assert.equal(ok.json().text, emoji);
     const before = await messageCount();
     for (const text of [`${emoji}a`, "a".repeat(1601)]) {
-      const res = await api.call("POST", "/sms/send", { conversationId, text });
+      const res = await api.call("POST", "/sms/send", { conversationId, text, mediaUrls });
       assert.equal(res.statusCode, 400, res.body.slice(0, 300));
       assert.deepEqual(Object.keys(res.json().errors), ["text"]);
     }
     assert.equal(await messageCount(), before, "nothing written");
+  });
+
+  test("an SMS is at most 10 segments (Telnyx refuses more): a 400 naming text, unless it goes as an MMS", async () => {
+    const { conversationId } = await addLead(api, "+12125550299");
+    const send = (text: string, mediaUrls?: string[]) =>
+      api.call("POST", "/sms/send", { conversationId, text, ...(mediaUrls ? { mediaUrls } : {}) });
+    // 10 × 153 GSM-7 septets, and 10 × 67 UCS-2 units, are the most that go.
+    for (const text of ["a".repeat(1530), "\u0142".repeat(670)]) {
+      const res = await send(text);
+      assert.equal(res.statusCode, 201, res.body.slice(0, 300));
+    }
+    const before = await messageCount();
+    for (const [text, detail] of [
+      ["a".repeat(1531), /11 segments \(GSM-7\)/],
+      ["\u0142".repeat(671), /11 segments \(UCS-2\)/],
+      // Within 1,600 characters, but an emoji takes two units and a part holds 33 of them: 25 segments.
+      ["\u{1F600}".repeat(800), /25 segments \(UCS-2\)/],
+    ] as const) {
+      const res = await send(text);
+      assert.equal(res.statusCode, 400, res.body.slice(0, 300));
+      assert.deepEqual(Object.keys(res.json().errors), ["text"]);
+      assert.match(res.json().detail, detail);
+    }
+    assert.equal(await messageCount(), before, "nothing written");
+    const mms = await send("a".repeat(1531), ["https://example.com/a.png"]);
+    assert.equal(mms.statusCode, 201, mms.body.slice(0, 300));
   });
 });
 

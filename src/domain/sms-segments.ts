@@ -15,6 +15,13 @@ const GSM_BASIC =
   "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz\n\r !\"#$%&'()*+,-./:;<=>?@_£¥èéùìòØøÅåÆæßÉ¡ÄÖÑÜ¿äöñüà";
 const GSM_EXTENSION = "^{}\\[~]|";
 
+/**
+ * The most segments an SMS may take. Most carriers refuse a concatenated SMS of more, and Telnyx
+ * refuses it (40302 "Message too large") unless the messaging profile splits it into several
+ * messages (auto_chunk_long_messages, off by default): 1,530 GSM-7 characters, 670 UCS-2 units.
+ */
+export const MAX_SMS_SEGMENTS = 10;
+
 const basic = new Set(GSM_BASIC);
 const extension = new Set(GSM_EXTENSION);
 

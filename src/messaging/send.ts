@@ -2,6 +2,7 @@ import type { Kysely, Transaction } from "kysely";
 import { ACTIVITY_CATEGORY, type SelectionReason, type TrafficType } from "../domain/event-vocabulary.js";
 import { exceedsCharacters } from "../domain/plain-text.js";
 import { badRequest, notFound, ProblemError } from "../domain/problem.js";
+import { countSegments, MAX_SMS_SEGMENTS } from "../domain/sms-segments.js";
 import { tenDlcCampaignOf } from "../domain/ten-dlc.js";
 import { parseRfc3339, toIso } from "../domain/time.js";
 import { type Actor, leadDocument } from "../services/leads.js";
@@ -360,6 +361,15 @@ export async function sendSms(
     throw badRequest(`text must be at most ${MAX_TEXT} characters.`, "text");
   if (text.trim().length === 0 && mediaUrls.length === 0) {
     throw badRequest("text (1 to 1,600 characters) or mediaUrls (1 to 10 https URLs) is required.", "text");
+  }
+  // An MMS's text goes whole (UTF-8, no segments); an SMS past the segment limit would be refused by
+  // the provider after the client was told it was queued.
+  const sms = mediaUrls.length === 0 ? countSegments(text) : null;
+  if (sms && sms.segments > MAX_SMS_SEGMENTS) {
+    throw badRequest(
+      `text would be an SMS of ${sms.segments} segments (${sms.encoding}); at most ${MAX_SMS_SEGMENTS} can be sent: shorten it, or send it as an MMS (with mediaUrls).`,
+      "text",
+    );
   }
   validateMedia(mediaUrls);
   let scheduledFor: number | null = null;
