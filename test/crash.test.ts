@@ -15,6 +15,7 @@ import {
   freePort,
   ROOT,
 } from "./helpers/processes.js";
+import { eventIdOf } from "./helpers/telnyx.js";
 
 // kill -9 the server in the middle of a sending run (Telnyx adapter against a fake Telnyx in its own
 // process), start it again: every accepted message ends in a final state, Telnyx never receives one
@@ -230,7 +231,7 @@ forEachEngine("crash: kill -9 in the middle of sending", (engine) => {
     }>;
     const timesSent = new Map<string, number>();
     for (const request of sent) {
-      const eventId = new URL(request.body.webhook_url).searchParams.get("event")!;
+      const eventId = eventIdOf(request)!;
       timesSent.set(eventId, (timesSent.get(eventId) ?? 0) + 1);
     }
     const duplicates = [...timesSent].filter(([, n]) => n > 1);

@@ -173,13 +173,17 @@ export interface RunningServer {
   child: ChildProcess;
 }
 
-/** Starts `leadtrail serve …` and resolves once it says it is listening. */
+/**
+ * Starts `leadtrail serve …` and resolves once it says it is listening: on `port` when given (a
+ * server started again where the webhooks of messages it already sent point), else on a free one.
+ */
 export async function startServer(
   args: string[],
   env: NodeJS.ProcessEnv,
   entry: Entry = FROM_BUILD,
+  port?: number,
 ): Promise<RunningServer> {
-  const port = await freePort();
+  port ??= await freePort();
   const server = await spawnUntilReady(
     ["serve", ...args],
     { ...env, PORT: String(port), HOST: "127.0.0.1" },

@@ -54,3 +54,7 @@ export const signedQuery = (api: TestApi, row: { id: string; organization_id: st
 /** The query string of the webhook_url a message was handed to Telnyx with. */
 export const queryOf = (request: { body: { webhook_url?: string } }) =>
   new URL(request.body.webhook_url!).search;
+
+/** Our message id a request to Telnyx names in its webhook_url (`?event=…`), null without one. */
+export const eventIdOf = (request: { body: { webhook_url?: string } }) =>
+  request.body.webhook_url ? new URL(request.body.webhook_url).searchParams.get("event") : null;
