@@ -292,6 +292,13 @@ forEachEngine("crash points: kill -9 at chosen moments", (engine) => {
     await fake.stop();
     await db.cleanup();
   });
+  /** Checks each message (assertSettledOnce), then the organization's wallet; answers their states. */
+  const settledOnce = async (r: Rig, ids: string[]) => {
+    const settled = [];
+    for (const id of ids) settled.push(await assertSettledOnce(db, fake, id));
+    await assertWalletMatchesLedger(db, r.organizationId);
+    return settled;
+  };
   const rig = async (name: string, sender: string, extra?: NodeJS.ProcessEnv) => {
     const made = await createRig(db, fake, name, sender, extra);
     rigs.push(made);
@@ -331,8 +338,7 @@ forEachEngine("crash points: kill -9 at chosen moments", (engine) => {
     assert.equal((await r.status(ids[1]!)).status, "Sending");
     await db.query("update events set next_attempt_at = $1 where id = $2", [Date.now(), ids[1]]);
     await r.waitFor(ids[1]!, "Failed");
-    const settled = [];
-    for (const id of ids) settled.push(await assertSettledOnce(db, fake, id));
+    const settled = await settledOnce(r, ids);
     assert.deepEqual(
       settled.map((s) => [s.status, s.errorCode, s.handedOver]),
       [
@@ -342,7 +348,6 @@ forEachEngine("crash points: kill -9 at chosen moments", (engine) => {
         ["Delivered", null, 1],
       ],
     );
-    await assertWalletMatchesLedger(db, r.organizationId);
     await r.stop();
   });
 
@@ -372,11 +377,7 @@ forEachEngine("crash points: kill -9 at chosen moments", (engine) => {
     for (const id of ids) assert.equal((await r.status(id)).status, "Sending", "no outcome was recorded");
     await r.start();
     for (const id of ids) await r.waitFor(id, "Delivered");
-    for (const id of ids) {
-      const settled = await assertSettledOnce(db, fake, id);
-      assert.equal(settled.handedOver, 1);
-    }
-    await assertWalletMatchesLedger(db, r.organizationId);
+    for (const settled of await settledOnce(r, ids)) assert.equal(settled.handedOver, 1);
     await r.stop();
   });
 
@@ -413,8 +414,7 @@ forEachEngine("crash points: kill -9 at chosen moments", (engine) => {
       messages.map((m) => m.id),
       [retried.body.id],
     );
-    assert.equal((await assertSettledOnce(db, fake, retried.body.id)).handedOver, 1);
-    await assertWalletMatchesLedger(db, r.organizationId);
+    assert.equal((await settledOnce(r, [retried.body.id]))[0]!.handedOver, 1);
     await r.stop();
   });
 
@@ -456,8 +456,7 @@ forEachEngine("crash points: kill -9 at chosen moments", (engine) => {
     assert.equal((await inbound()).length, 1);
     const after = await r.send(conversation, "Are you still there?");
     await r.waitFor(after, "Blocked");
-    const settled = await assertSettledOnce(db, fake, after);
-    assert.equal(settled.handedOver, 0);
+    assert.equal((await settledOnce(r, [after]))[0]!.handedOver, 0);
     // Nothing of ours (a confirmation included: Telnyx answers its keywords) reached them.
     assert.equal(fake.requests.filter((q) => q.body.to === person).length, 0);
     await r.stop();
@@ -498,10 +497,9 @@ forEachEngine("crash points: kill -9 at chosen moments", (engine) => {
         assert.equal(canceled.status, 409, JSON.stringify(canceled.body));
         await r.waitFor(id, "Delivered");
       }
-      const settled = await assertSettledOnce(db, fake, id);
-      assert.equal(settled.status, canceled.status === 200 ? "Canceled" : "Delivered");
-      assert.equal(settled.handedOver, canceled.status === 200 ? 0 : 1);
-      await assertWalletMatchesLedger(db, r.organizationId);
+      const [settled] = await settledOnce(r, [id]);
+      assert.equal(settled!.status, canceled.status === 200 ? "Canceled" : "Delivered");
+      assert.equal(settled!.handedOver, canceled.status === 200 ? 0 : 1);
       assert.equal(await second!.stop(), 0);
     },
   );
@@ -537,8 +535,7 @@ forEachEngine("crash points: kill -9 at chosen moments", (engine) => {
         await spend.release();
       }
       for (const id of ids) await r.waitFor(id, "Delivered");
-      for (const id of ids) assert.equal((await assertSettledOnce(db, fake, id)).handedOver, 1);
-      await assertWalletMatchesLedger(db, r.organizationId);
+      for (const settled of await settledOnce(r, ids)) assert.equal(settled.handedOver, 1);
       await r.stop();
     },
   );
