@@ -3,6 +3,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { sql } from "kysely";
 import { ACTIVITY_CATEGORY } from "../src/domain/event-vocabulary.js";
+import { ProblemError } from "../src/domain/problem.js";
+import { sendSms } from "../src/messaging/send.js";
 import { isUniqueViolation } from "../src/store/errors.js";
 import { insertEvent, insertEvents, newEventRow } from "../src/store/events-repo.js";
 import { INBOUND_ONCE } from "../src/store/migration-0004-inbound-once.js";
@@ -20,14 +22,16 @@ forEachEngine("store", (engine) => {
   });
   after(() => tdb.cleanup());
 
+  /** The PostgreSQL schema the test database lives in (undefined on SQLite). */
+  async function schemaOf(db: typeof tdb.store.db): Promise<string | undefined> {
+    if (engine !== "postgresql") return undefined;
+    return (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s;
+  }
+
   /** Takes the test database back to `version` (on PostgreSQL, the migrations of its own schema). */
   async function migrateDownTo(version: string): Promise<void> {
     const db = tdb.store.db;
-    const schema =
-      engine === "postgresql"
-        ? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s
-        : undefined;
-    assert.equal((await migrator(db as never, schema).migrateTo(version)).error, undefined);
+    assert.equal((await migrator(db as never, await schemaOf(db)).migrateTo(version)).error, undefined);
   }
 
   test("migrations are applied once and re-opening is a no-op", async () => {
@@ -144,7 +148,10 @@ forEachEngine("store", (engine) => {
         outbound("now", { status: "Queued" }),
       ])
       .execute();
-    assert.equal(await migrateToLatest(db as never), LATEST_MIGRATION);
+    assert.equal(
+      (await migrator(db as never, await schemaOf(db)).migrateTo("0013_requested_schedule")).error,
+      undefined,
+    );
     const rows = await db
       .selectFrom("events")
       .select(["idempotency_key", "requested_scheduled_for"])
@@ -156,6 +163,79 @@ forEachEngine("store", (engine) => {
       { idempotency_key: "moved", requested_scheduled_for: null },
       { idempotency_key: "now", requested_scheduled_for: null },
     ]);
+    assert.equal(await migrateToLatest(db as never), LATEST_MIGRATION);
+  });
+
+  test("a keyed send written before migration 0013, whose asked-for time was lost, is answered when resent with exactly its body", async () => {
+    const db = tdb.store.db;
+    await migrateDownTo("0012_lead_utc_date_times");
+    const org = await createOrganization(db, "Keyed before 0013");
+    const actor = { organizationId: org.organizationId, userId: org.userId };
+    const outbound = (key: string, scheduled: Partial<EventRow>, at: number) =>
+      newEventRow(
+        {
+          organization_id: org.organizationId,
+          event_type: "SmsOutbound",
+          activity_type: "Sms",
+          activity_category: ACTIVITY_CATEGORY.Sms,
+          description: "Outbound SMS.",
+          created_by: org.userId,
+          direction: "outbound",
+          conversation_id: "conv_keyed",
+          body: "See you at noon",
+          idempotency_key: key,
+          ...scheduled,
+        },
+        at,
+      );
+    await db
+      .insertInto("events")
+      .values([
+        // Asked for 07:00 (5_000 here); quiet hours moved it, and scheduled_for no longer says so.
+        rowBefore0013(
+          outbound(
+            "moved",
+            { status: "Scheduled", scheduled_for: 9_000, scheduled_reason: "QuietHours" },
+            1_000,
+          ),
+        ),
+        // Asked for a time already past: sent at once, with no scheduled_for to show it.
+        rowBefore0013(outbound("past", { status: "Delivered" }, 1_000)),
+      ])
+      .execute();
+    // The database ran 0013 (and what followed) before this code: a send written then without
+    // scheduledFor is known to have asked for none.
+    assert.equal(
+      (await migrator(db as never, await schemaOf(db)).migrateTo("0015_warmup_pause")).error,
+      undefined,
+    );
+    await db
+      .insertInto("events")
+      .values(outbound("after", { status: "Queued" }, Date.now()))
+      .execute();
+    assert.equal(await migrateToLatest(db as never), LATEST_MIGRATION);
+
+    const resend = (key: string, scheduledFor: string | null) =>
+      sendSms(db, actor, {
+        conversationId: "conv_keyed",
+        text: "See you at noon",
+        scheduledFor,
+        outboundIdempotencyKey: key,
+      });
+    for (const [key, asked] of [
+      ["moved", "1970-01-01T00:00:05Z"],
+      ["past", "1970-01-01T00:00:00.500Z"],
+      ["moved", null],
+    ] as const) {
+      const answer = await resend(key, asked);
+      assert.equal(answer.created, false, `${key} resent with scheduledFor ${asked}`);
+      assert.equal(answer.event.idempotency_key, key);
+    }
+    await assert.rejects(resend("after", "1970-01-01T00:00:05Z"), (error) => {
+      assert.ok(error instanceof ProblemError);
+      assert.equal(error.status, 422);
+      return true;
+    });
   });
 
   test("migration 0009 leaves conversations written before it read: counting starts with the next message", async () => {

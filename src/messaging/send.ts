@@ -14,6 +14,7 @@ import { insertEvents, type NewEvent, newEventRow } from "../store/events-repo.j
 import { plainTransact } from "../store/group-commit.js";
 import { latestByKey } from "../store/latest-by-key.js";
 import { touchConversations } from "../store/leads-repo.js";
+import { REQUESTED_SCHEDULE_UNKNOWN } from "../store/migration-0022-unknown-requested-schedule.js";
 import { touchLastUsed } from "../store/phone-numbers-repo.js";
 import type { ConversationRow, Database, EventRow, LeadRow, PhoneNumberRow } from "../store/schema.js";
 import { type Prices, priceMessage } from "./billing.js";
@@ -212,7 +213,7 @@ interface KeyedRequest {
  * again with other content or another scheduledFor is a 422, as the IETF Idempotency-Key draft
  * answers a reused key with a different payload: answering the first message would tell the client
  * that its new text, or its new time, was queued. The time compared is the one the first send asked
- * for, not scheduled_for, which quiet hours may have moved.
+ * for, not scheduled_for, which quiet hours may have moved (any time matches one that was not kept).
  */
 async function findByIdempotencyKey(
   db: Db,
@@ -243,8 +244,9 @@ async function findByIdempotencyKey(
       { outboundIdempotencyKey: ["was used for a message with other text or mediaUrls"] },
     );
   }
-  if (earlier.requested_scheduled_for !== request.scheduledFor) {
-    const asked = earlier.requested_scheduled_for;
+  const asked = earlier.requested_scheduled_for;
+  // Written before the asked-for time was kept, and lost since: the resent body may well be the first.
+  if (asked !== REQUESTED_SCHEDULE_UNKNOWN && asked !== request.scheduledFor) {
     throw new ProblemError(
       422,
       "idempotency-key-reused",

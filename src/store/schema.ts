@@ -134,7 +134,10 @@ export interface EventsTable {
   next_retry_at: number | null;
   scheduled_for: number | null;
   scheduled_reason: string | null;
-  /** The scheduledFor the send asked for (null: none); scheduled_for is moved by quiet hours, this never. */
+  /**
+   * The scheduledFor the send asked for (null: none; REQUESTED_SCHEDULE_UNKNOWN: a keyed send written
+   * before migration 0013 that kept no trace of it); scheduled_for is moved by quiet hours, this never.
+   */
   requested_scheduled_for: number | null;
   canceled_at: number | null;
   cancel_reason: string | null;
