@@ -23,6 +23,8 @@ export interface MessagingConfig {
   warmupTickSeconds: number;
   /** How long after a send the simulator delivers its receipt (LEADTRAIL_SIMULATOR_RECEIPT_SECONDS). */
   simulatorReceiptSeconds: number;
+  /** A worker's provider calls in flight, in claim batches (LEADTRAIL_WORKER_IN_FLIGHT_BATCHES; worker.ts). */
+  workerInFlightBatches: number;
 }
 
 export interface Config {
@@ -185,6 +187,9 @@ export function loadMessagingConfig(env: NodeJS.ProcessEnv = process.env, port =
     ),
     warmupTickSeconds: decimal("LEADTRAIL_WARMUP_TICK_SECONDS", 60, env, DAY_SECONDS),
     simulatorReceiptSeconds: decimal("LEADTRAIL_SIMULATOR_RECEIPT_SECONDS", 0.02, env, DAY_SECONDS),
+    // At least two: with one, a round claims only when no call is in flight, so one slow call would
+    // hold every due message again. A hundred batches (10,000 calls) is far past any provider's pace.
+    workerInFlightBatches: integer("LEADTRAIL_WORKER_IN_FLIGHT_BATCHES", 4, env, 2, 100),
   };
 }
 

@@ -109,6 +109,16 @@ test("every setting the README lists is checked: a bad value is refused with a m
       /^LEADTRAIL_PUBLIC_URL must be an http:\/\/ or https:\/\/ URL/,
     ],
     [{ LEADTRAIL_RATE_LIMIT_PER_MINUTE: "0" }, /^LEADTRAIL_RATE_LIMIT_PER_MINUTE must be an integer from 1/],
+    // One batch would let a single slow call hold every due message (worker.ts).
+    [
+      { LEADTRAIL_WORKER_IN_FLIGHT_BATCHES: "1" },
+      /^LEADTRAIL_WORKER_IN_FLIGHT_BATCHES must be an integer from 2 to 100, got '1'$/,
+    ],
+    [
+      { LEADTRAIL_WORKER_IN_FLIGHT_BATCHES: "1000" },
+      /^LEADTRAIL_WORKER_IN_FLIGHT_BATCHES must be an integer/,
+    ],
+    [{ LEADTRAIL_WORKER_IN_FLIGHT_BATCHES: "4.5" }, /^LEADTRAIL_WORKER_IN_FLIGHT_BATCHES must be an integer/],
     [
       { LEADTRAIL_KEYWORD_REPLIES: "telnyx" },
       /^LEADTRAIL_KEYWORD_REPLIES must be 'leadtrail' or 'provider', got 'telnyx'$/,
@@ -137,6 +147,8 @@ test("accepted settings: a PostgreSQL URL in any case of its scheme, URLs withou
   assert.equal(loadConfig({ PORT: " " }).port, 3000);
   assert.equal(loadConfig({ LEADTRAIL_STARTING_CREDIT: "1000000000" }).messaging.startingCreditMicros, 1e15);
   assert.equal(loadConfig({ LEADTRAIL_STARTING_CREDIT: "0.000001" }).messaging.startingCreditMicros, 1);
+  assert.equal(loadConfig({}).messaging.workerInFlightBatches, 4);
+  assert.equal(loadConfig({ LEADTRAIL_WORKER_IN_FLIGHT_BATCHES: "2" }).messaging.workerInFlightBatches, 2);
 });
 
 test("keyword replies: leadtrail's with the simulator, the provider's with Telnyx, unless set", () => {

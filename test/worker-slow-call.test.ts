@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { loadMessagingConfig } from "../src/config.js";
 import { TelnyxProvider } from "../src/messaging/providers/telnyx.js";
 import { Worker } from "../src/messaging/worker.js";
 import { createWallet } from "../src/store/billing-repo.js";
@@ -137,5 +138,37 @@ forEachEngine("a slow send call", (engine) => {
     assert.equal(mostWaiting, 4, "never more than four calls in flight");
     for (const id of ids) assert.equal((await waitForEvent(api, id, () => true)).status, "Sent");
     for (const to of recipients) assert.equal(fake.requests.filter((r) => r.body.to === to).length, 1);
+  });
+
+  test("LEADTRAIL_WORKER_IN_FLIGHT_BATCHES=2: with every call held, a worker claims two batches and waits for a free slot", async () => {
+    const recipients = ["+12125550821", "+12125550822", "+12125550823"];
+    const holds = recipients.map((to) => fake.holdRecipient(to));
+    let arrived = 0;
+    for (const held of holds) void held.arrived.then(() => arrived++);
+    const ids: string[] = [];
+    for (const to of recipients) ids.push(await send(to, "Held"));
+    const bounded = new Worker(api.db.store.db, {
+      engine,
+      config: loadMessagingConfig({ LEADTRAIL_QUIET_HOURS: "off", LEADTRAIL_WORKER_IN_FLIGHT_BATCHES: "2" }),
+      provider: telnyx(),
+      batchSize: 1,
+      pollMs: 10,
+    });
+    try {
+      bounded.start();
+      await until("two calls held", async () => (arrived >= 2 ? true : undefined));
+      // The third message is claimed only once a call ends.
+      const statuses = await Promise.all(
+        ids.map(async (id) => (await waitForEvent(api, id, () => true)).status),
+      );
+      assert.deepEqual(statuses, ["Sending", "Sending", "Queued"]);
+      assert.equal(arrived, 2, "never more than two calls in flight");
+      holds[0]!.release();
+      await until("the third call", async () => (arrived === 3 ? true : undefined));
+    } finally {
+      for (const held of holds) held.release();
+      await bounded.stop();
+    }
+    for (const id of ids) assert.equal((await waitForEvent(api, id, () => true)).status, "Sent");
   });
 });

@@ -75,8 +75,9 @@ interface Passed {
 //
 // The loop does not wait for a round's provider calls before the next round: one call that hangs
 // (up to its timeout, provider.ts) must not hold every other due message, nor the reconcile. The
-// calls in flight are bounded (IN_FLIGHT_BATCHES), and a round claims only when a whole batch fits:
-// a claimed message's reconcile deadline runs from the claim, so it is handed over at once. It does
+// calls in flight are bounded (LEADTRAIL_WORKER_IN_FLIGHT_BATCHES claim batches), and a round claims
+// only when a whole batch fits: a claimed message's reconcile deadline runs from the claim, so it is
+// handed over at once. It does
 // wait for the answers already in to be written, as rounds did: claims back to back would contend
 // with those writes for the same rows (the wallet, the sender's) and slow both down.
 
@@ -98,12 +99,6 @@ export interface WorkerOptions {
 
 /** A claim's size unless the worker is told otherwise. */
 const DEFAULT_BATCH_SIZE = 100;
-
-/**
- * The loop's provider calls in flight are bounded to this many claim batches: a provider that hangs
- * (an outage) holds that many messages in Sending at most, rather than every due one.
- */
-const IN_FLIGHT_BATCHES = 4;
 
 /** A round's work: how many messages it claimed, and its provider calls (each records its outcome). */
 interface Round {
@@ -211,7 +206,10 @@ export class Worker {
   }
 
   private async run(): Promise<void> {
-    const maxInFlight = IN_FLIGHT_BATCHES * this.batchSize;
+    // A provider that hangs (an outage) holds this many messages in Sending at most, rather than every
+    // due one; each call that times out leaves its message to the reconcile (ProviderOutcomeUnknown).
+    // The operator weighs that against the calls needed to keep pace with the provider's latency.
+    const maxInFlight = this.options.config.workerInFlightBatches * this.batchSize;
     let failures = 0;
     while (this.running) {
       // Answers already in are written first (see the top of this file). Near the bound, calls must
