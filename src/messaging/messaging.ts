@@ -7,10 +7,11 @@ import { GroupCommit, plainTransact, type Transact } from "../store/group-commit
 import type { Database, EventRow } from "../store/schema.js";
 import type { Prices } from "./billing.js";
 import { handleInbound, type InboundOutcome } from "./inbound.js";
-import type { InboundMessage, Provider, ProviderEvents, Receipt, UnsettledMessage } from "./provider.js";
+import type { InboundMessage, Provider, ProviderEvents, Receipt } from "./provider.js";
 import { isOptOutReceipt } from "./provider-opt-out.js";
 import { applyReceiptIn, applyReceiptsIn, retryReceipt } from "./receipts.js";
 import { type QueuedSend, queueOutboundMany } from "./send.js";
+import { unsettledSends } from "./unsettled-sends.js";
 import { runWarmupTick } from "./warmup.js";
 import { Worker } from "./worker.js";
 
@@ -137,27 +138,4 @@ export class Messaging implements ProviderEvents {
     await this.resuming;
     await this.provider?.close();
   }
-}
-
-/** Every organization's messages still Sent whose provider ids start with `prefix`. */
-async function unsettledSends(db: Kysely<Database>, prefix: string): Promise<UnsettledMessage[]> {
-  const rows = await db
-    .selectFrom("events")
-    .select(["organization_id", "id", "provider_message_id", "to_phone_number"])
-    .where("status", "=", "Sent")
-    .where("provider_message_id", "like", `${prefix}%`)
-    .execute();
-  return rows.flatMap((row) =>
-    // LIKE's "_" matches any character: the prefix is checked exactly here.
-    row.provider_message_id?.startsWith(prefix) && row.to_phone_number
-      ? [
-          {
-            organizationId: row.organization_id,
-            eventId: row.id,
-            providerMessageId: row.provider_message_id,
-            to: row.to_phone_number,
-          },
-        ]
-      : [],
-  );
 }
