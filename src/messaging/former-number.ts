@@ -45,7 +45,15 @@ function lastHandedOver(
     .limit(1);
 }
 
-/** The organizations that texted `person` from `number` (no longer any organization's), by id. */
+/**
+ * The organizations that texted `person` from `number` (no longer any organization's), by id.
+ * One statement, probing events_by_to_phone once per organization, and so it stays: every index of
+ * events begins with organization_id, so skipping the probes would need an index on every message's
+ * recipient and sender alone, written by every send for the sake of a STOP, or a record of deleted
+ * numbers that a migration would fill by reading every message. The probes cost 6 to 30 ms a STOP
+ * with 10,000 organizations (SQLite, measured none of them texting the person), and STOPs are rare
+ * beside sends.
+ */
 export async function formerSenders(
   db: Kysely<Database>,
   number: string,
