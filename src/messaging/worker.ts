@@ -31,7 +31,7 @@ import {
 } from "../store/leads-repo.js";
 import { recordOutcome } from "../store/phone-numbers-repo.js";
 import type { Database, EventRow, PhoneNumberRow } from "../store/schema.js";
-import { indexesByOrganization, transitionBatch } from "./batch-transitions.js";
+import { type BatchItem, indexesByOrganization, transitionBatch } from "./batch-transitions.js";
 import { billAccepted, billAcceptedMany, isBillableTraffic } from "./billing.js";
 import { type GateFacts, readGateFacts, skipsQuietHours } from "./gate-facts.js";
 import type { Provider, SendResult } from "./provider.js";
@@ -117,6 +117,15 @@ function failurePauseMs(failures: number): number {
 /** Failures are logged the first time and then at powers of two, so a long outage does not flood. */
 function isPowerOfTwo(n: number): boolean {
   return (n & (n - 1)) === 0;
+}
+
+/** Writes the gate's quiet-hours deferrals (see gate) in one batch: each keeps its own time. */
+async function deferToAllowedTimes(trx: Transaction<Database>, deferred: BatchItem[], now: number) {
+  await transitionBatch(trx, {
+    perEvent: { scheduled_for: "bigint", next_attempt_at: "bigint", status_reason: "text" },
+    items: deferred,
+    at: now,
+  });
 }
 
 /** What a refusal because the recipient opted out adds to the message's log. */
@@ -295,10 +304,12 @@ export class Worker {
       const facts = await readGateFacts(trx, claimed, now);
       const passed: Passed[] = [];
       const blockedIn: ConversationsToRestick = new Map();
+      const deferred: BatchItem[] = [];
       for (const row of claimed) {
-        const pass = await this.gate(trx, row, facts, now, blockedIn);
+        const pass = await this.gate(trx, row, facts, now, blockedIn, deferred);
         if (pass) passed.push(pass);
       }
+      await deferToAllowedTimes(trx, deferred, now);
       await restickConversations(trx, blockedIn);
       return { claimed: claimed.length, toSend: await this.moveToSending(trx, passed, now) };
     });
@@ -347,7 +358,9 @@ export class Worker {
   /**
    * The compliance gate, in the claim transaction: suppression, quiet hours, 10DLC, wallet. Returns
    * the message with its sender when it may be sent, or null when it was blocked, deferred or
-   * reconciled (those transitions are written here, one by one: they are the rare cases).
+   * reconciled. Blocks and reconciles are written here, one by one: they are the rare cases. A
+   * deferral by quiet hours goes to `deferred`, written for the whole claim at once: a campaign
+   * queued in the evening defers every message of its batches.
    */
   private async gate(
     trx: Transaction<Database>,
@@ -356,6 +369,8 @@ export class Worker {
     now: number,
     /** Gets the conversation of a message blocked here (its sticky sender is restored). */
     blockedIn: ConversationsToRestick,
+    /** Gets the message's transition when quiet hours defer it. */
+    deferred: BatchItem[],
   ): Promise<Passed | null> {
     if (row.status === "Sending") {
       // The reconcile deadline passed with no outcome: we cannot know whether the provider sent it,
@@ -435,10 +450,9 @@ export class Worker {
       );
     }
     if (allowedAt > now) {
-      await transition(
-        trx,
-        row,
-        {
+      deferred.push({
+        event: row,
+        changes: {
           status: "Scheduled",
           scheduled_for: allowedAt,
           scheduled_reason: "QuietHours",
@@ -447,12 +461,11 @@ export class Worker {
           next_retry_at: null,
           status_reason: `Quiet hours at the recipient until ${new Date(allowedAt).toISOString()}.`,
         },
-        {
+        log: {
           stage: "compliance",
           message: `Deferred to ${new Date(allowedAt).toISOString()}: quiet hours at the recipient.`,
         },
-        now,
-      );
+      });
       return null;
     }
     const sender = row.from_phone_number_id ? facts.senders.get(row.from_phone_number_id) : undefined;
