@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { sql } from "kysely";
-import { ACTIVITY_CATEGORY } from "../src/domain/event-vocabulary.js";
 import { SimulatorProvider } from "../src/messaging/providers/simulator.js";
 import { unsettledSends, unsettledSendsQuery } from "../src/messaging/unsettled-sends.js";
-import { insertEvents, newEventRow } from "../src/store/events-repo.js";
+import { insertEvents } from "../src/store/events-repo.js";
 import { createOrganization } from "../src/store/orgs-repo.js";
-import type { EventRow } from "../src/store/schema.js";
 import { forEachEngine, openTestDatabase, type TestDatabase } from "./helpers/engines.js";
+import { outboundSmsRow } from "./helpers/messaging.js";
 
 // A worker started with the simulator delivers the receipts an earlier process owed: it looks up the
 // simulator's messages still Sent. That look-up reads a partial index of them, not every message.
@@ -24,20 +23,10 @@ forEachEngine("receipts owed by the simulator", (engine) => {
   test("only the simulator's messages still Sent are owed, matched exactly by their prefix", async () => {
     const db = tdb.store.db;
     const org = await createOrganization(db, "Owed receipts");
-    const message = (providerMessageId: string, status: string): EventRow =>
-      newEventRow(
-        {
-          organization_id: org.organizationId,
-          event_type: "SmsOutbound",
-          activity_type: "Sms",
-          activity_category: ACTIVITY_CATEGORY.Sms,
-          description: "Outbound SMS.",
-          created_by: org.userId,
-          direction: "outbound",
-          to_phone_number: "+12125550161",
-          provider_message_id: providerMessageId,
-          status,
-        },
+    const message = (providerMessageId: string, status: string) =>
+      outboundSmsRow(
+        org,
+        { to_phone_number: "+12125550161", provider_message_id: providerMessageId, status },
         1_000,
       );
     const owed = message(`${simulatorPrefix}owed`, "Sent");

@@ -14,6 +14,7 @@ import { createOrganization, hashApiKey } from "../src/store/orgs-repo.js";
 import type { EventRow } from "../src/store/schema.js";
 import { Store } from "../src/store/store.js";
 import { forEachEngine, openTestDatabase, type TestDatabase } from "./helpers/engines.js";
+import { outboundSmsRow } from "./helpers/messaging.js";
 
 forEachEngine("store", (engine) => {
   let tdb: TestDatabase;
@@ -123,22 +124,7 @@ forEachEngine("store", (engine) => {
     await migrateDownTo("0011_conversation_last_event");
     const org = await createOrganization(db, "Scheduled before 0013");
     const outbound = (key: string, scheduled: Partial<EventRow>) =>
-      rowBefore0013(
-        newEventRow(
-          {
-            organization_id: org.organizationId,
-            event_type: "SmsOutbound",
-            activity_type: "Sms",
-            activity_category: ACTIVITY_CATEGORY.Sms,
-            description: "Outbound SMS.",
-            created_by: org.userId,
-            direction: "outbound",
-            idempotency_key: key,
-            ...scheduled,
-          },
-          1_000,
-        ),
-      );
+      rowBefore0013(outboundSmsRow(org, { idempotency_key: key, ...scheduled }, 1_000));
     await db
       .insertInto("events")
       .values([
@@ -172,20 +158,9 @@ forEachEngine("store", (engine) => {
     const org = await createOrganization(db, "Keyed before 0013");
     const actor = { organizationId: org.organizationId, userId: org.userId };
     const outbound = (key: string, scheduled: Partial<EventRow>, at: number) =>
-      newEventRow(
-        {
-          organization_id: org.organizationId,
-          event_type: "SmsOutbound",
-          activity_type: "Sms",
-          activity_category: ACTIVITY_CATEGORY.Sms,
-          description: "Outbound SMS.",
-          created_by: org.userId,
-          direction: "outbound",
-          conversation_id: "conv_keyed",
-          body: "See you at noon",
-          idempotency_key: key,
-          ...scheduled,
-        },
+      outboundSmsRow(
+        org,
+        { conversation_id: "conv_keyed", body: "See you at noon", idempotency_key: key, ...scheduled },
         at,
       );
     await db

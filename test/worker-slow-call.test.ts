@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { loadMessagingConfig } from "../src/config.js";
+import { loadMessagingConfig, type MessagingConfig } from "../src/config.js";
 import { TelnyxProvider } from "../src/messaging/providers/telnyx.js";
 import { Worker } from "../src/messaging/worker.js";
 import { createWallet } from "../src/store/billing-repo.js";
@@ -39,6 +39,11 @@ forEachEngine("a slow send call", (engine) => {
       webhookUrlSecret: api.db.store.webhookUrlSecret,
       timeoutMs: 60_000,
     });
+  }
+
+  /** A worker of its own (the pipeline's is stopped by then), claiming one message a batch. */
+  function oneMessageABatch(config: MessagingConfig): Worker {
+    return new Worker(api.db.store.db, { engine, config, provider: telnyx(), batchSize: 1, pollMs: 10 });
   }
 
   async function send(to: string, text: string): Promise<string> {
@@ -113,13 +118,7 @@ forEachEngine("a slow send call", (engine) => {
     }
     const ids: string[] = [];
     for (const to of recipients) ids.push(await send(to, "Held"));
-    const bounded = new Worker(api.db.store.db, {
-      engine,
-      config: api.pipeline.config,
-      provider: telnyx(),
-      batchSize: 1,
-      pollMs: 10,
-    });
+    const bounded = oneMessageABatch(api.pipeline.config);
     try {
       bounded.start();
       await until("four calls held", async () => (arrived >= 4 ? true : undefined));
@@ -147,13 +146,9 @@ forEachEngine("a slow send call", (engine) => {
     for (const held of holds) void held.arrived.then(() => arrived++);
     const ids: string[] = [];
     for (const to of recipients) ids.push(await send(to, "Held"));
-    const bounded = new Worker(api.db.store.db, {
-      engine,
-      config: loadMessagingConfig({ LEADTRAIL_QUIET_HOURS: "off", LEADTRAIL_WORKER_IN_FLIGHT_BATCHES: "2" }),
-      provider: telnyx(),
-      batchSize: 1,
-      pollMs: 10,
-    });
+    const bounded = oneMessageABatch(
+      loadMessagingConfig({ LEADTRAIL_QUIET_HOURS: "off", LEADTRAIL_WORKER_IN_FLIGHT_BATCHES: "2" }),
+    );
     try {
       bounded.start();
       await until("two calls held", async () => (arrived >= 2 ? true : undefined));

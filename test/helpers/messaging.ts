@@ -1,11 +1,34 @@
 import assert from "node:assert/strict";
+import { ACTIVITY_CATEGORY } from "../../src/domain/event-vocabulary.js";
 import { SimulatorProvider } from "../../src/messaging/providers/simulator.js";
+import { newEventRow } from "../../src/store/events-repo.js";
 import { newPhoneNumberRow } from "../../src/store/phone-numbers-repo.js";
-import type { PhoneNumberRow } from "../../src/store/schema.js";
+import type { EventRow, PhoneNumberRow } from "../../src/store/schema.js";
 import { assertEventRecord, type TestApi } from "./api.js";
 
 // Helpers for messaging tests: sender numbers written straight to the store (the phone-number API
 // has its own tests), leads with conversations, and waiting for a message to reach a status.
+
+/** An outbound SMS of `org` created at `at`, as the store holds it, with `fields` set on it. */
+export function outboundSmsRow(
+  org: { organizationId: string; userId: string },
+  fields: Partial<EventRow>,
+  at: number,
+): EventRow {
+  return newEventRow(
+    {
+      organization_id: org.organizationId,
+      event_type: "SmsOutbound",
+      activity_type: "Sms",
+      activity_category: ACTIVITY_CATEGORY.Sms,
+      description: "Outbound SMS.",
+      created_by: org.userId,
+      direction: "outbound",
+      ...fields,
+    },
+    at,
+  );
+}
 
 /** A sender number of `organizationId` that can send anywhere (enabled, SMS on, a 10DLC campaign). */
 export function senderNumberRow(
