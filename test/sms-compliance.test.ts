@@ -4,7 +4,15 @@ import { localMinutes } from "../src/domain/quiet-hours.js";
 import { createWallet } from "../src/store/billing-repo.js";
 import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
-import { addLead, addSenderNumber, isFinal, startSimulator, waitForEvent } from "./helpers/messaging.js";
+import {
+  addLead,
+  addSenderNumber,
+  type EventJson,
+  isFinal,
+  startSimulator,
+  until,
+  waitForEvent,
+} from "./helpers/messaging.js";
 
 /** A fixed-offset zone where the local hour is now within [from, to]. */
 function zoneWithLocalHour(from: number, to: number): string {
@@ -23,7 +31,7 @@ const DAYTIME = zoneWithLocalHour(11, 15);
 
 forEachEngine("SMS compliance gate", (engine) => {
   let api: TestApi;
-  let main: { id: string };
+  let main: { id: string; number: string };
   before(async () => {
     api = await startTestApi(engine, {
       env: { LEADTRAIL_QUIET_HOURS: "21:00-08:00", LEADTRAIL_RETRY_BASE_SECONDS: "0.01" },
@@ -158,6 +166,38 @@ forEachEngine("SMS compliance gate", (engine) => {
     assert.equal(deferred.statusReason, scheduled.statusReason);
     // Still cancelable while it waits.
     assert.equal((await api.call("POST", `/sms/${sms.id}/cancel`, {})).statusCode, 200);
+  });
+
+  test("a keyword's answer in the night at the recipient goes at once: it answers the person who just wrote", async () => {
+    const zone = zoneInTheNight();
+    const { conversationId } = await addLead(api, "+13125550148", { timeZoneId: zone });
+    const inbound = async (text: string) => {
+      const res = await api.call("POST", "/simulator/inbound", {
+        from: "+13125550148",
+        to: main.number,
+        text,
+      });
+      assert.equal(res.statusCode, 201, res.body);
+    };
+    const answers = async () =>
+      (
+        await api.call("POST", `/events/conversations/${conversationId}`, {
+          filters: [{ field: "direction", value: "outbound" }],
+        })
+      ).json().items as EventJson[];
+    for (const [keyword, count] of [
+      ["HELP", 1],
+      ["STOP", 2],
+    ] as const) {
+      await inbound(keyword);
+      const answer = await until(`the answer to ${keyword}`, async () => {
+        const items = await answers();
+        return items.length === count ? items[0] : undefined;
+      });
+      const done = await waitForEvent(api, answer.id, isFinal);
+      assert.equal(done.status, "Delivered", `${keyword}: ${done.status} ${done.statusReason}`);
+      assert.equal(done.scheduledFor, null, keyword);
+    }
   });
 
   test("a US recipient and a sender with no 10DLC campaign: Blocked MissingTenDlcCampaign", async () => {
