@@ -41,10 +41,13 @@ forEachEngine("changes racing the compliance gate", (engine) => {
     change: () => Promise<unknown>,
     held: "phone_numbers" | "event_transitions" = "phone_numbers",
     config: MessagingConfig = api.pipeline.config,
+    /** The worker's clock (the real one unless given). */
+    now?: () => number,
   ): Promise<boolean> => {
     const worker = new Worker(api.db.store.db, {
       engine,
       config,
+      ...(now ? { now } : {}),
       provider: new TelnyxProvider({
         apiKey: "KEYtest",
         apiBaseUrl,
@@ -195,6 +198,37 @@ forEachEngine("changes racing the compliance gate", (engine) => {
     );
   }
 
+  /**
+   * A message to a lead whose contact moves from `from` to `to` (another zone) while the gate reads:
+   * held for quiet hours (21:00-08:00) if the change was answered first, else handed over once.
+   */
+  const assertZoneChangeHolds = async (
+    phone: string,
+    from: Record<string, unknown>,
+    to: Record<string, unknown>,
+    now?: () => number,
+  ) => {
+    const { conversationId, leadId } = await addLead(api, phone, from);
+    const res = await api.call("POST", "/sms/send", { conversationId, text: "Are you still interested?" });
+    assert.equal(res.statusCode, 201, res.body);
+    const answeredFirst = await changeWhileGating(
+      async () => {
+        const put = await api.call("PUT", `/leads/${leadId}`, {
+          contact: { firstName: "Pat", phone: { number: phone }, ...to },
+        });
+        assert.equal(put.statusCode, 200, put.body);
+      },
+      "phone_numbers",
+      { ...api.pipeline.config, quietHours: parseQuietWindow("21:00-08:00") },
+      now,
+    );
+    await assertGated(res.json().id as string, phone, answeredFirst, {
+      status: "Scheduled",
+      field: "scheduledReason",
+      value: "QuietHours",
+    });
+  };
+
   onPostgres(
     "a lead's time zone change answered while the gate reads is never followed by a message in its quiet hours",
     async () => {
@@ -203,26 +237,18 @@ forEachEngine("changes racing the compliance gate", (engine) => {
         const offset = ((from - new Date().getUTCHours() + 36) % 24) - 12;
         return offset === 0 ? "Etc/GMT" : offset > 0 ? `Etc/GMT-${offset}` : `Etc/GMT+${-offset}`;
       };
-      const to = "+12125550445";
-      const { conversationId, leadId } = await addLead(api, to, { timeZoneId: zoneAt(14) });
-      const res = await api.call("POST", "/sms/send", { conversationId, text: "Are you still interested?" });
-      assert.equal(res.statusCode, 201, res.body);
-      const id = res.json().id as string;
-      const answeredFirst = await changeWhileGating(
-        async () => {
-          const put = await api.call("PUT", `/leads/${leadId}`, {
-            contact: { firstName: "Pat", phone: { number: to }, timeZoneId: zoneAt(3) },
-          });
-          assert.equal(put.statusCode, 200, put.body);
-        },
-        "phone_numbers",
-        { ...api.pipeline.config, quietHours: parseQuietWindow("21:00-08:00") },
-      );
-      await assertGated(id, to, answeredFirst, {
-        status: "Scheduled",
-        field: "scheduledReason",
-        value: "QuietHours",
-      });
+      await assertZoneChangeHolds("+12125550445", { timeZoneId: zoneAt(14) }, { timeZoneId: zoneAt(3) });
+    },
+  );
+
+  onPostgres(
+    "a lead's address moved to another state while the gate reads is never followed by a message in its quiet hours there",
+    async () => {
+      // 11 a.m. in New York is 5 a.m. in Honolulu: a New York number whose lead now lives in Hawaii
+      // may be asleep. (A clock ahead of the real one, so that the message is due.)
+      const address = (state: string) => ({ streetAddress: { line1: "1 Main St", state, country: "US" } });
+      const at = Date.parse("2027-07-01T15:00:00Z");
+      await assertZoneChangeHolds("+12125550446", address("NY"), address("HI"), () => at);
     },
   );
 

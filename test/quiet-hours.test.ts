@@ -8,6 +8,10 @@ import {
   parseQuietWindow,
   type QuietWindow,
 } from "../src/domain/quiet-hours.js";
+import { REGION_CODES, zonesOfRegion } from "../src/domain/region-zones.js";
+import { ianaTimeZone } from "../src/domain/windows-zones.js";
+import { SimulatorProvider } from "../src/messaging/providers/simulator.js";
+import { Worker } from "../src/messaging/worker.js";
 import { createWallet } from "../src/store/billing-repo.js";
 import { editStoredLead, startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
@@ -137,6 +141,84 @@ test("the zones a lead's timeZoneId is read in: Windows ids as IANA, EST and MST
   const evening = at("2026-07-02T01:30:00Z");
   assert.equal(nextAllowedTime(evening, ["EST"], night), evening);
   assert.equal(nextAllowedTime(evening, recipientZones("EST", nyNumber), night), at("2026-07-02T13:00:00Z"));
+});
+
+test("a lead's postal address is a place the person may be: read with the number's zones where the two disagree", () => {
+  const address = (state: string, country?: string) => ({ line1: "1 Main St", state, country });
+  const newYork = "+12125550100";
+  // A New York number, a California address: both are read.
+  assert.deepEqual(recipientZones(null, newYork, address("CA", "US")), [
+    "America/New_York",
+    "America/Los_Angeles",
+  ]);
+  assert.deepEqual(recipientZones(null, newYork, address("California")), [
+    "America/New_York",
+    "America/Los_Angeles",
+  ]);
+  assert.deepEqual(recipientZones(null, newYork, { province: "british columbia", country: "CA" }), [
+    "America/New_York",
+    "America/Vancouver",
+    "America/Edmonton",
+  ]);
+  // Where they share a zone the number narrows a state split between zones: Dallas is not El Paso.
+  assert.deepEqual(recipientZones(null, "+12145550100", address("TX")), ["America/Chicago"]);
+  assert.deepEqual(recipientZones(null, "+18504321234", address("FL")), ["America/Chicago"], "Pensacola");
+  // A zone of the number's own that keeps the region's time is shared: Juneau is on Anchorage's
+  // time, and an Alaska address does not add the Aleutians' hour.
+  assert.deepEqual(recipientZones(null, "+19072221234", address("AK")), ["America/Juneau"]);
+  // A number with no zone of its own (toll-free) yields to the address.
+  assert.deepEqual(recipientZones(null, "+18005550199", address("WA")), ["America/Los_Angeles"]);
+  // An explicit zone is the person's word; an address abroad or naming no known region is not read.
+  assert.deepEqual(recipientZones("America/Denver", newYork, address("CA")), ["America/Denver"]);
+  assert.deepEqual(recipientZones(null, newYork, address("WA", "AU")), ["America/New_York"]);
+  assert.deepEqual(recipientZones(null, newYork, address("Narnia")), ["America/New_York"]);
+  assert.deepEqual(recipientZones(null, newYork, null), ["America/New_York"]);
+  // Every region's zones are zones this Node reads.
+  for (const code of [...Object.values(REGION_CODES), "PR", "VI", "GU", "MP", "AS"]) {
+    const zones = zonesOfRegion(code);
+    assert.ok(zones && zones.length > 0, code);
+    for (const zone of zones) assert.equal(ianaTimeZone(zone), zone, `${code}: ${zone}`);
+  }
+  // 08:30 in New York is 05:30 in Los Angeles: the message waits for 08:00 there (15:00Z).
+  assert.equal(
+    nextAllowedTime(
+      at("2026-07-01T12:30:00Z"),
+      recipientZones(null, newYork, address("CA")),
+      window("21:00-08:00"),
+    ),
+    at("2026-07-01T15:00:00Z"),
+  );
+});
+
+forEachEngine("quiet hours where the lead lives", (engine) => {
+  let api: TestApi;
+  before(async () => {
+    api = await startTestApi(engine, { env: { LEADTRAIL_QUIET_HOURS: "21:00-08:00" } });
+    await addSenderNumber(api);
+    await createWallet(api.db.store.db, api.org.organizationId, 10_000_000);
+  });
+  after(() => api.close());
+
+  test("a New York number whose lead's address is in California waits for 08:00 in California", async () => {
+    const { conversationId } = await addLead(api, "+12125550171", {
+      streetAddress: { line1: "1 Market St", city: "San Francisco", state: "CA", country: "US" },
+    });
+    const res = await api.call("POST", "/sms/send", { conversationId, text: "Good morning!" });
+    assert.equal(res.statusCode, 201, res.body);
+    // 08:30 in New York, 05:30 in San Francisco (a clock ahead of the real one, so that it is due).
+    const now = at("2027-07-01T12:30:00Z");
+    const worker = new Worker(api.db.store.db, {
+      engine,
+      config: api.pipeline.config,
+      provider: new SimulatorProvider(api.pipeline),
+      now: () => now,
+    });
+    await worker.runOnce();
+    const sms = (await api.call("GET", `/events/${res.json().id}`)).json();
+    assert.equal(sms.status, "Scheduled", JSON.stringify(sms));
+    assert.equal(sms.scheduledReason, "QuietHours");
+    assert.equal(sms.scheduledFor, "2027-07-01T15:00:00.000Z");
+  });
 });
 
 forEachEngine("quiet hours that leave no common hour", (engine) => {

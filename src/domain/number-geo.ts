@@ -1,5 +1,7 @@
 import { parsePhoneNumberFromString } from "libphonenumber-js";
 import { placeOfNumber, timeZonesOfNumber } from "./number-geo-data.js";
+import { localMinutes } from "./quiet-hours.js";
+import { addressRegion, REGION_CODES, zonesOfRegion } from "./region-zones.js";
 import { ianaTimeZone } from "./windows-zones.js";
 
 // Where a number is: its time zone(s) and its US state / Canadian province, from Google
@@ -17,12 +19,17 @@ import { ianaTimeZone } from "./windows-zones.js";
  */
 export const FALLBACK_ZONE = "America/Chicago";
 
-export function zonesForNumber(e164: string): string[] {
+/** The zones libphonenumber lists for the number, or null when it lists none (see FALLBACK_ZONE). */
+function listedZonesOfNumber(e164: string): string[] | null {
   const parsed = parsePhoneNumberFromString(e164);
   // "1" alone is the whole NANP: a +1 number must match at least its first area-code digit.
   const minDigits = parsed?.countryCallingCode === "1" ? 2 : 1;
   const zones = parsed ? (timeZonesOfNumber(parsed.number, minDigits) ?? []) : [];
-  return zones.length > 0 ? zones : [FALLBACK_ZONE];
+  return zones.length > 0 ? zones : null;
+}
+
+export function zonesForNumber(e164: string): string[] {
+  return listedZonesOfNumber(e164) ?? [FALLBACK_ZONE];
 }
 
 /**
@@ -36,14 +43,48 @@ const US_FIXED_OFFSET_IDS: Readonly<Record<string, string>> = {
 };
 
 /**
- * The zones quiet hours are read in: the lead's contact.timeZoneId (a Windows id as the IANA zone it
- * stands for), else the number's. A stored id this Node cannot read (written by another version, or
- * straight into the database) counts as unknown: the number's zones, rather than an error that would
- * stop the worker's round for every organization.
+ * The zones a number and the region of the lead's postal address (a US state or Canadian province)
+ * leave the person in. A number keeps its area code when the person moves or ports it, so where the
+ * two disagree (a New York number, a California address) the person may be in either, and both are
+ * read; where they share a zone (one keeping the same time), the number narrows a region split
+ * between zones (a Dallas number in Texas is not on El Paso's time). A number with no listed zone
+ * (toll-free) yields to the address.
  */
-export function recipientZones(leadTimeZone: string | null | undefined, e164: string): string[] {
+function zonesOfNumberAndAddress(e164: string, address: Readonly<Record<string, unknown>> | null): string[] {
+  const byNumber = listedZonesOfNumber(e164);
+  const region = addressRegion(address);
+  const byAddress = region === null ? null : zonesOfRegion(region);
+  if (byAddress === null) return byNumber ?? [FALLBACK_ZONE];
+  if (byNumber === null) return [...byAddress];
+  if (byNumber.some((zone) => byAddress.some((other) => sameClock(zone, other)))) return byNumber;
+  return [...byNumber, ...byAddress];
+}
+
+/**
+ * Whether two zones keep the same time in winter and in summer: libphonenumber names some places by
+ * a zone of their own (America/Juneau, America/Boise) that keeps Anchorage's or Denver's time.
+ */
+function sameClock(a: string, b: string): boolean {
+  if (a === b) return true;
+  const year = new Date().getUTCFullYear();
+  return [Date.UTC(year, 0, 15, 12), Date.UTC(year, 6, 15, 12)].every(
+    (at) => localMinutes(at, a) === localMinutes(at, b),
+  );
+}
+
+/**
+ * The zones quiet hours are read in: the lead's contact.timeZoneId (a Windows id as the IANA zone it
+ * stands for), else the number's together with the lead's postal address's (zonesOfNumberAndAddress).
+ * A stored id this Node cannot read (written by another version, or straight into the database)
+ * counts as unknown, rather than an error that would stop the worker's round for every organization.
+ */
+export function recipientZones(
+  leadTimeZone: string | null | undefined,
+  e164: string,
+  address: Readonly<Record<string, unknown>> | null = null,
+): string[] {
   const zone = leadTimeZone ? ianaTimeZone(leadTimeZone) : null;
-  if (zone === null) return zonesForNumber(e164);
+  if (zone === null) return zonesOfNumberAndAddress(e164, address);
   const regional = US_FIXED_OFFSET_IDS[zone.toUpperCase()];
   return regional ? [zone, regional] : [zone];
 }
@@ -60,74 +101,6 @@ export function needsTenDlc(e164: string): boolean {
   const country = parsePhoneNumberFromString(e164)?.country;
   return country !== undefined && TEN_DLC_COUNTRIES.has(country);
 }
-
-const REGION_CODES: Record<string, string> = {
-  Alabama: "AL",
-  Alaska: "AK",
-  Arizona: "AZ",
-  Arkansas: "AR",
-  California: "CA",
-  Colorado: "CO",
-  Connecticut: "CT",
-  Delaware: "DE",
-  "District of Columbia": "DC",
-  Florida: "FL",
-  Georgia: "GA",
-  Hawaii: "HI",
-  Idaho: "ID",
-  Illinois: "IL",
-  Indiana: "IN",
-  Iowa: "IA",
-  Kansas: "KS",
-  Kentucky: "KY",
-  Louisiana: "LA",
-  Maine: "ME",
-  Maryland: "MD",
-  Massachusetts: "MA",
-  Michigan: "MI",
-  Minnesota: "MN",
-  Mississippi: "MS",
-  Missouri: "MO",
-  Montana: "MT",
-  Nebraska: "NE",
-  Nevada: "NV",
-  "New Hampshire": "NH",
-  "New Jersey": "NJ",
-  "New Mexico": "NM",
-  "New York": "NY",
-  "North Carolina": "NC",
-  "North Dakota": "ND",
-  Ohio: "OH",
-  Oklahoma: "OK",
-  Oregon: "OR",
-  Pennsylvania: "PA",
-  "Rhode Island": "RI",
-  "South Carolina": "SC",
-  "South Dakota": "SD",
-  Tennessee: "TN",
-  Texas: "TX",
-  Utah: "UT",
-  Vermont: "VT",
-  Virginia: "VA",
-  Washington: "WA",
-  "Washington D.C.": "DC",
-  "West Virginia": "WV",
-  Wisconsin: "WI",
-  Wyoming: "WY",
-  Alberta: "AB",
-  "British Columbia": "BC",
-  Manitoba: "MB",
-  "New Brunswick": "NB",
-  "Newfoundland and Labrador": "NL",
-  "Nova Scotia": "NS",
-  Ontario: "ON",
-  "Prince Edward Island": "PE",
-  Quebec: "QC",
-  Saskatchewan: "SK",
-  "Northwest Territories": "NT",
-  Nunavut: "NU",
-  Yukon: "YT",
-};
 
 /** "CA", "NY", "ON"… for a NANP number, or null when the data does not say. */
 export function regionOfNumber(e164: string): string | null {

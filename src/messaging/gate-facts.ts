@@ -162,8 +162,16 @@ export async function readGateFacts(
     for (const row of quietHoursRules) {
       const lead = row.lead_id ? leads.get(row.lead_id) : undefined;
       if (lead && lead.phone !== row.to_phone_number) facts.recipientChanged.add(row.id);
-      const tz = row.lead_id ? documents.get(row.lead_id)?.contact.timeZoneId : null;
-      facts.zones.set(row.id, recipientZones(typeof tz === "string" ? tz : null, row.to_phone_number!));
+      const contact = row.lead_id ? documents.get(row.lead_id)?.contact : undefined;
+      const tz = contact?.timeZoneId;
+      facts.zones.set(
+        row.id,
+        recipientZones(
+          typeof tz === "string" ? tz : null,
+          row.to_phone_number!,
+          contact?.streetAddress ?? null,
+        ),
+      );
     }
     for (const row of suppressionRules) {
       if (suppressed.has(row.to_phone_number!)) facts.suppressed.add(row.id);

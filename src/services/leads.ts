@@ -10,6 +10,7 @@ import {
   normalizeLeadRequest,
 } from "../domain/lead.js";
 import { usdToMicros } from "../domain/money.js";
+import { addressRegion } from "../domain/region-zones.js";
 import { SMS_CONSENT_FIELDS } from "../domain/sms-consent.js";
 import { assertSourceAccepts, intakeKey, invalidSourceKey, sourceDisabled } from "../domain/sources.js";
 import { chargeOnce } from "../store/billing-repo.js";
@@ -336,10 +337,12 @@ export async function updateLead(
     const doc = keepsPhone ? checked : normalizeLeadRequest(body);
     if (!existing) return undefined;
     const before = leadDocument(existing);
-    // A message to the old number, to the lead in another time zone (the gate's quiet hours) or to a
-    // lead now recorded as opted out, that a worker is gating goes out before this commits, or is
-    // gated by the lead as it is now.
-    const movesZone = (before.contact.timeZoneId || null) !== (doc.contact.timeZoneId || null);
+    // A message to the old number, to the lead in another time zone or state (the gate's quiet
+    // hours) or to a lead now recorded as opted out, that a worker is gating goes out before this
+    // commits, or is gated by the lead as it is now.
+    const movesZone =
+      (before.contact.timeZoneId || null) !== (doc.contact.timeZoneId || null) ||
+      addressRegion(before.contact.streetAddress) !== addressRegion(doc.contact.streetAddress);
     const optsOut = doc.metadata.smsOptedOut === true && before.metadata.smsOptedOut !== true;
     if (!keepsPhone || movesZone || optsOut) {
       // An opt-out blocks the phone's messages under every lead there (gate-facts.ts).
