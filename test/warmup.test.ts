@@ -79,7 +79,8 @@ forEachEngine("warmup", (engine) => {
   let api: TestApi;
   before(async () => {
     api = await startTestApi(engine, {
-      env: { LEADTRAIL_QUIET_HOURS: "21:00-08:00", LEADTRAIL_WARMUP_TICK_SECONDS: "0" },
+      // Quiet hours off: these tests tick on the real clock (the next suite holds warmup to them).
+      env: { LEADTRAIL_QUIET_HOURS: "off", LEADTRAIL_WARMUP_TICK_SECONDS: "0" },
     });
     await createWallet(api.db.store.db, api.org.organizationId, 10_000_000);
     startSimulator(api);
@@ -102,7 +103,7 @@ forEachEngine("warmup", (engine) => {
     assert.deepEqual(await api.pipeline.warmupTick(now + 1000), [], "not again before the spacing");
     for (const event of queued) {
       const done = await waitForEvent(api, event.id, isFinal);
-      assert.equal(done.status, "Delivered", "quiet hours do not apply between our own numbers");
+      assert.equal(done.status, "Delivered");
       assert.equal(done.isWarmup, true);
       assert.equal(done.trafficType, "Warmup");
       assert.equal(done.activityType, "Warmup");
@@ -297,5 +298,36 @@ forEachEngine("warmup", (engine) => {
     assert.equal(back.warmup.state, "In Progress");
     assert.deepEqual(await progress(), dayThree, "enabled again: on day 3 of the ramp, not Ready");
     assert.equal((await api.pipeline.warmupTick(Date.now())).length, 2, "and the ramp goes on");
+  });
+});
+
+forEachEngine("warmup and quiet hours", (engine) => {
+  let api: TestApi;
+  before(async () => {
+    api = await startTestApi(engine, {
+      env: { LEADTRAIL_QUIET_HOURS: "21:00-08:00", LEADTRAIL_WARMUP_TICK_SECONDS: "0" },
+    });
+  });
+  after(() => api.close());
+
+  test("an exchange starts only while both numbers are outside quiet hours: a number registered as a partner may be a person's", async () => {
+    const warmed = await addSenderNumber(api, { number: "+14155550161", warmup_enabled: 1, is_default: 0 });
+    const newYork = await addSenderNumber(api, { number: "+12125550162", is_default: 0 });
+    const california = await addSenderNumber(api, { number: "+14155550163", is_default: 0 });
+    const recipients = async (iso: string) =>
+      (await api.pipeline.warmupTick(Date.parse(iso))).map((event) => event.to_phone_number);
+    // 06:00 in California: the number being warmed (it receives the partner's answer) is asleep.
+    assert.deepEqual(await recipients("2026-07-01T13:00:00Z"), []);
+    // 09:00 in California, 12:00 in New York: the first exchange of the day.
+    assert.equal((await recipients("2026-07-01T16:00:00Z")).length, 2);
+    // The next slot, at 18:30 in California and 21:30 in New York: the partner awake is taken,
+    // whichever the rotation's turn, and nothing goes to New York.
+    const evening = await recipients("2026-07-02T01:30:00Z");
+    assert.deepEqual(evening.sort(), [california.number, warmed.number].sort());
+    assert.ok(!evening.includes(newYork.number));
+    // The slot after, at 00:30 in California: skipped, not made up in the morning (one exchange at 08:00).
+    assert.deepEqual(await recipients("2026-07-02T07:30:00Z"), []);
+    assert.equal((await recipients("2026-07-02T15:00:00Z")).length, 2);
+    assert.deepEqual(await recipients("2026-07-02T15:01:00Z"), []);
   });
 });

@@ -25,8 +25,9 @@ export function skipsSuppression(row: EventRow): boolean {
 }
 
 /**
- * Confirmations answer at once, whatever the hour; warmup between our own numbers is spread over the
- * day by its own schedule (deferring it would bunch a night's exchanges into the morning).
+ * Confirmations answer at once, whatever the hour. Warmup is held to quiet hours by its scheduler,
+ * which starts no exchange while either number is in them (messaging/warmup.ts); deferring it here
+ * instead would bunch a night's exchanges into the morning.
  */
 export function skipsQuietHours(row: EventRow): boolean {
   return row.traffic_type === "SystemInternal" || row.traffic_type === "Warmup";

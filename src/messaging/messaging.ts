@@ -121,7 +121,7 @@ export class Messaging implements ProviderEvents {
 
   /** Queues the warmup messages that are due (see messaging/warmup.ts). */
   async warmupTick(now: number = Date.now()): Promise<EventRow[]> {
-    const queued = await runWarmupTick(this.db, (org) => this.prices(org), now);
+    const queued = await runWarmupTick(this.db, (org) => this.prices(org), this.config.quietHours, now);
     if (queued.length > 0) this.poke();
     return queued;
   }

@@ -1,4 +1,6 @@
 import type { Kysely } from "kysely";
+import { zonesForNumber } from "../domain/number-geo.js";
+import { nextAllowedTime, type QuietWindow } from "../domain/quiet-hours.js";
 import { warmupDay, warmupDayStart, warmupMessageDue } from "../domain/warmup.js";
 import { transactKnowingCommit } from "../store/commit-outcome.js";
 import type { Database, EventRow, PhoneNumberRow } from "../store/schema.js";
@@ -13,10 +15,16 @@ import { queueOutbound } from "./send.js";
  * (isWarmup, trafficType Warmup), never billed. The counters move with a guarded update, so two
  * processes ticking together still queue one exchange, and a number changed since it was read
  * sends none. Returns the events queued.
+ *
+ * An exchange starts only while both numbers are outside quiet hours (`quietHours`, read in each
+ * number's zones): any number can be registered as an organization's own, so a partner may be a
+ * person. A slot that falls in quiet hours is skipped, and not made up once they end: the compliance
+ * gate lets warmup through rather than defer it, which would bunch a night's slots into the morning.
  */
 export async function runWarmupTick(
   db: Kysely<Database>,
   prices: (organizationId: string) => Promise<Prices>,
+  quietHours: QuietWindow | null,
   now: number = Date.now(),
 ): Promise<EventRow[]> {
   const warming = await db
@@ -28,16 +36,46 @@ export async function runWarmupTick(
     .execute();
   const queued: EventRow[] = [];
   for (const number of warming) {
-    const exchange = await warmupExchange(db, number, prices, now);
+    const exchange = await warmupExchange(db, number, prices, quietHours, now);
     queued.push(...exchange);
   }
   return queued;
+}
+
+/** Whether both numbers of an exchange (each receives a message of it) are outside quiet hours now. */
+function bothAwake(
+  a: PhoneNumberRow,
+  b: PhoneNumberRow,
+  quietHours: QuietWindow | null,
+  now: number,
+): boolean {
+  const zones = [...new Set([...zonesForNumber(a.number), ...zonesForNumber(b.number)])];
+  return nextAllowedTime(now, zones, quietHours) === now;
+}
+
+/**
+ * The partner whose turn it is (the partners in rotation by the number's exchanges so far), or the
+ * next one in the rotation outside quiet hours when it is in them; none when every one is, or the
+ * number itself is.
+ */
+function awakePartner(
+  number: PhoneNumberRow,
+  partners: PhoneNumberRow[],
+  quietHours: QuietWindow | null,
+  now: number,
+): PhoneNumberRow | undefined {
+  for (let i = 0; i < partners.length; i++) {
+    const partner = partners[(number.warmup_total_sent + i) % partners.length]!;
+    if (bothAwake(number, partner, quietHours, now)) return partner;
+  }
+  return undefined;
 }
 
 async function warmupExchange(
   db: Kysely<Database>,
   number: PhoneNumberRow,
   prices: (organizationId: string) => Promise<Prices>,
+  quietHours: QuietWindow | null,
   now: number,
 ): Promise<EventRow[]> {
   const startedAt = number.warmup_started_at ?? now;
@@ -62,8 +100,8 @@ async function warmupExchange(
     candidates.map((c) => c.number),
   );
   const partners = candidates.filter((c) => !optedOut.has(c.number));
-  if (partners.length === 0) return [];
-  const partner = partners[number.warmup_total_sent % partners.length]!;
+  const partner = awakePartner(number, partners, quietHours, now);
+  if (!partner) return [];
   const orgPrices = await prices(number.organization_id);
   return transactKnowingCommit(db, async (trx) => {
     const claimed = await trx
