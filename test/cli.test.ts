@@ -10,6 +10,7 @@ import { LATEST_MIGRATION } from "../src/store/migrations.js";
 import { hashApiKey } from "../src/store/orgs-repo.js";
 import { assertEventRecord } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
+import { joinContinuations, runPasted } from "./helpers/pasted.js";
 import {
   BIN,
   type CliDatabase,
@@ -597,6 +598,39 @@ forEachEngine("leadtrail CLI", (engine) => {
         assert.ok(types.has(type), `no ${type} in ${[...types]}`);
       const [orgs] = await db.query<{ n: number | string }>("select count(*) as n from organizations");
       assert.equal(Number(orgs?.n), 1);
+    });
+
+    test("every curl command the banner prints works when pasted", async () => {
+      assert.ok(server, "needs the running server");
+      const commands = joinContinuations(server.banner).filter((line) => line.trim().startsWith("curl "));
+      assert.ok(commands.length >= 5, server.banner);
+      const run = await runPasted(commands.join("\n"), db.env);
+      assert.equal(run.code, 0, `a pasted command failed:\n${run.stderr}`);
+      assert.deepEqual(
+        run.calls.map((call) => `${call.method} ${call.path} ${call.status}`),
+        [
+          "POST /events/all/my 200",
+          "POST /leads/all/my 200",
+          "POST /conversations/my 200",
+          "POST /leads 201",
+          "POST /leads 201",
+        ],
+      );
+      // Nothing else in the banner reads as a command to paste.
+      assert.doesNotMatch(server.banner, /^\s+open /m);
+      assert.match(server.banner, new RegExp(`API reference: ${server.baseUrl}/docs`));
+    });
+
+    test("a later start on that database creates no demo, and says how to get an API key", async () => {
+      await server?.stop();
+      server = await startServer(["--demo-if-empty"], db.env);
+      assert.doesNotMatch(server.banner, /Demo organization ready/);
+      assert.match(server.banner, /no demo was created/);
+      const command = server.banner.match(/npx leadtrail (org create --name) NAME/);
+      assert.ok(command, server.banner);
+      const created = await cliOk(["org", "create", "--name", "Second Start", "--json"], db.env);
+      assert.match(JSON.parse(created.stdout).apiKey, /^sk_/);
+      assert.match(server.banner, /npx leadtrail key create --user usr_/);
     });
   });
 });

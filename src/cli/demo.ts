@@ -116,6 +116,19 @@ export function demoInstructions(org: DemoOrganization, baseUrl: string): string
     "A vendor delivers leads with its source's key, which creates leads only (source 'Website Form'):",
     `  curl -s -X POST ${baseUrl}/leads -H 'Authorization: Bearer ${org.sourceKey}' -H 'Content-Type: application/json' \\`,
     `       -d '{"contact":{"firstName":"Grace","phone":{"number":"(415) 555-0143"}}}'`,
-    `  open ${baseUrl}/docs for the API reference`,
+    "",
+    `API reference: ${baseUrl}/docs`,
+  ].join("\n");
+}
+
+/**
+ * What `serve --demo-if-empty` (npm start) prints when the database already has organizations: the
+ * demo's key was shown once, on the first start, so say how to get a key now.
+ */
+export function noDemoInstructions(): string {
+  return [
+    "The database already has organizations, so no demo was created. For an API key, run with this",
+    "server's LEADTRAIL_DB or DATABASE_URL: npx leadtrail org create --name NAME (a new organization)",
+    "or npx leadtrail key create --user usr_… (another key for a user).",
   ].join("\n");
 }

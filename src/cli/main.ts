@@ -19,7 +19,7 @@ import {
 import type { Store } from "../store/store.js";
 import { baseUrlOf } from "./base-url.js";
 import { benchSeed } from "./bench-seed.js";
-import { demoInstructions, seedDemo } from "./demo.js";
+import { demoInstructions, noDemoInstructions, seedDemo } from "./demo.js";
 import { seedDemoMessaging, waitForDemoMessages } from "./demo-messaging.js";
 import { openStore } from "./open-store.js";
 import { refuseRepeatedOptions } from "./single-options.js";
@@ -103,7 +103,7 @@ program
         // With the simulator the demo's messages are sent by this server's worker as it starts.
         if (config.messaging.provider === "simulator") await seedDemoMessaging(store.db, demo, pipeline);
         console.log(demoInstructions(demo, baseUrl));
-      }
+      } else if (options.demoIfEmpty) console.log(noDemoInstructions());
       pipeline.startWorker(provider);
     })();
     await startup;
