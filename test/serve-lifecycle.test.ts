@@ -58,6 +58,14 @@ describe("serve: start and stop", () => {
       const failed = await cli(["serve", "--demo-if-empty"], env);
       assert.equal(failed.code, 1, failed.stdout + failed.stderr);
       assert.match(failed.stderr, /EADDRINUSE/);
+      // Which setting to change, in the message a new user sees when port 3000 is taken.
+      assert.match(
+        failed.stderr,
+        new RegExp(
+          `^leadtrail: cannot listen on 127\\.0\\.0\\.1:${port} \\(HOST, PORT\\): .*set PORT to a free port`,
+          "m",
+        ),
+      );
       assert.doesNotMatch(failed.stdout, /Demo organization/);
     } finally {
       await new Promise((resolve) => holder.close(resolve));

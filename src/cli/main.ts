@@ -21,6 +21,7 @@ import { baseUrlOf } from "./base-url.js";
 import { benchSeed } from "./bench-seed.js";
 import { demoInstructions, noDemoInstructions, seedDemo } from "./demo.js";
 import { seedDemoMessaging, waitForDemoMessages } from "./demo-messaging.js";
+import { listenError } from "./listen-error.js";
 import { openStore } from "./open-store.js";
 import { refuseRepeatedOptions } from "./single-options.js";
 
@@ -93,7 +94,7 @@ program
       await app.close();
       await provider.close();
       await store.close();
-      throw error;
+      throw listenError(error, baseUrlOf(config).replace("http://", ""));
     }
     // PORT=0 lets the system choose: say which port it chose.
     const baseUrl = baseUrlOf({ host: config.host, port: (app.server.address() as AddressInfo).port });
