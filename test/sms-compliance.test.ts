@@ -216,6 +216,11 @@ forEachEngine("SMS compliance gate", (engine) => {
     const done = await waitForEvent(api, sms.id, isFinal);
     assert.equal(done.status, "Blocked");
     assert.equal(done.complianceAction, "MissingTenDlcCampaign");
+    // The reason says what to set, so that the user is not left stuck at their first message.
+    assert.match(
+      String(done.statusReason),
+      /set its routing\.tenDlcCampaignId \(PUT \/phone-numbers\/\{id\}\)/,
+    );
     assert.equal((await api.call("GET", `/events/sms/${sms.id}`)).json().status, "blocked_missing_campaign");
     await api.db.store.db
       .updateTable("phone_numbers")

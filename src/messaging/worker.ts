@@ -489,7 +489,9 @@ export class Worker {
       return block(
         {
           compliance_action: "MissingTenDlcCampaign",
-          status_reason: "The sender number has no 10DLC campaign.",
+          // What to set, so that the timeline tells the user how to send (not only why not).
+          status_reason:
+            "The sender number has no 10DLC campaign, which a US or Canadian recipient needs: set its routing.tenDlcCampaignId (PUT /phone-numbers/{id}).",
         },
         "Blocked: US/Canada recipient and a sender without a 10DLC campaign.",
       );
