@@ -40,6 +40,33 @@ describe("leadtrail CLI basics", () => {
     const org = await cliOk(["org", "create", "--help"], cliEnv({}));
     assert.match(org.stdout, /--name <name>/);
     assert.match(org.stdout, /--json/);
+    // Where the database and the address come from, which no flag says.
+    for (const name of ["LEADTRAIL_DB", "DATABASE_URL", "HOST, PORT"]) {
+      assert.match(stdout, new RegExp(`^\\s+${name}\\s`, "m"), `--help does not name ${name}`);
+    }
+  });
+
+  test("every command and option of README's Commands block is one the CLI has", async () => {
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    const block = readme.split("\n## Commands\n")[1]?.match(/```\n([\s\S]*?)```/)?.[1];
+    assert.ok(block, "README.md has a Commands block");
+    const usages = block.split("\n").filter((line) => line.startsWith("leadtrail "));
+    assert.ok(usages.length >= 10, block);
+    for (const usage of usages) {
+      const synopsis = usage.split(/\s{2,}/)[0]!;
+      const words = synopsis.split(" ").slice(1);
+      const firstFlag = words.findIndex((word) => !/^[a-z][a-z-]*$/.test(word));
+      const command = firstFlag < 0 ? words : words.slice(0, firstFlag);
+      const { stdout } = await cliOk([...command, "--help"], cliEnv({}));
+      for (const option of synopsis.match(/--[a-z-]+/g) ?? []) {
+        if (option === "--help") continue;
+        assert.match(
+          stdout,
+          new RegExp(`\\s${option}\\b`),
+          `leadtrail ${command.join(" ")} has no ${option}`,
+        );
+      }
+    }
   });
 
   test("an unreachable database fails with a message on stderr, exit 1 and nothing on stdout", async () => {
@@ -426,7 +453,16 @@ forEachEngine("leadtrail CLI", (engine) => {
       assert.equal(await status(other.apiKey), 401);
       const again = await cli(["key", "revoke", "--user", other.userId], db.env);
       assert.notEqual(again.code, 0);
-      assert.match(again.stderr, /no live API key matched/);
+      assert.match(
+        again.stderr,
+        new RegExp(
+          `^leadtrail: user '${other.userId}' has no live API key: every one is revoked already`,
+          "m",
+        ),
+      );
+      const revokedKey = await cli(["key", "revoke", "--key", other.apiKey], db.env);
+      assert.notEqual(revokedKey.code, 0);
+      assert.match(revokedKey.stderr, /no live API key matched: it is unknown or already revoked/);
       for (const args of [
         ["key", "revoke"],
         ["key", "revoke", "--key", "x", "--user", "y"],

@@ -29,7 +29,19 @@ const program = new Command();
 program
   .name("leadtrail")
   .description("Lead activity timeline and SMS event service (Leadping v1 compatible)")
-  .version(packageVersion());
+  .version(packageVersion())
+  // Every command reads its database (and serve its address) from the environment, not from flags.
+  .addHelpText(
+    "after",
+    [
+      "",
+      "Environment (all settings: README.md, Configuration):",
+      "  LEADTRAIL_DB         SQLite file (default ./data/leadtrail.db), used when DATABASE_URL is not set",
+      "  DATABASE_URL         postgres://… to run on PostgreSQL instead",
+      "  HOST, PORT           where serve listens (default 127.0.0.1 and 3000)",
+      "  LEADTRAIL_PROVIDER   simulator (default) or telnyx",
+    ].join("\n"),
+  );
 
 /** The package's version, from the package.json beside dist/ (read, not imported: no JSON modules). */
 function packageVersion(): string {
@@ -284,6 +296,13 @@ key
       { existing: true },
     );
     if (unknownUser) throw new Error(`user '${options.user!.trim()}' was not found`);
+    if (!revoked && "userId" in target) {
+      // The user is there ("unknown" would send them checking the id): their keys are all revoked.
+      throw new Error(
+        `user '${target.userId}' has no live API key: every one is revoked already ` +
+          `(leadtrail key create --user ${target.userId} makes a new one)`,
+      );
+    }
     if (!revoked) throw new Error("no live API key matched: it is unknown or already revoked");
     report(options.json, revoked, () => [
       `revoked ${revoked.keyPrefixes.map((p) => `${p}…`).join(", ")} of ${revoked.userId} (${revoked.organizationId})`,
