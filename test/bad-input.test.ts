@@ -281,6 +281,8 @@ forEachEngine("bad input", (engine) => {
     assert.ok(checked > 50, `checked ${checked} wrong methods`);
     // A path no route answers under any method stays a 404.
     assertProblem(await send("DELETE", "/no/such/path"), 404, "/no/such/path", "No route");
+    // The root, a browser's first request: the answer points at the API reference.
+    assertProblem(await send("GET", "/"), 404, "/", "No route GET /.", "The API reference is at /docs");
     assert.deepEqual(await snapshot(api.db.store.db), before);
   });
 

@@ -148,7 +148,8 @@ export function installErrorHandlers(app: FastifyInstance): void {
       type: problemType("not-found"),
       title: titleFor(404),
       status: 404,
-      detail: `No route ${request.method} ${path}.`,
+      // A new user's first guess is often GET / in a browser: say where the routes are listed.
+      detail: `No route ${request.method} ${path}. The API reference is at /docs (and /openapi.json).`,
     });
   });
 }
