@@ -124,6 +124,28 @@ function isForeign(url: string, pageUrl: string): boolean {
 
 const ABSOLUTE_URL = /\b(?:https?:)?\/\/[a-z0-9.-]+\.[a-z]{2,}[^\s"'`)]*/gi;
 
+/**
+ * The operations README.md's Endpoints table names, as "method /path": a cell lists `METHOD /path`
+ * entries (`GET/PUT/DELETE /path` for several methods), and a bare `/path` takes the methods before it.
+ */
+function readmeEndpoints(): Set<string> {
+  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+  const table = readme.split("\n## Endpoints\n")[1]?.split("\n### ")[0] ?? "";
+  const operations = new Set<string>();
+  for (const row of table.split("\n").filter((line) => line.startsWith("| `"))) {
+    let methods: string[] = [];
+    for (const [, entry] of row.split(" | ")[0]!.matchAll(/`([^`]+)`/g)) {
+      const spelled = entry!.match(/^([A-Z]+(?:\/[A-Z]+)*) (\/\S*)$/);
+      if (spelled) methods = spelled[1]!.split("/");
+      const path = (spelled ? spelled[2]! : entry!).split("?")[0]!;
+      assert.ok(path.startsWith("/") && methods.length > 0, `an endpoint cell reads ${entry}`);
+      for (const method of methods) operations.add(`${method.toLowerCase()} ${path}`);
+    }
+  }
+  assert.ok(operations.size > 30, "README.md has an Endpoints table");
+  return operations;
+}
+
 describe("OpenAPI document and docs UI", () => {
   let api: TestApi;
   before(async () => {
@@ -212,6 +234,23 @@ describe("OpenAPI document and docs UI", () => {
     assert.deepEqual(operations, EXPECTED_OPERATIONS);
     // The docs UI and the spec itself are not API routes.
     for (const path of Object.keys(doc.paths)) assert.doesNotMatch(path, /^\/(docs|openapi)/);
+  });
+
+  test("README's Endpoints table names every API operation, with the methods /openapi.json has", async () => {
+    const doc = (await api.call("GET", "/openapi.json", undefined, null)).json();
+    const documented = new Set(EXPECTED_OPERATIONS);
+    const named = readmeEndpoints();
+    for (const operation of named)
+      assert.ok(documented.has(operation), `README names ${operation}, not served`);
+    // /healthz and the Telnyx webhook are described in their own README sections, not the table.
+    const elsewhere = new Set(["get /healthz", "post /webhooks/telnyx"]);
+    const missing = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(
+      ([path, item]) =>
+        Object.keys(item)
+          .filter((m) => HTTP_METHODS.has(m) && !named.has(`${m} ${path}`) && !elsewhere.has(`${m} ${path}`))
+          .map((m) => `${m} ${path}`),
+    );
+    assert.deepEqual(missing, [], "operations README's Endpoints table does not name");
   });
 
   test("every operation has a success response; API routes need the bearer key, /healthz does not", async () => {
