@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { DummyDriver, Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, sql } from "kysely";
+import { DummyDriver, Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler } from "kysely";
 import { EVENT_LIST_SPEC } from "../src/store/event-list-spec.js";
 import { parseListOptions } from "../src/store/list-query.js";
 import type { Database } from "../src/store/schema.js";
+import { sqliteSearch } from "../src/store/search-match.js";
 
 // Compiles conditions only: no database behind it.
 const compiler = new Kysely<Database>({
@@ -16,7 +17,7 @@ const compiler = new Kysely<Database>({
 });
 
 const searchSql = (body: unknown): string => {
-  const parsed = parseListOptions(EVENT_LIST_SPEC, body, "org", (text) => sql`unicode_lower(${text})`);
+  const parsed = parseListOptions(EVENT_LIST_SPEC, body, "org", sqliteSearch("unicode_lower"));
   return parsed.conditions.map((c) => c.compile(compiler).sql).join(" and ");
 };
 

@@ -9,3 +9,14 @@ export function foldCase(text: string): string {
   for (const character of text) folded += character === "\u0130" ? "i" : character.toLowerCase();
   return folded.replaceAll("ς", "σ");
 }
+
+/**
+ * The characters outside ASCII that foldCase makes ASCII letters: İ (U+0130) i, and the Kelvin sign
+ * (U+212A) k. An ASCII term can match them, so a fold that leaves non-ASCII text alone (SQLite's
+ * LIKE and lower(), which fold ASCII only) must map these first for such a term to find what
+ * PostgreSQL's lower() finds.
+ */
+export const FOLDED_INTO_ASCII: ReadonlyArray<readonly [string, string]> = [
+  ["\u0130", "i"],
+  ["\u212a", "k"],
+];

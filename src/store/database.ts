@@ -1,19 +1,17 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import SqliteDatabase from "better-sqlite3";
-import { type CompiledQuery, Kysely, type RawBuilder, sql } from "kysely";
+import { type CompiledQuery, Kysely } from "kysely";
 import pg from "pg";
 import { foldCase } from "../domain/case-fold.js";
 import { LeadtrailPostgresDialect } from "./pg-dialect.js";
 import { NamedStatementPool } from "./pg-named-statements.js";
 import type { Database } from "./schema.js";
+import { POSTGRES_SEARCH, type SearchMatch, sqliteSearch } from "./search-match.js";
 import { LeadtrailSqliteDialect } from "./sqlite-dialect.js";
 import { StatementCache } from "./sqlite-statement-cache.js";
 
 export type Engine = "sqlite" | "postgresql";
-
-/** SQL that folds a text expression's case as foldCase does. */
-export type UnicodeFold = (text: RawBuilder<unknown>) => RawBuilder<unknown>;
 
 /**
  * Runs a compiled read query and answers its rows as arrays of values in select order: for wide rows
@@ -25,8 +23,8 @@ export type ArrayRowReader = (query: CompiledQuery) => Promise<unknown[][]>;
 interface ConnectionBase {
   db: Kysely<Database>;
   readArrays: ArrayRowReader;
-  /** SQL folding a text's case over all of Unicode as foldCase does (see list search). */
-  unicodeFold: UnicodeFold;
+  /** List search's SQL on this engine. */
+  search: SearchMatch;
   close(): Promise<void>;
 }
 
@@ -141,7 +139,7 @@ export function openConnection(options: ConnectionOptions): Connection {
       db,
       raw: pool,
       readArrays,
-      unicodeFold: (text) => sql`translate(lower(${text}), 'ς', 'σ')`,
+      search: POSTGRES_SEARCH,
       close: () => db.destroy(),
     };
   }
@@ -173,7 +171,7 @@ export function openConnection(options: ConnectionOptions): Connection {
     raw,
     reader,
     readArrays,
-    unicodeFold: (text) => sql`${sql.raw(SQLITE_UNICODE_LOWER)}(${text})`,
+    search: sqliteSearch(SQLITE_UNICODE_LOWER),
     close: async () => {
       await db.destroy();
       if (reader !== raw) reader.close();
@@ -184,7 +182,7 @@ export function openConnection(options: ConnectionOptions): Connection {
 /**
  * SQLite's lower() folds ASCII letters only, so a search for "Émile" would miss a stored "Émile"
  * (lowered to "Émile", the term to "émile"). List search calls this instead when its term is not
- * ASCII (an ASCII term only matches ASCII letters, which lower() folds, and stays on the fast path).
+ * ASCII (an ASCII term stays on the fast path: search-match.ts).
  */
 function registerUnicodeFold(handle: SqliteDatabase.Database): void {
   handle.function(SQLITE_UNICODE_LOWER, { deterministic: true }, (value: unknown) =>

@@ -6,8 +6,9 @@ import { exceedsCharacters } from "../domain/plain-text.js";
 import { badRequest } from "../domain/problem.js";
 import { parseRfc3339 } from "../domain/time.js";
 import type { CursorCodec, CursorValue } from "./cursor.js";
-import type { ArrayRowReader, UnicodeFold } from "./database.js";
+import type { ArrayRowReader } from "./database.js";
 import type { Database } from "./schema.js";
+import type { SearchMatch } from "./search-match.js";
 
 // The RequestDataOptions query language (CONTRACT.md "Lists"), shared by every paged resource:
 // exact filters, range filters, search and keyset ordering over whitelisted fields only. Field names
@@ -270,8 +271,8 @@ export function parseListOptions(
   raw: unknown,
   // The continuation token is only checked for form here; runList verifies it against the full scope.
   scope: string,
-  /** SQL folding all of Unicode as foldCase does (Connection.unicodeFold); lower() folds ASCII only. */
-  unicodeFold: UnicodeFold = (text) => sql`lower(${text})`,
+  /** The engine's search SQL (Connection.search). */
+  search: SearchMatch,
 ): ParsedList {
   const options: RequestDataOptions = raw === undefined || raw === null ? {} : asObject(raw, "body");
   const pageSize = parsePageSize(options.pageSize);
@@ -349,13 +350,13 @@ export function parseListOptions(
     const term = options.search.trim();
     if (term.length > 0 && chosen.length > 0) {
       const pattern = `%${escapeLike(foldCase(term))}%`;
-      // An ASCII term matches ASCII letters only, which every lower() folds: the built-in is enough.
-      const fold: UnicodeFold = /^[\x20-\x7e]*$/.test(term) ? (text) => sql`lower(${text})` : unicodeFold;
+      // An ASCII term matches ASCII letters and the few others that fold into them: cheaper SQL.
+      const contains = /^[\x20-\x7e]*$/.test(term) ? search.ascii : search.unicode;
       const patternFor = (f: ListField) => {
         const own = f.searchTerm?.(term);
         return own === undefined || own === term ? pattern : `%${escapeLike(foldCase(own))}%`;
       };
-      const ors = chosen.map((f) => sql`${fold(sql.ref(f.column))} like ${patternFor(f)} escape '\\'`);
+      const ors = chosen.map((f) => contains(sql.ref(f.column), patternFor(f)));
       conditions.push(sql`(${sql.join(ors, sql` or `)})`);
       narrowing.push(["search", pattern, ...chosen.map((f) => f.column).sort()]);
       for (const f of chosen)

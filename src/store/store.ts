@@ -112,7 +112,7 @@ export class Store {
     scope: Record<string, string> = {},
     narrowing: ListNarrowing = { conditions: [], key: scopeKeyOf(scope) },
   ): Promise<ListPage<Row>> {
-    const parsed = parseListOptions(spec, body, narrowing.key, this.conn.unicodeFold);
+    const parsed = parseListOptions(spec, body, narrowing.key, this.conn.search);
     parsed.conditions.push(...narrowing.conditions);
     const fullScope = { organization_id: organizationId, ...scope };
     const run = () =>
