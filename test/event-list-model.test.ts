@@ -13,9 +13,10 @@ import { forEachEngine } from "./helpers/engines.js";
 // a page must be computed from them alone (filter, range, search, order, count, keyset cursor). Every
 // page of a walk is compared with the model's page, while writes land between pages: new events on
 // either side of the cursor, and changes to the mutable fields a query filters, ranges or searches
-// on (status, deliveredAt, summary). Order keys (createdAt, id) never change, so the model's cursor
-// is the last item's keys: a page is the model's matching events after it, in order, pageSize of
-// them. Runs LEADTRAIL_PROPERTY_RUNS (default 100) walks per engine; a failure prints the seed.
+// on (status, deliveredAt, summary) or a list's scope holds (the recipient, for a phone number's SMS
+// thread). Order keys (createdAt, id) never change, so the model's cursor is the last item's keys: a
+// page is the model's matching events after it, in order, pageSize of them. Runs
+// LEADTRAIL_PROPERTY_RUNS / 2 (default 50) walks per list and engine; a failure prints the seed.
 
 const RUNS = Number(process.env.LEADTRAIL_PROPERTY_RUNS ?? 100);
 const SEED = process.env.LEADTRAIL_PROPERTY_SEED ? Number(process.env.LEADTRAIL_PROPERTY_SEED) : undefined;
@@ -58,16 +59,24 @@ const text = fc.array(fc.constantFrom(...LETTERS), { maxLength: 6 }).map((letter
 interface ModelEvent {
   id: string;
   createdAt: number;
-  activityType: string;
+  activityType: (typeof ACTIVITY_TYPES)[number];
   status: string | null;
   direction: string | null;
   campaignId: string | null;
   deliveredAt: number | null;
   summary: string | null;
   description: string;
+  /** A message's text: the SMS lists' `text` field. */
+  body: string | null;
+  fromPhoneNumber: string | null;
+  toPhoneNumber: string | null;
 }
 
-const ACTIVITY_TYPES = ["Sms", "Note", "Call"] as const;
+/** The number whose SMS thread is walked, and another one. */
+const THREAD = "+14155550142";
+const PHONES = [null, THREAD, "+14155550143"] as const;
+
+const ACTIVITY_TYPES = ["Sms", "Mms", "Note", "Call"] as const;
 const STATUSES = [null, "Queued", "Delivered", "Failed", "Completed"] as const;
 const DIRECTIONS = [null, "inbound", "outbound"] as const;
 const CAMPAIGNS = [null, "cmp_1", "cmp_2"] as const;
@@ -84,20 +93,33 @@ const newEvent = fc.record({
   deliveredAt: fc.option(instant),
   summary: fc.option(text),
   description: text,
+  body: fc.option(text),
+  fromPhoneNumber: fc.constantFrom(...PHONES),
+  toPhoneNumber: fc.constantFrom(...PHONES),
 });
 type NewModelEvent = Omit<ModelEvent, "id">;
 
+/** The mutable fields a write changes between pages, and their columns. */
+const COLUMNS = {
+  status: "status",
+  deliveredAt: "delivered_at",
+  summary: "summary",
+  toPhoneNumber: "to_phone_number",
+} as const;
+
 type Write =
   | { kind: "insert"; event: NewModelEvent }
-  | { kind: "status"; which: number; status: string | null }
-  | { kind: "deliveredAt"; which: number; deliveredAt: number | null }
-  | { kind: "summary"; which: number; summary: string | null };
+  | { kind: "update"; which: number; field: keyof typeof COLUMNS; value: string | number | null };
+
+const change = (field: keyof typeof COLUMNS, value: fc.Arbitrary<string | number | null>) =>
+  fc.record({ kind: fc.constant("update" as const), which: fc.nat(), field: fc.constant(field), value });
 
 const write: fc.Arbitrary<Write> = fc.oneof(
   newEvent.map((event) => ({ kind: "insert" as const, event })),
-  fc.record({ kind: fc.constant("status" as const), which: fc.nat(), status: fc.constantFrom(...STATUSES) }),
-  fc.record({ kind: fc.constant("deliveredAt" as const), which: fc.nat(), deliveredAt: fc.option(instant) }),
-  fc.record({ kind: fc.constant("summary" as const), which: fc.nat(), summary: fc.option(text) }),
+  change("status", fc.constantFrom(...STATUSES)),
+  change("deliveredAt", fc.option(instant)),
+  change("summary", fc.option(text)),
+  change("toPhoneNumber", fc.constantFrom(...PHONES)),
 );
 
 // The query: exact filters (null included) on fields some events leave empty, range bounds on a
@@ -166,23 +188,61 @@ interface Query {
   filters: Filter[];
   rangeFilters: Range[];
   search: string | null;
-  searchFields: Array<"summary" | "description"> | null;
+  searchFields: SearchField[] | null;
 }
 
-const query: fc.Arbitrary<Query> = fc.record({
-  pageSize: fc.integer({ min: 1, max: 4 }),
-  orderBy: fc.array(
-    fc.record({
-      field: fc.constantFrom("createdAt" as const, "id" as const),
-      direction: fc.constantFrom("asc" as const, "desc" as const),
-    }),
-    { maxLength: 2 },
-  ),
-  filters: fc.array(filter, { maxLength: 2 }),
-  rangeFilters: fc.array(range, { maxLength: 2 }),
-  search: fc.option(fc.oneof(text, fc.constantFrom("I", "k", "ss", "%", "_", "\\", "😀"))),
-  searchFields: fc.option(fc.subarray(["summary", "description"] as Array<"summary" | "description">)),
-});
+type SearchField = "summary" | "description" | "text";
+const SEARCHED: Record<SearchField, "summary" | "description" | "body"> = {
+  summary: "summary",
+  description: "description",
+  text: "body",
+};
+
+/**
+ * A list walked: its path, the events it holds (its scope), and the fields it searches by default
+ * (every one it accepts).
+ */
+interface Endpoint {
+  path: string;
+  holds: (e: ModelEvent) => boolean;
+  searchFields: SearchField[];
+  /** Whether its items are event records (the SMS lists' are SmsEventTableRows). */
+  eventRecords: boolean;
+}
+
+const ENDPOINTS: Record<string, Endpoint> = {
+  "the organization's events": {
+    path: "/events/all/my",
+    holds: () => true,
+    searchFields: ["summary", "description"],
+    eventRecords: true,
+  },
+  // Its scope is a disjunction, read as one branch per side (runList's anyOf).
+  "a phone number's SMS thread": {
+    path: `/events/sms/phone/${encodeURIComponent(THREAD)}`,
+    holds: (e) =>
+      (e.activityType === "Sms" || e.activityType === "Mms") &&
+      (e.fromPhoneNumber === THREAD || e.toPhoneNumber === THREAD),
+    searchFields: ["summary", "description", "text"],
+    eventRecords: false,
+  },
+};
+
+const query = (endpoint: Endpoint): fc.Arbitrary<Query> =>
+  fc.record({
+    pageSize: fc.integer({ min: 1, max: 4 }),
+    orderBy: fc.array(
+      fc.record({
+        field: fc.constantFrom("createdAt" as const, "id" as const),
+        direction: fc.constantFrom("asc" as const, "desc" as const),
+      }),
+      { maxLength: 2 },
+    ),
+    filters: fc.array(filter, { maxLength: 2 }),
+    rangeFilters: fc.array(range, { maxLength: 2 }),
+    search: fc.option(fc.oneof(text, fc.constantFrom("I", "k", "ss", "%", "_", "\\", "😀"))),
+    searchFields: fc.option(fc.subarray(endpoint.searchFields)),
+  });
 
 // The model's answers.
 
@@ -201,14 +261,15 @@ function matchesRange(value: number | null, b: Bound): boolean {
   }
 }
 
-function matches(e: ModelEvent, q: Query): boolean {
+function matches(endpoint: Endpoint, e: ModelEvent, q: Query): boolean {
+  if (!endpoint.holds(e)) return false;
   if (!q.filters.every((f) => e[f.field] === f.value)) return false;
   if (!q.rangeFilters.every((r) => r.bounds.every((b) => matchesRange(e[r.field], b)))) return false;
   const term = q.search?.trim() ?? "";
   if (term.length === 0) return true;
-  const fields = q.searchFields && q.searchFields.length > 0 ? q.searchFields : ["summary", "description"];
+  const fields = q.searchFields && q.searchFields.length > 0 ? q.searchFields : endpoint.searchFields;
   return fields.some((f) => {
-    const value = e[f as "summary" | "description"];
+    const value = e[SEARCHED[f]];
     return value !== null && foldCase(value).includes(foldCase(term));
   });
 }
@@ -260,106 +321,106 @@ forEachEngine("event lists against a model, with writes between pages", (engine)
   });
   after(() => api.close());
 
-  test("every page is the model's page after the cursor, and totalCount the model's count", async () => {
-    let walk = 0;
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(newEvent, { maxLength: 12 }),
-        query,
-        fc.array(fc.option(write, { nil: undefined }), { maxLength: 8 }),
-        async (initial, q, writes) => {
-          // An organization of its own per walk: nothing else in the list.
-          const org = await createOrganization(api.db.store.db, `Model ${walk++}`);
-          const model: ModelEvent[] = [];
-          const insert = async (event: NewModelEvent) => {
-            const row: EventRow = newEventRow(
-              {
-                organization_id: org.organizationId,
-                event_type: event.activityType === "Note" ? "NoteCreated" : "SmsOutbound",
-                activity_type: event.activityType,
-                activity_category:
-                  event.activityType === "Note" ? ACTIVITY_CATEGORY.Note : ACTIVITY_CATEGORY.Sms,
-                description: event.description,
-                summary: event.summary,
-                status: event.status,
-                direction: event.direction,
-                campaign_id: event.campaignId,
-                delivered_at: event.deliveredAt,
-                created_by: org.userId,
-              },
-              event.createdAt,
-            );
-            await api.db.store.db.insertInto("events").values(row).execute();
-            model.push({ ...event, id: row.id });
-          };
-          for (const event of initial) await insert(event);
-          const update = async (which: number, changes: Partial<EventRow>, change: Partial<ModelEvent>) => {
-            if (model.length === 0) return;
-            const target = model[which % model.length]!;
-            await api.db.store.db
-              .updateTable("events")
-              .set(changes)
-              .where("organization_id", "=", org.organizationId)
-              .where("id", "=", target.id)
-              .execute();
-            Object.assign(target, change);
-          };
-
-          const seen: ModelEvent[] = [];
-          let token: string | null = null;
-          for (let page = 0; ; page++) {
-            assert.ok(page < 100, "the walk ends");
-            const res = await api.call("POST", "/events/all/my", requestBody(q, token), org.apiKey);
-            assert.equal(res.statusCode, 200, res.body);
-            const body = res.json() as {
-              items: Array<Record<string, unknown>>;
-              totalCount: number;
-              continuationToken: string | null;
+  let walk = 0;
+  for (const [name, endpoint] of Object.entries(ENDPOINTS)) {
+    test(`${name}: every page is the model's page after the cursor, and totalCount the model's count`, async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(newEvent, { maxLength: 12 }),
+          query(endpoint),
+          fc.array(fc.option(write, { nil: undefined }), { maxLength: 8 }),
+          async (initial, q, writes) => {
+            // An organization of its own per walk: nothing else in the list.
+            const org = await createOrganization(api.db.store.db, `Model ${walk++}`);
+            const model: ModelEvent[] = [];
+            const insert = async (event: NewModelEvent) => {
+              const row: EventRow = newEventRow(
+                {
+                  organization_id: org.organizationId,
+                  event_type: event.activityType === "Note" ? "NoteCreated" : "SmsOutbound",
+                  activity_type: event.activityType,
+                  activity_category: ACTIVITY_CATEGORY[event.activityType],
+                  description: event.description,
+                  summary: event.summary,
+                  status: event.status,
+                  direction: event.direction,
+                  campaign_id: event.campaignId,
+                  delivered_at: event.deliveredAt,
+                  body: event.body,
+                  from_phone_number: event.fromPhoneNumber,
+                  to_phone_number: event.toPhoneNumber,
+                  created_by: org.userId,
+                },
+                event.createdAt,
+              );
+              await api.db.store.db.insertInto("events").values(row).execute();
+              model.push({ ...event, id: row.id });
             };
-            const matching = model.filter((e) => matches(e, q)).sort((a, b) => compare(q, a, b));
-            const last = seen.at(-1);
-            const ahead = last ? matching.filter((e) => compare(q, e, last) > 0) : matching;
-            const expected = ahead.slice(0, q.pageSize);
-            const where = `page ${page} of ${JSON.stringify(requestBody(q, null))}`;
-            assert.deepEqual(
-              body.items.map((i) => i.id),
-              expected.map((e) => e.id),
-              where,
-            );
-            assert.equal(body.totalCount, matching.length, `totalCount, ${where}`);
-            assert.equal(body.continuationToken !== null, ahead.length > q.pageSize, `token, ${where}`);
-            body.items.forEach((item, i) => {
-              assertEventRecord(item);
-              const e = expected[i]!;
+            for (const event of initial) await insert(event);
+            const update = async ({ which, field, value }: Extract<Write, { kind: "update" }>) => {
+              if (model.length === 0) return;
+              const target = model[which % model.length]!;
+              await api.db.store.db
+                .updateTable("events")
+                .set({ [COLUMNS[field]]: value })
+                .where("organization_id", "=", org.organizationId)
+                .where("id", "=", target.id)
+                .execute();
+              Object.assign(target, { [field]: value });
+            };
+
+            const seen: ModelEvent[] = [];
+            let token: string | null = null;
+            for (let page = 0; ; page++) {
+              assert.ok(page < 100, "the walk ends");
+              const res = await api.call("POST", endpoint.path, requestBody(q, token), org.apiKey);
+              assert.equal(res.statusCode, 200, res.body);
+              const body = res.json() as {
+                items: Array<Record<string, unknown>>;
+                totalCount: number;
+                continuationToken: string | null;
+              };
+              const matching = model.filter((e) => matches(endpoint, e, q)).sort((a, b) => compare(q, a, b));
+              const last = seen.at(-1);
+              const ahead = last ? matching.filter((e) => compare(q, e, last) > 0) : matching;
+              const expected = ahead.slice(0, q.pageSize);
+              const where = `page ${page} of ${JSON.stringify(requestBody(q, null))}`;
               assert.deepEqual(
-                [
-                  item.createdAt,
-                  item.status,
-                  item.direction,
-                  item.campaignId,
-                  item.deliveredAt,
-                  item.summary,
-                ],
-                [iso(e.createdAt), e.status, e.direction, e.campaignId, iso(e.deliveredAt), e.summary],
+                body.items.map((i) => i.id),
+                expected.map((e) => e.id),
                 where,
               );
-            });
-            seen.push(...expected);
-            token = body.continuationToken;
-            if (token === null) break;
-            const next = writes[page];
-            if (next?.kind === "insert") await insert(next.event);
-            else if (next?.kind === "status")
-              await update(next.which, { status: next.status }, { status: next.status });
-            else if (next?.kind === "deliveredAt")
-              await update(next.which, { delivered_at: next.deliveredAt }, { deliveredAt: next.deliveredAt });
-            else if (next?.kind === "summary")
-              await update(next.which, { summary: next.summary }, { summary: next.summary });
-          }
-          assert.equal(new Set(seen.map((e) => e.id)).size, seen.length, "no event twice");
-        },
-      ),
-      fcOptions,
-    );
-  });
+              assert.equal(body.totalCount, matching.length, `totalCount, ${where}`);
+              assert.equal(body.continuationToken !== null, ahead.length > q.pageSize, `token, ${where}`);
+              if (endpoint.eventRecords)
+                body.items.forEach((item, i) => {
+                  assertEventRecord(item);
+                  const e = expected[i]!;
+                  assert.deepEqual(
+                    [
+                      item.createdAt,
+                      item.status,
+                      item.direction,
+                      item.campaignId,
+                      item.deliveredAt,
+                      item.summary,
+                    ],
+                    [iso(e.createdAt), e.status, e.direction, e.campaignId, iso(e.deliveredAt), e.summary],
+                    where,
+                  );
+                });
+              seen.push(...expected);
+              token = body.continuationToken;
+              if (token === null) break;
+              const next = writes[page];
+              if (next?.kind === "insert") await insert(next.event);
+              else if (next) await update(next);
+            }
+            assert.equal(new Set(seen.map((e) => e.id)).size, seen.length, "no event twice");
+          },
+        ),
+        fcOptions,
+      );
+    });
+  }
 });
