@@ -361,6 +361,44 @@ forEachEngine("leads", (engine) => {
     assert.equal(own.statusCode, 200, own.body);
   });
 
+  test("PUT replaces the document, but an absent or null enabled keeps the lead's: a disabled lead stays disabled", async () => {
+    const created = await api.call("POST", "/leads", leadBody({ enabled: false }));
+    assert.equal(created.statusCode, 201, created.body);
+    const lead = created.json();
+    assert.equal(lead.enabled, false);
+    // A Leadping client's PUT need not send the optional enabled: the lead is not re-enabled.
+    for (const enabled of [undefined, null]) {
+      const res = await api.call("PUT", `/leads/${lead.id}`, { ...leadBody(), enabled });
+      assert.equal(res.statusCode, 200, res.body);
+      assertLeadpingShape(res.json(), "LeadResponse");
+      assert.deepEqual(res.json(), lead);
+    }
+    assert.equal((await eventsOf(lead.id)).length, 1);
+    const listed = (
+      await api.call("POST", "/leads/all/my", { filters: [{ field: "id", value: lead.id }] })
+    ).json().items[0];
+    assert.equal(listed.enabled, false);
+
+    // Given, it is replaced, and the LeadUpdated event names it.
+    const enabledAgain = await api.call("PUT", `/leads/${lead.id}`, leadBody({ enabled: true }));
+    assert.equal(enabledAgain.json().enabled, true);
+    const updates = (await eventsOf(lead.id)).filter((e) => e.activityType === "LeadUpdated");
+    assert.deepEqual(
+      updates.map((e) => e.summary),
+      ["Lead updated: enabled"],
+    );
+    // The required parts are replaced as given: a field left out of contact is gone.
+    const replaced = await api.call(
+      "PUT",
+      `/leads/${lead.id}`,
+      leadBody({ contact: { ...leadBody().contact, lastName: undefined } }),
+    );
+    assert.equal(replaced.statusCode, 200, replaced.body);
+    assert.equal(replaced.json().contact.lastName, undefined);
+    assert.equal(replaced.json().enabled, true);
+    assert.equal((await eventsOf(lead.id)).at(-1)!.summary, "Lead updated: contact.lastName");
+  });
+
   test("a key with a dot and the same path nested are different values: the change is seen", async () => {
     const nested = leadBody({ customer: { notes: { b: "1" } } });
     const lead = (await api.call("POST", "/leads", nested)).json();

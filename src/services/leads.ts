@@ -310,8 +310,9 @@ function keepRecordedSmsConsent(doc: LeadDocument, before: LeadDocument, body: L
 }
 
 /**
- * Replaces a lead's document. Writes a LeadUpdated event naming the changed fields, or nothing at
- * all when the update changes nothing. Returns undefined when the lead is not in this organization.
+ * Replaces a lead's document (an absent or null `enabled` keeps the lead's). Writes a LeadUpdated
+ * event naming the changed fields, or nothing at all when the update changes nothing. Returns
+ * undefined when the lead is not in this organization.
  * `at`: the update's time; by default the clock once the lead is locked, so that of two updates the
  * one applied last also has the later modifiedAt and LeadUpdated event.
  */
@@ -354,6 +355,9 @@ export async function updateLead(
     const now = Math.max(at ?? Date.now(), existing.updated_at, existing.created_at + 1);
     // Which source delivered the lead is the server's record, not the client's to replace.
     if (before.intakeSourceId) doc.intakeSourceId = before.intakeSourceId;
+    // enabled is optional in LeadRequest (null: not said), so a client that leaves it out does
+    // not re-enable a disabled lead; the required parts are replaced as given.
+    if (body.enabled === undefined || body.enabled === null) doc.enabled = before.enabled;
     // Consent is recorded for a phone (smsConsentPhoneNumber): a lead given another one drops it, or
     // the old phone's STOP would block the new one through the lead's own smsOptedOut.
     if (keepsPhone) keepRecordedSmsConsent(doc, before, body);
