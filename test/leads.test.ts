@@ -316,6 +316,64 @@ forEachEngine("leads", (engine) => {
     assert.match(bad.json().detail, /contact\.avatarUrl must match format "uri"/);
   });
 
+  test("a US address (country US or not given) needs a US state and ZIP code: a 400 naming the field, and nothing is written", async () => {
+    const lead = (await api.call("POST", "/leads", leadBody())).json();
+    const leadsBefore = (await api.call("POST", "/leads/all/my", { includeCount: true })).json().totalCount;
+    const withAddress = (streetAddress: Record<string, unknown>) =>
+      leadBody({ contact: { ...leadBody().contact, streetAddress } });
+    for (const [address, field] of [
+      [{ state: "Zzz" }, "contact.streetAddress.state"],
+      [{ state: "C A", country: "US" }, "contact.streetAddress.state"],
+      [{ state: "Ontario", country: "united states" }, "contact.streetAddress.state"],
+      [{ state: "CA", postalCode: "9410" }, "contact.streetAddress.postalCode"],
+      [{ state: "CA", postalCode: "94105-12" }, "contact.streetAddress.postalCode"],
+      [{ postalCode: "SW1A 1AA", country: "USA" }, "contact.streetAddress.postalCode"],
+    ] as const) {
+      for (const [method, path] of [
+        ["POST", "/leads"],
+        ["PUT", `/leads/${lead.id}`],
+      ] as const) {
+        const res = await api.call(method, path, withAddress(address));
+        assert.equal(res.statusCode, 400, `${method} ${JSON.stringify(address)}: ${res.body}`);
+        assert.equal(res.headers["content-type"], "application/problem+json; charset=utf-8");
+        assert.deepEqual(Object.keys(res.json().errors), [field], res.body);
+        assert.ok(res.json().detail.startsWith(field), res.body);
+      }
+    }
+    assert.equal(
+      (await api.call("POST", "/leads/all/my", { includeCount: true })).json().totalCount,
+      leadsBefore,
+    );
+    assert.deepEqual((await api.call("GET", `/leads/${lead.id}`)).json(), lead);
+
+    // A code or a name in any case, a ZIP or ZIP+4, empty fields, and another country's address are
+    // taken and kept as sent.
+    for (const address of [
+      { state: "ca", postalCode: "94105" },
+      { state: "New  York", postalCode: " 10001-1234 ", country: "United States" },
+      { state: "PR", postalCode: "00901" },
+      { state: "", postalCode: "" },
+      { state: "Ontario", postalCode: "K1A 0B1", country: "CA" },
+      { state: "Bavaria", postalCode: "80331", country: "Germany" },
+    ]) {
+      const res = await api.call("POST", "/leads", withAddress(address));
+      assert.equal(res.statusCode, 201, `${JSON.stringify(address)}: ${res.body}`);
+      assert.deepEqual(res.json().contact.streetAddress, address);
+      assertLeadpingShape(res.json(), "LeadResponse");
+    }
+    const updated = await api.call(
+      "PUT",
+      `/leads/${lead.id}`,
+      withAddress({ state: "Texas", postalCode: "73301" }),
+    );
+    assert.equal(updated.statusCode, 200, updated.body);
+    const summaries = (await eventsOf(lead.id)).map((e) => e.summary);
+    assert.equal(
+      summaries.at(-1),
+      "Lead updated: contact.streetAddress.postalCode, contact.streetAddress.state",
+    );
+  });
+
   test("a national number is read in the address's country when libphonenumber knows it, else in the US", async () => {
     for (const [country, number, e164] of [
       ["XX", "(415) 555-0142", "+14155550142"],

@@ -360,6 +360,36 @@ forEachEngine("lead sources", (engine) => {
     assert.equal(read.firstLeadReceivedAt, null);
   });
 
+  test("a source's allowed state takes a lead whose state is written as its name or in lower case", async () => {
+    const source = await createSource({ allowedStates: ["ca"] });
+    for (const [state, phone] of [
+      ["California", "4155550192"],
+      [" ca ", "4155550193"],
+    ]) {
+      const res = await api.call(
+        "POST",
+        "/leads",
+        lead({ contact: { firstName: "T", phone: { number: phone }, streetAddress: { state } } }),
+        source.apiKey,
+      );
+      assert.equal(res.statusCode, 201, `${state}: ${res.body}`);
+      assert.equal(res.json().contact.streetAddress.state, state);
+    }
+    const nevada = await api.call(
+      "POST",
+      "/leads",
+      lead({
+        contact: { firstName: "T", phone: { number: "4155550194" }, streetAddress: { state: "Nevada" } },
+      }),
+      source.apiKey,
+    );
+    assert.equal(nevada.statusCode, 400, nevada.body);
+    assert.match(
+      nevada.json().detail,
+      /contact\.streetAddress\.state must be one of the states this source accepts: CA \(got 'Nevada'\)/,
+    );
+  });
+
   test("a source key creates leads only: other routes answer 403; an unknown source key is a 401", async () => {
     const source = await createSource();
     for (const [method, url, body] of [

@@ -3,6 +3,7 @@ import { microsToUsd, usdToMicros } from "./money.js";
 import { isValidEmail, senderId, toE164 } from "./phone.js";
 import { normalizeTagName, type TagRef, tagIdForName, tagIdSet } from "./tags.js";
 import { parseRfc3339, toIso } from "./time.js";
+import { isUsCountry, isUsZipCode, usStateCode } from "./us-address.js";
 import { ianaTimeZone } from "./windows-zones.js";
 
 // A lead as the API stores it: the LeadRequest document with its phone normalized to E.164.
@@ -102,6 +103,28 @@ function isUrl(value: string): boolean {
 }
 
 /**
+ * A US address (its country the US, or not given) must name a US state and ZIP code, as a national
+ * phone number is read as a US one; another country's address is kept as sent. Both are kept as
+ * sent (a state's name or code, in any case); an empty one is a form's empty field.
+ */
+function checkUsAddress(address: LeadContact["streetAddress"]): void {
+  if (!address || !isUsCountry(address.country)) return;
+  const { state, postalCode } = address;
+  if (typeof state === "string" && state.trim() !== "" && usStateCode(state) === null) {
+    throw new LeadValidationError(
+      "contact.streetAddress.state",
+      `contact.streetAddress.state '${state.slice(0, 40)}' is not a US state: give its two-letter code (CA) or its name, or the address's country.`,
+    );
+  }
+  if (typeof postalCode === "string" && postalCode.trim() !== "" && !isUsZipCode(postalCode)) {
+    throw new LeadValidationError(
+      "contact.streetAddress.postalCode",
+      `contact.streetAddress.postalCode '${postalCode.slice(0, 40)}' is not a US ZIP code (94105 or 94105-1234): for another country's postal code, give the address's country.`,
+    );
+  }
+}
+
+/**
  * Validates and normalizes a LeadRequest; throws LeadValidationError naming the first bad field.
  * `acceptSenderIds`: a short code or alphanumeric sender id stands as the phone (leads made by an
  * inbound message from one); an API client's lead needs a real number.
@@ -145,6 +168,7 @@ export function normalizeLeadRequest(
       `contact.timeZoneId '${contact.timeZoneId.slice(0, 60)}' is not an IANA or Windows time zone.`,
     );
   }
+  checkUsAddress(contact.streetAddress);
   const metadata = { ...(body.metadata ?? {}) };
   // The response fills these from the lead's row (its organization and creator); a client that sends
   // a lead back as it received it must not change them, nor store another organization's id.

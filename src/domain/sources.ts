@@ -3,6 +3,7 @@ import type { LeadDocument } from "./lead.js";
 import { usdToMicros } from "./money.js";
 import { exceedsCharacters } from "./plain-text.js";
 import { badRequest, ProblemError } from "./problem.js";
+import { usStateCode } from "./us-address.js";
 
 // Lead sources: who may deliver leads with a source key (Authorization: Bearer lp_src_…), and what
 // a lead they deliver must carry. Validation here; storage in store/sources-repo.ts.
@@ -182,7 +183,9 @@ function text(value: unknown): string | null {
 export function assertSourceAccepts(rules: SourceRules, lead: LeadDocument): void {
   if (rules.allowedStates.length > 0) {
     const state = text(lead.contact.streetAddress?.state);
-    if (!state || !rules.allowedStates.includes(state.toUpperCase())) {
+    // A state written as its name ("California") is also the state its code names.
+    const spellings = state ? [state.toUpperCase(), usStateCode(state)] : [];
+    if (!spellings.some((s) => s !== null && rules.allowedStates.includes(s))) {
       const field = "contact.streetAddress.state";
       throw badRequest(
         `${field} must be one of the states this source accepts: ${rules.allowedStates.join(", ")}${state ? ` (got '${state.slice(0, 40)}')` : ""}.`,
