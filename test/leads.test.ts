@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { suffixedTagId } from "../src/domain/tags.js";
 import { insertLead, updateLead } from "../src/services/leads.js";
+import { createOrganization } from "../src/store/orgs-repo.js";
 import { assertEventRecord, assertLeadpingShape, startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 
@@ -796,6 +797,32 @@ forEachEngine("leads", (engine) => {
     assert.deepEqual(await ids("/conversations/my", "leadPhoneNumber", "(415) 555-0188"), [lead.id]);
     // A value that is no phone number (a short code, a typo) is matched as written.
     assert.deepEqual(await ids("/leads/all/my", "phone", "0188"), []);
+  });
+
+  test('a lead without an email or phone: its list row meets LeadTableRow (phone "", no email), and a filter for "" finds it as null does', async () => {
+    const org = await createOrganization(api.db.store.db, "Rows without contact");
+    const list = (body: unknown) => api.call("POST", "/leads/all/my", body, org.apiKey);
+    const bare = await api.call("POST", "/leads", { contact: { firstName: "Bare" } }, org.apiKey);
+    assert.equal(bare.statusCode, 201, bare.body);
+    const full = await api.call("POST", "/leads", leadBody(), org.apiKey);
+    assert.equal(full.statusCode, 201, full.body);
+    const row = (await list({ filters: [{ field: "id", value: bare.json().id }] })).json().items[0];
+    assertLeadpingShape({ items: [row] }, "PagedResultOfLeadTableRow");
+    assert.equal(Object.hasOwn(row, "email"), false);
+    assert.equal(row.phone, "");
+    for (const field of ["email", "phone"]) {
+      for (const value of ["", null]) {
+        const res = await list({ filters: [{ field, value }], includeCount: true });
+        assert.equal(res.statusCode, 200, res.body);
+        assertLeadpingShape(res.json(), "PagedResultOfLeadTableRow");
+        assert.deepEqual(
+          res.json().items.map((i: { id: string }) => i.id),
+          [bare.json().id],
+          `${field} = ${JSON.stringify(value)}`,
+        );
+        assert.equal(res.json().totalCount, 1);
+      }
+    }
   });
 
   test("a search term written as a phone number, or part of one, finds the lead by its stored digits", async () => {

@@ -58,7 +58,9 @@ export function toLeadTableRow(row: LeadRow, sourceNames: ReadonlyMap<string, st
     firstName: row.first_name,
     lastName: row.last_name,
     phone: row.phone ?? "",
-    email: row.email ?? "",
+    // Left out rather than "" when the lead has none: the subset gives it format email, which ""
+    // breaks (and does not require it); phone, a plain string, stays "".
+    email: row.email ?? undefined,
     createdAt: toIso(row.created_at),
     updatedAt: toIso(row.updated_at),
     status: "New",

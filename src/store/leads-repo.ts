@@ -1,10 +1,19 @@
 import { type Kysely, PostgresAdapter, sql, type Transaction } from "kysely";
 import { OUTCOME_UNKNOWN } from "../domain/message-status.js";
 import { latestByKey } from "./latest-by-key.js";
-import { emailEquals, type ListSpec, phoneDigits, phoneEquals } from "./list-query.js";
+import { emailEquals, type ListField, type ListSpec, phoneDigits, phoneEquals } from "./list-query.js";
 import type { ConversationRow, Database, EventRow, LeadRow } from "./schema.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
+
+/**
+ * A match for a column LeadTableRow shows as "" when it is null (a lead without an email or phone):
+ * a filter for the "" a client read finds those leads, as a null value does.
+ */
+const orNoneWhenEmpty =
+  (column: string, match: NonNullable<ListField["match"]>): ListField["match"] =>
+  (value, param) =>
+    value.trim() === "" ? sql`${sql.ref(column)} is null` : match(value, param);
 
 export const LEAD_LIST_SPEC: ListSpec = {
   resource: "leads",
@@ -15,13 +24,19 @@ export const LEAD_LIST_SPEC: ListSpec = {
     updatedAt: { column: "updated_at", kind: "timestamp", range: true, order: true },
     firstName: { column: "first_name", kind: "string", filter: true, search: true },
     lastName: { column: "last_name", kind: "string", filter: true, search: true },
-    email: { column: "email", kind: "string", filter: true, search: true, match: emailEquals("email") },
+    email: {
+      column: "email",
+      kind: "string",
+      filter: true,
+      search: true,
+      match: orNoneWhenEmpty("email", emailEquals("email")),
+    },
     phone: {
       column: "phone",
       kind: "string",
       filter: true,
       search: true,
-      match: phoneEquals("phone"),
+      match: orNoneWhenEmpty("phone", phoneEquals("phone")),
       searchTerm: phoneDigits,
     },
     sourceId: { column: "source_id", kind: "string", filter: true },
