@@ -375,6 +375,44 @@ forEachEngine("leads", (engine) => {
     );
   });
 
+  test("an empty contact.timeZoneId is no time zone: stored and answered as null, and re-sent for none it is no change", async () => {
+    const created = await api.call(
+      "POST",
+      "/leads",
+      leadBody({ contact: { ...leadBody().contact, timeZoneId: "" } }),
+    );
+    assert.equal(created.statusCode, 201, created.body);
+    const lead = created.json();
+    assert.equal(lead.contact.timeZoneId, null);
+    assertLeadpingShape(lead, "LeadResponse");
+    for (const timeZoneId of [" ", null, undefined, ""]) {
+      const res = await api.call(
+        "PUT",
+        `/leads/${lead.id}`,
+        leadBody({ contact: { ...leadBody().contact, timeZoneId } }),
+      );
+      assert.equal(res.statusCode, 200, res.body);
+    }
+    assert.equal((await eventsOf(lead.id)).length, 1);
+    // A zone given is kept as sent, and its removal is a change the LeadUpdated event names.
+    const zoned = await api.call(
+      "PUT",
+      `/leads/${lead.id}`,
+      leadBody({ contact: { ...leadBody().contact, timeZoneId: "Eastern Standard Time" } }),
+    );
+    assert.equal(zoned.json().contact.timeZoneId, "Eastern Standard Time");
+    const cleared = await api.call(
+      "PUT",
+      `/leads/${lead.id}`,
+      leadBody({ contact: { ...leadBody().contact, timeZoneId: "" } }),
+    );
+    assert.equal(cleared.json().contact.timeZoneId, null);
+    assert.deepEqual(
+      (await eventsOf(lead.id)).slice(1).map((e) => e.summary),
+      ["Lead updated: contact.timeZoneId", "Lead updated: contact.timeZoneId"],
+    );
+  });
+
   test("a national number is read in the address's country when libphonenumber knows it, else in the US", async () => {
     for (const [country, number, e164] of [
       ["XX", "(415) 555-0142", "+14155550142"],

@@ -157,12 +157,10 @@ export function normalizeLeadRequest(
   }
   // An empty avatarUrl (a form's empty field) is "no picture", which the wire writes as null.
   if (contact.avatarUrl === "") contact.avatarUrl = null;
+  // An empty one is "not known" too: null, so that re-sending "" for none is no change.
+  if (typeof contact.timeZoneId === "string" && contact.timeZoneId.trim() === "") contact.timeZoneId = null;
   // Kept as sent; a Windows id is read as its IANA zone where the zone is used (recipientZones).
-  if (
-    typeof contact.timeZoneId === "string" &&
-    contact.timeZoneId !== "" &&
-    !ianaTimeZone(contact.timeZoneId)
-  ) {
+  if (typeof contact.timeZoneId === "string" && !ianaTimeZone(contact.timeZoneId)) {
     throw new LeadValidationError(
       "contact.timeZoneId",
       `contact.timeZoneId '${contact.timeZoneId.slice(0, 60)}' is not an IANA or Windows time zone.`,
