@@ -232,6 +232,7 @@ forEachEngine("leads", (engine) => {
     const cases: Array<[Record<string, unknown>, string]> = [
       [{ metadata: { ...base.metadata, utmSource: 5 } }, "metadata.utmSource"],
       [{ metadata: { ...base.metadata, isImported: "yes" } }, "metadata.isImported"],
+      [{ metadata: { ...base.metadata, smsOptedOut: null } }, "metadata.smsOptedOut"],
       [{ metadata: { ...base.metadata, createdAt: "not a date" } }, "metadata.createdAt"],
       // Passed by the schema's date-time check, but no instant leadtrail can store in UTC form.
       [{ metadata: { ...base.metadata, smsOptOutAt: "2026-12-31T23:59:60Z" } }, "metadata.smsOptOutAt"],
