@@ -476,6 +476,24 @@ forEachEngine("leads", (engine) => {
       await api.call("POST", "/leads/all/my", { filters: [{ field: "id", value: lead.id }] })
     ).json().items[0];
     assert.equal(listed.enabled, false);
+    // The row's enabled is a filter too, with a JSON boolean (as the sources list's is).
+    const byEnabled = async (value: unknown) => {
+      const res = await api.call("POST", "/leads/all/my", {
+        filters: [{ field: "enabled", value }],
+        pageSize: 500,
+      });
+      assert.equal(res.statusCode, 200, res.body);
+      return res.json().items as Array<{ id: string; enabled: boolean }>;
+    };
+    const disabled = await byEnabled(false);
+    assert.ok(disabled.some((r) => r.id === lead.id) && disabled.every((r) => !r.enabled));
+    const enabled = await byEnabled(true);
+    assert.ok(enabled.length > 0 && enabled.every((r) => r.enabled && r.id !== lead.id));
+    const notBoolean = await api.call("POST", "/leads/all/my", {
+      filters: [{ field: "enabled", value: "no" }],
+    });
+    assert.equal(notBoolean.statusCode, 400, notBoolean.body);
+    assert.match(notBoolean.json().detail, /filters\[0\]\.value/);
 
     // Given, it is replaced, and the LeadUpdated event names it.
     const enabledAgain = await api.call("PUT", `/leads/${lead.id}`, leadBody({ enabled: true }));

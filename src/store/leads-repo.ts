@@ -40,6 +40,7 @@ export const LEAD_LIST_SPEC: ListSpec = {
       searchTerm: phoneDigits,
     },
     sourceId: { column: "source_id", kind: "string", filter: true },
+    enabled: { column: "enabled", kind: "boolean", filter: true },
   },
   defaultOrder: { field: "createdAt", direction: "desc" },
   tieBreakers: ["id"],
