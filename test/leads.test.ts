@@ -318,6 +318,13 @@ forEachEngine("leads", (engine) => {
     assert.match(bad.json().detail, /contact\.avatarUrl must match format "uri"/);
   });
 
+  test("/openapi.json says what PUT /leads/{id} replaces and that an absent enabled is kept", async () => {
+    const doc = (await api.call("GET", "/openapi.json", undefined, null)).json();
+    const put = doc.paths["/leads/{id}"].put;
+    assert.match(put.description, /replaced as given: a field left out is removed/);
+    assert.match(put.description, /absent or null enabled keeps the lead's value/);
+  });
+
   test("a US address (country US or not given) needs a US state and ZIP code: a 400 naming the field, and nothing is written", async () => {
     const lead = (await api.call("POST", "/leads", leadBody())).json();
     const leadsBefore = (await api.call("POST", "/leads/all/my", { includeCount: true })).json().totalCount;

@@ -80,6 +80,8 @@ export const leadRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { st
       schema: {
         tags: ["Leads"],
         summary: "Replace a lead (writes a LeadUpdated event naming the changed fields; none for a no-op)",
+        description:
+          "metadata, contact, customer and the tags (tagIds, tagNames) are replaced as given: a field left out is removed, except the SMS consent recorded on the lead. An absent or null enabled keeps the lead's value.",
         params,
         body: LeadRequestSchema,
         response: { 200: { $ref: "LeadResponse#" }, ...problemResponses },
