@@ -383,6 +383,51 @@ forEachEngine("leads", (engine) => {
     );
   });
 
+  test("a lead stored before states and ZIP codes were checked can still be updated, its address sent back as it is", async () => {
+    const lead = (await api.call("POST", "/leads", leadBody())).json();
+    // As stored by an earlier version, which took any state and ZIP code.
+    const legacy = { state: "Calif", postalCode: "N/A" };
+    const row = await api.db.store.db
+      .selectFrom("leads")
+      .select("document")
+      .where("id", "=", lead.id)
+      .executeTakeFirstOrThrow();
+    const document = JSON.parse(row.document);
+    document.contact.streetAddress = legacy;
+    await api.db.store.db
+      .updateTable("leads")
+      .set({ document: JSON.stringify(document) })
+      .where("id", "=", lead.id)
+      .execute();
+    const read = (await api.call("GET", `/leads/${lead.id}`)).json();
+    assert.deepEqual(read.contact.streetAddress, legacy);
+
+    const renamed = await api.call("PUT", `/leads/${lead.id}`, {
+      ...leadBody(),
+      contact: { ...read.contact, firstName: "Renamed" },
+    });
+    assert.equal(renamed.statusCode, 200, renamed.body);
+    assert.deepEqual(renamed.json().contact.streetAddress, legacy);
+    assert.equal((await eventsOf(lead.id)).at(-1)!.summary, "Lead updated: contact.firstName");
+
+    // A new bad value is still a 400, and so it is for a lead that does not exist (the body first).
+    const withAddress = (streetAddress: Record<string, unknown>) =>
+      leadBody({ contact: { ...read.contact, streetAddress } });
+    for (const [path, address, field] of [
+      [`/leads/${lead.id}`, { ...legacy, state: "Zzz" }, "contact.streetAddress.state"],
+      [`/leads/${lead.id}`, { ...legacy, postalCode: "123" }, "contact.streetAddress.postalCode"],
+      ["/leads/lead_01HZZZZZZZZZZZZZZZZZZZZZZZ", legacy, "contact.streetAddress.state"],
+    ] as const) {
+      const res = await api.call("PUT", path, withAddress(address));
+      assert.equal(res.statusCode, 400, `${path} ${JSON.stringify(address)}: ${res.body}`);
+      assert.deepEqual(Object.keys(res.json().errors), [field], res.body);
+    }
+    // A new lead gets no such pass.
+    const created = await api.call("POST", "/leads", withAddress(legacy));
+    assert.equal(created.statusCode, 400, created.body);
+    assert.equal((await api.call("GET", `/leads/${lead.id}`)).json().contact.firstName, "Renamed");
+  });
+
   test("an empty contact.timeZoneId is no time zone: stored and answered as null, and re-sent for none it is no change", async () => {
     const created = await api.call(
       "POST",

@@ -105,18 +105,34 @@ function isUrl(value: string): boolean {
 /**
  * A US address (its country the US, or not given) must name a US state and ZIP code, as a national
  * phone number is read as a US one; another country's address is kept as sent. Both are kept as
- * sent (a state's name or code, in any case); an empty one is a form's empty field.
+ * sent (a state's name or code, in any case); an empty one is a form's empty field. `stored`: the
+ * lead's address before an update, whose state or ZIP sent back unchanged passes (a lead stored
+ * before these were checked can still be updated).
  */
-function checkUsAddress(address: LeadContact["streetAddress"]): void {
+export function checkUsAddress(
+  address: LeadContact["streetAddress"],
+  stored?: LeadContact["streetAddress"],
+): void {
   if (!address || !isUsCountry(address.country)) return;
   const { state, postalCode } = address;
-  if (typeof state === "string" && state.trim() !== "" && usStateCode(state) === null) {
+  const unchanged = (value: unknown, before: unknown) => stored !== undefined && value === before;
+  if (
+    typeof state === "string" &&
+    state.trim() !== "" &&
+    usStateCode(state) === null &&
+    !unchanged(state, stored?.state)
+  ) {
     throw new LeadValidationError(
       "contact.streetAddress.state",
       `contact.streetAddress.state '${state.slice(0, 40)}' is not a US state: give its two-letter code (CA) or its name, or the address's country.`,
     );
   }
-  if (typeof postalCode === "string" && postalCode.trim() !== "" && !isUsZipCode(postalCode)) {
+  if (
+    typeof postalCode === "string" &&
+    postalCode.trim() !== "" &&
+    !isUsZipCode(postalCode) &&
+    !unchanged(postalCode, stored?.postalCode)
+  ) {
     throw new LeadValidationError(
       "contact.streetAddress.postalCode",
       `contact.streetAddress.postalCode '${postalCode.slice(0, 40)}' is not a US ZIP code (94105 or 94105-1234): for another country's postal code, give the address's country.`,
@@ -131,7 +147,8 @@ function checkUsAddress(address: LeadContact["streetAddress"]): void {
  */
 export function normalizeLeadRequest(
   body: LeadRequestBody,
-  options: { acceptSenderIds?: boolean } = {},
+  /** `checkAddress: false`: the caller checks the address (checkUsAddress) against the stored one. */
+  options: { acceptSenderIds?: boolean; checkAddress?: boolean } = {},
 ): LeadDocument {
   const contact: LeadContact = { ...(body.contact ?? {}) };
   if (contact.phone?.number !== undefined && contact.phone?.number !== null) {
@@ -166,7 +183,7 @@ export function normalizeLeadRequest(
       `contact.timeZoneId '${contact.timeZoneId.slice(0, 60)}' is not an IANA or Windows time zone.`,
     );
   }
-  checkUsAddress(contact.streetAddress);
+  if (options.checkAddress !== false) checkUsAddress(contact.streetAddress);
   const metadata = { ...(body.metadata ?? {}) };
   // The response fills these from the lead's row (its organization and creator); a client that sends
   // a lead back as it received it must not change them, nor store another organization's id.

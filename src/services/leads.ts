@@ -3,6 +3,7 @@ import { ACTIVITY_CATEGORY } from "../domain/event-vocabulary.js";
 import { newId } from "../domain/ids.js";
 import {
   changedLeadFields,
+  checkUsAddress,
   type LeadDocument,
   type LeadRequestBody,
   LeadValidationError,
@@ -329,15 +330,18 @@ export async function updateLead(
   // Checked before the lead is locked, so that a bad body never waits for the lock; a short code or
   // sender id passes here, and below only if it is the phone the lead already has (a lead made by
   // such a sender's message can then still be updated).
-  const checked = normalizeLeadRequest(body, { acceptSenderIds: true });
+  const checked = normalizeLeadRequest(body, { acceptSenderIds: true, checkAddress: false });
   return transactKnowingCommit(db, async (trx) => {
     // Locked: identical updates at once write one LeadUpdated event, not one each.
     const existing = await lockLead(trx, actor.organizationId, leadId);
     const keepsPhone = (checked.contact.phone?.number ?? null) === (existing?.phone ?? null);
     // A phone that is no real number is a 400 even for a lead that does not exist: the body first.
-    const doc = keepsPhone ? checked : normalizeLeadRequest(body);
-    if (!existing) return undefined;
-    const before = leadDocument(existing);
+    const doc = keepsPhone ? checked : normalizeLeadRequest(body, { checkAddress: false });
+    const before = existing ? leadDocument(existing) : undefined;
+    // A state or ZIP the lead already has passes, so a lead stored before they were checked can
+    // still be updated; any other is checked, for a lead that does not exist too (the body first).
+    checkUsAddress(doc.contact.streetAddress, before ? (before.contact.streetAddress ?? null) : undefined);
+    if (!existing || !before) return undefined;
     // A message to the old number, to the lead in another time zone or state (the gate's quiet
     // hours) or to a lead now recorded as opted out, that a worker is gating goes out before this
     // commits, or is gated by the lead as it is now.
