@@ -27,6 +27,13 @@ forEachEngine("leads", (engine) => {
   });
   after(() => api.close());
 
+  /** The two writes a LeadRequest goes to: a new lead, and an update of `leadId`. */
+  const writesOf = (leadId: string) =>
+    [
+      ["POST", "/leads"],
+      ["PUT", `/leads/${leadId}`],
+    ] as const;
+
   const eventsOf = async (leadId: string) => {
     const res = await api.call("POST", `/events/leads/${leadId}`, {
       orderBy: [{ field: "createdAt", direction: "asc" }],
@@ -251,10 +258,7 @@ forEachEngine("leads", (engine) => {
       [{ customer: { isHomeowner: "true" } }, "customer.isHomeowner"],
     ];
     for (const [overrides, field] of cases) {
-      for (const [method, path] of [
-        ["POST", "/leads"],
-        ["PUT", `/leads/${lead.id}`],
-      ] as const) {
+      for (const [method, path] of writesOf(lead.id)) {
         const res = await api.call(method, path, leadBody(overrides));
         assert.equal(res.statusCode, 400, `${method} ${JSON.stringify(overrides)}: ${res.body}`);
         const problem = res.json();
@@ -338,10 +342,7 @@ forEachEngine("leads", (engine) => {
       [{ state: "CA", postalCode: "94105-12" }, "contact.streetAddress.postalCode"],
       [{ postalCode: "SW1A 1AA", country: "USA" }, "contact.streetAddress.postalCode"],
     ] as const) {
-      for (const [method, path] of [
-        ["POST", "/leads"],
-        ["PUT", `/leads/${lead.id}`],
-      ] as const) {
+      for (const [method, path] of writesOf(lead.id)) {
         const res = await api.call(method, path, withAddress(address));
         assert.equal(res.statusCode, 400, `${method} ${JSON.stringify(address)}: ${res.body}`);
         assert.equal(res.headers["content-type"], "application/problem+json; charset=utf-8");
