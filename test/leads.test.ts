@@ -365,6 +365,10 @@ forEachEngine("leads", (engine) => {
       { state: "", postalCode: "" },
       { state: "Ontario", postalCode: "K1A 0B1", country: "CA" },
       { state: "Bavaria", postalCode: "80331", country: "Germany" },
+      // No country, but a Canadian province: a vendor leaves Canada out as it leaves the US out.
+      { state: "ON", postalCode: "M5V 2T6" },
+      { province: "Quebec", postalCode: "H2X 1Y4" },
+      { state: "Washington D.C.", postalCode: "20001" },
     ]) {
       const res = await api.call("POST", "/leads", withAddress(address));
       assert.equal(res.statusCode, 201, `${JSON.stringify(address)}: ${res.body}`);

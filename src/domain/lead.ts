@@ -1,6 +1,7 @@
 import { type CountryCode, isSupportedCountry } from "libphonenumber-js";
 import { microsToUsd, usdToMicros } from "./money.js";
 import { isValidEmail, senderId, toE164 } from "./phone.js";
+import { isCountrylessCanadianAddress } from "./region-zones.js";
 import { normalizeTagName, type TagRef, tagIdForName, tagIdSet } from "./tags.js";
 import { parseRfc3339, toIso } from "./time.js";
 import { isUsCountry, isUsZipCode, usStateCode } from "./us-address.js";
@@ -104,7 +105,8 @@ function isUrl(value: string): boolean {
 
 /**
  * A US address (its country the US, or not given) must name a US state and ZIP code, as a national
- * phone number is read as a US one; another country's address is kept as sent. Both are kept as
+ * phone number is read as a US one; another country's address is kept as sent, and so is one that
+ * names no country but a Canadian province (ON, Ontario). Both are kept as
  * sent (a state's name or code, in any case); an empty one is a form's empty field. `stored`: the
  * lead's address before an update, whose state or ZIP sent back unchanged passes (a lead stored
  * before these were checked can still be updated).
@@ -113,7 +115,7 @@ export function checkUsAddress(
   address: LeadContact["streetAddress"],
   stored?: LeadContact["streetAddress"],
 ): void {
-  if (!address || !isUsCountry(address.country)) return;
+  if (!address || !isUsCountry(address.country) || isCountrylessCanadianAddress(address)) return;
   const { state, postalCode } = address;
   const unchanged = (value: unknown, before: unknown) => stored !== undefined && value === before;
   if (

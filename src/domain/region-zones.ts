@@ -2,12 +2,11 @@
 // spans, for reading a lead's postal address as a place the person may be (quiet hours). Zones are
 // named as libphonenumber's number data names them, so a number and an address can be compared.
 
-import { US_STATE_CODES } from "./us-address.js";
+import { US_STATE_CODES, US_TERRITORY_CODES } from "./us-address.js";
 
 /** Two-letter codes by English name, as libphonenumber's geocoding and lead vendors write them. */
 export const REGION_CODES: Readonly<Record<string, string>> = {
   ...US_STATE_CODES,
-  "Washington D.C.": "DC",
   Alberta: "AB",
   "British Columbia": "BC",
   Manitoba: "MB",
@@ -104,18 +103,11 @@ const ZONES_BY_REGION: Readonly<Record<string, readonly string[]>> = {
   YT: ["America/Whitehorse"],
 };
 
-/** US territories, by name as an address may write them (libphonenumber gives each a country of its own). */
-const TERRITORY_CODES: Readonly<Record<string, string>> = {
-  "Puerto Rico": "PR",
-  "U.S. Virgin Islands": "VI",
-  "US Virgin Islands": "VI",
-  Guam: "GU",
-  "Northern Mariana Islands": "MP",
-  "American Samoa": "AS",
-};
-
 const CODE_BY_LOWER_CASE_NAME = new Map(
-  Object.entries({ ...REGION_CODES, ...TERRITORY_CODES }).map(([name, code]) => [name.toLowerCase(), code]),
+  Object.entries({ ...REGION_CODES, ...US_TERRITORY_CODES }).map(([name, code]) => [
+    name.toLowerCase(),
+    code,
+  ]),
 );
 
 /** Countries whose addresses name a region of this table: none written (most US leads), the US, Canada. */
@@ -136,6 +128,32 @@ export function addressRegion(address: Readonly<Record<string, unknown>> | null 
   const code =
     written.length === 2 ? written.toUpperCase() : CODE_BY_LOWER_CASE_NAME.get(written.toLowerCase());
   return code !== undefined && ZONES_BY_REGION[code] !== undefined ? code : null;
+}
+
+const CANADIAN_REGIONS = new Set([
+  "AB",
+  "BC",
+  "MB",
+  "NB",
+  "NL",
+  "NS",
+  "ON",
+  "PE",
+  "QC",
+  "SK",
+  "NT",
+  "NU",
+  "YT",
+]);
+
+/**
+ * Whether an address that names no country names a Canadian province or territory (ON, Ontario):
+ * a lead vendor may leave Canada out as it leaves the US out, and such an address is no US one.
+ */
+export function isCountrylessCanadianAddress(address: Readonly<Record<string, unknown>>): boolean {
+  if (text(address.country) !== "") return false;
+  const region = addressRegion(address);
+  return region !== null && CANADIAN_REGIONS.has(region);
 }
 
 /** The zones a region spans (addressRegion's code), or null for none this table knows. */

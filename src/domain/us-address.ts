@@ -12,6 +12,7 @@ export const US_STATE_CODES: Readonly<Record<string, string>> = {
   Connecticut: "CT",
   Delaware: "DE",
   "District of Columbia": "DC",
+  "Washington D.C.": "DC",
   Florida: "FL",
   Georgia: "GA",
   Hawaii: "HI",
@@ -56,24 +57,31 @@ export const US_STATE_CODES: Readonly<Record<string, string>> = {
   Wyoming: "WY",
 };
 
-/** Territories and the armed forces' codes, which a US postal address may also carry. */
-const OTHER_USPS_CODES: Readonly<Record<string, string>> = {
+/** US territories, by name as an address may write them (libphonenumber gives each a country of its own). */
+export const US_TERRITORY_CODES: Readonly<Record<string, string>> = {
   "Puerto Rico": "PR",
   "U.S. Virgin Islands": "VI",
+  "US Virgin Islands": "VI",
   "Virgin Islands": "VI",
   Guam: "GU",
   "Northern Mariana Islands": "MP",
   "American Samoa": "AS",
+};
+
+/** The armed forces' codes, which a US postal address may also carry. */
+const ARMED_FORCES_CODES: Readonly<Record<string, string>> = {
   "Armed Forces Americas": "AA",
   "Armed Forces Europe": "AE",
   "Armed Forces Pacific": "AP",
 };
 
 const CODE_BY_FOLDED_NAME = new Map(
-  Object.entries({ ...US_STATE_CODES, ...OTHER_USPS_CODES }).flatMap(([name, code]) => [
-    [name.toLowerCase(), code],
-    [code.toLowerCase(), code],
-  ]),
+  Object.entries({ ...US_STATE_CODES, ...US_TERRITORY_CODES, ...ARMED_FORCES_CODES }).flatMap(
+    ([name, code]) => [
+      [name.toLowerCase(), code],
+      [code.toLowerCase(), code],
+    ],
+  ),
 );
 
 /** The USPS code of a state written as its code or its name, in any case ("ca", "California"); else null. */
