@@ -153,6 +153,51 @@ test("the adapter speaks Telnyx's messages API and maps its answers", async () =
   assert.equal(result.kind === "transient" ? result.errorCode : null, "ConnectError");
 });
 
+test("a refusal worth retrying carries how long Telnyx asked us to wait: Retry-After, or its rate limit's reset when nothing is left", async () => {
+  const fake = new FakeTelnyx();
+  const url = await fake.start();
+  const provider = new TelnyxProvider({
+    apiKey: "KEYtest",
+    apiBaseUrl: `${url}/v2`,
+    publicUrl: "https://hooks.example",
+    webhookUrlSecret: urlSecret,
+  });
+  const inAMinute = new Date(Date.now() + 60_000).toUTCString();
+  try {
+    for (const [behaviour, headers, expected] of [
+      ["429", { "retry-after": "120" }, [120_000, 120_000]],
+      ["500", { "retry-after": "30" }, [30_000, 30_000]],
+      // An HTTP date: the time left until then (it was a minute when the header was made).
+      ["429", { "retry-after": inAMinute }, [50_000, 60_000]],
+      // Telnyx's documented rate limit headers: the window resets in 90 s and nothing is left.
+      [
+        "429",
+        { "x-ratelimit-limit": "100", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "90" },
+        [90_000, 90_000],
+      ],
+      // Requests are left: the 429 is not the API window's (a full message queue, 40318).
+      ["429", { "x-ratelimit-remaining": "12", "x-ratelimit-reset": "90" }, null],
+      ["429", { "retry-after": "soon" }, null],
+      ["429", {}, null],
+    ] as const) {
+      fake.behaviour.set(outboundStub.to, behaviour);
+      fake.answerHeaders.set(outboundStub.to, headers);
+      const result = await provider.send(outboundStub);
+      assert.equal(result.kind, "transient", JSON.stringify(headers));
+      const asked = result.kind === "transient" ? result.retryAfterMs : undefined;
+      if (expected === null) assert.equal(asked, undefined, JSON.stringify(headers));
+      else {
+        assert.ok(
+          asked !== undefined && asked >= expected[0] && asked <= expected[1],
+          `${asked} ${JSON.stringify(headers)}`,
+        );
+      }
+    }
+  } finally {
+    await fake.stop();
+  }
+});
+
 test("Telnyx's 40300 (the recipient texted STOP) says the recipient opted out; other refusals do not", async () => {
   const fake = new FakeTelnyx();
   const url = await fake.start();
@@ -1567,6 +1612,26 @@ forEachEngine("Telnyx end to end", (engine) => {
     for (const n of [known, other]) {
       await api.db.store.db.updateTable("phone_numbers").set({ enabled: 0 }).where("id", "=", n.id).execute();
     }
+  });
+
+  test("a retry waits at least as long as Telnyx's Retry-After asks, and is not spent before then", async () => {
+    const phone = "+12125550228";
+    fake.behaviour.set(phone, "429");
+    fake.answerHeaders.set(phone, { "retry-after": "120" });
+    const { conversationId } = await addLead(api, phone);
+    const sms = (await api.call("POST", "/sms/send", { conversationId, text: "wait for it" })).json();
+    const retrying = await waitForEvent(api, sms.id, (e) => Number(e.retryCount) >= 1 || isFinal(e));
+    assert.equal(retrying.status, "Queued");
+    assert.equal(retrying.retryCount, 1);
+    const refusedAt = fake.requests.find((r) => r.body.to === phone)!.at;
+    assert.ok(
+      Date.parse(String(retrying.nextRetryAt)) >= refusedAt + 120_000,
+      `${retrying.nextRetryAt} is not 120 s after ${new Date(refusedAt).toISOString()}`,
+    );
+    // Not before it: LEADTRAIL_RETRY_BASE_SECONDS (0.01) alone would have retried at once.
+    assert.equal(fake.requests.filter((r) => r.body.to === phone).length, 1);
+    // It would otherwise wait two minutes after these tests end.
+    assert.equal((await api.call("POST", `/sms/${sms.id}/cancel`, {})).statusCode, 200);
   });
 
   test("429 and 5xx from Telnyx are retried; a 422 fails the message with Telnyx's code", async () => {

@@ -20,8 +20,11 @@ export type SendResult =
       /** How many parts the provider says it split an SMS into (Telnyx's `parts`), when it says. */
       parts?: number;
     }
-  /** 429, 5xx, timeouts: worth retrying later. */
-  | { kind: "transient"; errorCode: string; errorMessage: string }
+  /**
+   * 429, 5xx, timeouts: worth retrying later. `retryAfterMs`: how long the provider asked us to wait
+   * (Retry-After, or its rate limit's reset), which the retry waits at least.
+   */
+  | { kind: "transient"; errorCode: string; errorMessage: string; retryAfterMs?: number }
   /**
    * Rejected for good (invalid number, bad request…): the message fails now. `recipientOptedOut`
    * when the refusal says the recipient opted out at the provider or carrier (a STOP it holds).

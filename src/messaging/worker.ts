@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import type { Kysely, Transaction } from "kysely";
 import type { MessagingConfig } from "../config.js";
-import { retryDelayMs } from "../domain/backoff.js";
+import { MAX_RETRY_DELAY_MS, retryDelayMs } from "../domain/backoff.js";
 import {
   isAcceptedByProvider,
   isReconciledUnknown,
@@ -775,7 +775,10 @@ export class Worker {
     }
     const attempts = event.retry_count + 1;
     if (result.kind === "transient" && attempts <= this.options.config.retryMaxAttempts) {
-      const nextRetryAt = now + retryDelayMs(attempts, this.options.config.retryBaseSeconds);
+      // Never sooner than the provider asked: a retry it would refuse again spends an attempt for nothing.
+      const askedMs = Math.min(result.retryAfterMs ?? 0, MAX_RETRY_DELAY_MS);
+      const nextRetryAt =
+        now + Math.max(retryDelayMs(attempts, this.options.config.retryBaseSeconds), askedMs);
       return (
         (await transition(
           trx,

@@ -132,6 +132,7 @@ export interface FakeTelnyxOptions {
 interface Answer {
   status: number;
   body: unknown;
+  headers?: Record<string, string>;
 }
 
 const error = (status: number, code: string, title: string, detail?: string): Answer => ({
@@ -146,6 +147,11 @@ export class FakeTelnyx {
   readonly requests: ReceivedRequest[] = [];
   /** Per recipient number; default "accept". */
   readonly behaviour = new Map<string, Behaviour>();
+  /**
+   * Per recipient: headers sent with every answer to their message requests, such as Retry-After or
+   * Telnyx's rate limit headers (x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset).
+   */
+  readonly answerHeaders = new Map<string, Record<string, string>>();
   /** Recipients with a block rule (they texted an opt-out keyword): refused with 40300, whatever behaviour says. */
   readonly blockRules = new Set<string>();
   /** The `parts` an acceptance reports, per recipient number; default 1. */
@@ -175,9 +181,9 @@ export class FakeTelnyx {
   async start(port = 0): Promise<string> {
     this.server = createServer((req, res) => {
       this.handle(req).then(
-        ({ status, body }) => {
+        ({ status, body, headers }) => {
           if (status === 0) return; // hang: never answer (the socket is closed by stop())
-          res.writeHead(status, { "content-type": "application/json" });
+          res.writeHead(status, { "content-type": "application/json", ...headers });
           res.end(JSON.stringify(body));
         },
         () => {
@@ -271,7 +277,10 @@ export class FakeTelnyx {
       ? error(401, "10009", "Authentication failed", "The required authentication headers were missing.")
       : body === null
         ? error(400, "10015", "Bad Request", "The request body is not valid JSON.")
-        : this.answer(behaviour, body, req.headers.authorization);
+        : {
+            ...this.answer(behaviour, body, req.headers.authorization),
+            headers: this.answerHeaders.get(body.to),
+          };
     this.requests.push({
       body: body ?? ({} as MessageRequestBody),
       authorization: req.headers.authorization,
@@ -291,7 +300,7 @@ export class FakeTelnyx {
         // Telnyx's answer to a key it does not accept (revoked, rotated).
         return error(401, "10009", "Authentication failed", "The API key is not valid.");
       case "408":
-        return error(408, "10010", "Request timeout", "The request was not received in time.");
+        return error(408, "10008", "Request timeout", "The request was not received in time.");
       case "429":
         return error(429, "10011", "Too many requests", "Rate limit exceeded. Try again later.");
       case "500":

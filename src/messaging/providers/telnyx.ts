@@ -1,5 +1,6 @@
 import { MAX_SEND_CALL_MS, type OutboundMessage, type Provider, type SendResult } from "../provider.js";
 import { isTelnyxOptOut } from "./telnyx-opt-out.js";
+import { telnyxRetryAfterMs } from "./telnyx-retry-after.js";
 import { webhookUrlQuery } from "./telnyx-webhook-url.js";
 
 // Telnyx's v2 Messaging API (POST /v2/messages), spoken with Node's own fetch.
@@ -105,7 +106,13 @@ export class TelnyxProvider implements Provider {
       response.status === 401 ||
       (response.status >= 500 && first !== undefined)
     ) {
-      return { kind: "transient", errorCode: String(response.status), errorMessage };
+      const retryAfterMs = telnyxRetryAfterMs(response.headers, response.status, Date.now());
+      return {
+        kind: "transient",
+        errorCode: String(response.status),
+        errorMessage,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      };
     }
     if (response.status >= 500) return { kind: "unknown", errorCode: String(response.status), errorMessage };
     if (response.ok) {
