@@ -1251,6 +1251,20 @@ forEachEngine("Telnyx end to end", (engine) => {
     assert.deepEqual(request.body.media_urls, ["https://media.example/house.jpg"]);
   });
 
+  test("an MMS of pictures alone goes without text, which Telnyx takes only as a non-empty string", async () => {
+    const { conversationId } = await addLead(api, "+12125550229");
+    const res = await api.call("POST", "/sms/send", {
+      conversationId,
+      mediaUrls: ["https://media.example/plan.png"],
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    const mms = await waitForEvent(api, res.json().id, (e) => e.status === "Sent" || isFinal(e));
+    assert.equal(mms.status, "Sent", String(mms.statusReason));
+    const request = fake.sent.find((r) => r.body.webhook_url?.includes(String(mms.id)))!;
+    assert.equal("text" in request.body, false);
+    assert.deepEqual(request.body.media_urls, ["https://media.example/plan.png"]);
+  });
+
   test("an answer that does not say whether Telnyx took it is never resent: Sending, until receipts finish it", async () => {
     // Telnyx takes the message, but its answer never comes (a timeout after the request went out).
     fake.behaviour.set("+12125550207", "accept-hang");

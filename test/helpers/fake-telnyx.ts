@@ -64,7 +64,8 @@ const BEHAVIOURS = new Set<string>([
 export interface MessageRequestBody {
   from: string;
   to: string;
-  text: string;
+  /** Absent from an MMS without words. */
+  text?: string;
   media_urls?: string[];
   webhook_url?: string;
   webhook_failover_url?: string;
@@ -139,6 +140,18 @@ const error = (status: number, code: string, title: string, detail?: string): An
   status,
   body: { errors: [{ code, title, ...(detail ? { detail } : {}) }] },
 });
+
+/**
+ * What Telnyx's send schema says of a message's content: `text` is "a non-empty string", required
+ * for an SMS; `media_urls` is required for an MMS. Null when the body keeps to it.
+ */
+function contentProblem(body: MessageRequestBody): string | null {
+  if ("text" in body && (typeof body.text !== "string" || body.text === ""))
+    return "The 'text' parameter must be a non-empty string.";
+  if (!("text" in body) && !body.media_urls?.length)
+    return "A message needs 'text' (SMS) or 'media_urls' (MMS).";
+  return null;
+}
 
 export class FakeTelnyx {
   /** Accepted message requests, in order. */
@@ -277,10 +290,12 @@ export class FakeTelnyx {
       ? error(401, "10009", "Authentication failed", "The required authentication headers were missing.")
       : body === null
         ? error(400, "10015", "Bad Request", "The request body is not valid JSON.")
-        : {
-            ...this.answer(behaviour, body, req.headers.authorization),
-            headers: this.answerHeaders.get(body.to),
-          };
+        : contentProblem(body)
+          ? error(422, "10015", "Bad Request", contentProblem(body)!)
+          : {
+              ...this.answer(behaviour, body, req.headers.authorization),
+              headers: this.answerHeaders.get(body.to),
+            };
     this.requests.push({
       body: body ?? ({} as MessageRequestBody),
       authorization: req.headers.authorization,

@@ -45,10 +45,11 @@ export class TelnyxProvider implements Provider {
     const body: Record<string, unknown> = {
       from: message.from,
       to: message.to,
-      text: message.text,
       webhook_url: this.webhookUrl(message),
       use_profile_webhooks: false,
     };
+    // Telnyx takes `text` only as a non-empty string: an MMS of pictures alone goes without it.
+    if (message.text.trim() !== "" || message.mediaUrls.length === 0) body.text = message.text;
     if (message.mediaUrls.length > 0) body.media_urls = message.mediaUrls;
     let response: Response;
     let text: string;
