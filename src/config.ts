@@ -19,6 +19,11 @@ export interface MessagingConfig {
   telnyx: { apiKey: string | undefined; publicKey: string | undefined; apiBaseUrl: string };
   /** Where providers reach our webhooks (LEADTRAIL_PUBLIC_URL). */
   publicUrl: string;
+  /**
+   * Where Telnyx turns when webhooks to publicUrl keep failing (LEADTRAIL_FAILOVER_PUBLIC_URL): another
+   * way in to a leadtrail on the same database. Null when unset.
+   */
+  failoverPublicUrl: string | null;
   /** How often the warmup scheduler looks for due warmup messages (LEADTRAIL_WARMUP_TICK_SECONDS). */
   warmupTickSeconds: number;
   /** How long after a send the simulator delivers its receipt (LEADTRAIL_SIMULATOR_RECEIPT_SECONDS). */
@@ -143,6 +148,9 @@ function httpUrl(name: string, raw: string): string {
   return raw.replace(/\/$/, "");
 }
 
+const optionalHttpUrl = (name: string, raw: string | undefined): string | null =>
+  raw === undefined ? null : httpUrl(name, raw);
+
 function named<T>(name: string, read: () => T): T {
   try {
     return read();
@@ -184,6 +192,10 @@ export function loadMessagingConfig(env: NodeJS.ProcessEnv = process.env, port =
     publicUrl: httpUrl(
       "LEADTRAIL_PUBLIC_URL",
       setting("LEADTRAIL_PUBLIC_URL", env) ?? `http://127.0.0.1:${port}`,
+    ),
+    failoverPublicUrl: optionalHttpUrl(
+      "LEADTRAIL_FAILOVER_PUBLIC_URL",
+      setting("LEADTRAIL_FAILOVER_PUBLIC_URL", env),
     ),
     warmupTickSeconds: decimal("LEADTRAIL_WARMUP_TICK_SECONDS", 60, env, DAY_SECONDS),
     simulatorReceiptSeconds: decimal("LEADTRAIL_SIMULATOR_RECEIPT_SECONDS", 0.02, env, DAY_SECONDS),

@@ -108,6 +108,10 @@ test("every setting the README lists is checked: a bad value is refused with a m
       { LEADTRAIL_PUBLIC_URL: "ftp://example.com" },
       /^LEADTRAIL_PUBLIC_URL must be an http:\/\/ or https:\/\/ URL/,
     ],
+    [
+      { LEADTRAIL_FAILOVER_PUBLIC_URL: "leads-b.example.com" },
+      /^LEADTRAIL_FAILOVER_PUBLIC_URL must be an http:\/\/ or https:\/\/ URL, got 'leads-b.example.com'$/,
+    ],
     [{ LEADTRAIL_RATE_LIMIT_PER_MINUTE: "0" }, /^LEADTRAIL_RATE_LIMIT_PER_MINUTE must be an integer from 1/],
     // One batch would let a single slow call hold every due message (worker.ts).
     [
@@ -140,6 +144,12 @@ test("accepted settings: a PostgreSQL URL in any case of its scheme, URLs withou
     LEADTRAIL_SHUTDOWN_GRACE_SECONDS: "2.5",
   });
   assert.equal(config.messaging.publicUrl, "https://leads.example.com");
+  assert.equal(config.messaging.failoverPublicUrl, null);
+  assert.equal(
+    loadMessagingConfig({ LEADTRAIL_FAILOVER_PUBLIC_URL: "https://leads-b.example.com/" }).failoverPublicUrl,
+    "https://leads-b.example.com",
+  );
+  assert.equal(loadMessagingConfig({ LEADTRAIL_FAILOVER_PUBLIC_URL: " " }).failoverPublicUrl, null);
   assert.equal(config.messaging.telnyx.apiBaseUrl, "http://127.0.0.1:9000/v2");
   assert.equal(config.shutdownGraceMs, 2_500);
   assert.equal(loadConfig({}).messaging.publicUrl, "http://127.0.0.1:3000");

@@ -9,7 +9,7 @@ import { sql } from "kysely";
 import type { MessagingConfig } from "../src/config.js";
 import { ACTIVITY_CATEGORY } from "../src/domain/event-vocabulary.js";
 import type { OutboundMessage } from "../src/messaging/provider.js";
-import { checkProviderSettings } from "../src/messaging/providers/index.js";
+import { checkProviderSettings, createProvider } from "../src/messaging/providers/index.js";
 import { TelnyxProvider } from "../src/messaging/providers/telnyx.js";
 import {
   parseTelnyxWebhook,
@@ -33,8 +33,10 @@ import {
   isFinal,
   senderFailureCount,
   senderNumberRow,
+  until,
   waitForEvent,
 } from "./helpers/messaging.js";
+import { freePort } from "./helpers/processes.js";
 import { postWebhook, queryOf, signedQuery, startTelnyxWorker, telnyxEnv } from "./helpers/telnyx.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -1673,5 +1675,40 @@ forEachEngine("Telnyx end to end", (engine) => {
     const { check, entries } = await suppressionOf("+12125550205");
     assert.equal(check.allowed, true);
     assert.equal(entries.length, 0);
+  });
+});
+
+forEachEngine("Telnyx webhook failover", (engine) => {
+  test("with LEADTRAIL_FAILOVER_PUBLIC_URL each message names a failover URL, and receipts Telnyx cannot deliver to the public URL arrive there", async () => {
+    const fake = new FakeTelnyx({ autoReceipts: true, receiptDelayMs: 10 });
+    const url = await fake.start();
+    const port = await freePort();
+    // LEADTRAIL_PUBLIC_URL (telnyxEnv's port 9) takes no connections: only the failover reaches us.
+    const api = await startTestApi(engine, {
+      env: { ...telnyxEnv(fake, url), LEADTRAIL_FAILOVER_PUBLIC_URL: `http://127.0.0.1:${port}/` },
+    });
+    try {
+      await api.app.listen({ port, host: "127.0.0.1" });
+      await addSenderNumber(api);
+      await createWallet(api.db.store.db, api.org.organizationId, 10_000_000);
+      api.pipeline.startWorker(
+        createProvider(api.pipeline.config, api.pipeline, api.db.store.webhookUrlSecret),
+        { pollMs: 10 },
+      );
+      const { conversationId } = await addLead(api, "+12125550231");
+      const sms = (await api.call("POST", "/sms/send", { conversationId, text: "Failover" })).json();
+      const request = await until("Telnyx to take it", async () => fake.sent[0]);
+      assert.equal(
+        request.body.webhook_failover_url,
+        `http://127.0.0.1:${port}/webhooks/telnyx${queryOf(request)}`,
+        "the same signed query as the webhook_url's",
+      );
+      assert.ok(request.body.webhook_url?.startsWith("http://127.0.0.1:9/webhooks/telnyx?"));
+      const delivered = await waitForEvent(api, sms.id, (e) => e.status === "Delivered" || isFinal(e));
+      assert.equal(delivered.status, "Delivered");
+    } finally {
+      await api.close();
+      await fake.stop();
+    }
   });
 });

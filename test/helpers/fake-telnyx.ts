@@ -6,8 +6,8 @@ import { fileURLToPath } from "node:url";
 
 // A local HTTP server that speaks Telnyx's v2 messaging JSON: POST /v2/messages answered per
 // recipient number (accept, 429, 500, 422, hang…), and signed webhooks (Ed25519 over
-// `timestamp|body`, the key pair generated here) back to each message's webhook_url, retried until
-// the receiver answers 2xx, as Telnyx retries.
+// `timestamp|body`, the key pair generated here) back to each message's webhook_url (and its
+// webhook_failover_url), retried until the receiver answers 2xx (see deliverWithRetry).
 //
 // Tests use it in-process. The crash test runs it as a process of its own:
 //   node --import tsx test/helpers/fake-telnyx.ts [--port N] [--receipt-delay-ms N] [--no-auto-receipts]
@@ -343,11 +343,11 @@ export class FakeTelnyx {
     const id = randomUUID();
     this.sent.push({ id, body, authorization, at: Date.now() });
     if (this.options.autoReceipts && body.webhook_url) {
-      const url = body.webhook_url;
+      const urls = [body.webhook_url, ...(body.webhook_failover_url ? [body.webhook_failover_url] : [])];
       const delay = this.options.receiptDelayMs ?? 50;
-      this.later(delay, () => this.deliverWithRetry(url, this.webhook("message.sent", id, body, "sent")));
+      this.later(delay, () => this.deliverWithRetry(urls, this.webhook("message.sent", id, body, "sent")));
       this.later(delay * 2, () =>
-        this.deliverWithRetry(url, this.webhook("message.finalized", id, body, "delivered")),
+        this.deliverWithRetry(urls, this.webhook("message.finalized", id, body, "delivered")),
       );
     }
     // Taken (and its receipts on their way), but the answer never comes back.
@@ -483,10 +483,16 @@ export class FakeTelnyx {
     }
   }
 
-  /** POSTs a signed webhook (signed afresh each time); retries every 250 ms for 60 s until a 2xx. */
-  async deliverWithRetry(url: string, webhook: unknown): Promise<void> {
+  /**
+   * POSTs a signed webhook (signed afresh each time) until one answers 2xx: as Telnyx does, three
+   * attempts at the message's webhook_url, then three at its webhook_failover_url if it has one.
+   * Telnyx then gives up; the fake goes round again, every 250 ms for 60 s, so that a test that
+   * restarts the server (crash.test.ts) still gets the receipts owed meanwhile.
+   */
+  async deliverWithRetry(urls: string[], webhook: unknown): Promise<void> {
     const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline && !this.stopped) {
+    for (let attempt = 0; Date.now() < deadline && !this.stopped; attempt++) {
+      const url = urls[Math.floor(attempt / 3) % urls.length]!;
       const status = await this.deliver(url, webhook);
       if (status >= 200 && status < 300) return;
       await new Promise((r) => setTimeout(r, 250));

@@ -33,6 +33,7 @@ export function createProvider(
         apiKey: config.telnyx.apiKey,
         apiBaseUrl: config.telnyx.apiBaseUrl,
         publicUrl: config.publicUrl,
+        ...(config.failoverPublicUrl === null ? {} : { failoverPublicUrl: config.failoverPublicUrl }),
         webhookUrlSecret,
         // Over before the reconcile deadline can end the message ProviderOutcomeUnknown.
         timeoutMs: sendCallTimeoutMs(config.reconcileSeconds),

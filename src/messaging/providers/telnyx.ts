@@ -19,6 +19,11 @@ export interface TelnyxOptions {
   apiBaseUrl: string;
   /** Our public base URL: each message's webhook_url is `${publicUrl}/webhooks/telnyx?event=…&org=…&sig=…`. */
   publicUrl: string;
+  /**
+   * Another way in to us (LEADTRAIL_FAILOVER_PUBLIC_URL): each message's webhook_failover_url, with the
+   * same query. Telnyx tries a webhook URL a few times only, then the failover URL, then gives up.
+   */
+  failoverPublicUrl?: string;
   /** Signs the webhook_url's org and event (./telnyx-webhook-url.ts; Store.webhookUrlSecret). */
   webhookUrlSecret: Buffer;
   /** How long a send call may run (createProvider: sendCallTimeoutMs, within the reconcile deadline). */
@@ -36,9 +41,12 @@ export class TelnyxProvider implements Provider {
 
   constructor(private readonly options: TelnyxOptions) {}
 
-  webhookUrl(message: Pick<OutboundMessage, "eventId" | "organizationId">): string {
+  webhookUrl(
+    message: Pick<OutboundMessage, "eventId" | "organizationId">,
+    base = this.options.publicUrl,
+  ): string {
     const query = webhookUrlQuery(this.options.webhookUrlSecret, message);
-    return `${this.options.publicUrl}/webhooks/telnyx?${query}`;
+    return `${base}/webhooks/telnyx?${query}`;
   }
 
   async send(message: OutboundMessage): Promise<SendResult> {
@@ -48,6 +56,8 @@ export class TelnyxProvider implements Provider {
       webhook_url: this.webhookUrl(message),
       use_profile_webhooks: false,
     };
+    const failover = this.options.failoverPublicUrl;
+    if (failover) body.webhook_failover_url = this.webhookUrl(message, failover);
     // Telnyx takes `text` only as a non-empty string: an MMS of pictures alone goes without it.
     if (message.text.trim() !== "" || message.mediaUrls.length === 0) body.text = message.text;
     if (message.mediaUrls.length > 0) body.media_urls = message.mediaUrls;
