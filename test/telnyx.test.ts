@@ -334,8 +334,15 @@ test("the fake runs as a process of its own and sends signed receipts for what i
     ["--import", "tsx", "test/helpers/fake-telnyx.ts", "--receipt-delay-ms", "20"],
     { cwd: ROOT, env, stdio: ["ignore", "pipe", "inherit"] },
   );
-  const received: Array<{ ok: boolean; body: { data: { event_type: string; payload: { to: unknown } } } }> =
-    [];
+  /** A webhook the fake sent, as far as this test reads it. */
+  interface Received {
+    ok: boolean;
+    body: {
+      data: { event_type: string; payload: { to: Array<{ phone_number: string; status: string }> } };
+      meta: { attempt: number; delivered_to: string };
+    };
+  }
+  const received: Received[] = [];
   const receiver = createServer((req, res) => {
     let raw = "";
     req.on("data", (chunk) => {
@@ -403,10 +410,15 @@ test("the fake runs as a process of its own and sends signed receipts for what i
     const deadline = Date.now() + 10_000;
     while (received.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(
-      received.map((r) => [r.ok, r.body.data.event_type, r.body.data.payload.to]),
+      received.map(({ ok, body: { data, meta } }) => [
+        ok,
+        data.event_type,
+        data.payload.to.map((t) => [t.phone_number, t.status]),
+        meta,
+      ]),
       [
-        [true, "message.sent", [{ phone_number: "+12125550198", status: "sent" }]],
-        [true, "message.finalized", [{ phone_number: "+12125550198", status: "delivered" }]],
+        [true, "message.sent", [["+12125550198", "sent"]], { attempt: 1, delivered_to: hook }],
+        [true, "message.finalized", [["+12125550198", "delivered"]], { attempt: 1, delivered_to: hook }],
       ],
     );
     const sent = (await (await fetch(`${started.url}/__sent`)).json()) as Array<{ id: string }>;

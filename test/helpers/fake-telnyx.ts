@@ -153,6 +153,23 @@ function contentProblem(body: MessageRequestBody): string | null {
   return null;
 }
 
+/** The fake's one messaging profile, and the Telnyx organization owning it. */
+const PROFILE_ID = "4001767e-ce0f-4cae-9d5f-0d5e636e7809";
+const ORGANIZATION_ID = "b448f9cc-a842-4784-98e9-03c1a5872950";
+
+/**
+ * How Telnyx splits a text: GSM-7 (160 characters, 153 a part when split) when it has nothing else
+ * (approximated here by printable ASCII), else UCS-2 (70 UTF-16 units, 67 a part).
+ */
+function partsOf(text: string): { encoding: string; parts: number } {
+  const gsm = /^[\x20-\x7E\n\r]*$/.test(text);
+  const [single, part] = gsm ? [160, 153] : [70, 67];
+  return {
+    encoding: gsm ? "GSM-7" : "UCS-2",
+    parts: text.length <= single ? 1 : Math.ceil(text.length / part),
+  };
+}
+
 export class FakeTelnyx {
   /** Accepted message requests, in order. */
   readonly sent: SentRequest[] = [];
@@ -361,9 +378,13 @@ export class FakeTelnyx {
           direction: "outbound",
           id,
           type: body.media_urls?.length ? "MMS" : "SMS",
+          messaging_profile_id: PROFILE_ID,
+          organization_id: ORGANIZATION_ID,
           from: { phone_number: body.from, carrier: "Telnyx", line_type: "Wireless" },
           to: [{ phone_number: body.to, status: "queued", carrier: "", line_type: "" }],
-          text: body.text,
+          cc: [],
+          text: body.text ?? null,
+          subject: null,
           media: (body.media_urls ?? []).map((url) => ({
             url,
             content_type: null,
@@ -372,8 +393,14 @@ export class FakeTelnyx {
           })),
           webhook_url: body.webhook_url ?? null,
           webhook_failover_url: body.webhook_failover_url ?? null,
-          encoding: "GSM-7",
-          parts: this.partsReported.get(body.to) ?? 1,
+          ...partsOf(body.text ?? ""),
+          ...(this.partsReported.has(body.to) ? { parts: this.partsReported.get(body.to) } : {}),
+          cost: null,
+          tags: [],
+          received_at: new Date().toISOString(),
+          sent_at: null,
+          completed_at: null,
+          valid_until: new Date(Date.now() + 4 * 3600_000).toISOString(),
           errors: [],
         },
       },
@@ -399,14 +426,25 @@ export class FakeTelnyx {
           record_type: "message",
           direction: "outbound",
           type: "SMS",
-          from: { phone_number: message.from },
-          to: [{ phone_number: message.to, status }],
+          messaging_profile_id: PROFILE_ID,
+          organization_id: ORGANIZATION_ID,
+          from: { phone_number: message.from, carrier: "Telnyx", line_type: "Wireless" },
+          to: [{ phone_number: message.to, status, carrier: "T-MOBILE USA, INC.", line_type: "Wireless" }],
+          cc: [],
           text: message.text ?? "",
           media: [],
+          ...partsOf(message.text ?? ""),
+          // Telnyx gives amounts as decimal strings.
+          cost: { amount: "0.0040", currency: "USD" },
+          tags: [],
+          sent_at: new Date().toISOString(),
+          completed_at: eventType === "message.finalized" ? new Date().toISOString() : null,
+          valid_until: null,
           errors: [],
           ...extra,
         },
       },
+      // deliverWithRetry sets both for each attempt.
       meta: { attempt: 1, delivered_to: "" },
     };
   }
@@ -484,17 +522,21 @@ export class FakeTelnyx {
   }
 
   /**
-   * POSTs a signed webhook (signed afresh each time) until one answers 2xx: as Telnyx does, three
+   * POSTs a signed webhook (signed afresh each time) until one answers 200: as Telnyx does, three
    * attempts at the message's webhook_url, then three at its webhook_failover_url if it has one.
    * Telnyx then gives up; the fake goes round again, every 250 ms for 60 s, so that a test that
    * restarts the server (crash.test.ts) still gets the receipts owed meanwhile.
    */
-  async deliverWithRetry(urls: string[], webhook: unknown): Promise<void> {
+  async deliverWithRetry(urls: string[], webhook: object): Promise<void> {
     const deadline = Date.now() + 60_000;
     for (let attempt = 0; Date.now() < deadline && !this.stopped; attempt++) {
       const url = urls[Math.floor(attempt / 3) % urls.length]!;
-      const status = await this.deliver(url, webhook);
-      if (status >= 200 && status < 300) return;
+      const status = await this.deliver(url, {
+        ...webhook,
+        meta: { attempt: attempt + 1, delivered_to: url },
+      });
+      // Telnyx asks for a 200: anything else is a failed attempt.
+      if (status === 200) return;
       await new Promise((r) => setTimeout(r, 250));
     }
   }
