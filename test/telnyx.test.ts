@@ -53,16 +53,20 @@ const outboundStub: OutboundMessage = {
   mediaUrls: [],
 };
 
-test("the adapter speaks Telnyx's messages API and maps its answers", async () => {
-  const fake = new FakeTelnyx();
-  const url = await fake.start();
-  const provider = new TelnyxProvider({
+/** The adapter on the fake Telnyx at `url`, its webhook URLs on https://hooks.example. */
+const adapterOn = (url: string, timeoutMs?: number) =>
+  new TelnyxProvider({
     apiKey: "KEYtest",
     apiBaseUrl: `${url}/v2`,
     publicUrl: "https://hooks.example",
     webhookUrlSecret: urlSecret,
-    timeoutMs: 300,
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
   });
+
+test("the adapter speaks Telnyx's messages API and maps its answers", async () => {
+  const fake = new FakeTelnyx();
+  const url = await fake.start();
+  const provider = adapterOn(url, 300);
   const message: OutboundMessage = {
     organizationId: "org_1",
     eventId: "evt_1",
@@ -158,12 +162,7 @@ test("the adapter speaks Telnyx's messages API and maps its answers", async () =
 test("a refusal worth retrying carries how long Telnyx asked us to wait: Retry-After, or its rate limit's reset when nothing is left", async () => {
   const fake = new FakeTelnyx();
   const url = await fake.start();
-  const provider = new TelnyxProvider({
-    apiKey: "KEYtest",
-    apiBaseUrl: `${url}/v2`,
-    publicUrl: "https://hooks.example",
-    webhookUrlSecret: urlSecret,
-  });
+  const provider = adapterOn(url);
   const inAMinute = new Date(Date.now() + 60_000).toUTCString();
   try {
     for (const [behaviour, headers, expected] of [
