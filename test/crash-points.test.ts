@@ -430,7 +430,7 @@ forEachEngine("crash points: kill -9 at chosen moments", (engine) => {
     const stop = fake.inbound({ from: person, to: r.sender, text: "STOP" });
     let delivering: Promise<void>;
     try {
-      delivering = fake.deliverWithRetry(`${r.baseUrl}/webhooks/telnyx`, stop);
+      delivering = fake.deliverWithRetry([`${r.baseUrl}/webhooks/telnyx`], stop);
       await waitUntilBlocked(engine, db, r.baseUrl);
       await r.kill();
     } finally {
