@@ -14,7 +14,7 @@ import { insertEvents, type NewEvent, newEventRow } from "../store/events-repo.j
 import { plainTransact } from "../store/group-commit.js";
 import { latestByKey } from "../store/latest-by-key.js";
 import { touchConversations } from "../store/leads-repo.js";
-import { REQUESTED_SCHEDULE_UNKNOWN } from "../store/migration-0022-unknown-requested-schedule.js";
+import { REQUESTED_SCHEDULE_UNKNOWN } from "../store/migration-0016-unknown-requested-schedule.js";
 import { touchLastUsed } from "../store/phone-numbers-repo.js";
 import type { ConversationRow, Database, EventRow, LeadRow, PhoneNumberRow } from "../store/schema.js";
 import { type Prices, priceMessage } from "./billing.js";

@@ -5,7 +5,7 @@ import type { UnsettledMessage } from "./provider.js";
 /**
  * Every organization's messages still Sent whose provider ids start with `prefix`. The status and
  * the prefix are literals, not parameters: for the simulator's prefix that makes the query's terms
- * those of the partial index events_owed_receipts (migration 0023), which the engines then use.
+ * those of the partial index events_owed_receipts (migration 0017), which the engines then use.
  * substr compares exactly on both engines (LIKE ignores case on SQLite, and its "_" is a wildcard).
  */
 export function unsettledSendsQuery(db: Kysely<Database>, prefix: string) {

@@ -13,8 +13,8 @@ import { leadUtcDateTimes } from "./migration-0012-lead-utc-date-times.js";
 import { requestedSchedule } from "./migration-0013-requested-schedule.js";
 import { usageLedgerAppendOnly } from "./migration-0014-usage-ledger-append-only.js";
 import { warmupPause } from "./migration-0015-warmup-pause.js";
-import { unknownRequestedSchedule } from "./migration-0022-unknown-requested-schedule.js";
-import { owedReceipts } from "./migration-0023-owed-receipts.js";
+import { unknownRequestedSchedule } from "./migration-0016-unknown-requested-schedule.js";
+import { owedReceipts } from "./migration-0017-owed-receipts.js";
 
 // Migrations are plain functions kept in code (no files to find at run time), applied in name order.
 // Timestamps are BIGINT epoch milliseconds; booleans are 0/1 integers (see schema.ts).
@@ -249,8 +249,8 @@ export const MIGRATIONS: Record<string, Migration> = {
   "0013_requested_schedule": requestedSchedule,
   "0014_usage_ledger_append_only": usageLedgerAppendOnly,
   "0015_warmup_pause": warmupPause,
-  "0022_unknown_requested_schedule": unknownRequestedSchedule,
-  "0023_owed_receipts": owedReceipts,
+  "0016_unknown_requested_schedule": unknownRequestedSchedule,
+  "0017_owed_receipts": owedReceipts,
 };
 
 export const LATEST_MIGRATION = Object.keys(MIGRATIONS).sort().at(-1) as string;
