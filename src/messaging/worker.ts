@@ -119,13 +119,61 @@ function isPowerOfTwo(n: number): boolean {
   return (n & (n - 1)) === 0;
 }
 
-/** Writes the gate's quiet-hours deferrals (see gate) in one batch: each keeps its own time. */
-async function deferToAllowedTimes(trx: Transaction<Database>, deferred: BatchItem[], now: number) {
+/**
+ * What the gate decided for the claimed messages it did not pass, written for the whole claim at
+ * once (see writeGateOutcomes): a campaign queued in the evening defers every message of its
+ * batches, and an empty wallet or a sender turned off blocks them all.
+ */
+interface GateOutcomes {
+  /** Quiet-hours deferrals: each keeps its own time. */
+  deferred: BatchItem[];
+  /** Blocks: each keeps its own compliance action, reason and billing status. */
+  blocked: BatchItem[];
+  /** Sending past the reconcile deadline, ended Failed / ProviderOutcomeUnknown. */
+  reconciled: BatchItem[];
+  /** Claimed in a status the worker has nothing to do with: taken off the due index. */
+  undue: EventRow[];
+  /** The conversations of blocked messages (their sticky sender is restored). */
+  blockedIn: ConversationsToRestick;
+}
+
+function noGateOutcomes(): GateOutcomes {
+  return { deferred: [], blocked: [], reconciled: [], undue: [], blockedIn: new Map() };
+}
+
+/**
+ * Writes the gate's outcomes, a few statements for the claim rather than two a message. The blocks
+ * are written before the conversations' sticky senders are restored, which reads them (a Blocked
+ * message never reached the person), and the conversations are locked after every message.
+ */
+async function writeGateOutcomes(trx: Transaction<Database>, outcomes: GateOutcomes, now: number) {
   await transitionBatch(trx, {
     perEvent: { scheduled_for: "bigint", next_attempt_at: "bigint", status_reason: "text" },
-    items: deferred,
+    items: outcomes.deferred,
     at: now,
   });
+  await transitionBatch(trx, {
+    perEvent: { compliance_action: "text", status_reason: "text", billing_status: "text" },
+    items: outcomes.blocked,
+    at: now,
+  });
+  await transitionBatch(trx, { perEvent: { billing_status: "text" }, items: outcomes.reconciled, at: now });
+  for (const [organizationId, indexes] of indexesByOrganization(
+    outcomes.undue,
+    (row) => row.organization_id,
+  )) {
+    await trx
+      .updateTable("events")
+      .set({ next_attempt_at: null })
+      .where("organization_id", "=", organizationId)
+      .where(
+        "id",
+        "in",
+        indexes.map((i) => outcomes.undue[i]!.id),
+      )
+      .execute();
+  }
+  await restickConversations(trx, outcomes.blockedIn);
 }
 
 /** What a refusal because the recipient opted out adds to the message's log. */
@@ -303,14 +351,12 @@ export class Worker {
       const claimed = await this.claim(trx, now);
       const facts = await readGateFacts(trx, claimed, now);
       const passed: Passed[] = [];
-      const blockedIn: ConversationsToRestick = new Map();
-      const deferred: BatchItem[] = [];
+      const outcomes = noGateOutcomes();
       for (const row of claimed) {
-        const pass = await this.gate(trx, row, facts, now, blockedIn, deferred);
+        const pass = this.gate(row, facts, now, outcomes);
         if (pass) passed.push(pass);
       }
-      await deferToAllowedTimes(trx, deferred, now);
-      await restickConversations(trx, blockedIn);
+      await writeGateOutcomes(trx, outcomes, now);
       return { claimed: claimed.length, toSend: await this.moveToSending(trx, passed, now) };
     });
     return { claimed, deliveries: toSend.map((row) => this.track(this.deliver(row))) };
@@ -358,27 +404,15 @@ export class Worker {
   /**
    * The compliance gate, in the claim transaction: suppression, quiet hours, 10DLC, wallet. Returns
    * the message with its sender when it may be sent, or null when it was blocked, deferred or
-   * reconciled. Blocks and reconciles are written here, one by one: they are the rare cases. A
-   * deferral by quiet hours goes to `deferred`, written for the whole claim at once: a campaign
-   * queued in the evening defers every message of its batches.
+   * reconciled: those go to `outcomes`, written for the whole claim at once (writeGateOutcomes).
    */
-  private async gate(
-    trx: Transaction<Database>,
-    row: EventRow,
-    facts: GateFacts,
-    now: number,
-    /** Gets the conversation of a message blocked here (its sticky sender is restored). */
-    blockedIn: ConversationsToRestick,
-    /** Gets the message's transition when quiet hours defer it. */
-    deferred: BatchItem[],
-  ): Promise<Passed | null> {
+  private gate(row: EventRow, facts: GateFacts, now: number, outcomes: GateOutcomes): Passed | null {
     if (row.status === "Sending") {
       // The reconcile deadline passed with no outcome: we cannot know whether the provider sent it,
       // so it is never resent blindly.
-      await transition(
-        trx,
-        row,
-        {
+      outcomes.reconciled.push({
+        event: row,
+        changes: {
           status: "Failed",
           failed_at: now,
           error_code: OUTCOME_UNKNOWN,
@@ -387,38 +421,39 @@ export class Worker {
           next_attempt_at: null,
           billing_status: row.billing_status ?? "NotBilled",
         },
-        { stage: "reconcile", message: "No outcome from the provider in time; not resent." },
-        now,
-      );
+        log: { stage: "reconcile", message: "No outcome from the provider in time; not resent." },
+      });
       return null;
     }
     if (row.status !== "Queued" && row.status !== "Scheduled") {
-      await trx
-        .updateTable("events")
-        .set({ next_attempt_at: null })
-        .where("organization_id", "=", row.organization_id)
-        .where("id", "=", row.id)
-        .execute();
+      outcomes.undue.push(row);
       return null;
     }
-    const to = row.to_phone_number!;
-    const block = (changes: Partial<EventRow>, message: string) => {
-      addConversationToRestick(blockedIn, row);
-      return transition(
-        trx,
-        row,
-        {
+    const deferred = outcomes.deferred;
+    const block = (
+      changes: Pick<EventRow, "status_reason"> &
+        Partial<Pick<EventRow, "compliance_action" | "billing_status">>,
+      message: string,
+    ) => {
+      addConversationToRestick(outcomes.blockedIn, row);
+      outcomes.blocked.push({
+        event: row,
+        changes: {
           status: "Blocked",
           blocked_at: now,
           next_attempt_at: null,
           next_retry_at: null,
-          billing_status: "NotBilled",
-          ...changes,
+          // A block that names no compliance action (the wallet's) leaves the message's as it was.
+          compliance_action: changes.compliance_action ?? row.compliance_action,
+          billing_status: changes.billing_status ?? "NotBilled",
+          status_reason: changes.status_reason,
         },
-        { stage: "compliance", message },
-        now,
-      ).then(() => null);
+        log: { stage: "compliance", message },
+      });
+      return null;
     };
+
+    const to = row.to_phone_number!;
 
     if (facts.suppressed.has(row.id)) {
       return block(
