@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { sql } from "kysely";
+import { loadMessagingConfig } from "../src/config.js";
 import {
   dailyTarget,
   WARMUP_DAYS,
@@ -8,6 +9,8 @@ import {
   warmupDayStart,
   warmupMessageDue,
 } from "../src/domain/warmup.js";
+import { SimulatorProvider } from "../src/messaging/providers/simulator.js";
+import { Worker } from "../src/messaging/worker.js";
 import { createWallet } from "../src/store/billing-repo.js";
 import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
@@ -329,5 +332,58 @@ forEachEngine("warmup and quiet hours", (engine) => {
     assert.deepEqual(await recipients("2026-07-02T07:30:00Z"), []);
     assert.equal((await recipients("2026-07-02T15:00:00Z")).length, 2);
     assert.deepEqual(await recipients("2026-07-02T15:01:00Z"), []);
+  });
+});
+
+forEachEngine("warmup claimed late", (engine) => {
+  let api: TestApi;
+  before(async () => {
+    api = await startTestApi(engine, {
+      env: { LEADTRAIL_QUIET_HOURS: "21:00-08:00", LEADTRAIL_WARMUP_TICK_SECONDS: "0" },
+    });
+  });
+  after(() => api.close());
+
+  /** A worker whose clock reads `iso`, claiming on its own (the API starts none). */
+  const workerAt = (iso: string) =>
+    new Worker(api.db.store.db, {
+      engine,
+      config: loadMessagingConfig({ LEADTRAIL_QUIET_HOURS: "21:00-08:00" }),
+      provider: new SimulatorProvider(api.pipeline),
+      now: () => Date.parse(iso),
+    });
+
+  test("a warmup message queued in the day and claimed in the recipient's night is canceled, not sent nor deferred", async () => {
+    await addSenderNumber(api, { number: "+14155550171", warmup_enabled: 1, is_default: 0 });
+    await addSenderNumber(api, { number: "+14155550173", is_default: 0 });
+    // 09:00 in California: an exchange is queued; the worker was down until 00:30 the next night.
+    const queued = await api.pipeline.warmupTick(Date.parse("2026-07-01T16:00:00Z"));
+    assert.equal(queued.length, 2);
+    assert.equal(await workerAt("2026-07-02T07:30:00Z").runOnce(), 2);
+    for (const { id } of queued) {
+      const event = (await api.call("GET", `/events/${id}`)).json();
+      assert.equal(event.status, "Canceled");
+      assert.equal(
+        event.cancelReason,
+        "Warmup slot missed: quiet hours at the recipient by the time it was claimed; a missed slot is not made up",
+      );
+      assert.equal(event.canceledAt, "2026-07-02T07:30:00.000Z");
+      assert.equal(event.sendingStartedAt, null);
+      assert.equal(event.providerMessageId, null);
+      assert.equal(event.billingStatus, "NotBilled");
+      const detail = (await api.call("GET", `/events/detail/${id}`)).json();
+      assert.deepEqual(
+        detail.transitions.at(-1).message,
+        "Canceled: warmup slot missed: quiet hours at the recipient by the time it was claimed; a missed slot is not made up.",
+      );
+    }
+    // Claimed while the recipient is awake, the next exchange goes out as before.
+    const next = await api.pipeline.warmupTick(Date.parse("2026-07-02T16:00:00Z"));
+    assert.equal(next.length, 2);
+    assert.equal(await workerAt("2026-07-02T16:05:00Z").runOnce(), 2);
+    for (const { id } of next) {
+      const event = await waitForEvent(api, id, isFinal);
+      assert.equal(event.status, "Delivered");
+    }
   });
 });

@@ -9,6 +9,7 @@ import {
   refusedAtTheCall,
   sentAtNoLaterThanOutcome,
 } from "../domain/message-status.js";
+import { zonesForNumber } from "../domain/number-geo.js";
 import { plural } from "../domain/plain-text.js";
 import { nextAllowedTime } from "../domain/quiet-hours.js";
 import {
@@ -131,14 +132,41 @@ interface GateOutcomes {
   blocked: BatchItem[];
   /** Sending past the reconcile deadline, ended Failed / ProviderOutcomeUnknown. */
   reconciled: BatchItem[];
+  /** Warmup messages claimed in the recipient's quiet hours: canceled (see missedWarmupSlot). */
+  missedWarmup: BatchItem[];
   /** Claimed in a status the worker has nothing to do with: taken off the due index. */
   undue: EventRow[];
   /** The conversations of blocked messages (their sticky sender is restored). */
   blockedIn: ConversationsToRestick;
 }
 
+/** Why a warmup message claimed in its recipient's quiet hours is canceled (cancelReason). */
+const MISSED_WARMUP_SLOT =
+  "Warmup slot missed: quiet hours at the recipient by the time it was claimed; a missed slot is not made up";
+
+/**
+ * A warmup message claimed while its recipient is in quiet hours (queued in the day, claimed late:
+ * the worker was down overnight) is canceled, not sent in the night nor deferred: warmup's scheduler
+ * skips a slot that falls in quiet hours rather than bunch it into a morning burst (warmup.ts).
+ */
+function missedWarmupSlot(row: EventRow, now: number): BatchItem {
+  return {
+    event: row,
+    changes: {
+      status: "Canceled",
+      canceled_at: now,
+      cancel_reason: MISSED_WARMUP_SLOT,
+      status_reason: null,
+      next_attempt_at: null,
+      next_retry_at: null,
+      billing_status: "NotBilled",
+    },
+    log: { stage: "compliance", message: `Canceled: ${MISSED_WARMUP_SLOT.toLowerCase()}.` },
+  };
+}
+
 function noGateOutcomes(): GateOutcomes {
-  return { deferred: [], blocked: [], reconciled: [], undue: [], blockedIn: new Map() };
+  return { deferred: [], blocked: [], reconciled: [], missedWarmup: [], undue: [], blockedIn: new Map() };
 }
 
 /**
@@ -158,6 +186,7 @@ async function writeGateOutcomes(trx: Transaction<Database>, outcomes: GateOutco
     at: now,
   });
   await transitionBatch(trx, { perEvent: { billing_status: "text" }, items: outcomes.reconciled, at: now });
+  await transitionBatch(trx, { perEvent: {}, items: outcomes.missedWarmup, at: now });
   for (const [organizationId, indexes] of indexesByOrganization(
     outcomes.undue,
     (row) => row.organization_id,
@@ -470,10 +499,13 @@ export class Worker {
         "Blocked: the recipient is no longer the lead's phone number.",
       );
     }
+    const quietHours = this.options.config.quietHours;
+    if (row.traffic_type === "Warmup" && nextAllowedTime(now, zonesForNumber(to), quietHours) !== now) {
+      outcomes.missedWarmup.push(missedWarmupSlot(row, now));
+      return null;
+    }
     const zones = facts.zones.get(row.id) ?? [];
-    const allowedAt = skipsQuietHours(row)
-      ? now
-      : nextAllowedTime(now, zones, this.options.config.quietHours);
+    const allowedAt = skipsQuietHours(row) ? now : nextAllowedTime(now, zones, quietHours);
     if (allowedAt === null) {
       return block(
         {
