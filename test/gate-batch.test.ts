@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import type { KyselyPlugin } from "kysely";
-import { loadMessagingConfig } from "../src/config.js";
-import { SimulatorProvider } from "../src/messaging/providers/simulator.js";
-import { Worker } from "../src/messaging/worker.js";
 import { insertEvent } from "../src/store/events-repo.js";
 import type { EventRow, PhoneNumberRow } from "../src/store/schema.js";
 import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
-import { addLead, addSenderNumber, outboundSmsRow } from "./helpers/messaging.js";
+import {
+  addLead,
+  addSenderNumber,
+  addSuppression,
+  clockedWorker,
+  outboundSmsRow,
+} from "./helpers/messaging.js";
 
 // The gate's blocks and reconciles are written for the whole claim at once, like its quiet-hours
 // deferrals (quiet-hours-deferral.test.ts): an empty wallet or a sender turned off blocks every
@@ -37,42 +39,13 @@ forEachEngine("gate outcomes in one batch", (engine) => {
       ten_dlc_campaign_id: null,
       is_default: 0,
     });
-    await api.db.store.db
-      .insertInto("suppressions")
-      .values({
-        organization_id: api.org.organizationId,
-        id: "sup_01HZZZZZZZZZZZZZZZZZZZZZZ1",
-        channel: "sms",
-        recipient: SUPPRESSED,
-        phone_number: SUPPRESSED,
-        email: null,
-        status: "active",
-        source: "api",
-        reason: "test",
-        suppressed_at: Date.now(),
-        released_at: null,
-        audit: "[]",
-      })
-      .execute();
+    await addSuppression(api, "sup_01HZZZZZZZZZZZZZZZZZZZZZZ1", SUPPRESSED);
   });
   after(() => api.close());
 
   test("a claim's blocks and reconciles take as many statements for twelve messages as for four, each with its own outcome", async () => {
     const day = dayInTheUs();
-    let statements = 0;
-    const counting: KyselyPlugin = {
-      transformQuery: (args) => {
-        statements++;
-        return args.node;
-      },
-      transformResult: async (args) => args.result,
-    };
-    const worker = new Worker(api.db.store.db.withPlugin(counting), {
-      engine,
-      config: loadMessagingConfig({ LEADTRAIL_QUIET_HOURS: "21:00-08:00" }),
-      provider: new SimulatorProvider(api.pipeline),
-      now: () => day,
-    });
+    const { worker, reset, statements } = clockedWorker(api, engine, () => day);
     const { conversationId } = await addLead(api, "+13125550129", { timeZoneId: "America/Chicago" });
     const queued = (from: PhoneNumberRow, to: string, fields: Partial<EventRow> = {}) =>
       insertEvent(
@@ -156,9 +129,9 @@ forEachEngine("gate outcomes in one batch", (engine) => {
         .set({ last_phone_number_id: noCampaign.id })
         .where("id", "=", conversationId)
         .execute();
-      statements = 0;
+      reset();
       assert.equal(await worker.runOnce(), 4 * count, `round ${round}`);
-      const used = statements;
+      const used = statements();
       for (const { id, expect, log } of kinds) {
         const event = (await api.call("GET", `/events/${id}`)).json();
         expect(event);

@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import type { KyselyPlugin } from "kysely";
-import { loadMessagingConfig } from "../src/config.js";
-import { SimulatorProvider } from "../src/messaging/providers/simulator.js";
-import { Worker } from "../src/messaging/worker.js";
 import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
-import { addLead, addSenderNumber, waitForEvent } from "./helpers/messaging.js";
+import { addLead, addSenderNumber, clockedWorker, waitForEvent } from "./helpers/messaging.js";
 
 // Quiet hours defer every message a worker claims while it is night at the recipients (a campaign
 // queued in the evening): the claim writes those deferrals in one batch, not two statements each,
@@ -41,20 +37,7 @@ forEachEngine("quiet-hours deferrals", (engine) => {
 
   test("a claim that quiet hours defer writes them in as many statements for six messages as for two, each with its own time", async () => {
     const night = nightInTheUs();
-    let statements = 0;
-    const counting: KyselyPlugin = {
-      transformQuery: (args) => {
-        statements++;
-        return args.node;
-      },
-      transformResult: async (args) => args.result,
-    };
-    const worker = new Worker(api.db.store.db.withPlugin(counting), {
-      engine,
-      config: loadMessagingConfig({ LEADTRAIL_QUIET_HOURS: "21:00-08:00" }),
-      provider: new SimulatorProvider(api.pipeline),
-      now: () => night,
-    });
+    const { worker, reset, statements } = clockedWorker(api, engine, () => night);
     const zones = ["America/New_York", "America/Los_Angeles"];
     let nextPhone = 0;
     /** Queues `count` messages, to New York and Los Angeles in turn, and claims them in one round. */
@@ -67,9 +50,9 @@ forEachEngine("quiet-hours deferrals", (engine) => {
         assert.equal(res.statusCode, 201, res.body);
         ids.push(res.json().id as string);
       }
-      statements = 0;
+      reset();
       assert.equal(await worker.runOnce(), count);
-      const used = statements;
+      const used = statements();
       for (const [i, id] of ids.entries()) {
         const until = eightInTheMorning(night, zones[i % 2]!);
         const sms = await waitForEvent(api, id, () => true);

@@ -7,6 +7,7 @@ import { forEachEngine } from "./helpers/engines.js";
 import {
   addLead,
   addSenderNumber,
+  addSuppression,
   type EventJson,
   isFinal,
   startSimulator,
@@ -58,23 +59,7 @@ forEachEngine("SMS compliance gate", (engine) => {
   };
 
   test("a suppressed recipient is Blocked with complianceAction Suppressed, not billed", async () => {
-    await api.db.store.db
-      .insertInto("suppressions")
-      .values({
-        organization_id: api.org.organizationId,
-        id: "sup_01HZZZZZZZZZZZZZZZZZZZZZZ1",
-        channel: "sms",
-        recipient: "+13125550120",
-        phone_number: "+13125550120",
-        email: null,
-        status: "active",
-        source: "api",
-        reason: "test",
-        suppressed_at: Date.now(),
-        released_at: null,
-        audit: "[]",
-      })
-      .execute();
+    await addSuppression(api, "sup_01HZZZZZZZZZZZZZZZZZZZZZZ1", "+13125550120");
     const sms = await sendTo("+13125550120", { timeZoneId: DAYTIME });
     const done = await waitForEvent(api, sms.id, isFinal);
     assert.equal(done.status, "Blocked");

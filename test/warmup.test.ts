@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { sql } from "kysely";
-import { loadMessagingConfig } from "../src/config.js";
 import {
   dailyTarget,
   WARMUP_DAYS,
@@ -9,12 +8,16 @@ import {
   warmupDayStart,
   warmupMessageDue,
 } from "../src/domain/warmup.js";
-import { SimulatorProvider } from "../src/messaging/providers/simulator.js";
-import { Worker } from "../src/messaging/worker.js";
 import { createWallet } from "../src/store/billing-repo.js";
 import { startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
-import { addSenderNumber, isFinal, startSimulator, waitForEvent } from "./helpers/messaging.js";
+import {
+  addSenderNumber,
+  clockedWorker,
+  isFinal,
+  startSimulator,
+  waitForEvent,
+} from "./helpers/messaging.js";
 
 test("the warmup ramp doubles daily to a ceiling and spreads sends over the day", () => {
   assert.deepEqual([0, 1, 2, 3, 4, 5, 13].map(dailyTarget), [4, 8, 16, 32, 64, 100, 100]);
@@ -345,13 +348,7 @@ forEachEngine("warmup claimed late", (engine) => {
   after(() => api.close());
 
   /** A worker whose clock reads `iso`, claiming on its own (the API starts none). */
-  const workerAt = (iso: string) =>
-    new Worker(api.db.store.db, {
-      engine,
-      config: loadMessagingConfig({ LEADTRAIL_QUIET_HOURS: "21:00-08:00" }),
-      provider: new SimulatorProvider(api.pipeline),
-      now: () => Date.parse(iso),
-    });
+  const workerAt = (iso: string) => clockedWorker(api, engine, () => Date.parse(iso)).worker;
 
   test("a warmup message queued in the day and claimed in the recipient's night is canceled, not sent nor deferred", async () => {
     await addSenderNumber(api, { number: "+14155550171", warmup_enabled: 1, is_default: 0 });

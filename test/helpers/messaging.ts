@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
+import type { KyselyPlugin } from "kysely";
+import { loadMessagingConfig } from "../../src/config.js";
 import { ACTIVITY_CATEGORY } from "../../src/domain/event-vocabulary.js";
 import { SimulatorProvider } from "../../src/messaging/providers/simulator.js";
+import { Worker } from "../../src/messaging/worker.js";
+import type { Engine } from "../../src/store/database.js";
 import { newEventRow } from "../../src/store/events-repo.js";
 import { newPhoneNumberRow } from "../../src/store/phone-numbers-repo.js";
 import type { EventRow, PhoneNumberRow } from "../../src/store/schema.js";
@@ -123,4 +127,54 @@ export async function senderFailureCount(api: TestApi): Promise<number> {
     .where("organization_id", "=", api.org.organizationId)
     .execute();
   return days.reduce((n, r) => n + Number(r.failed) + Number(r.carrier_blocked), 0);
+}
+
+/** An active SMS suppression of `phone` in the test organization, written straight to the store. */
+export async function addSuppression(api: TestApi, id: string, phone: string): Promise<void> {
+  await api.db.store.db
+    .insertInto("suppressions")
+    .values({
+      organization_id: api.org.organizationId,
+      id,
+      channel: "sms",
+      recipient: phone,
+      phone_number: phone,
+      email: null,
+      status: "active",
+      source: "api",
+      reason: "test",
+      suppressed_at: Date.now(),
+      released_at: null,
+      audit: "[]",
+    })
+    .execute();
+}
+
+/**
+ * A worker of its own on the test API's store, with quiet hours 21:00-08:00 and the clock `now`.
+ * It counts the statements it runs (`statements()`, reset by `reset()`): claims that batch their
+ * writes take as many for many messages as for few.
+ */
+export function clockedWorker(api: TestApi, engine: Engine, now: () => number) {
+  let statements = 0;
+  const counting: KyselyPlugin = {
+    transformQuery: (args) => {
+      statements++;
+      return args.node;
+    },
+    transformResult: async (args) => args.result,
+  };
+  const worker = new Worker(api.db.store.db.withPlugin(counting), {
+    engine,
+    config: loadMessagingConfig({ LEADTRAIL_QUIET_HOURS: "21:00-08:00" }),
+    provider: new SimulatorProvider(api.pipeline),
+    now,
+  });
+  return {
+    worker,
+    reset: () => {
+      statements = 0;
+    },
+    statements: () => statements,
+  };
 }
