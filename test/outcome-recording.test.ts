@@ -90,7 +90,8 @@ forEachEngine("recording a provider outcome", (engine) => {
     const retrying = await record(ids.get("429")!);
     assert.equal(retrying.status, "Queued", JSON.stringify(retrying));
     assert.equal(retrying.retryCount, 1);
-    assert.equal(retrying.errorCode, "429");
+    // Telnyx's own code (Too many requests), not the HTTP status it came with.
+    assert.equal(retrying.errorCode, "10011");
     assert.equal(retrying.failedAt, null);
     assert.ok(retrying.nextRetryAt);
     const rejected = await record(ids.get("422")!);
@@ -160,7 +161,7 @@ forEachEngine("recording a provider outcome", (engine) => {
       const record = await eventRecord(api, id);
       assert.equal(record.status, "Queued", JSON.stringify(record));
       assert.equal(record.retryCount, 1);
-      assert.equal(record.errorCode, "429");
+      assert.equal(record.errorCode, "10011");
       assert.ok(record.nextRetryAt);
       assert.equal(fake.requests.filter((r) => r.body.to === to).length, 1);
     },

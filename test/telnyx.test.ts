@@ -113,10 +113,11 @@ test("the adapter speaks Telnyx's messages API and maps its answers", async () =
 
     for (const [behaviour, kind, code] of [
       ["201", "accepted", null],
-      ["429", "transient", "429"],
-      ["408", "transient", "408"],
-      ["401", "transient", "401"],
-      ["500", "transient", "500"],
+      // Telnyx's own code is recorded, not the HTTP status it came with.
+      ["429", "transient", "10011"],
+      ["408", "transient", "10008"],
+      ["401", "transient", "10009"],
+      ["500", "transient", "10007"],
       ["422", "permanent", "40310"],
       // Answers that do not say whether Telnyx took the message: never retried (it could go twice).
       ["502", "unknown", "502"],
@@ -157,6 +158,47 @@ test("the adapter speaks Telnyx's messages API and maps its answers", async () =
   const result = await unreachable.send(message);
   assert.equal(result.kind, "transient");
   assert.equal(result.kind === "transient" ? result.errorCode : null, "ConnectError");
+});
+
+test("Telnyx refusals by class: temporary ones and our account's or settings' are retried (the latter saying what to check), a message's own fails", async () => {
+  const fake = new FakeTelnyx();
+  const url = await fake.start();
+  const provider = adapterOn(url);
+  try {
+    for (const [behaviour, status, kind, code, action] of [
+      ["429", 429, "transient", "10011", null],
+      ["500", 500, "transient", "10007", null],
+      ["401", 401, "transient", "10009", /TELNYX_API_KEY/],
+      ["403", 403, "transient", "10010", /TELNYX_API_KEY's account may send/],
+      ["insufficient-funds", 402, "transient", "20100", /Top up the Telnyx account's balance/],
+      ["422", 422, "permanent", "40310", null],
+      ["stop-blocked", 409, "permanent", "40300", null],
+    ] as const) {
+      fake.behaviour.set(outboundStub.to, behaviour);
+      const result = await provider.send(outboundStub);
+      assert.equal(fake.requests.at(-1)!.status, status, behaviour);
+      assert.equal(result.kind, kind, behaviour);
+      assert.equal(result.errorCode, code, behaviour);
+      const told = result.kind === "transient" ? result.operatorAction : undefined;
+      if (action === null) assert.equal(told, undefined, behaviour);
+      else assert.match(String(told), action, behaviour);
+    }
+    // A TELNYX_API_BASE_URL without its /v2: Telnyx's 404 (10005), for every message alike.
+    const misdirected = await new TelnyxProvider({
+      apiKey: "KEYtest",
+      apiBaseUrl: url,
+      publicUrl: "https://hooks.example",
+      webhookUrlSecret: urlSecret,
+    }).send(outboundStub);
+    assert.equal(misdirected.kind, "transient");
+    assert.equal(misdirected.kind === "transient" && misdirected.errorCode, "10005");
+    assert.match(
+      String(misdirected.kind === "transient" && misdirected.operatorAction),
+      /TELNYX_API_BASE_URL/,
+    );
+  } finally {
+    await fake.stop();
+  }
 });
 
 test("a refusal worth retrying carries how long Telnyx asked us to wait: Retry-After, or its rate limit's reset when nothing is left", async () => {
@@ -1686,6 +1728,28 @@ forEachEngine("Telnyx end to end", (engine) => {
     const { check, entries } = await suppressionOf("+12125550205");
     assert.equal(check.allowed, true);
     assert.equal(entries.length, 0);
+  });
+
+  test("a refusal that is our account's or settings' (funds, permission) keeps the message Queued with Telnyx's code and what to check, and it goes once fixed", async () => {
+    const phone = "+12125550241";
+    fake.behaviour.set(phone, "insufficient-funds");
+    const { conversationId } = await addLead(api, phone);
+    const sms = (await api.call("POST", "/sms/send", { conversationId, text: "wait for funds" })).json();
+    const broke = await waitForEvent(api, sms.id, (e) => Number(e.retryCount) >= 1);
+    assert.notEqual(broke.status, "Failed", JSON.stringify(broke));
+    assert.equal(broke.errorCode, "20100");
+    assert.match(
+      String(broke.statusReason),
+      /^The provider refused our account or settings \(code 20100\): You do not have enough funds to perform this action\. Top up the Telnyx account's balance\. Retrying \(\d+ of \d+\)\.$/,
+    );
+    fake.behaviour.set(phone, "403");
+    const forbidden = await waitForEvent(api, sms.id, (e) => e.errorCode === "10010");
+    assert.notEqual(forbidden.status, "Failed", JSON.stringify(forbidden));
+    assert.match(String(forbidden.statusReason), /TELNYX_API_KEY's account may send from this number/);
+    fake.behaviour.set(phone, "accept");
+    const sent = await waitForEvent(api, sms.id, (e) => e.status === "Sent");
+    assert.equal(sent.statusReason, null);
+    assert.equal(fake.sent.filter((r) => r.body.to === phone).length, 1, "accepted once");
   });
 });
 

@@ -22,6 +22,20 @@ export function retryingReason(
   return `${reason("Temporary provider error", code, message)} Retrying (${attempt} of ${maxAttempts}).`;
 }
 
+/**
+ * A refusal that is the deployment's to fix (API key, funds, base URL): the message waits, queued
+ * again for retry `attempt` of `maxAttempts`, and the reason says what to check.
+ */
+export function operatorProblemReason(
+  code: string,
+  message: string | null,
+  action: string,
+  attempt: number,
+  maxAttempts: number,
+): string {
+  return `${reason("The provider refused our account or settings", code, message)} ${action} Retrying (${attempt} of ${maxAttempts}).`;
+}
+
 /** Transient errors until the retries ran out. */
 export function gaveUpReason(code: string, message: string | null, retries: number): string {
   return `${reason("The provider kept failing", code, message)} Gave up after ${retries} ${retries === 1 ? "retry" : "retries"}.`;

@@ -24,7 +24,17 @@ export type SendResult =
    * 429, 5xx, timeouts: worth retrying later. `retryAfterMs`: how long the provider asked us to wait
    * (Retry-After, or its rate limit's reset), which the retry waits at least.
    */
-  | { kind: "transient"; errorCode: string; errorMessage: string; retryAfterMs?: number }
+  | {
+      kind: "transient";
+      errorCode: string;
+      errorMessage: string;
+      retryAfterMs?: number;
+      /**
+       * Set when the refusal is the deployment's to fix (the API key, the account's funds, the base
+       * URL) rather than the provider's: what to check, for the status reason and the log.
+       */
+      operatorAction?: string;
+    }
   /**
    * Rejected for good (invalid number, bad request…): the message fails now. `recipientOptedOut`
    * when the refusal says the recipient opted out at the provider or carrier (a STOP it holds).

@@ -15,6 +15,7 @@ import { nextAllowedTime } from "../domain/quiet-hours.js";
 import {
   gaveUpReason,
   OUTCOME_UNKNOWN_REASON,
+  operatorProblemReason,
   rejectedReason,
   retryingReason,
   unknownOutcomeReason,
@@ -859,16 +860,28 @@ export class Worker {
             next_attempt_at: nextRetryAt,
             error_code: result.errorCode,
             error_message: result.errorMessage,
-            status_reason: retryingReason(
-              result.errorCode,
-              result.errorMessage,
-              attempts,
-              this.options.config.retryMaxAttempts,
-            ),
+            status_reason:
+              result.operatorAction === undefined
+                ? retryingReason(
+                    result.errorCode,
+                    result.errorMessage,
+                    attempts,
+                    this.options.config.retryMaxAttempts,
+                  )
+                : operatorProblemReason(
+                    result.errorCode,
+                    result.errorMessage,
+                    result.operatorAction,
+                    attempts,
+                    this.options.config.retryMaxAttempts,
+                  ),
           },
           {
             stage: "retry",
-            message: `Transient provider error ${result.errorCode}; retry ${attempts} at ${new Date(nextRetryAt).toISOString()}.`,
+            message:
+              result.operatorAction === undefined
+                ? `Transient provider error ${result.errorCode}; retry ${attempts} at ${new Date(nextRetryAt).toISOString()}.`
+                : `Provider refused our account or settings (${result.errorCode}): ${result.operatorAction} Retry ${attempts} at ${new Date(nextRetryAt).toISOString()}.`,
           },
           now,
         )) !== undefined
@@ -886,7 +899,7 @@ export class Worker {
         error_message: result.errorMessage,
         status_reason:
           result.kind === "transient"
-            ? gaveUpReason(result.errorCode, result.errorMessage, event.retry_count)
+            ? `${gaveUpReason(result.errorCode, result.errorMessage, event.retry_count)}${result.operatorAction ? ` ${result.operatorAction}` : ""}`
             : rejectedReason(result.errorCode, result.errorMessage),
         next_attempt_at: null,
         next_retry_at: null,

@@ -24,8 +24,8 @@ import { fileURLToPath } from "node:url";
 
 /**
  * How POST /v2/messages answers a recipient: "accept" is Telnyx's 200 with the message; "201" the
- * same as 201; "garbage" a 200 without a message id; "401" / "408" / "429" / "500" / "422" Telnyx
- * error bodies;
+ * same as 201; "garbage" a 200 without a message id; "401" / "403" / "408" / "429" / "500" / "422"
+ * Telnyx error bodies; "insufficient-funds" Telnyx's 402 with 20100 (the account's balance is spent);
  * "502" a gateway's answer (not Telnyx's format); "stop-blocked" Telnyx's 409 with error 40300 (the
  * recipient texted STOP and Telnyx holds a block rule); "hang" never answers (the adapter's timeout);
  * "accept-hang" takes the message (and sends its receipts) but never answers; "accept-null" takes it
@@ -36,6 +36,8 @@ export type Behaviour =
   | "201"
   | "garbage"
   | "401"
+  | "403"
+  | "insufficient-funds"
   | "408"
   | "429"
   | "500"
@@ -50,6 +52,8 @@ const BEHAVIOURS = new Set<string>([
   "201",
   "garbage",
   "401",
+  "403",
+  "insufficient-funds",
   "408",
   "429",
   "500",
@@ -331,6 +335,21 @@ export class FakeTelnyx {
       case "401":
         // Telnyx's answer to a key it does not accept (revoked, rotated).
         return error(401, "10009", "Authentication failed", "The API key is not valid.");
+      case "403":
+        // A key Telnyx knows that may not do this (its account may not send from this number).
+        return error(
+          403,
+          "10010",
+          "Authorization failed",
+          "You do not have permission to perform the requested action on the specified resource or resources.",
+        );
+      case "insufficient-funds":
+        return error(
+          402,
+          "20100",
+          "Insufficient Funds",
+          "You do not have enough funds to perform this action.",
+        );
       case "408":
         return error(408, "10008", "Request timeout", "The request was not received in time.");
       case "429":

@@ -1,5 +1,6 @@
 import { MAX_SEND_CALL_MS, type OutboundMessage, type Provider, type SendResult } from "../provider.js";
 import { isTelnyxOptOut } from "./telnyx-opt-out.js";
+import { classifyTelnyxRefusal } from "./telnyx-refusals.js";
 import { telnyxRetryAfterMs } from "./telnyx-retry-after.js";
 import { webhookUrlQuery } from "./telnyx-webhook-url.js";
 
@@ -107,25 +108,6 @@ export class TelnyxProvider implements Provider {
     }
     const first = json.errors?.[0];
     const errorMessage = first?.detail ?? first?.title ?? `HTTP ${response.status}`;
-    // 429: Telnyx refused it for now; 408: it never read the whole request; 401: our key was
-    // refused (rotated, or not yet valid), which is the deployment's to fix while the message waits.
-    // A 5xx in Telnyx's own error format: Telnyx says it failed. A 5xx without one (a gateway in
-    // front of it) says nothing about whether Telnyx took it.
-    if (
-      response.status === 429 ||
-      response.status === 408 ||
-      response.status === 401 ||
-      (response.status >= 500 && first !== undefined)
-    ) {
-      const retryAfterMs = telnyxRetryAfterMs(response.headers, response.status, Date.now());
-      return {
-        kind: "transient",
-        errorCode: String(response.status),
-        errorMessage,
-        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-      };
-    }
-    if (response.status >= 500) return { kind: "unknown", errorCode: String(response.status), errorMessage };
     if (response.ok) {
       // Telnyx took the message but we cannot tell which it is: retrying could send it twice.
       return {
@@ -134,11 +116,23 @@ export class TelnyxProvider implements Provider {
         errorMessage: `Telnyx answered ${response.status} without a message id.`,
       };
     }
-    const refusal = {
-      kind: "permanent",
-      errorCode: String(first?.code ?? response.status),
-      errorMessage,
-    } as const;
+    // Telnyx's own code where it gives one (10011, 20100…), else the HTTP status.
+    const telnyxCode = first?.code === undefined || first.code === null ? undefined : String(first.code);
+    const errorCode = telnyxCode ?? String(response.status);
+    // Which refusals are retried and which fail the message: ./telnyx-refusals.ts.
+    const rule = classifyTelnyxRefusal(response.status, telnyxCode, first !== undefined);
+    if (rule === "unknown") return { kind: "unknown", errorCode, errorMessage };
+    if (rule.class !== "message") {
+      const retryAfterMs = telnyxRetryAfterMs(response.headers, response.status, Date.now());
+      return {
+        kind: "transient",
+        errorCode,
+        errorMessage,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+        ...(rule.action === undefined ? {} : { operatorAction: rule.action }),
+      };
+    }
+    const refusal = { kind: "permanent", errorCode, errorMessage } as const;
     return isTelnyxOptOut(json.errors) ? { ...refusal, recipientOptedOut: true } : refusal;
   }
 
