@@ -4,6 +4,7 @@ import { after, before, test } from "node:test";
 import { sql } from "kysely";
 import { ACTIVITY_CATEGORY } from "../src/domain/event-vocabulary.js";
 import { ProblemError } from "../src/domain/problem.js";
+import { dueLookupsQuery, RECEIPT_LOOKUP_AFTER_MS } from "../src/messaging/receipt-lookup.js";
 import { sendSms } from "../src/messaging/send.js";
 import { isUniqueViolation } from "../src/store/errors.js";
 import { insertEvent, insertEvents, newEventRow } from "../src/store/events-repo.js";
@@ -186,7 +187,7 @@ forEachEngine("store", (engine) => {
     );
     await db
       .insertInto("events")
-      .values(outbound("after", { status: "Queued" }, Date.now()))
+      .values(rowBefore0018(outbound("after", { status: "Queued" }, Date.now())))
       .execute();
     assert.equal(await migrateToLatest(db as never), LATEST_MIGRATION);
 
@@ -211,6 +212,31 @@ forEachEngine("store", (engine) => {
       assert.equal(error.status, 422);
       return true;
     });
+  });
+
+  test("migration 0018 makes a Telnyx message left Sent before it due for the receipt lookup, 15 minutes after it was sent", async () => {
+    const db = tdb.store.db;
+    await migrateDownTo("0017_owed_receipts");
+    const org = await createOrganization(db, "Sent before 0018");
+    const sent = (telnyxId: string | null, status: string) =>
+      rowBefore0018(outboundSmsRow(org, { status, sent_at: 10_000, telnyx_id: telnyxId }, 1_000));
+    const waiting = sent("5b0f6f55-2f4e-4d0e-8a61-0c0b1e6b7a01", "Sent");
+    await db
+      .insertInto("events")
+      .values([waiting, sent("5b0f6f55-2f4e-4d0e-8a61-0c0b1e6b7a02", "Delivered"), sent(null, "Sent")])
+      .execute();
+    assert.equal(await migrateToLatest(db as never), LATEST_MIGRATION);
+    const due = (at: number) =>
+      dueLookupsQuery(db, at, 10).where("organization_id", "=", org.organizationId).execute();
+    assert.deepEqual(await due(10_000 + RECEIPT_LOOKUP_AFTER_MS - 1), []);
+    assert.deepEqual(await due(10_000 + RECEIPT_LOOKUP_AFTER_MS), [
+      {
+        organization_id: org.organizationId,
+        id: waiting.id,
+        telnyx_id: waiting.telnyx_id,
+        receipt_lookups: 0,
+      },
+    ]);
   });
 
   test("migration 0009 leaves conversations written before it read: counting starts with the next message", async () => {
@@ -502,6 +528,12 @@ test("the vendored event schema is the contract's", () => {
 
 /** An event row as the events table held it before migration 0013 (no requested_scheduled_for). */
 function rowBefore0013(row: EventRow): Omit<EventRow, "requested_scheduled_for"> {
-  const { requested_scheduled_for: _addedBy0013, ...before } = row;
+  const { requested_scheduled_for: _addedBy0013, ...before } = rowBefore0018(row);
   return before;
+}
+
+/** A row as a database before 0018 takes it; typed as today's, the only schema Kysely's types know. */
+function rowBefore0018(row: EventRow): EventRow {
+  const { receipt_lookups: _addedBy0018, receipt_lookup_after: _alsoAddedBy0018, ...before } = row;
+  return before as EventRow;
 }

@@ -37,7 +37,14 @@ import {
   waitForEvent,
 } from "./helpers/messaging.js";
 import { freePort } from "./helpers/processes.js";
-import { postWebhook, queryOf, signedQuery, startTelnyxWorker, telnyxEnv } from "./helpers/telnyx.js";
+import {
+  postWebhook,
+  queryOf,
+  sendToLead,
+  signedQuery,
+  startTelnyxApi,
+  telnyxEnv,
+} from "./helpers/telnyx.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -1164,24 +1171,14 @@ forEachEngine("Telnyx end to end", (engine) => {
   let api: TestApi;
   let fake: FakeTelnyx;
   before(async () => {
-    fake = new FakeTelnyx();
-    const url = await fake.start();
-    api = await startTestApi(engine, { env: telnyxEnv(fake, url) });
-    await addSenderNumber(api);
-    await createWallet(api.db.store.db, api.org.organizationId, 10_000_000);
-    startTelnyxWorker(api, url);
+    ({ api, fake } = await startTelnyxApi(engine));
   });
   after(async () => {
     await api.close();
     await fake.stop();
   });
 
-  const sendOne = async (phone: string) => {
-    const { conversationId } = await addLead(api, phone);
-    const sms = (await api.call("POST", "/sms/send", { conversationId, text: "Quote ready" })).json();
-    const sent = await waitForEvent(api, sms.id, (e) => e.status === "Sent" || isFinal(e));
-    return { sms, sent };
-  };
+  const sendOne = (phone: string) => sendToLead(api, phone);
 
   test("a message goes to Telnyx, Sent with telnyxId; signed webhooks finish it, late ones change nothing", async () => {
     const { sms, sent } = await sendOne("+12125550201");

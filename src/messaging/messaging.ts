@@ -9,6 +9,7 @@ import type { Prices } from "./billing.js";
 import { handleInbound, type InboundOutcome } from "./inbound.js";
 import type { InboundMessage, Provider, ProviderEvents, Receipt } from "./provider.js";
 import { isOptOutReceipt } from "./provider-opt-out.js";
+import { type LookupRound, lookUpReceipts, RECEIPT_LOOKUP_INTERVAL_MS } from "./receipt-lookup.js";
 import { applyReceiptIn, applyReceiptsIn, retryReceipt } from "./receipts.js";
 import { type QueuedSend, queueOutboundMany } from "./send.js";
 import { unsettledSends } from "./unsettled-sends.js";
@@ -23,6 +24,9 @@ import { Worker } from "./worker.js";
 export class Messaging implements ProviderEvents {
   private worker: Worker | null = null;
   private warmupTimer: NodeJS.Timeout | null = null;
+  private receiptLookupTimer: NodeJS.Timeout | null = null;
+  /** The receipt lookup's round under way (stop waits for it). */
+  private lookingUp: Promise<unknown> = Promise.resolve();
   /** The look-up of receipts an earlier process owed (see Provider.owedReceipts), until done. */
   private resuming: Promise<void> = Promise.resolve();
   provider: Provider | null = null;
@@ -110,6 +114,14 @@ export class Messaging implements ProviderEvents {
         .then((messages) => owed.resume(messages))
         .catch((error) => console.error("leadtrail: resuming the provider's receipts:", error));
     }
+    if (provider.lookUp) {
+      this.receiptLookupTimer = setInterval(() => {
+        this.lookingUp = this.lookUpReceipts().catch((error) =>
+          console.error("leadtrail: looking up receipts:", error),
+        );
+      }, RECEIPT_LOOKUP_INTERVAL_MS);
+      this.receiptLookupTimer.unref();
+    }
     if (this.config.warmupTickSeconds > 0) {
       this.warmupTimer = setInterval(() => {
         this.warmupTick().catch((error) => console.error("leadtrail warmup:", error));
@@ -126,6 +138,12 @@ export class Messaging implements ProviderEvents {
     return queued;
   }
 
+  /** Asks the provider for the messages left Sent without a final receipt (receipt-lookup.ts). */
+  lookUpReceipts(now: number = Date.now()): Promise<LookupRound> {
+    if (!this.provider) return Promise.resolve({ asked: 0, settled: 0 });
+    return lookUpReceipts(this.db, this.engine, this.provider, (r) => this.applyReceipt(r), now);
+  }
+
   /** Wakes the local worker after new work was queued. */
   poke(): void {
     this.worker?.poke();
@@ -134,6 +152,8 @@ export class Messaging implements ProviderEvents {
   /** Stops the worker (see Worker.stop: its calls in flight are waited for `graceMs` at most). */
   async stop(graceMs?: number): Promise<void> {
     if (this.warmupTimer) clearInterval(this.warmupTimer);
+    if (this.receiptLookupTimer) clearInterval(this.receiptLookupTimer);
+    await this.lookingUp;
     await this.worker?.stop(graceMs);
     await this.resuming;
     await this.provider?.close();

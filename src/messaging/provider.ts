@@ -113,9 +113,30 @@ export interface UnsettledMessage {
   to: string;
 }
 
+/** A message handed to the provider, asked for by its provider id (messaging/receipt-lookup.ts). */
+export interface LookedUpMessage {
+  organizationId: string;
+  eventId: string;
+  providerMessageId: string;
+}
+
+/**
+ * What the provider answers when asked for a message: its final outcome as the receipt its webhook
+ * would have carried, not final yet, or no answer (not found, an error, unreachable).
+ */
+export type LookupAnswer =
+  | { kind: "final"; receipt: Receipt }
+  | { kind: "pending"; status: string }
+  | { kind: "no-answer"; reason: string };
+
 export interface Provider {
   readonly name: "simulator" | "telnyx";
   send(message: OutboundMessage): Promise<SendResult>;
+  /**
+   * For a provider whose webhooks can be lost for good (Telnyx gives up after a few attempts): asks
+   * it for a message it accepted, for the receipt that never came.
+   */
+  lookUp?(message: LookedUpMessage): Promise<LookupAnswer>;
   /**
    * For a provider whose receipts live only in this process's memory (the simulator): as the worker
    * starts, it is given the Sent messages whose provider ids start with `providerIdPrefix`, whose

@@ -53,6 +53,8 @@ export function newEventRow(input: NewEvent, now: number = Date.now()): EventRow
     requested_scheduled_for: null,
     canceled_at: null,
     cancel_reason: null,
+    receipt_lookups: 0,
+    receipt_lookup_after: null,
     media: null,
     modified_at: null,
     body: null,

@@ -15,6 +15,7 @@ import { usageLedgerAppendOnly } from "./migration-0014-usage-ledger-append-only
 import { warmupPause } from "./migration-0015-warmup-pause.js";
 import { unknownRequestedSchedule } from "./migration-0016-unknown-requested-schedule.js";
 import { owedReceipts } from "./migration-0017-owed-receipts.js";
+import { receiptLookup } from "./migration-0018-receipt-lookup.js";
 
 // Migrations are plain functions kept in code (no files to find at run time), applied in name order.
 // Timestamps are BIGINT epoch milliseconds; booleans are 0/1 integers (see schema.ts).
@@ -251,6 +252,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   "0015_warmup_pause": warmupPause,
   "0016_unknown_requested_schedule": unknownRequestedSchedule,
   "0017_owed_receipts": owedReceipts,
+  "0018_receipt_lookup": receiptLookup,
 };
 
 export const LATEST_MIGRATION = Object.keys(MIGRATIONS).sort().at(-1) as string;

@@ -141,6 +141,10 @@ export interface EventsTable {
   requested_scheduled_for: number | null;
   canceled_at: number | null;
   cancel_reason: string | null;
+  /** How many times Telnyx was asked for this Sent message's outcome (messaging/receipt-lookup.ts). */
+  receipt_lookups: number;
+  /** When it may be asked again (null: not asked yet, due 15 min after sent_at). */
+  receipt_lookup_after: number | null;
   /** JSON array of MessageMediaAttachment, or null for none. */
   media: string | null;
   created_at: number;

@@ -7,7 +7,8 @@ import { fileURLToPath } from "node:url";
 // A local HTTP server that speaks Telnyx's v2 messaging JSON: POST /v2/messages answered per
 // recipient number (accept, 429, 500, 422, hang…), and signed webhooks (Ed25519 over
 // `timestamp|body`, the key pair generated here) back to each message's webhook_url (and its
-// webhook_failover_url), retried until the receiver answers 2xx (see deliverWithRetry).
+// webhook_failover_url), retried until the receiver answers 2xx (see deliverWithRetry). GET
+// /v2/messages/{id} answers what it knows of a message it took (statuses), 404 for any other id.
 //
 // Tests use it in-process. The crash test runs it as a process of its own:
 //   node --import tsx test/helpers/fake-telnyx.ts [--port N] [--receipt-delay-ms N] [--no-auto-receipts]
@@ -190,6 +191,15 @@ export class FakeTelnyx {
   readonly blockRules = new Set<string>();
   /** The `parts` an acceptance reports, per recipient number; default 1. */
   readonly partsReported = new Map<string, number>();
+  /**
+   * What GET /v2/messages/{id} says of each message it took: "queued" at first, then what its
+   * automatic receipts say; a test sets it to make Telnyx know more than its webhooks told.
+   */
+  readonly statuses = new Map<string, string>();
+  /** The ids GET /v2/messages/{id} was asked for, in order. */
+  readonly lookups: string[] = [];
+  /** While set, GET /v2/messages/{id} answers this HTTP status (an error of Telnyx's). */
+  lookupFailure: number | null = null;
   /** What the profile answered to keywords by itself (autoResponses), in order. */
   readonly autoResponded: AutoResponse[] = [];
   /** The public key as Telnyx's portal shows it: base64 of the raw 32-byte Ed25519 key. */
@@ -292,6 +302,8 @@ export class FakeTelnyx {
       this.behaviour.set(to, behaviour as Behaviour);
       return { status: 200, body: { to, behaviour } };
     }
+    const retrieve = req.method === "GET" ? /^\/v2\/messages\/([^/?]+)$/.exec(req.url ?? "") : null;
+    if (retrieve) return this.retrieve(decodeURIComponent(retrieve[1]!), req.headers.authorization);
     if (req.method !== "POST" || req.url !== "/v2/messages") return error(404, "10005", "Resource not found");
     if (this.held) await this.held;
     let body: MessageRequestBody | null = null;
@@ -378,52 +390,69 @@ export class FakeTelnyx {
     }
     const id = randomUUID();
     this.sent.push({ id, body, authorization, at: Date.now() });
+    this.statuses.set(id, "queued");
     if (this.options.autoReceipts && body.webhook_url) {
       const urls = [body.webhook_url, ...(body.webhook_failover_url ? [body.webhook_failover_url] : [])];
       const delay = this.options.receiptDelayMs ?? 50;
-      this.later(delay, () => this.deliverWithRetry(urls, this.webhook("message.sent", id, body, "sent")));
-      this.later(delay * 2, () =>
-        this.deliverWithRetry(urls, this.webhook("message.finalized", id, body, "delivered")),
-      );
+      this.later(delay, () => {
+        this.statuses.set(id, "sent");
+        return this.deliverWithRetry(urls, this.webhook("message.sent", id, body, "sent"));
+      });
+      this.later(delay * 2, () => {
+        this.statuses.set(id, "delivered");
+        return this.deliverWithRetry(urls, this.webhook("message.finalized", id, body, "delivered"));
+      });
     }
     // Taken (and its receipts on their way), but the answer never comes back.
     if (behaviour === "accept-hang") return { status: 0, body: null };
     if (behaviour === "accept-null") return { status: 200, body: null };
+    return { status: behaviour === "201" ? 201 : 200, body: { data: this.messageData(id, body) } };
+  }
+
+  /** A message it took as Telnyx describes it (POST's answer, GET /v2/messages/{id}). */
+  private messageData(id: string, body: MessageRequestBody) {
+    const status = this.statuses.get(id) ?? "queued";
+    const final = ["delivered", "delivery_failed", "delivery_unconfirmed", "sending_failed", "expired"];
     return {
-      status: behaviour === "201" ? 201 : 200,
-      body: {
-        data: {
-          record_type: "message",
-          direction: "outbound",
-          id,
-          type: body.media_urls?.length ? "MMS" : "SMS",
-          messaging_profile_id: PROFILE_ID,
-          organization_id: ORGANIZATION_ID,
-          from: { phone_number: body.from, carrier: "Telnyx", line_type: "Wireless" },
-          to: [{ phone_number: body.to, status: "queued", carrier: "", line_type: "" }],
-          cc: [],
-          text: body.text ?? null,
-          subject: null,
-          media: (body.media_urls ?? []).map((url) => ({
-            url,
-            content_type: null,
-            sha256: null,
-            size: null,
-          })),
-          webhook_url: body.webhook_url ?? null,
-          webhook_failover_url: body.webhook_failover_url ?? null,
-          ...partsOf(body.text ?? ""),
-          ...(this.partsReported.has(body.to) ? { parts: this.partsReported.get(body.to) } : {}),
-          cost: null,
-          tags: [],
-          received_at: new Date().toISOString(),
-          sent_at: null,
-          completed_at: null,
-          valid_until: new Date(Date.now() + 4 * 3600_000).toISOString(),
-          errors: [],
-        },
-      },
+      record_type: "message",
+      direction: "outbound",
+      id,
+      type: body.media_urls?.length ? "MMS" : "SMS",
+      messaging_profile_id: PROFILE_ID,
+      organization_id: ORGANIZATION_ID,
+      from: { phone_number: body.from, carrier: "Telnyx", line_type: "Wireless" },
+      to: [{ phone_number: body.to, status, carrier: "", line_type: "" }],
+      cc: [],
+      text: body.text ?? null,
+      subject: null,
+      media: (body.media_urls ?? []).map((url) => ({
+        url,
+        content_type: null,
+        sha256: null,
+        size: null,
+      })),
+      webhook_url: body.webhook_url ?? null,
+      webhook_failover_url: body.webhook_failover_url ?? null,
+      ...partsOf(body.text ?? ""),
+      ...(this.partsReported.has(body.to) ? { parts: this.partsReported.get(body.to) } : {}),
+      cost: null,
+      tags: [],
+      received_at: new Date().toISOString(),
+      sent_at: null,
+      completed_at: final.includes(status) ? new Date().toISOString() : null,
+      valid_until: new Date(Date.now() + 4 * 3600_000).toISOString(),
+      errors: [],
     };
+  }
+
+  /** GET /v2/messages/{id}: the message as it is now; 404 for an id it never gave. */
+  private retrieve(id: string, authorization: string | undefined): Answer {
+    this.lookups.push(id);
+    if (!authorization?.startsWith("Bearer ")) return error(401, "10009", "Authentication failed");
+    if (this.lookupFailure !== null) return error(this.lookupFailure, "10007", "Unexpected error");
+    const request = this.sent.find((r) => r.id === id);
+    if (!request) return error(404, "10005", "Resource not found");
+    return { status: 200, body: { data: this.messageData(id, request.body) } };
   }
 
   /** A message.sent / message.finalized envelope as Telnyx sends it, about the message `id`. */

@@ -1,7 +1,10 @@
 import { TelnyxProvider } from "../../src/messaging/providers/telnyx.js";
 import { webhookUrlQuery } from "../../src/messaging/providers/telnyx-webhook-url.js";
-import type { TestApi } from "./api.js";
-import type { FakeTelnyx } from "./fake-telnyx.js";
+import { createWallet } from "../../src/store/billing-repo.js";
+import type { Engine } from "../../src/store/database.js";
+import { startTestApi, type TestApi } from "./api.js";
+import { FakeTelnyx, type FakeTelnyxOptions } from "./fake-telnyx.js";
+import { addLead, addSenderNumber, isFinal, waitForEvent } from "./messaging.js";
 
 // A test API on Telnyx: its settings pointing at a fake Telnyx server, signed webhooks posted
 // through the app, and a worker that sends through the fake.
@@ -58,3 +61,22 @@ export const queryOf = (request: { body: { webhook_url?: string } }) =>
 /** Our message id a request to Telnyx names in its webhook_url (`?event=…`), null without one. */
 export const eventIdOf = (request: { body: { webhook_url?: string } }) =>
   request.body.webhook_url ? new URL(request.body.webhook_url).searchParams.get("event") : null;
+
+/** A test API on a fake Telnyx, with a sender number, credit and its worker running. */
+export async function startTelnyxApi(engine: Engine, options: FakeTelnyxOptions = {}) {
+  const fake = new FakeTelnyx(options);
+  const url = await fake.start();
+  const api = await startTestApi(engine, { env: telnyxEnv(fake, url) });
+  await addSenderNumber(api);
+  await createWallet(api.db.store.db, api.org.organizationId, 10_000_000);
+  startTelnyxWorker(api, url);
+  return { api, fake };
+}
+
+/** Sends "Quote ready" to a new lead at `phone` and waits until it is Sent or final. */
+export async function sendToLead(api: TestApi, phone: string) {
+  const { conversationId } = await addLead(api, phone);
+  const sms = (await api.call("POST", "/sms/send", { conversationId, text: "Quote ready" })).json();
+  const sent = await waitForEvent(api, sms.id, (e) => e.status === "Sent" || isFinal(e));
+  return { sms, sent };
+}

@@ -1,4 +1,12 @@
-import { MAX_SEND_CALL_MS, type OutboundMessage, type Provider, type SendResult } from "../provider.js";
+import {
+  type LookedUpMessage,
+  type LookupAnswer,
+  MAX_SEND_CALL_MS,
+  type OutboundMessage,
+  type Provider,
+  type SendResult,
+} from "../provider.js";
+import { lookUpTelnyxMessage } from "./telnyx-message-lookup.js";
 import { isTelnyxOptOut } from "./telnyx-opt-out.js";
 import { classifyTelnyxRefusal } from "./telnyx-refusals.js";
 import { telnyxRetryAfterMs } from "./telnyx-retry-after.js";
@@ -134,6 +142,11 @@ export class TelnyxProvider implements Provider {
     }
     const refusal = { kind: "permanent", errorCode, errorMessage } as const;
     return isTelnyxOptOut(json.errors) ? { ...refusal, recipientOptedOut: true } : refusal;
+  }
+
+  /** GET /v2/messages/{id}: what Telnyx says now of a message it took (./telnyx-message-lookup.ts). */
+  lookUp(message: LookedUpMessage): Promise<LookupAnswer> {
+    return lookUpTelnyxMessage(this.options, message);
   }
 
   async close(): Promise<void> {}
