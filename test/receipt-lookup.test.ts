@@ -82,6 +82,15 @@ forEachEngine("receipt lookup", (engine) => {
     assert.equal(await appliedTo(id, "Delivered"), 1);
   });
 
+  test("a final answer that leaves the message Sent (delivery_unconfirmed) is not asked for again", async () => {
+    const { id, telnyxId } = await sendOne("+12125550305");
+    fake.statuses.set(telnyxId, "delivery_unconfirmed");
+    const start = Date.now();
+    for (let day = 1; day <= 3; day++) await lookUp(start + day * 24 * 60 * MINUTE);
+    assert.equal(asksFor(telnyxId), 1);
+    assert.equal(await statusOf(id), "Sent");
+  });
+
   test("a 5xx or a 404 from Telnyx changes nothing, and a message is asked a bounded number of times", async () => {
     const failing = await sendOne("+12125550303");
     const forgotten = await sendOne("+12125550304");

@@ -79,6 +79,15 @@ async function claimDue(db: Kysely<Database>, engine: Engine, now: number): Prom
   });
 }
 
+async function askNoMore(db: Kysely<Database>, message: LookedUpMessage): Promise<void> {
+  await db
+    .updateTable("events")
+    .set({ receipt_lookups: MAX_RECEIPT_LOOKUPS })
+    .where("organization_id", "=", message.organizationId)
+    .where("id", "=", message.eventId)
+    .execute();
+}
+
 export interface LookupRound {
   asked: number;
   /** Final answers applied as receipts. */
@@ -98,9 +107,11 @@ export async function lookUpReceipts(
   const messages = await claimDue(db, engine, now);
   const answers = await Promise.all(messages.map((m) => lookUp(m)));
   let settled = 0;
-  for (const answer of answers) {
+  for (const [i, answer] of answers.entries()) {
     if (answer.kind !== "final") continue;
     await applyReceipt(answer.receipt);
+    // A final answer that leaves it Sent (delivery_unconfirmed) is all Telnyx will ever say.
+    await askNoMore(db, messages[i]!);
     settled++;
   }
   return { asked: messages.length, settled };
