@@ -222,7 +222,7 @@ forEachEngine("SMS pipeline with the simulator", (engine) => {
     assert.ok(Date.parse(String(done.sendingStartedAt)) >= Date.parse(at));
   });
 
-  test("cancel while Scheduled → Canceled; after sending → 409", async () => {
+  test("cancel while Scheduled → Canceled; again → the same message; after sending → 409", async () => {
     const { sms } = await send("+12125550113", { scheduledFor: new Date(Date.now() + 60_000).toISOString() });
     const res = await api.call("POST", `/sms/${sms.id}/cancel`, { reason: "Lead called in" });
     assert.equal(res.statusCode, 200, res.body);
@@ -232,8 +232,12 @@ forEachEngine("SMS pipeline with the simulator", (engine) => {
     assert.ok(record.canceledAt);
     assert.equal(record.cancelReason, "Lead called in");
     assert.equal(record.billingStatus, "NotBilled");
-    const again = await api.call("POST", `/sms/${sms.id}/cancel`, {});
-    assert.equal(again.statusCode, 409);
+    // A retried cancel (its first answer lost) gets the canceled message again, its first reason kept.
+    const again = await api.call("POST", `/sms/${sms.id}/cancel`, { reason: "Retry" });
+    assert.equal(again.statusCode, 200, again.body);
+    assert.deepEqual(again.json(), res.json());
+    const unchanged = (await api.call("GET", `/events/${sms.id}`)).json();
+    assert.deepEqual(unchanged, record);
     const { sms: sent } = await send("+12125550114");
     await waitForEvent(api, sent.id, isFinal);
     assert.equal((await api.call("POST", `/sms/${sent.id}/cancel`, {})).statusCode, 409);

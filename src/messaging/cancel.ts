@@ -9,6 +9,8 @@ import { loadEvent, lockEvent, transition } from "./transitions.js";
 /**
  * Cancels an outbound message that no worker has handed to a provider yet: Scheduled, Queued, or
  * Queued waiting for a retry. Later it is a 409: a message being sent or sent cannot be taken back.
+ * A message already Canceled is answered as it is (its first cancel's time and reason stay), so a
+ * client that retries a cancel whose answer it lost gets the outcome it asked for, not an error.
  */
 export async function cancelMessage(
   db: Kysely<Database>,
@@ -20,6 +22,7 @@ export async function cancelMessage(
   return runTransaction(db, async (trx) => {
     const event = await lockEvent(trx, { organizationId, id: eventId });
     if (event?.direction !== "outbound") throw notFound(`SMS event '${eventId}'`);
+    if (event.status === "Canceled") return event;
     if (!CANCELABLE_STATUSES.has(event.status ?? "")) {
       throw new ProblemError(
         409,
@@ -49,6 +52,7 @@ export async function cancelMessage(
     if (!canceled) {
       // A worker claimed it in the meantime.
       const current = await loadEvent(trx, organizationId, eventId);
+      if (current?.status === "Canceled") return current;
       throw new ProblemError(
         409,
         "not-cancelable",

@@ -158,7 +158,9 @@ export const smsRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store, pip
         response: {
           200: { $ref: "SmsResponse#" },
           ...problemResponses,
-          409: problem("Only Scheduled or Queued messages can be canceled."),
+          409: problem(
+            "Only Scheduled or Queued messages can be canceled (an already Canceled one is answered as it is).",
+          ),
         },
       },
     },
