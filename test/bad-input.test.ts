@@ -750,6 +750,9 @@ forEachEngine("bad input", (engine) => {
       [{ contact: [] }, "contact"],
       [{ contact: { firstName: 5 } }, "contact.firstName"],
       [{ contact: { lastName: "x".repeat(201) } }, "contact.lastName"],
+      // As a source's delivery is held to it (code points), the organization key's lead is too.
+      [{ metadata: { sellerLeadId: "x".repeat(201) } }, "metadata.sellerLeadId"],
+      [{ metadata: { sellerLeadId: "\u{1F600}".repeat(201) } }, "metadata.sellerLeadId"],
       [{ contact: { timeZoneId: "Mars/Olympus_Mons" } }, "contact.timeZoneId"],
       [{ contact: { phone: "4155550142" } }, "contact.phone"],
       [{ metadata: [] }, "metadata"],
@@ -774,6 +777,17 @@ forEachEngine("bad input", (engine) => {
     }
     assert.deepEqual(await snapshot(api.db.store.db), before);
     assert.deepEqual((await send("GET", `/leads/${mine.leadId}`)).json(), leadBefore);
+  });
+
+  test("a lead's text at its limit, counted in code points, is taken on POST and PUT", async () => {
+    // Emoji are two UTF-16 units each: a limit counted in units would refuse these.
+    const atLimit = { metadata: { sellerLeadId: "\u{1F600}".repeat(200) } };
+    const created = await json("POST", "/leads", atLimit);
+    assert.equal(created.statusCode, 201, created.body.slice(0, 300));
+    const id = created.json().id as string;
+    const updated = await json("PUT", `/leads/${id}`, atLimit);
+    assert.equal(updated.statusCode, 200, updated.body.slice(0, 300));
+    assert.deepEqual(updated.json().metadata.sellerLeadId, atLimit.metadata.sellerLeadId);
   });
 
   test("note text that is empty, blank, too long or not a string is a 400", async () => {

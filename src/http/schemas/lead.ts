@@ -1,3 +1,4 @@
+import { MAX_SELLER_LEAD_ID_LENGTH } from "../../domain/sources.js";
 import { dateTime, nullable, nullableDateTime, pagedResultSchema } from "./common.js";
 
 const ns = nullable("string");
@@ -34,7 +35,6 @@ const LeadMetadataSchema = {
       "ipAddress",
       "userAgent",
       "externalId",
-      "sellerLeadId",
       "product",
       "vertical",
       "complianceStatus",
@@ -49,6 +49,8 @@ const LeadMetadataSchema = {
       // An http(s) URL or "": checked in domain/lead.ts, which names the field.
       "trustedFormUrl",
     ]),
+    // On every path, not only a source's deliveries (where it is the lead's repeat key).
+    sellerLeadId: nullable("string", { maxLength: MAX_SELLER_LEAD_ID_LENGTH }),
     createdAt: nullableDateTime,
     smsOptOutAt: nullableDateTime,
     smsOptInAt: nullableDateTime,
