@@ -3,7 +3,13 @@ import { after, before, test } from "node:test";
 import { suffixedTagId } from "../src/domain/tags.js";
 import { insertLead, updateLead } from "../src/services/leads.js";
 import { createOrganization } from "../src/store/orgs-repo.js";
-import { assertEventRecord, assertLeadpingShape, startTestApi, type TestApi } from "./helpers/api.js";
+import {
+  assertEventRecord,
+  assertLeadpingShape,
+  countEvents,
+  startTestApi,
+  type TestApi,
+} from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
 
 const leadBody = (overrides: Record<string, unknown> = {}) => ({
@@ -514,6 +520,27 @@ forEachEngine("leads", (engine) => {
     // Its own id, as GET answered it, is fine.
     const own = await api.call("PUT", `/leads/${lead.id}`, { ...leadBody(), id: lead.id });
     assert.equal(own.statusCode, 200, own.body);
+  });
+
+  test("an id on POST /leads is a 400 naming it, and nothing is written; null or empty is no id", async () => {
+    const existing = (await api.call("POST", "/leads", leadBody())).json();
+    // Every lead written writes its LeadCreated event: no event, no lead.
+    const before = await countEvents(api);
+    // An existing lead's id (a client that meant to update it) and an id of the client's own.
+    for (const id of [existing.id, "lead_mine_42"]) {
+      const res = await api.call("POST", "/leads", { ...leadBody(), id });
+      assert.equal(res.statusCode, 400, res.body);
+      assert.deepEqual(Object.keys(res.json().errors), ["id"]);
+      assert.match(res.json().detail, /PUT \/leads\//);
+    }
+    assert.equal(await countEvents(api), before);
+    assert.deepEqual((await api.call("GET", `/leads/${existing.id}`)).json(), existing);
+    // A generated client sends its unset id as null; a form's empty field is "".
+    for (const id of [null, ""]) {
+      const res = await api.call("POST", "/leads", { ...leadBody(), id });
+      assert.equal(res.statusCode, 201, res.body);
+      assert.notEqual(res.json().id, existing.id);
+    }
   });
 
   test("PUT replaces the document, but an absent or null enabled keeps the lead's: a disabled lead stays disabled", async () => {

@@ -39,7 +39,7 @@ export const leadRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { st
         tags: ["Leads"],
         summary: "Create a lead (writes a LeadCreated event and opens its conversation)",
         description:
-          "With an organization key (sk_…) or a lead source's key (lp_src_…). A source's lead must meet the source's rules (allowed states and products, TrustedForm), gets its default tags and is charged its cost per lead.",
+          "With an organization key (sk_…) or a lead source's key (lp_src_…). A source's lead must meet the source's rules (allowed states and products, TrustedForm), gets its default tags and is charged its cost per lead. The server names the lead: an id in the body is a 400.",
         security: [{ Bearer: [] }, { SourceKey: [] }],
         body: LeadRequestSchema,
         response: {
@@ -51,6 +51,15 @@ export const leadRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { st
     },
     async (request, reply) => {
       const { sourceId } = request.auth;
+      // The server names a new lead: an id sent here would be silently dropped, and a client that
+      // meant to update that lead would get a second one instead (README: "An id on POST /leads").
+      const id = request.body?.id;
+      if (id) {
+        throw badRequest(
+          `id '${id.slice(0, 60)}' cannot be given to a new lead: leave it out (or null), or update that lead with PUT /leads/${id.slice(0, 60)}.`,
+          "id",
+        );
+      }
       // A lead a source sends again (same sellerLeadId) answers 201 with the lead it made, as a
       // repeated POST /sms/send with the same idempotency key does.
       const lead = await validated(async () =>
