@@ -753,6 +753,21 @@ forEachEngine("bad input", (engine) => {
       // As a source's delivery is held to it (code points), the organization key's lead is too.
       [{ metadata: { sellerLeadId: "x".repeat(201) } }, "metadata.sellerLeadId"],
       [{ metadata: { sellerLeadId: "\u{1F600}".repeat(201) } }, "metadata.sellerLeadId"],
+      // Free text has limits too (README: "A lead's text has limits"), in code points.
+      [{ contact: { streetAddress: { city: "x".repeat(900_000) } } }, "contact.streetAddress.city"],
+      [{ contact: { streetAddress: { line1: "\u{1F600}".repeat(201) } } }, "contact.streetAddress.line1"],
+      [
+        { contact: { streetAddress: { additionalInfo: "x".repeat(1001) } } },
+        "contact.streetAddress.additionalInfo",
+      ],
+      [{ contact: { phone: { number: "4155550142", type: "x".repeat(51) } } }, "contact.phone.type"],
+      [{ metadata: { utmSource: "x".repeat(501) } }, "metadata.utmSource"],
+      [{ metadata: { referrer: "x".repeat(2049) } }, "metadata.referrer"],
+      [{ metadata: { sourceMetadata: { clickId: "x".repeat(1001) } } }, "metadata.sourceMetadata.clickId"],
+      [{ metadata: { sourceMetadata: { ["k".repeat(201)]: "v" } } }, "metadata.sourceMetadata"],
+      [{ customer: { notes: "x".repeat(2049) } }, "customer.notes"],
+      [{ customer: { history: [{ note: "\u{1F600}".repeat(2049) }] } }, "customer.history[0].note"],
+      [{ contact: { ["k".repeat(201)]: 1 } }, "contact"],
       [{ contact: { timeZoneId: "Mars/Olympus_Mons" } }, "contact.timeZoneId"],
       [{ contact: { phone: "4155550142" } }, "contact.phone"],
       [{ metadata: [] }, "metadata"],
@@ -781,13 +796,31 @@ forEachEngine("bad input", (engine) => {
 
   test("a lead's text at its limit, counted in code points, is taken on POST and PUT", async () => {
     // Emoji are two UTF-16 units each: a limit counted in units would refuse these.
-    const atLimit = { metadata: { sellerLeadId: "\u{1F600}".repeat(200) } };
+    const emoji = (n: number) => "\u{1F600}".repeat(n);
+    const atLimit = {
+      metadata: {
+        sellerLeadId: emoji(200),
+        utmSource: emoji(500),
+        referrer: emoji(2048),
+        sourceMetadata: { [emoji(200)]: emoji(1000) },
+      },
+      contact: {
+        phone: { number: "+14155550142", type: emoji(50) },
+        streetAddress: { line1: emoji(200), city: emoji(200), country: "GB", additionalInfo: emoji(1000) },
+        [emoji(200)]: emoji(2048),
+      },
+      customer: { history: [{ note: emoji(2048) }] },
+    };
     const created = await json("POST", "/leads", atLimit);
     assert.equal(created.statusCode, 201, created.body.slice(0, 300));
     const id = created.json().id as string;
     const updated = await json("PUT", `/leads/${id}`, atLimit);
     assert.equal(updated.statusCode, 200, updated.body.slice(0, 300));
-    assert.deepEqual(updated.json().metadata.sellerLeadId, atLimit.metadata.sellerLeadId);
+    const { metadata, contact, customer } = updated.json();
+    assert.deepEqual(
+      { metadata, contact, customer },
+      { ...atLimit, metadata: { ...metadata, ...atLimit.metadata } },
+    );
   });
 
   test("note text that is empty, blank, too long or not a string is a 400", async () => {

@@ -1,4 +1,5 @@
 import { type CountryCode, isSupportedCountry } from "libphonenumber-js";
+import { findOverlongText } from "./lead-text-limits.js";
 import { microsToUsd, usdToMicros } from "./money.js";
 import { isValidEmail, senderId, toE164 } from "./phone.js";
 import { isCountrylessCanadianAddress } from "./region-zones.js";
@@ -152,6 +153,10 @@ export function normalizeLeadRequest(
   /** `checkAddress: false`: the caller checks the address (checkUsAddress) against the stored one. */
   options: { acceptSenderIds?: boolean; checkAddress?: boolean } = {},
 ): LeadDocument {
+  for (const part of ["metadata", "contact", "customer"] as const) {
+    const breach = findOverlongText(body[part], part);
+    if (breach) throw new LeadValidationError(breach.field, breach.message);
+  }
   const contact: LeadContact = { ...(body.contact ?? {}) };
   if (contact.phone?.number !== undefined && contact.phone?.number !== null) {
     const raw = String(contact.phone.number);

@@ -1,3 +1,4 @@
+import { MAX_LEAD_TEXT_LENGTH, MAX_PROPERTY_NAME_LENGTH } from "../../domain/lead-text-limits.js";
 import { MAX_SELLER_LEAD_ID_LENGTH } from "../../domain/sources.js";
 import { dateTime, nullable, nullableDateTime, pagedResultSchema } from "./common.js";
 
@@ -14,31 +15,25 @@ export const TagSummary = {
   },
 };
 
-const strings = (names: string[]) => Object.fromEntries(names.map((name) => [name, ns]));
 const nullableEnum = (values: string[]) => ({ type: ["string", "null"], enum: [...values, null] });
 const int32 = nullable("integer", { minimum: -2147483648, maximum: 2147483647 });
+/** Nullable strings of at most `maxLength` characters (the subset gives no limits: README's). */
+const limited = (maxLength: number, names: string[]) =>
+  Object.fromEntries(names.map((name) => [name, nullable("string", { maxLength })]));
 /** LeadMetadata's typed fields; unknown ones are kept as sent. */
 const LeadMetadataSchema = {
   type: ["object", "null"],
   additionalProperties: true,
   properties: {
-    ...strings([
-      "utmSource",
-      "utmMedium",
-      "utmCampaign",
-      "utmTerm",
-      "utmContent",
-      "referrer",
-      "landingPage",
+    ...limited(500, ["utmSource", "utmMedium", "utmCampaign", "utmTerm", "utmContent"]),
+    ...limited(200, [
       "subId",
       "pubId",
       "ipAddress",
-      "userAgent",
       "externalId",
       "product",
       "vertical",
       "complianceStatus",
-      "complianceBlockedReason",
       "origin",
       "importBatchId",
       "assignedPhoneNumberId",
@@ -46,9 +41,10 @@ const LeadMetadataSchema = {
       "smsConsentPhoneNumber",
       "userId",
       "organizationId",
-      // An http(s) URL or "": checked in domain/lead.ts, which names the field.
-      "trustedFormUrl",
     ]),
+    ...limited(1000, ["userAgent", "complianceBlockedReason"]),
+    // URLs, as long as contact.avatarUrl's; trustedFormUrl (http(s) or "") is checked in domain/lead.ts.
+    ...limited(MAX_LEAD_TEXT_LENGTH, ["referrer", "landingPage", "trustedFormUrl"]),
     // On every path, not only a source's deliveries (where it is the lead's repeat key).
     sellerLeadId: nullable("string", { maxLength: MAX_SELLER_LEAD_ID_LENGTH }),
     createdAt: nullableDateTime,
@@ -58,7 +54,12 @@ const LeadMetadataSchema = {
     trustedFormCheckedAt: nullableDateTime,
     price: nullable("number"),
     directPostPrice: nullable("number"),
-    sourceMetadata: { type: ["object", "null"], additionalProperties: { type: "string" } },
+    sourceMetadata: {
+      type: ["object", "null"],
+      maxProperties: 200,
+      propertyNames: { maxLength: MAX_PROPERTY_NAME_LENGTH },
+      additionalProperties: { type: "string", maxLength: 1000 },
+    },
     // The subset's only non-null booleans here (LeadResponse answers them as stored).
     isImported: { type: "boolean" },
     smsOptedOut: { type: "boolean" },
@@ -118,22 +119,28 @@ export const LeadRequestSchema = {
         phone: {
           type: ["object", "null"],
           additionalProperties: true,
-          properties: { number: { type: "string", maxLength: 40 }, type: ns, phoneIdentityId: ns },
+          properties: {
+            number: { type: "string", maxLength: 40 },
+            ...limited(50, ["type"]),
+            ...limited(200, ["phoneIdentityId"]),
+          },
         },
         streetAddress: {
           type: ["object", "null"],
           additionalProperties: true,
-          properties: strings([
-            "line1",
-            "line2",
-            "city",
-            "state",
-            "province",
-            "region",
-            "postalCode",
-            "country",
-            "additionalInfo",
-          ]),
+          properties: {
+            ...limited(200, [
+              "line1",
+              "line2",
+              "city",
+              "state",
+              "province",
+              "region",
+              "postalCode",
+              "country",
+            ]),
+            ...limited(1000, ["additionalInfo"]),
+          },
         },
         coordinate: {
           type: ["object", "null"],
@@ -146,7 +153,10 @@ export const LeadRequestSchema = {
         },
         // "" is taken as "no picture" (forms send an empty field) and stored as null (domain/lead.ts).
         // The URI branch first: a bad value's 400 then says "must match format uri".
-        avatarUrl: nullable("string", { maxLength: 2048, anyOf: [{ format: "uri" }, { maxLength: 0 }] }),
+        avatarUrl: nullable("string", {
+          maxLength: MAX_LEAD_TEXT_LENGTH,
+          anyOf: [{ format: "uri" }, { maxLength: 0 }],
+        }),
       },
     },
     customer: LeadProfileSchema,
