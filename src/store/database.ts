@@ -8,6 +8,7 @@ import { LeadtrailPostgresDialect } from "./pg-dialect.js";
 import { NamedStatementPool } from "./pg-named-statements.js";
 import type { Database } from "./schema.js";
 import { POSTGRES_SEARCH, type SearchMatch, sqliteSearch } from "./search-match.js";
+import type { ReadSnapshot, SnapshotReads } from "./snapshot-reads.js";
 import { LeadtrailSqliteDialect } from "./sqlite-dialect.js";
 import { StatementCache } from "./sqlite-statement-cache.js";
 
@@ -23,6 +24,8 @@ export type ArrayRowReader = (query: CompiledQuery) => Promise<unknown[][]>;
 interface ConnectionBase {
   db: Kysely<Database>;
   readArrays: ArrayRowReader;
+  /** Reads that must agree, from one snapshot (a list page and its totalCount). */
+  readSnapshot: ReadSnapshot;
   /** List search's SQL on this engine. */
   search: SearchMatch;
   close(): Promise<void>;
@@ -139,6 +142,7 @@ export function openConnection(options: ConnectionOptions): Connection {
       db,
       raw: pool,
       readArrays,
+      readSnapshot: (work) => named.readSnapshot(work),
       search: POSTGRES_SEARCH,
       close: () => db.destroy(),
     };
@@ -158,19 +162,42 @@ export function openConnection(options: ConnectionOptions): Connection {
   registerUnicodeFold(raw);
   const db = new Kysely<Database>({ dialect: new LeadtrailSqliteDialect(raw) });
   const reader = options.sqlitePath === ":memory:" ? raw : openSqliteReader(options.sqlitePath);
-  // Statements of their own, apart from Kysely's: these are switched to arrays for good.
+  // Statements of their own on the reader, apart from Kysely's; each read sets the row form it wants.
   const arrayStatements = new StatementCache(reader);
   const readArrays: ArrayRowReader = async (query) =>
     arrayStatements
       .statement(query.sql)
       .raw(true)
       .all(...query.parameters) as unknown[][];
+  const snapshotReads: SnapshotReads = {
+    objects: async (query) =>
+      arrayStatements
+        .statement(query.sql)
+        .raw(false)
+        .all(...query.parameters) as Record<string, unknown>[],
+    arrays: readArrays,
+  };
+  // One read transaction on the reader: WAL gives it the snapshot of its first read until it ends.
+  // A snapshot read of another request that starts meanwhile (between this one's awaits) joins it,
+  // as transactions do not nest; the last to finish commits. ":memory:" has the writer's handle only,
+  // whose transactions are the writes' own: its reads run as they come.
+  let snapshotUsers = 0;
+  const readSnapshot: ReadSnapshot = async (work) => {
+    if (reader === raw) return work(snapshotReads);
+    if (snapshotUsers++ === 0) reader.exec("begin");
+    try {
+      return await work(snapshotReads);
+    } finally {
+      if (--snapshotUsers === 0) reader.exec("commit");
+    }
+  };
   return {
     engine: "sqlite",
     db,
     raw,
     reader,
     readArrays,
+    readSnapshot,
     search: sqliteSearch(SQLITE_UNICODE_LOWER),
     close: async () => {
       await db.destroy();

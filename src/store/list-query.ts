@@ -6,7 +6,7 @@ import { exceedsCharacters } from "../domain/plain-text.js";
 import { badRequest } from "../domain/problem.js";
 import { parseRfc3339 } from "../domain/time.js";
 import type { CursorCodec, CursorValue } from "./cursor.js";
-import type { ArrayRowReader } from "./database.js";
+import type { Connection } from "./database.js";
 import type { Database } from "./schema.js";
 import type { SearchMatch } from "./search-match.js";
 
@@ -452,7 +452,8 @@ export interface ListPage<Row> {
 
 /**
  * Runs a parsed list query inside `scope` (organization and path-scope equalities). A spec with a
- * rowShape reads its rows through `readArrays`. `anyOf`, when given, narrows it to rows meeting at
+ * rowShape reads its rows through `readArrays`. With includeCount, the page and its count are read
+ * from one snapshot (`readSnapshot`), so that a write committed meanwhile cannot make them disagree. `anyOf`, when given, narrows it to rows meeting at
  * least one of its conditions (read as one branch per condition: see below).
  */
 export async function runList<Row>(
@@ -461,7 +462,7 @@ export async function runList<Row>(
   scope: Record<string, string>,
   parsed: ParsedList,
   codec: CursorCodec,
-  readArrays: ArrayRowReader,
+  reads: Pick<Connection, "readArrays" | "readSnapshot">,
   anyOf: RawBuilder<unknown>[] = [],
 ): Promise<ListPage<Row>> {
   const base = [
@@ -500,9 +501,26 @@ export async function runList<Row>(
           branches.map((branch, i) => sql`select * from (${select(branch)}) as ${sql.raw(`branch${i}`)}`),
           sql` union all `,
         )} order by ${orderSql} limit ${limit}`;
-  const rows = shape
-    ? (await readArrays(query.compile(db))).map((values) => shape.fromArray(values) as Row)
-    : (await query.execute(db)).rows;
+  let rows: Row[];
+  let totalCount: number | null = null;
+  if (parsed.includeCount) {
+    // The branches' counts, added up: each is read through its own index, as the page is.
+    const count = (extra: RawBuilder<unknown>[]) =>
+      sql`(select count(*) from ${sql.table(spec.table)} where ${where(extra)})`;
+    const countQuery = sql`select ${branches.length === 0 ? count([]) : sql.join(branches.map(count), sql` + `)} as n`;
+    [rows, totalCount] = await reads.readSnapshot(async (snapshot) => {
+      const compiled = query.compile(db);
+      const page = shape
+        ? (await snapshot.arrays(compiled)).map((values) => shape.fromArray(values) as Row)
+        : ((await snapshot.objects(compiled)) as Row[]);
+      const counted = await snapshot.arrays(countQuery.compile(db));
+      return [page, Number(counted[0]?.[0] ?? 0)] as const;
+    });
+  } else {
+    rows = shape
+      ? (await reads.readArrays(query.compile(db))).map((values) => shape.fromArray(values) as Row)
+      : (await query.execute(db)).rows;
+  }
 
   let continuationToken: string | null = null;
   if (rows.length > parsed.pageSize) {
@@ -512,19 +530,6 @@ export async function runList<Row>(
       fingerprint,
       parsed.order.map((k) => last[k.column] as CursorValue),
     );
-  }
-
-  let totalCount: number | null = null;
-  if (parsed.includeCount) {
-    // Between the page and the count, other requests get their turn (SQLite reads on this thread).
-    await new Promise((resolve) => setImmediate(resolve));
-    // The branches' counts, added up: each is read through its own index, as the page is.
-    const count = (extra: RawBuilder<unknown>[]) =>
-      sql`(select count(*) from ${sql.table(spec.table)} where ${where(extra)})`;
-    const counted = await sql<{ n: number | string }>`select ${
-      branches.length === 0 ? count([]) : sql.join(branches.map(count), sql` + `)
-    } as n`.execute(db);
-    totalCount = Number(counted.rows[0]?.n ?? 0);
   }
   return { rows, pageSize: parsed.pageSize, totalCount, continuationToken };
 }

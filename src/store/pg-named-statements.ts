@@ -1,6 +1,7 @@
 import type { PostgresCursor, PostgresPool, PostgresPoolClient } from "kysely";
 import type pg from "pg";
 import { HeldBegin } from "./pg-held-begin.js";
+import type { SnapshotReads } from "./snapshot-reads.js";
 
 // Kysely sends every query as an unnamed statement, which PostgreSQL parses and plans again each
 // time. Under SMS load that was most of PostgreSQL's CPU: a message runs ~30 short statements. Here
@@ -48,6 +49,39 @@ export class NamedStatementPool implements PostgresPool {
       rowMode: "array",
     });
     return result.rows;
+  }
+
+  /**
+   * ReadSnapshot on PostgreSQL: `work`'s reads run on one connection in a read-only REPEATABLE READ
+   * transaction, so all of them see the snapshot its first statement took.
+   */
+  async readSnapshot<T>(work: (reads: SnapshotReads) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken = false;
+    try {
+      await client.query("begin isolation level repeatable read read only");
+      const result = await work({
+        objects: async (query) =>
+          (await client.query<Record<string, unknown>>(this.statement(query.sql, query.parameters))).rows,
+        arrays: async (query) =>
+          (
+            await client.query<unknown[]>({
+              ...this.statement(query.sql, query.parameters),
+              rowMode: "array",
+            })
+          ).rows,
+      });
+      await client.query("commit");
+      return result;
+    } catch (error) {
+      // A connection that cannot even roll back is not given back to the pool.
+      await client.query("rollback").catch(() => {
+        broken = true;
+      });
+      throw error;
+    } finally {
+      client.release(broken);
+    }
   }
 
   /** The query config for `text`: named when it has parameters and a name is left (see above). */

@@ -116,7 +116,7 @@ export class Store {
     parsed.conditions.push(...narrowing.conditions);
     const fullScope = { organization_id: organizationId, ...scope };
     const run = () =>
-      runList<Row>(this.db, spec, fullScope, parsed, this.cursors, this.conn.readArrays, narrowing.anyOf);
+      runList<Row>(this.db, spec, fullScope, parsed, this.cursors, this.conn, narrowing.anyOf);
     if (!parsed.searches && !parsed.includeCount) return run();
     return this.scans.run(organizationId, async () => {
       // SQLite reads on this thread: a task let through by a finishing one would otherwise start in
