@@ -652,6 +652,16 @@ forEachEngine("leadtrail CLI", (engine) => {
           "POST /leads 201",
         ],
       );
+      // Each lead the banner creates is a new person: at none of the demo leads' phones, nor each other's.
+      const digits = (phone: unknown) => String(phone).replace(/\D/g, "").slice(-10);
+      const demoLeads = (run.calls[1]!.body as { items: { phone: string }[] }).items;
+      const taken = new Set(demoLeads.map((lead) => digits(lead.phone)));
+      assert.ok(taken.size >= 8, JSON.stringify(demoLeads));
+      for (const call of run.calls.slice(3)) {
+        const phone = digits((call.body as { contact: { phone: { number: string } } }).contact.phone.number);
+        assert.ok(!taken.has(phone), `the banner creates a second lead at a demo lead's phone, ${phone}`);
+        taken.add(phone);
+      }
       // Nothing else in the banner reads as a command to paste.
       assert.doesNotMatch(server.banner, /^\s+open /m);
       assert.match(server.banner, new RegExp(`API reference: ${server.baseUrl}/docs`));

@@ -111,7 +111,7 @@ export function demoInstructions(org: DemoOrganization, baseUrl: string): string
     `  curl -s -X POST ${baseUrl}/leads/all/my ${auth} -H 'Content-Type: application/json' -d '{}'`,
     `  curl -s -X POST ${baseUrl}/conversations/my ${auth} -H 'Content-Type: application/json' -d '{}'`,
     `  curl -s -X POST ${baseUrl}/leads ${auth} -H 'Content-Type: application/json' \\`,
-    `       -d '{"contact":{"firstName":"Ada","phone":{"number":"(415) 555-0142"}}}'`,
+    `       -d '{"contact":{"firstName":"Ada","phone":{"number":"(415) 555-0144"}}}'`,
     "",
     "A vendor delivers leads with its source's key, which creates leads only (source 'Website Form'):",
     `  curl -s -X POST ${baseUrl}/leads -H 'Authorization: Bearer ${org.sourceKey}' -H 'Content-Type: application/json' \\`,
