@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { realpathSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
+import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startTestApi } from "./helpers/api.js";
 import {
@@ -40,6 +42,40 @@ function received(socket: Socket): Promise<string> {
     text += chunk;
   });
   return new Promise((resolve) => socket.once("close", () => resolve(text)));
+}
+
+/** Whether something accepts connections on the port (127.0.0.1). */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/** The pids of every process below `pid` (children, theirs, …), read from ps. */
+function descendantsOf(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const line of execFileSync("ps", ["-A", "-o", "pid=,ppid="], { encoding: "utf8" }).split("\n")) {
+    const [child, parent] = line.trim().split(/\s+/).map(Number);
+    if (!child || !parent) continue;
+    children.set(parent, [...(children.get(parent) ?? []), child]);
+  }
+  const found: number[] = [];
+  for (let i = -1; i < found.length; i++) found.push(...(children.get(i < 0 ? pid : found[i]!) ?? []));
+  return found;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 describe("serve: start and stop", () => {
@@ -86,6 +122,33 @@ describe("serve: start and stop", () => {
       assert.equal((await fetch(`${baseUrl}/healthz`)).status, 200);
     } finally {
       assert.equal(await server.stop(), 0);
+    }
+  });
+
+  test("npm start: a SIGTERM to npm itself (as a supervisor sends it) stops the server it started", {
+    timeout: 90_000,
+  }, async () => {
+    // A database of its own: npm start seeds the demo in it.
+    const own = await createCliDatabase("sqlite");
+    const port = await freePort();
+    // npm's own script, run by this node: npm-cli.js, where the npm next to it links to.
+    const npmCli = realpathSync(join(dirname(process.execPath), "npm"));
+    const npm = await spawnUntilReady(
+      ["start"],
+      { ...own.env, PORT: String(port), HOST: "127.0.0.1", npm_config_update_notifier: "false" },
+      /leadtrail listening on http:\/\//,
+      [npmCli],
+    );
+    const below = descendantsOf(npm.child.pid!);
+    assert.ok(below.length > 0, "npm runs the server as its child");
+    try {
+      await npm.stop();
+      assert.equal(await accepts(port), false, "the server still listens after npm exited");
+      assert.deepEqual(below.filter(isAlive), [], "a process npm started outlives it");
+    } finally {
+      // What the assertions found left running (npm's start script without exec): ended here.
+      for (const pid of below.filter(isAlive)) process.kill(pid, "SIGTERM");
+      await own.cleanup();
     }
   });
 
@@ -154,18 +217,7 @@ test("SIGTERM while serve --demo-if-empty seeds the demo: it finishes the demo, 
     });
     const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
     // As soon as the port accepts a connection, the demo is being seeded.
-    for (;;) {
-      const open = await new Promise<boolean>((resolve) => {
-        const socket = connect(port, "127.0.0.1");
-        socket.once("connect", () => {
-          socket.destroy();
-          resolve(true);
-        });
-        socket.once("error", () => resolve(false));
-      });
-      if (open) break;
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    while (!(await accepts(port))) await new Promise((resolve) => setTimeout(resolve, 5));
     child.kill("SIGTERM");
     assert.equal(await exited, 0, output);
     assert.match(output, /Demo organization ready/, "the demo was finished and its key printed");
