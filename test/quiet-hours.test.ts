@@ -126,6 +126,18 @@ test("property: the next allowed minute is the first one, also across DST change
   );
 });
 
+test("a clock put back brings allowed minutes back sooner than the window's end on the clock", () => {
+  // Allowed 00:01-01:01 only. At 01:01 EDT on the night New York falls back, the next allowed minute
+  // is 01:00 EST, an hour of real time later (06:00Z), not 00:01 the next night. fast-check found it.
+  const now = at("2026-11-01T05:01:00Z");
+  assert.equal(nextAllowedTime(now, ["America/New_York"], { start: 61, end: 1 }), at("2026-11-01T06:00:00Z"));
+  // Lord Howe puts its clock back half an hour (02:00 summer time is 01:30 standard time, 15:00Z).
+  assert.equal(
+    nextAllowedTime(at("2026-04-04T14:45:00Z"), ["Australia/Lord_Howe"], { start: 105, end: 90 }),
+    at("2026-04-04T15:00:00Z"),
+  );
+});
+
 test("the zones a lead's timeZoneId is read in: Windows ids as IANA, EST and MST with the US region too, an unreadable id as unknown", () => {
   const nyNumber = "+12125550100";
   assert.deepEqual(recipientZones("Europe/Paris", nyNumber), ["Europe/Paris"]);

@@ -62,8 +62,8 @@ const MINUTE = 60_000;
  * The first whole minute at or after `now` that is outside quiet hours in every zone, or `now`
  * itself when it already is; null when no minute of the next few days is (zones too far apart for
  * the window's allowed hours to overlap: that does not change from one day to the next). Steps
- * through local wall time, jumping ahead conservatively (never past a DST change by more than the
- * hour it can shift).
+ * through local wall time, jumping ahead conservatively (never past a clock change: a
+ * fall-back can bring an allowed minute back sooner than the window's end on the clock).
  */
 export function nextAllowedTime(now: number, timeZones: string[], window: QuietWindow | null): number | null {
   if (!window || timeZones.length === 0) return now;
@@ -76,7 +76,31 @@ export function nextAllowedTime(now: number, timeZones: string[], window: QuietW
     }
     if (wait === 0) return t;
     const aligned = Math.floor(t / MINUTE) * MINUTE;
-    t = aligned + (wait > 60 ? wait - 60 : 1) * MINUTE;
+    t = aligned + untilClockChange(aligned, wait > 60 ? wait - 60 : 1, timeZones) * MINUTE;
   }
   return null;
+}
+
+/**
+ * `step` minutes, or fewer: the minutes from `at` to the first clock change within them in any zone.
+ * A clock put back (fall-back, Lord Howe's half hour) repeats local minutes, so an allowed one can
+ * come again sooner than the window's end on the clock says; the search goes on from the change.
+ */
+function untilClockChange(at: number, step: number, timeZones: string[]): number {
+  const runsOn = (zone: string, minutes: number) =>
+    localMinutes(at + minutes * MINUTE, zone) === (localMinutes(at, zone) + minutes) % 1440;
+  let first = step;
+  for (const zone of timeZones) {
+    if (runsOn(zone, first)) continue;
+    // The clock ran on for `low` minutes and not for `high`: the change is at `high`.
+    let low = 0;
+    let high = first;
+    while (high - low > 1) {
+      const middle = Math.floor((low + high) / 2);
+      if (runsOn(zone, middle)) low = middle;
+      else high = middle;
+    }
+    first = high;
+  }
+  return first;
 }
