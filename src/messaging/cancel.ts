@@ -6,6 +6,20 @@ import { previewNewestNotCanceled, stickToLastPossiblyReceived } from "../store/
 import type { Database, EventRow } from "../store/schema.js";
 import { loadEvent, lockEvent, transition } from "./transitions.js";
 
+/** What a cancel writes: a user's through the API, or the worker's for a missed warmup slot. */
+export function canceledChanges(at: number, reason: string): Partial<EventRow> {
+  return {
+    status: "Canceled",
+    canceled_at: at,
+    cancel_reason: reason,
+    // A pending retry's reason no longer applies (cancelReason says why).
+    status_reason: null,
+    next_attempt_at: null,
+    next_retry_at: null,
+    billing_status: "NotBilled",
+  };
+}
+
 /**
  * Cancels an outbound message that no worker has handed to a provider yet: Scheduled, Queued, or
  * Queued waiting for a retry. Later it is a 409: a message being sent or sent cannot be taken back.
@@ -36,16 +50,7 @@ export async function cancelMessage(
     const canceled = await transition(
       trx,
       event,
-      {
-        status: "Canceled",
-        canceled_at: at,
-        cancel_reason: reason ?? "Canceled by user",
-        // A pending retry's reason no longer applies (cancelReason says why).
-        status_reason: null,
-        next_attempt_at: null,
-        next_retry_at: null,
-        billing_status: "NotBilled",
-      },
+      canceledChanges(at, reason ?? "Canceled by user"),
       { stage: "cancel", message: `Canceled: ${reason ?? "by user"}.` },
       at,
     );

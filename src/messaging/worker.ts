@@ -35,6 +35,7 @@ import { recordOutcome } from "../store/phone-numbers-repo.js";
 import type { Database, EventRow, PhoneNumberRow } from "../store/schema.js";
 import { type BatchItem, indexesByOrganization, transitionBatch } from "./batch-transitions.js";
 import { billAccepted, billAcceptedMany, isBillableTraffic } from "./billing.js";
+import { canceledChanges } from "./cancel.js";
 import { type GateFacts, readGateFacts, skipsQuietHours } from "./gate-facts.js";
 import type { Provider, SendResult } from "./provider.js";
 import {
@@ -153,15 +154,7 @@ const MISSED_WARMUP_SLOT =
 function missedWarmupSlot(row: EventRow, now: number): BatchItem {
   return {
     event: row,
-    changes: {
-      status: "Canceled",
-      canceled_at: now,
-      cancel_reason: MISSED_WARMUP_SLOT,
-      status_reason: null,
-      next_attempt_at: null,
-      next_retry_at: null,
-      billing_status: "NotBilled",
-    },
+    changes: canceledChanges(now, MISSED_WARMUP_SLOT),
     log: { stage: "compliance", message: `Canceled: ${MISSED_WARMUP_SLOT.toLowerCase()}.` },
   };
 }
