@@ -60,6 +60,9 @@ function zonesOfNumberAndAddress(e164: string, address: Readonly<Record<string, 
   return [...byNumber, ...byAddress];
 }
 
+/** sameClock's answers by year and pair of zones: a few hundred pairs at most (zones of the table). */
+const sameClockByPair = new Map<string, boolean>();
+
 /**
  * Whether two zones keep the same time in winter and in summer: libphonenumber names some places by
  * a zone of their own (America/Juneau, America/Boise) that keeps Anchorage's or Denver's time.
@@ -67,9 +70,16 @@ function zonesOfNumberAndAddress(e164: string, address: Readonly<Record<string, 
 function sameClock(a: string, b: string): boolean {
   if (a === b) return true;
   const year = new Date().getUTCFullYear();
-  return [Date.UTC(year, 0, 15, 12), Date.UTC(year, 6, 15, 12)].every(
-    (at) => localMinutes(at, a) === localMinutes(at, b),
-  );
+  // The gate asks for every message with an address: four Intl look-ups a pair, so remembered.
+  const key = `${year} ${a} ${b}`;
+  let same = sameClockByPair.get(key);
+  if (same === undefined) {
+    same = [Date.UTC(year, 0, 15, 12), Date.UTC(year, 6, 15, 12)].every(
+      (at) => localMinutes(at, a) === localMinutes(at, b),
+    );
+    sameClockByPair.set(key, same);
+  }
+  return same;
 }
 
 /**
