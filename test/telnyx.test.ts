@@ -11,6 +11,7 @@ import { ACTIVITY_CATEGORY } from "../src/domain/event-vocabulary.js";
 import type { OutboundMessage } from "../src/messaging/provider.js";
 import { checkProviderSettings, createProvider } from "../src/messaging/providers/index.js";
 import { TelnyxProvider } from "../src/messaging/providers/telnyx.js";
+import { classifyTelnyxRefusal } from "../src/messaging/providers/telnyx-refusals.js";
 import {
   parseTelnyxWebhook,
   telnyxPublicKey,
@@ -205,6 +206,30 @@ test("Telnyx refusals by class: temporary ones and our account's or settings' ar
     );
   } finally {
     await fake.stop();
+  }
+});
+
+test("Telnyx's messaging codes 40318, 40012 and 40013 are classed by what Telnyx says they mean, and an operator problem says what it concerns", () => {
+  // Message queue full (429): wait and resend.
+  assert.deepEqual(classifyTelnyxRefusal(429, "40318", true), { class: "temporary" });
+  // Invalid destination number: this message, for good.
+  assert.deepEqual(classifyTelnyxRefusal(400, "40012", true), { class: "message" });
+  // Invalid source number: the sending number's configuration, whatever status it comes with.
+  const source = classifyTelnyxRefusal(400, "40013", true);
+  assert.equal(source !== "unknown" && source.class, "operator");
+  assert.equal(source !== "unknown" && source.scope, "sender");
+  assert.match(String(source !== "unknown" && source.action), /enabled for messaging/);
+  // A permission refusal is the number's; the key, the funds and the base URL the whole account's.
+  for (const [status, code, scope] of [
+    [403, "10010", "sender"],
+    [403, undefined, "sender"],
+    [401, "10009", undefined],
+    [402, "20100", undefined],
+    [404, "10005", undefined],
+  ] as const) {
+    const rule = classifyTelnyxRefusal(status, code, true);
+    assert.equal(rule !== "unknown" && rule.class, "operator", `${status} ${code}`);
+    assert.equal(rule !== "unknown" && rule.scope, scope, `${status} ${code}`);
   }
 });
 

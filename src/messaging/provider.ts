@@ -34,6 +34,11 @@ export type SendResult =
        * URL) rather than the provider's: what to check, for the status reason and the log.
        */
       operatorAction?: string;
+      /**
+       * With operatorAction: whether the problem is the whole provider account's ("account": key,
+       * funds, base URL) or the sending number's ("sender"). Account-wide when unset.
+       */
+      operatorScope?: "account" | "sender";
     }
   /**
    * Rejected for good (invalid number, bad request…): the message fails now. `recipientOptedOut`

@@ -138,6 +138,7 @@ export class TelnyxProvider implements Provider {
         errorMessage,
         ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
         ...(rule.action === undefined ? {} : { operatorAction: rule.action }),
+        ...(rule.scope === undefined ? {} : { operatorScope: rule.scope }),
       };
     }
     const refusal = { kind: "permanent", errorCode, errorMessage } as const;
