@@ -10,6 +10,11 @@ export interface MessagingConfig {
   quietHours: QuietWindow | null;
   retryBaseSeconds: number;
   retryMaxAttempts: number;
+  /**
+   * How long a message may wait while the provider refuses our account or settings (a key, funds,
+   * permission) before it fails (LEADTRAIL_OPERATOR_WAIT_HOURS); such refusals spend no retries.
+   */
+  operatorWaitHours: number;
   /** How long a message may stay Sending with no provider outcome before it ends ProviderOutcomeUnknown. */
   reconcileSeconds: number;
   startingCreditMicros: number;
@@ -174,6 +179,9 @@ export function loadMessagingConfig(env: NodeJS.ProcessEnv = process.env, port =
     ),
     retryBaseSeconds: decimal("LEADTRAIL_RETRY_BASE_SECONDS", 30, env, DAY_SECONDS),
     retryMaxAttempts: integer("LEADTRAIL_RETRY_MAX_ATTEMPTS", 5, env, 0, 100),
+    // A day by default: an empty balance or a rotated key is fixed within office hours, and a day
+    // later the messages (a lead's follow-up) are rather stale. Up to 30 days; 0 fails at once.
+    operatorWaitHours: decimal("LEADTRAIL_OPERATOR_WAIT_HOURS", 24, env, 30 * 24),
     // At least a second: a message's send call gets half of it (sendCallTimeoutMs), and with 0 every
     // call would be cut off at once and every claimed message taken as unknown.
     reconcileSeconds: decimal("LEADTRAIL_RECONCILE_SECONDS", 300, env, 7 * DAY_SECONDS, 1),

@@ -14,6 +14,12 @@ test("quiet hours: unset or empty is the default window, only 'off' lifts them",
   });
 });
 
+test("LEADTRAIL_OPERATOR_WAIT_HOURS: a day unless set; decimals and 0 (fail at once) taken", () => {
+  assert.equal(loadMessagingConfig({}).operatorWaitHours, 24);
+  assert.equal(loadMessagingConfig({ LEADTRAIL_OPERATOR_WAIT_HOURS: "1.5" }).operatorWaitHours, 1.5);
+  assert.equal(loadMessagingConfig({ LEADTRAIL_OPERATOR_WAIT_HOURS: "0" }).operatorWaitHours, 0);
+});
+
 test("a blank setting (spaces, a stray newline) counts as unset for every variable, not as a value", () => {
   const defaults = loadConfig({});
   // Quiet hours above all: a blank value must not lift them (only 'off' does).
@@ -73,6 +79,11 @@ test("every setting the README lists is checked: a bad value is refused with a m
       { LEADTRAIL_RETRY_MAX_ATTEMPTS: "1000" },
       /^LEADTRAIL_RETRY_MAX_ATTEMPTS must be an integer from 0 to 100/,
     ],
+    [
+      { LEADTRAIL_OPERATOR_WAIT_HOURS: "721" },
+      /^LEADTRAIL_OPERATOR_WAIT_HOURS must be a number from 0 to 720, got '721'$/,
+    ],
+    [{ LEADTRAIL_OPERATOR_WAIT_HOURS: "a day" }, /^LEADTRAIL_OPERATOR_WAIT_HOURS must be a number/],
     [{ LEADTRAIL_RECONCILE_SECONDS: "-1" }, /^LEADTRAIL_RECONCILE_SECONDS must be a number from 1/],
     // No time for a send call at all (it gets half the deadline).
     [

@@ -534,6 +534,16 @@ function rowBefore0013(row: EventRow): Omit<EventRow, "requested_scheduled_for">
 
 /** A row as a database before 0018 takes it; typed as today's, the only schema Kysely's types know. */
 function rowBefore0018(row: EventRow): EventRow {
-  const { receipt_lookups: _addedBy0018, receipt_lookup_after: _alsoAddedBy0018, ...before } = row;
+  const {
+    receipt_lookups: _addedBy0018,
+    receipt_lookup_after: _alsoAddedBy0018,
+    ...before
+  } = rowBefore0019(row);
+  return before as EventRow;
+}
+
+/** A row as a database before 0019 takes it (no operator_wait_since). */
+function rowBefore0019(row: EventRow): EventRow {
+  const { operator_wait_since: _addedBy0019, ...before } = row;
   return before as EventRow;
 }

@@ -23,17 +23,27 @@ export function retryingReason(
 }
 
 /**
- * A refusal that is the deployment's to fix (API key, funds, base URL): the message waits, queued
- * again for retry `attempt` of `maxAttempts`, and the reason says what to check.
+ * A refusal that is the deployment's to fix (API key, funds, base URL): the message waits, without
+ * spending a retry, until `until` (LEADTRAIL_OPERATOR_WAIT_HOURS after the first such refusal), and
+ * the reason says what to check.
  */
-export function operatorProblemReason(
+export function operatorWaitReason(
   code: string,
   message: string | null,
   action: string,
-  attempt: number,
-  maxAttempts: number,
+  until: number,
 ): string {
-  return `${reason("The provider refused our account or settings", code, message)} ${action} Retrying (${attempt} of ${maxAttempts}).`;
+  return `${reason("The provider refused our account or settings", code, message)} ${action} Waiting for it to be fixed (no retry spent); fails at ${new Date(until).toISOString()} if it is not.`;
+}
+
+/** The same refusal, still there after the message waited `hours` for it. */
+export function operatorGaveUpReason(
+  code: string,
+  message: string | null,
+  action: string,
+  hours: number,
+): string {
+  return `${reason("The provider refused our account or settings", code, message)} ${action} Gave up after waiting ${hours} h for it to be fixed (LEADTRAIL_OPERATOR_WAIT_HOURS).`;
 }
 
 /** Transient errors until the retries ran out. */

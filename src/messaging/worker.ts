@@ -15,7 +15,8 @@ import { nextAllowedTime } from "../domain/quiet-hours.js";
 import {
   gaveUpReason,
   OUTCOME_UNKNOWN_REASON,
-  operatorProblemReason,
+  operatorGaveUpReason,
+  operatorWaitReason,
   rejectedReason,
   retryingReason,
   unknownOutcomeReason,
@@ -38,6 +39,15 @@ import { billAccepted, billAcceptedMany, isBillableTraffic } from "./billing.js"
 import { canceledChanges } from "./cancel.js";
 import { type GateFacts, readGateFacts, skipsQuietHours } from "./gate-facts.js";
 import type { Provider, SendResult } from "./provider.js";
+import {
+  type Breaker,
+  closeBreakers,
+  openBreakers,
+  recordOperatorRefusal,
+  refusalScope,
+  scopesOf,
+  takeProbe,
+} from "./provider-breaker.js";
 import {
   isOptOutAnswer,
   lockLeadsAtRecipient,
@@ -138,6 +148,18 @@ interface GateOutcomes {
   missedWarmup: BatchItem[];
   /** Claimed in a status the worker has nothing to do with: taken off the due index. */
   undue: EventRow[];
+  /**
+   * Held back by an open provider breaker (provider-breaker.ts) for the first time: each with its
+   * log entry, saying why it waits.
+   */
+  operatorDeferred: BatchItem[];
+  /**
+   * Held back again, already waiting for that operator problem: only their next attempt moves, with
+   * no log entry, so a long outage adds nothing to their logs for each probe interval.
+   */
+  operatorWaiting: { row: EventRow; until: number }[];
+  /** Waited for an operator problem past LEADTRAIL_OPERATOR_WAIT_HOURS: Failed without a call. */
+  operatorFailed: BatchItem[];
   /** The conversations of blocked messages (their sticky sender is restored). */
   blockedIn: ConversationsToRestick;
 }
@@ -160,7 +182,17 @@ function missedWarmupSlot(row: EventRow, now: number): BatchItem {
 }
 
 function noGateOutcomes(): GateOutcomes {
-  return { deferred: [], blocked: [], reconciled: [], missedWarmup: [], undue: [], blockedIn: new Map() };
+  return {
+    deferred: [],
+    blocked: [],
+    reconciled: [],
+    missedWarmup: [],
+    undue: [],
+    operatorDeferred: [],
+    operatorWaiting: [],
+    operatorFailed: [],
+    blockedIn: new Map(),
+  };
 }
 
 /**
@@ -181,6 +213,14 @@ async function writeGateOutcomes(trx: Transaction<Database>, outcomes: GateOutco
   });
   await transitionBatch(trx, { perEvent: { billing_status: "text" }, items: outcomes.reconciled, at: now });
   await transitionBatch(trx, { perEvent: {}, items: outcomes.missedWarmup, at: now });
+  const operatorColumns = { error_code: "text", error_message: "text", status_reason: "text" } as const;
+  await transitionBatch(trx, {
+    perEvent: { ...operatorColumns, next_attempt_at: "bigint" },
+    items: outcomes.operatorDeferred,
+    at: now,
+  });
+  await transitionBatch(trx, { perEvent: operatorColumns, items: outcomes.operatorFailed, at: now });
+  await moveWaiting(trx, outcomes.operatorWaiting);
   for (const [organizationId, indexes] of indexesByOrganization(
     outcomes.undue,
     (row) => row.organization_id,
@@ -197,6 +237,25 @@ async function writeGateOutcomes(trx: Transaction<Database>, outcomes: GateOutco
       .execute();
   }
   await restickConversations(trx, outcomes.blockedIn);
+}
+
+/** Moves the next attempt of messages already waiting for an operator problem: no log entry. */
+async function moveWaiting(trx: Transaction<Database>, waiting: { row: EventRow; until: number }[]) {
+  const groups = new Map<string, { organizationId: string; until: number; ids: string[] }>();
+  for (const { row, until } of waiting) {
+    const key = `${row.organization_id}\u0000${until}`;
+    const group = groups.get(key) ?? { organizationId: row.organization_id, until, ids: [] };
+    group.ids.push(row.id);
+    groups.set(key, group);
+  }
+  for (const { organizationId, until, ids } of groups.values()) {
+    await trx
+      .updateTable("events")
+      .set({ next_attempt_at: until })
+      .where("organization_id", "=", organizationId)
+      .where("id", "in", ids)
+      .execute();
+  }
 }
 
 /** What a refusal because the recipient opted out adds to the message's log. */
@@ -217,6 +276,11 @@ export class Worker {
   private wake: (() => void) | null = null;
   /** Provider calls under way, each until its outcome is recorded (or failed to be); never rejects. */
   private readonly inFlight = new Set<Promise<void>>();
+  /**
+   * Messages this worker handed over as a provider breaker's probe, with the breakers' scopes: the
+   * process that claims a message records its answer, so an acceptance closes them from here.
+   */
+  private readonly probes = new Map<string, string[]>();
   /** Calls the provider has answered whose outcome is being written. */
   private recording = 0;
   /** Set while the loop waits (see waitWhile): called as a call ends or an outcome is written. */
@@ -379,8 +443,9 @@ export class Worker {
         const pass = this.gate(row, facts, now, outcomes);
         if (pass) passed.push(pass);
       }
+      const sendable = await this.holdBack(trx, passed, now, outcomes);
       await writeGateOutcomes(trx, outcomes, now);
-      return { claimed: claimed.length, toSend: await this.moveToSending(trx, passed, now) };
+      return { claimed: claimed.length, toSend: await this.moveToSending(trx, sendable, now) };
     });
     return { claimed, deliveries: toSend.map((row) => this.track(this.deliver(row))) };
   }
@@ -576,6 +641,110 @@ export class Worker {
   }
 
   /**
+   * Holds back the messages that passed the gate while a provider breaker of theirs is open
+   * (provider-breaker.ts): they wait for its next probe without a call, but for the one taken as
+   * the probe; or fail, without a call, once they waited LEADTRAIL_OPERATOR_WAIT_HOURS. Answers the
+   * messages to send. One read of a table of a few rows when no breaker is open.
+   */
+  private async holdBack(
+    trx: Transaction<Database>,
+    passed: Passed[],
+    now: number,
+    outcomes: GateOutcomes,
+  ): Promise<Passed[]> {
+    if (passed.length === 0) return passed;
+    const breakers = await openBreakers(trx);
+    if (breakers.size === 0) return passed;
+    const waitMs = this.options.config.operatorWaitHours * 3_600_000;
+    // The due probes this claim won, taken first and in scope order: two claims never wait for each
+    // other's breaker rows in opposite orders (a deadlock on PostgreSQL). A breaker taken by this
+    // claim or another has its next probe an interval on, which the rest of the claim waits for.
+    const under = new Set(passed.flatMap(({ sender }) => scopesOf(sender.number)));
+    const probes = new Set<string>();
+    for (const breaker of [...breakers.values()].sort((a, b) => (a.scope < b.scope ? -1 : 1))) {
+      if (breaker.probe_at > now || !under.has(breaker.scope)) continue;
+      if (await takeProbe(trx, breaker, now)) probes.add(breaker.scope);
+      breaker.probe_at = now + breaker.interval_ms;
+    }
+    const sendable: Passed[] = [];
+    for (const pass of passed) {
+      const { row, sender } = pass;
+      const open = scopesOf(sender.number)
+        .map((scope) => breakers.get(scope))
+        .filter((b): b is Breaker => b !== undefined);
+      if (open.length === 0) {
+        sendable.push(pass);
+        continue;
+      }
+      const shown = open[0]!;
+      const refusal = { error_code: shown.error_code, error_message: shown.error_message };
+      const since = row.operator_wait_since ?? now;
+      if (now - since >= waitMs) {
+        addConversationToRestick(outcomes.blockedIn, row);
+        outcomes.operatorFailed.push({
+          event: row,
+          changes: {
+            status: "Failed",
+            failed_at: now,
+            ...refusal,
+            status_reason: operatorGaveUpReason(
+              shown.error_code,
+              shown.error_message,
+              shown.action,
+              this.options.config.operatorWaitHours,
+            ),
+            next_attempt_at: null,
+            next_retry_at: null,
+            billing_status: "NotBilled",
+          },
+          log: {
+            stage: "provider",
+            message: `Gave up: the provider refused our account or settings (${shown.error_code}) for ${this.options.config.operatorWaitHours} h; not sent.`,
+          },
+        });
+        continue;
+      }
+      // A probe of every breaker it is under, each taken once: the rest of the claim waits for the next.
+      if (open.every((b) => probes.has(b.scope))) {
+        for (const b of open) probes.delete(b.scope);
+        this.probes.set(
+          row.id,
+          open.map((b) => b.scope),
+        );
+        sendable.push(pass);
+        continue;
+      }
+      // Never past its own deadline, when it is to fail rather than wait on.
+      const until = Math.min(Math.max(...open.map((b) => b.probe_at)), since + waitMs);
+      if (row.operator_wait_since !== null && row.status === "Queued") {
+        outcomes.operatorWaiting.push({ row, until });
+        continue;
+      }
+      outcomes.operatorDeferred.push({
+        event: row,
+        changes: {
+          status: "Queued",
+          operator_wait_since: since,
+          next_attempt_at: until,
+          next_retry_at: null,
+          ...refusal,
+          status_reason: operatorWaitReason(
+            shown.error_code,
+            shown.error_message,
+            shown.action,
+            since + waitMs,
+          ),
+        },
+        log: {
+          stage: "retry",
+          message: `Deferred without a call: the provider refuses our account or settings (${shown.error_code}). ${shown.action} Only a probe goes until it is fixed; next at ${new Date(until).toISOString()}.`,
+        },
+      });
+    }
+    return sendable;
+  }
+
+  /**
    * Moves the messages that passed the gate to Sending, all in one batch, with the reconcile
    * deadline after which an unanswered send is never retried blindly. Answers the moved rows.
    */
@@ -634,6 +803,7 @@ export class Worker {
     try {
       await this.recordWithRetries(row, record);
     } finally {
+      this.probes.delete(row.id);
       this.recording--;
       this.progressed?.();
     }
@@ -723,6 +893,11 @@ export class Worker {
     }
     // Once every message is locked, as a claim restores the conversations it blocked in (round).
     await restickConversations(trx, refusedIn);
+    // A probe the provider took: the operator problem is fixed; the messages waiting for it go now.
+    for (const o of outcomes) {
+      const scopes = o.result.kind === "accepted" ? this.probes.get(o.id) : undefined;
+      if (scopes) await closeBreakers(trx, scopes, now);
+    }
     return done;
   }
 
@@ -834,8 +1009,56 @@ export class Worker {
         )) !== undefined
       );
     }
+    const operator = result.kind === "transient" ? result.operatorAction : undefined;
+    const waitHours = this.options.config.operatorWaitHours;
+    if (result.kind === "transient" && operator !== undefined) {
+      // The deployment's problem, not this message's: it spends no retry; it waits, while the
+      // breaker keeps the others of its scope from the provider, until it is fixed or it waited
+      // LEADTRAIL_OPERATOR_WAIT_HOURS (then it fails below).
+      const breaker = await recordOperatorRefusal(
+        trx,
+        refusalScope(result.operatorScope, event.from_phone_number),
+        { errorCode: result.errorCode, errorMessage: result.errorMessage, action: operator },
+        this.probes.has(id),
+        now,
+      );
+      const since = event.operator_wait_since ?? now;
+      if (now - since < waitHours * 3_600_000) {
+        const next = Math.min(Math.max(now, breaker.probe_at), since + waitHours * 3_600_000);
+        return (
+          (await transition(
+            trx,
+            event,
+            {
+              status: "Queued",
+              failed_at: null,
+              operator_wait_since: since,
+              next_retry_at: next,
+              next_attempt_at: next,
+              error_code: result.errorCode,
+              error_message: result.errorMessage,
+              status_reason: operatorWaitReason(
+                result.errorCode,
+                result.errorMessage,
+                operator,
+                since + waitHours * 3_600_000,
+              ),
+            },
+            {
+              stage: "retry",
+              message: `Provider refused our account or settings (${result.errorCode}): ${operator} Waiting, no retry spent; only a probe goes until it is fixed, next at ${new Date(next).toISOString()}.`,
+            },
+            now,
+          )) !== undefined
+        );
+      }
+    }
     const attempts = event.retry_count + 1;
-    if (result.kind === "transient" && attempts <= this.options.config.retryMaxAttempts) {
+    if (
+      result.kind === "transient" &&
+      operator === undefined &&
+      attempts <= this.options.config.retryMaxAttempts
+    ) {
       // Never sooner than the provider asked: a retry it would refuse again spends an attempt for nothing.
       const askedMs = Math.min(result.retryAfterMs ?? 0, MAX_RETRY_DELAY_MS);
       const nextRetryAt =
@@ -853,28 +1076,16 @@ export class Worker {
             next_attempt_at: nextRetryAt,
             error_code: result.errorCode,
             error_message: result.errorMessage,
-            status_reason:
-              result.operatorAction === undefined
-                ? retryingReason(
-                    result.errorCode,
-                    result.errorMessage,
-                    attempts,
-                    this.options.config.retryMaxAttempts,
-                  )
-                : operatorProblemReason(
-                    result.errorCode,
-                    result.errorMessage,
-                    result.operatorAction,
-                    attempts,
-                    this.options.config.retryMaxAttempts,
-                  ),
+            status_reason: retryingReason(
+              result.errorCode,
+              result.errorMessage,
+              attempts,
+              this.options.config.retryMaxAttempts,
+            ),
           },
           {
             stage: "retry",
-            message:
-              result.operatorAction === undefined
-                ? `Transient provider error ${result.errorCode}; retry ${attempts} at ${new Date(nextRetryAt).toISOString()}.`
-                : `Provider refused our account or settings (${result.errorCode}): ${result.operatorAction} Retry ${attempts} at ${new Date(nextRetryAt).toISOString()}.`,
+            message: `Transient provider error ${result.errorCode}; retry ${attempts} at ${new Date(nextRetryAt).toISOString()}.`,
           },
           now,
         )) !== undefined
@@ -891,9 +1102,11 @@ export class Worker {
         error_code: result.errorCode,
         error_message: result.errorMessage,
         status_reason:
-          result.kind === "transient"
-            ? `${gaveUpReason(result.errorCode, result.errorMessage, event.retry_count)}${result.operatorAction ? ` ${result.operatorAction}` : ""}`
-            : rejectedReason(result.errorCode, result.errorMessage),
+          operator !== undefined
+            ? operatorGaveUpReason(result.errorCode, result.errorMessage, operator, waitHours)
+            : result.kind === "transient"
+              ? gaveUpReason(result.errorCode, result.errorMessage, event.retry_count)
+              : rejectedReason(result.errorCode, result.errorMessage),
         next_attempt_at: null,
         next_retry_at: null,
         billing_status: "NotBilled",
@@ -902,9 +1115,11 @@ export class Worker {
       {
         stage: "provider",
         message:
-          result.kind === "transient"
-            ? `Gave up after ${event.retry_count} retries: ${result.errorCode}.`
-            : `Rejected by the provider: ${result.errorCode}.${optedOut ? optOutNote(suppresses) : ""}`,
+          operator !== undefined
+            ? `Gave up: the provider refused our account or settings (${result.errorCode}) for ${waitHours} h.`
+            : result.kind === "transient"
+              ? `Gave up after ${event.retry_count} retries: ${result.errorCode}.`
+              : `Rejected by the provider: ${result.errorCode}.${optedOut ? optOutNote(suppresses) : ""}`,
       },
       now,
     );
@@ -924,8 +1139,9 @@ export class Worker {
     }
     // The person received nothing: they still know the number the conversation wrote from before.
     if (updated && refusedAtTheCall(updated)) addConversationToRestick(refusedIn, updated);
-    // A recipient who opted out at the provider is no fault of the sender: not counted against it.
-    if (updated && event.from_phone_number_id && !optedOut)
+    // A recipient who opted out at the provider is no fault of the sender, nor is our account's
+    // problem: neither is counted against it.
+    if (updated && event.from_phone_number_id && !optedOut && operator === undefined)
       await recordOutcome(trx, organizationId, event.from_phone_number_id, "failed", now);
     return updated !== undefined;
   }

@@ -55,6 +55,7 @@ export function newEventRow(input: NewEvent, now: number = Date.now()): EventRow
     cancel_reason: null,
     receipt_lookups: 0,
     receipt_lookup_after: null,
+    operator_wait_since: null,
     media: null,
     modified_at: null,
     body: null,

@@ -145,6 +145,12 @@ export interface EventsTable {
   receipt_lookups: number;
   /** When it may be asked again (null: not asked yet, due 15 min after sent_at). */
   receipt_lookup_after: number | null;
+  /**
+   * When the provider first refused this message for a problem of our account or settings (a key,
+   * funds, permission): it waits, without spending retries, until LEADTRAIL_OPERATOR_WAIT_HOURS
+   * after this (messaging/provider-breaker.ts). Null when it never was.
+   */
+  operator_wait_since: number | null;
   /** JSON array of MessageMediaAttachment, or null for none. */
   media: string | null;
   created_at: number;
@@ -305,6 +311,22 @@ export interface ConversationReadsTable {
   read_inbound_count: number;
 }
 
+/** A provider refusing our account or settings, per scope (messaging/provider-breaker.ts). */
+export interface ProviderBreakersTable {
+  /** "account" (the key, funds, base URL: every message) or "sender:+1…" (one sender number). */
+  scope: string;
+  opened_at: number;
+  /** When one message may next be handed to the provider to see whether the problem was fixed. */
+  probe_at: number;
+  /** The wait before the next probe: doubles after each refused probe, up to a maximum. */
+  interval_ms: number;
+  /** The refusal that opened it, or the last refused probe's: what the waiting messages show. */
+  error_code: string;
+  error_message: string;
+  /** What the operator is to check. */
+  action: string;
+}
+
 export interface Database {
   organizations: OrganizationsTable;
   users: UsersTable;
@@ -324,6 +346,7 @@ export interface Database {
   sources: SourcesTable;
   retired_source_keys: RetiredSourceKeysTable;
   conversation_reads: ConversationReadsTable;
+  provider_breakers: ProviderBreakersTable;
 }
 
 export type EventRow = EventsTable;
