@@ -224,4 +224,56 @@ forEachEngine("Telnyx operator outage", (engine) => {
       await api.close();
     }
   });
+  test("messages waiting for the operator that quiet hours held overnight are held back again in the morning beside newer ones, each keeping when it began to wait", async () => {
+    // New York's quiet hours 21:00-08:00: the recipients (+1212) are there.
+    const { api, clock, step } = await setUp({ LEADTRAIL_QUIET_HOURS: "21:00-08:00" });
+    try {
+      // A minute of New York's day (0-1439) at `at`.
+      const minuteInNewYork = (at: number) => {
+        const parts = new Intl.DateTimeFormat("en-US", {
+          timeZone: "America/New_York",
+          hour: "numeric",
+          minute: "numeric",
+          hourCycle: "h23",
+        }).formatToParts(at);
+        const part = (type: string) => Number(parts.find((p) => p.type === type)!.value);
+        return part("hour") * 60 + part("minute");
+      };
+      /** The time from the clock to the next `minute` of New York's day. */
+      const untilNewYork = (minute: number) => {
+        let at = Math.max(clock.now, Date.now()) + MINUTE;
+        while (minuteInNewYork(at) !== minute) at += MINUTE;
+        return at - Math.max(clock.now, Date.now());
+      };
+      // Refused at 10:00 in New York: they wait for the operator.
+      await step(untilNewYork(10 * 60));
+      const older = await send(api, ["+12125550341", "+12125550342"], "insufficient-funds");
+      await step(1_000);
+      assert.equal((await eventOf(api, older[0]!)).status, "Queued");
+      // 21:30: quiet hours hold them until the morning.
+      await step(untilNewYork(21 * 60 + 30));
+      assert.equal((await eventOf(api, older[0]!)).status, "Scheduled");
+      // Newer messages, held by quiet hours before they ever met the breaker.
+      const newer = await send(api, ["+12125550343", "+12125550344"], "insufficient-funds");
+      await step(1_000);
+      // 08:01: all come due in one claim, one goes as the probe, the others are held back: the older
+      // waiting since 10:00, the newer from now on.
+      await step(untilNewYork(8 * 60 + 1));
+      for (const id of [...older, ...newer]) {
+        const e = await eventOf(api, id);
+        assert.equal(e.status, "Queued", JSON.stringify(e));
+        assert.match(String(e.statusReason), /Waiting for it to be fixed/);
+      }
+      const since = await api.db.store.db
+        .selectFrom("events")
+        .select(["id", "operator_wait_since"])
+        .where("id", "in", [...older, ...newer])
+        .execute();
+      const of = (id: string) => Number(since.find((r) => r.id === id)!.operator_wait_since);
+      assert.equal(of(older[0]!), of(older[1]!));
+      assert.ok(of(newer[0]!) > of(older[0]!) + 12 * 3_600_000, "the newer wait from the morning");
+    } finally {
+      await api.close();
+    }
+  });
 });

@@ -215,7 +215,8 @@ async function writeGateOutcomes(trx: Transaction<Database>, outcomes: GateOutco
   await transitionBatch(trx, { perEvent: {}, items: outcomes.missedWarmup, at: now });
   const operatorColumns = { error_code: "text", error_message: "text", status_reason: "text" } as const;
   await transitionBatch(trx, {
-    perEvent: { ...operatorColumns, next_attempt_at: "bigint" },
+    // A message quiet hours held overnight still waits since its first refusal: not every item's start.
+    perEvent: { ...operatorColumns, next_attempt_at: "bigint", operator_wait_since: "bigint" },
     items: outcomes.operatorDeferred,
     at: now,
   });
