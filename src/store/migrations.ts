@@ -17,6 +17,7 @@ import { unknownRequestedSchedule } from "./migration-0016-unknown-requested-sch
 import { owedReceipts } from "./migration-0017-owed-receipts.js";
 import { receiptLookup } from "./migration-0018-receipt-lookup.js";
 import { operatorWait } from "./migration-0019-operator-wait.js";
+import { listCounts } from "./migration-0020-list-counts.js";
 
 // Migrations are plain functions kept in code (no files to find at run time), applied in name order.
 // Timestamps are BIGINT epoch milliseconds; booleans are 0/1 integers (see schema.ts).
@@ -255,6 +256,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   "0017_owed_receipts": owedReceipts,
   "0018_receipt_lookup": receiptLookup,
   "0019_operator_wait": operatorWait,
+  "0020_list_counts": listCounts,
 };
 
 export const LATEST_MIGRATION = Object.keys(MIGRATIONS).sort().at(-1) as string;
