@@ -84,6 +84,11 @@ export function intFlag(values: Map<string, string>, name: string, fallback: num
 
 /** Server URL (no database name) of the PostgreSQL the benchmarks create their databases in. */
 const PG_SERVER = (process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432").replace(/\/+$/, "");
+/**
+ * An existing database of one's own to seed into instead of leadtrail_bench_<events> (on a server
+ * shared with others). It is never dropped: a seed needs it without an events table.
+ */
+const PG_DATABASE = process.env.BENCH_PG_DATABASE;
 
 export interface Target {
   engine: Engine;
@@ -98,7 +103,7 @@ export function target(engine: Engine, events: number): Target {
     const file = join(OUT, `leadtrail-bench-${events}.db`);
     return { engine, events, env: { LEADTRAIL_DB: file }, describe: relative(ROOT, file) };
   }
-  const url = `${PG_SERVER}/leadtrail_bench_${events}`;
+  const url = `${PG_SERVER}/${PG_DATABASE ?? `leadtrail_bench_${events}`}`;
   return { engine, events, env: { DATABASE_URL: url }, describe: url };
 }
 
@@ -151,6 +156,12 @@ async function freshDatabase(t: Target): Promise<void> {
     return;
   }
   const name = new URL(t.env.DATABASE_URL!).pathname.slice(1);
+  if (name === PG_DATABASE) {
+    const seededBefore = await withPg(name, (c) => c.query("select to_regclass('public.events') as t"));
+    if (seededBefore.rows[0]?.t !== null)
+      throw new Error(`${name} already has an events table: drop it yourself`);
+    return;
+  }
   if (!/^leadtrail_bench_\d+$/.test(name)) throw new Error(`refusing to recreate database '${name}'`);
   await withPg("postgres", async (c) => {
     await c.query(`drop database if exists ${name} with (force)`);
