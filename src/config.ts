@@ -2,8 +2,10 @@ import { isIP } from "node:net";
 import { describeDatabaseUrl } from "./database-url.js";
 import { MICROS_PER_USD, parseUsd } from "./domain/money.js";
 import { parseQuietWindow, type QuietWindow } from "./domain/quiet-hours.js";
+import type { VariableName } from "./environment.js";
 
-// Every setting comes from the environment; these are its names and defaults (see README).
+// Every setting comes from the environment; these are its names and defaults (see README). Each is
+// read through setting(), whose VariableName keeps the names to those environment.ts lists.
 
 export interface MessagingConfig {
   /** Quiet hours in the recipient's local time (LEADTRAIL_QUIET_HOURS, default 21:00-08:00; off = none). */
@@ -81,8 +83,8 @@ function keywordReplies(env: NodeJS.ProcessEnv, provider: MessagingConfig["provi
 export type TrustProxy = boolean | string;
 
 function trustProxy(env: NodeJS.ProcessEnv): TrustProxy {
-  const raw = (env.LEADTRAIL_TRUST_PROXY ?? "").trim();
-  if (raw === "" || raw === "false") return false;
+  const raw = setting("LEADTRAIL_TRUST_PROXY", env);
+  if (raw === undefined || raw === "false") return false;
   if (raw === "true") return true;
   if (raw.split(",").every((entry) => isProxyAddress(entry.trim()))) return raw;
   throw new Error(
@@ -101,13 +103,19 @@ function isProxyAddress(entry: string): boolean {
 }
 
 /** A setting's value; a blank one counts as unset. */
-function setting(name: string, env: NodeJS.ProcessEnv): string | undefined {
+function setting(name: VariableName, env: NodeJS.ProcessEnv): string | undefined {
   const raw = env[name]?.trim();
   return raw === undefined || raw === "" ? undefined : raw;
 }
 
 /** Decimal digits only: Number() would also take "0x10", "1e3" and " " (0). */
-function integer(name: string, fallback: number, env: NodeJS.ProcessEnv, min: number, max: number): number {
+function integer(
+  name: VariableName,
+  fallback: number,
+  env: NodeJS.ProcessEnv,
+  min: number,
+  max: number,
+): number {
   const raw = setting(name, env);
   if (raw === undefined) return fallback;
   const n = /^\d{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
@@ -117,7 +125,7 @@ function integer(name: string, fallback: number, env: NodeJS.ProcessEnv, min: nu
 }
 
 /** Bounded above too: a timer of more than 24.8 days fires at once in Node, and dates end. */
-function decimal(name: string, fallback: number, env: NodeJS.ProcessEnv, max: number, min = 0): number {
+function decimal(name: VariableName, fallback: number, env: NodeJS.ProcessEnv, max: number, min = 0): number {
   const raw = setting(name, env);
   if (raw === undefined) return fallback;
   const n = /^\d{1,16}(\.\d{1,16})?$/.test(raw) ? Number(raw) : Number.NaN;
@@ -127,7 +135,7 @@ function decimal(name: string, fallback: number, env: NodeJS.ProcessEnv, max: nu
 }
 
 /** A USD amount in exact micro-dollars, as the CLI's --credit takes it. */
-function usd(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
+function usd(name: VariableName, fallback: number, env: NodeJS.ProcessEnv): number {
   const raw = setting(name, env);
   if (raw === undefined) return fallback;
   const micros = parseUsd(raw);
@@ -140,7 +148,7 @@ function usd(name: string, fallback: number, env: NodeJS.ProcessEnv): number {
 }
 
 /** An absolute http(s) URL, without a trailing slash. */
-function httpUrl(name: string, raw: string): string {
+function httpUrl(name: VariableName, raw: string): string {
   let url: URL | undefined;
   try {
     url = new URL(raw);
@@ -153,10 +161,10 @@ function httpUrl(name: string, raw: string): string {
   return raw.replace(/\/$/, "");
 }
 
-const optionalHttpUrl = (name: string, raw: string | undefined): string | null =>
+const optionalHttpUrl = (name: VariableName, raw: string | undefined): string | null =>
   raw === undefined ? null : httpUrl(name, raw);
 
-function named<T>(name: string, read: () => T): T {
+function named<T>(name: VariableName, read: () => T): T {
   try {
     return read();
   } catch (error) {
@@ -215,8 +223,8 @@ export function loadMessagingConfig(env: NodeJS.ProcessEnv = process.env, port =
 
 /** A set DATABASE_URL must name PostgreSQL: anything else would quietly fall back to SQLite. */
 function databaseUrl(env: NodeJS.ProcessEnv): string | undefined {
-  const raw = env.DATABASE_URL?.trim();
-  if (!raw) return undefined;
+  const raw = setting("DATABASE_URL", env);
+  if (raw === undefined) return undefined;
   if (!/^postgres(ql)?:\/\//i.test(raw)) {
     throw new Error(
       `DATABASE_URL must be a postgres:// or postgresql:// URL (unset it to use SQLite at LEADTRAIL_DB), got ${describeDatabaseUrl(raw)}`,

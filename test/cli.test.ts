@@ -24,6 +24,7 @@ import {
   type RunningServer,
   startServer,
 } from "./helpers/processes.js";
+import { readmeVariables } from "./helpers/readme-variables.js";
 
 // The CLI as users run it: `node bin/leadtrail.js …` child processes on the compiled dist/, against a
 // fresh SQLite file or a fresh PostgreSQL database each.
@@ -40,9 +41,20 @@ describe("leadtrail CLI basics", () => {
     const org = await cliOk(["org", "create", "--help"], cliEnv({}));
     assert.match(org.stdout, /--name <name>/);
     assert.match(org.stdout, /--json/);
-    // Where the database and the address come from, which no flag says.
-    for (const name of ["LEADTRAIL_DB", "DATABASE_URL", "HOST, PORT"]) {
-      assert.match(stdout, new RegExp(`^\\s+${name}\\s`, "m"), `--help does not name ${name}`);
+  });
+
+  test("--help of leadtrail, serve and worker lists every variable README's Configuration documents", async () => {
+    // Where the database, the address and every other setting come from, which no flag says.
+    const names = readmeVariables();
+    for (const command of [[], ["serve"], ["worker"]]) {
+      const { stdout } = await cliOk([...command, "--help"], cliEnv({}));
+      for (const name of names) {
+        assert.match(
+          stdout,
+          new RegExp(`^  ${name}  `, "m"),
+          `leadtrail ${command.join(" ")} --help lacks ${name}`,
+        );
+      }
     }
   });
 

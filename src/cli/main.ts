@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { type Config, loadConfig } from "../config.js";
 import { microsToUsd, parseUsd } from "../domain/money.js";
 import { isValidEmail } from "../domain/phone.js";
+import { environmentHelp } from "../environment.js";
 import { buildApp } from "../http/app.js";
 import { Messaging } from "../messaging/messaging.js";
 import { checkProviderSettings, createProvider } from "../messaging/providers/index.js";
@@ -31,17 +32,7 @@ program
   .description("Lead activity timeline and SMS event service (Leadping v1 compatible)")
   .version(packageVersion())
   // Every command reads its database (and serve its address) from the environment, not from flags.
-  .addHelpText(
-    "after",
-    [
-      "",
-      "Environment (all settings: README.md, Configuration):",
-      "  LEADTRAIL_DB         SQLite file (default ./data/leadtrail.db), used when DATABASE_URL is not set",
-      "  DATABASE_URL         postgres://… to run on PostgreSQL instead",
-      "  HOST, PORT           where serve listens (default 127.0.0.1 and 3000)",
-      "  LEADTRAIL_PROVIDER   simulator (default) or telnyx",
-    ].join("\n"),
-  );
+  .addHelpText("after", environmentHelp());
 
 /** The package's version, from the package.json beside dist/ (read, not imported: no JSON modules). */
 function packageVersion(): string {
@@ -53,6 +44,7 @@ program
   .command("serve")
   .description("serve the HTTP API (SQLite at LEADTRAIL_DB, or PostgreSQL with DATABASE_URL)")
   .option("--demo-if-empty", "create the demo organization when the database has none")
+  .addHelpText("after", environmentHelp())
   .action(async (options: { demoIfEmpty?: boolean }) => {
     const config = loadConfig();
     // Settings that can refuse to start come before the database is opened (and migrated).
@@ -126,6 +118,7 @@ program
 program
   .command("worker")
   .description("run only the outbound messaging worker (any number may run against one PostgreSQL)")
+  .addHelpText("after", environmentHelp())
   .action(async () => {
     const config = loadConfig();
     checkProviderSettings(config.messaging);
