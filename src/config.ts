@@ -147,7 +147,11 @@ function usd(name: VariableName, fallback: number, env: NodeJS.ProcessEnv): numb
   return micros;
 }
 
-/** An absolute http(s) URL, without a trailing slash. */
+/**
+ * An absolute http(s) URL, without a trailing slash, to which leadtrail appends paths: so no query or
+ * fragment (the path would land inside them), and no user or password (fetch refuses such URLs, and
+ * the start-up line shows these URLs). The scheme is spelled out: the URL parser takes "https:host".
+ */
 function httpUrl(name: VariableName, raw: string): string {
   let url: URL | undefined;
   try {
@@ -155,8 +159,22 @@ function httpUrl(name: VariableName, raw: string): string {
   } catch {
     url = undefined;
   }
-  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
-    throw new Error(`${name} must be an http:// or https:// URL, got '${raw}'`);
+  if (!url || !/^https?:\/\/[^/]/i.test(raw) || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    // Not echoed when it may hold a password (user:secret@host, with no scheme).
+    throw new Error(
+      `${name} must be an http:// or https:// URL, got ${raw.includes("@") ? "a value with an '@'" : `'${raw}'`}`,
+    );
+  }
+  if (
+    url.username !== "" ||
+    url.password !== "" ||
+    url.search !== "" ||
+    url.hash !== "" ||
+    raw.includes("#")
+  ) {
+    throw new Error(
+      `${name} must be an http:// or https:// URL without a user, password, query or fragment, got '${url.host}${url.pathname}…'`,
+    );
   }
   return raw.replace(/\/$/, "");
 }
@@ -198,7 +216,7 @@ export function loadMessagingConfig(env: NodeJS.ProcessEnv = process.env, port =
     provider,
     keywordReplies: keywordReplies(env, provider),
     telnyx: {
-      apiKey: setting("TELNYX_API_KEY", env),
+      apiKey: telnyxApiKey(env),
       publicKey: setting("TELNYX_PUBLIC_KEY", env),
       apiBaseUrl: httpUrl(
         "TELNYX_API_BASE_URL",
@@ -233,6 +251,28 @@ function databaseUrl(env: NodeJS.ProcessEnv): string | undefined {
   return raw;
 }
 
+/** An IP address or a host name: not a URL, not host:port, not [IPv6] (listen() takes none of them). */
+function host(env: NodeJS.ProcessEnv): string {
+  const raw = setting("HOST", env);
+  if (raw === undefined) return "127.0.0.1";
+  const label = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+  if (isIP(raw) !== 0 || (raw.length <= 253 && new RegExp(`^${label}(?:\\.${label})*\\.?$`).test(raw)))
+    return raw;
+  throw new Error(
+    `HOST must be an IP address or a host name (no scheme, port or brackets: 0.0.0.0, ::, localhost), got '${raw}'`,
+  );
+}
+
+/** Sent as a header: a space or control character inside would fail every call. Never echoed. */
+function telnyxApiKey(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = setting("TELNYX_API_KEY", env);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (raw !== undefined && /[\s\x00-\x1f\x7f]/.test(raw)) {
+    throw new Error("TELNYX_API_KEY must not contain spaces or control characters (its value is not shown)");
+  }
+  return raw;
+}
+
 function logLevel(env: NodeJS.ProcessEnv): string {
   const level = setting("LOG_LEVEL", env) ?? "info";
   if (!LOG_LEVELS.includes(level)) {
@@ -247,7 +287,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     databaseUrl: databaseUrl(env),
     sqlitePath: setting("LEADTRAIL_DB", env) ?? "./data/leadtrail.db",
-    host: setting("HOST", env) ?? "127.0.0.1",
+    host: host(env),
     port,
     rateLimitPerMinute: integer("LEADTRAIL_RATE_LIMIT_PER_MINUTE", 300, env, 1, 1_000_000_000),
     authFailuresPerMinute: integer("LEADTRAIL_AUTH_FAILURES_PER_MINUTE", 60, env, 0, 1_000_000_000),

@@ -10,6 +10,7 @@ import { LATEST_MIGRATION } from "../src/store/migrations.js";
 import { hashApiKey } from "../src/store/orgs-repo.js";
 import { assertEventRecord } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
+import { INVALID_SETTINGS } from "./helpers/invalid-settings.js";
 import { joinContinuations, runPasted } from "./helpers/pasted.js";
 import {
   BIN,
@@ -124,6 +125,37 @@ describe("leadtrail CLI basics", () => {
       const result = await cli(["serve"], { ...db.env, LEADTRAIL_PROVIDER: "telnyx", PORT: "0" });
       assert.equal(result.code, 1, result.stdout + result.stderr);
       assert.match(result.stderr, /^leadtrail: LEADTRAIL_PROVIDER=telnyx needs TELNYX_API_KEY/m);
+      assert.ok(await db.isEmpty(), "the database file was created");
+    } finally {
+      await db.cleanup();
+    }
+  });
+
+  test("serve, worker and migrate refuse an invalid value of any variable, naming it, before the database exists", async () => {
+    const db = await createCliDatabase("sqlite");
+    try {
+      const runs: Array<{ args: string[]; name: string; value: string; env: NodeJS.ProcessEnv }> = [];
+      // Each variable's first invalid value (config.test.ts tries them all) with one of the commands in
+      // turn: every command checks every variable (one loadConfig), a process each would be slow.
+      const commands = [["serve"], ["worker"], ["migrate"]];
+      for (const [index, [name, entry]] of Object.entries(INVALID_SETTINGS).entries()) {
+        if ("anyValue" in entry) continue;
+        const args = (entry.commands ?? commands)[index % (entry.commands ?? commands).length]!;
+        const value = entry.refused[0]!;
+        runs.push({ args, name, value, env: { ...db.env, PORT: "0", ...entry.with, [name]: value } });
+      }
+      // A few at a time: each is a node process that should stop before it does anything.
+      for (let i = 0; i < runs.length; i += 4) {
+        await Promise.all(
+          runs.slice(i, i + 4).map(async ({ args, name, value, env }) => {
+            const result = await cli(args, env);
+            const what = `${name}=${JSON.stringify(value)} leadtrail ${args.join(" ")}`;
+            assert.equal(result.code, 1, `${what} exited ${result.code}: ${result.stdout}${result.stderr}`);
+            assert.equal(result.stdout, "", what);
+            assert.match(result.stderr, new RegExp(`^leadtrail: ${name}\\b`, "m"), what);
+          }),
+        );
+      }
       assert.ok(await db.isEmpty(), "the database file was created");
     } finally {
       await db.cleanup();

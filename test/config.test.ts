@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { loadConfig, loadMessagingConfig } from "../src/config.js";
 import { MAX_RETRY_DELAY_MS, retryDelayMs } from "../src/domain/backoff.js";
+import { VARIABLE_NAMES } from "../src/environment.js";
+import { checkProviderSettings } from "../src/messaging/providers/index.js";
+import { INVALID_SETTINGS } from "./helpers/invalid-settings.js";
 
 test("quiet hours: unset or empty is the default window, only 'off' lifts them", () => {
   const defaultWindow = { start: 21 * 60, end: 8 * 60 };
@@ -20,26 +23,16 @@ test("LEADTRAIL_OPERATOR_WAIT_HOURS: a day unless set; decimals and 0 (fail at o
   assert.equal(loadMessagingConfig({ LEADTRAIL_OPERATOR_WAIT_HOURS: "0" }).operatorWaitHours, 0);
 });
 
-test("a blank setting (spaces, a stray newline) counts as unset for every variable, not as a value", () => {
+test("a blank setting (empty, spaces, a stray newline) counts as unset for every variable, not as a value", () => {
   const defaults = loadConfig({});
   // Quiet hours above all: a blank value must not lift them (only 'off' does).
   assert.deepEqual(loadMessagingConfig({ LEADTRAIL_QUIET_HOURS: "  " }).quietHours, {
     start: 21 * 60,
     end: 8 * 60,
   });
-  for (const name of [
-    "LEADTRAIL_DB",
-    "HOST",
-    "LOG_LEVEL",
-    "LEADTRAIL_PROVIDER",
-    "LEADTRAIL_KEYWORD_REPLIES",
-    "LEADTRAIL_QUIET_HOURS",
-    "LEADTRAIL_PUBLIC_URL",
-    "TELNYX_API_KEY",
-    "TELNYX_PUBLIC_KEY",
-    "TELNYX_API_BASE_URL",
-  ]) {
-    for (const blank of [" ", "\n", " \t "]) {
+  for (const name of VARIABLE_NAMES) {
+    // Empty too: docker-compose and shells set `VAR=` as readily as they leave it out.
+    for (const blank of ["", " ", "\n", " \t "]) {
       assert.deepEqual(loadConfig({ [name]: blank }), defaults, `${name}=${JSON.stringify(blank)}`);
     }
   }
@@ -141,6 +134,28 @@ test("every setting the README lists is checked: a bad value is refused with a m
   ];
   for (const [env, message] of refused) {
     assert.throws(() => loadConfig(env), { message }, JSON.stringify(env));
+  }
+});
+
+test("every variable: each invalid value is refused at start-up with a message naming it, never defaulted", () => {
+  // What serve and worker check before they open the database.
+  const startUp = (env: Record<string, string>) => checkProviderSettings(loadConfig(env).messaging);
+  for (const name of VARIABLE_NAMES) {
+    const entry = INVALID_SETTINGS[name];
+    if ("anyValue" in entry) continue;
+    for (const value of entry.refused) {
+      const env = { ...entry.with, [name]: value };
+      assert.throws(
+        () => startUp(env),
+        (error: Error) => {
+          assert.match(error.message, new RegExp(`^${name}\\b`));
+          // A password in a URL is never echoed.
+          assert.doesNotMatch(error.message, /secret/);
+          return true;
+        },
+        `${name}=${JSON.stringify(value)} was accepted`,
+      );
+    }
   }
 });
 
