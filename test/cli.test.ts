@@ -162,6 +162,26 @@ describe("leadtrail CLI basics", () => {
     }
   });
 
+  test("a misspelled LEADTRAIL_ variable is warned about on stderr, by migrate and by serve, which still run", async () => {
+    const db = await createCliDatabase("sqlite");
+    const misspelled = { LEADTRAIL_RETRY_MAX_ATTEMPT: "3", LEADTRAIL_TEST_SOMETHING: "1", BENCH_EVENTS: "5" };
+    const warning =
+      /^leadtrail: warning: LEADTRAIL_RETRY_MAX_ATTEMPT is not a setting of this leadtrail and is ignored; did you mean LEADTRAIL_RETRY_MAX_ATTEMPTS\?$/m;
+    try {
+      const migrated = await cliOk(["migrate"], { ...db.env, ...misspelled });
+      assert.match(migrated.stderr, warning);
+      assert.match(migrated.stdout, /^migrated sqlite database to /m);
+      // The test suite's and the benchmarks' variables are not leadtrail's to warn about.
+      assert.doesNotMatch(migrated.stderr, /LEADTRAIL_TEST_SOMETHING|BENCH_EVENTS/);
+      const server = await startServer([], { ...db.env, ...misspelled });
+      const code = await server.stop();
+      assert.match(server.banner, warning);
+      assert.equal(code, 0);
+    } finally {
+      await db.cleanup();
+    }
+  });
+
   test("commands on existing records refuse a database file that is not there, and create none", async () => {
     const dir = mkdtempSync(join(tmpdir(), "leadtrail-cli-"));
     try {

@@ -5,6 +5,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "../src/config.js";
 import { VARIABLE_NAMES } from "../src/environment.js";
+import { unknownVariableWarnings } from "../src/unknown-variables.js";
 import { readmeVariables } from "./helpers/readme-variables.js";
 
 // Every environment variable leadtrail reads is one environment.ts lists (so `--help` prints it) and
@@ -22,9 +23,9 @@ function sourceFiles(dir: string): string[] {
 
 /**
  * The names src/ and bin/ read from the environment: `process.env.X`, `env.X`, `env["X"]`,
- * `{ X } = process.env`, and, in a file that touches the environment at all (process.env or
- * NodeJS.ProcessEnv), every string literal spelled like a variable, which is how config.ts's helpers
- * (setting("X", env)) are given theirs.
+ * `{ X } = process.env`, and, in a file with functions that take the environment (NodeJS.ProcessEnv),
+ * every string literal spelled like a variable, which is how config.ts's helpers (setting("X", env))
+ * are given theirs.
  */
 function namesReadInSource(): Map<string, string> {
   const names = new Map<string, string>();
@@ -41,7 +42,7 @@ function namesReadInSource(): Map<string, string> {
         if (name) names.set(name, where);
       }
     }
-    if (!/process\.env|ProcessEnv/.test(text)) continue;
+    if (!text.includes("ProcessEnv")) continue;
     for (const [, name] of text.matchAll(/["'`]([A-Z][A-Z0-9_]*)["'`]/g)) {
       if (variableLike.test(name!) && name!.length > 2) names.set(name!, where);
     }
@@ -84,4 +85,25 @@ test("README's Configuration table documents every variable environment.ts lists
   for (const name of VARIABLE_NAMES) assert.ok(documented.has(name), `README's Configuration lacks ${name}`);
   const listed = new Set<string>(VARIABLE_NAMES);
   for (const name of documented) assert.ok(listed.has(name), `README documents ${name}, which nothing reads`);
+});
+
+test("a LEADTRAIL_ variable leadtrail does not know is warned about with the closest known name", () => {
+  const warnings = unknownVariableWarnings({
+    LEADTRAIL_RETRY_MAX_ATTEMPT: "3",
+    LEADTRAIL_PUBLIC_ULR: "https://leads.example.com",
+    LEADTRAIL_DATABASE_URL: "postgres://u@h/db",
+    leadtrail_quiet_hours: "off",
+    // Known, the test suite's and the benchmarks' own, and other programs': no warning.
+    LEADTRAIL_QUIET_HOURS: "off",
+    LEADTRAIL_TEST_DATABASE_URL: "postgres://u@h/db",
+    LEADTRAIL_PROPERTY_RUNS: "10",
+    BENCH_EVENTS: "1000",
+    PATH: "/usr/bin",
+  });
+  assert.deepEqual(warnings, [
+    "warning: LEADTRAIL_DATABASE_URL is not a setting of this leadtrail and is ignored; did you mean DATABASE_URL?",
+    "warning: LEADTRAIL_PUBLIC_ULR is not a setting of this leadtrail and is ignored; did you mean LEADTRAIL_PUBLIC_URL?",
+    "warning: LEADTRAIL_RETRY_MAX_ATTEMPT is not a setting of this leadtrail and is ignored; did you mean LEADTRAIL_RETRY_MAX_ATTEMPTS?",
+    "warning: leadtrail_quiet_hours is not a setting of this leadtrail and is ignored; did you mean LEADTRAIL_QUIET_HOURS?",
+  ]);
 });

@@ -18,6 +18,7 @@ import {
   revokeApiKeys,
 } from "../store/orgs-repo.js";
 import type { Store } from "../store/store.js";
+import { unknownVariableWarnings } from "../unknown-variables.js";
 import { baseUrlOf } from "./base-url.js";
 import { benchSeed } from "./bench-seed.js";
 import { demoInstructions, noDemoInstructions, seedDemo } from "./demo.js";
@@ -33,6 +34,12 @@ program
   .version(packageVersion())
   // Every command reads its database (and serve its address) from the environment, not from flags.
   .addHelpText("after", environmentHelp());
+
+// Before any command's action (not for --help or --version): a misspelled LEADTRAIL_… is ignored,
+// so say so, on stderr, where a command's --json output is not.
+program.hook("preAction", () => {
+  for (const warning of unknownVariableWarnings(process.env)) console.error(`leadtrail: ${warning}`);
+});
 
 /** The package's version, from the package.json beside dist/ (read, not imported: no JSON modules). */
 function packageVersion(): string {
