@@ -10,6 +10,7 @@ import { LATEST_MIGRATION } from "../src/store/migrations.js";
 import { hashApiKey } from "../src/store/orgs-repo.js";
 import { assertEventRecord } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
+import { FakeTelnyx } from "./helpers/fake-telnyx.js";
 import { INVALID_SETTINGS } from "./helpers/invalid-settings.js";
 import { joinContinuations, runPasted } from "./helpers/pasted.js";
 import {
@@ -20,10 +21,13 @@ import {
   cliOk,
   createCliDatabase,
   ensureBuilt,
+  freePort,
   listAllEvents,
   post,
   type RunningServer,
+  spawnUntilReady,
   startServer,
+  startWorker,
 } from "./helpers/processes.js";
 import { readmeVariables } from "./helpers/readme-variables.js";
 
@@ -791,6 +795,64 @@ describe("commands that open a new SQLite file at once", () => {
       } finally {
         await db.cleanup();
       }
+    }
+  });
+});
+
+forEachEngine("serve's and worker's settings at start", (engine) => {
+  test("one line of effective settings, never the Telnyx API key nor the database's password; /healthz neither", async () => {
+    const db = await createCliDatabase(engine);
+    const secrets = /KEYs3cretTelnyx|Pa55wordInUrl|QueryPa55/;
+    const env: NodeJS.ProcessEnv = {
+      ...db.env,
+      LOG_LEVEL: "trace",
+      LEADTRAIL_PROVIDER: "telnyx",
+      TELNYX_API_KEY: "KEYs3cretTelnyx",
+      TELNYX_PUBLIC_KEY: new FakeTelnyx().publicKeyBase64,
+      TELNYX_API_BASE_URL: "http://127.0.0.1:9/v2",
+      LEADTRAIL_QUIET_HOURS: "22:30-07:00",
+    };
+    if (engine === "postgresql") {
+      // The test cluster trusts local connections: any password (in the URL, or its query) is taken.
+      const url = new URL(db.env.DATABASE_URL!);
+      url.password = "Pa55wordInUrl";
+      url.search = "?password=QueryPa55";
+      env.DATABASE_URL = url.href;
+    }
+    const database =
+      engine === "postgresql"
+        ? "postgresql postgres://postgres@127\\.0\\.0\\.1:5432/lt_cli_\\w+"
+        : "sqlite \\S+x\\.db";
+    const line = new RegExp(
+      `^leadtrail settings: database ${database}, provider telnyx \\(API http://127\\.0\\.0\\.1:9/v2, API key set\\), keyword replies provider, public URL http://127\\.0\\.0\\.1:\\d+, quiet hours 22:30-07:00, retries 5 from 30 s, .*log level trace, shutdown grace 10 s$`,
+      "m",
+    );
+    try {
+      const port = await freePort();
+      const server = await spawnUntilReady(
+        ["serve"],
+        { ...env, PORT: String(port), HOST: "127.0.0.1" },
+        /leadtrail listening on /,
+      );
+      let health = "";
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+        health = await res.text();
+        assert.equal(res.status, 200, health);
+        // A request that fails authentication is logged too.
+        assert.equal((await fetch(`http://127.0.0.1:${port}/leads/all/my`, { method: "POST" })).status, 401);
+      } finally {
+        assert.equal(await server.stop(), 0, server.output());
+      }
+      assert.match(server.output(), line);
+      assert.doesNotMatch(server.output(), secrets);
+      assert.doesNotMatch(health, secrets);
+      const worker = await startWorker(env);
+      assert.equal(await worker.stop(), 0, worker.output());
+      assert.match(worker.output(), line);
+      assert.doesNotMatch(worker.output(), secrets);
+    } finally {
+      await db.cleanup();
     }
   });
 });

@@ -25,6 +25,7 @@ import { demoInstructions, noDemoInstructions, seedDemo } from "./demo.js";
 import { seedDemoMessaging, waitForDemoMessages } from "./demo-messaging.js";
 import { listenError } from "./listen-error.js";
 import { openStore } from "./open-store.js";
+import { settingsLine } from "./settings-line.js";
 import { refuseRepeatedOptions } from "./single-options.js";
 
 const program = new Command();
@@ -56,6 +57,7 @@ program
     const config = loadConfig();
     // Settings that can refuse to start come before the database is opened (and migrated).
     checkProviderSettings(config.messaging);
+    console.log(settingsLine(config));
     const store = await openStore(config);
     const pipeline = new Messaging(store.db, store.engine, config.messaging);
     // The port too comes before anything else is written or sent: a server that cannot listen must
@@ -129,6 +131,7 @@ program
   .action(async () => {
     const config = loadConfig();
     checkProviderSettings(config.messaging);
+    console.log(settingsLine(config));
     const store = await openStore(config);
     const pipeline = new Messaging(store.db, store.engine, config.messaging);
     pipeline.startWorker(createProvider(config.messaging, pipeline, store.webhookUrlSecret));
