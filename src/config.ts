@@ -165,13 +165,8 @@ function httpUrl(name: VariableName, raw: string): string {
       `${name} must be an http:// or https:// URL, got ${raw.includes("@") ? "a value with an '@'" : `'${raw}'`}`,
     );
   }
-  if (
-    url.username !== "" ||
-    url.password !== "" ||
-    url.search !== "" ||
-    url.hash !== "" ||
-    raw.includes("#")
-  ) {
+  // The raw text too: the parser drops an empty query ("…/?"), fragment ("…#") and user ("https://@host").
+  if (url.username !== "" || url.password !== "" || /[?#]|^[^/]*\/\/[^/]*@/.test(raw)) {
     throw new Error(
       `${name} must be an http:// or https:// URL without a user, password, query or fragment, got '${url.host}${url.pathname}…'`,
     );
