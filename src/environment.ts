@@ -20,6 +20,8 @@ export const VARIABLES = {
   LEADTRAIL_QUIET_HOURS: "no sending in the recipient's local window (default 21:00-08:00; off: none)",
   LEADTRAIL_RETRY_BASE_SECONDS: "base of the retry backoff (default 30)",
   LEADTRAIL_RETRY_MAX_ATTEMPTS: "retries after a transient provider error (default 5)",
+  LEADTRAIL_OPERATOR_WAIT_HOURS:
+    "hours a message waits for a Telnyx account/settings problem to be fixed before it fails (default 24)",
   LEADTRAIL_WORKER_IN_FLIGHT_BATCHES: "claim batches a worker may have with the provider at once (default 4)",
   LEADTRAIL_RECONCILE_SECONDS: "how long a message may stay Sending without an outcome (default 300)",
   LEADTRAIL_STARTING_CREDIT: "wallet credit in USD of a new organization (default 10)",

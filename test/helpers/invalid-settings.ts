@@ -24,6 +24,7 @@ export const INVALID_SETTINGS: Record<
   LEADTRAIL_QUIET_HOURS: { refused: ["9pm-8am", "21:00-24:30", "yes", "00:00-24:00"] },
   LEADTRAIL_RETRY_BASE_SECONDS: { refused: ["abc", "-1", "1e3", ".", "86401"] },
   LEADTRAIL_RETRY_MAX_ATTEMPTS: { refused: ["abc", "-1", "1.5", "101", "+5"] },
+  LEADTRAIL_OPERATOR_WAIT_HOURS: { refused: ["abc", "-1", "721", "a day"] },
   LEADTRAIL_WORKER_IN_FLIGHT_BATCHES: { refused: ["abc", "1", "4.5", "101"] },
   LEADTRAIL_RECONCILE_SECONDS: { refused: ["abc", "0", "-1", "0.5"] },
   LEADTRAIL_STARTING_CREDIT: { refused: ["abc", "-5", "$10", "0.0000001", "1e3"] },
