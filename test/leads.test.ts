@@ -439,6 +439,101 @@ forEachEngine("leads", (engine) => {
     assert.equal((await api.call("GET", `/leads/${lead.id}`)).json().contact.firstName, "Renamed");
   });
 
+  test("a lead holding text over a limit (stored before the limits) can be sent back unchanged; a changed value over a limit is a 400", async () => {
+    const lead = (await api.call("POST", "/leads", leadBody())).json();
+    const long = (n: number) => "\u{1F600}".repeat(n);
+    // As stored by an earlier version, which took text of any length.
+    const row = await api.db.store.db
+      .selectFrom("leads")
+      .select("document")
+      .where("id", "=", lead.id)
+      .executeTakeFirstOrThrow();
+    const document = JSON.parse(row.document);
+    document.contact.streetAddress = { city: long(900), line1: "1 Main St", state: "CA" };
+    document.contact.lastName = long(300);
+    document.metadata.utmSource = long(600);
+    document.metadata.sellerLeadId = long(250);
+    document.metadata.sourceMetadata = Object.fromEntries(
+      Array.from({ length: 201 }, (_, i) => [`k${i}`, i === 0 ? long(1100) : "v"]),
+    );
+    document.customer.notes = [long(3000), "short"];
+    document.customer[`x${long(250)}`] = "unknown property";
+    await api.db.store.db
+      .updateTable("leads")
+      .set({ document: JSON.stringify(document) })
+      .where("id", "=", lead.id)
+      .execute();
+    const read = (await api.call("GET", `/leads/${lead.id}`)).json();
+    assert.equal(read.contact.streetAddress.city, long(900));
+
+    // Read, change the phone, write back: taken, and only the phone is named as changed.
+    const { metadata, contact, customer, enabled } = read;
+    const tagIds = read.tags.map((t: { id: string }) => t.id);
+    const rephoned = {
+      metadata,
+      contact: { ...contact, phone: { number: "+14155550199" } },
+      customer,
+      enabled,
+      tagIds,
+    };
+    const res = await api.call("PUT", `/leads/${lead.id}`, rephoned);
+    assert.equal(res.statusCode, 200, res.body.slice(0, 300));
+    assert.deepEqual(res.json().contact.streetAddress, document.contact.streetAddress);
+    assert.equal(res.json().customer.notes[0], long(3000));
+    assert.equal(
+      (await eventsOf(lead.id)).at(-1)!.summary,
+      "Lead updated: contact.phone.number, contact.phone.type",
+    );
+
+    // A changed value over its limit is a 400 naming it; so is a new one beside the stored ones, and
+    // the same text for a lead that does not exist or a new lead (the body first).
+    const withChange = (change: (body: typeof rephoned) => void) => {
+      const body = structuredClone(rephoned);
+      change(body);
+      return body;
+    };
+    for (const [path, body, field] of [
+      [
+        `/leads/${lead.id}`,
+        withChange((b) => (b.contact.streetAddress.city = long(901))),
+        "contact.streetAddress.city",
+      ],
+      [
+        `/leads/${lead.id}`,
+        withChange((b) => (b.contact.streetAddress.line2 = long(201))),
+        "contact.streetAddress.line2",
+      ],
+      [`/leads/${lead.id}`, withChange((b) => (b.contact.lastName = `${long(300)}x`)), "contact.lastName"],
+      [`/leads/${lead.id}`, withChange((b) => (b.metadata.utmSource = long(601))), "metadata.utmSource"],
+      [
+        `/leads/${lead.id}`,
+        withChange((b) => (b.metadata.sellerLeadId = long(201))),
+        "metadata.sellerLeadId",
+      ],
+      [
+        `/leads/${lead.id}`,
+        withChange((b) => (b.metadata.sourceMetadata.k1 = long(1001))),
+        "metadata.sourceMetadata.k1",
+      ],
+      [
+        `/leads/${lead.id}`,
+        withChange((b) => (b.metadata.sourceMetadata.k201 = "new")),
+        "metadata.sourceMetadata",
+      ],
+      [`/leads/${lead.id}`, withChange((b) => b.customer.notes.unshift("first")), "customer.notes[1]"],
+      [`/leads/${lead.id}`, withChange((b) => (b.customer[`y${long(250)}`] = 1)), "customer"],
+      ["/leads/lead_01HZZZZZZZZZZZZZZZZZZZZZZZ", rephoned, "metadata.utmSource"],
+    ] as const) {
+      const bad = await api.call("PUT", path, body);
+      assert.equal(bad.statusCode, 400, `${field}: ${bad.body.slice(0, 300)}`);
+      assert.deepEqual(Object.keys(bad.json().errors), [field], bad.body.slice(0, 300));
+    }
+    const created = await api.call("POST", "/leads", rephoned);
+    assert.equal(created.statusCode, 400, created.body.slice(0, 300));
+    assert.deepEqual(Object.keys(created.json().errors), ["metadata.utmSource"]);
+    assert.equal((await api.call("GET", `/leads/${lead.id}`)).json().contact.phone.number, "+14155550199");
+  });
+
   test("an empty contact.timeZoneId is no time zone: stored and answered as null, and re-sent for none it is no change", async () => {
     const created = await api.call(
       "POST",

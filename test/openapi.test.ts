@@ -179,6 +179,25 @@ describe("OpenAPI document and docs UI", () => {
     );
   });
 
+  test("a lead's text limits, checked by the route, are documented as maxLength and maxProperties on POST and PUT", async () => {
+    const doc = (await api.call("GET", "/openapi.json", undefined, null)).json();
+    for (const [path, method] of [
+      ["/leads", "post"],
+      ["/leads/{id}", "put"],
+    ] as const) {
+      const body = doc.paths[path][method].requestBody.content["application/json"].schema;
+      const { metadata, contact } = body.properties;
+      assert.equal(contact.properties.firstName.maxLength, 200, path);
+      assert.equal(contact.properties.streetAddress.properties.city.maxLength, 200, path);
+      assert.equal(contact.properties.streetAddress.properties.additionalInfo.maxLength, 1000, path);
+      assert.equal(contact.properties.avatarUrl.maxLength, 2048, path);
+      assert.equal(metadata.properties.utmSource.maxLength, 500, path);
+      assert.equal(metadata.properties.sourceMetadata.maxProperties, 200, path);
+      assert.equal(metadata.properties.sourceMetadata.propertyNames.maxLength, 200, path);
+      assert.doesNotMatch(JSON.stringify(body), /x-documented/, path);
+    }
+  });
+
   test("every contract operation has the subset's operationId and tags; operationIds are unique", async (t) => {
     const contractFile = new URL("../../shared/contract/leadping-openapi-subset.json", import.meta.url);
     if (!existsSync(contractFile)) return t.skip("../shared/contract is not beside this checkout");

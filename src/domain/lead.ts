@@ -1,5 +1,5 @@
 import { type CountryCode, isSupportedCountry } from "libphonenumber-js";
-import { findOverlongText } from "./lead-text-limits.js";
+import { findOverlongText, LEAD_TEXT_LIMITS } from "./lead-text-limits.js";
 import { microsToUsd, usdToMicros } from "./money.js";
 import { isValidEmail, senderId, toE164 } from "./phone.js";
 import { isCountrylessCanadianAddress } from "./region-zones.js";
@@ -144,19 +144,31 @@ export function checkUsAddress(
 }
 
 /**
+ * A lead's text within its limits (lead-text-limits.ts), else a LeadValidationError naming the field.
+ * `stored`: the lead before an update, whose text sent back unchanged passes (a lead stored before a
+ * limit existed can still be updated).
+ */
+export function checkLeadText(body: LeadRequestBody, stored?: LeadDocument): void {
+  for (const part of ["metadata", "contact", "customer"] as const) {
+    const breach = findOverlongText(body[part], part, LEAD_TEXT_LIMITS[part], stored?.[part]);
+    if (breach) throw new LeadValidationError(breach.field, breach.message);
+  }
+}
+
+/**
  * Validates and normalizes a LeadRequest; throws LeadValidationError naming the first bad field.
  * `acceptSenderIds`: a short code or alphanumeric sender id stands as the phone (leads made by an
  * inbound message from one); an API client's lead needs a real number.
  */
 export function normalizeLeadRequest(
   body: LeadRequestBody,
-  /** `checkAddress: false`: the caller checks the address (checkUsAddress) against the stored one. */
-  options: { acceptSenderIds?: boolean; checkAddress?: boolean } = {},
+  /**
+   * `checkAddress: false`, `checkText: false`: the caller checks the address (checkUsAddress) or the
+   * text (checkLeadText) against the stored lead.
+   */
+  options: { acceptSenderIds?: boolean; checkAddress?: boolean; checkText?: boolean } = {},
 ): LeadDocument {
-  for (const part of ["metadata", "contact", "customer"] as const) {
-    const breach = findOverlongText(body[part], part);
-    if (breach) throw new LeadValidationError(breach.field, breach.message);
-  }
+  if (options.checkText !== false) checkLeadText(body);
   const contact: LeadContact = { ...(body.contact ?? {}) };
   if (contact.phone?.number !== undefined && contact.phone?.number !== null) {
     const raw = String(contact.phone.number);

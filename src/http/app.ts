@@ -22,7 +22,7 @@ import { sourceRoutes } from "./routes/sources.js";
 import { suppressionsRoutes } from "./routes/suppressions.js";
 import { telnyxWebhooksRoutes } from "./routes/telnyx-webhooks.js";
 import { warmupRoutes } from "./routes/warmup.js";
-import { DOCUMENTED_FORMAT, ProblemDetailsSchema, RequestDataOptionsSchema } from "./schemas/common.js";
+import { DOCUMENTED_KEYWORDS, ProblemDetailsSchema, RequestDataOptionsSchema } from "./schemas/common.js";
 import { EventDetailSchema, EventRecordSchema, PagedEventsSchema } from "./schemas/event.js";
 import {
   ConversationSchema,
@@ -80,7 +80,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         allErrors: false,
         allowUnionTypes: true,
         // Documented in /openapi.json, checked by the route itself (schemas/common.ts).
-        keywords: [DOCUMENTED_FORMAT],
+        keywords: Object.keys(DOCUMENTED_KEYWORDS),
       },
     },
   });

@@ -1,7 +1,7 @@
 import { leadpingOperationId } from "./leadping-operations.js";
 import {
   bodyProblemResponses,
-  DOCUMENTED_FORMAT,
+  DOCUMENTED_KEYWORDS,
   JSON_REQUEST_MEDIA_TYPES,
   pathParameterProblemResponses,
   requestProblemResponses,
@@ -31,7 +31,7 @@ export function documentRoute({ schema, url, route }: RouteDoc): {
   const documented: Record<string, unknown> = { ...schema };
   if (operationId) documented.operationId = operationId;
   for (const part of ["querystring", "body"] as const) {
-    if (schema[part] !== undefined) documented[part] = withDocumentedFormats(schema[part]);
+    if (schema[part] !== undefined) documented[part] = withDocumentedKeywords(schema[part]);
   }
   if (schema.body !== undefined) documented.consumes = JSON_REQUEST_MEDIA_TYPES;
   const responses = schema.response as Record<string, unknown> | undefined;
@@ -52,13 +52,14 @@ export function documentRoute({ schema, url, route }: RouteDoc): {
   return { schema: documented, url };
 }
 
-/** A copy of a request schema whose documented-only formats (DOCUMENTED_FORMAT) are `format`s. */
-function withDocumentedFormats(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(withDocumentedFormats);
+/** A copy of a request schema whose documented-only keywords (DOCUMENTED_KEYWORDS) are the real ones. */
+function withDocumentedKeywords(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withDocumentedKeywords);
   if (schema === null || typeof schema !== "object") return schema;
   const copy: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(schema)) {
-    copy[key === DOCUMENTED_FORMAT ? "format" : key] = withDocumentedFormats(value);
+    copy[Object.hasOwn(DOCUMENTED_KEYWORDS, key) ? DOCUMENTED_KEYWORDS[key]! : key] =
+      withDocumentedKeywords(value);
   }
   return copy;
 }

@@ -3,6 +3,7 @@ import { ACTIVITY_CATEGORY } from "../domain/event-vocabulary.js";
 import { newId } from "../domain/ids.js";
 import {
   changedLeadFields,
+  checkLeadText,
   checkUsAddress,
   type LeadDocument,
   type LeadRequestBody,
@@ -330,14 +331,21 @@ export async function updateLead(
   // Checked before the lead is locked, so that a bad body never waits for the lock; a short code or
   // sender id passes here, and below only if it is the phone the lead already has (a lead made by
   // such a sender's message can then still be updated).
-  const checked = normalizeLeadRequest(body, { acceptSenderIds: true, checkAddress: false });
+  const checked = normalizeLeadRequest(body, {
+    acceptSenderIds: true,
+    checkAddress: false,
+    checkText: false,
+  });
   return transactKnowingCommit(db, async (trx) => {
     // Locked: identical updates at once write one LeadUpdated event, not one each.
     const existing = await lockLead(trx, actor.organizationId, leadId);
     const keepsPhone = (checked.contact.phone?.number ?? null) === (existing?.phone ?? null);
     // A phone that is no real number is a 400 even for a lead that does not exist: the body first.
-    const doc = keepsPhone ? checked : normalizeLeadRequest(body, { checkAddress: false });
+    const doc = keepsPhone ? checked : normalizeLeadRequest(body, { checkAddress: false, checkText: false });
     const before = existing ? leadDocument(existing) : undefined;
+    // Text over a limit passes when the lead already holds it at the same place (stored before the
+    // limit existed); any other is checked, for a lead that does not exist too (the body first).
+    checkLeadText(body, before);
     // A state or ZIP the lead already has passes, so a lead stored before they were checked can
     // still be updated; any other is checked, for a lead that does not exist too (the body first).
     checkUsAddress(doc.contact.streetAddress, before ? (before.contact.streetAddress ?? null) : undefined);

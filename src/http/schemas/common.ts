@@ -21,6 +21,20 @@ export const DOCUMENTED_FORMAT = "x-documented-format";
  */
 export const requestDateTime = { [DOCUMENTED_FORMAT]: "date-time" };
 
+/**
+ * Limits /openapi.json documents as maxLength and maxProperties but request validation leaves to the
+ * route (a lead's text: domain/lead-text-limits.ts, where a value already stored passes an update).
+ */
+export const DOCUMENTED_MAX_LENGTH = "x-documented-max-length";
+export const DOCUMENTED_MAX_PROPERTIES = "x-documented-max-properties";
+
+/** What openapi-transform.ts writes each documented-only keyword as. */
+export const DOCUMENTED_KEYWORDS: Readonly<Record<string, string>> = {
+  [DOCUMENTED_FORMAT]: "format",
+  [DOCUMENTED_MAX_LENGTH]: "maxLength",
+  [DOCUMENTED_MAX_PROPERTIES]: "maxProperties",
+};
+
 /** Leadping's IdNamePair, where the reference may be null. */
 export const nullableIdNamePair = {
   type: ["object", "null"],

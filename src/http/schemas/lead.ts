@@ -1,6 +1,19 @@
-import { MAX_LEAD_TEXT_LENGTH, MAX_PROPERTY_NAME_LENGTH } from "../../domain/lead-text-limits.js";
-import { MAX_SELLER_LEAD_ID_LENGTH } from "../../domain/sources.js";
-import { dateTime, nullable, nullableDateTime, pagedResultSchema } from "./common.js";
+import {
+  CONTACT_TEXT_LIMITS,
+  MAX_PROPERTY_NAME_LENGTH,
+  METADATA_TEXT_LIMITS,
+  PHONE_TEXT_LIMITS,
+  STREET_ADDRESS_TEXT_LIMITS,
+  type TextLimits,
+} from "../../domain/lead-text-limits.js";
+import {
+  DOCUMENTED_MAX_LENGTH,
+  DOCUMENTED_MAX_PROPERTIES,
+  dateTime,
+  nullable,
+  nullableDateTime,
+  pagedResultSchema,
+} from "./common.js";
 
 const ns = nullable("string");
 const openObject = { type: "object", additionalProperties: true };
@@ -17,36 +30,25 @@ export const TagSummary = {
 
 const nullableEnum = (values: string[]) => ({ type: ["string", "null"], enum: [...values, null] });
 const int32 = nullable("integer", { minimum: -2147483648, maximum: 2147483647 });
-/** Nullable strings of at most `maxLength` characters (the subset gives no limits: README's). */
-const limited = (maxLength: number, names: string[]) =>
-  Object.fromEntries(names.map((name) => [name, nullable("string", { maxLength })]));
+/**
+ * Nullable strings for `limits`' fields of a length (the subset gives no limits: README's), which
+ * the route checks (domain/lead-text-limits.ts: a value the lead already holds passes an update) and
+ * /openapi.json documents as maxLength.
+ */
+const limited = (limits: TextLimits) =>
+  Object.fromEntries(
+    Object.entries(limits.fields ?? {}).flatMap(([name, limit]) =>
+      typeof limit === "number" ? [[name, nullable("string", { [DOCUMENTED_MAX_LENGTH]: limit })]] : [],
+    ),
+  );
+const { sourceMetadata } = METADATA_TEXT_LIMITS.fields;
 /** LeadMetadata's typed fields; unknown ones are kept as sent. */
 const LeadMetadataSchema = {
   type: ["object", "null"],
   additionalProperties: true,
   properties: {
-    ...limited(500, ["utmSource", "utmMedium", "utmCampaign", "utmTerm", "utmContent"]),
-    ...limited(200, [
-      "subId",
-      "pubId",
-      "ipAddress",
-      "externalId",
-      "product",
-      "vertical",
-      "complianceStatus",
-      "origin",
-      "importBatchId",
-      "assignedPhoneNumberId",
-      "smsConsentStatus",
-      "smsConsentPhoneNumber",
-      "userId",
-      "organizationId",
-    ]),
-    ...limited(1000, ["userAgent", "complianceBlockedReason"]),
-    // URLs, as long as contact.avatarUrl's; trustedFormUrl (http(s) or "") is checked in domain/lead.ts.
-    ...limited(MAX_LEAD_TEXT_LENGTH, ["referrer", "landingPage", "trustedFormUrl"]),
-    // On every path, not only a source's deliveries (where it is the lead's repeat key).
-    sellerLeadId: nullable("string", { maxLength: MAX_SELLER_LEAD_ID_LENGTH }),
+    // trustedFormUrl (http(s) or "") is checked in domain/lead.ts.
+    ...limited(METADATA_TEXT_LIMITS),
     createdAt: nullableDateTime,
     smsOptOutAt: nullableDateTime,
     smsOptInAt: nullableDateTime,
@@ -56,9 +58,9 @@ const LeadMetadataSchema = {
     directPostPrice: nullable("number"),
     sourceMetadata: {
       type: ["object", "null"],
-      maxProperties: 200,
-      propertyNames: { maxLength: MAX_PROPERTY_NAME_LENGTH },
-      additionalProperties: { type: "string", maxLength: 1000 },
+      [DOCUMENTED_MAX_PROPERTIES]: sourceMetadata.maxEntries,
+      propertyNames: { [DOCUMENTED_MAX_LENGTH]: MAX_PROPERTY_NAME_LENGTH },
+      additionalProperties: { type: "string", [DOCUMENTED_MAX_LENGTH]: sourceMetadata.other },
     },
     // The subset's only non-null booleans here (LeadResponse answers them as stored).
     isImported: { type: "boolean" },
@@ -112,35 +114,23 @@ export const LeadRequestSchema = {
       type: ["object", "null"],
       additionalProperties: true,
       properties: {
-        firstName: nullable("string", { maxLength: 200 }),
-        lastName: nullable("string", { maxLength: 200 }),
+        ...limited(CONTACT_TEXT_LIMITS),
+        // Checked as an email and as a zone too: a stored one is never longer (no pass on update).
         email: nullable("string", { maxLength: 254 }),
         timeZoneId: nullable("string", { maxLength: 64 }),
         phone: {
           type: ["object", "null"],
           additionalProperties: true,
           properties: {
+            // Stored in E.164, so never longer than this either.
             number: { type: "string", maxLength: 40 },
-            ...limited(50, ["type"]),
-            ...limited(200, ["phoneIdentityId"]),
+            ...limited(PHONE_TEXT_LIMITS),
           },
         },
         streetAddress: {
           type: ["object", "null"],
           additionalProperties: true,
-          properties: {
-            ...limited(200, [
-              "line1",
-              "line2",
-              "city",
-              "state",
-              "province",
-              "region",
-              "postalCode",
-              "country",
-            ]),
-            ...limited(1000, ["additionalInfo"]),
-          },
+          properties: limited(STREET_ADDRESS_TEXT_LIMITS),
         },
         coordinate: {
           type: ["object", "null"],
@@ -154,7 +144,7 @@ export const LeadRequestSchema = {
         // "" is taken as "no picture" (forms send an empty field) and stored as null (domain/lead.ts).
         // The URI branch first: a bad value's 400 then says "must match format uri".
         avatarUrl: nullable("string", {
-          maxLength: MAX_LEAD_TEXT_LENGTH,
+          [DOCUMENTED_MAX_LENGTH]: CONTACT_TEXT_LIMITS.fields.avatarUrl,
           anyOf: [{ format: "uri" }, { maxLength: 0 }],
         }),
       },
