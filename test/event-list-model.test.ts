@@ -124,7 +124,7 @@ const write: fc.Arbitrary<Write> = fc.oneof(
 
 // The query: exact filters (null included) on fields some events leave empty, range bounds on a
 // never-null and a nullable time (equal, inverted and open bounds, offsets, fractions finer than the
-// millisecond), a search term and its fields, any order.
+// millisecond; an inverted range is a 400 naming its bound), a search term and its fields, any order.
 
 const BOUND_NAMES = ["greaterThan", "greaterThanOrEqual", "lessThan", "lessThanOrEqual"] as const;
 
@@ -261,6 +261,28 @@ function matchesRange(value: number | null, b: Bound): boolean {
   }
 }
 
+/**
+ * The bound a query's range is refused for, as the server reads them (entries in order, each one's
+ * bounds in BOUND_NAMES order): the first that makes a field's range start after it ends, counting
+ * the bounds of every entry on that field. Null when none does (a start equal to its end is taken).
+ */
+function invertedBound(q: Query): string | null {
+  const seen: Array<{ field: Range["field"]; start: boolean; nanos: bigint }> = [];
+  for (const [i, r] of q.rangeFilters.entries()) {
+    for (const name of BOUND_NAMES) {
+      const b = r.bounds.find((x) => x.name === name);
+      if (!b) continue;
+      const start = name.startsWith("greater");
+      for (const other of seen) {
+        if (other.field !== r.field || other.start === start) continue;
+        if (start ? b.nanos > other.nanos : other.nanos > b.nanos) return `rangeFilters[${i}].${name}`;
+      }
+      seen.push({ field: r.field, start, nanos: b.nanos });
+    }
+  }
+  return null;
+}
+
 function matches(endpoint: Endpoint, e: ModelEvent, q: Query): boolean {
   if (!endpoint.holds(e)) return false;
   if (!q.filters.every((f) => e[f.field] === f.value)) return false;
@@ -369,6 +391,15 @@ forEachEngine("event lists against a model, with writes between pages", (engine)
               Object.assign(target, { [field]: value });
             };
 
+            // A range that starts after it ends is refused, naming the bound that makes it so.
+            const inverted = invertedBound(q);
+            if (inverted !== null) {
+              const res = await api.call("POST", endpoint.path, requestBody(q, null), org.apiKey);
+              const where = JSON.stringify(requestBody(q, null));
+              assert.equal(res.statusCode, 400, `${where}: ${res.body}`);
+              assert.deepEqual(Object.keys(res.json().errors), [inverted], `${where}: ${res.body}`);
+              return;
+            }
             const seen: ModelEvent[] = [];
             let token: string | null = null;
             for (let page = 0; ; page++) {

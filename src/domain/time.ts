@@ -55,3 +55,23 @@ export function parseRfc3339(value: string, roundUp = false): number | null {
   const finer = /[1-9]/.test(parts[7]?.slice(4) ?? "");
   return roundUp && finer ? ms + 1 : ms;
 }
+
+/**
+ * Compares two RFC 3339 timestamps as the instants they write, to the nanosecond (parseRfc3339 keeps
+ * the millisecond): negative when `a` is earlier, 0 when they are the same instant, positive when it
+ * is later; null when either is no timestamp.
+ */
+export function compareRfc3339(a: string, b: string): number | null {
+  const x = fineInstant(a);
+  const y = fineInstant(b);
+  if (x === null || y === null) return null;
+  return x[0] - y[0] || x[1] - y[1];
+}
+
+/** A timestamp as [its millisecond, the nanoseconds past it that it writes]. */
+function fineInstant(value: string): [number, number] | null {
+  const ms = parseRfc3339(value);
+  if (ms === null) return null;
+  const beyond = RFC3339.exec(value)?.[7]?.slice(4) ?? "";
+  return [ms, Number(beyond.padEnd(6, "0"))];
+}

@@ -4,7 +4,7 @@ import { foldCase } from "../domain/case-fold.js";
 import { toE164 } from "../domain/phone.js";
 import { exceedsCharacters } from "../domain/plain-text.js";
 import { badRequest } from "../domain/problem.js";
-import { parseRfc3339 } from "../domain/time.js";
+import { compareRfc3339, parseRfc3339 } from "../domain/time.js";
 import type { CursorCodec, CursorValue } from "./cursor.js";
 import type { Connection } from "./database.js";
 import type { Database } from "./schema.js";
@@ -266,6 +266,45 @@ export function scopeKeyOf(scope: Record<string, string>): string {
     .join("&");
 }
 
+/**
+ * The bounds a body's rangeFilters put on each field, across its entries: a start (greaterThan,
+ * greaterThanOrEqual) after an end (lessThan, lessThanOrEqual) is a 400 naming the bound that makes
+ * it so, as startAt after endAt is (event-list-spec.ts). Compared as written, to the nanosecond; a
+ * start equal to its end is taken: `greaterThanOrEqual` and `lessThanOrEqual` at one instant match
+ * it, and a bound that excludes it (`lessThan`, half-open as endAt is) makes an empty page.
+ */
+class RangeBounds {
+  private readonly byColumn = new Map<
+    string,
+    Array<{ start: boolean; value: string | number; param: string }>
+  >();
+
+  add(field: ListField, name: string, value: string | number, param: string): void {
+    const start = name.startsWith("greater");
+    const seen = this.byColumn.get(field.column) ?? [];
+    for (const other of seen) {
+      if (other.start === start) continue;
+      const [first, last] = start ? [{ value, param }, other] : [other, { value, param }];
+      if (compareBounds(field, first.value, last.value) > 0) {
+        const shown = (b: { value: string | number; param: string }) =>
+          `${b.param} (${String(b.value).slice(0, 40)})`;
+        throw badRequest(
+          `${param}: ${shown(last)} is before ${shown(first)}; a range that starts after it ends matches nothing (one that starts where it ends is taken).`,
+          param,
+        );
+      }
+    }
+    seen.push({ start, value, param });
+    this.byColumn.set(field.column, seen);
+  }
+}
+
+/** Two wire values of a range field, compared as the instants or integers they write. */
+function compareBounds(field: ListField, a: string | number, b: string | number): number {
+  if (field.kind === "timestamp") return compareRfc3339(String(a), String(b)) ?? 0;
+  return Number(a) - Number(b);
+}
+
 export function parseListOptions(
   spec: ListSpec,
   raw: unknown,
@@ -299,6 +338,7 @@ export function parseListOptions(
     }
   });
 
+  const ranges = new RangeBounds();
   asArray(options.rangeFilters, "rangeFilters").forEach((entry, i) => {
     const r = asObject(entry, `rangeFilters[${i}]`);
     const [, def] = resolveField(spec, r.field, "range", `rangeFilters[${i}].field`);
@@ -314,6 +354,7 @@ export function parseListOptions(
       count++;
       const roundUp = name === "lessThan" || name === "greaterThanOrEqual";
       const value = columnValue(def, r[name], `rangeFilters[${i}].${name}`, roundUp);
+      ranges.add(def, name, r[name] as string | number, `rangeFilters[${i}].${name}`);
       conditions.push(sql`${sql.ref(def.column)} ${sql.raw(op)} ${value}`);
       narrowing.push([def.column, op, value]);
     }
