@@ -3,6 +3,7 @@ import { describeDatabaseUrl } from "./database-url.js";
 import { MICROS_PER_USD, parseUsd } from "./domain/money.js";
 import { parseQuietWindow, type QuietWindow } from "./domain/quiet-hours.js";
 import type { VariableName } from "./environment.js";
+import { MAX_RECEIPT_LOOKUP_AFTER_MINUTES, RECEIPT_LOOKUP_AFTER_MS } from "./messaging/receipt-lookup.js";
 
 // Every setting comes from the environment; these are its names and defaults (see README). Each is
 // read through setting(), whose VariableName keeps the names to those environment.ts lists.
@@ -37,6 +38,11 @@ export interface MessagingConfig {
   simulatorReceiptSeconds: number;
   /** A worker's provider calls in flight, in claim batches (LEADTRAIL_WORKER_IN_FLIGHT_BATCHES; worker.ts). */
   workerInFlightBatches: number;
+  /**
+   * How long a message stays Sent without a final receipt before Telnyx is asked for it, and the
+   * first of the doubling waits between asks (LEADTRAIL_RECEIPT_LOOKUP_AFTER_MINUTES; receipt-lookup.ts).
+   */
+  receiptLookupAfterMs: number;
 }
 
 export interface Config {
@@ -231,6 +237,16 @@ export function loadMessagingConfig(env: NodeJS.ProcessEnv = process.env, port =
     // At least two: with one, a round claims only when no call is in flight, so one slow call would
     // hold every due message again. A hundred batches (10,000 calls) is far past any provider's pace.
     workerInFlightBatches: integer("LEADTRAIL_WORKER_IN_FLIGHT_BATCHES", 4, env, 2, 100),
+    // Whole minutes from 1 to 6 h: a message is asked at 1, 2, 4, 8, 16 and 32 times this after it
+    // was handed over, so 6 h puts the last ask at 8 days, within the 10 days Telnyx keeps a message.
+    receiptLookupAfterMs:
+      integer(
+        "LEADTRAIL_RECEIPT_LOOKUP_AFTER_MINUTES",
+        RECEIPT_LOOKUP_AFTER_MS / 60_000,
+        env,
+        1,
+        MAX_RECEIPT_LOOKUP_AFTER_MINUTES,
+      ) * 60_000,
   };
 }
 

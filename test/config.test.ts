@@ -127,6 +127,23 @@ test("every setting the README lists is checked: a bad value is refused with a m
       /^LEADTRAIL_WORKER_IN_FLIGHT_BATCHES must be an integer/,
     ],
     [{ LEADTRAIL_WORKER_IN_FLIGHT_BATCHES: "4.5" }, /^LEADTRAIL_WORKER_IN_FLIGHT_BATCHES must be an integer/],
+    // Whole minutes from 1 to 360 (the sixth ask then comes 8 days after the send, within Telnyx's 10).
+    [
+      { LEADTRAIL_RECEIPT_LOOKUP_AFTER_MINUTES: "0" },
+      /^LEADTRAIL_RECEIPT_LOOKUP_AFTER_MINUTES must be an integer from 1 to 360, got '0'$/,
+    ],
+    [
+      { LEADTRAIL_RECEIPT_LOOKUP_AFTER_MINUTES: "361" },
+      /^LEADTRAIL_RECEIPT_LOOKUP_AFTER_MINUTES must be an integer from 1 to 360/,
+    ],
+    [
+      { LEADTRAIL_RECEIPT_LOOKUP_AFTER_MINUTES: "7.5" },
+      /^LEADTRAIL_RECEIPT_LOOKUP_AFTER_MINUTES must be an integer/,
+    ],
+    [
+      { LEADTRAIL_RECEIPT_LOOKUP_AFTER_MINUTES: "15m" },
+      /^LEADTRAIL_RECEIPT_LOOKUP_AFTER_MINUTES must be an integer/,
+    ],
     [
       { LEADTRAIL_KEYWORD_REPLIES: "telnyx" },
       /^LEADTRAIL_KEYWORD_REPLIES must be 'leadtrail' or 'provider', got 'telnyx'$/,
@@ -185,6 +202,15 @@ test("accepted settings: a PostgreSQL URL in any case of its scheme, URLs withou
   assert.equal(loadConfig({ LEADTRAIL_STARTING_CREDIT: "0.000001" }).messaging.startingCreditMicros, 1);
   assert.equal(loadConfig({}).messaging.workerInFlightBatches, 4);
   assert.equal(loadConfig({ LEADTRAIL_WORKER_IN_FLIGHT_BATCHES: "2" }).messaging.workerInFlightBatches, 2);
+  assert.equal(loadConfig({}).messaging.receiptLookupAfterMs, 15 * 60_000);
+  assert.equal(
+    loadConfig({ LEADTRAIL_RECEIPT_LOOKUP_AFTER_MINUTES: " " }).messaging.receiptLookupAfterMs,
+    15 * 60_000,
+  );
+  assert.equal(
+    loadConfig({ LEADTRAIL_RECEIPT_LOOKUP_AFTER_MINUTES: "60" }).messaging.receiptLookupAfterMs,
+    3_600_000,
+  );
 });
 
 test("keyword replies: leadtrail's with the simulator, the provider's with Telnyx, unless set", () => {

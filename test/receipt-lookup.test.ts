@@ -8,7 +8,8 @@ import type { FakeTelnyx } from "./helpers/fake-telnyx.js";
 import { postWebhook, queryOf, sendToLead, startTelnyxApi } from "./helpers/telnyx.js";
 
 // Telnyx gives up on a webhook after a few attempts: a message it took whose receipts we never got
-// is asked for (GET /v2/messages/{id}) once it has stayed Sent 15 minutes, a bounded number of times.
+// is asked for (GET /v2/messages/{id}) once it has stayed Sent 15 minutes (unless set otherwise), a
+// bounded number of times.
 
 const MINUTE = 60_000;
 
@@ -124,6 +125,76 @@ forEachEngine("receipt lookup", (engine) => {
   });
 });
 
+// LEADTRAIL_RECEIPT_LOOKUP_AFTER_MINUTES sets the age a message is first asked at, and the first of
+// the doubling waits: shorter and longer than the index's 15 minutes (receipt-lookup.ts reads the
+// index further, or holds its rows to the age).
+forEachEngine("receipt lookup after the age set", (engine) => {
+  const started: Array<{ api: TestApi; fake: FakeTelnyx }> = [];
+  const start = async (minutes: number) => {
+    const env = { LEADTRAIL_RECEIPT_LOOKUP_AFTER_MINUTES: String(minutes) };
+    const apiAndFake = await startTelnyxApi(engine, {}, env);
+    started.push(apiAndFake);
+    return apiAndFake;
+  };
+  after(async () => {
+    for (const { api, fake } of started) {
+      await api.close();
+      await fake.stop();
+    }
+  });
+
+  for (const [minutes, phones] of [
+    [5, ["+12125550311", "+12125550312"]],
+    [60, ["+12125550313", "+12125550314"]],
+  ] as const) {
+    test(`${minutes} minutes: a message Sent longer is asked for, a younger one not, and asked again after twice that`, async () => {
+      const { api, fake } = await start(minutes);
+      const asksFor = (telnyxId: string) => fake.lookups.filter((id) => id === telnyxId).length;
+      const sendOne = async (phone: string) => {
+        const { sms, sent } = await sendToLead(api, phone);
+        assert.equal(sent.status, "Sent");
+        return { id: sms.id as string, telnyxId: sent.telnyxId as string };
+      };
+      const older = await sendOne(phones[0]);
+      const younger = await sendOne(phones[1]);
+      fake.statuses.set(older.telnyxId, "sent");
+      fake.statuses.set(younger.telnyxId, "sent");
+      const sentAt = async (id: string) =>
+        Number(
+          (
+            await api.db.store.db
+              .selectFrom("events")
+              .select("sent_at")
+              .where("id", "=", id)
+              .executeTakeFirstOrThrow()
+          ).sent_at,
+        );
+      const t0 = await sentAt(older.id);
+      // As if handed over half the age later than the first.
+      await api.db.store.db
+        .updateTable("events")
+        .set({ sent_at: t0 + (minutes / 2) * MINUTE })
+        .where("id", "=", younger.id)
+        .execute();
+      // Just short of the age (and, for 60, well past the default 15 minutes): neither is asked.
+      await api.pipeline.lookUpReceipts(t0 + minutes * MINUTE - 1);
+      assert.equal(asksFor(older.telnyxId), 0, "not asked before the age set");
+      await api.pipeline.lookUpReceipts(t0 + minutes * MINUTE);
+      assert.equal(asksFor(older.telnyxId), 1, "asked once it has been Sent the age set");
+      assert.equal(asksFor(younger.telnyxId), 0, "the younger message is not asked yet");
+      // Not final: asked again once the age set has passed once more (the first wait), not before;
+      // the younger one's turn comes meanwhile.
+      await api.pipeline.lookUpReceipts(t0 + 2 * minutes * MINUTE - 1);
+      assert.equal(asksFor(older.telnyxId), 1);
+      assert.equal(asksFor(younger.telnyxId), 1);
+      fake.statuses.set(older.telnyxId, "delivered");
+      await api.pipeline.lookUpReceipts(t0 + 2 * minutes * MINUTE);
+      assert.equal(asksFor(older.telnyxId), 2);
+      assert.equal((await api.call("GET", `/events/${older.id}`)).json().status, "Delivered");
+    });
+  }
+});
+
 forEachEngine("receipt lookup's query", (engine) => {
   let tdb: TestDatabase;
   before(async () => {
@@ -131,13 +202,19 @@ forEachEngine("receipt lookup's query", (engine) => {
   });
   after(() => tdb.cleanup());
 
-  test("a round reads the index of Telnyx's messages still Sent that may be asked, not every message", async () => {
+  test("a round reads the index of Telnyx's messages still Sent that may be asked, not every message, whatever the age set", async () => {
+    for (const afterMs of [undefined, 5 * MINUTE, 360 * MINUTE]) {
+      const plan = await planOf(dueLookupsQuery(tdb.store.db, 1_000_000, 10, afterMs).compile());
+      assert.match(plan, /events_receipt_lookup/, `${afterMs}: ${plan}`);
+    }
+  });
+
+  const planOf = async (query: { sql: string; parameters: readonly unknown[] }) => {
     const db = tdb.store.db;
-    const query = dueLookupsQuery(db, 1_000_000, 10).compile();
     // The parameters (the time and the limit) written in, so the plan is the one the engine runs.
     let i = 0;
     const text = query.sql.replace(/\$\d+|\?/g, () => String(query.parameters[i++]));
-    const plan = await db.transaction().execute(async (trx) => {
+    return db.transaction().execute(async (trx) => {
       if (engine === "postgresql") {
         // The test tables are small enough for a scan to look cheaper: only whether the index can
         // serve the query is checked here.
@@ -148,6 +225,5 @@ forEachEngine("receipt lookup's query", (engine) => {
       const rows = await sql<{ detail: string }>`explain query plan ${sql.raw(text)}`.execute(trx);
       return rows.rows.map((row) => row.detail).join("\n");
     });
-    assert.match(plan, /events_receipt_lookup/, plan);
-  });
+  };
 });

@@ -141,7 +141,14 @@ export class Messaging implements ProviderEvents {
   /** Asks the provider for the messages left Sent without a final receipt (receipt-lookup.ts). */
   lookUpReceipts(now: number = Date.now()): Promise<LookupRound> {
     if (!this.provider) return Promise.resolve({ asked: 0, settled: 0 });
-    return lookUpReceipts(this.db, this.engine, this.provider, (r) => this.applyReceipt(r), now);
+    return lookUpReceipts(
+      this.db,
+      this.engine,
+      this.provider,
+      (r) => this.applyReceipt(r),
+      now,
+      this.config.receiptLookupAfterMs,
+    );
   }
 
   /** Wakes the local worker after new work was queued. */

@@ -62,11 +62,18 @@ export const queryOf = (request: { body: { webhook_url?: string } }) =>
 export const eventIdOf = (request: { body: { webhook_url?: string } }) =>
   request.body.webhook_url ? new URL(request.body.webhook_url).searchParams.get("event") : null;
 
-/** A test API on a fake Telnyx, with a sender number, credit and its worker running. */
-export async function startTelnyxApi(engine: Engine, options: FakeTelnyxOptions = {}) {
+/**
+ * A test API on a fake Telnyx, with a sender number, credit and its worker running; `env`: settings
+ * beside telnyxEnv's.
+ */
+export async function startTelnyxApi(
+  engine: Engine,
+  options: FakeTelnyxOptions = {},
+  env: NodeJS.ProcessEnv = {},
+) {
   const fake = new FakeTelnyx(options);
   const url = await fake.start();
-  const api = await startTestApi(engine, { env: telnyxEnv(fake, url) });
+  const api = await startTestApi(engine, { env: { ...telnyxEnv(fake, url), ...env } });
   await addSenderNumber(api);
   await createWallet(api.db.store.db, api.org.organizationId, 10_000_000);
   startTelnyxWorker(api, url);
