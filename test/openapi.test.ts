@@ -198,6 +198,17 @@ describe("OpenAPI document and docs UI", () => {
     }
   });
 
+  test("a source's apiKey pattern, checked by the route, is documented on POST and PUT", async () => {
+    const doc = (await api.call("GET", "/openapi.json", undefined, null)).json();
+    for (const [path, method] of [
+      ["/sources", "post"],
+      ["/sources/{id}", "put"],
+    ] as const) {
+      const body = doc.paths[path][method].requestBody.content["application/json"].schema;
+      assert.equal(body.properties.apiKey.pattern, "^lp_src_[A-Za-z0-9_-]{32,200}$", path);
+    }
+  });
+
   test("every contract operation has the subset's operationId and tags; operationIds are unique", async (t) => {
     const contractFile = new URL("../../shared/contract/leadping-openapi-subset.json", import.meta.url);
     if (!existsSync(contractFile)) return t.skip("../shared/contract is not beside this checkout");

@@ -4,7 +4,7 @@ import { after, before, test } from "node:test";
 import pg from "pg";
 import { ApiKeyAuthenticator } from "../src/http/auth.js";
 import { receiveLead } from "../src/services/leads.js";
-import { type CreatedOrganization, createOrganization } from "../src/store/orgs-repo.js";
+import { type CreatedOrganization, createOrganization, hashApiKey } from "../src/store/orgs-repo.js";
 import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine, PG_URL } from "./helpers/engines.js";
 
@@ -455,6 +455,48 @@ forEachEngine("lead sources", (engine) => {
     assert.equal(onUpdate.statusCode, 409, onUpdate.body);
     assert.equal(await count("sources"), before);
     assert.equal((await api.call("GET", `/sources/${source.id}`)).json().apiKey, renamed.apiKey);
+  });
+
+  test("a source whose key was chosen before the key rules (20 characters) takes it sent back as read; a new key must meet them", async () => {
+    const source = await createSource({ name: "Legacy" });
+    // As an earlier version took it: 20 characters after the prefix, few of them different.
+    const legacy = `lp_src_${"ab".repeat(10)}`;
+    await api.db.store.db
+      .updateTable("sources")
+      .set({ api_key: legacy, api_key_hash: hashApiKey(legacy) })
+      .where("id", "=", source.id)
+      .execute();
+    const read = (await api.call("GET", `/sources/${source.id}`)).json();
+    assert.equal(read.apiKey, legacy);
+    const { id, name, description, enabled, apiKey, costPerLead, allowedStates, allowedProducts } = read;
+    const renamed = await api.call("PUT", `/sources/${source.id}`, {
+      id,
+      name: `${name} (renamed)`,
+      description,
+      enabled,
+      apiKey,
+      costPerLead,
+      allowedStates,
+      allowedProducts,
+      requiresTrustedForm: read.requiresTrustedForm,
+      defaultTagIds: read.defaultTagIds,
+    });
+    assert.equal(renamed.statusCode, 200, renamed.body);
+    assert.equal(renamed.json().apiKey, legacy);
+    assert.equal(renamed.json().name, "Legacy (renamed)");
+
+    // Another key of that form is refused, on this source, on one that does not exist and on a new one.
+    const other = `lp_src_${"cd".repeat(10)}`;
+    for (const [method, path] of [
+      ["PUT", `/sources/${source.id}`],
+      ["PUT", "/sources/src_01HZZZZZZZZZZZZZZZZZZZZZZZ"],
+      ["POST", "/sources"],
+    ] as const) {
+      const res = await api.call(method, path, { name: "Legacy", apiKey: other });
+      assert.equal(res.statusCode, 400, `${method} ${path}: ${res.body}`);
+      assert.deepEqual(Object.keys(res.json().errors), ["apiKey"]);
+    }
+    assert.equal((await api.call("GET", `/sources/${source.id}`)).json().apiKey, legacy);
   });
 
   test("a delivery whose key is re-keyed between its authentication and its lead is refused (401), and writes nothing", async () => {

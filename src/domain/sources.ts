@@ -91,16 +91,28 @@ function distinct(
   return [...seen.values()];
 }
 
-export function normalizeSourceRequest(body: SourceRequestBody): SourceSettings {
-  const name = body.name.trim();
-  if (name === "") throw badRequest("name must not be empty.", "name");
-  const apiKey = body.apiKey ?? undefined;
-  if (apiKey !== undefined && !isAcceptableChosenKey(apiKey)) {
+/** A key a client chooses for a source, else a 400 naming apiKey. */
+export function assertAcceptableChosenKey(key: string): void {
+  if (!isAcceptableChosenKey(key)) {
     throw badRequest(
       `apiKey must be a source key: 'lp_src_' followed by 32 to 200 letters, digits, '-' or '_', at least ${MIN_DISTINCT_KEY_CHARACTERS} of them different (or leave it out to have one generated).`,
       "apiKey",
     );
   }
+}
+
+/**
+ * `update`: the apiKey is checked by replaceSource (services/sources.ts), which lets through the key
+ * the source holds or held, sent back from a GET: one chosen before these rules may not meet them.
+ */
+export function normalizeSourceRequest(
+  body: SourceRequestBody,
+  options: { update?: boolean } = {},
+): SourceSettings {
+  const name = body.name.trim();
+  if (name === "") throw badRequest("name must not be empty.", "name");
+  const apiKey = body.apiKey ?? undefined;
+  if (apiKey !== undefined && !options.update) assertAcceptableChosenKey(apiKey);
   const cost = body.costPerLead;
   if (
     cost !== undefined &&

@@ -1,7 +1,7 @@
 import type { Kysely, Transaction } from "kysely";
 import { newId } from "../domain/ids.js";
 import { badRequest, ProblemError } from "../domain/problem.js";
-import { generateSourceKey, type SourceSettings } from "../domain/sources.js";
+import { assertAcceptableChosenKey, generateSourceKey, type SourceSettings } from "../domain/sources.js";
 import { type TagRef, tagIdSet } from "../domain/tags.js";
 import { transactKnowingCommit } from "../store/commit-outcome.js";
 import { isUniqueViolation } from "../store/errors.js";
@@ -65,7 +65,10 @@ async function requestedKey(trx: Transaction<Database>, existing: SourceRow, set
     if (!echoed) throw bothKeys();
     return generateSourceKey();
   }
-  return echoed ? undefined : sent;
+  if (echoed) return undefined;
+  // Only a new key must meet the rules for a chosen one: the source's own may predate them.
+  assertAcceptableChosenKey(sent);
+  return sent;
 }
 
 /**
@@ -165,7 +168,11 @@ export async function replaceSource(
       // otherwise write to a deleted source, or hand out a key that never worked).
       await lockSource(trx, actor.organizationId, id);
       const existing = await getSource(trx, actor.organizationId, id);
-      if (!existing) return undefined;
+      if (!existing) {
+        // A bad body is a 400 even for a source that does not exist (the body first).
+        if (settings.apiKey !== undefined) assertAcceptableChosenKey(settings.apiKey);
+        return undefined;
+      }
       const newKey = await requestedKey(trx, existing, settings);
       const keepsTags = settings.defaultTagIds === undefined && settings.defaultTagNames === undefined;
       const changes: SourceChanges = {

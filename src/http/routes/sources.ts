@@ -36,7 +36,7 @@ function checkedSettings(body: SourceRequestBody, pathId?: string) {
     throw badRequest(`id '${body.id.slice(0, 60)}' does not match the source in the path.`, "id");
   }
   assertPlainText(body.name, "name");
-  return normalizeSourceRequest(body);
+  return normalizeSourceRequest(body, { update: pathId !== undefined });
 }
 
 export const sourceRoutes: FastifyPluginAsync<RouteDeps> = async (app, { store }) => {

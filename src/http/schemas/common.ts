@@ -27,12 +27,15 @@ export const requestDateTime = { [DOCUMENTED_FORMAT]: "date-time" };
  */
 export const DOCUMENTED_MAX_LENGTH = "x-documented-max-length";
 export const DOCUMENTED_MAX_PROPERTIES = "x-documented-max-properties";
+/** A pattern documented, checked by the route (a source's own key sent back may predate it). */
+export const DOCUMENTED_PATTERN = "x-documented-pattern";
 
 /** What openapi-transform.ts writes each documented-only keyword as. */
 export const DOCUMENTED_KEYWORDS: Readonly<Record<string, string>> = {
   [DOCUMENTED_FORMAT]: "format",
   [DOCUMENTED_MAX_LENGTH]: "maxLength",
   [DOCUMENTED_MAX_PROPERTIES]: "maxProperties",
+  [DOCUMENTED_PATTERN]: "pattern",
 };
 
 /** Leadping's IdNamePair, where the reference may be null. */

@@ -2,8 +2,16 @@ import {
   MAX_COST_PER_LEAD_USD,
   MIN_DISTINCT_KEY_CHARACTERS,
   SOURCE_KEY_PATTERN,
+  SOURCE_KEY_PREFIX,
 } from "../../domain/sources.js";
-import { dateTime, nullable, nullableDateTime, nullableIdNamePair, pagedResultSchema } from "./common.js";
+import {
+  DOCUMENTED_PATTERN,
+  dateTime,
+  nullable,
+  nullableDateTime,
+  nullableIdNamePair,
+  pagedResultSchema,
+} from "./common.js";
 import { TagSummary } from "./lead.js";
 
 // Lead source shapes (Leadping SourceRequest / SourceResponse / SourceTableRow).
@@ -24,7 +32,9 @@ export const SourceRequestSchema = {
     description: nullable("string", { maxLength: 2000 }),
     enabled: nullable("boolean"),
     apiKey: nullable("string", {
-      pattern: SOURCE_KEY_PATTERN.source,
+      // Checked by the route (domain/sources.ts), which lets a source's own key sent back through.
+      maxLength: SOURCE_KEY_PREFIX.length + 200,
+      [DOCUMENTED_PATTERN]: SOURCE_KEY_PATTERN.source,
       description: `A key of the client's choosing, with at least ${MIN_DISTINCT_KEY_CHARACTERS} different characters after the prefix; left out, one is generated.`,
     }),
     regenerateApiKey: nullable("boolean"),
