@@ -270,6 +270,19 @@ forEachEngine("lead sources", (engine) => {
       source.apiKey,
     );
     assert.equal(accepted.statusCode, 201, accepted.body);
+    // A repeat is answered with the lead it made whatever it says, but not with text over a limit
+    // (the body is checked first, as on every path).
+    const overlong = await api.call(
+      "POST",
+      "/leads",
+      lead({
+        metadata: { sellerLeadId: "\u{1F600}".repeat(200) },
+        contact: { phone: { number: "4155550190" }, streetAddress: { city: "x".repeat(201) } },
+      }),
+      source.apiKey,
+    );
+    assert.equal(overlong.statusCode, 400, overlong.body);
+    assert.deepEqual(Object.keys(overlong.json().errors), ["contact.streetAddress.city"]);
 
     await api.call("PUT", `/sources/${source.id}`, { name: source.name, enabled: false });
     const repeat = await api.call(

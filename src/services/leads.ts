@@ -232,6 +232,9 @@ export async function receiveLead(
   body: LeadRequestBody,
   at?: number,
 ): Promise<{ lead: LeadRow; created: boolean }> {
+  // The body first, as LeadRequest's schema did when it held the text limits: a repeat (below) is
+  // answered whatever it says, but not one over a limit, nor one for a disabled source.
+  checkLeadText(body);
   const key = intakeKey(actor.sourceId, body.metadata);
   try {
     const received = await transactKnowingCommit(db, async (trx) => {
