@@ -486,11 +486,29 @@ forEachEngine("wallets and usage", (engine) => {
         ["periodStart=yesterday", "periodStart"],
         ["periodEnd=2024-13-01", "periodEnd"],
         ["periodStart=2024-02-01T00:00:00Z&periodEnd=2024-01-01T00:00:00Z", "periodEnd"],
+        // A nanosecond before the start, written at another offset (as a list's range is compared).
+        [
+          `periodStart=2024-01-08T10:00:00Z&periodEnd=${encodeURIComponent("2024-01-08T11:59:59.999999999+02:00")}`,
+          "periodEnd",
+        ],
       ] as const) {
         const bad = await api.call("GET", `/usage/summary/my?${query}`, undefined, org.apiKey);
         assert.equal(bad.statusCode, 400, `${query}: ${bad.body}`);
         assert.match(String(bad.headers["content-type"]), PROBLEM);
         assert.ok(bad.json().detail.includes(field), bad.body);
+      }
+      // An end equal to the start is an empty period, as startAt = endAt is an empty list: the
+      // line at 11:00 (above) is not in it.
+      for (const end of ["2024-01-08T10:00:00Z", "2024-01-08T12:00:00%2B02:00"]) {
+        const empty = await api.call(
+          "GET",
+          `/usage/summary/my?periodStart=2024-01-08T10:00:00Z&periodEnd=${end}`,
+          undefined,
+          org.apiKey,
+        );
+        assert.equal(empty.statusCode, 200, empty.body);
+        assert.equal(empty.json().transactionCount, 0);
+        assert.equal(empty.json().periodEnd, "2024-01-08T10:00:00.000Z");
       }
     });
 

@@ -4,6 +4,7 @@ import { microsToUsd } from "../../domain/money.js";
 import { plural } from "../../domain/plain-text.js";
 import { badRequest } from "../../domain/problem.js";
 import {
+  compareRfc3339,
   EARLIEST_INSTANT,
   LATEST_INSTANT,
   parseRfc3339,
@@ -60,7 +61,18 @@ export function summaryPeriod(
   const to = timestampParam(query.periodEnd, "periodEnd");
   const start = from ?? (to === null ? monthStart(now) : monthStart(to - 1, 0, offsetOf(query.periodEnd)));
   const end = to ?? monthStart(start, 1, offsetOf(query.periodStart));
-  if (end <= start) throw badRequest("periodEnd must be later than periodStart.", "periodEnd");
+  // As a list's range is (list-query.ts RangeBounds): compared as written, an end before the start
+  // is a 400, and an end equal to it an empty period (periodStart inclusive, periodEnd exclusive).
+  const inverted =
+    query.periodStart && query.periodEnd
+      ? (compareRfc3339(query.periodStart, query.periodEnd) ?? 0) > 0
+      : false;
+  if (inverted || end < start) {
+    throw badRequest(
+      "periodEnd must not be before periodStart (periodStart is inclusive, periodEnd exclusive: equal, they select nothing).",
+      "periodEnd",
+    );
+  }
   // The month a bound implies may leave the years RFC 3339 can write (periodStart in December 9999).
   if (start < EARLIEST_INSTANT || end > LATEST_INSTANT) {
     const param = from === null ? "periodEnd" : "periodStart";
