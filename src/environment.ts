@@ -22,6 +22,8 @@ export const VARIABLES = {
   LEADTRAIL_RETRY_MAX_ATTEMPTS: "retries after a transient provider error (default 5)",
   LEADTRAIL_OPERATOR_WAIT_HOURS:
     "hours a message waits for a Telnyx account/settings problem to be fixed before it fails (default 24)",
+  LEADTRAIL_RECEIPT_LOOKUP_AFTER_MINUTES:
+    "minutes a Telnyx message may stay Sent before it is looked up (default 15)",
   LEADTRAIL_WORKER_IN_FLIGHT_BATCHES: "claim batches a worker may have with the provider at once (default 4)",
   LEADTRAIL_RECONCILE_SECONDS: "how long a message may stay Sending without an outcome (default 300)",
   LEADTRAIL_STARTING_CREDIT: "wallet credit in USD of a new organization (default 10)",

@@ -25,6 +25,7 @@ export const INVALID_SETTINGS: Record<
   LEADTRAIL_RETRY_BASE_SECONDS: { refused: ["abc", "-1", "1e3", ".", "86401"] },
   LEADTRAIL_RETRY_MAX_ATTEMPTS: { refused: ["abc", "-1", "1.5", "101", "+5"] },
   LEADTRAIL_OPERATOR_WAIT_HOURS: { refused: ["abc", "-1", "721", "a day"] },
+  LEADTRAIL_RECEIPT_LOOKUP_AFTER_MINUTES: { refused: ["abc", "0", "361", "7.5", "15m"] },
   LEADTRAIL_WORKER_IN_FLIGHT_BATCHES: { refused: ["abc", "1", "4.5", "101"] },
   LEADTRAIL_RECONCILE_SECONDS: { refused: ["abc", "0", "-1", "0.5"] },
   LEADTRAIL_STARTING_CREDIT: { refused: ["abc", "-5", "$10", "0.0000001", "1e3"] },
