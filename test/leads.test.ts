@@ -638,6 +638,44 @@ forEachEngine("leads", (engine) => {
     }
   });
 
+  test("a PUT of the LeadResponse as read (tags, no tagIds/tagNames) keeps the lead's tags; empty lists clear them", async () => {
+    const created = await api.call(
+      "POST",
+      "/leads",
+      leadBody({ tagNames: ["hot", "Roof"], tagIds: ["tag_vip"] }),
+    );
+    assert.equal(created.statusCode, 201, created.body);
+    const lead = created.json();
+    const tagIdsOf = (body: { tags: Array<{ id: string }> }) => body.tags.map((t) => t.id).sort();
+    assert.deepEqual(tagIdsOf(lead), ["tag_hot", "tag_roof", "tag_vip"]);
+    // Sent back as read, with only the first name changed: the tags stay and are not "changed".
+    for (const lists of [{}, { tagIds: null, tagNames: null }]) {
+      const back = {
+        ...lead,
+        ...lists,
+        contact: { ...lead.contact, firstName: `Mara${Object.keys(lists).length}` },
+      };
+      const res = await api.call("PUT", `/leads/${lead.id}`, back);
+      assert.equal(res.statusCode, 200, res.body);
+      assertLeadpingShape(res.json(), "LeadResponse");
+      assert.deepEqual(tagIdsOf(res.json()), ["tag_hot", "tag_roof", "tag_vip"]);
+      assert.deepEqual(res.json().tags, lead.tags);
+    }
+    const updates = (await eventsOf(lead.id)).filter((e) => e.activityType === "LeadUpdated");
+    assert.deepEqual(
+      updates.map((e) => e.summary),
+      ["Lead updated: contact.firstName", "Lead updated: contact.firstName"],
+    );
+    // The tag filter still finds it.
+    const tagged = await api.call("POST", "/leads/all/my?tagIds=tag_roof", { pageSize: 500 });
+    assert.ok(tagged.json().items.some((r: { id: string }) => r.id === lead.id));
+    // One list given replaces them; both empty clears them.
+    const one = await api.call("PUT", `/leads/${lead.id}`, { ...lead, tagNames: ["Roof"] });
+    assert.deepEqual(tagIdsOf(one.json()), ["tag_roof"]);
+    const cleared = await api.call("PUT", `/leads/${lead.id}`, { ...lead, tagIds: [], tagNames: [] });
+    assert.deepEqual(cleared.json().tags, []);
+  });
+
   test("PUT replaces the document, but an absent or null enabled keeps the lead's: a disabled lead stays disabled", async () => {
     const created = await api.call("POST", "/leads", leadBody({ enabled: false }));
     assert.equal(created.statusCode, 201, created.body);

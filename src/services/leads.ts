@@ -9,6 +9,7 @@ import {
   type LeadRequestBody,
   LeadValidationError,
   leadDisplayName,
+  leadTags,
   normalizeLeadRequest,
 } from "../domain/lead.js";
 import { usdToMicros } from "../domain/money.js";
@@ -376,7 +377,15 @@ export async function updateLead(
     // Consent is recorded for a phone (smsConsentPhoneNumber): a lead given another one drops it, or
     // the old phone's STOP would block the new one through the lead's own smsOptedOut.
     if (keepsPhone) keepRecordedSmsConsent(doc, before, body);
-    doc.tags = await resolveTags(trx, actor.organizationId, doc, now);
+    // tagIds and tagNames are required in LeadRequest, but LeadResponse shows `tags` instead: a
+    // client that PUTs back the lead it read would strip every tag. With neither list given (absent
+    // or null) the lead keeps its tags; an empty list clears them.
+    const keepsTags = body.tagIds == null && body.tagNames == null;
+    if (keepsTags) {
+      doc.tagIds = before.tagIds;
+      doc.tagNames = before.tagNames;
+    }
+    doc.tags = keepsTags ? leadTags(before) : await resolveTags(trx, actor.organizationId, doc, now);
     const changedFields = changedLeadFields(before, doc);
     if (changedFields.length === 0) return { lead: existing, changedFields };
     const lead: LeadRow = { ...existing, ...leadColumns(doc), updated_at: now };

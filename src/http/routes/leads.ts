@@ -90,7 +90,7 @@ export const leadRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { st
         tags: ["Leads"],
         summary: "Replace a lead (writes a LeadUpdated event naming the changed fields; none for a no-op)",
         description:
-          "metadata, contact, customer and the tags (tagIds, tagNames) are replaced as given: a field left out is removed, except the SMS consent recorded on the lead. An absent or null enabled keeps the lead's value.",
+          "metadata, contact, customer and the tags (tagIds, tagNames) are replaced as given: a field left out is removed, except the SMS consent recorded on the lead. An absent or null enabled keeps the lead's value, and with neither tagIds nor tagNames given (absent or null) the lead keeps its tags.",
         params,
         body: LeadRequestSchema,
         response: { 200: { $ref: "LeadResponse#" }, ...problemResponses },
