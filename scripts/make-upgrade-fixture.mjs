@@ -387,7 +387,7 @@ async function telnyxPhase(oldDir, env, key, leads) {
 }
 
 /** Every answer of the old API for `key`'s organization, read in-process with no worker running. */
-async function readOldApi(oldDir, options, key) {
+async function readOldApi(oldDir, options, key, conversationsOnly = false) {
   const load = (p) => import(pathToFileURL(join(oldDir, "dist", p)).href);
   const { Store } = await load("store/store.js");
   const { buildApp } = await load("http/app.js");
@@ -418,6 +418,7 @@ async function readOldApi(oldDir, options, key) {
     return items;
   };
   try {
+    if (conversationsOnly) return await all("/conversations/my");
     const events = await all("/events/all/my", { orderBy: [{ field: "createdAt", direction: "asc" }] });
     const answers = {
       events: {},
@@ -445,7 +446,16 @@ async function readOldApi(oldDir, options, key) {
         answers.sms[e.id] = await ask("GET", `/events/sms/${e.id}`);
       }
     }
-    for (const lead of answers.leadList) answers.leads[lead.id] = await ask("GET", `/leads/${lead.id}`);
+    answers.smsList = await all("/events/sms/all/my");
+    answers.leadEvents = {};
+    for (const lead of answers.leadList) {
+      answers.leads[lead.id] = await ask("GET", `/leads/${lead.id}`);
+      answers.leadEvents[lead.id] = (await all(`/events/leads/${lead.id}`)).map((e) => e.id);
+    }
+    answers.conversationEvents = {};
+    for (const c of answers.conversations) {
+      answers.conversationEvents[c.id] = (await all(`/events/conversations/${c.id}`)).map((e) => e.id);
+    }
     for (const n of answers.phoneNumbers)
       answers.warmup[n.id] = await ask("GET", `/phone-numbers/${n.id}/warmup`);
     return answers;
@@ -486,10 +496,15 @@ async function makeEngine(oldDir, engine, work) {
         .pop(),
     );
     oldCli(oldDir, ["wallet", "credit", "--org", demoOrg, "--amount", "2.5"], env);
-    oldCli(
-      oldDir,
-      ["user", "add", "--org", demoOrg, "--name", "Agent Two", "--email", "agent2@example.com", "--json"],
-      env,
+    const agent = JSON.parse(
+      oldCli(
+        oldDir,
+        ["user", "add", "--org", demoOrg, "--name", "Agent Two", "--email", "agent2@example.com", "--json"],
+        env,
+      )
+        .trim()
+        .split("\n")
+        .pop(),
     );
 
     const server = await spawnReady(
@@ -501,6 +516,11 @@ async function makeEngine(oldDir, engine, work) {
     let created;
     try {
       created = await simulatorPhase(server.match[1], demoKey, demoOrg);
+      // The second user's note, in their name.
+      const firstConversation = created.conversations.find((c) => c !== null);
+      await call(server.match[1], agent.apiKey, "POST", `/events/conversations/${firstConversation}/notes`, {
+        text: "Agent Two called back; left a voicemail.",
+      });
       // The second organization: a lead, a note, a number and a message.
       const lead = await call(server.match[1], other.apiKey, "POST", "/leads", {
         contact: { firstName: "Other", lastName: "Tenant", phone: { number: "+14155550149" } },
@@ -526,10 +546,7 @@ async function makeEngine(oldDir, engine, work) {
     }
     await telnyxPhase(oldDir, env, demoKey, created.leads);
 
-    const api = {
-      [demoOrg]: await readOldApi(oldDir, options, demoKey),
-      [other.organizationId]: await readOldApi(oldDir, options, other.apiKey),
-    };
+    // Dumped before the old API is read: reading a timeline page marks its messages read.
     let dump;
     if (engine === "sqlite") {
       dump = execFileSync("sqlite3", [options.sqlitePath, ".dump"], {
@@ -551,11 +568,18 @@ async function makeEngine(oldDir, engine, work) {
       );
       dump = pgDumpForAnySchema(raw);
     }
+    const api = {
+      [demoOrg]: {
+        ...(await readOldApi(oldDir, options, demoKey)),
+        agentConversations: await readOldApi(oldDir, options, agent.apiKey, true),
+      },
+      [other.organizationId]: await readOldApi(oldDir, options, other.apiKey),
+    };
     return {
       dump,
       api,
       keys: {
-        [demoOrg]: { name: "Demo Insurance Co", apiKey: demoKey },
+        [demoOrg]: { name: "Demo Insurance Co", apiKey: demoKey, agentKey: agent.apiKey },
         [other.organizationId]: { name: "Second Org", apiKey: other.apiKey },
       },
     };

@@ -28,7 +28,7 @@ const FIXTURES = new URL("./fixtures/upgrade/", import.meta.url);
 const readFixture = (name: string) => readFileSync(new URL(name, FIXTURES), "utf8");
 const KEYS = JSON.parse(readFixture("keys.json")) as Record<
   Engine,
-  Record<string, { name: string; apiKey: string }>
+  Record<string, { name: string; apiKey: string; agentKey?: string }>
 > & { commit: string };
 
 type Json = Record<string, unknown>;
@@ -47,6 +47,12 @@ interface OldAnswers {
   usage: Json[];
   usageSummary: Json;
   wallet: Json;
+  smsList: Json[];
+  /** The ids of each lead's and each conversation's event list, in the list's order. */
+  leadEvents: Record<string, string[]>;
+  conversationEvents: Record<string, string[]>;
+  /** The demo organization's conversations as its second user (Agent Two) saw them. */
+  agentConversations?: Json[];
 }
 
 function leadDateTimeField(path: string): boolean {
@@ -72,7 +78,7 @@ function intended(path: string, old: unknown, now: unknown): boolean {
     );
   }
   if (/^leads\/all\/my\.\d+\.email$/.test(path)) return old === "" && now === undefined;
-  if (/^conversations\/my\.\d+\.statusReason$/.test(path)) {
+  if (/^(agent )?conversations\/my\.\d+\.statusReason$/.test(path)) {
     return (
       old === "Waiting for the lead to reply." &&
       typeof now === "string" &&
@@ -330,6 +336,24 @@ forEachEngine("upgrade from an old release's database", (engine) => {
         found,
       );
       differences(answers.wallet, await ok(apiKey, "GET", "/wallets/me"), "wallets/me", found);
+      differences(answers.smsList, await all(apiKey, "/events/sms/all/my"), "events/sms/all/my", found);
+      for (const [id, ids] of Object.entries(answers.leadEvents)) {
+        const now = (await all(apiKey, `/events/leads/${id}`)).map((e) => e.id);
+        differences(ids, now, `events/leads/${id}`, found);
+      }
+      for (const [id, ids] of Object.entries(answers.conversationEvents)) {
+        const now = (await all(apiKey, `/events/conversations/${id}`)).map((e) => e.id);
+        differences(ids, now, `events/conversations/${id}`, found);
+      }
+      const agentKey = KEYS[engine][organizationId]!.agentKey;
+      if (answers.agentConversations && agentKey) {
+        differences(
+          answers.agentConversations,
+          await all(agentKey, "/conversations/my"),
+          "agent conversations/my",
+          found,
+        );
+      }
     }
     assert.deepEqual(found, []);
     // The stored rows the answers come from, as plain SQL read them before the migration.
