@@ -36,6 +36,8 @@ const PG_URL = arg(
 );
 const PORT = Number(arg("--port", "41500"));
 
+/** The scheduledFor of the keyed sends named fixture-past-… (test/upgrade.test.ts sends them again). */
+const PAST_SCHEDULE = "2020-01-01T00:00:00Z";
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function cleanEnv(extra) {
@@ -234,6 +236,15 @@ async function simulatorPhase(base, key, organizationId) {
     });
     created.messages.push(sms.id);
   }
+  // A keyed send asking for a time already past: it goes at once and this release kept no schedule
+  // (migration 0016 marks its asked-for time unknown, so the same body sent again is the same send).
+  const past = await call(base, key, "POST", "/sms/send", {
+    conversationId: withPhone[10].conversationId,
+    text: "Following up on your quote",
+    scheduledFor: PAST_SCHEDULE,
+    outboundIdempotencyKey: "fixture-past-10",
+  });
+  created.messages.push(past.id);
   // Outcome numbers of the simulator, each a lead of its own.
   for (const [n, last4] of [
     [0, "0400"],
