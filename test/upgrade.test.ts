@@ -425,7 +425,9 @@ forEachEngine("upgrade from an old release's database", (engine) => {
         apiBaseUrl: `${url}/v2`,
         publicUrl: "http://127.0.0.1:9",
         webhookUrlSecret: current.store.webhookUrlSecret,
-        timeoutMs: 2000,
+        // Telnyx's own default: a call that times out is left Sending for the reconcile, a loaded
+        // machine must not make it one.
+        timeoutMs: 10_000,
       }),
       { pollMs: 10 },
     );
@@ -443,7 +445,7 @@ forEachEngine("upgrade from an old release's database", (engine) => {
     });
     const expected = [...before_.due.map((r) => r.id), sms.id as string];
     const keyOf = (org: string) => KEYS[engine][org]!.apiKey;
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + 30_000;
     for (;;) {
       const statuses = await Promise.all(
         expected.map(async (id) => {
@@ -452,7 +454,14 @@ forEachEngine("upgrade from an old release's database", (engine) => {
         }),
       );
       if (statuses.every((s) => s === "Sent")) break;
-      assert.ok(Date.now() < deadline, `not all sent: ${JSON.stringify(statuses)}`);
+      if (Date.now() > deadline) {
+        const late = expected.filter((_, i) => statuses[i] !== "Sent");
+        const details = await Promise.all(late.map((id) => call(apiKey, "GET", `/events/detail/${id}`)));
+        const calls = current.fake.requests.map((r) => [eventIdOf(r), r.status, r.behaviour]);
+        assert.fail(
+          `not all sent: ${details.map((d) => d.body).join("\n")}\nprovider calls: ${JSON.stringify(calls)}`,
+        );
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
     await new Promise((r) => setTimeout(r, 300)); // a second send, if there were one, would show now
