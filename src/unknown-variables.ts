@@ -5,9 +5,9 @@ import { VARIABLE_NAMES, type VariableName } from "./environment.js";
 
 /**
  * Variables read by tooling around leadtrail, not by leadtrail: the test suite's
- * (LEADTRAIL_TEST_…, LEADTRAIL_PROPERTY_…) and the benchmarks' (BENCH_…, outside the prefix anyway).
+ * (LEADTRAIL_TEST_…, LEADTRAIL_PROPERTY_…, LEADTRAIL_SOAK_…) and the benchmarks' (BENCH_…, outside the prefix anyway).
  */
-const NOT_SETTINGS = /^LEADTRAIL_(TEST|PROPERTY)_/;
+const NOT_SETTINGS = /^LEADTRAIL_(TEST|PROPERTY|SOAK)_/;
 
 /**
  * A warning for each LEADTRAIL_… variable leadtrail does not know, naming the closest known one. A

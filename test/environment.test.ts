@@ -97,6 +97,7 @@ test("a LEADTRAIL_ variable leadtrail does not know is warned about with the clo
     LEADTRAIL_QUIET_HOURS: "off",
     LEADTRAIL_TEST_DATABASE_URL: "postgres://u@h/db",
     LEADTRAIL_PROPERTY_RUNS: "10",
+    LEADTRAIL_SOAK_OPS: "400",
     BENCH_EVENTS: "1000",
     PATH: "/usr/bin",
   });
