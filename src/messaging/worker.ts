@@ -38,6 +38,7 @@ import { type BatchItem, indexesByOrganization, transitionBatch } from "./batch-
 import { billAccepted, billAcceptedMany, isBillableTraffic } from "./billing.js";
 import { canceledChanges } from "./cancel.js";
 import { type GateFacts, readGateFacts, skipsQuietHours } from "./gate-facts.js";
+import { operatorDeferral, operatorGiveUp } from "./operator-hold.js";
 import type { Provider, SendResult } from "./provider.js";
 import {
   type Breaker,
@@ -678,31 +679,10 @@ export class Worker {
         continue;
       }
       const shown = open[0]!;
-      const refusal = { error_code: shown.error_code, error_message: shown.error_message };
       const since = row.operator_wait_since ?? now;
       if (now - since >= waitMs) {
         addConversationToRestick(outcomes.blockedIn, row);
-        outcomes.operatorFailed.push({
-          event: row,
-          changes: {
-            status: "Failed",
-            failed_at: now,
-            ...refusal,
-            status_reason: operatorGaveUpReason(
-              shown.error_code,
-              shown.error_message,
-              shown.action,
-              this.options.config.operatorWaitHours,
-            ),
-            next_attempt_at: null,
-            next_retry_at: null,
-            billing_status: "NotBilled",
-          },
-          log: {
-            stage: "provider",
-            message: `Gave up: the provider refused our account or settings (${shown.error_code}) for ${this.options.config.operatorWaitHours} h; not sent.`,
-          },
-        });
+        outcomes.operatorFailed.push(operatorGiveUp(row, shown, this.options.config.operatorWaitHours, now));
         continue;
       }
       // A probe of every breaker it is under, each taken once: the rest of the claim waits for the next.
@@ -721,26 +701,7 @@ export class Worker {
         outcomes.operatorWaiting.push({ row, until });
         continue;
       }
-      outcomes.operatorDeferred.push({
-        event: row,
-        changes: {
-          status: "Queued",
-          operator_wait_since: since,
-          next_attempt_at: until,
-          next_retry_at: null,
-          ...refusal,
-          status_reason: operatorWaitReason(
-            shown.error_code,
-            shown.error_message,
-            shown.action,
-            since + waitMs,
-          ),
-        },
-        log: {
-          stage: "retry",
-          message: `Deferred without a call: the provider refuses our account or settings (${shown.error_code}). ${shown.action} Only a probe goes until it is fixed; next at ${new Date(until).toISOString()}.`,
-        },
-      });
+      outcomes.operatorDeferred.push(operatorDeferral(row, shown, since, until, since + waitMs));
     }
     return sendable;
   }
