@@ -12,6 +12,11 @@ import { fileURLToPath } from "node:url";
 export type Engine = "sqlite" | "postgresql";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+/**
+ * The leadtrail tree whose bin/leadtrail.js (and so dist/) the benchmarks run: this project, or a
+ * frozen copy of it given as BENCH_LEADTRAIL_ROOT (`git archive REV` built elsewhere), for an A/B.
+ */
+export const LT_ROOT = resolve(process.env.BENCH_LEADTRAIL_ROOT ?? ROOT);
 /** Every server under test listens here only. */
 export const HOST = "127.0.0.1";
 
@@ -150,7 +155,7 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
  * (read-only git commands) and when the dist/ that runs was built, since dist/ is what runs.
  * `leadtrailRoot` is the tree whose dist/ runs when it is not this project (a frozen copy).
  */
-export function machine(leadtrailRoot = ROOT): Record<string, string | number> {
+export function machine(leadtrailRoot = LT_ROOT): Record<string, string | number> {
   const cpu = cpus();
   const git = (args: string[]) =>
     spawnSync("git", args, { cwd: ROOT, encoding: "utf8", timeout: 10_000 }).stdout?.trim() ?? "";

@@ -25,6 +25,7 @@ import {
   type Engine,
   freePort,
   HOST,
+  LT_ROOT,
   machineBusySeconds,
   ProcessSampler,
   percentile,
@@ -35,7 +36,7 @@ import {
 } from "./common.js";
 
 export const OUT = join(ROOT, "bench", "out");
-const CLI = join(ROOT, "bin", "leadtrail.js");
+const CLI = join(LT_ROOT, "bin", "leadtrail.js");
 
 // ---------------------------------------------------------------------------------------------
 // Flags
@@ -319,10 +320,10 @@ async function startProcess(
 
 /** Fails early when dist/ (what bin/leadtrail.js runs) is older than src/. */
 export function checkBuild(): void {
-  const main = join(ROOT, "dist", "cli", "main.js");
-  if (!existsSync(main)) throw new Error("dist/ is missing: run `npm run build` first");
+  const main = join(LT_ROOT, "dist", "cli", "main.js");
+  if (!existsSync(main)) throw new Error(`${LT_ROOT}/dist/ is missing: run \`npm run build\` there first`);
   const built = statSync(main).mtimeMs;
-  const stale = newestMtime(join(ROOT, "src")) > built;
+  const stale = newestMtime(join(LT_ROOT, "src")) > built;
   if (stale)
     console.error("warning: src/ is newer than dist/ — run `npm run build` to measure the current code");
 }

@@ -19,7 +19,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import autocannon, { type AutocannonOptions, type AutocannonResult } from "autocannon";
 import Sqlite from "better-sqlite3";
@@ -31,6 +31,7 @@ import {
   type Engine,
   freePort,
   HOST,
+  LT_ROOT,
   machineBusySeconds,
   ProcessSampler,
   percentile,
@@ -41,11 +42,6 @@ import {
 } from "./common.js";
 
 export const OUT = join(ROOT, "bench", "out", "sms");
-/**
- * The leadtrail tree whose bin/leadtrail.js (and so dist/) runs: this project, or a frozen copy of it
- * given as BENCH_LEADTRAIL_ROOT (e.g. `git archive HEAD` built elsewhere, while src/ is being edited).
- */
-export const LT_ROOT = resolve(process.env.BENCH_LEADTRAIL_ROOT ?? ROOT);
 const CLI = join(LT_ROOT, "bin", "leadtrail.js");
 const PG_SERVER = (process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432").replace(/\/+$/, "");
 /** The only PostgreSQL database these benchmarks create, and drop. */
