@@ -106,7 +106,7 @@ forEachEngine("chaos soak", (engine) => {
         ...telnyxEnv(fake, url),
         LEADTRAIL_RECONCILE_SECONDS: "1",
         LEADTRAIL_RETRY_MAX_ATTEMPTS: "4",
-        // Room for about 25 messages: the wallet runs dry now and then, and topUp adds 5 more.
+        // Room for about 25 messages; topUp refills what was spent, plus up to 5 more.
         LEADTRAIL_STARTING_CREDIT: "0.2",
       },
     });
@@ -355,17 +355,30 @@ forEachEngine("chaos soak", (engine) => {
       inbound: async () => {
         const lead = rng.pick(leads);
         const text = rng.pick(["STOP", "START", "HELP", "Thanks!", "What time?", "stop", "Unstop"]);
-        const keyword = text.toUpperCase();
-        const startedAt = Date.now();
-        const body = fake.inbound({ from: lead.phone, to: rng.pick(SENDERS), text });
-        const res = await postWebhook(api, fake, body);
-        assert.equal(res.statusCode, 200, res.body);
-        if (keyword === "STOP") turnOn(lead.phone, Date.now(), "STOP");
-        if (keyword === "START" || keyword === "UNSTOP") {
-          turnOff(lead.phone, startedAt);
-          // START clears smsOptedOut on the leads at that phone.
-          closeWindows((w) => w.phone === lead.phone && w.optedOut, startedAt);
-          for (const l of leads) if (l.phone === lead.phone) l.optedOut = false;
+        const to = rng.pick(SENDERS);
+        // Most STOPs are followed by a START from the same phone a little later, as people do, so
+        // suppressions do not pile up and a long run keeps sending (drawn always: the stream stays).
+        const restart = rng.chance(0.7);
+        const restartAfter = rng.int(150);
+        const phone = lead.phone;
+        const post = async (words: string) => {
+          const keyword = words.toUpperCase();
+          const startedAt = Date.now();
+          const body = fake.inbound({ from: phone, to, text: words });
+          const res = await postWebhook(api, fake, body);
+          assert.equal(res.statusCode, 200, res.body);
+          if (keyword === "STOP") turnOn(phone, Date.now(), "STOP");
+          if (keyword === "START" || keyword === "UNSTOP") {
+            turnOff(phone, startedAt);
+            // START clears smsOptedOut on the leads at that phone.
+            closeWindows((w) => w.phone === phone && w.optedOut, startedAt);
+            for (const l of leads) if (l.phone === phone) l.optedOut = false;
+          }
+        };
+        await post(text);
+        if (text.toUpperCase() === "STOP" && restart) {
+          await sleep(restartAfter);
+          await post("START");
         }
       },
       suppress: async () => {
@@ -380,7 +393,22 @@ forEachEngine("chaos soak", (engine) => {
         turnOn(phone, Date.now(), "api");
       },
       release: async () => {
-        const phone = rng.pick(RECIPIENTS);
+        // Mostly a phone that is suppressed now (by the API, a STOP or the provider's 40300), so
+        // releases keep up with what piles up; now and then any phone (a 404).
+        const any = rng.pick(RECIPIENTS);
+        const which = rng.next();
+        const active = await api.db.store.db
+          .selectFrom("suppressions")
+          .select("recipient")
+          .where("organization_id", "=", org)
+          .where("channel", "=", "sms")
+          .where("status", "=", "active")
+          .orderBy("recipient")
+          .execute();
+        const phone =
+          active.length > 0 && which < 0.85
+            ? active[Math.floor((which / 0.85) * active.length)]!.recipient
+            : any;
         const startedAt = Date.now();
         const res = await call("POST", "/suppressions/release", {
           organizationId: org,
@@ -431,8 +459,14 @@ forEachEngine("chaos soak", (engine) => {
         assert.equal(res.statusCode, 200, res.body);
       },
       topUp: async () => {
-        await addCredit(api.db.store.db, org, TOP_UP);
-        toppedUp += TOP_UP;
+        // In proportion to spend: back to the starting credit plus up to one more TOP_UP, so a long
+        // run keeps sending instead of ending Blocked for funds.
+        const extra = rng.int(TOP_UP);
+        const balance = Math.round((await call("GET", "/wallets/me")).json().balance * 1_000_000);
+        const amount = Math.max(0, startBalance - balance) + extra;
+        if (amount === 0) return;
+        await addCredit(api.db.store.db, org, amount);
+        toppedUp += amount;
       },
       pause: async () => {
         await sleep(rng.int(80));
@@ -454,7 +488,7 @@ forEachEngine("chaos soak", (engine) => {
       ["chaos", 8],
       ["unknownReceipt", 2],
       ["pause", 5],
-      ["topUp", 1],
+      ["topUp", 2],
     ];
     const total = weights.reduce((n, [, w]) => n + w, 0);
     const draw = () => {
