@@ -285,4 +285,65 @@ forEachEngine("changes racing the compliance gate", (engine) => {
       });
     },
   );
+
+  onPostgres(
+    "a release answered while the claim waits to gate is before the message's Sending in its log",
+    async () => {
+      // The gate reads suppressions after it waits for another worker's batch (the spend lock): its
+      // Sending must be stamped after that read, or the log shows a message that passed the gate
+      // while its recipient was still suppressed (found by the chaos soak, seeds 4 and 9 at 547/430
+      // operations).
+      const to = "+12125550449";
+      const org = api.org.organizationId;
+      const entry = { organizationId: org, phoneNumber: to, channel: "sms", reason: "Said stop on a call" };
+      assert.equal((await api.call("POST", "/suppressions", entry)).statusCode, 201);
+      const { id } = await queue(to);
+      const worker = new Worker(api.db.store.db, {
+        engine,
+        config: api.pipeline.config,
+        provider: new TelnyxProvider({
+          apiKey: "KEYtest",
+          apiBaseUrl,
+          publicUrl: "http://127.0.0.1:9",
+          webhookUrlSecret: api.db.store.webhookUrlSecret,
+        }),
+      });
+      const holder = new pg.Client({ connectionString: PG_URL });
+      await holder.connect();
+      let releasedAt: number;
+      try {
+        await holder.query("begin");
+        // Another worker gating this organization's batch.
+        await holder.query("select pg_advisory_xact_lock(hashtextextended($1, 0))", [`spend:${org}`]);
+        const holderPid = (await holder.query("select pg_backend_pid() as pid")).rows[0].pid as number;
+        const round = worker.runOnce();
+        await until("the claim to wait for the other batch", async () =>
+          (
+            await holder.query("select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid))", [
+              holderPid,
+            ])
+          ).rows.length >= 1
+            ? true
+            : undefined,
+        );
+        const released = await api.call("POST", "/suppressions/release", entry);
+        assert.equal(released.statusCode, 200, released.body);
+        releasedAt = Date.now();
+        await holder.query("commit");
+        await round;
+      } finally {
+        await holder.end();
+      }
+      assert.equal(fake.requests.filter((r) => r.body.to === to).length, 1, "released: handed over once");
+      const detail = (await api.call("GET", `/events/detail/${id}`)).json() as {
+        transitions: { occurredAt: string; toStatus: string | null; applied: boolean }[];
+      };
+      const sending = detail.transitions.find((t) => t.toStatus === "Sending" && t.applied);
+      assert.ok(sending, JSON.stringify(detail.transitions));
+      assert.ok(
+        Date.parse(sending.occurredAt) >= releasedAt,
+        `Sending at ${sending.occurredAt}, the release answered at ${new Date(releasedAt).toISOString()}`,
+      );
+    },
+  );
 });

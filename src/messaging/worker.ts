@@ -439,15 +439,19 @@ export class Worker {
     const { claimed, toSend } = await transactKnowingCommit(this.db, async (trx) => {
       const claimed = await this.claim(trx, now);
       const facts = await readGateFacts(trx, claimed, now);
+      // The gate's time is taken once it has read what it decides on: reading may wait for another
+      // worker's batch (the spend lock), and a release committed meanwhile is seen, so a Sending
+      // stamped at the claim's start would precede the release it depends on in the log.
+      const gatedAt = Math.max(now, this.now());
       const passed: Passed[] = [];
       const outcomes = noGateOutcomes();
       for (const row of claimed) {
-        const pass = this.gate(row, facts, now, outcomes);
+        const pass = this.gate(row, facts, gatedAt, outcomes);
         if (pass) passed.push(pass);
       }
-      const sendable = await this.holdBack(trx, passed, now, outcomes);
-      await writeGateOutcomes(trx, outcomes, now);
-      return { claimed: claimed.length, toSend: await this.moveToSending(trx, sendable, now) };
+      const sendable = await this.holdBack(trx, passed, gatedAt, outcomes);
+      await writeGateOutcomes(trx, outcomes, gatedAt);
+      return { claimed: claimed.length, toSend: await this.moveToSending(trx, sendable, gatedAt) };
     });
     return { claimed, deliveries: toSend.map((row) => this.track(this.deliver(row))) };
   }
