@@ -346,4 +346,77 @@ forEachEngine("changes racing the compliance gate", (engine) => {
       );
     },
   );
+
+  onPostgres(
+    "a message queued while its recipient's suppression is being written waits for it at the gate, and is blocked",
+    async () => {
+      // The suppression locks the recipient's messages not handed over, but one queued meanwhile is
+      // not among them: the gate used to read the suppressions before the write committed and hand
+      // the message over after the suppression was answered (found by the chaos soak, seeds 24, 55
+      // and 60 on PostgreSQL). The write is held part-way, after it took its locks, by a row lock on
+      // the released entry it reactivates.
+      const to = "+12125550451";
+      const org = api.org.organizationId;
+      const entry = { organizationId: org, phoneNumber: to, channel: "sms", reason: "Said stop on a call" };
+      assert.equal((await api.call("POST", "/suppressions", entry)).statusCode, 201);
+      assert.equal((await api.call("POST", "/suppressions/release", entry)).statusCode, 200);
+      const worker = new Worker(api.db.store.db, {
+        engine,
+        config: api.pipeline.config,
+        provider: new TelnyxProvider({
+          apiKey: "KEYtest",
+          apiBaseUrl,
+          publicUrl: "http://127.0.0.1:9",
+          webhookUrlSecret: api.db.store.webhookUrlSecret,
+        }),
+      });
+      const holder = new pg.Client({ connectionString: PG_URL });
+      await holder.connect();
+      let id: string;
+      try {
+        await holder.query(`set search_path to ${api.db.options.pgSchema}`);
+        await holder.query("begin");
+        await holder.query(
+          "select id from suppressions where organization_id = $1 and recipient = $2 for update",
+          [org, to],
+        );
+        const holderPid = (await holder.query("select pg_backend_pid() as pid")).rows[0].pid as number;
+        const suppressed = api.call("POST", "/suppressions", entry);
+        await until("the suppression to wait for the held entry", async () =>
+          (
+            await holder.query("select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid))", [
+              holderPid,
+            ])
+          ).rows.length >= 1
+            ? true
+            : undefined,
+        );
+        ({ id } = await queue(to));
+        let roundEnded = false;
+        const round = worker.runOnce().then(() => {
+          roundEnded = true;
+        });
+        // Either the gate waits for the suppression (an advisory lock not granted), or the round ends.
+        await until("the gate to wait or the round to end", async () =>
+          roundEnded ||
+          (await holder.query("select 1 from pg_locks where locktype = 'advisory' and not granted")).rows
+            .length >= 1
+            ? true
+            : undefined,
+        );
+        await holder.query("commit");
+        assert.equal((await suppressed).statusCode, 201);
+        await round;
+      } finally {
+        await holder.end();
+      }
+      assert.equal(
+        fake.requests.filter((r) => r.body.to === to).length,
+        0,
+        "not handed over after the suppression",
+      );
+      const message = await record(id);
+      assert.equal(message.status, "Blocked", JSON.stringify(message));
+    },
+  );
 });

@@ -2,7 +2,7 @@ import { sql, type Transaction } from "kysely";
 import { recipientZones } from "../domain/number-geo.js";
 import { leadDocument } from "../services/leads.js";
 import { getLeadsByIdsOrPhones } from "../store/leads-repo.js";
-import { lockForTransaction } from "../store/locks.js";
+import { lockForTransaction, recipientLockKey, shareLocksForTransaction } from "../store/locks.js";
 import { getPhoneNumbersByIds } from "../store/phone-numbers-repo.js";
 import type { Database, EventRow, PhoneNumberRow } from "../store/schema.js";
 import { suppressedAmong } from "../store/suppressions-repo.js";
@@ -139,6 +139,14 @@ export async function readGateFacts(
   for (const organizationId of [...byOrganization.keys()].sort()) {
     await lockForTransaction(trx, `spend:${organizationId}`);
   }
+  // A suppression, STOP or opt-out of a recipient under way when its message was queued did not lock
+  // that message: wait for it to end, so that what is read below includes it.
+  await shareLocksForTransaction(
+    trx,
+    gated
+      .filter((r) => !skipsSuppression(r))
+      .map((r) => recipientLockKey(r.organization_id, r.to_phone_number!)),
+  );
   if (gated.length > 0) facts.balances = await spendableBalances(trx, [...byOrganization.keys()], now);
   for (const [organizationId, rows] of byOrganization) {
     const quietHoursRules = rows.filter((r) => !skipsQuietHours(r));

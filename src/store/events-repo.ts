@@ -1,5 +1,6 @@
 import { type Kysely, PostgresAdapter, type Transaction } from "kysely";
 import { newId } from "../domain/ids.js";
+import { lockForTransaction, recipientLockKey } from "./locks.js";
 import type { Database, EventRow, EventTransitionsTable } from "./schema.js";
 
 /** What a caller supplies to write an event; everything else takes the record's neutral default. */
@@ -200,4 +201,10 @@ export async function lockMessagesNotHandedOver(
         ? query.where("to_phone_number", "=", which.toPhoneNumber)
         : query.where("from_phone_number_id", "=", which.fromPhoneNumberId);
   await query.orderBy("id").forUpdate().execute();
+  // A message queued meanwhile is not among those locked: the gate waits on the recipient instead
+  // (gate-facts.ts), taken after the messages so that a claim holding one never waits on this.
+  const recipient =
+    "toPhoneNumber" in which ? which.toPhoneNumber : "leadId" in which ? which.orToPhoneNumber : null;
+  if (recipient)
+    await lockForTransaction(db as Transaction<Database>, recipientLockKey(organizationId, recipient));
 }

@@ -22,3 +22,20 @@ export async function shareLockForTransaction(trx: Transaction<Database>, key: s
     await sql`select pg_advisory_xact_lock_shared(hashtextextended(${key}, 0))`.execute(trx);
   }
 }
+
+/**
+ * The key a write that suppresses a recipient (a suppression, a STOP, a lead's opt-out) holds
+ * exclusively and the gate holds shared: a message queued while that write is under way is not among
+ * the messages it locks, so the gate must wait for it to end before it reads what it decides on.
+ */
+export function recipientLockKey(organizationId: string, phoneNumber: string): string {
+  return `recipient:${organizationId}:${phoneNumber}`;
+}
+
+/** shareLockForTransaction for many keys in one statement, in a fixed order. */
+export async function shareLocksForTransaction(trx: Transaction<Database>, keys: string[]): Promise<void> {
+  if (keys.length === 0 || !(trx.getExecutor().adapter instanceof PostgresAdapter)) return;
+  const sorted = [...new Set(keys)].sort();
+  await sql`select pg_advisory_xact_lock_shared(hashtextextended(k, 0))
+    from unnest(${sorted}::text[]) with ordinality as t(k, n) order by n`.execute(trx);
+}
