@@ -2,7 +2,8 @@
 // Builds the upgrade fixture of test/upgrade.test.ts: a database made by an OLD leadtrail, on both
 // engines, as that release's own CLI, HTTP API, worker and providers left it.
 //
-//   node scripts/make-upgrade-fixture.mjs [--commit e5c891e] [--pg-url postgres://…/test] [--port 41500]
+//   node scripts/make-upgrade-fixture.mjs [--commit e5c891e] [--out test/fixtures/upgrade]
+//     [--extra refund,quiet-hours,owed-receipt] [--pg-url postgres://…/test] [--port 41500]
 //
 // It extracts <commit> into a temporary folder (git archive), links this checkout's node_modules,
 // builds it, and for SQLite and then PostgreSQL (a throwaway database created beside --pg-url's and
@@ -12,24 +13,40 @@
 // `serve` on a fake Telnyx (test/helpers/fake-telnyx.ts) that accepts one message without receipts
 // (Sent), refuses one with a 500 (Queued for a retry) and never answers a third, whose server is
 // killed with SIGKILL while it is Sending. Finally it reads every answer of the old API (in-process,
-// no worker) and writes test/fixtures/upgrade/: {sqlite,postgresql}.sql (text dumps),
+// no worker) and writes --out (test/fixtures/upgrade/ by default): {sqlite,postgresql}.sql (text dumps),
 // {sqlite,postgresql}.api.json (what the old release answered) and keys.json (test keys).
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import pg from "pg";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const OUT = join(ROOT, "test", "fixtures", "upgrade");
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(name);
   return i > 0 ? process.argv[i + 1] : fallback;
 }
 const COMMIT = arg("--commit", "e5c891e");
+const OUT = join(ROOT, arg("--out", join("test", "fixtures", "upgrade")));
+/**
+ * Scenarios a newer release can make, beside the common ones (--extra, comma-separated; none by
+ * default): "refund" (a Telnyx message billed at its acceptance, then failed by a sending_failed
+ * receipt, which appends a refund line), "quiet-hours" (a keyed send with a requested scheduledFor
+ * that quiet hours hold back: requested and scheduled times differ) and "owed-receipt" (a simulator
+ * message left Sent, its receipt owed, when the server is killed).
+ */
+const EXTRA = new Set(
+  arg("--extra", "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+for (const name of EXTRA) {
+  if (!["refund", "quiet-hours", "owed-receipt"].includes(name)) throw new Error(`unknown --extra ${name}`);
+}
 const PG_URL = arg(
   "--pg-url",
   process.env.LEADTRAIL_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test",
@@ -269,7 +286,8 @@ async function simulatorPhase(base, key, organizationId) {
   for (const [k, when] of [
     [0, soon],
     [1, soon],
-    [2, "2099-06-01T15:00:00Z"],
+    // Far ahead, but within the 366 days newer releases accept.
+    [2, `${new Date(Date.now() + 300 * 86_400_000).toISOString().slice(0, 10)}T15:00:00Z`],
   ]) {
     const sms = await call(base, key, "POST", "/sms/send", {
       conversationId: withPhone[k].conversationId,
@@ -359,7 +377,8 @@ async function telnyxPhase(oldDir, env, key, leads) {
       TELNYX_API_KEY: "KEYfixture",
       TELNYX_PUBLIC_KEY: info.publicKey,
       TELNYX_API_BASE_URL: `${info.url}/v2`,
-      LEADTRAIL_PUBLIC_URL: "http://127.0.0.1:9",
+      // Receipts come back only when the fake is told to send one (the refund scenario).
+      LEADTRAIL_PUBLIC_URL: EXTRA.has("refund") ? `http://127.0.0.1:${PORT}` : "http://127.0.0.1:9",
       LEADTRAIL_WARMUP_TICK_SECONDS: "0",
     },
     /listening on (http:\/\/\S+) /,
@@ -385,6 +404,21 @@ async function telnyxPhase(oldDir, env, key, leads) {
       (e) => e.status === "Queued" && e.nextRetryAt !== null,
       "Queued for a retry",
     );
+    if (EXTRA.has("refund")) {
+      // Billed when Telnyx took it, then Telnyx could not send it: a refund line is appended.
+      const refunded = await send(leads[7], "Taken by Telnyx, then it could not send it");
+      await waitFor(base, key, refunded.id, (e) => e.status === "Sent", "Sent");
+      const { providerMessageId } = await call(base, key, "GET", `/events/${refunded.id}`);
+      const told = await fetch(`${info.url}/__finalized`, {
+        method: "POST",
+        body: JSON.stringify({ id: providerMessageId, status: "sending_failed" }),
+      });
+      if (!told.ok) throw new Error(`__finalized → ${told.status} ${await told.text()}`);
+      await waitFor(base, key, refunded.id, (e) => e.status === "Failed", "Failed");
+      const usage = await call(base, key, "POST", "/usage/all/my", { pageSize: 200 });
+      if (!usage.items.some((u) => u.eventId === refunded.id && u.customerChargeAmount < 0))
+        throw new Error(`no refund line for ${refunded.id}: ${JSON.stringify(usage.items)}`);
+    }
     await behave(await phoneOf(leads[5]), "hang");
     const sending = await send(leads[5], "Telnyx never answers this one");
     await waitFor(base, key, sending.id, (e) => e.status === "Sending", "Sending");
@@ -394,6 +428,105 @@ async function telnyxPhase(oldDir, env, key, leads) {
     await server.exited;
     fake.child.kill("SIGTERM");
     await fake.exited;
+  }
+}
+
+/** Zones a whole hour apart, one of which is in the small hours (or at midday) at any moment. */
+const ZONES = [
+  "Pacific/Honolulu",
+  "America/Anchorage",
+  "America/Los_Angeles",
+  "America/Denver",
+  "America/Chicago",
+  "America/New_York",
+  "America/Halifax",
+  "America/Sao_Paulo",
+  "Atlantic/South_Georgia",
+  "Atlantic/Azores",
+  "UTC",
+  "Africa/Lagos",
+  "Africa/Cairo",
+  "Europe/Moscow",
+  "Asia/Dubai",
+  "Asia/Karachi",
+  "Asia/Dhaka",
+  "Asia/Bangkok",
+  "Asia/Shanghai",
+  "Asia/Tokyo",
+  "Australia/Brisbane",
+  "Pacific/Noumea",
+  "Pacific/Tarawa",
+  "Pacific/Tongatapu",
+];
+function zoneAt(hours) {
+  const hourIn = (zone) =>
+    Number(
+      new Intl.DateTimeFormat("en-US", { timeZone: zone, hour: "numeric", hourCycle: "h23" }).format(
+        new Date(),
+      ),
+    );
+  const zone = ZONES.find((z) => hours.includes(hourIn(z)));
+  if (!zone) throw new Error(`no zone at ${hours}`);
+  return zone;
+}
+
+/**
+ * The old server on the simulator with quiet hours on (21:00-08:00) and receipts a day late: a keyed
+ * send asking for a time a few seconds ahead, to a lead where it is night, is held back by quiet
+ * hours (scheduled for the morning, its asked-for time kept apart); a send to a lead where it is day
+ * is Sent, and the server is killed with its receipt owed.
+ */
+async function nightPhase(oldDir, env, key) {
+  const server = await spawnReady(
+    [join(oldDir, "bin", "leadtrail.js"), "serve"],
+    {
+      ...env,
+      PORT: String(PORT),
+      HOST: "127.0.0.1",
+      LEADTRAIL_QUIET_HOURS: "21:00-08:00",
+      LEADTRAIL_SIMULATOR_RECEIPT_SECONDS: "86400",
+      LEADTRAIL_WARMUP_TICK_SECONDS: "0",
+    },
+    /listening on (http:\/\/\S+) /,
+    oldDir,
+  );
+  const base = server.match[1];
+  const conversationOf = async (firstName, number, timeZoneId) => {
+    const lead = await call(base, key, "POST", "/leads", {
+      contact: { firstName, phone: { number }, timeZoneId },
+    });
+    return (await call(base, key, "POST", `/conversations/lead/${lead.id}`, {})).items[0].id;
+  };
+  try {
+    if (EXTRA.has("quiet-hours")) {
+      const conversationId = await conversationOf("Night", "+17205550151", zoneAt([1, 2, 3, 4, 5]));
+      // Whole seconds, so that the test asks for the very same time again.
+      const scheduledFor = new Date(Math.ceil(Date.now() / 1000) * 1000 + 3000).toISOString();
+      const quiet = await call(base, key, "POST", "/sms/send", {
+        conversationId,
+        text: "Your quote is ready",
+        scheduledFor,
+        outboundIdempotencyKey: "fixture-quiet-1",
+      });
+      await waitFor(
+        base,
+        key,
+        quiet.id,
+        (e) => e.status === "Scheduled" && Date.parse(e.scheduledFor) > Date.parse(scheduledFor) + 60_000,
+        "held back by quiet hours",
+      );
+    }
+    if (EXTRA.has("owed-receipt")) {
+      const conversationId = await conversationOf("Owed", "+17205550152", zoneAt([11, 12, 13, 14]));
+      const owed = await call(base, key, "POST", "/sms/send", {
+        conversationId,
+        text: "Sent, its receipt still owed",
+      });
+      await waitFor(base, key, owed.id, (e) => e.status === "Sent", "Sent");
+    }
+  } finally {
+    server.child.kill("SIGKILL");
+    await server.exited;
   }
 }
 
@@ -556,6 +689,7 @@ async function makeEngine(oldDir, engine, work) {
       await server.exited;
     }
     await telnyxPhase(oldDir, env, demoKey, created.leads);
+    if (EXTRA.has("quiet-hours") || EXTRA.has("owed-receipt")) await nightPhase(oldDir, env, demoKey);
 
     // Dumped before the old API is read: reading a timeline page marks its messages read.
     let dump;
@@ -669,7 +803,9 @@ function readme(commit, lastMigration, keys, summaries) {
     "`leadtrail migrate` and then reads through the API. Generated, do not edit by hand:",
     "",
     "```sh",
-    `node scripts/make-upgrade-fixture.mjs --commit ${commit.slice(0, 7)}`,
+    `node scripts/make-upgrade-fixture.mjs --commit ${commit.slice(0, 7)}` +
+      (OUT === join(ROOT, "test", "fixtures", "upgrade") ? "" : ` --out ${relative(ROOT, OUT)}`) +
+      (EXTRA.size ? ` --extra ${[...EXTRA].join(",")}` : ""),
     "```",
     "",
     `- Commit: \`${commit}\` (its last migration: ${lastMigration}).`,
@@ -682,6 +818,28 @@ function readme(commit, lastMigration, keys, summaries) {
     "The old release made everything itself: `leadtrail demo`, `org create`, `user add`, `wallet credit`,",
     "then `leadtrail serve` on the simulator driven over HTTP, then `serve` on a fake Telnyx (Sent with",
     "no receipt, Queued after a 500, and Sending when the server was killed).",
+    ...(EXTRA.has("refund")
+      ? [
+          "",
+          "Refund: a Telnyx message billed when Telnyx took it, then failed by a `sending_failed` receipt",
+          "(its charge line and a refund line, the charge negated).",
+        ]
+      : []),
+    ...(EXTRA.has("quiet-hours") || EXTRA.has("owed-receipt")
+      ? [
+          "",
+          "Then `serve` on the simulator with quiet hours on (21:00-08:00) and receipts a day late:",
+          ...(EXTRA.has("quiet-hours")
+            ? [
+                "- `fixture-quiet-1`: a keyed send asking for a time a few seconds ahead, to a lead where it was",
+                "  night, held back by quiet hours (scheduled for the morning, its asked-for time kept apart);",
+              ]
+            : []),
+          ...(EXTRA.has("owed-receipt")
+            ? ["- a message Sent to a lead where it was day, its receipt owed when the server was killed."]
+            : []),
+        ]
+      : []),
     "",
   ];
   for (const [engine, orgs] of Object.entries(summaries)) {
@@ -721,7 +879,10 @@ async function main() {
       summaries[engine] = summarize(made.api);
       console.log(`${engine}: ${made.dump.length} bytes of SQL`);
     }
-    writeFileSync(join(OUT, "keys.json"), `${JSON.stringify({ commit: full, ...keys }, null, 2)}\n`);
+    writeFileSync(
+      join(OUT, "keys.json"),
+      `${JSON.stringify({ commit: full, extra: [...EXTRA], ...keys }, null, 2)}\n`,
+    );
     writeFileSync(join(OUT, "README.md"), readme(full, lastMigration(oldDir), keys, summaries));
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -17,6 +17,8 @@ import { fileURLToPath } from "node:url";
 // (`--auto-receipts` is accepted and is the default). Control and inspection over HTTP:
 //   GET /__sent       the accepted message requests   GET /__requests  every message request
 //   POST /__behaviour {"to": "+1…", "behaviour": "500"} answers that recipient so from now on
+//   POST /__finalized {"id": "…", "status": "sending_failed"} sends that message's webhook_url a
+//                     message.finalized with that status (and answers once it was taken)
 //
 // It is one messaging profile with Telnyx's default keyword handling: a message.received it builds
 // (inbound) whose text is an opt-out keyword makes a block rule for the sender, profile-wide, so any
@@ -301,6 +303,19 @@ export class FakeTelnyx {
       if (!BEHAVIOURS.has(behaviour)) return error(422, "10015", "Unknown behaviour");
       this.behaviour.set(to, behaviour as Behaviour);
       return { status: 200, body: { to, behaviour } };
+    }
+    if (req.method === "POST" && req.url === "/__finalized") {
+      // A message.finalized with the given status for a message it took, sent to its webhook_url
+      // (scripts/make-upgrade-fixture.mjs: a failure receipt after an acceptance, which refunds).
+      const { id, status } = JSON.parse(raw) as { id: string; status: string };
+      const taken = this.sent.find((s) => s.id === id);
+      if (!taken?.body.webhook_url) return error(404, "10005", "Resource not found");
+      this.statuses.set(id, status);
+      await this.deliverWithRetry(
+        [taken.body.webhook_url],
+        this.webhook("message.finalized", id, taken.body, status),
+      );
+      return { status: 200, body: { id, status } };
     }
     const retrieve = req.method === "GET" ? /^\/v2\/messages\/([^/?]+)$/.exec(req.url ?? "") : null;
     if (retrieve) return this.retrieve(decodeURIComponent(retrieve[1]!), req.headers.authorization);
