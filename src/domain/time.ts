@@ -1,3 +1,5 @@
+import { badRequest, type ProblemError } from "./problem.js";
+
 /** Epoch milliseconds → RFC 3339 UTC with a Z suffix (CONTRACT.md), null stays null. */
 export function toIso(ms: number | null | undefined): string | null {
   return ms === null || ms === undefined ? null : new Date(ms).toISOString();
@@ -74,4 +76,22 @@ function fineInstant(value: string): [number, number] | null {
   if (ms === null) return null;
   const beyond = RFC3339.exec(value)?.[7]?.slice(4) ?? "";
   return [ms, Number(beyond.padEnd(6, "0"))];
+}
+
+/**
+ * Whether a half-open range [start, end) given as RFC 3339 text ends before it starts, compared as
+ * written (to the nanosecond); an absent or unreadable bound inverts nothing. Equal bounds are an
+ * empty range, not an inverted one.
+ */
+export function endsBeforeStart(start: string | null | undefined, end: string | null | undefined): boolean {
+  if (!start || !end) return false;
+  return (compareRfc3339(start, end) ?? 0) > 0;
+}
+
+/** The 400 for a half-open range whose end is before its start, naming the end. */
+export function invertedRange(startName: string, endName: string): ProblemError {
+  return badRequest(
+    `${endName} must not be before ${startName} (${startName} is inclusive, ${endName} exclusive: equal, they select nothing).`,
+    endName,
+  );
 }

@@ -6,7 +6,7 @@ import {
   TRAFFIC_TYPES,
 } from "../domain/event-vocabulary.js";
 import { badRequest } from "../domain/problem.js";
-import { compareRfc3339, parseRfc3339 } from "../domain/time.js";
+import { endsBeforeStart, invertedRange, parseRfc3339 } from "../domain/time.js";
 import { EVENT_COLUMNS, eventRowFromArray } from "./events-repo.js";
 import type { ListField, ListSpec } from "./list-query.js";
 import { type ListNarrowing, type NarrowingPart, narrowingOf } from "./store.js";
@@ -100,12 +100,7 @@ export function eventListNarrowing(query: EventListQuery, scope: Record<string, 
   const end = instant(query.endAt, "endAt");
   // As a body's range is (list-query.ts RangeBounds): compared as written, an end before the start
   // is a 400, and an end equal to it an empty range (startAt is inclusive, endAt exclusive).
-  if (start !== null && end !== null && (compareRfc3339(query.startAt!, query.endAt!) ?? 0) > 0) {
-    throw badRequest(
-      "endAt must not be before startAt (startAt is inclusive, endAt exclusive: equal, they select nothing).",
-      "endAt",
-    );
-  }
+  if (endsBeforeStart(query.startAt, query.endAt)) throw invertedRange("startAt", "endAt");
   if (start !== null) parts.push({ conditions: [sql`created_at >= ${start}`], key: `startAt=${start}` });
   if (end !== null) parts.push({ conditions: [sql`created_at < ${end}`], key: `endAt=${end}` });
   return narrowingOf(scope, parts);

@@ -4,8 +4,9 @@ import { microsToUsd } from "../../domain/money.js";
 import { plural } from "../../domain/plain-text.js";
 import { badRequest } from "../../domain/problem.js";
 import {
-  compareRfc3339,
   EARLIEST_INSTANT,
+  endsBeforeStart,
+  invertedRange,
   LATEST_INSTANT,
   parseRfc3339,
   rfc3339OffsetMinutes,
@@ -63,15 +64,8 @@ export function summaryPeriod(
   const end = to ?? monthStart(start, 1, offsetOf(query.periodStart));
   // As a list's range is (list-query.ts RangeBounds): compared as written, an end before the start
   // is a 400, and an end equal to it an empty period (periodStart inclusive, periodEnd exclusive).
-  const inverted =
-    query.periodStart && query.periodEnd
-      ? (compareRfc3339(query.periodStart, query.periodEnd) ?? 0) > 0
-      : false;
-  if (inverted || end < start) {
-    throw badRequest(
-      "periodEnd must not be before periodStart (periodStart is inclusive, periodEnd exclusive: equal, they select nothing).",
-      "periodEnd",
-    );
+  if (endsBeforeStart(query.periodStart, query.periodEnd) || end < start) {
+    throw invertedRange("periodStart", "periodEnd");
   }
   // The month a bound implies may leave the years RFC 3339 can write (periodStart in December 9999).
   if (start < EARLIEST_INSTANT || end > LATEST_INSTANT) {
