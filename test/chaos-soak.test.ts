@@ -3,6 +3,7 @@ import { after, before, test } from "node:test";
 import { Messaging } from "../src/messaging/messaging.js";
 import { TelnyxProvider } from "../src/messaging/providers/telnyx.js";
 import { addCredit } from "../src/store/billing-repo.js";
+import type { EventTransitionsTable } from "../src/store/schema.js";
 import { Store } from "../src/store/store.js";
 import { assertEventRecord, startTestApi, type TestApi } from "./helpers/api.js";
 import { forEachEngine } from "./helpers/engines.js";
@@ -561,14 +562,7 @@ forEachEngine("chaos soak", (engine) => {
     const outbound = events.filter((e) => e.direction === "outbound");
     // Each message's log as GET /events/detail answers it (a message never moved has only its
     // creation entry, which the detail makes up from the row).
-    interface LogEntry {
-      at: number;
-      from_status: string | null;
-      to_status: string | null;
-      applied: number;
-      stage: string;
-      message: string;
-    }
+    type LogEntry = Omit<EventTransitionsTable, "organization_id" | "event_id" | "seq">;
     const logOf = new Map<string, LogEntry[]>();
     for (const e of outbound) {
       const res = await call("GET", `/events/detail/${e.id}`);

@@ -30,6 +30,20 @@ forEachEngine("changes racing the compliance gate", (engine) => {
     await fake.stop();
   });
 
+  /** A worker of this test's own (none runs in the API) on the fake Telnyx. */
+  const telnyxWorker = (config: MessagingConfig = api.pipeline.config, now?: () => number) =>
+    new Worker(api.db.store.db, {
+      engine,
+      config,
+      ...(now ? { now } : {}),
+      provider: new TelnyxProvider({
+        apiKey: "KEYtest",
+        apiBaseUrl,
+        publicUrl: "http://127.0.0.1:9",
+        webhookUrlSecret: api.db.store.webhookUrlSecret,
+      }),
+    });
+
   /**
    * Runs one worker round over the queued messages while another session holds the sender numbers,
    * so the gate stops part-way (after it read the leads and suppressions), or the transition log, so
@@ -44,17 +58,7 @@ forEachEngine("changes racing the compliance gate", (engine) => {
     /** The worker's clock (the real one unless given). */
     now?: () => number,
   ): Promise<boolean> => {
-    const worker = new Worker(api.db.store.db, {
-      engine,
-      config,
-      ...(now ? { now } : {}),
-      provider: new TelnyxProvider({
-        apiKey: "KEYtest",
-        apiBaseUrl,
-        publicUrl: "http://127.0.0.1:9",
-        webhookUrlSecret: api.db.store.webhookUrlSecret,
-      }),
-    });
+    const worker = telnyxWorker(config, now);
     const holder = new pg.Client({ connectionString: PG_URL });
     await holder.connect();
     try {
@@ -298,16 +302,7 @@ forEachEngine("changes racing the compliance gate", (engine) => {
       const entry = { organizationId: org, phoneNumber: to, channel: "sms", reason: "Said stop on a call" };
       assert.equal((await api.call("POST", "/suppressions", entry)).statusCode, 201);
       const { id } = await queue(to);
-      const worker = new Worker(api.db.store.db, {
-        engine,
-        config: api.pipeline.config,
-        provider: new TelnyxProvider({
-          apiKey: "KEYtest",
-          apiBaseUrl,
-          publicUrl: "http://127.0.0.1:9",
-          webhookUrlSecret: api.db.store.webhookUrlSecret,
-        }),
-      });
+      const worker = telnyxWorker();
       const holder = new pg.Client({ connectionString: PG_URL });
       await holder.connect();
       let releasedAt: number;
@@ -360,16 +355,7 @@ forEachEngine("changes racing the compliance gate", (engine) => {
       const entry = { organizationId: org, phoneNumber: to, channel: "sms", reason: "Said stop on a call" };
       assert.equal((await api.call("POST", "/suppressions", entry)).statusCode, 201);
       assert.equal((await api.call("POST", "/suppressions/release", entry)).statusCode, 200);
-      const worker = new Worker(api.db.store.db, {
-        engine,
-        config: api.pipeline.config,
-        provider: new TelnyxProvider({
-          apiKey: "KEYtest",
-          apiBaseUrl,
-          publicUrl: "http://127.0.0.1:9",
-          webhookUrlSecret: api.db.store.webhookUrlSecret,
-        }),
-      });
+      const worker = telnyxWorker();
       const holder = new pg.Client({ connectionString: PG_URL });
       await holder.connect();
       let id: string;
